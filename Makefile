@@ -1,0 +1,40 @@
+# Two commands: `make run` (gateway on the sandbox providers, in-memory store) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck layers unit openapi bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/video-gateway run --sandbox --config deploy/gateway.example.toml
+
+test: $(STAMP) lint typecheck layers
+	.ci/ensure-redis
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway providers routing tests bench
+	$(BIN)/ruff format --check gateway providers routing tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+openapi: $(STAMP)
+	$(BIN)/video-gateway openapi --config deploy/gateway.example.toml > openapi/openapi.json
+
+bench: $(STAMP)
+	.ci/ensure-redis
+	$(BIN)/python bench/status_poll.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

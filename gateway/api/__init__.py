@@ -1,0 +1,1 @@
+"""HTTP surface: request and reply schemas and the route handlers."""

@@ -1,0 +1,152 @@
+"""Public wire schemas of /v1: the canonical create body (strict: unknown fields are a 400) and the Video
+object, a superset of OpenAI's `video`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+_Prompt = Annotated[str, msgspec.Meta(min_length=1, max_length=8_000)]
+_Text = Annotated[str, msgspec.Meta(max_length=2_000)]
+_ProviderSlug = Annotated[str, msgspec.Meta(pattern="^[a-z0-9_-]{1,32}$")]
+_MetaKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+_MetaValue = Annotated[str, msgspec.Meta(max_length=512)]
+
+
+class ImageBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An image by public URL or inline data URI; exactly one of the two."""
+
+    url: Annotated[str, msgspec.Meta(max_length=4_096)] | None = None
+    data_uri: str | None = None
+
+
+class SceneBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    prompt: _Prompt
+    negative_prompt: _Text | None = None
+    image: ImageBody | None = None
+    end_image: ImageBody | None = None
+    seconds: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = None
+
+
+class AudioBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool = True
+    prompt: _Text | None = None
+    negative_prompt: _Text | None = None
+
+
+class MusicBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool = True
+    tags: _Text | None = None
+    lyrics: _Text | None = None
+    bpm: Annotated[int, msgspec.Meta(ge=20, le=300)] | None = None
+    keyscale: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+
+
+class RoutingBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    strategy: Literal["cheapest", "fastest", "priority", "balanced"] | None = None
+    providers: Annotated[list[_ProviderSlug], msgspec.Meta(max_length=16)] = []
+    exclude: Annotated[list[_ProviderSlug], msgspec.Meta(max_length=16)] = []
+    max_cost_usd: Annotated[float, msgspec.Meta(gt=0, le=10_000)] | None = None
+    allow_fallbacks: bool = True
+
+
+class WebhookBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    url: Annotated[str, msgspec.Meta(max_length=2_048, pattern="^https?://")]
+
+
+class CreateVideoBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The canonical create request (DESIGN §3)."""
+
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    prompt: _Prompt | None = None
+    negative_prompt: _Text | None = None
+    scenes: Annotated[list[SceneBody], msgspec.Meta(min_length=1, max_length=12)] | None = None
+    image: ImageBody | None = None
+    end_image: ImageBody | None = None
+    reference_images: Annotated[list[ImageBody], msgspec.Meta(max_length=9)] = []
+    seconds: Annotated[int, msgspec.Meta(ge=1, le=120)] | Literal["4", "8", "12"] | None = None
+    size: Annotated[str, msgspec.Meta(pattern="^[0-9]{2,5}x[0-9]{2,5}$")] | None = None
+    resolution: Literal["480p", "720p", "1080p"] | None = None
+    aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"] | None = None
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)] | None = None
+    audio: AudioBody | None = None
+    music: MusicBody | None = None
+    enhance_prompt: bool = False
+    watermark: bool | None = None
+    best_effort: bool = False
+    routing: RoutingBody | None = None
+    webhook: WebhookBody | None = None
+    metadata: dict[_MetaKey, _MetaValue] = {}
+
+
+class VideoOutput(msgspec.Struct, kw_only=True):
+    video_url: str
+    thumbnail_url: str | None
+    provenance: dict[str, str]
+
+
+class VideoError(msgspec.Struct, kw_only=True):
+    code: str
+    message: str
+    provider: str | None
+    retryable: bool
+
+
+class VideoUsage(msgspec.Struct, kw_only=True):
+    video_seconds: int
+    cost_usd: float
+    cost_source: Literal["provider", "price_table"]
+
+
+class RoutingAttempt(msgspec.Struct, kw_only=True):
+    provider: str
+    outcome: str
+    error_code: str | None = None
+
+
+class VideoRouting(msgspec.Struct, kw_only=True):
+    strategy: str
+    attempts: list[RoutingAttempt]
+
+
+class Video(msgspec.Struct, kw_only=True):
+    """The job as clients see it; OpenAI SDK compatible."""
+
+    id: str
+    object: Literal["video"] = "video"
+    status: Literal["queued", "in_progress", "completed", "failed", "cancelled"]
+    progress: int
+    model: str
+    provider: str | None
+    created_at: int
+    completed_at: int | None
+    expires_at: int | None
+    prompt: str | None
+    seconds: str | None
+    size: str | None
+    output: VideoOutput | None
+    error: VideoError | None
+    usage: VideoUsage | None
+    routing: VideoRouting
+    warnings: list[str]
+    metadata: dict[str, str]
+
+
+class VideoList(msgspec.Struct, kw_only=True):
+    object: Literal["list"] = "list"
+    data: list[Video]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class VideoDeleted(msgspec.Struct, kw_only=True):
+    id: str
+    object: Literal["video.deleted"] = "video.deleted"
+    deleted: bool = True
+
+
+class Health(msgspec.Struct, kw_only=True):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = {}

@@ -1,0 +1,21 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from litestar import get
+
+from gateway.api.schemas import Health
+from gateway.errors import StoreUnavailable
+from gateway.store.base import JobStore
+
+
+@get("/healthz", summary="Liveness", operation_id="healthz")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@get("/readyz", summary="Readiness: store reachable and config loaded", operation_id="readyz")
+async def readyz(store: JobStore) -> Health:
+    if not await store.ping():
+        raise StoreUnavailable("the job store does not answer")
+    return Health(status="ok", checks={"store": "ok", "config": "loaded"})

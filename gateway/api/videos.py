@@ -1,0 +1,156 @@
+"""`/v1/videos` routes: decode, authorise, hand to the service, render. No try/except here."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import Parameter
+from litestar.response import Redirect
+
+from gateway.api.schemas import CreateVideoBody, Video, VideoDeleted, VideoList
+from gateway.auth import Caller
+from gateway.config import Settings
+from gateway.errors import Conflict, InvalidRequest, UnsupportedMediaType, from_validation
+from gateway.intake import image_data, normalize
+from gateway.jobs import VideoJob, to_video
+from gateway.service import VideoService
+from providers.contract import ImageData
+
+_FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
+    "scenes",
+    "image",
+    "end_image",
+    "reference_images",
+    "audio",
+    "music",
+    "routing",
+    "webhook",
+    "metadata",
+}
+_VideoId = Annotated[str, Parameter(max_length=64)]
+
+
+@post("/v1/videos", status_code=202, summary="Create a video job", operation_id="createVideo")
+async def create_video(
+    request: Request[Any, Any, Any], caller: Caller, service: VideoService, settings: Settings
+) -> Video:
+    caller.require("videos")
+    body, upload = await _read_create(request, settings)
+    intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
+    job = await service.create(caller, intake, metadata=dict(body.metadata))
+    return to_video(job, content_url=_content_url(request, job.id))
+
+
+@get("/v1/videos/{video_id:str}", summary="Retrieve a video job", operation_id="getVideo")
+async def get_video(
+    request: Request[Any, Any, Any], video_id: _VideoId, caller: Caller, service: VideoService
+) -> Response[Video]:
+    caller.require("videos")
+    job = await service.get(caller, video_id)
+    return Response(
+        to_video(job, content_url=_content_url(request, job.id)), headers=_poll_headers(job, service)
+    )
+
+
+@get("/v1/videos", summary="List the team's video jobs", operation_id="listVideos")
+async def list_videos(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    service: VideoService,
+    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    after: Annotated[str | None, Parameter(max_length=64)] = None,
+    order: Literal["asc", "desc"] = "desc",
+    status: Literal["queued", "in_progress", "completed", "failed", "cancelled"] | None = None,
+) -> VideoList:
+    caller.require("videos")
+    jobs, more = await service.list(caller, limit=limit, after=after, order=order, status=status)
+    data = [to_video(job, content_url=_content_url(request, job.id)) for job in jobs]
+    return VideoList(
+        data=data, first_id=data[0].id if data else None, last_id=data[-1].id if data else None, has_more=more
+    )
+
+
+@delete(
+    "/v1/videos/{video_id:str}",
+    status_code=200,
+    summary="Cancel and delete a video job",
+    operation_id="deleteVideo",
+)
+async def delete_video(video_id: _VideoId, caller: Caller, service: VideoService) -> VideoDeleted:
+    caller.require("videos")
+    job = await service.delete(caller, video_id)
+    return VideoDeleted(id=job.id)
+
+
+@get(
+    "/v1/videos/{video_id:str}/content",
+    summary="Download the video or its thumbnail",
+    operation_id="getVideoContent",
+)
+async def get_video_content(
+    video_id: _VideoId,
+    caller: Caller,
+    service: VideoService,
+    variant: Literal["video", "thumbnail"] = "video",
+) -> Redirect:
+    caller.require("videos")
+    job = await service.get(caller, video_id)
+    if job.status != "completed" or job.output is None:
+        raise Conflict(f"video {job.id} is {job.status}, not completed", code="video_not_ready")
+    url = job.output.video_url if variant == "video" else job.output.thumbnail_url
+    if url is None:
+        raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
+    return Redirect(path=url, status_code=302)
+
+
+async def _read_create(
+    request: Request[Any, Any, Any], settings: Settings
+) -> tuple[CreateVideoBody, ImageData | None]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if media_type in ("application/json", ""):
+            return msgspec.json.decode(await request.body(), type=CreateVideoBody), None
+        if media_type == "multipart/form-data":
+            return await _read_form(request, settings)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise from_validation(exc) from exc
+    raise UnsupportedMediaType(f"content type {media_type!r}: send application/json or multipart/form-data")
+
+
+async def _read_form(
+    request: Request[Any, Any, Any], settings: Settings
+) -> tuple[CreateVideoBody, ImageData | None]:
+    """The OpenAI SDK's multipart create: scalar fields plus an optional `input_reference` image file."""
+    form = await request.form()
+    fields: dict[str, str] = {}
+    upload: ImageData | None = None
+    for name, value in form.multi_items():
+        if name == "input_reference" and isinstance(value, UploadFile):
+            data = await value.read()
+            mime = (value.content_type or "").split(";")[0].strip().lower()
+            upload = image_data(
+                data, mime, param="input_reference", max_bytes=settings.limits.max_image_bytes
+            )
+        elif name not in _FORM_FIELDS or not isinstance(value, str):
+            raise InvalidRequest(f"unknown field `{name}`", code="unknown_field", param=name)
+        elif name in fields:
+            raise InvalidRequest(f"field `{name}` given twice", code="invalid_value", param=name)
+        else:
+            fields[name] = value
+    return msgspec.convert(fields, CreateVideoBody, strict=False), upload
+
+
+def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/v1/videos/{job_id}/content"
+
+
+def _poll_headers(job: VideoJob, service: VideoService) -> dict[str, str]:
+    """Tell pollers when the next upstream reading is due, so their polls land just after it."""
+    if job.terminal:
+        return {}
+    wait_s = max(0.5, (job.next_poll_at or 0.0) - service.now() + 0.1)
+    return {"openai-poll-after-ms": str(int(wait_s * 1000)), "Retry-After": str(math.ceil(wait_s))}

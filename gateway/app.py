@@ -1,0 +1,126 @@
+"""The one wiring point: `create_app(settings, ...)` builds the litestar app; tests change behaviour only
+through its arguments."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import structlog
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from gateway.api.system import healthz, readyz
+from gateway.api.videos import create_video, delete_video, get_video, get_video_content, list_videos
+from gateway.auth import Caller, KeyRing
+from gateway.config import Settings
+from gateway.http import error_response, request_id_middleware
+from gateway.openapi import openapi_config, patch_openapi
+from gateway.poller import Poller
+from gateway.service import VideoService
+from gateway.store.base import JobStore
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
+from gateway.upstreams import build_upstreams
+from providers.transport import CallObserver
+from routing.router import Router
+
+log = structlog.get_logger("gateway.app")
+
+
+def _no_observer(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
+    return None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    store: JobStore | None = None,
+    keyring: KeyRing | None = None,
+    clock: Callable[[], float] = time.time,
+    run_poller: bool = True,
+    observe: CallObserver = _no_observer,
+) -> Litestar:
+    keys = keyring or KeyRing.from_config(settings.keys)
+    job_store = store or _store_from(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        client = http_client or httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        )
+        upstreams = build_upstreams(settings.providers, client, observe=observe)
+        router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
+        app.state.service = VideoService(
+            store=job_store,
+            router=router,
+            upstreams=upstreams,
+            submit_grace_s=settings.poller.submit_grace_s,
+            clock=clock,
+        )
+        poller = Poller(store=job_store, upstreams=upstreams, settings=settings.poller, clock=clock)
+        task = asyncio.create_task(poller.run()) if run_poller else None
+        log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if http_client is None:
+                await client.aclose()
+            if store is None:
+                await job_store.close()
+
+    async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+        return keys.authenticate(request.headers.get("authorization"))
+
+    def provide_service(state: State) -> VideoService:
+        service: VideoService = state.service
+        return service
+
+    app = Litestar(
+        route_handlers=[
+            create_video,
+            get_video,
+            list_videos,
+            delete_video,
+            get_video_content,
+            healthz,
+            readyz,
+        ],
+        dependencies={
+            "caller": Provide(provide_caller),
+            "service": Provide(provide_service, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
+            "store": Provide(lambda: job_store, sync_to_thread=False, use_cache=True),
+        },
+        lifespan=[lifespan],
+        middleware=[request_id_middleware],
+        exception_handlers={Exception: error_response},
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.server.max_body_bytes,
+        logging_config=None,
+        debug=False,
+    )
+    patch_openapi(app)
+    return app
+
+
+def _store_from(settings: Settings) -> JobStore:
+    if settings.store.backend == "memory":
+        log.warning("memory_store_in_use", note="single process; jobs do not survive a restart")
+        return MemoryStore()
+    url = settings.store.redis_url
+    if settings.store.redis_url_env:
+        from gateway.config import secret_from_env
+
+        url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
+    return RedisStore.from_url(url, prefix=settings.store.key_prefix)

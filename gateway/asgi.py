@@ -1,0 +1,20 @@
+"""ASGI entry for servers (granian, uvicorn): settings from `VIDEO_GATEWAY_CONFIG`, read once at start."""
+
+from __future__ import annotations
+
+import os
+
+from litestar import Litestar
+
+from gateway.app import create_app
+from gateway.config import configured_secrets, load_settings
+from gateway.logging import configure_logging
+
+CONFIG_ENV = "VIDEO_GATEWAY_CONFIG"
+DEFAULT_CONFIG = "deploy/gateway.example.toml"
+
+
+def app() -> Litestar:
+    settings = load_settings(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+    configure_logging(settings.log_level, secrets=configured_secrets(settings))
+    return create_app(settings)

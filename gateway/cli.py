@@ -1,0 +1,153 @@
+"""`video-gateway`: run the gateway (optionally on the sandbox emulators), dump the OpenAPI document, make keys."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gateway.asgi import CONFIG_ENV, DEFAULT_CONFIG
+from gateway.auth import digest, new_key
+from gateway.config import ConfigError, Settings, load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="video-gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve the gateway")
+    run.add_argument("--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+    run.add_argument(
+        "--sandbox", action="store_true", help="start the provider emulators and make up the keys"
+    )
+    run.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    run.add_argument("--workers", type=int, default=1)
+    run.add_argument(
+        "--time-scale", type=float, default=0.5, help="sandbox job clock speed (smaller is faster)"
+    )
+    commands.add_parser("openapi", help="print the OpenAPI document").add_argument(
+        "--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
+    )
+    commands.add_parser("new-key", help="print a new client key and the sha256 to put in the config")
+    args = parser.parse_args(argv)
+    try:
+        match args.command:
+            case "run":
+                return _run(args)
+            case "openapi":
+                return _openapi(args.config)
+            case _:
+                key = new_key()
+                print(json.dumps({"key": key, "sha256": digest(key)}, indent=2))
+                return 0
+    except ConfigError as exc:
+        print(f"video-gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+    with contextlib.ExitStack() as stack:
+        if args.sandbox:
+            client_key = _invent_secrets(settings)
+            stack.enter_context(_emulators(settings, args.time_scale))
+            _banner(settings, client_key)
+        _serve(settings, args.server, args.workers)
+    return 0
+
+
+def _invent_secrets(settings: Settings) -> str | None:
+    """Sandbox only: every key the config names by env var and that is unset gets a fresh random value."""
+    for provider in settings.providers.values():
+        os.environ.setdefault(provider.api_key_env, "sbx_" + secrets.token_urlsafe(24))
+    client_key = None
+    for key in settings.keys:
+        if key.key_env and not os.environ.get(key.key_env):
+            os.environ[key.key_env] = new_key()
+        if key.key_env and client_key is None and "videos" in key.scopes:
+            client_key = os.environ[key.key_env]
+    return client_key
+
+
+@contextlib.contextmanager
+def _emulators(settings: Settings, time_scale: float) -> Iterator[None]:
+    argv = [sys.executable, "-m", "providers.sandbox", "--time-scale", str(time_scale)]
+    for slug, provider in settings.providers.items():
+        argv += ["--serve", f"{slug}={urlsplit(provider.base_url).netloc}={provider.api_key_env}"]
+    process = subprocess.Popen(argv)  # noqa: S603 - our own interpreter and module
+    try:
+        for provider in settings.providers.values():
+            _wait_for_port(urlsplit(provider.base_url).netloc, process)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_for_port(netloc: str, process: subprocess.Popen[bytes]) -> None:
+    host, _, port = netloc.rpartition(":")
+    for _ in range(200):
+        if process.poll() is not None:
+            raise ConfigError(f"the sandbox emulators exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, int(port)), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise ConfigError(f"the sandbox emulator on {netloc} did not start")
+
+
+def _banner(settings: Settings, client_key: str | None) -> None:
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    model = settings.default_model or next(iter(settings.models), "MODEL")
+    print(
+        f"""
+video-gateway sandbox: providers are local emulators, jobs live in memory.
+  API key (this run only): {client_key}
+  Docs:                    {base}/docs
+
+Make a first video (paste into a shell):
+
+export VG_KEY='{client_key}'
+ID=$(curl -s {base}/v1/videos -H "Authorization: Bearer $VG_KEY" -H 'Content-Type: application/json' \\
+  -d '{{"model": "{model}", "prompt": "a lighthouse at dawn, waves crashing, -blurry"}}' \\
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'); echo "$ID"
+until curl -s {base}/v1/videos/$ID -H "Authorization: Bearer $VG_KEY" | grep -qE '"status":"(completed|failed)"'; \\
+  do sleep 1; done; curl -s {base}/v1/videos/$ID -H "Authorization: Bearer $VG_KEY"; echo
+curl -sL -o first-video.mp4 {base}/v1/videos/$ID/content -H "Authorization: Bearer $VG_KEY" && ls -l first-video.mp4
+""",
+        flush=True,
+    )
+
+
+def _serve(settings: Settings, server: str, workers: int) -> None:
+    host, port = settings.server.host, settings.server.port
+    if server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run("gateway.asgi:app", factory=True, host=host, port=port, workers=workers, access_log=False)
+        return
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    Server(
+        "gateway.asgi:app", address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True
+    ).serve()
+
+
+def _openapi(config: str) -> int:
+    from litestar import Litestar
+
+    from gateway.app import create_app
+    from gateway.auth import KeyRing
+
+    app: Litestar = create_app(load_settings(config), keyring=KeyRing({}), run_poller=False)
+    print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
+    return 0

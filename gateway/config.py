@@ -1,0 +1,129 @@
+"""Settings: the TOML file decoded once at start into frozen structs; errors name the path of the bad key.
+
+Secrets are never in the file: keys and URLs with passwords are named by environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from routing.catalogue import Catalogue
+
+Scope = Literal["videos", "usage", "admin"]
+_Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and the path of the bad key."""
+
+
+class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65_535)] = 8080
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 25 * 1024 * 1024
+    public_base_url: str | None = None
+
+
+class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url_env: str | None = None
+    key_prefix: str = "vg:"
+
+
+class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    base_url: str
+    api_key_env: str
+    enabled: bool = True
+    timeout_s: _Seconds = 30.0
+    poll_interval_s: _Seconds | None = None
+    max_job_duration_s: _Seconds | None = None
+
+
+class ApiKeyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A client key: its sha256 digest (hex) in the file, or the env var holding the key itself."""
+
+    id: str
+    team: str
+    scopes: frozenset[Scope] = frozenset({"videos"})
+    sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")] | None = None
+    key_env: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.sha256 is None) == (self.key_env is None):
+            raise ValueError("set exactly one of sha256 or key_env")
+
+
+class PollerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    tick_s: _Seconds = 0.25
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 200
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
+    lease_s: _Seconds = 60.0
+    max_consecutive_errors: Annotated[int, msgspec.Meta(ge=1)] = 10
+    max_backoff_s: _Seconds = 120.0
+    submit_grace_s: _Seconds = 120.0
+
+
+class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_image_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10 * 1024 * 1024
+    max_metadata_entries: Annotated[int, msgspec.Meta(ge=0)] = 16
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    poller: PollerSettings = PollerSettings()
+    limits: LimitsSettings = LimitsSettings()
+    default_model: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    keys: tuple[ApiKeyConfig, ...] = ()
+    providers: dict[str, ProviderConfig] = {}
+    models: Catalogue = {}
+
+    def __post_init__(self) -> None:
+        for model_id, model in self.models.items():
+            for offering in model.offerings:
+                if offering.provider not in self.providers:
+                    raise ValueError(
+                        f"models.{model_id} names provider {offering.provider!r}, not configured"
+                    )
+        if self.default_model is not None and self.default_model not in self.models:
+            raise ValueError(f"default_model {self.default_model!r} is not in models")
+
+
+def parse_settings(text: str | bytes, *, source: str = "<config>") -> Settings:
+    try:
+        return msgspec.toml.decode(text, type=Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+
+
+def load_settings(path: str | Path) -> Settings:
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_settings(text, source=str(path))
+
+
+def secret_from_env(name: str, *, what: str) -> str:
+    """Read a secret named in config; a missing one is a start-up error naming the variable, not the value."""
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"{what}: environment variable {name} is not set")
+    return value
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret value the settings point at (for the log redactor); missing ones are skipped."""
+    names = [p.api_key_env for p in settings.providers.values()]
+    names += [k.key_env for k in settings.keys if k.key_env]
+    if settings.store.redis_url_env:
+        names.append(settings.store.redis_url_env)
+    return [os.environ[n] for n in names if os.environ.get(n)]

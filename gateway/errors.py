@@ -1,0 +1,181 @@
+"""The gateway's error taxonomy and the one mapper from any exception to the canonical error envelope.
+
+Routes never catch; everything that can go wrong ends here as a 4xx/5xx envelope without traces or secrets."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import msgspec
+
+from providers.contract import ErrorClass, UpstreamError
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    type: str
+    code: str
+    message: str
+    param: str | None = None
+    provider: str | None = None
+    retryable: bool = False
+    request_id: str | None = None
+
+
+class ErrorEnvelope(msgspec.Struct, kw_only=True):
+    error: ErrorBody
+
+
+class GatewayError(Exception):
+    status_code: ClassVar[int] = 500
+    type: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        provider: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.type
+        self.param = param
+        self.provider = provider
+        self.headers = headers or {}
+
+    def body(self, request_id: str | None) -> ErrorEnvelope:
+        return ErrorEnvelope(
+            error=ErrorBody(
+                type=self.type,
+                code=self.code,
+                message=self.message,
+                param=self.param,
+                provider=self.provider,
+                retryable=self.retryable,
+                request_id=request_id,
+            )
+        )
+
+
+class InvalidRequest(GatewayError):
+    status_code = 400
+    type = "invalid_request"
+
+
+class Unauthorized(GatewayError):
+    status_code = 401
+    type = "unauthorized"
+
+
+class Forbidden(GatewayError):
+    status_code = 403
+    type = "forbidden"
+
+
+class NotFound(GatewayError):
+    status_code = 404
+    type = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status_code = 405
+    type = "invalid_request"
+
+
+class Conflict(GatewayError):
+    status_code = 409
+    type = "conflict"
+
+
+class PayloadTooLarge(GatewayError):
+    status_code = 413
+    type = "payload_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status_code = 415
+    type = "invalid_request"
+
+
+class RateLimited(GatewayError):
+    status_code = 429
+    type = "rate_limited"
+    retryable = True
+
+
+class ContentPolicy(GatewayError):
+    status_code = 400
+    type = "content_policy"
+
+
+class NoProviderAvailable(GatewayError):
+    status_code = 503
+    type = "no_provider_available"
+    retryable = True
+
+
+class UpstreamFailed(GatewayError):
+    status_code = 502
+    type = "upstream_error"
+    retryable = True
+
+
+class UpstreamTimedOut(GatewayError):
+    status_code = 504
+    type = "upstream_timeout"
+    retryable = True
+
+
+class StoreUnavailable(GatewayError):
+    status_code = 503
+    type = "store_unavailable"
+    retryable = True
+
+
+def from_upstream(exc: UpstreamError) -> GatewayError:
+    """What a client sees when the provider refused a submit (after any failover)."""
+    match exc.error_class:
+        case ErrorClass.CONTENT_POLICY:
+            return ContentPolicy(exc.message, code="content_policy", provider=exc.provider)
+        case ErrorClass.INVALID_REQUEST:
+            return InvalidRequest(exc.message, code="upstream_rejected", provider=exc.provider)
+        case ErrorClass.RATE_LIMITED | ErrorClass.QUOTA_EXHAUSTED:
+            retry = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if exc.retry_after_s else {}
+            return NoProviderAvailable(
+                f"{exc.provider} has no headroom: {exc.message}",
+                code=exc.error_class.value,
+                provider=exc.provider,
+                headers=retry,
+            )
+        case ErrorClass.TIMEOUT:
+            return UpstreamTimedOut(exc.message, provider=exc.provider)
+        case ErrorClass.AUTH:
+            # The provider refused *our* credential; the client's request is not at fault.
+            return UpstreamFailed(f"{exc.provider} rejected the gateway's credentials", provider=exc.provider)
+        case _:
+            return UpstreamFailed(exc.message, code=exc.error_class.value, provider=exc.provider)
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<field>[^`]+)`")
+
+
+def from_validation(exc: msgspec.ValidationError | msgspec.DecodeError) -> InvalidRequest:
+    """A body that does not decode: name the offending parameter as a dotted path."""
+    text = str(exc)
+    match = _MSGSPEC_PATH.search(text)
+    path = match.group("path") if match else ""
+    message = _MSGSPEC_PATH.sub("", text)
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        param = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
+        return InvalidRequest(f"unknown field `{param}`", code="unknown_field", param=param)
+    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        return InvalidRequest(f"body is not valid JSON: {message}", code="invalid_json")
+    code = "missing_field" if message.startswith("Object missing required field") else "invalid_value"
+    param = path or None
+    return InvalidRequest(f"{message} at `{path}`" if path else message, code=code, param=param)

@@ -1,0 +1,87 @@
+"""The two HTTP edges every request crosses: the request-id middleware and the one exception-to-envelope mapper."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import (
+    ErrorEnvelope,
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    from_upstream,
+    from_validation,
+)
+from providers.contract import UpstreamError
+
+log = structlog.get_logger("gateway.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Take a well-formed `X-Request-Id` or make one; bind it for logs and echo it on the reply."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+def to_gateway_error(exc: Exception) -> GatewayError:
+    match exc:
+        case GatewayError():
+            return exc
+        case UpstreamError():
+            return from_upstream(exc)
+        case msgspec.ValidationError() | msgspec.DecodeError():
+            return from_validation(exc)
+        case ValidationException():
+            return InvalidRequest(_validation_message(exc), code="invalid_value")
+        case HTTPException(status_code=404):
+            return NotFound("no such route")
+        case HTTPException(status_code=405):
+            return MethodNotAllowed("method not allowed on this route")
+        case HTTPException(status_code=413):
+            return PayloadTooLarge("request body too large")
+        case HTTPException(status_code=code) if 400 <= code < 500:
+            return InvalidRequest(str(exc.detail))
+    return GatewayError("internal error; the request id identifies it in the logs")
+
+
+def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    error = to_gateway_error(exc)
+    if error.status_code >= 500 and type(error) is GatewayError:
+        log.error("request_crashed", path=request.url.path, exc_info=exc)
+    request_id = request.scope.get("state", {}).get("request_id")
+    return Response(error.body(request_id), status_code=error.status_code, headers=error.headers)
+
+
+def _validation_message(exc: ValidationException) -> str:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    details = [f"{e.get('key', '?')}: {e.get('message', '')}" for e in extra if isinstance(e, dict)]
+    return "invalid parameters: " + "; ".join(details) if details else "invalid parameters"

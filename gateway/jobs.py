@@ -1,0 +1,180 @@
+"""The job record the store keeps and the pure transitions on it; no I/O here.
+
+Images are kept as digest and size only, never their bytes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+import msgspec
+
+from gateway.api.schemas import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage
+from providers.contract import (
+    TERMINAL_STATUSES,
+    CanonicalStatus,
+    ErrorClass,
+    Failure,
+    Output,
+    UpstreamJob,
+    UpstreamStatus,
+)
+
+Phase = Literal["submitting", "following", "done"]
+
+# Which canonical error code and retryability a job failure gets, by upstream error class.
+_FAILURE_CODES: dict[ErrorClass, tuple[str, bool]] = {
+    ErrorClass.CONTENT_POLICY: ("content_policy", False),
+    ErrorClass.INVALID_REQUEST: ("invalid_request", False),
+    ErrorClass.TIMEOUT: ("upstream_timeout", True),
+    ErrorClass.RATE_LIMITED: ("upstream_error", True),
+    ErrorClass.QUOTA_EXHAUSTED: ("upstream_error", True),
+    ErrorClass.UPSTREAM_UNAVAILABLE: ("upstream_error", True),
+    ErrorClass.AUTH: ("upstream_error", True),
+    ErrorClass.PROTOCOL: ("upstream_error", True),
+    ErrorClass.INTERNAL: ("upstream_error", True),
+}
+
+
+class ImageRef(msgspec.Struct, frozen=True, kw_only=True):
+    role: str
+    url: str | None = None
+    digest: str | None = None
+    size_bytes: int | None = None
+    mime_type: str | None = None
+
+
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    provider: str
+    outcome: Literal["accepted", "failed"]
+    error_code: str | None = None
+    at: float
+
+
+class JobError(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+    provider: str | None = None
+    retryable: bool = False
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    video_seconds: int
+    cost_micros: int
+    cost_source: Literal["provider", "price_table"]
+
+
+class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    team: str
+    key_id: str
+    model: str
+    created_at: float
+    updated_at: float
+    status: CanonicalStatus = "queued"
+    phase: Phase = "submitting"
+    progress: int = 0
+    provider: str | None = None
+    upstream: UpstreamJob | None = None
+    prompt: str | None = None
+    seconds: int | None = None
+    size: str | None = None
+    images: tuple[ImageRef, ...] = ()
+    estimated_cost_micros: int = 0
+    output: Output | None = None
+    error: JobError | None = None
+    usage: Usage | None = None
+    strategy: str = "first_eligible"
+    attempts: tuple[Attempt, ...] = ()
+    warnings: tuple[str, ...] = ()
+    metadata: dict[str, str] = {}
+    completed_at: float | None = None
+    deadline_at: float | None = None
+    next_poll_at: float | None = None
+    poll_count: int = 0
+    consecutive_poll_errors: int = 0
+    deleted_at: float | None = None
+    version: int = 1
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def new_job_id(now: float) -> str:
+    """Ids sort by creation time (fixed-width hex milliseconds first), so listing is a lexicographic range."""
+    return f"video_{int(now * 1000):012x}{secrets.token_hex(8)}"
+
+
+def job_error(failure: Failure, provider: str | None) -> JobError:
+    code, retryable = _FAILURE_CODES[failure.error_class]
+    return JobError(code=code, message=failure.message, provider=provider, retryable=retryable)
+
+
+def apply_status(job: VideoJob, status: UpstreamStatus, *, now: float, usage: Usage | None) -> VideoJob:
+    """The job after one upstream status reading."""
+    changes: dict[str, object] = {"status": status.status, "updated_at": now, "consecutive_poll_errors": 0}
+    if status.progress is not None:
+        changes["progress"] = max(0, min(100, status.progress))
+    if status.status == "completed":
+        changes |= {"progress": 100, "output": status.output, "usage": usage}
+    if status.failure is not None:
+        changes["error"] = job_error(status.failure, job.provider)
+    if status.status in TERMINAL_STATUSES:
+        changes |= {"phase": "done", "completed_at": now, "next_poll_at": None}
+    return msgspec.structs.replace(job, **changes)
+
+
+def fail(job: VideoJob, error: JobError, *, now: float) -> VideoJob:
+    return msgspec.structs.replace(
+        job, status="failed", phase="done", error=error, updated_at=now, completed_at=now, next_poll_at=None
+    )
+
+
+def to_video(job: VideoJob, *, content_url: str) -> Video:
+    """The client's view; asset URLs point at the gateway's content route, not at the provider."""
+    output = job.output
+    return Video(
+        id=job.id,
+        status=job.status,
+        progress=job.progress,
+        model=job.model,
+        provider=job.provider,
+        created_at=int(job.created_at),
+        completed_at=None if job.completed_at is None else int(job.completed_at),
+        expires_at=None if output is None else output.expires_at,
+        prompt=job.prompt,
+        seconds=None if job.seconds is None else str(job.seconds),
+        size=job.size,
+        output=None
+        if output is None
+        else VideoOutput(
+            video_url=content_url,
+            thumbnail_url=None if output.thumbnail_url is None else f"{content_url}?variant=thumbnail",
+            provenance=output.provenance,
+        ),
+        error=None
+        if job.error is None
+        else VideoError(
+            code=job.error.code,
+            message=job.error.message,
+            provider=job.error.provider,
+            retryable=job.error.retryable,
+        ),
+        usage=None
+        if job.usage is None
+        else VideoUsage(
+            video_seconds=job.usage.video_seconds,
+            cost_usd=job.usage.cost_micros / 1_000_000,
+            cost_source=job.usage.cost_source,
+        ),
+        routing=VideoRouting(
+            strategy=job.strategy,
+            attempts=[
+                RoutingAttempt(provider=a.provider, outcome=a.outcome, error_code=a.error_code)
+                for a in job.attempts
+            ],
+        ),
+        warnings=list(job.warnings),
+        metadata=job.metadata,
+    )

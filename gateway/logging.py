@@ -1,0 +1,60 @@
+"""structlog JSON logging: request and job ids from contextvars, and a processor that redacts secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = re.compile(r"(authorization|api[_-]?key|secret|token|password|x-api-key)", re.IGNORECASE)
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+REDACTED = "[REDACTED]"
+
+
+class Redactor:
+    """Masks values under secret-looking keys, bearer tokens in text, and every known secret value."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in list(event.items()):
+            event[key] = self._clean(key, value)
+        return event
+
+    def _clean(self, key: str, value: Any) -> Any:
+        if _SECRET_KEYS.search(key):
+            return REDACTED
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: self._clean(str(k), v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._clean(key, v) for v in value]
+        return value
+
+    def scrub(self, text: str) -> str:
+        text = _BEARER.sub(f"Bearer {REDACTED}", text)
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            Redactor(secrets),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,166 @@
+"""Create, read, list and cancel jobs: the orchestration behind the routes (routing, submit, store)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+import msgspec
+import structlog
+
+from gateway.auth import Caller
+from gateway.errors import InvalidRequest, NoProviderAvailable, NotFound, StoreUnavailable, from_upstream
+from gateway.intake import Intake
+from gateway.jobs import Attempt, VideoJob, new_job_id
+from gateway.store.base import JobStore, Order
+from gateway.upstreams import Upstream
+from providers.contract import UpstreamError, UpstreamJob
+from routing.router import Candidate, Plan, Router, UnknownModel
+
+log = structlog.get_logger("gateway.service")
+
+
+class VideoService:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        router: Router,
+        upstreams: Mapping[str, Upstream],
+        submit_grace_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._router = router
+        self._upstreams = upstreams
+        self._submit_grace_s = submit_grace_s
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    def plan(self, intake: Intake) -> Plan:
+        try:
+            return self._router.plan(intake.query)
+        except UnknownModel as exc:
+            raise InvalidRequest(str(exc), code="unknown_model", param="model") from exc
+
+    async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
+        plan = self.plan(intake)
+        if not plan.candidates:
+            reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
+            raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
+        candidate = plan.candidates[0]
+        job = self._new_job(caller, intake, candidate, metadata)
+        # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
+        await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
+        upstream = self._upstreams[candidate.provider]
+        try:
+            accepted = await upstream.adapter.submit(candidate.request)
+        except UpstreamError as exc:
+            await self._store.delete(job.id)
+            log.info(
+                "upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class
+            )
+            raise from_upstream(exc) from exc
+        except BaseException:
+            await self._store.delete(job.id)
+            raise
+        return await self._follow(job, accepted, upstream)
+
+    def _new_job(
+        self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str]
+    ) -> VideoJob:
+        now = self._clock()
+        return VideoJob(
+            id=new_job_id(now),
+            team=caller.team,
+            key_id=caller.key_id,
+            model=candidate.model,
+            created_at=now,
+            updated_at=now,
+            provider=candidate.provider,
+            prompt=intake.prompt,
+            seconds=candidate.seconds,
+            size=candidate.size,
+            images=intake.images,
+            estimated_cost_micros=candidate.estimated_cost_micros,
+            warnings=candidate.warnings,
+            metadata=metadata,
+        )
+
+    async def _follow(self, job: VideoJob, accepted: UpstreamJob, upstream: Upstream) -> VideoJob:
+        now = self._clock()
+        followed = msgspec.structs.replace(
+            job,
+            phase="following",
+            upstream=accepted,
+            updated_at=now,
+            deadline_at=job.created_at + upstream.max_job_duration_s,
+            next_poll_at=now + upstream.poll_interval_s,
+            attempts=(Attempt(provider=accepted.provider, outcome="accepted", at=now),),
+            version=job.version + 1,
+        )
+        for delay_s in (0.0, 0.1, 0.5):
+            await asyncio.sleep(delay_s)
+            try:
+                if await self._store.replace(
+                    followed, expected_version=job.version, poll_at=followed.next_poll_at
+                ):
+                    log.info(
+                        "job_accepted",
+                        job_id=job.id,
+                        provider=accepted.provider,
+                        upstream_id=accepted.upstream_id,
+                    )
+                    return followed
+                break
+            except StoreUnavailable:
+                continue
+        # The provider accepted but the record could not be updated; the poller will resolve the orphan.
+        log.error(
+            "job_follow_write_failed",
+            job_id=job.id,
+            provider=accepted.provider,
+            upstream_id=accepted.upstream_id,
+        )
+        raise StoreUnavailable("the job was accepted upstream but could not be recorded; it will be resolved")
+
+    async def get(self, caller: Caller, job_id: str) -> VideoJob:
+        job = await self._store.get(job_id) if job_id.startswith("video_") else None
+        # Another team's job is indistinguishable from a missing one.
+        if job is None or job.team != caller.team or job.deleted_at is not None:
+            raise NotFound(f"no video {job_id!r}", param="video_id")
+        return job
+
+    async def list(
+        self, caller: Caller, *, limit: int, after: str | None, order: Order, status: str | None
+    ) -> tuple[list[VideoJob], bool]:
+        return await self._store.list_team(caller.team, limit=limit, after=after, order=order, status=status)
+
+    async def delete(self, caller: Caller, job_id: str) -> VideoJob:
+        """Cancel upstream where the provider can, stop following, mark cancelled; the job leaves the client's view."""
+        for _ in range(5):
+            job = await self.get(caller, job_id)
+            now = self._clock()
+            changes: dict[str, object] = {"deleted_at": now, "updated_at": now, "version": job.version + 1}
+            if not job.terminal:
+                await self._cancel_upstream(job)
+                changes |= {"status": "cancelled", "phase": "done", "completed_at": now, "next_poll_at": None}
+            deleted = msgspec.structs.replace(job, **changes)
+            if await self._store.replace(deleted, expected_version=job.version, poll_at=None):
+                log.info("job_deleted", job_id=job.id, was_status=job.status)
+                return deleted
+        raise StoreUnavailable("the job kept changing while being deleted; try again")
+
+    async def _cancel_upstream(self, job: VideoJob) -> None:
+        upstream = self._upstreams.get(job.provider or "")
+        if upstream is None or job.upstream is None:
+            return
+        try:
+            await upstream.adapter.cancel(job.upstream)
+        except UpstreamError as exc:
+            # Best effort: the job is cancelled for the client either way; the provider may still finish it.
+            log.warning(
+                "upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class
+            )

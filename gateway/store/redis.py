@@ -1,0 +1,174 @@
+"""Redis store: the state every replica shares. Each write that touches several keys is one Lua script.
+
+Layout under the prefix: `job:{id}` hash {v: version, d: msgpack record}, `team:{team}` zset (lex-ordered ids),
+`poll` zset (id -> due unix time)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+import msgspec
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from gateway.errors import StoreUnavailable
+from gateway.jobs import VideoJob
+from gateway.store.base import Order
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+return 1
+"""
+
+_REPLACE = """
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4])
+if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1]) end
+return 1
+"""
+
+_CLAIM = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
+return ids
+"""
+
+
+def _store_errors(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Redis transport failures become one gateway error, here where the calls are made."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise StoreUnavailable("the job store is unreachable") from exc
+
+    return wrapper
+
+
+class RedisStore:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "vg:") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._poll_key = f"{prefix}poll"
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(VideoJob)
+        self._create = client.register_script(_CREATE)
+        self._replace = client.register_script(_REPLACE)
+        self._claim = client.register_script(_CLAIM)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str) -> RedisStore:
+        return cls(aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), prefix=prefix)
+
+    def _job_key(self, job_id: str) -> str:
+        return f"{self._prefix}job:{job_id}"
+
+    def _team_key(self, team: str) -> str:
+        return f"{self._prefix}team:{team}"
+
+    @_store_errors
+    async def create(self, job: VideoJob, *, poll_at: float) -> bool:
+        keys = [self._job_key(job.id), self._team_key(job.team), self._poll_key]
+        args: list[str | bytes | int] = [job.id, job.version, self._encoder.encode(job), repr(poll_at)]
+        return bool(await self._create(keys=keys, args=args))
+
+    @_store_errors
+    async def get(self, job_id: str) -> VideoJob | None:
+        data: bytes | None = await self._redis.hget(self._job_key(job_id), "d")  # type: ignore[assignment]
+        return None if data is None else self._decoder.decode(data)
+
+    @_store_errors
+    async def replace(self, job: VideoJob, *, expected_version: int, poll_at: float | None) -> bool:
+        keys = [self._job_key(job.id), self._poll_key]
+        due = "" if poll_at is None else repr(poll_at)
+        args: list[str | bytes | int] = [
+            job.id,
+            str(expected_version),
+            job.version,
+            self._encoder.encode(job),
+            due,
+        ]
+        return bool(await self._replace(keys=keys, args=args))
+
+    @_store_errors
+    async def unschedule(self, job_id: str) -> None:
+        await self._redis.zrem(self._poll_key, job_id)
+
+    @_store_errors
+    async def delete(self, job_id: str) -> None:
+        job = await self.get(job_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._job_key(job_id))
+            pipe.zrem(self._poll_key, job_id)
+            if job is not None:
+                pipe.zrem(self._team_key(job.team), job_id)
+            await pipe.execute()
+
+    @_store_errors
+    async def list_team(
+        self, team: str, *, limit: int, after: str | None, order: Order, status: str | None
+    ) -> tuple[list[VideoJob], bool]:
+        page: list[VideoJob] = []
+        cursor = after
+        batch = limit + 1 if status is None else max(50, limit * 4)
+        while True:
+            ids = await self._ids_after(team, cursor, order, batch)
+            for job in await self._fetch(ids):
+                if job.deleted_at is not None or (status is not None and job.status != status):
+                    continue
+                if len(page) == limit:
+                    return page, True
+                page.append(job)
+            if len(ids) < batch:
+                return page, False
+            cursor = ids[-1]
+
+    async def _ids_after(self, team: str, cursor: str | None, order: Order, count: int) -> list[str]:
+        key = self._team_key(team)
+        if order == "asc":
+            low = "-" if cursor is None else f"({cursor}"
+            raw = await self._redis.zrangebylex(key, low, "+", start=0, num=count)
+        else:
+            high = "+" if cursor is None else f"({cursor}"
+            raw = await self._redis.zrevrangebylex(key, high, "-", start=0, num=count)
+        return [r.decode() if isinstance(r, bytes) else r for r in raw]
+
+    async def _fetch(self, ids: list[str]) -> list[VideoJob]:
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(self._job_key(job_id), "d")
+            blobs: list[Any] = await pipe.execute()
+        return [self._decoder.decode(b) for b in blobs if b is not None]
+
+    @_store_errors
+    async def claim_due(self, now: float, *, limit: int, lease_s: float) -> list[str]:
+        raw: list[bytes] = await self._claim(
+            keys=[self._poll_key], args=[repr(now), limit, repr(now + lease_s)]
+        )
+        return [r.decode() for r in raw]
+
+    @_store_errors
+    async def next_due_at(self) -> float | None:
+        head = await self._redis.zrange(self._poll_key, 0, 0, withscores=True)
+        return float(head[0][1]) if head else None
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()

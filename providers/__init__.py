@@ -1,0 +1,1 @@
+"""Provider adapters, their shared contract and the sandbox emulators. Knows nothing of serving or routing."""

@@ -1,0 +1,309 @@
+"""The vocabulary shared by every layer: the canonical generation request, upstream job and status, the
+upstream error taxonomy and provider capabilities. Pure data; no I/O, no clock, no HTTP serving."""
+
+from __future__ import annotations
+
+import enum
+from typing import ClassVar, Literal, Protocol
+
+import msgspec
+
+Mode = Literal["t2v", "i2v", "first_last", "reference", "multi_scene"]
+CanonicalStatus = Literal["queued", "in_progress", "completed", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+ImageTransport = Literal["data_uri", "url"]
+
+
+# ---------------------------------------- request
+
+
+class ImageUrl(msgspec.Struct, frozen=True, kw_only=True, tag="url"):
+    """An image the provider fetches itself from a public URL."""
+
+    url: str
+
+
+class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
+    """An image carried inline; `data` are the decoded bytes, `digest` is their sha256 hex."""
+
+    mime_type: str
+    data: bytes
+    digest: str
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+    def as_data_uri(self) -> str:
+        import base64
+
+        return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+Image = ImageUrl | ImageData
+
+
+class Scene(msgspec.Struct, frozen=True, kw_only=True):
+    """One shot of a video; single-prompt requests are one scene."""
+
+    prompt: str
+    negative_terms: tuple[str, ...] = ()
+    image: Image | None = None
+    end_image: Image | None = None
+    seconds: int | None = None
+
+
+class Audio(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = True
+    prompt: str | None = None
+    negative_prompt: str | None = None
+
+
+class Music(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = True
+    tags: str | None = None
+    lyrics: str | None = None
+    bpm: int | None = None
+    keyscale: str | None = None
+
+
+class Dimensions(msgspec.Struct, frozen=True, kw_only=True):
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """What an adapter consumes: normalised, validated, images decoded, `-term` negatives already split out.
+
+    `upstream_model` is the provider's own model id for the chosen offering."""
+
+    upstream_model: str
+    scenes: tuple[Scene, ...]
+    multi_scene: bool = False
+    seconds: int | None = None
+    dimensions: Dimensions | None = None
+    reference_images: tuple[Image, ...] = ()
+    seed: int | None = None
+    audio: Audio | None = None
+    music: Music | None = None
+    enhance_prompt: bool = False
+    watermark: bool | None = None
+
+    @property
+    def mode(self) -> Mode:
+        if self.multi_scene:
+            return "multi_scene"
+        first = self.scenes[0]
+        if first.image is not None and first.end_image is not None:
+            return "first_last"
+        if first.image is not None:
+            return "i2v"
+        if self.reference_images:
+            return "reference"
+        return "t2v"
+
+    @property
+    def images(self) -> tuple[Image, ...]:
+        framed = (img for s in self.scenes for img in (s.image, s.end_image) if img is not None)
+        return (*framed, *self.reference_images)
+
+
+# ---------------------------------------- capabilities
+
+
+class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What one offering (provider x model) can do; routing filters on this, adapters never clamp."""
+
+    modes: frozenset[Mode]
+    seconds: frozenset[int] = frozenset()
+    default_seconds: int | None = None
+    seconds_per_scene: int | None = None
+    max_scenes: int = 1
+    sizes: frozenset[str] = frozenset()
+    default_size: str | None = None
+    size_range: tuple[int, int] | None = None
+    size_multiple: int = 1
+    audio: bool = False
+    music: bool = False
+    negative_prompt: bool = False
+    seed: bool = False
+    enhance_prompt: bool = False
+    watermark_control: bool = False
+    image_transports: frozenset[ImageTransport] = frozenset({"data_uri", "url"})
+    max_image_bytes: int | None = None
+
+
+# ---------------------------------------- jobs and status
+
+
+class UpstreamJob(msgspec.Struct, frozen=True, kw_only=True):
+    """What a provider handed back at submit: enough to poll and cancel it later."""
+
+    provider: str
+    upstream_id: str
+    upstream_model: str
+    reported_cost_micros: int | None = None
+
+
+class Output(msgspec.Struct, frozen=True, kw_only=True):
+    video_url: str
+    thumbnail_url: str | None = None
+    expires_at: int | None = None
+    provenance: dict[str, str] = {}
+
+
+class ErrorClass(enum.StrEnum):
+    INVALID_REQUEST = "invalid_request"
+    AUTH = "auth"
+    CONTENT_POLICY = "content_policy"
+    RATE_LIMITED = "rate_limited"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    TIMEOUT = "timeout"
+    PROTOCOL = "protocol"
+    INTERNAL = "internal"
+
+
+class Failure(msgspec.Struct, frozen=True, kw_only=True):
+    """Why an accepted upstream job ended badly, as data (the job record keeps it)."""
+
+    error_class: ErrorClass
+    message: str
+    code: str | None = None
+
+
+class UpstreamStatus(msgspec.Struct, frozen=True, kw_only=True):
+    status: CanonicalStatus
+    progress: int | None = None
+    output: Output | None = None
+    failure: Failure | None = None
+    reported_cost_micros: int | None = None
+
+
+# ---------------------------------------- errors
+
+
+class UpstreamError(Exception):
+    """A provider call failed. The class decides retry and failover, never the message."""
+
+    error_class: ClassVar[ErrorClass] = ErrorClass.INTERNAL
+    failover: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.code = code
+        self.retry_after_s = retry_after_s
+
+    def as_failure(self) -> Failure:
+        return Failure(error_class=self.error_class, message=self.message, code=self.code)
+
+
+class InvalidUpstreamRequest(UpstreamError):
+    error_class = ErrorClass.INVALID_REQUEST
+    failover = False
+
+
+class UpstreamAuthError(UpstreamError):
+    error_class = ErrorClass.AUTH
+
+
+class ContentPolicyError(UpstreamError):
+    error_class = ErrorClass.CONTENT_POLICY
+    failover = False
+
+
+class UpstreamRateLimited(UpstreamError):
+    error_class = ErrorClass.RATE_LIMITED
+
+
+class QuotaExhausted(UpstreamError):
+    error_class = ErrorClass.QUOTA_EXHAUSTED
+
+
+class UpstreamUnavailable(UpstreamError):
+    error_class = ErrorClass.UPSTREAM_UNAVAILABLE
+
+
+class UpstreamTimeout(UpstreamError):
+    """The call timed out. `outcome_unknown` means the request may have been accepted (and billed)."""
+
+    error_class = ErrorClass.TIMEOUT
+
+    def __init__(self, message: str, *, provider: str, outcome_unknown: bool = True) -> None:
+        super().__init__(message, provider=provider)
+        self.outcome_unknown = outcome_unknown
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The provider replied with something its documents do not describe."""
+
+    error_class = ErrorClass.PROTOCOL
+
+
+class UpstreamInternalError(UpstreamError):
+    error_class = ErrorClass.INTERNAL
+
+
+# ---------------------------------------- wire and adapters
+
+
+class HttpCall(msgspec.Struct, frozen=True, kw_only=True):
+    """One HTTP request an adapter wants sent; built by pure functions, sent by the adapter shell."""
+
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str
+    operation: str
+    json: object | None = None
+    params: dict[str, str] = {}
+    headers: dict[str, str] = {}
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What an adapter needs to reach its provider; the key is resolved from the environment by the caller."""
+
+    base_url: str
+    api_key: str
+    timeout_s: float = 30.0
+
+
+class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
+    """Facts about a provider that do not depend on the model: cadence, limits of its API."""
+
+    poll_interval_s: float
+    max_job_duration_s: float
+    can_cancel: bool
+
+
+class VideoProvider(Protocol):
+    """The thin async shell every adapter exposes."""
+
+    slug: str
+    traits: ProviderTraits
+
+    async def submit(self, request: GenerationRequest) -> UpstreamJob: ...
+
+    async def poll(self, job: UpstreamJob) -> UpstreamStatus: ...
+
+    async def cancel(self, job: UpstreamJob) -> bool:
+        """Ask the provider to stop the job; False (and no call) where the provider has no cancel API."""
+        ...

@@ -1,0 +1,25 @@
+"""The explicit table of provider adapters by slug; the one place a new provider is wired in.
+Holds no configuration and builds nothing itself."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+
+from providers.contract import ProviderSettings, VideoProvider
+from providers.transport import CallObserver
+from providers.vidgen import VidgenProvider
+
+
+class ProviderFactory(Protocol):
+    """Builds one adapter over the shared client; every adapter class satisfies this."""
+
+    def __call__(
+        self, client: httpx.AsyncClient, settings: ProviderSettings, *, observe: CallObserver = ...
+    ) -> VideoProvider: ...
+
+
+PROVIDERS: dict[str, ProviderFactory] = {
+    "vidgen": VidgenProvider,
+}

@@ -1,0 +1,94 @@
+"""Sends an adapter's `HttpCall` through an injected httpx client; the one place transport errors become
+upstream errors. Knows nothing of any provider's body shapes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import httpx
+import msgspec
+
+from providers.contract import (
+    HttpCall,
+    ProviderSettings,
+    Reply,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+T = TypeVar("T")
+
+CallObserver = Callable[[str, str, str, float], None]
+"""(provider, operation, outcome, elapsed_s): lets the gateway meter calls without this layer knowing it."""
+
+
+def _ignore(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
+    return None
+
+
+class Transport:
+    """One provider's connection: base URL, timeout and the shared client."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: ProviderSettings,
+        *,
+        provider: str,
+        observe: CallObserver = _ignore,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._provider = provider
+        self._observe = observe
+
+    async def send(self, call: HttpCall) -> Reply:
+        url = self._settings.base_url.rstrip("/") + call.path
+        content = None if call.json is None else msgspec.json.encode(call.json)
+        headers = dict(call.headers)
+        if content is not None:
+            headers.setdefault("content-type", "application/json")
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(
+                call.method,
+                url,
+                content=content,
+                params=call.params or None,
+                headers=headers,
+                timeout=self._settings.timeout_s,
+            )
+        except httpx.TimeoutException as exc:
+            self._observe(self._provider, call.operation, "timeout", time.perf_counter() - started)
+            # A connect or pool timeout never reached the provider; anything later may have been accepted.
+            unknown = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise UpstreamTimeout(
+                f"{self._provider} {call.operation} timed out after {self._settings.timeout_s:g}s",
+                provider=self._provider,
+                outcome_unknown=unknown,
+            ) from exc
+        except httpx.TransportError as exc:
+            self._observe(self._provider, call.operation, "connection_error", time.perf_counter() - started)
+            raise UpstreamUnavailable(
+                f"{self._provider} {call.operation} failed: {type(exc).__name__}",
+                provider=self._provider,
+            ) from exc
+        self._observe(
+            self._provider, call.operation, str(response.status_code), time.perf_counter() - started
+        )
+        return Reply(status_code=response.status_code, headers=dict(response.headers), body=response.content)
+
+
+def decode_reply(reply: Reply, wire_type: type[T], *, provider: str) -> T:
+    """Decode a vendor body into its wire struct; a body that does not fit is a protocol error."""
+    try:
+        return msgspec.json.decode(reply.body, type=wire_type)
+    except msgspec.DecodeError as exc:
+        raise UpstreamProtocolError(
+            f"{provider} replied {reply.status_code} with a body that does not match its documents: {exc}",
+            provider=provider,
+            status_code=reply.status_code,
+        ) from exc

@@ -1,0 +1,231 @@
+"""Pure translation between canonical types and Vidgen's actions (seed 000): `build_*` make HttpCalls,
+`parse_*` read Replies. No I/O, env, clock or globals; a request Vidgen would silently alter is refused."""
+
+from __future__ import annotations
+
+from providers.contract import (
+    ErrorClass,
+    Failure,
+    GenerationRequest,
+    HttpCall,
+    Image,
+    ImageData,
+    ImageUrl,
+    InvalidUpstreamRequest,
+    Output,
+    ProviderSettings,
+    Reply,
+    Scene,
+    UpstreamJob,
+    UpstreamProtocolError,
+    UpstreamStatus,
+)
+from providers.prompts import join_negatives
+from providers.transport import decode_reply
+from providers.vidgen.errors import classify_error, known_error
+from providers.vidgen.wire import (
+    PATH,
+    SECONDS_PER_SCENE,
+    SLUG,
+    GenerateReply,
+    Meta,
+    ModelsReply,
+    StatusReply,
+    VidgenCatalogue,
+)
+
+# --------------------------------------------------------------------------------------------- requests
+
+
+def _call(operation: str, body: dict[str, object], settings: ProviderSettings) -> HttpCall:
+    headers = {"Authorization": f"Bearer {settings.api_key}"}  # seed 000 "Authentication"
+    return HttpCall(method="POST", path=PATH, operation=operation, json=body, headers=headers)
+
+
+def _compact(**fields: object) -> dict[str, object]:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _invalid(message: str) -> InvalidUpstreamRequest:
+    return InvalidUpstreamRequest(f"vidgen cannot take this request: {message}", provider=SLUG)
+
+
+def build_models(settings: ProviderSettings) -> HttpCall:
+    return _call("models", {"action": "models"}, settings)
+
+
+def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
+    # seed 000 "POST status": pass the id and model returned by generate (the resolved model).
+    body: dict[str, object] = {"action": "status", "id": job.upstream_id, "model": job.upstream_model}
+    return _call("status", body, settings)
+
+
+def _frame(image: Image | None) -> str | None:
+    match image:
+        case None:
+            return None
+        case ImageData():
+            return image.as_data_uri()
+        case ImageUrl():
+            raise _invalid("frames must be base64 data URIs, not URLs (seed 000 scenes[].start_frame)")
+
+
+def _scene(scene: Scene) -> dict[str, object]:
+    if scene.end_image is not None and scene.image is None:
+        raise _invalid("an end frame needs a start frame (seed 000 'Scene Modes')")
+    if scene.seconds not in (None, SECONDS_PER_SCENE):
+        raise _invalid(f"each scene lasts {SECONDS_PER_SCENE}s, not {scene.seconds}s")
+    return _compact(
+        prompt=scene.prompt,
+        negative=join_negatives(scene.negative_terms, None) or None,
+        start_frame=_frame(scene.image),
+        end_frame=_frame(scene.end_image),
+    )
+
+
+def _check_unsupported(request: GenerationRequest) -> None:
+    if request.seed is not None:
+        raise _invalid("seed is not supported")
+    if request.watermark is False:
+        raise _invalid("the watermark is set in the vendor's admin panel, not per request")
+    if request.reference_images:
+        raise _invalid("reference images are not supported")
+    expected_s = SECONDS_PER_SCENE * len(request.scenes)
+    if request.seconds is not None and request.seconds != expected_s:
+        raise _invalid(f"{len(request.scenes)} scene(s) give {expected_s}s, not {request.seconds}s")
+
+
+def _dimension_fields(request: GenerationRequest) -> dict[str, object]:
+    """t2v scenes use width/height, framed scenes use size (seed 000 "Scene Modes"); a mix sends both."""
+    dims = request.dimensions
+    if dims is None:
+        return {}
+    fields: dict[str, object] = {}
+    if any(scene.image is None for scene in request.scenes):
+        # seed 000 "Valid Dimensions": 320-1280, divisible by 8; otherwise silently rounded or clamped.
+        for side in (dims.width, dims.height):
+            if side % 8 or not 320 <= side <= 1280:
+                raise _invalid(f"t2v {dims} needs sides divisible by 8 within 320-1280")
+        fields |= {"width": dims.width, "height": dims.height}
+    if any(scene.image is not None for scene in request.scenes):
+        size = max(dims.width, dims.height)
+        if not 720 <= size <= 1280:  # seed 000 `size`: "Max dimension for i2v frame resize (720-1280)"
+            raise _invalid(f"i2v size {size} (longest side of {dims}) must be within 720-1280")
+        fields["size"] = size
+    return fields
+
+
+def build_submit(request: GenerationRequest, settings: ProviderSettings) -> HttpCall:
+    _check_unsupported(request)
+    body: dict[str, object] = {
+        "action": "generate",
+        "model": request.upstream_model,
+        "scenes": [_scene(scene) for scene in request.scenes],
+        **_dimension_fields(request),
+    }
+    if request.enhance_prompt:
+        body["optimize"] = True
+    if (audio := request.audio) is not None:
+        body["fx_sound"] = _compact(
+            enabled=audio.enabled, prompt=audio.prompt, negative_prompt=audio.negative_prompt
+        )
+    if (music := request.music) is not None:
+        body["music"] = _compact(
+            enabled=music.enabled,
+            tags=music.tags,
+            lyrics=music.lyrics,
+            bpm=music.bpm,
+            keyscale=music.keyscale,
+        )
+    return _call("generate", body, settings)
+
+
+# --------------------------------------------------------------------------------------------- replies
+
+
+def _protocol(message: str, reply: Reply) -> UpstreamProtocolError:
+    return UpstreamProtocolError(f"vidgen {message}", provider=SLUG, status_code=reply.status_code)
+
+
+def parse_models(reply: Reply) -> VidgenCatalogue:
+    body = decode_reply(reply, ModelsReply, provider=SLUG)
+    if body.error is not None:
+        raise classify_error(reply)
+    if body.models is None or body.max_scenes is None:
+        raise _protocol("models reply lacks `models` or `max_scenes`", reply)
+    return VidgenCatalogue(models=frozenset(body.models), max_scenes=body.max_scenes)
+
+
+def check_catalogue(request: GenerationRequest, catalogue: VidgenCatalogue) -> None:
+    """Refuse what Vidgen would change silently: an unknown model runs on the first one (seed 000)."""
+    if request.upstream_model not in catalogue.models:
+        offered = ", ".join(sorted(catalogue.models))
+        raise _invalid(f"model {request.upstream_model!r} is not offered (offered: {offered})")
+    if len(request.scenes) > catalogue.max_scenes:
+        raise _invalid(f"{len(request.scenes)} scenes exceed max_scenes {catalogue.max_scenes}")
+
+
+def parse_submit(reply: Reply, request: GenerationRequest) -> UpstreamJob:
+    body = decode_reply(reply, GenerateReply, provider=SLUG)
+    if body.id is None and body.error is not None:
+        raise classify_error(reply)  # seed 000 samples: `if (job.error) throw`, even on a 2xx
+    if body.id is None or body.model is None:
+        raise _protocol("generate reply lacks `id` or `model`", reply)
+    if body.model != request.upstream_model:
+        # seed 000 "Silent fallbacks": an invalid model runs on the first configured model, with no error.
+        raise _protocol(f"silently fell back from model {request.upstream_model!r} to {body.model!r}", reply)
+    return UpstreamJob(provider=SLUG, upstream_id=body.id, upstream_model=body.model)
+
+
+def _failed(error_class: ErrorClass, message: str, code: str | None) -> UpstreamStatus:
+    return UpstreamStatus(
+        status="failed", failure=Failure(error_class=error_class, message=message, code=code)
+    )
+
+
+def _output(meta: Meta, reply: Reply) -> Output:
+    urls = {image.type: image.url for image in meta.images}
+    if "signed" not in urls:  # seed 000: the video is the `images[]` entry with type "signed"
+        raise _protocol("COMPLETED without a `signed` image in meta.images", reply)
+    flags = {"c2pa": meta.enable_c2pa, "watermark": meta.enable_watermark}
+    texts = {"fingerprint": meta.fingerprint, "gen_id": meta.gen_id}
+    provenance = {key: str(flag).lower() for key, flag in flags.items() if flag is not None}
+    provenance |= {key: text for key, text in texts.items() if text is not None}
+    return Output(video_url=urls["signed"], thumbnail_url=urls.get("thumbnail"), provenance=provenance)
+
+
+def _completed(body: StatusReply, reply: Reply) -> UpstreamStatus:
+    # seed 000 "Polling Strategy": check `compliance` before meta; "unsafe" = blocked after generation.
+    verdicts = {body.compliance, body.meta.compliance if body.meta else None} - {None}
+    if "unsafe" in verdicts:
+        message = body.error or "vidgen blocked the output in post-generation compliance review"
+        return _failed(ErrorClass.CONTENT_POLICY, message, "content_blocked")
+    if verdicts - {"safe"}:
+        raise _protocol(f"COMPLETED with undocumented compliance {sorted(map(str, verdicts))}", reply)
+    if body.meta is None:
+        raise _protocol("COMPLETED without meta", reply)
+    return UpstreamStatus(status="completed", progress=100, output=_output(body.meta, reply))
+
+
+def parse_status(reply: Reply) -> UpstreamStatus:
+    """seed 000 "POST status" mapped per providers.md §6.1; an undocumented status is a protocol error."""
+    body = decode_reply(reply, StatusReply, provider=SLUG)
+    known = known_error(body.error)
+    code = known[1] if known else None
+    match body.status:
+        case "IN_QUEUE":
+            return UpstreamStatus(status="queued", progress=0)
+        case "IN_PROGRESS":
+            return UpstreamStatus(status="in_progress")
+        case "COMPLETED":
+            return _completed(body, reply)
+        case "FAILED":
+            return _failed(ErrorClass.INTERNAL, body.error or "vidgen reported FAILED", code)
+        case "TIMED_OUT":
+            return _failed(ErrorClass.TIMEOUT, body.error or "vidgen reported TIMED_OUT", code)
+        case "CANCELLED":
+            return UpstreamStatus(status="cancelled")
+        case None if body.error is not None:
+            raise classify_error(reply)
+        case other:
+            raise _protocol(f"status reply has undocumented status {other!r}", reply)

@@ -1,0 +1,1 @@
+"""Model catalogue, capability matching and the router's plan. Knows nothing of HTTP serving."""

@@ -1,0 +1,108 @@
+"""Does an offering's capability data cover a request? Returns every gap with a reason; never clamps."""
+
+from __future__ import annotations
+
+import msgspec
+
+from providers.contract import Capabilities, GenerationRequest, ImageData
+
+# Fields a best-effort request may lose (with a warning); every other gap makes the offering ineligible.
+DROPPABLE = frozenset({"seed", "audio", "music", "negative_prompt", "enhance_prompt", "watermark"})
+
+
+class Gap(msgspec.Struct, frozen=True, kw_only=True):
+    field: str
+    reason: str
+
+    @property
+    def droppable(self) -> bool:
+        return self.field in DROPPABLE
+
+
+def capability_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    """Everything in `request` that `caps` cannot honour."""
+    gaps = [*_shape_gaps(request, caps), *_option_gaps(request, caps)]
+    return gaps
+
+
+def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    gaps: list[Gap] = []
+    if request.mode not in caps.modes:
+        gaps.append(
+            Gap(field="mode", reason=f"mode {request.mode} not offered (offers {sorted(caps.modes)})")
+        )
+    if len(request.scenes) > caps.max_scenes:
+        gaps.append(
+            Gap(field="scenes", reason=f"{len(request.scenes)} scenes exceed the {caps.max_scenes} allowed")
+        )
+    seconds = resolved_seconds(request, caps)
+    if seconds is None or (caps.seconds and seconds not in caps.seconds):
+        offered = sorted(caps.seconds) if caps.seconds else "none"
+        gaps.append(Gap(field="seconds", reason=f"{seconds} s not offered (offers {offered})"))
+    if request.dimensions is not None and not _size_ok(
+        request.dimensions.width, request.dimensions.height, caps
+    ):
+        gaps.append(Gap(field="size", reason=f"size {request.dimensions} not offered"))
+    for image in request.images:
+        transport = "data_uri" if isinstance(image, ImageData) else "url"
+        if transport not in caps.image_transports:
+            gaps.append(Gap(field="image", reason=f"images as {transport} not accepted"))
+            break
+    limit = caps.max_image_bytes
+    if limit is not None and any(isinstance(i, ImageData) and i.size_bytes > limit for i in request.images):
+        gaps.append(Gap(field="image", reason=f"an image exceeds {limit} bytes"))
+    return gaps
+
+
+def _option_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    wanted = {
+        "seed": (request.seed is not None, caps.seed),
+        "audio": (request.audio is not None and request.audio.enabled, caps.audio),
+        "music": (request.music is not None and request.music.enabled, caps.music),
+        "negative_prompt": (any(s.negative_terms for s in request.scenes), caps.negative_prompt),
+        "enhance_prompt": (request.enhance_prompt, caps.enhance_prompt),
+        "watermark": (request.watermark is not None, caps.watermark_control),
+    }
+    return [
+        Gap(field=f, reason=f"{f} not supported")
+        for f, (asked, offered) in wanted.items()
+        if asked and not offered
+    ]
+
+
+def _size_ok(width: int, height: int, caps: Capabilities) -> bool:
+    if f"{width}x{height}" in caps.sizes:
+        return True
+    if caps.size_range is None:
+        return False
+    low, high = caps.size_range
+    in_range = all(low <= side <= high for side in (width, height))
+    return in_range and width % caps.size_multiple == 0 and height % caps.size_multiple == 0
+
+
+def resolved_seconds(request: GenerationRequest, caps: Capabilities) -> int | None:
+    """The clip length the offering will produce for this request (what is billed)."""
+    if caps.seconds_per_scene is not None:
+        per_scene = caps.seconds_per_scene * len(request.scenes)
+        asked = request.seconds
+        return per_scene if asked is None or asked == per_scene else asked
+    return request.seconds if request.seconds is not None else caps.default_seconds
+
+
+def without(request: GenerationRequest, gaps: list[Gap]) -> GenerationRequest:
+    """The request minus the droppable fields named in `gaps` (best-effort mode)."""
+    fields = {g.field for g in gaps}
+    changes: dict[str, object] = {}
+    if "seed" in fields:
+        changes["seed"] = None
+    if "audio" in fields:
+        changes["audio"] = None
+    if "music" in fields:
+        changes["music"] = None
+    if "enhance_prompt" in fields:
+        changes["enhance_prompt"] = False
+    if "watermark" in fields:
+        changes["watermark"] = None
+    if "negative_prompt" in fields:
+        changes["scenes"] = tuple(msgspec.structs.replace(s, negative_terms=()) for s in request.scenes)
+    return msgspec.structs.replace(request, **changes)

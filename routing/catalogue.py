@@ -1,0 +1,61 @@
+"""The model catalogue: canonical model ids, the offerings that serve them and their prices.
+
+Decoded from config; prices become integer micro-dollars here so no float money leaves this module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from providers.contract import Capabilities
+
+MICROS_PER_USD = 1_000_000
+_USD = Annotated[float, msgspec.Meta(ge=0, le=10_000)]
+
+
+def usd_to_micros(usd: float) -> int:
+    return round(usd * MICROS_PER_USD)
+
+
+class Price(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Per video, per second, or per second by resolution tier (for example `{"720p": 0.10}`)."""
+
+    per_video_usd: _USD = 0.0
+    per_second_usd: _USD = 0.0
+    per_second_usd_by_resolution: dict[str, _USD] = {}
+
+    def __post_init__(self) -> None:
+        # A model with no price is a configuration error, never a $0 job.
+        if not (self.per_video_usd or self.per_second_usd or self.per_second_usd_by_resolution):
+            raise ValueError("a price needs per_video_usd, per_second_usd or per_second_usd_by_resolution")
+
+    def estimate_micros(self, *, seconds: int, resolution: str | None) -> int:
+        per_second = self.per_second_usd_by_resolution.get(resolution or "", self.per_second_usd)
+        return usd_to_micros(self.per_video_usd) + usd_to_micros(per_second) * seconds
+
+
+class Offering(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One provider serving one canonical model."""
+
+    provider: str
+    upstream_model: str
+    capabilities: Capabilities
+    price: Price
+
+
+class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    description: str = ""
+    offerings: tuple[Offering, ...]
+
+    def __post_init__(self) -> None:
+        if not self.offerings:
+            raise ValueError("a model needs at least one offering")
+
+
+Catalogue = dict[str, Model]
+
+
+def resolution_of(width: int, height: int) -> str:
+    """The tier name of a size: its short side, `1280x720` -> `720p`."""
+    return f"{min(width, height)}p"

@@ -1,0 +1,118 @@
+"""The router's plan: every offering of the requested model filtered by capability and policy, in order.
+
+Until ranking strategies land, the order is the catalogue's; each drop carries its reason for `explain`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from providers.contract import GenerationRequest
+from routing.capabilities import capability_gaps, resolved_seconds, without
+from routing.catalogue import Catalogue, Offering, resolution_of
+
+
+class RouteQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """What the router needs besides the request itself."""
+
+    model: str
+    request: GenerationRequest
+    best_effort: bool = False
+    allow_providers: tuple[str, ...] = ()
+    exclude_providers: tuple[str, ...] = ()
+    max_cost_micros: int | None = None
+
+
+class Candidate(msgspec.Struct, frozen=True, kw_only=True):
+    model: str
+    provider: str
+    request: GenerationRequest
+    seconds: int
+    size: str | None
+    estimated_cost_micros: int
+    warnings: tuple[str, ...] = ()
+
+
+class Drop(msgspec.Struct, frozen=True, kw_only=True):
+    model: str
+    provider: str
+    reasons: tuple[str, ...]
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    candidates: tuple[Candidate, ...]
+    dropped: tuple[Drop, ...]
+
+
+class UnknownModel(Exception):
+    def __init__(self, model: str, known: list[str]) -> None:
+        super().__init__(f"unknown model {model!r}; known models: {', '.join(known)}")
+        self.model = model
+
+
+class Router:
+    def __init__(self, catalogue: Catalogue, *, enabled: Mapping[str, bool]) -> None:
+        self._catalogue = catalogue
+        self._enabled = enabled
+
+    def plan(self, query: RouteQuery) -> Plan:
+        model = self._catalogue.get(query.model)
+        if model is None:
+            raise UnknownModel(query.model, sorted(self._catalogue))
+        candidates: list[Candidate] = []
+        dropped: list[Drop] = []
+        for offering in model.offerings:
+            outcome = self._consider(query, offering)
+            if isinstance(outcome, Drop):
+                dropped.append(outcome)
+            else:
+                candidates.append(outcome)
+        return Plan(candidates=tuple(candidates), dropped=tuple(dropped))
+
+    def _consider(self, query: RouteQuery, offering: Offering) -> Candidate | Drop:
+        reasons = self._policy_reasons(query, offering.provider)
+        request = msgspec.structs.replace(query.request, upstream_model=offering.upstream_model)
+        gaps = capability_gaps(request, offering.capabilities)
+        hard = [g for g in gaps if not (query.best_effort and g.droppable)]
+        reasons += [g.reason for g in hard]
+        seconds = resolved_seconds(request, offering.capabilities)
+        size = _size_of(request, offering)
+        cost = offering.price.estimate_micros(seconds=seconds or 0, resolution=_tier(size))
+        if query.max_cost_micros is not None and cost > query.max_cost_micros:
+            reasons.append(f"estimated cost {cost / 1e6:.4f} USD exceeds max_cost_usd")
+        if reasons or seconds is None:
+            return Drop(model=query.model, provider=offering.provider, reasons=tuple(reasons))
+        soft = [g for g in gaps if g not in hard]
+        return Candidate(
+            model=query.model,
+            provider=offering.provider,
+            request=without(request, soft) if soft else request,
+            seconds=seconds,
+            size=size,
+            estimated_cost_micros=cost,
+            warnings=tuple(f"{offering.provider} dropped {g.field}: {g.reason}" for g in soft),
+        )
+
+    def _policy_reasons(self, query: RouteQuery, provider: str) -> list[str]:
+        reasons = []
+        if not self._enabled.get(provider, False):
+            reasons.append("provider disabled")
+        if query.allow_providers and provider not in query.allow_providers:
+            reasons.append("not in the request's routing.providers")
+        if provider in query.exclude_providers:
+            reasons.append("excluded by the request's routing.exclude")
+        return reasons
+
+
+def _size_of(request: GenerationRequest, offering: Offering) -> str | None:
+    if request.dimensions is not None:
+        return str(request.dimensions)
+    return offering.capabilities.default_size
+
+
+def _tier(size: str | None) -> str | None:
+    if size is None:
+        return None
+    width, _, height = size.partition("x")
+    return resolution_of(int(width), int(height))

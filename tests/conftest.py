@@ -1,0 +1,147 @@
+"""Shared fixtures: a real Redis (separate db, unique key prefix per test), emulators and gateways served on
+loopback sockets, and helpers to build settings. Behaviour changes only through create_app arguments."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.app import create_app
+from gateway.auth import Caller, KeyRing, digest
+from gateway.config import Settings, parse_settings
+from gateway.store.base import JobStore
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
+from providers.sandbox.serving import serve_app
+from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+
+REDIS_URL = "redis://127.0.0.1:6379/9"
+VIDGEN_KEY_ENV = "TEST_VIDGEN_API_KEY"
+TEAM_A_KEY = "vgk_test_team_a_" + secrets.token_hex(8)
+TEAM_B_KEY = "vgk_test_team_b_" + secrets.token_hex(8)
+
+
+def test_keyring() -> KeyRing:
+    return KeyRing(
+        {
+            digest(TEAM_A_KEY): Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"})),
+            digest(TEAM_B_KEY): Caller(key_id="key-b", team="team-b", scopes=frozenset({"videos"})),
+        }
+    )
+
+
+def gateway_settings(vidgen_url: str, *, poll_interval_s: float = 0.05, extra: str = "") -> Settings:
+    text = f"""
+default_model = "scenex"
+[poller]
+tick_s = 0.02
+lease_s = 2.0
+submit_grace_s = 5.0
+max_consecutive_errors = 3
+max_backoff_s = 0.2
+[providers.vidgen]
+base_url = "{vidgen_url}"
+api_key_env = "{VIDGEN_KEY_ENV}"
+timeout_s = 2.0
+poll_interval_s = {poll_interval_s}
+[models.scenex]
+[[models.scenex.offerings]]
+provider = "vidgen"
+upstream_model = "scenex"
+price = {{ per_second_usd = 0.02 }}
+[models.scenex.offerings.capabilities]
+modes = ["t2v", "i2v", "first_last", "multi_scene"]
+seconds_per_scene = 5
+max_scenes = 5
+default_size = "832x480"
+size_range = [320, 1280]
+size_multiple = 8
+music = true
+audio = true
+negative_prompt = true
+enhance_prompt = true
+image_transports = ["data_uri"]
+{extra}
+"""
+    return parse_settings(text, source="test")
+
+
+@pytest.fixture
+def vidgen_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    key = "sbx_" + secrets.token_hex(12)
+    monkeypatch.setenv(VIDGEN_KEY_ENV, key)
+    return key
+
+
+@pytest.fixture
+async def vidgen_url(vidgen_key: str) -> AsyncIterator[str]:
+    config = VidgenEmulatorConfig(api_keys=frozenset({vidgen_key}), queue_s=0.05, run_s=0.25)
+    async with serve_app(create_vidgen_emulator(config)) as url:
+        yield url
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
+    prefix = f"vgtest:{uuid.uuid4().hex}:"
+    yield prefix
+    keys = [k async for k in redis_client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await redis_client.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    redis_store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    yield redis_store
+    await redis_store.close()
+
+
+GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def serve_gateway() -> GatewayFactory:
+    """Serve a gateway app on a loopback port: `async with serve_gateway(settings, store=...) as url`."""
+
+    @contextlib.asynccontextmanager
+    async def serve(settings: Settings, **kwargs: Any) -> AsyncIterator[str]:
+        kwargs.setdefault("keyring", test_keyring())
+        async with serve_app(create_app(settings, **kwargs)) as url:
+            yield url
+
+    return serve
+
+
+def auth(key: str = TEAM_A_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def wait_terminal(client: httpx.AsyncClient, video_id: str, *, key: str = TEAM_A_KEY) -> dict[str, Any]:
+    """Poll the gateway (never upstream) until the job is terminal; bounded so a stuck job fails the test."""
+    import asyncio
+
+    for _ in range(400):
+        reply = await client.get(f"/v1/videos/{video_id}", headers=auth(key))
+        assert reply.status_code == 200, reply.text
+        video: dict[str, Any] = reply.json()
+        if video["status"] in ("completed", "failed", "cancelled"):
+            return video
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"video {video_id} did not finish: {video}")
