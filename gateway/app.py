@@ -71,9 +71,11 @@ def create_app(
             yield
         finally:
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                poller.stop()
+                try:
+                    await asyncio.wait_for(task, timeout=settings.poller.stop_timeout_s)
+                except TimeoutError:
+                    log.warning("poller_stop_timed_out")
             if http_client is None:
                 await client.aclose()
             if store is None:

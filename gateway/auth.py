@@ -53,9 +53,7 @@ class KeyRing:
 
     def authenticate(self, authorization: str | None) -> Caller:
         if not authorization:
-            raise Unauthorized(
-                "missing Authorization header; send `Authorization: Bearer <key>`", code="missing_key"
-            )
+            raise Unauthorized("missing Authorization header; send `Authorization: Bearer <key>`", code="missing_key")
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:

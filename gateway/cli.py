@@ -25,14 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve the gateway")
     run.add_argument("--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
-    run.add_argument(
-        "--sandbox", action="store_true", help="start the provider emulators and make up the keys"
-    )
+    run.add_argument("--sandbox", action="store_true", help="start the provider emulators and make up the keys")
     run.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
     run.add_argument("--workers", type=int, default=1)
-    run.add_argument(
-        "--time-scale", type=float, default=0.5, help="sandbox job clock speed (smaller is faster)"
-    )
+    run.add_argument("--time-scale", type=float, default=0.5, help="sandbox job clock speed (smaller is faster)")
     commands.add_parser("openapi", help="print the OpenAPI document").add_argument(
         "--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
     )
@@ -147,7 +143,11 @@ def _openapi(config: str) -> int:
 
     from gateway.app import create_app
     from gateway.auth import KeyRing
+    from gateway.logging import configure_logging
 
-    app: Litestar = create_app(load_settings(config), keyring=KeyRing({}), run_poller=False)
+    settings = load_settings(config)
+    # Logs go to stderr, so stdout carries only the document (`make openapi` redirects it to a file).
+    configure_logging(settings.log_level)
+    app: Litestar = create_app(settings, keyring=KeyRing({}), run_poller=False)
     print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
     return 0

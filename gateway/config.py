@@ -5,12 +5,13 @@ Secrets are never in the file: keys and URLs with passwords are named by environ
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
 
-from routing.catalogue import Catalogue
+from routing.catalogue import Catalogue, Model
 
 Scope = Literal["videos", "usage", "admin"]
 _Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
@@ -65,6 +66,7 @@ class PollerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_consecutive_errors: Annotated[int, msgspec.Meta(ge=1)] = 10
     max_backoff_s: _Seconds = 120.0
     submit_grace_s: _Seconds = 120.0
+    stop_timeout_s: _Seconds = 30.0
 
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -85,22 +87,44 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     def __post_init__(self) -> None:
         for model_id, model in self.models.items():
-            for offering in model.offerings:
+            for index, offering in enumerate(model.offerings):
                 if offering.provider not in self.providers:
                     raise ValueError(
-                        f"models.{model_id} names provider {offering.provider!r}, not configured"
+                        f"provider {offering.provider!r} is not configured under [providers]"
+                        f" - at `$.models.{model_id}.offerings[{index}].provider`"
                     )
         if self.default_model is not None and self.default_model not in self.models:
-            raise ValueError(f"default_model {self.default_model!r} is not in models")
+            raise ValueError(f"default_model {self.default_model!r} is not in models - at `$.default_model`")
 
 
 def parse_settings(text: str | bytes, *, source: str = "<config>") -> Settings:
     try:
         return msgspec.toml.decode(text, type=Settings)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
+        located = _entry_error(text) if "[...]" in str(exc) else None
+        raise ConfigError(f"{source}: {located or exc}") from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+
+
+_AT_PATH = re.compile(r" - at `\$(?P<rest>[^`]*)`$")
+_TABLES: tuple[tuple[str, type], ...] = (("providers", ProviderConfig), ("models", Model))
+
+
+def _entry_error(text: str | bytes) -> str | None:
+    """msgspec shows a dict key as `[...]` in paths; decode each named entry alone to say which one is bad."""
+    raw = msgspec.toml.decode(text)
+    for table, entry_type in _TABLES:
+        entries = raw.get(table) if isinstance(raw, dict) else None
+        for name, entry in entries.items() if isinstance(entries, dict) else ():
+            try:
+                msgspec.convert(entry, entry_type)
+            except msgspec.ValidationError as exc:
+                message = str(exc)
+                where = _AT_PATH.search(message)
+                rest = where.group("rest") if where else ""
+                return f"{_AT_PATH.sub('', message)} - at `$.{table}.{name}{rest}`"
+    return None
 
 
 def load_settings(path: str | Path) -> Settings:

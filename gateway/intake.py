@@ -97,9 +97,7 @@ def _scenes(
                 "give either `prompt` or `scenes`, not both", code="conflicting_fields", param="scenes"
             )
         if body.image is not None or body.end_image is not None or upload is not None:
-            raise InvalidRequest(
-                "with `scenes`, put frames on each scene", code="conflicting_fields", param="image"
-            )
+            raise InvalidRequest("with `scenes`, put frames on each scene", code="conflicting_fields", param="image")
         return tuple(_scene(s, f"scenes[{i}]", limits, refs) for i, s in enumerate(body.scenes))
     if body.prompt is None:
         raise InvalidRequest("`prompt` or `scenes` is required", code="missing_field", param="prompt")
@@ -111,15 +109,11 @@ def _scenes(
     scene = _scene(single, "", limits, refs)
     if upload is not None:
         refs.append(
-            ImageRef(
-                role="image", digest=upload.digest, size_bytes=upload.size_bytes, mime_type=upload.mime_type
-            )
+            ImageRef(role="image", digest=upload.digest, size_bytes=upload.size_bytes, mime_type=upload.mime_type)
         )
         scene = msgspec.structs.replace(scene, image=upload)
     if scene.end_image is not None and scene.image is None:
-        raise InvalidRequest(
-            "`end_image` needs `image` (the first frame)", code="missing_field", param="image"
-        )
+        raise InvalidRequest("`end_image` needs `image` (the first frame)", code="missing_field", param="image")
     return (scene,)
 
 
@@ -136,27 +130,21 @@ def _scene(body: SceneBody, where: str, limits: LimitsSettings, refs: list[Image
         prompt=positive,
         negative_terms=negatives,
         image=None if body.image is None else _image(body.image, f"{prefix}image", limits, refs),
-        end_image=None
-        if body.end_image is None
-        else _image(body.end_image, f"{prefix}end_image", limits, refs),
+        end_image=None if body.end_image is None else _image(body.end_image, f"{prefix}end_image", limits, refs),
         seconds=body.seconds,
     )
 
 
 def _image(body: ImageBody, param: str, limits: LimitsSettings, refs: list[ImageRef]) -> Image:
     if (body.url is None) == (body.data_uri is None):
-        raise InvalidRequest(
-            "an image needs exactly one of `url` or `data_uri`", code="invalid_value", param=param
-        )
+        raise InvalidRequest("an image needs exactly one of `url` or `data_uri`", code="invalid_value", param=param)
     if body.url is not None:
         if not body.url.startswith(("https://", "http://")):
             raise InvalidRequest("image url must be http(s)", code="invalid_value", param=f"{param}.url")
         refs.append(ImageRef(role=param, url=body.url))
         return ImageUrl(url=body.url)
     image = decode_data_uri(body.data_uri or "", param=f"{param}.data_uri", max_bytes=limits.max_image_bytes)
-    refs.append(
-        ImageRef(role=param, digest=image.digest, size_bytes=image.size_bytes, mime_type=image.mime_type)
-    )
+    refs.append(ImageRef(role=param, digest=image.digest, size_bytes=image.size_bytes, mime_type=image.mime_type))
     return image
 
 
@@ -166,7 +154,8 @@ def decode_data_uri(uri: str, *, param: str, max_bytes: int) -> ImageData:
         raise InvalidRequest("expected `data:<image type>;base64,<data>`", code="invalid_value", param=param)
     mime = match.group("mime").lower()
     payload = uri[match.end() :]
-    if len(payload) * 3 // 4 > max_bytes:
+    # Checked before decoding so an oversized upload costs no memory; `=` padding carries no bytes.
+    if len(payload.rstrip("=")) * 3 // 4 > max_bytes:
         raise PayloadTooLarge(f"image exceeds {max_bytes} bytes", param=param)
     try:
         data = binascii.a2b_base64(payload, strict_mode=True)
@@ -178,7 +167,9 @@ def decode_data_uri(uri: str, *, param: str, max_bytes: int) -> ImageData:
 def image_data(data: bytes, mime: str, *, param: str, max_bytes: int) -> ImageData:
     if mime not in IMAGE_TYPES:
         raise InvalidRequest(
-            f"image type {mime} not accepted ({', '.join(sorted(IMAGE_TYPES))})", param=param
+            f"image type {mime} not accepted ({', '.join(sorted(IMAGE_TYPES))})",
+            code="invalid_value",
+            param=param,
         )
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"image exceeds {max_bytes} bytes", param=param)
@@ -194,7 +185,11 @@ def _seconds(value: int | str | None) -> int | None:
 def _dimensions(body: CreateVideoBody) -> Dimensions | None:
     if body.size is not None:
         if body.resolution is not None or body.aspect_ratio is not None:
-            raise InvalidRequest("give `size` or `resolution`/`aspect_ratio`, not both", param="size")
+            raise InvalidRequest(
+                "give `size` or `resolution`/`aspect_ratio`, not both",
+                code="conflicting_fields",
+                param="size",
+            )
         width, _, height = body.size.partition("x")
         return Dimensions(width=int(width), height=int(height))
     if body.resolution is None and body.aspect_ratio is None:

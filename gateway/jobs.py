@@ -171,8 +171,7 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
         routing=VideoRouting(
             strategy=job.strategy,
             attempts=[
-                RoutingAttempt(provider=a.provider, outcome=a.outcome, error_code=a.error_code)
-                for a in job.attempts
+                RoutingAttempt(provider=a.provider, outcome=a.outcome, error_code=a.error_code) for a in job.attempts
             ],
         ),
         warnings=list(job.warnings),

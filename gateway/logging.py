@@ -35,7 +35,11 @@ class Redactor:
             return {k: self._clean(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self._clean(key, v) for v in value]
-        return value
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        # The JSON renderer prints anything else (bytes, structs, sets) with repr(): scrub that text here,
+        # or a secret inside such an object would pass the redactor unseen.
+        return self.scrub(repr(value))
 
     def scrub(self, text: str) -> str:
         text = _BEARER.sub(f"Bearer {REDACTED}", text)

@@ -7,6 +7,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import JSONBody
 
 from gateway.api.schemas import CreateVideoBody
 
@@ -22,7 +23,7 @@ def openapi_config() -> OpenAPIConfig:
 
 
 @post("/v1/videos", sync_to_thread=False)
-def _documented_create(data: CreateVideoBody) -> None:
+def _documented_create(data: JSONBody[CreateVideoBody]) -> None:
     """Only documents the body; the served route is gateway.api.videos.create_video."""
 
 

@@ -35,29 +35,31 @@ class Poller:
         self._clock = clock
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Claim and poll until cancelled; store outages are waited out, never fatal."""
-        try:
-            while True:
-                try:
-                    claimed = await self._claim_batch()
-                except StoreUnavailable:
-                    log.warning("poller_store_unavailable")
-                    await asyncio.sleep(min(5.0, self._settings.tick_s * 8))
-                    continue
-                if claimed < self._settings.batch_size:
+        """Claim and poll until `stop()`; store outages are waited out, never fatal. In-flight polls finish
+        before this returns, so a graceful stop never abandons a half-written job."""
+        while not self._stopping.is_set():
+            try:
+                if await self._claim_batch() < self._settings.batch_size:
                     await self._idle()
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            except StoreUnavailable:
+                log.warning("poller_store_unavailable")
+                await self._pause(min(5.0, self._settings.tick_s * 8))
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        """Ask `run` to finish; cancelling it instead could interrupt a store call half-way."""
+        self._stopping.set()
+
+    async def _pause(self, delay_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)
 
     async def _claim_batch(self) -> int:
         now = self._clock()
-        ids = await self._store.claim_due(
-            now, limit=self._settings.batch_size, lease_s=self._settings.lease_s
-        )
+        ids = await self._store.claim_due(now, limit=self._settings.batch_size, lease_s=self._settings.lease_s)
         for job_id in ids:
             await self._slots.acquire()
             task = asyncio.create_task(self._poll_guarded(job_id))
@@ -72,7 +74,7 @@ class Poller:
     async def _idle(self) -> None:
         next_due = await self._store.next_due_at()
         delay = self._settings.tick_s if next_due is None else next_due - self._clock()
-        await asyncio.sleep(max(0.0, min(delay, self._settings.tick_s)))
+        await self._pause(max(0.0, min(delay, self._settings.tick_s)))
 
     async def _poll_guarded(self, job_id: str) -> None:
         with structlog.contextvars.bound_contextvars(job_id=job_id):
@@ -116,9 +118,7 @@ class Poller:
     async def _poll_failed(self, job: VideoJob, upstream: Upstream, exc: UpstreamError) -> None:
         now = self._clock()
         errors = job.consecutive_poll_errors + 1
-        log.info(
-            "upstream_poll_failed", provider=exc.provider, error_class=exc.error_class, consecutive=errors
-        )
+        log.info("upstream_poll_failed", provider=exc.provider, error_class=exc.error_class, consecutive=errors)
         if errors >= self._settings.max_consecutive_errors:
             await self._write(fail(job, job_error(exc.as_failure(), job.provider), now=now), job)
             return
@@ -153,19 +153,13 @@ class Poller:
 
 def _usage(job: VideoJob, status: UpstreamStatus) -> Usage:
     if status.reported_cost_micros is not None:
-        return Usage(
-            video_seconds=job.seconds or 0, cost_micros=status.reported_cost_micros, cost_source="provider"
-        )
-    return Usage(
-        video_seconds=job.seconds or 0, cost_micros=job.estimated_cost_micros, cost_source="price_table"
-    )
+        return Usage(video_seconds=job.seconds or 0, cost_micros=status.reported_cost_micros, cost_source="provider")
+    return Usage(video_seconds=job.seconds or 0, cost_micros=job.estimated_cost_micros, cost_source="price_table")
 
 
 def _lost(job: VideoJob, unconfigured: bool) -> JobError:
     if unconfigured:
         message = f"provider {job.provider!r} is no longer configured; the job cannot be followed"
     else:
-        message = (
-            "a gateway replica was lost while submitting; the provider may or may not have accepted the job"
-        )
+        message = "a gateway replica was lost while submitting; the provider may or may not have accepted the job"
     return JobError(code="upstream_error", message=message, provider=job.provider, retryable=True)

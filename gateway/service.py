@@ -59,18 +59,14 @@ class VideoService:
             accepted = await upstream.adapter.submit(candidate.request)
         except UpstreamError as exc:
             await self._store.delete(job.id)
-            log.info(
-                "upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class
-            )
+            log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
             raise from_upstream(exc) from exc
         except BaseException:
             await self._store.delete(job.id)
             raise
         return await self._follow(job, accepted, upstream)
 
-    def _new_job(
-        self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str]
-    ) -> VideoJob:
+    def _new_job(self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str]) -> VideoJob:
         now = self._clock()
         return VideoJob(
             id=new_job_id(now),
@@ -104,9 +100,7 @@ class VideoService:
         for delay_s in (0.0, 0.1, 0.5):
             await asyncio.sleep(delay_s)
             try:
-                if await self._store.replace(
-                    followed, expected_version=job.version, poll_at=followed.next_poll_at
-                ):
+                if await self._store.replace(followed, expected_version=job.version, poll_at=followed.next_poll_at):
                     log.info(
                         "job_accepted",
                         job_id=job.id,
@@ -161,6 +155,4 @@ class VideoService:
             await upstream.adapter.cancel(job.upstream)
         except UpstreamError as exc:
             # Best effort: the job is cancelled for the client either way; the provider may still finish it.
-            log.warning(
-                "upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class
-            )
+            log.warning("upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)

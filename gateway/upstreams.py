@@ -27,9 +27,7 @@ def build_upstreams(
     for slug, config in configs.items():
         factory = PROVIDERS.get(slug)
         if factory is None:
-            raise ConfigError(
-                f"providers.{slug}: no adapter for this provider (known: {', '.join(PROVIDERS)})"
-            )
+            raise ConfigError(f"providers.{slug}: no adapter for this provider (known: {', '.join(PROVIDERS)})")
         settings = ProviderSettings(
             base_url=config.base_url,
             api_key=secret_from_env(config.api_key_env, what=f"providers.{slug}.api_key_env"),

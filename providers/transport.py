@@ -76,9 +76,7 @@ class Transport:
                 f"{self._provider} {call.operation} failed: {type(exc).__name__}",
                 provider=self._provider,
             ) from exc
-        self._observe(
-            self._provider, call.operation, str(response.status_code), time.perf_counter() - started
-        )
+        self._observe(self._provider, call.operation, str(response.status_code), time.perf_counter() - started)
         return Reply(status_code=response.status_code, headers=dict(response.headers), body=response.content)
 
 

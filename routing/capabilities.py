@@ -28,20 +28,11 @@ def capability_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]
 def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     gaps: list[Gap] = []
     if request.mode not in caps.modes:
-        gaps.append(
-            Gap(field="mode", reason=f"mode {request.mode} not offered (offers {sorted(caps.modes)})")
-        )
+        gaps.append(Gap(field="mode", reason=f"mode {request.mode} not offered (offers {sorted(caps.modes)})"))
     if len(request.scenes) > caps.max_scenes:
-        gaps.append(
-            Gap(field="scenes", reason=f"{len(request.scenes)} scenes exceed the {caps.max_scenes} allowed")
-        )
-    seconds = resolved_seconds(request, caps)
-    if seconds is None or (caps.seconds and seconds not in caps.seconds):
-        offered = sorted(caps.seconds) if caps.seconds else "none"
-        gaps.append(Gap(field="seconds", reason=f"{seconds} s not offered (offers {offered})"))
-    if request.dimensions is not None and not _size_ok(
-        request.dimensions.width, request.dimensions.height, caps
-    ):
+        gaps.append(Gap(field="scenes", reason=f"{len(request.scenes)} scenes exceed the {caps.max_scenes} allowed"))
+    gaps += _seconds_gaps(request, caps)
+    if request.dimensions is not None and not _size_ok(request.dimensions.width, request.dimensions.height, caps):
         gaps.append(Gap(field="size", reason=f"size {request.dimensions} not offered"))
     for image in request.images:
         transport = "data_uri" if isinstance(image, ImageData) else "url"
@@ -54,6 +45,23 @@ def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     return gaps
 
 
+def _seconds_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    seconds = resolved_seconds(request, caps)
+    per_scene = caps.seconds_per_scene
+    if per_scene is not None:
+        expected = per_scene * len(request.scenes)
+        wrong_scene = any(s.seconds not in (None, per_scene) for s in request.scenes)
+        if seconds != expected or wrong_scene:
+            reason = f"{seconds} s not offered (scenes are {per_scene} s each: {expected} s for this request)"
+            return [Gap(field="seconds", reason=reason)]
+        return []
+    if seconds is None:
+        return [Gap(field="seconds", reason="no default length: give `seconds`")]
+    if caps.seconds and seconds not in caps.seconds:
+        return [Gap(field="seconds", reason=f"{seconds} s not offered (offers {sorted(caps.seconds)})")]
+    return []
+
+
 def _option_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     wanted = {
         "seed": (request.seed is not None, caps.seed),
@@ -64,9 +72,7 @@ def _option_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
         "watermark": (request.watermark is not None, caps.watermark_control),
     }
     return [
-        Gap(field=f, reason=f"{f} not supported")
-        for f, (asked, offered) in wanted.items()
-        if asked and not offered
+        Gap(field=f, reason=f"{f} not supported") for f, (asked, offered) in wanted.items() if asked and not offered
     ]
 
 
@@ -82,10 +88,8 @@ def _size_ok(width: int, height: int, caps: Capabilities) -> bool:
 
 def resolved_seconds(request: GenerationRequest, caps: Capabilities) -> int | None:
     """The clip length the offering will produce for this request (what is billed)."""
-    if caps.seconds_per_scene is not None:
-        per_scene = caps.seconds_per_scene * len(request.scenes)
-        asked = request.seconds
-        return per_scene if asked is None or asked == per_scene else asked
+    if caps.seconds_per_scene is not None and request.seconds is None:
+        return caps.seconds_per_scene * len(request.scenes)
     return request.seconds if request.seconds is not None else caps.default_seconds
 
 

@@ -37,7 +37,14 @@ def test_keyring() -> KeyRing:
     )
 
 
-def gateway_settings(vidgen_url: str, *, poll_interval_s: float = 0.05, extra: str = "") -> Settings:
+def gateway_settings(
+    vidgen_url: str,
+    *,
+    poll_interval_s: float = 0.05,
+    max_job_duration_s: float | None = None,
+    extra: str = "",
+) -> Settings:
+    duration = "" if max_job_duration_s is None else f"max_job_duration_s = {max_job_duration_s}"
     text = f"""
 default_model = "scenex"
 [poller]
@@ -51,6 +58,7 @@ base_url = "{vidgen_url}"
 api_key_env = "{VIDGEN_KEY_ENV}"
 timeout_s = 2.0
 poll_interval_s = {poll_interval_s}
+{duration}
 [models.scenex]
 [[models.scenex.offerings]]
 provider = "vidgen"
@@ -145,3 +153,38 @@ async def wait_terminal(client: httpx.AsyncClient, video_id: str, *, key: str = 
             return video
         await asyncio.sleep(0.025)
     raise AssertionError(f"video {video_id} did not finish: {video}")
+
+
+def tiny_png(rgb: tuple[int, int, int] = (200, 40, 40), size: int = 8) -> bytes:
+    """A real PNG image (size x size, one colour), made without image libraries."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * size
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b"")
+    )
+
+
+def png_data_uri(rgb: tuple[int, int, int] = (200, 40, 40)) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(tiny_png(rgb)).decode()
+
+
+def mp4_boxes(data: bytes) -> list[bytes]:
+    """Top-level ISO-BMFF box types of an MP4 file, to check a download is a real, playable container."""
+    import struct
+
+    boxes, offset = [], 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if size < 8:
+            break
+        boxes.append(kind)
+        offset += size
+    return boxes

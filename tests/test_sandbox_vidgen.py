@@ -9,10 +9,11 @@ import json
 import re
 import urllib.parse
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from providers.sandbox.clock import JobTimeline, Progress
 from providers.sandbox.faults import Outcome, marker_outcome
@@ -22,17 +23,24 @@ from providers.sandbox.vidgen_jobs import SEED_ACTIONS, SEED_CLOTHING, SEED_FRAM
 
 KEY, DISABLED_KEY = "key-live", "key-disabled"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+MODELS = {"scenex": "SceneX", "wan22": "Wan 2.2"}
 CONFIG = VidgenEmulatorConfig(
-    api_keys=frozenset({KEY, DISABLED_KEY}), disabled_keys=frozenset({DISABLED_KEY})
+    api_keys=frozenset({KEY, DISABLED_KEY}), disabled_keys=frozenset({DISABLED_KEY}), models=MODELS
 )
 WALL_START = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 # Every key of the seed's "Completed (Safe)" meta example.
 SEED_META_KEYS = {
-    "id", "gen_id", "time", "prompt", "scenes", "model", "size", "width", "height", "upscale", "music_enabled",
-    "fx_sound_enabled", "scene_count", "optimized", "compliance", "compliance_codes", "fingerprint", "flagged",
-    "images", "enable_watermark", "enable_c2pa", "compute_fingerprint", "wm_position", "wm_scale",
-    "wm_transparency", "cs_author", "cs_title", "cs_description", "cs_organization", "cs_vendor",
+    "id", "gen_id", "time", "prompt", "scenes", "model", "size", "width", "height", "upscale",
+    "music_enabled", "fx_sound_enabled", "scene_count", "optimized", "compliance", "compliance_codes",
+    "fingerprint", "flagged", "images", "enable_watermark", "enable_c2pa", "compute_fingerprint",
+    "wm_position", "wm_scale", "wm_transparency", "cs_author", "cs_title", "cs_description",
+    "cs_organization", "cs_vendor",
 }  # fmt: skip
+
+# One emulator serves the whole module (starting and stopping one takes ~0.2 s); fixtures reset its
+# clocks, switches and statistics around each test. The mark reaches every test, so even the pure
+# ones below are `async def`.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 class FakeClock:
@@ -48,31 +56,45 @@ class FakeClock:
         self.now += seconds
 
 
+class Sandbox(NamedTuple):
+    client: httpx.AsyncClient
+    clock: FakeClock
+    wall: FakeClock
+
+
 @contextlib.asynccontextmanager
-async def running(
-    config: VidgenEmulatorConfig = CONFIG, clock: FakeClock | None = None, wall: FakeClock | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_vidgen_emulator(
-        config, clock=clock or FakeClock(100.0), wall_clock=wall or FakeClock(WALL_START)
-    )
-    async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
-        yield client
+async def running(config: VidgenEmulatorConfig = CONFIG) -> AsyncIterator[Sandbox]:
+    clock, wall = FakeClock(100.0), FakeClock(WALL_START)
+    app = create_vidgen_emulator(config, clock=clock, wall_clock=wall)
+    # A fresh connection per request: serve_app's listening socket lacks TCP_NODELAY, so a reused
+    # connection waits ~40 ms per reply on Nagle + delayed ACK.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, limits=limits) as client:
+        yield Sandbox(client, clock, wall)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with running() as sandbox:
+        yield sandbox
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    sandbox.wall.now = WALL_START
+    await sandbox.client.delete("/_sandbox/stats")
+    yield sandbox.client
+    await sandbox.client.delete("/_sandbox/faults")
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(100.0)
+def clock(sandbox: Sandbox) -> FakeClock:
+    return sandbox.clock
 
 
 @pytest.fixture
-def wall() -> FakeClock:
-    return FakeClock(WALL_START)
-
-
-@pytest.fixture
-async def client(clock: FakeClock, wall: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(CONFIG, clock, wall) as client:
-        yield client
+def wall(sandbox: Sandbox) -> FakeClock:
+    return sandbox.wall
 
 
 async def call(client: httpx.AsyncClient, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
@@ -121,10 +143,8 @@ def image(meta: dict[str, Any], kind: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------- auth
 
 
-@pytest.mark.parametrize("header", [None, "Basic a2V5", "Bearer ", KEY])
-async def test_request_without_bearer_token_is_unauthorized(
-    client: httpx.AsyncClient, header: str | None
-) -> None:
+@pytest.mark.parametrize("header", [None, "Basic a2V5", "Bearer", KEY])
+async def test_request_without_bearer_token_is_unauthorized(client: httpx.AsyncClient, header: str | None) -> None:
     """No header, another scheme, an empty token or a bare key all get the missing-header 401."""
     headers = {} if header is None else {"Authorization": header}
     reply = await client.post("/api/v2", json={"action": "models"}, headers=headers)
@@ -160,25 +180,23 @@ async def test_missing_or_unknown_action_is_a_bad_request(client: httpx.AsyncCli
     assert (reply.status_code, reply.json()) == (400, {"error": "Missing action"})
 
 
-async def test_models_lists_labels_and_the_scene_cap() -> None:
+async def test_models_lists_labels_and_the_scene_cap(client: httpx.AsyncClient) -> None:
     """`models` returns every configured model keyed by id, with its label, and `max_scenes`."""
-    config = VidgenEmulatorConfig(
-        api_keys=frozenset({KEY}), models={"scenex": "SceneX", "wan22": "Wan 2.2"}, max_scenes=3
-    )
-    async with running(config) as client:
-        reply = await call(client, {"action": "models"})
+    reply = await call(client, {"action": "models"})
     assert reply.json() == {
         "models": {"scenex": {"label": "SceneX"}, "wan22": {"label": "Wan 2.2"}},
-        "max_scenes": 3,
+        "max_scenes": 5,
     }
 
 
-@pytest.mark.parametrize("action", ["models", "generate"])
-async def test_empty_model_catalogue_is_a_server_error(action: str) -> None:
-    """With no models configured, `models` and `generate` answer 500 No models configured."""
-    async with running(VidgenEmulatorConfig(api_keys=frozenset({KEY}), models={})) as client:
-        reply = await call(client, {"action": action, "scenes": [{"prompt": "ocean"}]})
-    assert (reply.status_code, reply.json()) == (500, {"error": "No models configured"})
+async def test_empty_model_catalogue_is_a_server_error() -> None:
+    """With no models configured, `models`, `generate` and `optimize` answer 500 No models configured."""
+    async with running(VidgenEmulatorConfig(api_keys=frozenset({KEY}), models={})) as sandbox:
+        body = {"scenes": [{"prompt": "ocean"}], "prompt": "ocean"}
+        replies = [
+            await call(sandbox.client, {"action": action, **body}) for action in ("models", "generate", "optimize")
+        ]
+    assert {(reply.status_code, reply.text) for reply in replies} == {(500, '{"error":"No models configured"}')}
 
 
 # --------------------------------------------------------------------------------------------------- generate
@@ -194,18 +212,17 @@ async def test_empty_model_catalogue_is_a_server_error(action: str) -> None:
         ({"scenes": [{"prompt": "ocean"}, {"negative": "blurry"}]}, "Each scene requires a prompt"),
         ({"scenes": ["ocean"]}, "Each scene requires a prompt"),
         ({"scenes": [{"prompt": "ocean"}] * 6}, "Maximum 5 scenes allowed"),
+        ({"scenes": [{"prompt": "ocean"}], "upscale": [1]}, "Invalid request body"),
     ],
 )
-async def test_generate_rejects_invalid_scenes(
-    client: httpx.AsyncClient, fields: dict[str, Any], error: str
-) -> None:
-    """Each scenes problem gets the seed's exact 400 message."""
+async def test_generate_rejects_invalid_scenes(client: httpx.AsyncClient, fields: dict[str, Any], error: str) -> None:
+    """Each scenes problem gets the seed's exact 400 message; an impossible field type a 400 too."""
     reply = await call(client, {"action": "generate", **fields})
     assert (reply.status_code, reply.json()) == (400, {"error": error})
 
 
 async def test_generate_accepts_a_job_and_echoes_raw_prompts(client: httpx.AsyncClient) -> None:
-    """The accepted reply has a run_ id, a 20-hex gen_id, the model, and the prompts as sent; extra fields pass."""
+    """The reply has a run_ id, a 20-hex gen_id, the model and the prompts as sent; extra fields pass."""
     prompts = ["ocean waves, -blurry", "gulls overhead [sandbox:none]"]
     job = await submit(client, *prompts, seed=42, fps=24)
     assert re.fullmatch(r"run_[A-Za-z0-9]+", job["id"])
@@ -214,14 +231,14 @@ async def test_generate_accepts_a_job_and_echoes_raw_prompts(client: httpx.Async
     assert job["scenes"] == [{"prompt": prompt} for prompt in prompts]
 
 
-async def test_unknown_model_silently_falls_back_to_the_first_model(clock: FakeClock) -> None:
+async def test_unknown_model_silently_falls_back_to_the_first_model(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
     """An unknown model is replaced by the first configured one without error; a known one is kept."""
-    config = VidgenEmulatorConfig(api_keys=frozenset({KEY}), models={"scenex": "SceneX", "wan22": "Wan 2.2"})
-    async with running(config, clock) as client:
-        fallback = await submit(client, model="sora")
-        kept = await submit(client, model="wan22")
-        clock.advance(1_000)
-        meta = (await poll(client, fallback))["meta"]
+    fallback = await submit(client, model="sora")
+    kept = await submit(client, model="wan22")
+    clock.advance(1_000)
+    meta = (await poll(client, fallback))["meta"]
     assert (fallback["model"], meta["model"], kept["model"]) == ("scenex", "scenex", "wan22")
 
 
@@ -238,7 +255,7 @@ async def test_unknown_model_silently_falls_back_to_the_first_model(clock: FakeC
 async def test_dimensions_are_silently_rounded_and_clamped(
     client: httpx.AsyncClient, clock: FakeClock, requested: dict[str, Any], expected: tuple[int, int, int]
 ) -> None:
-    """Width and height snap to the nearest multiple of 8 within 320-1280 and size to 720-1280, without error."""
+    """Width and height snap to the nearest multiple of 8 in 320-1280, size to 720-1280, without error."""
     meta = await completed_meta(client, clock, **requested)
     assert (meta["size"], meta["width"], meta["height"]) == expected
 
@@ -256,9 +273,7 @@ async def test_prompt_negatives_follow_the_seed_order(client: httpx.AsyncClient,
 # --------------------------------------------------------------------------------------------------- status
 
 
-@pytest.mark.parametrize(
-    "body", [{}, {"id": ""}, {"id": "abc"}, {"id": "run_"}, {"id": "run_ab-c"}, {"id": 7}]
-)
+@pytest.mark.parametrize("body", [{}, {"id": ""}, {"id": "abc"}, {"id": "run_"}, {"id": "run_ab-c"}, {"id": 7}])
 async def test_status_rejects_malformed_ids(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
     """An id not shaped like run_<alnum> gets 400 Bad ID."""
     reply = await call(client, {"action": "status", "model": "scenex", **body})
@@ -271,34 +286,31 @@ async def test_status_of_an_unknown_job_is_not_found(client: httpx.AsyncClient) 
     assert (reply.status_code, reply.json()) == (404, {"error": "Job not found"})
 
 
-async def test_status_under_another_model_is_not_found() -> None:
+async def test_status_under_another_model_is_not_found(client: httpx.AsyncClient) -> None:
     """Polling a job with a different model than the resolved one finds nothing."""
-    config = VidgenEmulatorConfig(api_keys=frozenset({KEY}), models={"scenex": "SceneX", "wan22": "Wan 2.2"})
-    async with running(config) as client:
-        job = await submit(client, model="wan22")
-        reply = await call(client, {"action": "status", "id": job["id"], "model": "scenex"})
-    assert reply.status_code == 404
+    job = await submit(client, model="wan22")
+    reply = await call(client, {"action": "status", "id": job["id"], "model": "scenex"})
+    assert (reply.status_code, reply.json()) == (404, {"error": "Job not found"})
 
 
 async def test_job_progresses_on_the_injected_clock(client: httpx.AsyncClient, clock: FakeClock) -> None:
     """A job is IN_QUEUE for queue_s, IN_PROGRESS for run_s, then COMPLETED."""
     job = await submit(client)
     seen = []
-    for step in (0.0, 0.99, 0.01, 3.99, 0.01):
+    for step in (0.0, 0.75, 0.25, 3.75, 0.25):
         clock.advance(step)
         seen.append((await poll(client, job))["status"])
     assert seen == ["IN_QUEUE", "IN_QUEUE", "IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]
 
 
-async def test_time_scale_stretches_both_phases(clock: FakeClock) -> None:
+async def test_time_scale_stretches_both_phases() -> None:
     """With time_scale 2 the queue lasts 2 s and the run 8 s."""
-    config = VidgenEmulatorConfig(api_keys=frozenset({KEY}), time_scale=2.0)
-    async with running(config, clock) as client:
-        job = await submit(client)
+    async with running(VidgenEmulatorConfig(api_keys=frozenset({KEY}), time_scale=2.0)) as sandbox:
+        job = await submit(sandbox.client)
         seen = []
         for step in (1.5, 1.0, 7.0, 1.0):
-            clock.advance(step)
-            seen.append((await poll(client, job))["status"])
+            sandbox.clock.advance(step)
+            seen.append((await poll(sandbox.client, job))["status"])
     assert seen == ["IN_QUEUE", "IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]
 
 
@@ -366,7 +378,7 @@ async def test_presigned_url_looks_like_sigv4_query_auth(client: httpx.AsyncClie
 @pytest.mark.parametrize(
     "tamper",
     [
-        lambda url: re.sub(r"X-Amz-Signature=\w", "X-Amz-Signature=0", url),
+        lambda url: re.sub(r"X-Amz-Signature=(\w)", lambda m: "X-Amz-Signature=" + "01"[m[1] == "0"], url),
         lambda url: url.replace("X-Amz-Expires=3600", "X-Amz-Expires=99999"),
         lambda url: url.replace(".mp4?", "_thumb.jpg?"),
         lambda url: url.split("?")[0],
@@ -394,9 +406,7 @@ async def test_expired_url_is_forbidden(client: httpx.AsyncClient, clock: FakeCl
 
 async def test_block_marker_refuses_the_submit(client: httpx.AsyncClient) -> None:
     """A prompt with [sandbox:block] fails the generate call with 400 Content blocked."""
-    reply = await call(
-        client, {"action": "generate", "scenes": [{"prompt": "ok"}, {"prompt": "x [sandbox:block]"}]}
-    )
+    reply = await call(client, {"action": "generate", "scenes": [{"prompt": "ok"}, {"prompt": "x [sandbox:block]"}]})
     assert (reply.status_code, reply.json()) == (400, {"error": "Content blocked"})
 
 
@@ -437,7 +447,7 @@ async def test_stuck_marker_never_finishes(client: httpx.AsyncClient, clock: Fak
     assert await poll(client, job) == {"status": "IN_PROGRESS"}
 
 
-def test_marker_outcome_prefers_the_earliest_outcome_and_ignores_case() -> None:
+async def test_marker_outcome_prefers_the_earliest_outcome_and_ignores_case() -> None:
     """Several markers resolve in Outcome order; no marker means no forced outcome."""
     assert marker_outcome(["a [sandbox:STUCK]", "b [sandbox:unsafe]"]) is Outcome.UNSAFE
     assert marker_outcome(["plain prompt", "[sandbox:nothing]"]) is None
@@ -499,9 +509,7 @@ async def test_switch_is_consumed_after_times_calls(client: httpx.AsyncClient) -
 async def test_unlimited_switch_lasts_until_cleared(client: httpx.AsyncClient) -> None:
     """times -1 keeps failing calls until DELETE /_sandbox/faults."""
     await add_fault(client, action="*", status_code=502, times=-1)
-    codes = [
-        (await call(client, {"action": action})).status_code for action in ("models", "random", "models")
-    ]
+    codes = [(await call(client, {"action": action})).status_code for action in ("models", "random", "models")]
     assert (await client.delete("/_sandbox/faults")).status_code == 204
     codes.append((await call(client, {"action": "models"})).status_code)
     assert codes == [502, 502, 502, 200]
@@ -537,7 +545,7 @@ async def test_stats_count_calls_per_action_and_per_job(client: httpx.AsyncClien
 
 
 async def test_stats_record_overlapping_polls_of_a_job(client: httpx.AsyncClient) -> None:
-    """Two concurrent polls of one job raise its in-flight high-water mark to 2; sequential polls stay at 1."""
+    """Two concurrent polls of one job lift its in-flight high-water mark to 2; sequential ones stay at 1."""
     overlapped, sequential = await submit(client), await submit(client)
     await add_fault(client, action="status", delay_s=0.1, times=2)
     await asyncio.gather(poll(client, overlapped), poll(client, overlapped))
@@ -564,16 +572,10 @@ async def test_optimize_without_prompt_is_a_bad_request(client: httpx.AsyncClien
     assert (reply.status_code, reply.json()) == (400, {"error": "Missing prompt"})
 
 
-async def test_generate_with_optimize_enhances_each_scene(
-    client: httpx.AsyncClient, clock: FakeClock
-) -> None:
+async def test_generate_with_optimize_enhances_each_scene(client: httpx.AsyncClient, clock: FakeClock) -> None:
     """optimize: true enhances each scene's positive text like the optimize action and sets meta.optimized."""
-    meta = await completed_meta(
-        client, clock, scenes=[{"prompt": "woman walking in rain, -blurry"}], optimize=True
-    )
-    enhanced = (await call(client, {"action": "optimize", "prompt": "woman walking in rain"})).json()[
-        "prompt"
-    ]
+    meta = await completed_meta(client, clock, scenes=[{"prompt": "woman walking in rain, -blurry"}], optimize=True)
+    enhanced = (await call(client, {"action": "optimize", "prompt": "woman walking in rain"})).json()["prompt"]
     assert meta["optimized"] is True
     assert meta["scenes"][0]["positive"] == enhanced
     assert meta["scenes"][0]["negative"] == "base negatives, blurry"
@@ -593,7 +595,7 @@ async def test_random_prompt_takes_one_term_from_each_category(client: httpx.Asy
 # --------------------------------------------------------------------------------------------------- clock
 
 
-def test_timeline_moves_from_queued_to_running_to_done() -> None:
+async def test_timeline_moves_from_queued_to_running_to_done() -> None:
     """Phases change at the scaled boundaries and progress grows linearly while running."""
     timeline = JobTimeline(created_at=10.0, queue_s=1.0, run_s=4.0, time_scale=0.5)
     readings = [timeline.at(now) for now in (9.0, 10.49, 10.5, 11.5, 12.5)]
@@ -606,6 +608,6 @@ def test_timeline_moves_from_queued_to_running_to_done() -> None:
     ]
 
 
-def test_timeline_with_zero_durations_is_done_at_once() -> None:
+async def test_timeline_with_zero_durations_is_done_at_once() -> None:
     """A job with no queue and no run time is done at its creation instant."""
     assert JobTimeline(created_at=3.0, queue_s=0.0, run_s=0.0).at(3.0).phase == "done"

@@ -54,9 +54,7 @@ def ok(name: str, status_code: int = 200, headers: dict[str, str] | None = None)
 
 
 def make_request(model: str = "scenex", scenes: int = 1) -> GenerationRequest:
-    return GenerationRequest(
-        upstream_model=model, scenes=tuple(Scene(prompt=f"shot {i}") for i in range(scenes))
-    )
+    return GenerationRequest(upstream_model=model, scenes=tuple(Scene(prompt=f"shot {i}") for i in range(scenes)))
 
 
 def provider_over(fake: FakeVidgen) -> VidgenProvider:
@@ -172,9 +170,7 @@ async def test_observer_sees_each_call_with_operation_and_outcome() -> None:
     seen: list[tuple[str, str, str]] = []
     fake = FakeVidgen(generate=ok("generate.json"))
     client = httpx.AsyncClient(transport=httpx.MockTransport(fake))
-    provider = VidgenProvider(
-        client, SETTINGS, observe=lambda p, op, outcome, _s: seen.append((p, op, outcome))
-    )
+    provider = VidgenProvider(client, SETTINGS, observe=lambda p, op, outcome, _s: seen.append((p, op, outcome)))
     await provider.submit(make_request())
     assert seen == [("vidgen", "models", "200"), ("vidgen", "generate", "200")]
 

@@ -79,9 +79,7 @@ def test_parse_models_reads_model_keys_and_max_scenes() -> None:
 
 def test_parse_models_takes_max_scenes_from_the_reply_not_a_constant() -> None:
     """A different deployment's cap and model keys come through as sent."""
-    reply = Reply(
-        status_code=200, headers={}, body=b'{"models": {"wan22": {"label": "Wan 2.2"}}, "max_scenes": 12}'
-    )
+    reply = Reply(status_code=200, headers={}, body=b'{"models": {"wan22": {"label": "Wan 2.2"}}, "max_scenes": 12}')
     assert parse_models(reply) == VidgenCatalogue(models=frozenset({"wan22"}), max_scenes=12)
 
 
@@ -224,9 +222,7 @@ def test_build_submit_enhance_prompt_sets_optimize() -> None:
         "total-seconds",
     ],
 )
-def test_build_submit_refuses_what_vidgen_would_silently_alter(
-    request_: GenerationRequest, reason: str
-) -> None:
+def test_build_submit_refuses_what_vidgen_would_silently_alter(request_: GenerationRequest, reason: str) -> None:
     """Inputs Vidgen would clamp, round, ignore or cannot take raise instead of being sent."""
     with pytest.raises(InvalidUpstreamRequest, match=reason):
         build_submit(request_, SETTINGS)
@@ -263,9 +259,7 @@ def test_parse_submit_without_id_is_a_protocol_error() -> None:
 
 def test_build_poll_sends_status_action_with_id_and_resolved_model() -> None:
     """A poll is a status action naming the job id and the model generate resolved."""
-    call = build_poll(
-        UpstreamJob(provider="vidgen", upstream_id="run_abc123xyz", upstream_model="scenex"), SETTINGS
-    )
+    call = build_poll(UpstreamJob(provider="vidgen", upstream_id="run_abc123xyz", upstream_model="scenex"), SETTINGS)
     assert (call.method, call.path, call.operation) == ("POST", "/api/v2", "status")
     assert call.headers == {"Authorization": "Bearer sk-test"}
     assert call.json == {"action": "status", "id": "run_abc123xyz", "model": "scenex"}
@@ -378,9 +372,7 @@ def test_parse_status_non_json_body_is_a_protocol_error() -> None:
         ("error_502_enhancement_failed.json", UpstreamUnavailable, "enhancement_failed"),
     ],
 )
-def test_classify_error_maps_each_documented_error(
-    name: str, expected: type[UpstreamError], code: str
-) -> None:
+def test_classify_error_maps_each_documented_error(name: str, expected: type[UpstreamError], code: str) -> None:
     """Every row of the seed's error table maps to its canonical class and a stable code."""
     status_code = int(name.split("_")[1])
     error = classify_error(fixture_reply(name, status_code))
@@ -401,9 +393,7 @@ def test_classify_error_maps_each_documented_error(
         (599, UpstreamUnavailable),
     ],
 )
-def test_classify_error_non_json_body_is_classified_by_status(
-    status_code: int, expected: type[UpstreamError]
-) -> None:
+def test_classify_error_non_json_body_is_classified_by_status(status_code: int, expected: type[UpstreamError]) -> None:
     """A proxy's HTML error page still maps by HTTP status, with a message naming the status."""
     error = classify_error(Reply(status_code=status_code, headers={}, body=b"<html>Bad Gateway</html>"))
     assert type(error) is expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.di import NamedDependency
 
 from gateway.api.schemas import Health
 from gateway.errors import StoreUnavailable
@@ -15,7 +16,7 @@ async def healthz() -> Health:
 
 
 @get("/readyz", summary="Readiness: store reachable and config loaded", operation_id="readyz")
-async def readyz(store: JobStore) -> Health:
+async def readyz(store: NamedDependency[JobStore]) -> Health:
     if not await store.ping():
         raise StoreUnavailable("the job store does not answer")
     return Health(status="ok", checks={"store": "ok", "config": "loaded"})

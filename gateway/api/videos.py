@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.response import Redirect
 
 from gateway.api.schemas import CreateVideoBody, Video, VideoDeleted, VideoList
@@ -31,12 +32,15 @@ _FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
     "webhook",
     "metadata",
 }
-_VideoId = Annotated[str, Parameter(max_length=64)]
+_VideoId = Annotated[str, PathParameter(max_length=64)]
 
 
 @post("/v1/videos", status_code=202, summary="Create a video job", operation_id="createVideo")
 async def create_video(
-    request: Request[Any, Any, Any], caller: Caller, service: VideoService, settings: Settings
+    request: Request[Any, Any, Any],
+    caller: NamedDependency[Caller],
+    service: NamedDependency[VideoService],
+    settings: Settings,
 ) -> Video:
     caller.require("videos")
     body, upload = await _read_create(request, settings)
@@ -47,24 +51,25 @@ async def create_video(
 
 @get("/v1/videos/{video_id:str}", summary="Retrieve a video job", operation_id="getVideo")
 async def get_video(
-    request: Request[Any, Any, Any], video_id: _VideoId, caller: Caller, service: VideoService
+    request: Request[Any, Any, Any],
+    video_id: _VideoId,
+    caller: NamedDependency[Caller],
+    service: VideoService,
 ) -> Response[Video]:
     caller.require("videos")
     job = await service.get(caller, video_id)
-    return Response(
-        to_video(job, content_url=_content_url(request, job.id)), headers=_poll_headers(job, service)
-    )
+    return Response(to_video(job, content_url=_content_url(request, job.id)), headers=_poll_headers(job, service))
 
 
 @get("/v1/videos", summary="List the team's video jobs", operation_id="listVideos")
 async def list_videos(
     request: Request[Any, Any, Any],
-    caller: Caller,
-    service: VideoService,
-    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-    after: Annotated[str | None, Parameter(max_length=64)] = None,
-    order: Literal["asc", "desc"] = "desc",
-    status: Literal["queued", "in_progress", "completed", "failed", "cancelled"] | None = None,
+    caller: NamedDependency[Caller],
+    service: NamedDependency[VideoService],
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    after: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    order: FromQuery[Literal["asc", "desc"]] = "desc",
+    status: FromQuery[Literal["queued", "in_progress", "completed", "failed", "cancelled"] | None] = None,
 ) -> VideoList:
     caller.require("videos")
     jobs, more = await service.list(caller, limit=limit, after=after, order=order, status=status)
@@ -80,7 +85,9 @@ async def list_videos(
     summary="Cancel and delete a video job",
     operation_id="deleteVideo",
 )
-async def delete_video(video_id: _VideoId, caller: Caller, service: VideoService) -> VideoDeleted:
+async def delete_video(
+    video_id: _VideoId, caller: NamedDependency[Caller], service: NamedDependency[VideoService]
+) -> VideoDeleted:
     caller.require("videos")
     job = await service.delete(caller, video_id)
     return VideoDeleted(id=job.id)
@@ -93,9 +100,9 @@ async def delete_video(video_id: _VideoId, caller: Caller, service: VideoService
 )
 async def get_video_content(
     video_id: _VideoId,
-    caller: Caller,
-    service: VideoService,
-    variant: Literal["video", "thumbnail"] = "video",
+    caller: NamedDependency[Caller],
+    service: NamedDependency[VideoService],
+    variant: FromQuery[Literal["video", "thumbnail"]] = "video",
 ) -> Redirect:
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -107,9 +114,7 @@ async def get_video_content(
     return Redirect(path=url, status_code=302)
 
 
-async def _read_create(
-    request: Request[Any, Any, Any], settings: Settings
-) -> tuple[CreateVideoBody, ImageData | None]:
+async def _read_create(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if media_type in ("application/json", ""):
@@ -121,9 +126,7 @@ async def _read_create(
     raise UnsupportedMediaType(f"content type {media_type!r}: send application/json or multipart/form-data")
 
 
-async def _read_form(
-    request: Request[Any, Any, Any], settings: Settings
-) -> tuple[CreateVideoBody, ImageData | None]:
+async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
     """The OpenAI SDK's multipart create: scalar fields plus an optional `input_reference` image file."""
     form = await request.form()
     fields: dict[str, str] = {}
@@ -132,9 +135,9 @@ async def _read_form(
         if name == "input_reference" and isinstance(value, UploadFile):
             data = await value.read()
             mime = (value.content_type or "").split(";")[0].strip().lower()
-            upload = image_data(
-                data, mime, param="input_reference", max_bytes=settings.limits.max_image_bytes
-            )
+            upload = image_data(data, mime, param="input_reference", max_bytes=settings.limits.max_image_bytes)
+        elif name == "input_reference":
+            raise InvalidRequest("`input_reference` must be an image file part", code="invalid_value", param=name)
         elif name not in _FORM_FIELDS or not isinstance(value, str):
             raise InvalidRequest(f"unknown field `{name}`", code="unknown_field", param=name)
         elif name in fields:
@@ -148,7 +151,7 @@ def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/v1/videos/{job_id}/content"
 
 
-def _poll_headers(job: VideoJob, service: VideoService) -> dict[str, str]:
+def _poll_headers(job: VideoJob, service: NamedDependency[VideoService]) -> dict[str, str]:
     """Tell pollers when the next upstream reading is due, so their polls land just after it."""
     if job.terminal:
         return {}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from gateway.jobs import VideoJob
 
 Order = Literal["asc", "desc"]
 
 
+@runtime_checkable
 class JobStore(Protocol):
     """Jobs, the team index used for listing, and the poll schedule claimed with a lease."""
 

@@ -76,6 +76,8 @@ class MemoryStore:
             due, job_id = heapq.heappop(self._heap)
             if self._due.get(job_id) != due:
                 continue  # stale heap entry: rescheduled or unscheduled since
+            # Dropped until the lease below, so a duplicate heap entry (rescheduled to the same time) is stale.
+            del self._due[job_id]
             claimed.append(job_id)
         for job_id in claimed:
             self._schedule(job_id, now + lease_s)

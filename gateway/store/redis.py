@@ -154,9 +154,7 @@ class RedisStore:
 
     @_store_errors
     async def claim_due(self, now: float, *, limit: int, lease_s: float) -> list[str]:
-        raw: list[bytes] = await self._claim(
-            keys=[self._poll_key], args=[repr(now), limit, repr(now + lease_s)]
-        )
+        raw: list[bytes] = await self._claim(keys=[self._poll_key], args=[repr(now), limit, repr(now + lease_s)])
         return [r.decode() for r in raw]
 
     @_store_errors

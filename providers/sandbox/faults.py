@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 from litestar import Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import JSONBody
 
 FAULTS_PATH = "/_sandbox/faults"
 STATS_PATH = "/_sandbox/stats"
@@ -89,9 +90,7 @@ class FaultQueue:
         return None
 
 
-async def apply_fault(
-    fault: FaultSpec | None, vendor_error: Callable[[int], bytes]
-) -> Response[bytes] | None:
+async def apply_fault(fault: FaultSpec | None, vendor_error: Callable[[int], bytes]) -> Response[bytes] | None:
     """The reply a switch forces, after its delay; None when the call should be served normally."""
     if fault is None:
         return None
@@ -161,7 +160,7 @@ def control_handlers(faults: FaultQueue, stats: CallStats) -> list[HTTPRouteHand
     """The private control routes (no auth; not part of any vendor API) for one emulator's state."""
 
     @post(FAULTS_PATH, status_code=201)
-    async def push_fault(data: FaultSpec) -> QueuedReply:
+    async def push_fault(data: JSONBody[FaultSpec]) -> QueuedReply:
         return QueuedReply(queued=faults.push(data))
 
     @delete(FAULTS_PATH)

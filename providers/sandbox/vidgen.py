@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post
+from litestar.params import FromPath
 
 from providers.sandbox.assets import sample_thumbnail, sample_video
 from providers.sandbox.clock import JobTimeline
@@ -218,9 +219,7 @@ class _AssetSigner:
 class _VidgenEmulator:
     """One emulated deployment: its jobs, switches and statistics, all in memory."""
 
-    def __init__(
-        self, config: VidgenEmulatorConfig, *, clock: Callable[[], float], wall_clock: Callable[[], float]
-    ):
+    def __init__(self, config: VidgenEmulatorConfig, *, clock: Callable[[], float], wall_clock: Callable[[], float]):
         self.config = config
         self.clock = clock
         self.wall_clock = wall_clock
@@ -322,7 +321,7 @@ def create_vidgen_emulator(
         return await emulator.handle(request)
 
     @get(f"{ASSETS_PATH}/{{filename:str}}")
-    async def asset(request: Request[Any, Any, Any], filename: str) -> Response[bytes]:
+    async def asset(request: Request[Any, Any, Any], filename: FromPath[str]) -> Response[bytes]:
         query = request.query_params
         return emulator.signer.serve(
             filename,

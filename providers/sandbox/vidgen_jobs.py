@@ -180,9 +180,7 @@ def enhance_prompt(text: str) -> str:
 
 def random_prompt(rng: random.Random) -> str:
     """Seed 000 `random`: one pick from each category, in the order of the seed's example."""
-    return ", ".join(
-        rng.choice(category) for category in (SEED_ACTIONS, SEED_CLOTHING, SEED_FRAMING, SEED_LOCATIONS)
-    )
+    return ", ".join(rng.choice(category) for category in (SEED_ACTIONS, SEED_CLOTHING, SEED_FRAMING, SEED_LOCATIONS))
 
 
 # ------------------------------------------------------------------------------------------- job records

@@ -103,6 +103,4 @@ def classify_error(reply: Reply, *, now_s: float | None = None) -> UpstreamError
     error_type = _error_class(status, code)
     retry_after_s = _retry_after_s(reply.headers, now_s) if error_type is UpstreamRateLimited else None
     text = f"vidgen replied {reply.status_code}: {message or 'no error message'}"
-    return error_type(
-        text, provider=SLUG, status_code=reply.status_code, code=code, retry_after_s=retry_after_s
-    )
+    return error_type(text, provider=SLUG, status_code=reply.status_code, code=code, retry_after_s=retry_after_s)

@@ -126,9 +126,7 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings) -> Http
     if request.enhance_prompt:
         body["optimize"] = True
     if (audio := request.audio) is not None:
-        body["fx_sound"] = _compact(
-            enabled=audio.enabled, prompt=audio.prompt, negative_prompt=audio.negative_prompt
-        )
+        body["fx_sound"] = _compact(enabled=audio.enabled, prompt=audio.prompt, negative_prompt=audio.negative_prompt)
     if (music := request.music) is not None:
         body["music"] = _compact(
             enabled=music.enabled,
@@ -178,9 +176,7 @@ def parse_submit(reply: Reply, request: GenerationRequest) -> UpstreamJob:
 
 
 def _failed(error_class: ErrorClass, message: str, code: str | None) -> UpstreamStatus:
-    return UpstreamStatus(
-        status="failed", failure=Failure(error_class=error_class, message=message, code=code)
-    )
+    return UpstreamStatus(status="failed", failure=Failure(error_class=error_class, message=message, code=code))
 
 
 def _output(meta: Meta, reply: Reply) -> Output:
