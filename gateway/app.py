@@ -12,12 +12,11 @@ from typing import Any
 import httpx
 import structlog
 from litestar import Litestar, Request
-from litestar.datastructures import State
 from litestar.di import Provide
 
 from gateway.api.system import healthz, readyz
-from gateway.api.videos import create_video, delete_video, get_video, get_video_content, list_videos
-from gateway.auth import Caller, KeyRing
+from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
+from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
 from gateway.openapi import openapi_config, patch_openapi
@@ -57,6 +56,7 @@ def create_app(
         )
         upstreams = build_upstreams(settings.providers, client, observe=observe)
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
+        app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
         app.state.service = VideoService(
             store=job_store,
             router=router,
@@ -81,12 +81,9 @@ def create_app(
             if store is None:
                 await job_store.close()
 
-    async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
-        return keys.authenticate(request.headers.get("authorization"))
-
-    def provide_service(state: State) -> VideoService:
-        service: VideoService = state.service
-        return service
+    def provide_session(request: Request[Any, Any, Any]) -> Session:
+        caller = keys.authenticate(request.headers.get("authorization"))
+        return Session(caller=caller, service=request.app.state.service, settings=settings)
 
     app = Litestar(
         route_handlers=[
@@ -99,9 +96,7 @@ def create_app(
             readyz,
         ],
         dependencies={
-            "caller": Provide(provide_caller),
-            "service": Provide(provide_service, sync_to_thread=False),
-            "settings": Provide(lambda: settings, sync_to_thread=False, use_cache=True),
+            "session": Provide(provide_session, sync_to_thread=False),
             "store": Provide(lambda: job_store, sync_to_thread=False, use_cache=True),
         },
         lifespan=[lifespan],

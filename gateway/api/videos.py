@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from litestar import Request, Response, delete, get, post
@@ -35,14 +35,23 @@ _FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
 _VideoId = Annotated[str, PathParameter(max_length=64)]
 
 
+class Session(NamedTuple):
+    """The authenticated caller with the service and settings, resolved as ONE dependency: litestar resolves
+    independent dependencies in a task group, which costs task spawns on every request."""
+
+    caller: Caller
+    service: VideoService
+    settings: Settings
+
+
 @post("/v1/videos", status_code=202, summary="Create a video job", operation_id="createVideo")
 async def create_video(
     request: Request[Any, Any, Any],
-    caller: NamedDependency[Caller],
-    service: NamedDependency[VideoService],
-    settings: Settings,
+    session: NamedDependency[Session],
 ) -> Video:
+    caller, service = session.caller, session.service
     caller.require("videos")
+    settings = session.settings
     body, upload = await _read_create(request, settings)
     intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
     job = await service.create(caller, intake, metadata=dict(body.metadata))
@@ -53,9 +62,9 @@ async def create_video(
 async def get_video(
     request: Request[Any, Any, Any],
     video_id: _VideoId,
-    caller: NamedDependency[Caller],
-    service: VideoService,
+    session: NamedDependency[Session],
 ) -> Response[Video]:
+    caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
     return Response(to_video(job, content_url=_content_url(request, job.id)), headers=_poll_headers(job, service))
@@ -64,13 +73,13 @@ async def get_video(
 @get("/v1/videos", summary="List the team's video jobs", operation_id="listVideos")
 async def list_videos(
     request: Request[Any, Any, Any],
-    caller: NamedDependency[Caller],
-    service: NamedDependency[VideoService],
+    session: NamedDependency[Session],
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     after: Annotated[str | None, QueryParameter(max_length=64)] = None,
     order: FromQuery[Literal["asc", "desc"]] = "desc",
     status: FromQuery[Literal["queued", "in_progress", "completed", "failed", "cancelled"] | None] = None,
 ) -> VideoList:
+    caller, service = session.caller, session.service
     caller.require("videos")
     jobs, more = await service.list(caller, limit=limit, after=after, order=order, status=status)
     data = [to_video(job, content_url=_content_url(request, job.id)) for job in jobs]
@@ -85,9 +94,8 @@ async def list_videos(
     summary="Cancel and delete a video job",
     operation_id="deleteVideo",
 )
-async def delete_video(
-    video_id: _VideoId, caller: NamedDependency[Caller], service: NamedDependency[VideoService]
-) -> VideoDeleted:
+async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) -> VideoDeleted:
+    caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.delete(caller, video_id)
     return VideoDeleted(id=job.id)
@@ -100,10 +108,10 @@ async def delete_video(
 )
 async def get_video_content(
     video_id: _VideoId,
-    caller: NamedDependency[Caller],
-    service: NamedDependency[VideoService],
+    session: NamedDependency[Session],
     variant: FromQuery[Literal["video", "thumbnail"]] = "video",
 ) -> Redirect:
+    caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
     if job.status != "completed" or job.output is None:
@@ -148,7 +156,15 @@ async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tup
 
 
 def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:
-    return f"{str(request.base_url).rstrip('/')}/v1/videos/{job_id}/content"
+    """Where clients fetch the asset: the configured public URL, else the host the client called."""
+    base = request.app.state.public_base_url or _origin(request)
+    return f"{base}/v1/videos/{job_id}/content"
+
+
+def _origin(request: Request[Any, Any, Any]) -> str:
+    # Cheaper than request.base_url (which parses a URL object per request) on the status-poll hot path.
+    host = request.headers.get("host") or "{}:{}".format(*request.scope["server"] or ("localhost", 80))
+    return f"{request.scope['scheme']}://{host}{request.scope.get('root_path', '')}"
 
 
 def _poll_headers(job: VideoJob, service: NamedDependency[VideoService]) -> dict[str, str]:

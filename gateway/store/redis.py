@@ -1,13 +1,13 @@
 """Redis store: the state every replica shares. Each write that touches several keys is one Lua script.
 
-Layout under the prefix: `job:{id}` hash {v: version, d: msgpack record}, `team:{team}` zset (lex-ordered ids),
-`poll` zset (id -> due unix time)."""
+Layout under the prefix: `job:{id}` string (12-digit version, then the msgpack record; one string so reads
+batch into MGET), `team:{team}` zset (lex-ordered ids), `poll` zset (id -> due unix time)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import msgspec
 import redis.asyncio as aioredis
@@ -16,22 +16,25 @@ import redis.exceptions
 from gateway.errors import StoreUnavailable
 from gateway.jobs import VideoJob
 from gateway.store.base import Order
+from gateway.store.batching import BatchedReader
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_VERSION_DIGITS = 12
+
 _CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+if redis.call('SET', KEYS[1], ARGV[2], 'NX') == false then return 0 end
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
 
 _REPLACE = """
-if redis.call('HGET', KEYS[1], 'v') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4])
-if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1]) end
+local current = redis.call('GET', KEYS[1])
+if current == false or string.sub(current, 1, 12) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3])
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 return 1
 """
 
@@ -65,6 +68,7 @@ class RedisStore:
         self._create = client.register_script(_CREATE)
         self._replace = client.register_script(_REPLACE)
         self._claim = client.register_script(_CLAIM)
+        self._reads = BatchedReader(client)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisStore:
@@ -79,25 +83,26 @@ class RedisStore:
     @_store_errors
     async def create(self, job: VideoJob, *, poll_at: float) -> bool:
         keys = [self._job_key(job.id), self._team_key(job.team), self._poll_key]
-        args: list[str | bytes | int] = [job.id, job.version, self._encoder.encode(job), repr(poll_at)]
+        args: list[str | bytes | int] = [job.id, self._record(job), repr(poll_at)]
         return bool(await self._create(keys=keys, args=args))
+
+    def _record(self, job: VideoJob) -> bytes:
+        return b"%0*d" % (_VERSION_DIGITS, job.version) + self._encoder.encode(job)
+
+    def _decode(self, record: bytes) -> VideoJob:
+        return self._decoder.decode(memoryview(record)[_VERSION_DIGITS:])
 
     @_store_errors
     async def get(self, job_id: str) -> VideoJob | None:
-        data: bytes | None = await self._redis.hget(self._job_key(job_id), "d")  # type: ignore[assignment]
-        return None if data is None else self._decoder.decode(data)
+        record = await self._reads.get(self._job_key(job_id))
+        return None if record is None else self._decode(record)
 
     @_store_errors
     async def replace(self, job: VideoJob, *, expected_version: int, poll_at: float | None) -> bool:
         keys = [self._job_key(job.id), self._poll_key]
         due = "" if poll_at is None else repr(poll_at)
-        args: list[str | bytes | int] = [
-            job.id,
-            str(expected_version),
-            job.version,
-            self._encoder.encode(job),
-            due,
-        ]
+        expected = b"%0*d" % (_VERSION_DIGITS, expected_version)
+        args: list[str | bytes | int] = [job.id, expected, self._record(job), due]
         return bool(await self._replace(keys=keys, args=args))
 
     @_store_errors
@@ -146,11 +151,8 @@ class RedisStore:
     async def _fetch(self, ids: list[str]) -> list[VideoJob]:
         if not ids:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hget(self._job_key(job_id), "d")
-            blobs: list[Any] = await pipe.execute()
-        return [self._decoder.decode(b) for b in blobs if b is not None]
+        records = cast(list[bytes | None], await self._redis.mget([self._job_key(job_id) for job_id in ids]))
+        return [self._decode(r) for r in records if r is not None]
 
     @_store_errors
     async def claim_due(self, now: float, *, limit: int, lease_s: float) -> list[str]:
