@@ -168,7 +168,7 @@ def from_validation(exc: msgspec.ValidationError | msgspec.DecodeError) -> Inval
     """A body that does not decode: name the offending parameter as a dotted path."""
     text = str(exc)
     match = _MSGSPEC_PATH.search(text)
-    path = match.group("path") if match else ""
+    path = (match.group("path") if match else "").replace("[...]", "")
     message = _MSGSPEC_PATH.sub("", text)
     unknown = _UNKNOWN_FIELD.search(message)
     if unknown:

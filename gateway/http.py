@@ -63,7 +63,7 @@ def to_gateway_error(exc: Exception) -> GatewayError:
         case msgspec.ValidationError() | msgspec.DecodeError():
             return from_validation(exc)
         case ValidationException():
-            return InvalidRequest(_validation_message(exc), code="invalid_value")
+            return InvalidRequest(_validation_message(exc), code="invalid_value", param=_validation_param(exc))
         case HTTPException(status_code=404):
             return NotFound("no such route")
         case HTTPException(status_code=405):
@@ -79,8 +79,19 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
     error = to_gateway_error(exc)
     if error.status_code >= 500 and type(error) is GatewayError:
         log.error("request_crashed", path=request.url.path, exc_info=exc)
-    request_id = request.scope.get("state", {}).get("request_id")
-    return Response(error.body(request_id), status_code=error.status_code, headers=error.headers)
+    state = request.scope.setdefault("state", {})
+    headers = dict(error.headers)
+    if "request_id" not in state:
+        # The router refused the request (404/405) before any route middleware ran: name it here.
+        state["request_id"] = uuid.uuid4().hex
+        headers["x-request-id"] = state["request_id"]
+    return Response(error.body(state["request_id"]), status_code=error.status_code, headers=headers)
+
+
+def _validation_param(exc: ValidationException) -> str | None:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    keys = {str(e["key"]) for e in extra if isinstance(e, dict) and e.get("key")}
+    return keys.pop() if len(keys) == 1 else None
 
 
 def _validation_message(exc: ValidationException) -> str:

@@ -98,7 +98,14 @@ def _scenes(
             )
         if body.image is not None or body.end_image is not None or upload is not None:
             raise InvalidRequest("with `scenes`, put frames on each scene", code="conflicting_fields", param="image")
-        return tuple(_scene(s, f"scenes[{i}]", limits, refs) for i, s in enumerate(body.scenes))
+        scenes = tuple(_scene(s, f"scenes[{i}]", limits, refs) for i, s in enumerate(body.scenes))
+        shared = (body.negative_prompt or "").strip()
+        # A top-level negative prompt applies to every scene, after each scene's own negatives.
+        return (
+            tuple(msgspec.structs.replace(s, negative_terms=(*s.negative_terms, shared)) for s in scenes)
+            if shared
+            else scenes
+        )
     if body.prompt is None:
         raise InvalidRequest("`prompt` or `scenes` is required", code="missing_field", param="prompt")
     if upload is not None and body.image is not None:
@@ -164,7 +171,22 @@ def decode_data_uri(uri: str, *, param: str, max_bytes: int) -> ImageData:
     return image_data(data, mime, param=param, max_bytes=max_bytes)
 
 
+def sniff_image_type(data: bytes) -> str | None:
+    """The image type its first bytes say, for uploads sent as application/octet-stream (bare bytes)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
 def image_data(data: bytes, mime: str, *, param: str, max_bytes: int) -> ImageData:
+    if mime in ("", "application/octet-stream"):
+        mime = sniff_image_type(data) or mime
     if mime not in IMAGE_TYPES:
         raise InvalidRequest(
             f"image type {mime} not accepted ({', '.join(sorted(IMAGE_TYPES))})",

@@ -62,3 +62,6 @@ def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    # httpx logs every request URL at INFO in its own format; ours are the structured events.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

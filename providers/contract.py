@@ -4,7 +4,7 @@ upstream error taxonomy and provider capabilities. Pure data; no I/O, no clock, 
 from __future__ import annotations
 
 import enum
-from typing import ClassVar, Literal, Protocol
+from typing import Annotated, ClassVar, Literal, Protocol
 
 import msgspec
 
@@ -114,18 +114,23 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
 # ---------------------------------------- capabilities
 
 
+_Positive = Annotated[int, msgspec.Meta(ge=1)]
+_Pixels = Annotated[int, msgspec.Meta(ge=16, le=8192)]
+_Size = Annotated[str, msgspec.Meta(pattern="^[0-9]{2,5}x[0-9]{2,5}$")]
+
+
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What one offering (provider x model) can do; routing filters on this, adapters never clamp."""
 
-    modes: frozenset[Mode]
-    seconds: frozenset[int] = frozenset()
-    default_seconds: int | None = None
-    seconds_per_scene: int | None = None
-    max_scenes: int = 1
-    sizes: frozenset[str] = frozenset()
-    default_size: str | None = None
-    size_range: tuple[int, int] | None = None
-    size_multiple: int = 1
+    modes: Annotated[frozenset[Mode], msgspec.Meta(min_length=1)]
+    seconds: frozenset[_Positive] = frozenset()
+    default_seconds: _Positive | None = None
+    seconds_per_scene: _Positive | None = None
+    max_scenes: _Positive = 1
+    sizes: frozenset[_Size] = frozenset()
+    default_size: _Size | None = None
+    size_range: tuple[_Pixels, _Pixels] | None = None
+    size_multiple: _Positive = 1
     audio: bool = False
     music: bool = False
     negative_prompt: bool = False
@@ -133,7 +138,11 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     enhance_prompt: bool = False
     watermark_control: bool = False
     image_transports: frozenset[ImageTransport] = frozenset({"data_uri", "url"})
-    max_image_bytes: int | None = None
+    max_image_bytes: _Positive | None = None
+
+    def __post_init__(self) -> None:
+        if self.size_range is not None and self.size_range[0] > self.size_range[1]:
+            raise ValueError("size_range must be [low, high]")
 
 
 # ---------------------------------------- jobs and status

@@ -164,8 +164,7 @@ async def gateway() -> AsyncIterator[httpx.AsyncClient]:
         env.setenv(VIDGEN_KEY_ENV, vidgen_key)
         async with serve_app(emulator) as vidgen_url:
             app = create_app(gateway_settings(vidgen_url), keyring=ring)
-            no_reuse = httpx.Limits(max_keepalive_connections=0)
-            async with serve_app(app) as url, httpx.AsyncClient(base_url=url, limits=no_reuse) as client:
+            async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
                 yield client
 
 

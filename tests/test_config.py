@@ -97,11 +97,6 @@ def test_unknown_top_level_key_is_an_error_naming_it() -> None:
         parse_settings("debug = true\n" + EXAMPLE_TEXT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: providers.contract.Capabilities has no constraints; size_multiple = 0 loads and then every"
-    " request with a size is a ZeroDivisionError (500) in routing.capabilities._size_ok",
-)
 def test_capability_size_multiple_zero_is_rejected() -> None:
     """A capability that cannot be true (sizes a multiple of 0) is a ConfigError at load, not a 500 later."""
     with pytest.raises(ConfigError, match="size_multiple"):

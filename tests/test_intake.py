@@ -110,10 +110,6 @@ def test_top_level_frames_conflict_with_scenes() -> None:
         _intake(upload=upload, scenes=[{"prompt": "b"}])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with `scenes`, a top-level `negative_prompt` is silently dropped by intake._scenes",
-)
 def test_top_level_negative_prompt_with_scenes_is_not_silently_dropped() -> None:
     """A top-level `negative_prompt` next to `scenes` either applies to every scene or is a 400."""
     try:
@@ -331,8 +327,7 @@ BODY_LIMIT = 8192
 
 
 # One gateway (and emulator) serves every HTTP test here: malformed requests leave no state behind, and
-# starting and stopping a pair costs ~0.4 s. Fresh connections per request dodge serve_app's missing
-# TCP_NODELAY (~40 ms per reused-connection reply).
+# starting and stopping a pair costs ~0.4 s.
 on_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -345,12 +340,7 @@ async def gateway() -> AsyncIterator[httpx.AsyncClient]:
         env.setenv(VIDGEN_KEY_ENV, vidgen_key)
         async with serve_app(emulator) as vidgen_url:
             app = create_app(gateway_settings(vidgen_url, extra=extra), keyring=keyring_for_tests())
-            async with (
-                serve_app(app) as url,
-                httpx.AsyncClient(
-                    base_url=url, headers=auth(), limits=httpx.Limits(max_keepalive_connections=0)
-                ) as client,
-            ):
+            async with serve_app(app) as url, httpx.AsyncClient(base_url=url, headers=auth()) as client:
                 yield client
 
 
@@ -498,9 +488,6 @@ async def test_bad_list_query_is_a_400_naming_the_parameter(gateway: httpx.Async
     assert f"{name}:" in error["message"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: gateway.http maps litestar ValidationException without `param` (always null)"
-)
 @on_module_loop
 async def test_bad_list_query_sets_param(gateway: httpx.AsyncClient) -> None:
     """The envelope's `param` names the bad query parameter, as it does for body fields."""
@@ -528,13 +515,16 @@ async def test_unknown_route_and_method_are_envelopes(gateway: httpx.AsyncClient
     assert wrong_method.json()["error"]["type"] == "invalid_request"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: request_id_middleware is route-level litestar middleware, so router 404/405 replies get no"
-    " X-Request-Id header and `request_id: null` in the envelope",
-)
 @on_module_loop
 async def test_unknown_route_reply_carries_a_request_id(gateway: httpx.AsyncClient) -> None:
     """Even a reply for a path no route matches carries the request id, in the header and the envelope."""
     reply = await gateway.get("/v1/nowhere")
     _envelope(reply, 404)
+
+
+def test_bare_bytes_upload_is_recognised_by_its_magic() -> None:
+    """An upload sent as application/octet-stream (the SDK's bare-bytes form) is typed by its content."""
+    image = image_data(PNG, "application/octet-stream", param="input_reference", max_bytes=MAX_IMAGE_BYTES)
+    assert image.mime_type == "image/png"
+    with pytest.raises(InvalidRequest, match="not accepted"):
+        image_data(b"plain text", "application/octet-stream", param="input_reference", max_bytes=MAX_IMAGE_BYTES)

@@ -15,9 +15,11 @@ import pytest
 from gateway.config import Settings
 from gateway.errors import StoreUnavailable
 from gateway.jobs import VideoJob, new_job_id
+from gateway.poller import Poller
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from gateway.upstreams import build_upstreams
 from providers.sandbox.serving import serve_app
 from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, GatewayFactory, auth, gateway_settings, wait_terminal
@@ -261,6 +263,39 @@ async def test_the_poller_outlives_a_store_outage_while_idle(vidgen_url: str, se
 
     assert store.outages == 0
     assert video["status"] == "completed", video
+
+
+def _unobserved(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
+    return None
+
+
+async def test_stop_lets_the_in_flight_poll_finish_and_claims_nothing_more(
+    vidgen_url: str, emulator: Emulator, serve_gateway: GatewayFactory
+) -> None:
+    """stop() during a slow status call waits for that poll to be written, then returns without new claims."""
+    store = MemoryStore()
+    settings = gateway_settings(vidgen_url)
+    async with (  # this gateway only accepts the job: following it is left to the poller below
+        serve_gateway(settings, store=store, run_poller=False) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        video_id = await submit(client)
+    await emulator.fault(delay_s=0.3)
+    async with httpx.AsyncClient() as http:
+        upstreams = build_upstreams(settings.providers, http, observe=_unobserved)
+        poller = Poller(store=store, upstreams=upstreams, settings=settings.poller, clock=time.time)
+        running = asyncio.create_task(poller.run())
+        for _ in range(200):
+            if await emulator.status_calls() >= 1:
+                break
+            await asyncio.sleep(0.01)
+        poller.stop()
+        await asyncio.wait_for(running, timeout=5)
+
+    job = await stored(store, video_id)
+    assert job.poll_count == 1  # the slow poll's result was written, not abandoned
+    assert job.version == 3  # created, accepted, polled once
+    assert await emulator.status_calls() == 1
 
 
 # ---------------------------------------------------------------------------------- several replicas

@@ -89,6 +89,18 @@ async def test_get_of_an_unknown_id_is_none(store: JobStore) -> None:
     assert await store.get(new_job_id(T0)) is None
 
 
+async def test_concurrent_gets_each_return_their_own_record(store: JobStore) -> None:
+    """Hundreds of reads in flight at once (batched into MGETs by Redis) each get their own job or None."""
+    jobs = await create_jobs(store, 60)
+    missing = [new_job_id(T0 + 1000 + i) for i in range(550)]
+    wanted = [job.id for job in jobs] + missing + [job.id for job in jobs[::-1]]
+
+    results = await asyncio.gather(*(store.get(job_id) for job_id in wanted))
+
+    by_id = {job.id: job for job in jobs}
+    assert list(results) == [by_id.get(job_id) for job_id in wanted]
+
+
 async def test_create_with_an_existing_id_returns_false_and_changes_nothing(store: JobStore) -> None:
     """A second create under the same id is refused, and neither the record nor its schedule moves."""
     job = make_job(T0)
