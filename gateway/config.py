@@ -95,6 +95,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     )
         if self.default_model is not None and self.default_model not in self.models:
             raise ValueError(f"default_model {self.default_model!r} is not in models - at `$.default_model`")
+        for slug, provider in self.providers.items():
+            # A poll that can outlast its lease lets a second replica claim the same job mid-poll.
+            if provider.timeout_s >= self.poller.lease_s:
+                raise ValueError(
+                    f"poller.lease_s ({self.poller.lease_s:g}) must exceed the provider timeout"
+                    f" ({provider.timeout_s:g}) - at `$.providers.{slug}.timeout_s`"
+                )
 
 
 def parse_settings(text: str | bytes, *, source: str = "<config>") -> Settings:

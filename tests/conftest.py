@@ -49,7 +49,7 @@ def gateway_settings(
 default_model = "scenex"
 [poller]
 tick_s = 0.02
-lease_s = 2.0
+lease_s = 3.0
 submit_grace_s = 5.0
 max_consecutive_errors = 3
 max_backoff_s = 0.2

@@ -202,3 +202,9 @@ def test_configured_secrets_lists_every_set_secret(monkeypatch: pytest.MonkeyPat
     )
     monkeypatch.delenv("VIDEO_GATEWAY_SANDBOX_KEY")
     assert "vgk_client_key_abc" not in configured_secrets(settings)
+
+
+def test_lease_shorter_than_a_provider_timeout_is_rejected() -> None:
+    """A poll lease the provider timeout can outlast would let two replicas poll one job; it does not load."""
+    with pytest.raises(ConfigError, match=r"lease_s .* must exceed .*`\$\.providers\.vidgen\.timeout_s`"):
+        parse_settings(_edited("lease_s = 60.0", "lease_s = 10.0"))

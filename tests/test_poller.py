@@ -333,6 +333,31 @@ async def test_a_second_instance_finishes_a_job_the_first_accepted_before_shutti
     assert still_scheduled is None
 
 
+async def test_a_job_claimed_by_a_replica_that_died_is_finished_once_its_lease_runs_out(
+    vidgen_url: str, serve_gateway: GatewayFactory, redis_prefix: str
+) -> None:
+    """A claim whose owner never writes back (crashed mid-poll) blocks the job only until the lease ends."""
+    settings = gateway_settings(vidgen_url)
+    store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    try:
+        async with (
+            serve_gateway(settings, store=store, run_poller=False) as url,
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            video_id = await submit(client)
+        # The dead replica's claim: taken when the job fell due, with a short lease, then never written back.
+        due_at = (await stored(store, video_id)).next_poll_at
+        assert due_at is not None
+        assert await store.claim_due(due_at, limit=10, lease_s=0.5) == [video_id]
+        assert await store.next_due_at() == due_at + 0.5
+        async with gateway(serve_gateway, settings, store) as client:
+            video = await wait_terminal(client, video_id)
+    finally:
+        await store.close()
+
+    assert video["status"] == "completed", video
+
+
 async def test_replicas_sharing_redis_never_poll_one_job_at_once(
     vidgen_url: str, emulator: Emulator, serve_gateway: GatewayFactory, redis_prefix: str
 ) -> None:
