@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from litestar import Litestar
@@ -17,4 +18,8 @@ DEFAULT_CONFIG = "deploy/gateway.example.toml"
 def app() -> Litestar:
     settings = load_settings(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
     configure_logging(settings.log_level, secrets=configured_secrets(settings))
-    return create_app(settings)
+    application = create_app(settings)
+    # The app graph lives as long as the process: keep it out of every later full collection (p99 latency).
+    gc.collect()
+    gc.freeze()
+    return application
