@@ -27,6 +27,7 @@ from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
 from providers.transport import CallObserver
+from routing.headroom import HeadroomBoard
 from routing.router import Router
 
 log = structlog.get_logger("gateway.app")
@@ -54,7 +55,8 @@ def create_app(
         client = http_client or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
         )
-        upstreams = build_upstreams(settings.providers, client, observe=observe)
+        board = HeadroomBoard()
+        upstreams = build_upstreams(settings.providers, client, observe=observe, headroom=board.record)
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
         app.state.service = VideoService(

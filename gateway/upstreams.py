@@ -8,7 +8,7 @@ import httpx
 import msgspec
 
 from gateway.config import ConfigError, ProviderConfig, secret_from_env
-from providers.contract import ProviderSettings, VideoProvider
+from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
 from providers.registry import PROVIDERS
 from providers.transport import CallObserver
 
@@ -21,7 +21,11 @@ class Upstream(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def build_upstreams(
-    configs: Mapping[str, ProviderConfig], client: httpx.AsyncClient, *, observe: CallObserver
+    configs: Mapping[str, ProviderConfig],
+    client: httpx.AsyncClient,
+    *,
+    observe: CallObserver,
+    headroom: HeadroomSink,
 ) -> dict[str, Upstream]:
     upstreams: dict[str, Upstream] = {}
     for slug, config in configs.items():
@@ -33,7 +37,7 @@ def build_upstreams(
             api_key=secret_from_env(config.api_key_env, what=f"providers.{slug}.api_key_env"),
             timeout_s=config.timeout_s,
         )
-        adapter = factory(client, settings, observe=observe)
+        adapter = factory(client, settings, observe=observe, headroom=headroom)
         traits = adapter.traits
         upstreams[slug] = Upstream(
             adapter=adapter,

@@ -4,6 +4,7 @@ upstream error taxonomy and provider capabilities. Pure data; no I/O, no clock, 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Annotated, ClassVar, Literal, Protocol
 
 import msgspec
@@ -271,12 +272,16 @@ class UpstreamInternalError(UpstreamError):
 
 
 class HttpCall(msgspec.Struct, frozen=True, kw_only=True):
-    """One HTTP request an adapter wants sent; built by pure functions, sent by the adapter shell."""
+    """One HTTP request an adapter wants sent; built by pure functions, sent by the adapter shell.
+
+    `path` is relative to the provider's base URL, or an absolute URL (a presigned upload target).
+    `content` is a raw body (bytes upload); `json` an encoded one; never both."""
 
     method: Literal["GET", "POST", "PUT", "DELETE"]
     path: str
     operation: str
     json: object | None = None
+    content: bytes | None = None
     params: dict[str, str] = {}
     headers: dict[str, str] = {}
 
@@ -301,6 +306,28 @@ class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
     poll_interval_s: float
     max_job_duration_s: float
     can_cancel: bool
+
+
+class Headroom(msgspec.Struct, frozen=True, kw_only=True):
+    """What one provider reply said about remaining capacity; every field is optional (providers say little).
+
+    Adapters parse it with a pure function and hand it to the injected `HeadroomSink`; routing keeps it."""
+
+    provider: str
+    scope: str = "account"
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+    retry_after_s: float | None = None
+    used: int | None = None
+    balance_micros: int | None = None
+
+
+HeadroomSink = Callable[[Headroom], None]
+
+
+def ignore_headroom(headroom: Headroom) -> None:
+    return None
 
 
 class VideoProvider(Protocol):

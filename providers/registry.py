@@ -7,7 +7,7 @@ from typing import Protocol
 
 import httpx
 
-from providers.contract import ProviderSettings, VideoProvider
+from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
 from providers.transport import CallObserver
 from providers.vidgen import VidgenProvider
 
@@ -16,7 +16,12 @@ class ProviderFactory(Protocol):
     """Builds one adapter over the shared client; every adapter class satisfies this."""
 
     def __call__(
-        self, client: httpx.AsyncClient, settings: ProviderSettings, *, observe: CallObserver = ...
+        self,
+        client: httpx.AsyncClient,
+        settings: ProviderSettings,
+        *,
+        observe: CallObserver = ...,
+        headroom: HeadroomSink = ...,
     ) -> VideoProvider: ...
 
 

@@ -25,7 +25,7 @@ CallObserver = Callable[[str, str, str, float], None]
 """(provider, operation, outcome, elapsed_s): lets the gateway meter calls without this layer knowing it."""
 
 
-def _ignore(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
+def ignore_calls(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
     return None
 
 
@@ -38,7 +38,7 @@ class Transport:
         settings: ProviderSettings,
         *,
         provider: str,
-        observe: CallObserver = _ignore,
+        observe: CallObserver = ignore_calls,
     ) -> None:
         self._client = client
         self._settings = settings
@@ -46,10 +46,12 @@ class Transport:
         self._observe = observe
 
     async def send(self, call: HttpCall) -> Reply:
-        url = self._settings.base_url.rstrip("/") + call.path
-        content = None if call.json is None else msgspec.json.encode(call.json)
+        absolute = call.path.startswith(("https://", "http://"))
+        url = call.path if absolute else self._settings.base_url.rstrip("/") + call.path
         headers = dict(call.headers)
-        if content is not None:
+        content = call.content
+        if call.json is not None:
+            content = msgspec.json.encode(call.json)
             headers.setdefault("content-type", "application/json")
         started = time.perf_counter()
         try:

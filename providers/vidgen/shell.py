@@ -10,14 +10,17 @@ import httpx
 
 from providers.contract import (
     GenerationRequest,
+    Headroom,
+    HeadroomSink,
     HttpCall,
     ProviderSettings,
     ProviderTraits,
     Reply,
     UpstreamJob,
     UpstreamStatus,
+    ignore_headroom,
 )
-from providers.transport import CallObserver, Transport
+from providers.transport import CallObserver, Transport, ignore_calls
 from providers.vidgen.errors import classify_error
 from providers.vidgen.translate import (
     build_models,
@@ -33,10 +36,6 @@ from providers.vidgen.wire import SLUG, VidgenCatalogue
 CATALOGUE_TTL_S = 300.0
 
 
-def _unobserved(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
-    return None
-
-
 class VidgenProvider:
     """Vidgen API v2 behind the `VideoProvider` protocol."""
 
@@ -45,9 +44,15 @@ class VidgenProvider:
     traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=1800.0, can_cancel=False)
 
     def __init__(
-        self, client: httpx.AsyncClient, settings: ProviderSettings, *, observe: CallObserver = _unobserved
+        self,
+        client: httpx.AsyncClient,
+        settings: ProviderSettings,
+        *,
+        observe: CallObserver = ignore_calls,
+        headroom: HeadroomSink = ignore_headroom,
     ) -> None:
         self._settings = settings
+        self._headroom = headroom
         self._transport = Transport(client, settings, provider=SLUG, observe=observe)
         self._catalogue: VidgenCatalogue | None = None
         self._catalogue_at_s = 0.0
@@ -56,7 +61,11 @@ class VidgenProvider:
     async def _send(self, call: HttpCall) -> Reply:
         reply = await self._transport.send(call)
         if not 200 <= reply.status_code < 300:
-            raise classify_error(reply, now_s=time.time())
+            error = classify_error(reply, now_s=time.time())
+            if error.retry_after_s is not None:
+                # Vidgen documents no limits; an unexpected 429 with Retry-After is still headroom news.
+                self._headroom(Headroom(provider=SLUG, remaining=0, retry_after_s=error.retry_after_s))
+            raise error
         return reply
 
     async def _offered(self) -> VidgenCatalogue:
