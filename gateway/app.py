@@ -14,6 +14,7 @@ import structlog
 from litestar import Litestar, Request
 from litestar.di import Provide
 
+from gateway.api.models import list_models
 from gateway.api.system import healthz, readyz
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.auth import KeyRing
@@ -94,6 +95,7 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            list_models,
             healthz,
             readyz,
         ],

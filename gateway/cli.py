@@ -144,10 +144,11 @@ def _openapi(config: str) -> int:
     from gateway.app import create_app
     from gateway.auth import KeyRing
     from gateway.logging import configure_logging
+    from gateway.openapi import render_openapi
 
     settings = load_settings(config)
     # Logs go to stderr, so stdout carries only the document (`make openapi` redirects it to a file).
     configure_logging(settings.log_level)
     app: Litestar = create_app(settings, keyring=KeyRing({}), run_poller=False)
-    print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
+    sys.stdout.write(render_openapi(app))
     return 0

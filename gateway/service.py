@@ -39,6 +39,10 @@ class VideoService:
     def now(self) -> float:
         return self._clock()
 
+    @property
+    def router(self) -> Router:
+        return self._router
+
     def plan(self, intake: Intake) -> Plan:
         try:
             return self._router.plan(intake.query)

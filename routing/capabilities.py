@@ -110,3 +110,12 @@ def without(request: GenerationRequest, gaps: list[Gap]) -> GenerationRequest:
     if "negative_prompt" in fields:
         changes["scenes"] = tuple(msgspec.structs.replace(s, negative_terms=()) for s in request.scenes)
     return msgspec.structs.replace(request, **changes)
+
+
+def typical_seconds(caps: Capabilities) -> int:
+    """The length of a request that names none: the default, else one scene, else the shortest offered."""
+    if caps.default_seconds is not None:
+        return caps.default_seconds
+    if caps.seconds_per_scene is not None:
+        return caps.seconds_per_scene
+    return min(caps.seconds) if caps.seconds else 0

@@ -56,6 +56,13 @@ class Router:
         self._catalogue = catalogue
         self._enabled = enabled
 
+    @property
+    def catalogue(self) -> Catalogue:
+        return self._catalogue
+
+    def enabled(self, provider: str) -> bool:
+        return self._enabled.get(provider, False)
+
     def plan(self, query: RouteQuery) -> Plan:
         model = self._catalogue.get(query.model)
         if model is None:

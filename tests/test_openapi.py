@@ -14,6 +14,7 @@ import pytest
 from gateway.app import create_app
 from gateway.auth import KeyRing
 from gateway.config import load_settings
+from gateway.openapi import render_openapi
 from tests.conftest import GatewayFactory, gateway_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ EXAMPLE_CONFIG = ROOT / "deploy" / "gateway.example.toml"
 def _generated() -> dict[str, Any]:
     """What `video-gateway openapi --config deploy/gateway.example.toml` prints, as parsed JSON."""
     app = create_app(load_settings(EXAMPLE_CONFIG), keyring=KeyRing({}), run_poller=False)
-    document: dict[str, Any] = json.loads(json.dumps(app.openapi_schema.to_schema()))
+    document: dict[str, Any] = json.loads(render_openapi(app))
     return document
 
 
