@@ -188,3 +188,40 @@ def mp4_boxes(data: bytes) -> list[bytes]:
         boxes.append(kind)
         offset += size
     return boxes
+
+
+EXAMPLE_CONFIG = "deploy/gateway.example.toml"
+SANDBOX_TIME_SCALE = 0.05
+
+
+@pytest.fixture
+async def sandbox(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, str]]:
+    """Every provider emulator the example config names, served on loopback: slug -> base URL.
+
+    Each gets a fresh key in the env var the example config names, as `make run` does."""
+    from gateway.config import load_settings
+    from providers.sandbox.registry import EMULATORS
+
+    example = load_settings(EXAMPLE_CONFIG)
+    async with contextlib.AsyncExitStack() as stack:
+        urls: dict[str, str] = {}
+        for slug, provider in example.providers.items():
+            key = f"sbx_{slug}_" + secrets.token_hex(8)
+            monkeypatch.setenv(provider.api_key_env, key)
+            urls[slug] = await stack.enter_async_context(serve_app(EMULATORS[slug](key, SANDBOX_TIME_SCALE)))
+        yield urls
+
+
+def example_settings(urls: dict[str, str], *, poll_interval_s: float = 0.05) -> Settings:
+    """The example config with its real catalogue, pointed at the served emulators and polling fast."""
+    import msgspec
+
+    from gateway.config import load_settings
+
+    example = load_settings(EXAMPLE_CONFIG)
+    providers = {
+        slug: msgspec.structs.replace(p, base_url=urls[slug], poll_interval_s=poll_interval_s, timeout_s=2.0)
+        for slug, p in example.providers.items()
+    }
+    poller = msgspec.structs.replace(example.poller, tick_s=0.02, lease_s=3.0, max_backoff_s=0.2)
+    return msgspec.structs.replace(example, providers=providers, poller=poller, keys=())

@@ -9,20 +9,9 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
 
-from litestar import Litestar
-
+from providers.sandbox.registry import EMULATORS
 from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
-
-EmulatorFactory = Callable[[str, float], Litestar]
-
-EMULATORS: dict[str, EmulatorFactory] = {
-    "vidgen": lambda key, scale: create_vidgen_emulator(
-        VidgenEmulatorConfig(api_keys=frozenset({key}), time_scale=scale)
-    ),
-}
 
 
 async def _serve_all(specs: list[tuple[str, str, int, str]], time_scale: float) -> None:

@@ -335,3 +335,8 @@ def create_vidgen_emulator(
         exception_handlers={VendorError: _render_vendor_error},
         openapi_config=None,
     )
+
+
+def sandbox_app(api_key: str, time_scale: float) -> Litestar:
+    """The emulator as `make run` and the end-to-end tests serve it: one key, a faster or slower clock."""
+    return create_vidgen_emulator(VidgenEmulatorConfig(api_keys=frozenset({api_key}), time_scale=time_scale))

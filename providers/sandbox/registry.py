@@ -1,0 +1,15 @@
+"""The emulators by provider slug, each built from one key and a clock speed: used by `make run` and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar import Litestar
+
+from providers.sandbox.vidgen import sandbox_app as vidgen_sandbox
+
+EmulatorFactory = Callable[[str, float], Litestar]
+
+EMULATORS: dict[str, EmulatorFactory] = {
+    "vidgen": vidgen_sandbox,
+}
