@@ -48,6 +48,7 @@ def normalize(
     default_model: str | None,
     upload: ImageData | None = None,
 ) -> Intake:
+    _refuse_unbuilt(body)
     model = body.model or default_model
     if model is None:
         raise InvalidRequest("`model` is required", code="missing_field", param="model")
@@ -86,6 +87,18 @@ def normalize(
     )
     prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
     return Intake(query=query, images=tuple(refs), prompt=prompt)
+
+
+def _refuse_unbuilt(body: CreateVideoBody) -> None:
+    """Fields of the public schema whose machinery is not built yet are refused, never silently ignored."""
+    if body.webhook is not None:
+        raise InvalidRequest("webhook delivery is not available yet", code="not_supported", param="webhook")
+    if body.routing is not None and body.routing.strategy is not None:
+        raise InvalidRequest(
+            "routing strategies are not available yet; offerings are tried in catalogue order",
+            code="not_supported",
+            param="routing.strategy",
+        )
 
 
 def _scenes(
