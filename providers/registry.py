@@ -9,6 +9,7 @@ import httpx
 
 from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
 from providers.transport import CallObserver
+from providers.videogen import VideoGenProvider
 from providers.vidgen import VidgenProvider
 
 
@@ -27,4 +28,5 @@ class ProviderFactory(Protocol):
 
 PROVIDERS: dict[str, ProviderFactory] = {
     "vidgen": VidgenProvider,
+    "videogen": VideoGenProvider,
 }

@@ -91,10 +91,12 @@ class Router:
         if reasons or seconds is None:
             return Drop(model=query.model, provider=offering.provider, reasons=tuple(reasons))
         soft = [g for g in gaps if g not in hard]
+        # The length that is priced is the length that is asked for: never left to the provider's default.
+        request = msgspec.structs.replace(without(request, soft) if soft else request, seconds=seconds)
         return Candidate(
             model=query.model,
             provider=offering.provider,
-            request=without(request, soft) if soft else request,
+            request=request,
             seconds=seconds,
             size=size,
             estimated_cost_micros=cost,

@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 from litestar import Litestar
 
+from providers.sandbox.videogen import sandbox_app as videogen_sandbox
 from providers.sandbox.vidgen import sandbox_app as vidgen_sandbox
 
 EmulatorFactory = Callable[[str, float], Litestar]
 
 EMULATORS: dict[str, EmulatorFactory] = {
     "vidgen": vidgen_sandbox,
+    "videogen": videogen_sandbox,
 }

@@ -1,0 +1,280 @@
+"""Pure translation between canonical types and VideoGen's REST tools (seed 001, providers.md §2): `build_*`
+make HttpCalls, `parse_*` read Replies. No I/O, env, clock or globals; what VideoGen cannot take is refused."""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+
+import msgspec
+
+from providers.contract import (
+    GenerationRequest,
+    HttpCall,
+    Image,
+    ImageData,
+    ImageUrl,
+    InvalidUpstreamRequest,
+    Output,
+    ProviderSettings,
+    Reply,
+    UpstreamInternalError,
+    UpstreamJob,
+    UpstreamProtocolError,
+    UpstreamStatus,
+    UpstreamUnavailable,
+)
+from providers.transport import decode_reply
+from providers.videogen.errors import classify_error, classify_failure
+from providers.videogen.wire import (
+    DURATION_RANGE_S,
+    EXECUTIONS_PATH,
+    FILES_PATH,
+    GENERATE_PATH,
+    MAX_REFERENCE_IMAGES,
+    SLUG,
+    UPLOAD_PATH,
+    UPSTREAM_MODEL,
+    WATERMARK_MODES,
+    ExecutedTool,
+    FileInfo,
+    StartReply,
+    ToolResult,
+    UploadedFiles,
+    UploadReply,
+    UploadTicket,
+)
+
+# --------------------------------------------------------------------------------------------- requests
+
+NO_FILES = UploadedFiles()
+
+
+class UploadPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """The images a request needs uploaded (providers.md §2.11) before generate: start frame, references."""
+
+    start_frame: ImageData | None = None
+    references: tuple[ImageData, ...] = ()
+
+
+def _invalid(message: str) -> InvalidUpstreamRequest:
+    return InvalidUpstreamRequest(f"videogen cannot take this request: {message}", provider=SLUG)
+
+
+def _auth(settings: ProviderSettings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.api_key}"}  # seed 001 "Authentication"
+
+
+def _quoted(upstream_id: str) -> str:
+    return urllib.parse.quote(upstream_id, safe="")  # ids are opaque (providers.md §2.1): never parse them
+
+
+def _check_shape(request: GenerationRequest) -> None:
+    if request.upstream_model != UPSTREAM_MODEL:
+        raise _invalid(f"there is no model field (VideoGen picks it), so only {UPSTREAM_MODEL!r} is offered")
+    if request.multi_scene or len(request.scenes) != 1:
+        raise _invalid("one prompt per clip; multi-scene is not supported")
+    scene = request.scenes[0]
+    if scene.negative_terms:
+        raise _invalid("there is no negative prompt field")
+    if scene.end_image is not None:
+        raise _invalid("there is no last-frame input (providers.md §2.9)")
+    seconds = {s for s in (request.seconds, scene.seconds) if s is not None}
+    if len(seconds) > 1:
+        raise _invalid(f"the request asks for {request.seconds}s but its scene for {scene.seconds}s")
+    low, high = DURATION_RANGE_S
+    if seconds and not low <= min(seconds) <= high:
+        raise _invalid(f"durationSeconds must be {low}-{high}, not {min(seconds)}")
+
+
+def _check_options(request: GenerationRequest) -> None:
+    if request.seed is not None:
+        raise _invalid("seed is not supported")
+    if request.enhance_prompt:
+        raise _invalid("prompt enhancement is not a request option")
+    if request.music is not None and request.music.enabled:
+        raise _invalid("music cannot be requested, only suppressed")
+    audio = request.audio
+    if audio is not None and (audio.prompt or audio.negative_prompt):
+        raise _invalid("audio takes no prompt (only generateAudio)")
+
+
+def _data(image: Image, role: str) -> ImageData:
+    match image:
+        case ImageData():
+            return image
+        case ImageUrl():
+            raise _invalid(f"the {role} must be uploaded bytes, not a URL (providers.md §2.11, §5)")
+
+
+def plan_uploads(request: GenerationRequest) -> UploadPlan:
+    """Refuse what VideoGen cannot take, then name the images to upload; call before any upload."""
+    _check_shape(request)
+    _check_options(request)
+    if len(request.reference_images) > MAX_REFERENCE_IMAGES:
+        raise _invalid(f"at most {MAX_REFERENCE_IMAGES} reference images, not {len(request.reference_images)}")
+    start = request.scenes[0].image
+    return UploadPlan(
+        start_frame=None if start is None else _data(start, "start frame"),
+        references=tuple(_data(image, "reference image") for image in request.reference_images),
+    )
+
+
+def build_upload(image: ImageData, settings: ProviderSettings, *, display_name: str) -> HttpCall:
+    """Step 1 of the upload flow: create a temporary IMAGE file (providers.md §2.11)."""
+    body = {"displayName": display_name, "type": "IMAGE", "isTemporary": True}
+    return HttpCall(method="POST", path=UPLOAD_PATH, operation="upload", json=body, headers=_auth(settings))
+
+
+def build_put(ticket: UploadTicket, image: ImageData) -> HttpCall:
+    """Step 2: the raw bytes to the presigned URL, with NO Authorization header (providers.md §2.2)."""
+    headers = {"Content-Type": image.mime_type}
+    return HttpCall(method="PUT", path=ticket.upload_url, operation="upload_put", content=image.data, headers=headers)
+
+
+def build_file(file_id: str, settings: ProviderSettings) -> HttpCall:
+    """Step 3: poll the file until a rendition is ready (providers.md §2.11)."""
+    path = f"{FILES_PATH}/{_quoted(file_id)}"
+    return HttpCall(method="GET", path=path, operation="file", headers=_auth(settings))
+
+
+def _aspect_ratio(request: GenerationRequest) -> dict[str, int] | None:
+    """`aspectRatio` is a width:height pair in ratio units, not pixels (providers.md §2.3): 1280x720 -> 16:9."""
+    dims = request.dimensions
+    if dims is None:
+        return None
+    divisor = math.gcd(dims.width, dims.height) or 1
+    return {"width": dims.width // divisor, "height": dims.height // divisor}
+
+
+def _file_fields(request: GenerationRequest, files: UploadedFiles) -> dict[str, object]:
+    plan = plan_uploads(request)
+    if (plan.start_frame is None) != (files.start_frame is None) or len(plan.references) != len(files.references):
+        raise _invalid("its images must be uploaded first (plan_uploads), one file id per image")
+    fields: dict[str, object] = {}
+    if files.start_frame is not None:
+        fields["startFrameFileId"] = files.start_frame  # the opening frame (videogen-mcp contract)
+    if files.references:
+        fields["imageFileIds"] = list(files.references)  # reference images (seed 001)
+    return fields
+
+
+def build_submit(request: GenerationRequest, settings: ProviderSettings, files: UploadedFiles = NO_FILES) -> HttpCall:
+    """`POST /v1/tools/generate-video-clip` with camelCase fields; never a model (there is none)."""
+    body: dict[str, object] = {"prompt": request.scenes[0].prompt, **_file_fields(request, files)}
+    if (ratio := _aspect_ratio(request)) is not None:
+        body["aspectRatio"] = ratio
+    if (seconds := request.seconds or request.scenes[0].seconds) is not None:
+        body["durationSeconds"] = seconds
+    if request.audio is not None:
+        body["generateAudio"] = request.audio.enabled
+    if request.music is not None:  # only a disabled one passes plan_uploads
+        body["suppressBackgroundMusic"] = True
+    if request.watermark is not None:
+        body["watermarkMode"] = WATERMARK_MODES[request.watermark]
+    return HttpCall(method="POST", path=GENERATE_PATH, operation="generate", json=body, headers=_auth(settings))
+
+
+def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
+    path = f"{EXECUTIONS_PATH}/{_quoted(job.upstream_id)}"
+    return HttpCall(method="GET", path=path, operation="status", headers=_auth(settings))
+
+
+def build_cancel(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
+    path = f"{EXECUTIONS_PATH}/{_quoted(job.upstream_id)}/cancel"
+    return HttpCall(method="POST", path=path, operation="cancel", headers=_auth(settings))
+
+
+# --------------------------------------------------------------------------------------------- replies
+
+
+def _protocol(message: str, reply: Reply) -> UpstreamProtocolError:
+    return UpstreamProtocolError(f"videogen {message}", provider=SLUG, status_code=reply.status_code)
+
+
+def _success(reply: Reply) -> None:
+    if not 200 <= reply.status_code < 300:
+        raise classify_error(reply)
+
+
+def parse_upload(reply: Reply) -> UploadTicket:
+    _success(reply)
+    body = decode_reply(reply, UploadReply, provider=SLUG)
+    if not body.file_id or not body.upload_url:
+        raise _protocol("upload reply lacks `fileId` or `uploadUrl`", reply)
+    return UploadTicket(file_id=body.file_id, upload_url=body.upload_url)
+
+
+def check_put(reply: Reply) -> None:
+    """The storage answer to the PUT; not a VideoGen API reply, so no ApiError body to read."""
+    if not 200 <= reply.status_code < 300:
+        message = f"videogen upload storage replied {reply.status_code} to the PUT"
+        raise UpstreamUnavailable(message, provider=SLUG, status_code=reply.status_code)
+
+
+def parse_file(reply: Reply) -> bool:
+    """True once a download or preview rendition is `ready` (the SDK's readiness test); a file whose
+    renditions all ended without one is an error, anything else is still processing."""
+    _success(reply)
+    info = decode_reply(reply, FileInfo, provider=SLUG)
+    states = {source.status for source in (info.download_source, info.preview_source) if source is not None}
+    if "ready" in states:
+        return True
+    if "failed" in states and states <= {"failed", "skipped"}:
+        message = f"videogen could not process uploaded file {info.file_id}"
+        raise UpstreamInternalError(message, provider=SLUG, status_code=reply.status_code, code="file_failed")
+    return False
+
+
+def parse_submit(reply: Reply, request: GenerationRequest) -> UpstreamJob:
+    _success(reply)
+    body = decode_reply(reply, StartReply, provider=SLUG)
+    if not body.tool_execution_id:  # `vg_exec_` (docs) or `vg_tool_` (CLI): the prefix is never checked
+        raise _protocol("start reply lacks `toolExecutionId`", reply)
+    return UpstreamJob(provider=SLUG, upstream_id=body.tool_execution_id, upstream_model=request.upstream_model)
+
+
+def _expiry(*candidates: float | None) -> int | None:
+    # The nested `file` of the MCP example shows `downloadUrlExpiresAt: 0`: zero means "not stated".
+    return next((int(value) for value in candidates if value is not None and value > 0), None)
+
+
+def _output(result: ToolResult, reply: Reply) -> Output:
+    file = result.file or FileInfo()
+    video_url = result.download_url or file.download_url  # `downloadUrl` may be null (providers.md §2.4)
+    if not video_url:
+        raise _protocol("execution succeeded without a downloadUrl", reply)
+    return Output(
+        video_url=video_url,
+        thumbnail_url=result.thumbnail_url or file.thumbnail_url,
+        expires_at=_expiry(result.download_url_expires_at, file.download_url_expires_at),
+        provenance={"file_id": result.file_id} if result.file_id else {},
+    )
+
+
+def parse_status(reply: Reply) -> UpstreamStatus:
+    """providers.md §2.4 mapped per §6.1; an undocumented status is a protocol error, never a default."""
+    _success(reply)
+    body = decode_reply(reply, ExecutedTool, provider=SLUG)
+    percent = None if body.progress_percentage is None else int(body.progress_percentage)
+    match body.status:
+        case "pending":
+            return UpstreamStatus(status="queued", progress=percent or 0)
+        case "running":
+            return UpstreamStatus(status="in_progress", progress=percent)
+        case "succeeded":
+            if not body.results:  # "present (non-empty) when succeeded"
+                raise _protocol("execution succeeded without results", reply)
+            return UpstreamStatus(status="completed", progress=100, output=_output(body.results[0], reply))
+        case "failed":
+            return UpstreamStatus(status="failed", failure=classify_failure(body.error))
+        case "cancelled":
+            return UpstreamStatus(status="cancelled")
+        case other:
+            raise _protocol(f"execution has undocumented status {other!r}", reply)
+
+
+def parse_cancel(reply: Reply) -> bool:
+    """Any 2xx: the body of the cancel reply is undocumented (providers.md §7 q4), so it is not read."""
+    _success(reply)
+    return True
