@@ -10,6 +10,7 @@ import httpx
 from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
 from providers.transport import CallObserver
 from providers.videogen import VideoGenProvider
+from providers.videogenapi import VideoGenApiProvider
 from providers.vidgen import VidgenProvider
 
 
@@ -29,4 +30,5 @@ class ProviderFactory(Protocol):
 PROVIDERS: dict[str, ProviderFactory] = {
     "vidgen": VidgenProvider,
     "videogen": VideoGenProvider,
+    "videogenapi": VideoGenApiProvider,
 }

@@ -10,6 +10,8 @@ import pytest
 
 from gateway.auth import KeyRing
 from gateway.config import ConfigError, configured_secrets, load_settings, parse_settings, secret_from_env
+from providers.registry import PROVIDERS
+from providers.sandbox.registry import EMULATORS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "gateway.example.toml"
 EXAMPLE_TEXT = EXAMPLE.read_text()
@@ -25,7 +27,8 @@ def test_example_config_loads() -> None:
     """`deploy/gateway.example.toml` decodes into settings with its provider, model and key."""
     settings = load_settings(EXAMPLE)
     assert settings.default_model == "scenex"
-    assert set(settings.providers) == {"vidgen"}
+    # `make run` serves every provider we have an adapter and an emulator for.
+    assert set(settings.providers) == set(PROVIDERS) == set(EMULATORS)
     assert settings.providers["vidgen"].api_key_env == "VIDGEN_API_KEY"
     assert [o.provider for o in settings.models["scenex"].offerings] == ["vidgen"]
     assert settings.keys[0].key_env == "VIDEO_GATEWAY_SANDBOX_KEY"
@@ -126,7 +129,7 @@ def test_offering_naming_unconfigured_provider_is_an_error() -> None:
 def test_default_model_not_in_catalogue_is_an_error() -> None:
     """A `default_model` the catalogue lacks is an error naming `default_model`."""
     with pytest.raises(ConfigError, match="default_model"):
-        parse_settings(_edited('default_model = "scenex"', 'default_model = "sora-2"'))
+        parse_settings(_edited('default_model = "scenex"', 'default_model = "no-such-model"'))
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from litestar import Litestar
 
 from providers.sandbox.videogen import sandbox_app as videogen_sandbox
+from providers.sandbox.videogenapi import sandbox_app as videogenapi_sandbox
 from providers.sandbox.vidgen import sandbox_app as vidgen_sandbox
 
 EmulatorFactory = Callable[[str, float], Litestar]
@@ -14,4 +15,5 @@ EmulatorFactory = Callable[[str, float], Litestar]
 EMULATORS: dict[str, EmulatorFactory] = {
     "vidgen": vidgen_sandbox,
     "videogen": videogen_sandbox,
+    "videogenapi": videogenapi_sandbox,
 }

@@ -1,0 +1,64 @@
+"""The thin async videogenapi shell: build → send → parse over an injected httpx client. All vendor knowledge
+lives in `translate`/`errors`; this only does I/O and hands usage counters to the headroom sink."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from providers.contract import (
+    GenerationRequest,
+    HeadroomSink,
+    HttpCall,
+    ProviderSettings,
+    ProviderTraits,
+    Reply,
+    UpstreamJob,
+    UpstreamStatus,
+    ignore_headroom,
+)
+from providers.transport import CallObserver, Transport, ignore_calls
+from providers.videogenapi.errors import classify_error
+from providers.videogenapi.translate import build_poll, build_submit, parse_headroom, parse_status, parse_submit
+from providers.videogenapi.wire import SLUG
+
+
+class VideoGenApiProvider:
+    """videogenapi (videogenapi.com) behind the `VideoProvider` protocol."""
+
+    slug = SLUG
+    # providers.md §3.8: 5 s polls; jobs run long (the docs' example took 764 s), so a 30 min hard cap.
+    # Seed 002 has no cancel endpoint.
+    traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=1800.0, can_cancel=False)
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: ProviderSettings,
+        *,
+        observe: CallObserver = ignore_calls,
+        headroom: HeadroomSink = ignore_headroom,
+    ) -> None:
+        self._settings = settings
+        self._headroom = headroom
+        self._transport = Transport(client, settings, provider=SLUG, observe=observe)
+
+    async def _send(self, call: HttpCall, *, model: str) -> Reply:
+        reply = await self._transport.send(call)
+        now_s = time.time()
+        for headroom in parse_headroom(reply, model=model, now_s=now_s):
+            self._headroom(headroom)
+        if not 200 <= reply.status_code < 300:
+            raise classify_error(reply, now_s=now_s)
+        return reply
+
+    async def submit(self, request: GenerationRequest) -> UpstreamJob:
+        call = build_submit(request, self._settings)
+        return parse_submit(await self._send(call, model=request.upstream_model), request)
+
+    async def poll(self, job: UpstreamJob) -> UpstreamStatus:
+        return parse_status(await self._send(build_poll(job, self._settings), model=job.upstream_model))
+
+    async def cancel(self, job: UpstreamJob) -> bool:
+        return False  # seed 002 lists no cancel endpoint; no call is made

@@ -1,0 +1,79 @@
+"""Shared by the test_sandbox_videogenapi* modules: a videogenapi emulator on hand-moved clocks and the calls they
+make to it. Holds no fixtures, so each module keeps its own emulator and event loop."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, NamedTuple
+
+import httpx
+
+from providers.sandbox.serving import serve_app
+from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
+
+KEY, OTHER_KEY = "lt_live", "lt_other"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+OTHER_AUTH = {"Authorization": f"Bearer {OTHER_KEY}"}
+# Generous counters so module-wide emulators never trip them; the limit tests configure their own.
+CONFIG = VideoGenApiEmulatorConfig(api_keys=frozenset({KEY, OTHER_KEY}), monthly_limit=100_000, hourly_limits={})
+WALL_START = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Sandbox(NamedTuple):
+    client: httpx.AsyncClient
+    clock: FakeClock
+    wall: FakeClock
+    base_url: str
+
+
+@contextlib.asynccontextmanager
+async def running(config: VideoGenApiEmulatorConfig = CONFIG) -> AsyncIterator[Sandbox]:
+    clock, wall = FakeClock(100.0), FakeClock(WALL_START)
+    app = create_videogenapi_emulator(config, clock=clock, wall_clock=wall)
+    # A fresh connection per request: a reused one can wait ~40 ms per reply on Nagle + delayed ACK.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, limits=limits) as client:
+        yield Sandbox(client, clock, wall, base_url)
+
+
+async def post_generate(
+    client: httpx.AsyncClient, headers: dict[str, str] | None = None, **fields: Any
+) -> httpx.Response:
+    fields.setdefault("prompt", "A cat playing with a ball in a sunny garden")
+    fields.setdefault("model", "kling_25")
+    return await client.post("/api/v1/generate", json=fields, headers=AUTH if headers is None else headers)
+
+
+async def generate(client: httpx.AsyncClient, headers: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+    reply = await post_generate(client, headers, **fields)
+    assert reply.status_code == 200, reply.text
+    accepted: dict[str, Any] = reply.json()
+    return accepted
+
+
+async def status(
+    client: httpx.AsyncClient, generation_id: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    reply = await client.get(f"/api/v1/status/{generation_id}", headers=AUTH if headers is None else headers)
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
+    reply = await client.post("/_sandbox/faults", json=spec)
+    assert reply.status_code == 201, reply.text
