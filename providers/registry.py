@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 
 from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
+from providers.nanogpt import NanoGptProvider
 from providers.transport import CallObserver
 from providers.videogen import VideoGenProvider
 from providers.videogenapi import VideoGenApiProvider
@@ -31,4 +32,5 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "vidgen": VidgenProvider,
     "videogen": VideoGenProvider,
     "videogenapi": VideoGenApiProvider,
+    "nanogpt": NanoGptProvider,
 }

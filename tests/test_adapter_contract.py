@@ -86,6 +86,13 @@ CASES = {
         classes={**_REJECTED, 402: ErrorClass.INVALID_REQUEST},
         policy_class=ErrorClass.INVALID_REQUEST,
     ),
+    # NanoGPT: 402 is insufficient balance (quota); content policy is a 400 at submit with its own code.
+    "nanogpt": Case(
+        slug="nanogpt",
+        upstream_model="kling-v25-turbo-pro",
+        image=_data_image(),
+        classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
+    ),
 }
 SLUGS = [pytest.param(slug, id=slug) for slug in CASES if slug in PROVIDERS]
 

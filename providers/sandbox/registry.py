@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from litestar import Litestar
 
+from providers.sandbox.nanogpt import sandbox_app as nanogpt_sandbox
 from providers.sandbox.videogen import sandbox_app as videogen_sandbox
 from providers.sandbox.videogenapi import sandbox_app as videogenapi_sandbox
 from providers.sandbox.vidgen import sandbox_app as vidgen_sandbox
@@ -16,4 +17,5 @@ EMULATORS: dict[str, EmulatorFactory] = {
     "vidgen": vidgen_sandbox,
     "videogen": videogen_sandbox,
     "videogenapi": videogenapi_sandbox,
+    "nanogpt": nanogpt_sandbox,
 }

@@ -1,0 +1,67 @@
+"""The thin async NanoGPT shell: build → send → parse over an injected httpx client, reporting balance and limit
+news to the headroom sink. All vendor knowledge lives in `translate`/`errors`; this only does I/O."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from providers.contract import (
+    GenerationRequest,
+    HeadroomSink,
+    HttpCall,
+    ProviderSettings,
+    ProviderTraits,
+    Reply,
+    UpstreamJob,
+    UpstreamStatus,
+    ignore_headroom,
+)
+from providers.nanogpt.errors import classify_error, error_headroom
+from providers.nanogpt.translate import build_poll, build_submit, parse_balance, parse_status, parse_submit
+from providers.nanogpt.wire import SLUG
+from providers.transport import CallObserver, Transport, ignore_calls
+
+
+class NanoGptProvider:
+    """NanoGPT's video API behind the `VideoProvider` protocol."""
+
+    slug = SLUG
+    # §4.10: poll every 5 s, a 15 min cap for slow models (Sora/Veo); §5: a cancelled state but no cancel call.
+    traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=900.0, can_cancel=False)
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: ProviderSettings,
+        *,
+        observe: CallObserver = ignore_calls,
+        headroom: HeadroomSink = ignore_headroom,
+    ) -> None:
+        self._settings = settings
+        self._headroom = headroom
+        self._transport = Transport(client, settings, provider=SLUG, observe=observe)
+
+    async def _send(self, call: HttpCall) -> Reply:
+        reply = await self._transport.send(call)
+        if not 200 <= reply.status_code < 300:
+            error = classify_error(reply, operation=call.operation, now_s=time.time())
+            if (news := error_headroom(error)) is not None:
+                self._headroom(news)
+            raise error
+        return reply
+
+    async def submit(self, request: GenerationRequest) -> UpstreamJob:
+        reply = await self._send(build_submit(request, self._settings))
+        job = parse_submit(reply, request)
+        if (balance := parse_balance(reply)) is not None:
+            self._headroom(balance)
+        return job
+
+    async def poll(self, job: UpstreamJob) -> UpstreamStatus:
+        reply = await self._send(build_poll(job, self._settings))
+        return parse_status(reply, precharged_micros=job.reported_cost_micros)
+
+    async def cancel(self, job: UpstreamJob) -> bool:
+        return False  # §5: NanoGPT exposes a CANCELED state but no public cancel call; no call is made

@@ -1,0 +1,399 @@
+"""The NanoGPT emulator's vendor logic (providers.md §4): model entries, request validation, job records and the
+bodies it answers with (both status shapes, the error envelopes, the catalogue). Pure: no HTTP, clock or randomness."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http
+from typing import Annotated, Literal
+
+import msgspec
+
+from providers.sandbox.clock import Phase
+from providers.sandbox.faults import Outcome
+
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # §4.3 "API uploads ≤4 MB", measured on the decoded bytes
+MICROS_PER_USD = 1_000_000
+_USD = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class VendorError(Exception):
+    """A vendor error reply: `payload` is encoded as the JSON body, with `status_code` and `headers`."""
+
+    def __init__(self, status_code: int, payload: object, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+        self.payload = payload
+        self.headers = headers or {}
+
+
+# ------------------------------------------------------------------------------------------ error bodies
+
+
+class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+
+class ErrorEnvelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """§4.6 shape 1 (video guide, `type` upper-case) and shape 2 (OpenAI-style, with `code`/`param`)."""
+
+    error: ErrorDetail
+    refund_message: str | None = msgspec.field(default=None, name="refundMessage")
+
+
+class BalanceError(msgspec.Struct, frozen=True, kw_only=True):
+    """§4.6 shape 3, the legacy 402: `{"error":"Insufficient balance","requiredBalance":…,"status":402}`."""
+
+    error: str
+    required_balance: float = msgspec.field(name="requiredBalance")
+    status: int
+
+
+class PlainError(msgspec.Struct, frozen=True, kw_only=True):
+    """The OpenAPI `Error` schema the status route uses: `{"error": <int>, "message": <string>}`."""
+
+    error: int
+    message: str
+
+
+def envelope(
+    status_code: int,
+    message: str,
+    type_: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    refund: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> VendorError:
+    detail = ErrorDetail(message=message, type=type_, code=code, param=param)
+    return VendorError(status_code, ErrorEnvelope(error=detail, refund_message=refund), headers)
+
+
+def invalid(message: str, *, param: str | None = None, status_code: int = 400) -> VendorError:
+    """A validation error in the video-guide envelope; its `type` string is our choice [inference]."""
+    return envelope(status_code, message, "VALIDATION_ERROR", param=param)
+
+
+def usd(micros: int) -> float:
+    return micros / MICROS_PER_USD
+
+
+def balance_error(required_micros: int) -> VendorError:
+    body = BalanceError(error="Insufficient balance", required_balance=usd(required_micros), status=402)
+    return VendorError(402, body)
+
+
+# §4.3/§4.8: a pre-generation block is a 400 `content_policy_violation` and is not charged.
+BLOCKED = ("Your prompt was flagged by our content policy.", "CONTENT_POLICY_VIOLATION")
+NOT_CHARGED = "You have not been charged for this request."
+RATE_LIMITED = ("Too many video requests. Please slow down.", "RATE_LIMITED")
+
+
+def daily_limit(limit: int, retry_after_s: int) -> VendorError:
+    """§4.7's documented body for an exceeded per-key daily request cap."""
+    message = f"Daily request limit exceeded ({limit}/{limit}). Resets at midnight UTC."
+    headers = {"Retry-After": str(retry_after_s)}
+    return envelope(429, message, "rate_limit_error", code="daily_rpd_limit_exceeded", headers=headers)
+
+
+def _phrase(status_code: int) -> str:
+    try:
+        return http.HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Sandbox fault"
+
+
+# Submit-route bodies for forced statuses: (message, type, code); 402 and 400 have their own shapes.
+_FAULT_BODIES: dict[int, tuple[str, str, str | None]] = {
+    401: ("Invalid API key", "authentication_error", "invalid_api_key"),
+    403: ("This model requires a Pro subscription.", "PRO_REQUIRED", None),
+    404: ("Model not found", "not_found_error", "model_not_found"),
+    429: (*RATE_LIMITED, None),
+    500: ("Internal server error", "server_error", None),
+    503: ("Service temporarily unavailable. Consider changing model if persistent.", "service_unavailable", None),
+}
+
+
+def fault_error(action: str, status_code: int) -> VendorError:
+    """NanoGPT's own body for a forced status: the status route's `Error` schema, else the submit envelopes."""
+    if action == "status":
+        return VendorError(status_code, PlainError(error=status_code, message=_phrase(status_code)))
+    if status_code == 400:
+        return invalid("Invalid request")
+    if status_code == 402:
+        return balance_error(MICROS_PER_USD)
+    message, type_, code = _FAULT_BODIES.get(status_code, (_phrase(status_code), "api_error", None))
+    headers = {"Retry-After": "60"} if status_code == 429 else None
+    return envelope(status_code, message, type_, code=code, headers=headers)
+
+
+# ------------------------------------------------------------------------------------------- the models
+
+
+class VideoModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One catalogue entry: what its submit accepts (docs "Model Directory") and its invented price."""
+
+    name: str
+    per_video_usd: _USD = 0.0
+    per_second_usd: _USD = 0.0
+    duration_field: Literal["duration", "seconds"] = "duration"
+    durations: tuple[str, ...]
+    default_duration: str
+    aspect_field: Literal["aspect_ratio", "orientation"] | None = "aspect_ratio"
+    aspects: tuple[str, ...] = ()
+    resolutions: tuple[str, ...] = ()
+    text_to_video: bool = True
+    image_to_video: bool = True
+    audio: bool = False
+    negative_prompt: bool = False
+    seed: bool = False
+    last_frame_field: Literal["image_tail", "last_image"] | None = None
+    reference_images: bool = False
+
+    def price_micros(self, duration: str) -> int:
+        """Per video plus per second, rounded per unit like the gateway's price table."""
+        seconds = int(duration.removesuffix("s"))
+        return round(self.per_video_usd * MICROS_PER_USD) + round(self.per_second_usd * MICROS_PER_USD) * seconds
+
+
+# ---------------------------------------------------------------------------------------- request bodies
+
+
+class GenerateBody(msgspec.Struct, kw_only=True):
+    """§4.3 submit fields the emulator reads; unknown keys are ignored, as the docs say the vendor does."""
+
+    model: str | None = None
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    duration: str | float | None = None  # a number is a wire-type error the validator names
+    seconds: str | float | None = None
+    aspect_ratio: str | None = None
+    orientation: str | None = None
+    resolution: str | None = None
+    image_url: str | None = msgspec.field(default=None, name="imageUrl")
+    image_data_url: str | None = msgspec.field(default=None, name="imageDataUrl")
+    image_tail: str | None = None
+    last_image: str | None = None
+    reference_images: list[str] | None = msgspec.field(default=None, name="referenceImages")
+
+
+class Accepted(msgspec.Struct, frozen=True, kw_only=True):
+    model_id: str
+    model: VideoModel
+    duration: str
+
+
+def _check_media(field: str, value: str, *, url_ok: bool = True, data_ok: bool = True) -> None:
+    """HTTPS URLs or base64 data URLs; a data URL over 4 MB decoded is a 413 (§4.6)."""
+    if data_ok and value.startswith("data:"):
+        header, comma, payload = value.partition(",")
+        try:
+            if not comma or not header.endswith(";base64"):
+                raise ValueError(header)
+            size_bytes = len(base64.b64decode(payload, validate=True))
+        except (ValueError, binascii.Error):
+            raise invalid(f"{field} is not a valid base64 data URL", param=field) from None
+        if size_bytes > MAX_UPLOAD_BYTES:
+            raise invalid(f"{field} exceeds the 4 MB upload limit", param=field, status_code=413)
+        return
+    if not (url_ok and value.startswith("https://")):
+        kinds = " or ".join(kind for kind, ok in (("an HTTPS URL", url_ok), ("a data URL", data_ok)) if ok)
+        raise invalid(f"{field} must be {kinds}", param=field)
+
+
+def _check_images(body: GenerateBody, model_id: str, model: VideoModel) -> bool:
+    """Media fields in the docs' rules; True when the job is image-conditioned."""
+    if body.image_url is not None:
+        _check_media("imageUrl", body.image_url, data_ok=False)
+    if body.image_data_url is not None:
+        _check_media("imageDataUrl", body.image_data_url, url_ok=False)
+    first = body.image_url or body.image_data_url
+    for field, value in (("image_tail", body.image_tail), ("last_image", body.last_image)):
+        if value is None:
+            continue
+        if field != model.last_frame_field:  # "some models fail when extra media fields are present"
+            raise invalid(f"{field} is not supported by {model_id}", param=field)
+        if first is None:
+            raise invalid(f"{field} needs a first frame (imageUrl or imageDataUrl)", param=field)
+        _check_media(field, value)
+    for reference in body.reference_images or []:
+        if not model.reference_images:
+            raise invalid(f"referenceImages are not supported by {model_id}", param="referenceImages")
+        _check_media("referenceImages", reference)
+    if first is not None and not model.image_to_video:
+        raise invalid(f"{model_id} does not take an input image", param="imageUrl")
+    return first is not None
+
+
+def _check_duration(body: GenerateBody, model_id: str, model: VideoModel) -> str:
+    field = model.duration_field
+    raw = body.seconds if field == "seconds" else body.duration
+    if raw is None:
+        return model.default_duration
+    if not isinstance(raw, str):  # §4.3: the wire type matters, "5" is not 5
+        raise invalid(f'{field} must be a string such as "{model.default_duration}"', param=field)
+    if raw not in model.durations:
+        raise invalid(f"{field} {raw!r} is not allowed for {model_id} ({', '.join(model.durations)})", param=field)
+    return raw
+
+
+def _check_choice(field: str, value: str | None, allowed: tuple[str, ...], model_id: str) -> None:
+    if value is not None and value not in allowed:
+        raise invalid(f"{field} {value!r} is not supported by {model_id} ({', '.join(allowed)})", param=field)
+
+
+def accept(body: GenerateBody, models: dict[str, VideoModel]) -> Accepted:
+    """Validate a submit in a fixed order: model, media, prompt, duration, shape; fields a model lacks are ignored."""
+    if not body.model:
+        raise invalid("model is required", param="model")
+    model = models.get(body.model)
+    if model is None:
+        raise envelope(404, f"Model '{body.model}' not found", "not_found_error", code="model_not_found")
+    conditioned = _check_images(body, body.model, model)
+    if not conditioned and not (body.prompt or "").strip():
+        raise invalid("prompt is required for text-to-video", param="prompt")
+    if not conditioned and not model.text_to_video:
+        raise invalid(f"{body.model} needs an input image", param="imageUrl")
+    duration = _check_duration(body, body.model, model)
+    if model.aspect_field == "aspect_ratio":
+        _check_choice("aspect_ratio", body.aspect_ratio, model.aspects, body.model)
+    elif model.aspect_field == "orientation":
+        _check_choice("orientation", body.orientation, model.aspects, body.model)
+    if model.resolutions:
+        _check_choice("resolution", body.resolution, model.resolutions, body.model)
+    return Accepted(model_id=body.model, model=model, duration=duration)
+
+
+# ------------------------------------------------------------------------------------------- job records
+
+State = Literal["queued", "running", "completed", "failed", "unsafe", "cancelled"]
+REFUNDED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.UNSAFE, Outcome.TIMED_OUT, Outcome.CANCELLED})
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    api_key: str
+    model_id: str
+    cost_micros: int
+    outcome: Outcome | None
+    created_at: float  # emulator clock
+    created_wall: float  # unix seconds
+
+
+def job_state(outcome: Outcome | None, phase: Phase) -> State:
+    """Where a job stands; NanoGPT has no timed-out state, so `[sandbox:timeout]` ends FAILED [inference]."""
+    if phase == "queued":
+        return "queued"
+    if phase == "running" or outcome is Outcome.STUCK:
+        return "running"
+    match outcome:
+        case Outcome.UNSAFE:
+            return "unsafe"
+        case Outcome.FAILED | Outcome.TIMED_OUT:
+            return "failed"
+        case Outcome.CANCELLED:
+            return "cancelled"
+        case _:
+            return "completed"
+
+
+# ------------------------------------------------------------------------------------------------ replies
+
+
+class SubmitReply(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    run_id: str
+    id: str
+    status: str
+    model: str
+    cost: float
+    payment_source: str
+    remaining_balance: float
+
+
+class VideoRef(msgspec.Struct, frozen=True):
+    url: str
+
+
+class VideoOutput(msgspec.Struct, frozen=True):
+    video: VideoRef
+
+
+class NestedData(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+    status: str
+    request_id: str
+    details: str | None = None
+    progress: int | None = None
+    output: VideoOutput | None = None
+    cost: float | None = None
+    payment_source: str | None = None
+    remaining_balance: float | None = None
+    error: str | None = None
+    is_nsfw_error: bool | None = msgspec.field(default=None, name="isNSFWError")
+    user_friendly_error: str | None = None
+
+
+class NestedReply(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """§4.5 Shape A (docs prose and examples): everything under `data`, upper-case states."""
+
+    request_id: str
+    model: str
+    data: NestedData
+
+
+class FlatReply(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """§4.5 Shape B (OpenAPI `UnifiedVideoStatusResponse`): flat, lower-case states, every key present."""
+
+    request_id: str
+    status: str
+    progress: int
+    estimated_time_remaining: int
+    video_url: str | None
+    error: str | None
+    created_at: str
+    completed_at: str | None
+
+
+NESTED_STATES = {"queued": "IN_QUEUE", "running": "IN_PROGRESS", "completed": "COMPLETED", "cancelled": "CANCELED"}
+FLAT_STATES = {"queued": "queued", "running": "processing", "completed": "completed", "cancelled": "cancelled"}
+_FLAGGED = "Content flagged as inappropriate. Please modify your prompt and try again."  # §4.5 example
+FAILURES = {  # state -> (error, isNSFWError, userFriendlyError)
+    "failed": ("Generation failed", False, "Video generation failed. Your balance has been refunded."),
+    "unsafe": ("Content policy violation", True, _FLAGGED),
+}
+
+
+def catalogue_card(model_id: str, model: VideoModel) -> dict[str, object]:
+    """One §4.9 catalogue entry; the `pricing` and `supported_parameters` sub-schemas are invented (§7 q14)."""
+    params: dict[str, object] = {model.duration_field: list(model.durations)}
+    if model.aspect_field is not None:
+        params[model.aspect_field] = list(model.aspects)
+    if model.resolutions:
+        params["resolution"] = list(model.resolutions)
+    flags = {"negative_prompt": model.negative_prompt, "seed": model.seed, "generateAudio": model.audio}
+    params |= {name: True for name, on in flags.items() if on}
+    if model.last_frame_field is not None:
+        params[model.last_frame_field] = True
+    pricing: dict[str, object] = {"currency": "USD"}
+    pricing |= {"per_generation": model.per_video_usd} if model.per_video_usd else {}
+    pricing |= {"per_second": model.per_second_usd} if model.per_second_usd else {}
+    inputs = ["text", "image"] if model.image_to_video else ["text"]
+    return {
+        "id": model_id,
+        "object": "model",
+        "name": model.name,
+        "description": f"{model.name} video generation (sandbox)",
+        "architecture": {"modality": "video", "input_modalities": inputs, "output_modalities": ["video"]},
+        "pricing": pricing,
+        "capabilities": {
+            "video_generation": True,
+            "text_to_video": model.text_to_video,
+            "image_to_video": model.image_to_video,
+            "audio_generation": model.audio,
+        },
+        "supported_parameters": params,
+    }
