@@ -3,10 +3,6 @@ Three envelopes coexist; a vendor `code` or video-guide `type` decides before th
 
 from __future__ import annotations
 
-import email.utils
-import re
-from datetime import UTC
-
 import msgspec
 
 from providers.contract import (
@@ -23,6 +19,7 @@ from providers.contract import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from providers.http_headers import retry_after_s
 from providers.nanogpt.wire import SLUG, ErrorObject, ErrorReply
 
 SCOPE_BALANCE = "balance"  # prepaid USD balance (§4.8)
@@ -30,7 +27,6 @@ SCOPE_DAILY = "daily"  # optional per-key daily request / USD caps, reset 00:00 
 SCOPE_RATE = "rate"  # throughput: 50 submits/min, 25 requests/s per account (§4.7)
 _DAILY_CODES = frozenset({"daily_rpd_limit_exceeded", "daily_usd_limit_exceeded"})
 _DAY_S = 86_400.0
-_DELAY_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 # §4.6: video-guide `type`s (uppercase) and OpenAI-style `code`s, each to its §6.2 class.
 _CODE_CLASSES: dict[str, type[UpstreamError]] = {
@@ -106,30 +102,6 @@ def _class_for(status: int, code: str | None, operation: str) -> type[UpstreamEr
     if status > 500:
         return UpstreamUnavailable
     return InvalidUpstreamRequest if status >= 400 else UpstreamProtocolError
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    return next((value for key, value in headers.items() if key.lower() == name), None)
-
-
-def _http_date_s(value: str | None) -> float | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value or "")
-    except (TypeError, ValueError):
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def retry_after_s(headers: dict[str, str], now_s: float | None) -> float | None:
-    """`Retry-After` as delay-seconds or an HTTP date, measured from the reply's `Date` (else `now_s`)."""
-    raw = (_header(headers, "retry-after") or "").strip()
-    if _DELAY_SECONDS.fullmatch(raw):
-        return float(raw)
-    until_s = _http_date_s(raw)
-    reference_s = _http_date_s(_header(headers, "date")) or now_s
-    if until_s is None or reference_s is None:
-        return None
-    return max(0.0, until_s - reference_s)
 
 
 def _hint_s(reply: Reply, code: str | None, now_s: float | None) -> float | None:

@@ -3,7 +3,6 @@ headers of every reply (§2.6) to the upstream taxonomy; pure: no I/O, env or cl
 
 from __future__ import annotations
 
-import email.utils
 import re
 
 import msgspec
@@ -23,6 +22,8 @@ from providers.contract import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from providers.http_headers import header
+from providers.http_headers import retry_after_s as standard_retry_after_s
 from providers.videogen.wire import SLUG, ApiError
 
 # Error codes to classes. Documented (providers.md §2.5): invalid_parameters, invalid_id, missing_api_key,
@@ -56,7 +57,8 @@ _UNIX_EPOCH_FLOOR_S = 1_000_000_000  # a Reset below this (2001) is read as delt
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
-    return next((value.strip() for key, value in headers.items() if key.lower() == name), None)
+    value = header(headers, name)
+    return None if value is None else value.strip()
 
 
 def _number(raw: str | None) -> float | None:
@@ -98,19 +100,13 @@ def retry_after_s(headers: dict[str, str], now_s: float | None) -> float | None:
     """`Retry-After` (delta-seconds or HTTP date), else `X-RateLimit-Reset` (unix seconds) less `now_s`.
 
     providers.md §2.6: whether 429 carries Retry-After is undocumented; Reset is on every reply."""
-    raw = _header(headers, "retry-after")
-    if (delay := _number(raw)) is not None:
-        return delay
-    try:
-        until_s: float | None = email.utils.parsedate_to_datetime(raw or "").timestamp()
-    except (TypeError, ValueError):
-        until_s = None
-    if until_s is None:
-        reset = _number(_header(headers, "x-ratelimit-reset"))
-        if reset is not None and reset < _UNIX_EPOCH_FLOOR_S:
-            return reset
-        until_s = reset
-    return None if until_s is None or now_s is None else max(0.0, until_s - now_s)
+    given = standard_retry_after_s(headers, now_s)
+    if given is not None:
+        return given
+    reset = _number(_header(headers, "x-ratelimit-reset"))
+    if reset is not None and reset < _UNIX_EPOCH_FLOOR_S:
+        return reset
+    return None if reset is None or now_s is None else max(0.0, reset - now_s)
 
 
 def classify_error(reply: Reply, *, now_s: float | None = None) -> UpstreamError:

@@ -3,9 +3,7 @@ The vendor sends no error codes: the HTTP status decides, and a 429 is split by 
 
 from __future__ import annotations
 
-import email.utils
 import re
-from datetime import UTC
 
 import msgspec
 
@@ -20,6 +18,7 @@ from providers.contract import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from providers.http_headers import retry_after_s
 from providers.videogenapi.wire import SLUG, ErrorReply, error_text
 
 CODE_RATE_LIMITED = "rate_limit_exceeded"
@@ -28,7 +27,6 @@ CODE_USAGE_LIMIT = "usage_limit_exceeded"
 _SHORT_WINDOW = re.compile(r"\s*(?P<count>\d+)?\s*(?P<unit>s|sec|second|min|minute|h|hr|hour)s?\s*", re.IGNORECASE)
 # providers.md §3.5 [inference]: a monthly or daily usage limit is quota, not a short rate window.
 _LONG_LIMIT = re.compile(r"\b(month|monthly|day|daily)\b", re.IGNORECASE)
-_DELAY_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
 def _decode(body: bytes) -> ErrorReply:
@@ -47,30 +45,6 @@ def _error_class(status: int) -> type[UpstreamError]:
     if status > 500:
         return UpstreamUnavailable
     return InvalidUpstreamRequest if status >= 400 else UpstreamProtocolError
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    return next((value for key, value in headers.items() if key.lower() == name), None)
-
-
-def _http_date_s(value: str | None) -> float | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value or "")
-    except (TypeError, ValueError):
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def retry_after_s(headers: dict[str, str], now_s: float | None) -> float | None:
-    """`Retry-After` (undocumented; one client honours it) as delay-seconds or an HTTP date."""
-    raw = (_header(headers, "retry-after") or "").strip()
-    if _DELAY_SECONDS.fullmatch(raw):
-        return float(raw)
-    until_s = _http_date_s(raw)
-    reference_s = _http_date_s(_header(headers, "date")) or now_s
-    if until_s is None or reference_s is None:
-        return None
-    return max(0.0, until_s - reference_s)
 
 
 def _short_window(window: str) -> bool:

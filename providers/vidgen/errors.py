@@ -3,9 +3,7 @@ Vidgen has no error codes, so the documented strings are the only signal beyond 
 
 from __future__ import annotations
 
-import email.utils
 import re
-from datetime import UTC
 
 import msgspec
 
@@ -20,6 +18,7 @@ from providers.contract import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from providers.http_headers import retry_after_s as _retry_after_s
 from providers.vidgen.wire import SLUG, ErrorReply
 
 # seed 000 "Error Handling" table: the exact `error` string -> (its documented HTTP status, our code).
@@ -38,7 +37,6 @@ _KNOWN_ERRORS: dict[str, tuple[int, str]] = {
 }
 _TOO_MANY_SCENES = re.compile(r"Maximum \d+ scenes allowed")  # seed 000: "Maximum N scenes allowed"
 _BLOCKED_PREFIX = "Content blocked — "  # seed 000 "Completed (Blocked)": "Content blocked — flagged for: …"
-_DELAY_SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
 def known_error(message: str | None) -> tuple[int, str] | None:
@@ -64,30 +62,6 @@ def _error_class(status: int, code: str | None) -> type[UpstreamError]:
     if status > 500:
         return UpstreamUnavailable
     return InvalidUpstreamRequest if status >= 400 else UpstreamProtocolError
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    return next((value for key, value in headers.items() if key.lower() == name), None)
-
-
-def _http_date_s(value: str | None) -> float | None:
-    try:
-        moment = email.utils.parsedate_to_datetime(value or "")
-    except (TypeError, ValueError):
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def _retry_after_s(headers: dict[str, str], now_s: float | None) -> float | None:
-    """`Retry-After` as delay-seconds or an HTTP date, measured from the reply's `Date` (else `now_s`)."""
-    raw = (_header(headers, "retry-after") or "").strip()
-    if _DELAY_SECONDS.fullmatch(raw):
-        return float(raw)
-    until_s = _http_date_s(raw)
-    reference_s = _http_date_s(_header(headers, "date")) or now_s
-    if until_s is None or reference_s is None:
-        return None
-    return max(0.0, until_s - reference_s)
 
 
 def classify_error(reply: Reply, *, now_s: float | None = None) -> UpstreamError:
