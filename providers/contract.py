@@ -133,6 +133,8 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     size_range: tuple[_Pixels, _Pixels] | None = None
     size_multiple: _Positive = 1
     audio: bool = False
+    audio_prompt: bool = False
+    audio_negative_prompt: bool = False
     music: bool = False
     negative_prompt: bool = False
     seed: bool = False

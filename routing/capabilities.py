@@ -7,7 +7,18 @@ import msgspec
 from providers.contract import Capabilities, GenerationRequest, ImageData
 
 # Fields a best-effort request may lose (with a warning); every other gap makes the offering ineligible.
-DROPPABLE = frozenset({"seed", "audio", "music", "negative_prompt", "enhance_prompt", "watermark"})
+DROPPABLE = frozenset(
+    {
+        "seed",
+        "audio",
+        "audio_prompt",
+        "audio_negative_prompt",
+        "music",
+        "negative_prompt",
+        "enhance_prompt",
+        "watermark",
+    }
+)
 
 
 class Gap(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,9 +74,15 @@ def _seconds_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
 
 
 def _option_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    audio = request.audio
     wanted = {
         "seed": (request.seed is not None, caps.seed),
-        "audio": (request.audio is not None and request.audio.enabled, caps.audio),
+        "audio": (audio is not None and audio.enabled, caps.audio),
+        "audio_prompt": (audio is not None and audio.enabled and bool(audio.prompt), caps.audio_prompt),
+        "audio_negative_prompt": (
+            audio is not None and audio.enabled and bool(audio.negative_prompt),
+            caps.audio_negative_prompt,
+        ),
         "music": (request.music is not None and request.music.enabled, caps.music),
         "negative_prompt": (any(s.negative_terms for s in request.scenes), caps.negative_prompt),
         "enhance_prompt": (request.enhance_prompt, caps.enhance_prompt),
@@ -101,6 +118,12 @@ def without(request: GenerationRequest, gaps: list[Gap]) -> GenerationRequest:
         changes["seed"] = None
     if "audio" in fields:
         changes["audio"] = None
+    elif request.audio is not None and fields & {"audio_prompt", "audio_negative_prompt"}:
+        changes["audio"] = msgspec.structs.replace(
+            request.audio,
+            prompt=None if "audio_prompt" in fields else request.audio.prompt,
+            negative_prompt=None if "audio_negative_prompt" in fields else request.audio.negative_prompt,
+        )
     if "music" in fields:
         changes["music"] = None
     if "enhance_prompt" in fields:
