@@ -30,6 +30,7 @@ from gateway.upstreams import build_upstreams
 from providers.transport import CallObserver
 from routing.headroom import HeadroomBoard
 from routing.router import Router
+from routing.speed import SpeedBook
 
 log = structlog.get_logger("gateway.app")
 
@@ -60,14 +61,17 @@ def create_app(
         upstreams = build_upstreams(settings.providers, client, observe=observe, headroom=board.record)
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
+        speeds = SpeedBook()
         app.state.service = VideoService(
             store=job_store,
             router=router,
             upstreams=upstreams,
             submit_grace_s=settings.poller.submit_grace_s,
+            failover=settings.failover,
+            speeds=speeds,
             clock=clock,
         )
-        poller = Poller(store=job_store, upstreams=upstreams, settings=settings.poller, clock=clock)
+        poller = Poller(store=job_store, upstreams=upstreams, settings=settings.poller, clock=clock, speeds=speeds)
         task = asyncio.create_task(poller.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
         try:

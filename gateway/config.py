@@ -69,6 +69,14 @@ class PollerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     stop_timeout_s: _Seconds = 30.0
 
 
+class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Submit-time failover: how many candidates to try and for how long, and the default ranking."""
+
+    default_strategy: Literal["cheapest", "fastest", "balanced", "priority"] = "cheapest"
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    deadline_s: _Seconds = 60.0
+
+
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_image_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10 * 1024 * 1024
     max_metadata_entries: Annotated[int, msgspec.Meta(ge=0)] = 16
@@ -79,6 +87,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     store: StoreSettings = StoreSettings()
     poller: PollerSettings = PollerSettings()
     limits: LimitsSettings = LimitsSettings()
+    failover: FailoverSettings = FailoverSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()

@@ -84,6 +84,8 @@ def normalize(
         allow_providers=tuple(routing.providers) if routing else (),
         exclude_providers=tuple(routing.exclude) if routing else (),
         max_cost_micros=usd_to_micros(routing.max_cost_usd) if routing and routing.max_cost_usd else None,
+        strategy=routing.strategy if routing else None,
+        allow_fallbacks=routing.allow_fallbacks if routing else True,
     )
     prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
     return Intake(query=query, images=tuple(refs), prompt=prompt)
@@ -93,12 +95,6 @@ def _refuse_unbuilt(body: CreateVideoBody) -> None:
     """Fields of the public schema whose machinery is not built yet are refused, never silently ignored."""
     if body.webhook is not None:
         raise InvalidRequest("webhook delivery is not available yet", code="not_supported", param="webhook")
-    if body.routing is not None and body.routing.strategy is not None:
-        raise InvalidRequest(
-            "routing strategies are not available yet; offerings are tried in catalogue order",
-            code="not_supported",
-            param="routing.strategy",
-        )
 
 
 def _scenes(

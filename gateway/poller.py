@@ -16,6 +16,7 @@ from gateway.jobs import JobError, Usage, VideoJob, apply_status, fail, job_erro
 from gateway.store.base import JobStore
 from gateway.upstreams import Upstream
 from providers.contract import UpstreamError, UpstreamStatus
+from routing.speed import SpeedBook
 
 log = structlog.get_logger("gateway.poller")
 
@@ -28,7 +29,9 @@ class Poller:
         upstreams: Mapping[str, Upstream],
         settings: PollerSettings,
         clock: Callable[[], float],
+        speeds: SpeedBook | None = None,
     ) -> None:
+        self._speeds = speeds or SpeedBook()
         self._store = store
         self._upstreams = upstreams
         self._settings = settings
@@ -114,6 +117,9 @@ class Poller:
         await self._write(updated, job)
         if updated.terminal:
             log.info("job_finished", status=updated.status, provider=job.provider, polls=updated.poll_count)
+        if updated.status == "completed" and job.provider is not None:
+            # Time to video as the client sees it, from acceptance: what `fastest` ranks on.
+            self._speeds.observe(job.provider, job.model, now - job.created_at)
 
     async def _poll_failed(self, job: VideoJob, upstream: Upstream, exc: UpstreamError) -> None:
         now = self._clock()

@@ -9,13 +9,23 @@ import msgspec
 import structlog
 
 from gateway.auth import Caller
-from gateway.errors import InvalidRequest, NoProviderAvailable, NotFound, StoreUnavailable, from_upstream
+from gateway.config import FailoverSettings
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    NoProviderAvailable,
+    NotFound,
+    StoreUnavailable,
+    from_upstream,
+)
 from gateway.intake import Intake
 from gateway.jobs import Attempt, VideoJob, new_job_id
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
 from providers.contract import UpstreamError, UpstreamJob
+from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
+from routing.speed import SpeedBook
 
 log = structlog.get_logger("gateway.service")
 
@@ -28,8 +38,12 @@ class VideoService:
         router: Router,
         upstreams: Mapping[str, Upstream],
         submit_grace_s: float,
+        failover: FailoverSettings,
+        speeds: SpeedBook,
         clock: Callable[[], float],
     ) -> None:
+        self._failover = failover
+        self._speeds = speeds
         self._store = store
         self._router = router
         self._upstreams = upstreams
@@ -49,28 +63,57 @@ class VideoService:
         except UnknownModel as exc:
             raise InvalidRequest(str(exc), code="unknown_model", param="model") from exc
 
-    async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
+    def ranked(self, intake: Intake) -> tuple[Plan, list[Ranked]]:
+        """The plan and its eligible candidates, best first under the request's (or the default) strategy."""
         plan = self.plan(intake)
-        if not plan.candidates:
+        strategy = intake.query.strategy or self._failover.default_strategy
+        return plan, rank(plan.candidates, strategy=strategy, expected_s=self._speeds.expected_s)
+
+    async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
+        plan, ranked = self.ranked(intake)
+        if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
             raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
-        candidate = plan.candidates[0]
-        job = self._new_job(caller, intake, candidate, metadata)
+        tries = self._failover.max_attempts if intake.query.allow_fallbacks else 1
+        candidates = [r.candidate for r in ranked[:tries]]
+        strategy = intake.query.strategy or self._failover.default_strategy
+        job = self._new_job(caller, intake, candidates[0], metadata, strategy)
         # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
         await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
-        upstream = self._upstreams[candidate.provider]
         try:
-            accepted = await upstream.adapter.submit(candidate.request)
-        except UpstreamError as exc:
-            await self._store.delete(job.id)
-            log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
-            raise from_upstream(exc) from exc
+            accepted, candidate, attempts = await self._submit_first(job, candidates)
         except BaseException:
             await self._store.delete(job.id)
             raise
-        return await self._follow(job, accepted, upstream)
+        return await self._follow(job, candidate, accepted, attempts)
 
-    def _new_job(self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str]) -> VideoJob:
+    async def _submit_first(
+        self, job: VideoJob, candidates: list[Candidate]
+    ) -> tuple[UpstreamJob, Candidate, tuple[Attempt, ...]]:
+        """Submit to each candidate in turn until one accepts; fail over only on classes that allow it.
+
+        Each provider is tried once, so a timeout whose outcome is unknown is never resubmitted to the same one."""
+        attempts: list[Attempt] = []
+        deadline = self._clock() + self._failover.deadline_s
+        last: UpstreamError | None = None
+        for candidate in candidates:
+            try:
+                accepted = await self._upstreams[candidate.provider].adapter.submit(candidate.request)
+            except UpstreamError as exc:
+                last = exc
+                attempts.append(_failed_attempt(candidate, exc, self._clock()))
+                log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+                if not exc.failover or self._clock() >= deadline:
+                    break
+                continue
+            attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
+            return accepted, candidate, tuple(attempts)
+        assert last is not None
+        raise _submit_failure(last, attempts)
+
+    def _new_job(
+        self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str], strategy: str
+    ) -> VideoJob:
         now = self._clock()
         return VideoJob(
             id=new_job_id(now),
@@ -87,18 +130,27 @@ class VideoService:
             estimated_cost_micros=candidate.estimated_cost_micros,
             warnings=candidate.warnings,
             metadata=metadata,
+            strategy=strategy,
         )
 
-    async def _follow(self, job: VideoJob, accepted: UpstreamJob, upstream: Upstream) -> VideoJob:
+    async def _follow(
+        self, job: VideoJob, candidate: Candidate, accepted: UpstreamJob, attempts: tuple[Attempt, ...]
+    ) -> VideoJob:
         now = self._clock()
+        upstream = self._upstreams[candidate.provider]
         followed = msgspec.structs.replace(
             job,
             phase="following",
+            provider=candidate.provider,
             upstream=accepted,
+            seconds=candidate.seconds,
+            size=candidate.size,
+            estimated_cost_micros=candidate.estimated_cost_micros,
+            warnings=candidate.warnings,
             updated_at=now,
             deadline_at=job.created_at + upstream.max_job_duration_s,
             next_poll_at=now + upstream.poll_interval_s,
-            attempts=(Attempt(provider=accepted.provider, outcome="accepted", at=now),),
+            attempts=attempts,
             version=job.version + 1,
         )
         for delay_s in (0.0, 0.1, 0.5):
@@ -160,3 +212,15 @@ class VideoService:
         except UpstreamError as exc:
             # Best effort: the job is cancelled for the client either way; the provider may still finish it.
             log.warning("upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+
+
+def _failed_attempt(candidate: Candidate, exc: UpstreamError, now: float) -> Attempt:
+    return Attempt(provider=candidate.provider, outcome="failed", error_code=exc.error_class.value, at=now)
+
+
+def _submit_failure(last: UpstreamError, attempts: list[Attempt]) -> GatewayError:
+    """One attempt: that provider's error as is. Several: 503 naming every attempt and how it failed."""
+    if len(attempts) == 1 or not last.failover:
+        return from_upstream(last)
+    tried = "; ".join(f"{a.provider}: {a.error_code}" for a in attempts)
+    return NoProviderAvailable(f"every candidate failed ({tried})", code="all_attempts_failed")

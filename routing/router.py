@@ -5,6 +5,7 @@ Until ranking strategies land, the order is the catalogue's; each drop carries i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import msgspec
 
@@ -22,6 +23,8 @@ class RouteQuery(msgspec.Struct, frozen=True, kw_only=True):
     allow_providers: tuple[str, ...] = ()
     exclude_providers: tuple[str, ...] = ()
     max_cost_micros: int | None = None
+    strategy: Literal["cheapest", "fastest", "balanced", "priority"] | None = None
+    allow_fallbacks: bool = True
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):

@@ -247,9 +247,7 @@ async def test_health_and_readiness(gateway: httpx.AsyncClient) -> None:
     assert ready["checks"]["store"] == "ok"
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("webhook", {"url": "https://example.com/hook"}), ("routing", {"strategy": "cheapest"})]
-)
+@pytest.mark.parametrize(("field", "value"), [("webhook", {"url": "https://example.com/hook"})])
 async def test_fields_not_built_yet_are_refused_not_ignored(
     gateway: httpx.AsyncClient, field: str, value: dict[str, str]
 ) -> None:

@@ -1,0 +1,87 @@
+"""Submit-time failover through the gateway over every emulator: which errors move a job to the next candidate,
+how attempts are recorded, and what the client gets when nothing accepts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal
+
+SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
+
+
+@pytest.fixture
+async def gateway(sandbox: dict[str, str], serve_gateway: GatewayFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_gateway(example_settings(sandbox)) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield client
+
+
+async def arm(sandbox: dict[str, str], provider: str, **fault: Any) -> None:
+    async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
+        reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "times": 1, **fault})
+        assert reply.status_code in (200, 201), reply.text
+
+
+async def test_cheapest_eligible_provider_wins(gateway: httpx.AsyncClient) -> None:
+    """sora-2 costs $0.40 at NanoGPT (4 s) and $1.99 at videogenapi: `cheapest` (the default) picks NanoGPT."""
+    reply = await gateway.post("/v1/videos", json=SORA, headers=auth())
+    assert reply.json()["provider"] == "nanogpt"
+    assert reply.json()["routing"]["strategy"] == "cheapest"
+
+
+async def test_a_429_moves_the_job_to_the_next_candidate_and_records_both(
+    gateway: httpx.AsyncClient, sandbox: dict[str, str]
+) -> None:
+    """NanoGPT answers 429: the job lands on videogenapi, completes, and both attempts are on the job."""
+    await arm(sandbox, "nanogpt", status_code=429)
+    video = (await gateway.post("/v1/videos", json=SORA, headers=auth())).json()
+    assert video["provider"] == "videogenapi"
+    assert video["routing"]["attempts"] == [
+        {"provider": "nanogpt", "outcome": "failed", "error_code": "rate_limited"},
+        {"provider": "videogenapi", "outcome": "accepted", "error_code": None},
+    ]
+    done = await wait_terminal(gateway, video["id"])
+    assert (done["status"], done["seconds"], done["usage"]["cost_usd"]) == ("completed", "10", 1.99)
+
+
+async def test_content_policy_never_fails_over(gateway: httpx.AsyncClient) -> None:
+    """A prompt NanoGPT blocks is a 400 content_policy; videogenapi is not tried with it."""
+    reply = await gateway.post("/v1/videos", json={**SORA, "prompt": "x [sandbox:block]"}, headers=auth())
+    assert reply.status_code == 400
+    assert reply.json()["error"]["type"] == "content_policy"
+
+
+async def test_no_fallbacks_when_the_request_says_so(gateway: httpx.AsyncClient, sandbox: dict[str, str]) -> None:
+    """With allow_fallbacks false, the first candidate's 429 is the answer: 503 with Retry-After, no second try."""
+    await arm(sandbox, "nanogpt", status_code=429)
+    body = {**SORA, "routing": {"allow_fallbacks": False}}
+    reply = await gateway.post("/v1/videos", json=body, headers=auth())
+    assert reply.status_code == 503
+    assert reply.json()["error"]["provider"] == "nanogpt"
+    assert (await gateway.get("/v1/videos", headers=auth())).json()["data"] == []
+
+
+async def test_every_candidate_failing_is_a_503_naming_each_attempt(
+    gateway: httpx.AsyncClient, sandbox: dict[str, str]
+) -> None:
+    """Both sora-2 providers fail with fail-over-able errors: 503 listing both, and no job is left behind."""
+    await arm(sandbox, "nanogpt", status_code=503)
+    await arm(sandbox, "videogenapi", status_code=502)
+    reply = await gateway.post("/v1/videos", json=SORA, headers=auth())
+    assert reply.status_code == 503
+    error = reply.json()["error"]
+    assert error["code"] == "all_attempts_failed"
+    assert "nanogpt: upstream_unavailable" in error["message"]
+    assert "videogenapi: upstream_unavailable" in error["message"]
+    assert (await gateway.get("/v1/videos", headers=auth())).json()["data"] == []
+
+
+async def test_request_strategy_priority_uses_catalogue_order(gateway: httpx.AsyncClient) -> None:
+    """`priority` with no ops order follows the catalogue: videogenapi is listed first for sora-2."""
+    body = {**SORA, "routing": {"strategy": "priority"}}
+    reply = await gateway.post("/v1/videos", json=body, headers=auth())
+    assert (reply.json()["provider"], reply.json()["routing"]["strategy"]) == ("videogenapi", "priority")

@@ -1,0 +1,51 @@
+"""Ranking strategies on plain candidates: the order, and the score components `explain` shows."""
+
+from __future__ import annotations
+
+from providers.contract import GenerationRequest, Scene
+from routing.ranking import rank
+from routing.router import Candidate
+
+REQUEST = GenerationRequest(upstream_model="m", scenes=(Scene(prompt="p"),))
+
+
+def _candidate(provider: str, cost_usd: float) -> Candidate:
+    return Candidate(
+        model="m", provider=provider, request=REQUEST, seconds=5, size=None, estimated_cost_micros=int(cost_usd * 1e6)
+    )
+
+
+CANDIDATES = [_candidate("a", 0.50), _candidate("b", 0.20), _candidate("c", 0.30)]
+SPEEDS = {"a": 30.0, "b": 300.0, "c": None}
+
+
+def _providers(strategy: str, **kwargs: object) -> list[str]:
+    ranked = rank(CANDIDATES, strategy=strategy, expected_s=lambda p, m: SPEEDS[p], **kwargs)  # type: ignore[arg-type]
+    return [r.candidate.provider for r in ranked]
+
+
+def test_cheapest_orders_by_estimated_cost() -> None:
+    """Under `cheapest` the lowest estimate comes first."""
+    assert _providers("cheapest") == ["b", "c", "a"]
+
+
+def test_fastest_orders_by_observed_time_and_puts_unknown_last() -> None:
+    """Under `fastest` the quickest observed provider wins; one never observed ranks after every known one."""
+    assert _providers("fastest") == ["a", "b", "c"]
+
+
+def test_balanced_weighs_cost_against_speed() -> None:
+    """Under `balanced` a heavy speed weight favours the fast one, a heavy cost weight the cheap one."""
+    assert _providers("balanced", weights=(0.1, 1.0))[0] == "a"
+    assert _providers("balanced", weights=(1.0, 0.0))[0] == "b"
+
+
+def test_priority_follows_ops_order_then_catalogue_order() -> None:
+    """Under `priority` the ops order comes first; providers it does not list keep catalogue order after it."""
+    assert _providers("priority", order=("c",)) == ["c", "a", "b"]
+
+
+def test_scores_carry_their_components() -> None:
+    """Each ranked candidate keeps cost, expected time and position, so explain can show why it ranked there."""
+    [best, *_] = rank(CANDIDATES, strategy="cheapest", expected_s=lambda p, m: SPEEDS[p])
+    assert (best.score.cost_usd, best.score.expected_s, best.score.position) == (0.2, 300.0, 1)
