@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -15,6 +17,7 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 
 from gateway.api.models import list_models
+from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.auth import KeyRing
@@ -30,6 +33,7 @@ from gateway.upstreams import build_upstreams
 from providers.transport import CallObserver
 from routing.headroom import HeadroomBoard
 from routing.router import Router
+from routing.rules import RulesHolder
 from routing.speed import SpeedBook
 
 log = structlog.get_logger("gateway.app")
@@ -42,6 +46,7 @@ def _no_observer(provider: str, operation: str, outcome: str, elapsed_s: float) 
 def create_app(
     settings: Settings,
     *,
+    config_path: str | None = None,
     http_client: httpx.AsyncClient | None = None,
     store: JobStore | None = None,
     keyring: KeyRing | None = None,
@@ -62,6 +67,11 @@ def create_app(
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
         speeds = SpeedBook()
+        rules = RulesHolder(
+            settings.routing, known_providers=settings.providers, known_models=settings.models, source="start-up"
+        )
+        app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
+        _on_sighup(app.state.reload_rules)
         app.state.service = VideoService(
             store=job_store,
             router=router,
@@ -69,6 +79,7 @@ def create_app(
             submit_grace_s=settings.poller.submit_grace_s,
             failover=settings.failover,
             speeds=speeds,
+            rules=rules,
             clock=clock,
         )
         poller = Poller(store=job_store, upstreams=upstreams, settings=settings.poller, clock=clock, speeds=speeds)
@@ -94,6 +105,8 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
+            get_routing_rules,
+            reload_routing_rules,
             create_video,
             get_video,
             list_videos,
@@ -129,3 +142,16 @@ def _store_from(settings: Settings) -> JobStore:
 
         url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
     return RedisStore.from_url(url, prefix=settings.store.key_prefix)
+
+
+def _on_sighup(reload: Callable[[], object]) -> None:
+    """SIGHUP reloads the routing rules, as `POST /v1/routing/reload` does (where the loop can take signals)."""
+
+    def handle() -> None:
+        try:
+            reload()
+        except Exception:
+            log.warning("routing_reload_rejected", trigger="SIGHUP", exc_info=True)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handle)

@@ -16,9 +16,10 @@ DEFAULT_CONFIG = "deploy/gateway.example.toml"
 
 
 def app() -> Litestar:
-    settings = load_settings(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+    config_path = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
+    settings = load_settings(config_path)
     configure_logging(settings.log_level, secrets=configured_secrets(settings))
-    application = create_app(settings)
+    application = create_app(settings, config_path=config_path)
     # The app graph lives as long as the process: keep it out of every later full collection (p99 latency).
     gc.collect()
     gc.freeze()

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from routing.catalogue import Catalogue, Model
+from routing.rules import RoutingRules, RulesError
+from routing.rules import validate as validate_rules
 
 Scope = Literal["videos", "usage", "admin"]
 _Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
@@ -70,9 +72,8 @@ class PollerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Submit-time failover: how many candidates to try and for how long, and the default ranking."""
+    """Submit-time failover: how many candidates to try and for how long (the strategy is in `[routing]`)."""
 
-    default_strategy: Literal["cheapest", "fastest", "balanced", "priority"] = "cheapest"
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
     deadline_s: _Seconds = 60.0
 
@@ -88,6 +89,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     poller: PollerSettings = PollerSettings()
     limits: LimitsSettings = LimitsSettings()
     failover: FailoverSettings = FailoverSettings()
+    routing: RoutingRules = RoutingRules()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()
@@ -104,6 +106,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                     )
         if self.default_model is not None and self.default_model not in self.models:
             raise ValueError(f"default_model {self.default_model!r} is not in models - at `$.default_model`")
+        try:
+            validate_rules(self.routing, known_providers=self.providers, known_models=self.models)
+        except RulesError as exc:
+            raise ValueError(f"{exc.detail} - at `{exc.path}`") from exc
         for slug, provider in self.providers.items():
             # A poll that can outlast its lease lets a second replica claim the same job mid-poll.
             if provider.timeout_s >= self.poller.lease_s:

@@ -25,6 +25,7 @@ from gateway.upstreams import Upstream
 from providers.contract import UpstreamError, UpstreamJob
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
+from routing.rules import Policy, RulesHolder
 from routing.speed import SpeedBook
 
 log = structlog.get_logger("gateway.service")
@@ -40,9 +41,11 @@ class VideoService:
         submit_grace_s: float,
         failover: FailoverSettings,
         speeds: SpeedBook,
+        rules: RulesHolder,
         clock: Callable[[], float],
     ) -> None:
         self._failover = failover
+        self._rules = rules
         self._speeds = speeds
         self._store = store
         self._router = router
@@ -57,26 +60,34 @@ class VideoService:
     def router(self) -> Router:
         return self._router
 
-    def plan(self, intake: Intake) -> Plan:
+    @property
+    def rules(self) -> RulesHolder:
+        return self._rules
+
+    def ranked(self, caller: Caller, intake: Intake, metadata: dict[str, str]) -> tuple[Plan, list[Ranked], Policy]:
+        """The plan under the ops rules for this team, model and metadata, and its candidates best first."""
+        policy = self._rules.resolve(team=caller.team, model=intake.query.model, metadata=metadata)
         try:
-            return self._router.plan(intake.query)
+            plan = self._router.plan(intake.query, policy)
         except UnknownModel as exc:
             raise InvalidRequest(str(exc), code="unknown_model", param="model") from exc
-
-    def ranked(self, intake: Intake) -> tuple[Plan, list[Ranked]]:
-        """The plan and its eligible candidates, best first under the request's (or the default) strategy."""
-        plan = self.plan(intake)
-        strategy = intake.query.strategy or self._failover.default_strategy
-        return plan, rank(plan.candidates, strategy=strategy, expected_s=self._speeds.expected_s)
+        ranked = rank(
+            plan.candidates,
+            strategy=intake.query.strategy or policy.strategy,
+            expected_s=self._speeds.expected_s,
+            order=policy.order,
+            weights=(policy.weights.cost, policy.weights.speed),
+        )
+        return plan, ranked, policy
 
     async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
-        plan, ranked = self.ranked(intake)
+        plan, ranked, policy = self.ranked(caller, intake, metadata)
         if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
             raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
         tries = self._failover.max_attempts if intake.query.allow_fallbacks else 1
         candidates = [r.candidate for r in ranked[:tries]]
-        strategy = intake.query.strategy or self._failover.default_strategy
+        strategy = intake.query.strategy or policy.strategy
         job = self._new_job(caller, intake, candidates[0], metadata, strategy)
         # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
         await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)

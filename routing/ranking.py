@@ -6,13 +6,12 @@ sum of cost and time, each normalised to the worst candidate. priority: ops orde
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import msgspec
 
 from routing.router import Candidate
+from routing.rules import Strategy
 
-Strategy = Literal["cheapest", "fastest", "balanced", "priority"]
 ExpectedSeconds = Callable[[str, str], float | None]
 """(provider, model) -> observed seconds to complete, None when nothing was observed yet."""
 

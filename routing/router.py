@@ -5,13 +5,13 @@ Until ranking strategies land, the order is the catalogue's; each drop carries i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 import msgspec
 
 from providers.contract import GenerationRequest
 from routing.capabilities import capability_gaps, resolved_seconds, without
 from routing.catalogue import Catalogue, Offering, resolution_of
+from routing.rules import Policy, Strategy
 
 
 class RouteQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,7 +23,7 @@ class RouteQuery(msgspec.Struct, frozen=True, kw_only=True):
     allow_providers: tuple[str, ...] = ()
     exclude_providers: tuple[str, ...] = ()
     max_cost_micros: int | None = None
-    strategy: Literal["cheapest", "fastest", "balanced", "priority"] | None = None
+    strategy: Strategy | None = None
     allow_fallbacks: bool = True
 
 
@@ -66,22 +66,29 @@ class Router:
     def enabled(self, provider: str) -> bool:
         return self._enabled.get(provider, False)
 
-    def plan(self, query: RouteQuery) -> Plan:
+    def plan(self, query: RouteQuery, policy: Policy | None = None) -> Plan:
+        """Every offering of the model, kept or dropped with its reasons; `policy` adds the ops rules."""
         model = self._catalogue.get(query.model)
         if model is None:
             raise UnknownModel(query.model, sorted(self._catalogue))
+        if policy is not None and policy.max_cost_micros is not None:
+            caps = [c for c in (query.max_cost_micros, policy.max_cost_micros) if c is not None]
+            query = msgspec.structs.replace(query, max_cost_micros=min(caps))
         candidates: list[Candidate] = []
         dropped: list[Drop] = []
         for offering in model.offerings:
-            outcome = self._consider(query, offering)
+            outcome = self._consider(query, offering, policy)
             if isinstance(outcome, Drop):
                 dropped.append(outcome)
             else:
                 candidates.append(outcome)
         return Plan(candidates=tuple(candidates), dropped=tuple(dropped))
 
-    def _consider(self, query: RouteQuery, offering: Offering) -> Candidate | Drop:
+    def _consider(self, query: RouteQuery, offering: Offering, policy: Policy | None) -> Candidate | Drop:
         reasons = self._policy_reasons(query, offering.provider)
+        refusal = None if policy is None else policy.refusal(offering.provider)
+        if refusal is not None:
+            reasons.append(refusal)
         request = msgspec.structs.replace(query.request, upstream_model=offering.upstream_model)
         gaps = capability_gaps(request, offering.capabilities)
         hard = [g for g in gaps if not (query.best_effort and g.droppable)]
