@@ -31,7 +31,10 @@ from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
 from providers.transport import CallObserver
-from routing.headroom import HeadroomBoard
+from routing.gate import ProviderGate
+from routing.headroom import Headroom
+from routing.health import CircuitBreakers, MemoryCircuitBreakers
+from routing.health_redis import RedisCircuitBreakers
 from routing.router import Router
 from routing.rules import RulesHolder
 from routing.speed import SpeedBook
@@ -62,8 +65,8 @@ def create_app(
         client = http_client or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
         )
-        board = HeadroomBoard()
-        upstreams = build_upstreams(settings.providers, client, observe=observe, headroom=board.record)
+        gate = _gate(settings, job_store, clock)
+        upstreams = build_upstreams(settings.providers, client, observe=observe, headroom=gate.headroom.record)
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
         speeds = SpeedBook()
@@ -80,9 +83,12 @@ def create_app(
             failover=settings.failover,
             speeds=speeds,
             rules=rules,
+            gate=gate,
             clock=clock,
         )
-        poller = Poller(store=job_store, upstreams=upstreams, settings=settings.poller, clock=clock, speeds=speeds)
+        poller = Poller(
+            store=job_store, upstreams=upstreams, settings=settings.poller, clock=clock, speeds=speeds, gate=gate
+        )
         task = asyncio.create_task(poller.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
         try:
@@ -94,6 +100,7 @@ def create_app(
                     await asyncio.wait_for(task, timeout=settings.poller.stop_timeout_s)
                 except TimeoutError:
                     log.warning("poller_stop_timed_out")
+            await gate.headroom.close()
             if http_client is None:
                 await client.aclose()
             if store is None:
@@ -155,3 +162,16 @@ def _on_sighup(reload: Callable[[], object]) -> None:
 
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handle)
+
+
+def _gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> ProviderGate:
+    """Headroom and circuit state live where the jobs live: shared in Redis, per process in memory."""
+    configs = {slug: provider.headroom for slug, provider in settings.providers.items()}
+    breakers: CircuitBreakers
+    if isinstance(store, RedisStore):
+        headroom = Headroom.on_redis(configs, store.client, prefix=store.prefix, clock=clock)
+        breakers = RedisCircuitBreakers(store.client, settings.breakers, clock=clock, prefix=store.prefix)
+    else:
+        headroom = Headroom.in_memory(configs, clock=clock)
+        breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
+    return ProviderGate(headroom, breakers)

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from routing.catalogue import Catalogue, Model
+from routing.headroom import HeadroomConfig
+from routing.health import BreakerSettings
 from routing.rules import RoutingRules, RulesError
 from routing.rules import validate as validate_rules
 
@@ -44,6 +46,7 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     timeout_s: _Seconds = 30.0
     poll_interval_s: _Seconds | None = None
     max_job_duration_s: _Seconds | None = None
+    headroom: HeadroomConfig = HeadroomConfig()
 
 
 class ApiKeyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -90,6 +93,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     limits: LimitsSettings = LimitsSettings()
     failover: FailoverSettings = FailoverSettings()
     routing: RoutingRules = RoutingRules()
+    breakers: BreakerSettings = BreakerSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()

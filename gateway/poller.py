@@ -16,6 +16,7 @@ from gateway.jobs import JobError, Usage, VideoJob, apply_status, fail, job_erro
 from gateway.store.base import JobStore
 from gateway.upstreams import Upstream
 from providers.contract import UpstreamError, UpstreamStatus
+from routing.gate import ProviderGate
 from routing.speed import SpeedBook
 
 log = structlog.get_logger("gateway.poller")
@@ -30,7 +31,9 @@ class Poller:
         settings: PollerSettings,
         clock: Callable[[], float],
         speeds: SpeedBook | None = None,
+        gate: ProviderGate | None = None,
     ) -> None:
+        self._gate = gate
         self._speeds = speeds or SpeedBook()
         self._store = store
         self._upstreams = upstreams
@@ -101,6 +104,10 @@ class Poller:
         if job.deadline_at is not None and now >= job.deadline_at:
             await self._expire(job, upstream, now)
             return
+        if self._gate is not None and not await self._gate.status_call(job.provider or "", job.id):
+            # The account's status-call window is spent: wait for it, the job is not at fault.
+            await self._write(msgspec.structs.replace(job, next_poll_at=now + upstream.poll_interval_s), job)
+            return
         try:
             status = await upstream.adapter.poll(job.upstream)
         except UpstreamError as exc:
@@ -155,6 +162,8 @@ class Poller:
         next_poll = None if updated.terminal else updated.next_poll_at
         if not await self._store.replace(updated, expected_version=previous.version, poll_at=next_poll):
             log.info("poll_result_superseded")
+        elif updated.terminal and self._gate is not None:
+            await self._gate.finished(updated.provider or "", updated.id)
 
 
 def _usage(job: VideoJob, status: UpstreamStatus) -> Usage:

@@ -23,6 +23,7 @@ from gateway.jobs import Attempt, VideoJob, new_job_id
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
 from providers.contract import UpstreamError, UpstreamJob
+from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
 from routing.rules import Policy, RulesHolder
@@ -42,10 +43,12 @@ class VideoService:
         failover: FailoverSettings,
         speeds: SpeedBook,
         rules: RulesHolder,
+        gate: ProviderGate,
         clock: Callable[[], float],
     ) -> None:
         self._failover = failover
         self._rules = rules
+        self._gate = gate
         self._speeds = speeds
         self._store = store
         self._router = router
@@ -64,13 +67,16 @@ class VideoService:
     def rules(self) -> RulesHolder:
         return self._rules
 
-    def ranked(self, caller: Caller, intake: Intake, metadata: dict[str, str]) -> tuple[Plan, list[Ranked], Policy]:
+    async def ranked(
+        self, caller: Caller, intake: Intake, metadata: dict[str, str]
+    ) -> tuple[Plan, list[Ranked], Policy]:
         """The plan under the ops rules for this team, model and metadata, and its candidates best first."""
         policy = self._rules.resolve(team=caller.team, model=intake.query.model, metadata=metadata)
         try:
             plan = self._router.plan(intake.query, policy)
         except UnknownModel as exc:
             raise InvalidRequest(str(exc), code="unknown_model", param="model") from exc
+        plan = await self._gate.screen(plan)
         ranked = rank(
             plan.candidates,
             strategy=intake.query.strategy or policy.strategy,
@@ -81,7 +87,7 @@ class VideoService:
         return plan, ranked, policy
 
     async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
-        plan, ranked, policy = self.ranked(caller, intake, metadata)
+        plan, ranked, policy = await self.ranked(caller, intake, metadata)
         if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
             raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
@@ -108,18 +114,26 @@ class VideoService:
         deadline = self._clock() + self._failover.deadline_s
         last: UpstreamError | None = None
         for candidate in candidates:
+            refusal = await self._gate.claim(candidate, job.id)
+            if refusal is not None:
+                # Capacity ran out between the screen and now (another replica took it): no call is made.
+                attempts.append(
+                    Attempt(provider=candidate.provider, outcome="failed", error_code=refusal, at=self._clock())
+                )
+                continue
             try:
                 accepted = await self._upstreams[candidate.provider].adapter.submit(candidate.request)
             except UpstreamError as exc:
+                await self._gate.outcome(candidate.provider, job.id, exc)
                 last = exc
                 attempts.append(_failed_attempt(candidate, exc, self._clock()))
                 log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
                 if not exc.failover or self._clock() >= deadline:
                     break
                 continue
+            await self._gate.outcome(candidate.provider, job.id, None)
             attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
             return accepted, candidate, tuple(attempts)
-        assert last is not None
         raise _submit_failure(last, attempts)
 
     def _new_job(
@@ -207,6 +221,7 @@ class VideoService:
             changes: dict[str, object] = {"deleted_at": now, "updated_at": now, "version": job.version + 1}
             if not job.terminal:
                 await self._cancel_upstream(job)
+                await self._gate.finished(job.provider or "", job.id)
                 changes |= {"status": "cancelled", "phase": "done", "completed_at": now, "next_poll_at": None}
             deleted = msgspec.structs.replace(job, **changes)
             if await self._store.replace(deleted, expected_version=job.version, poll_at=None):
@@ -229,9 +244,9 @@ def _failed_attempt(candidate: Candidate, exc: UpstreamError, now: float) -> Att
     return Attempt(provider=candidate.provider, outcome="failed", error_code=exc.error_class.value, at=now)
 
 
-def _submit_failure(last: UpstreamError, attempts: list[Attempt]) -> GatewayError:
+def _submit_failure(last: UpstreamError | None, attempts: list[Attempt]) -> GatewayError:
     """One attempt: that provider's error as is. Several: 503 naming every attempt and how it failed."""
-    if len(attempts) == 1 or not last.failover:
+    if last is not None and (len(attempts) == 1 or not last.failover):
         return from_upstream(last)
     tried = "; ".join(f"{a.provider}: {a.error_code}" for a in attempts)
     return NoProviderAvailable(f"every candidate failed ({tried})", code="all_attempts_failed")

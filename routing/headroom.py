@@ -1,18 +1,316 @@
-"""What providers last said about their capacity (rate-limit headers, usage counters, balance), per provider.
-
-In-process for now; the router issue moves it to Redis so every replica shares one view."""
+"""Headroom per provider account, shared by every replica: configured moving windows (`limits`), concurrency
+slots with leases, and what providers last said (cooldowns, quotas, balance). Routing filters on `available`;
+this module never calls a provider and never retries."""
 
 from __future__ import annotations
 
-from providers.contract import Headroom
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any
+
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+
+from providers import contract
+from routing.headroom_ledger import HeadroomUnavailable, Ledger, MemoryLedger, Reading, RedisLedger
+
+__all__ = [
+    "GENERATE",
+    "Headroom",
+    "HeadroomConfig",
+    "HeadroomUnavailable",
+    "HeadroomView",
+    "ReadingView",
+    "WindowConfig",
+    "WindowView",
+]
+
+log = structlog.get_logger("routing.headroom")
+
+GENERATE = "generate"
+# Readings about one operation or one model only block requests for that scope; any other scope
+# ("account", "month", "balance", "daily", "rate", ...) speaks for the whole provider account.
+_OPERATION_SCOPES = frozenset({GENERATE, "status", "cancel", "upload", "file"})
+_QUOTA_LABELS = {"month": "monthly", "daily": "daily", "day": "daily"}
+
+_Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 
-class HeadroomBoard:
-    def __init__(self) -> None:
-        self._latest: dict[tuple[str, str], Headroom] = {}
+class WindowConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """At most `limit` calls in any `per_s` seconds (moving window) for one scope of a provider account.
 
-    def record(self, headroom: Headroom) -> None:
-        self._latest[(headroom.provider, headroom.scope)] = headroom
+    `per_s` is whole seconds: `limits` counts windows in whole seconds and Redis expires keys in them."""
 
-    def latest(self, provider: str) -> list[Headroom]:
-        return [h for (slug, _), h in self._latest.items() if slug == provider]
+    scope: Annotated[str, msgspec.Meta(min_length=1)]
+    limit: _Positive
+    per_s: _Positive
+
+
+class HeadroomConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One provider account's limits. A reading that says "exhausted" without saying until when keeps the
+    provider out for `recheck_after_s`; after that one call may find out (else it would never be tried again)."""
+
+    windows: tuple[WindowConfig, ...] = ()
+    max_in_flight: _Positive | None = None
+    slot_lease_s: Annotated[float, msgspec.Meta(gt=0)] = 3600
+    min_balance_usd: Annotated[float, msgspec.Meta(ge=0)] = 0
+    recheck_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300
+
+    def __post_init__(self) -> None:
+        scopes = [w.scope for w in self.windows]
+        if len(scopes) != len(set(scopes)):
+            raise ValueError(f"one window per scope: {sorted(scopes)}")
+
+
+class WindowView(msgspec.Struct, frozen=True, kw_only=True):
+    scope: str
+    limit: int
+    per_s: int
+    remaining: int
+
+
+class ReadingView(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider's last reading for one scope; `blocked_until`/`reason` are set while it keeps the provider out."""
+
+    reading: contract.Headroom
+    at: float
+    blocked_until: float | None = None
+    reason: str | None = None
+
+
+class HeadroomView(msgspec.Struct, frozen=True, kw_only=True):
+    """One provider's headroom as `GET /v1/providers` shows it; `cooldown_until` is for generation."""
+
+    provider: str
+    available: bool
+    reasons: tuple[str, ...]
+    windows: tuple[WindowView, ...]
+    in_flight: int
+    max_in_flight: int | None
+    cooldown_until: float | None
+    readings: tuple[ReadingView, ...]
+
+
+class Headroom:
+    """Build with `in_memory` (one process) or `on_redis` (every replica sees one count).
+
+    `limits` windows run on wall time; leases, cooldowns and readings use the injected `clock`."""
+
+    def __init__(
+        self,
+        configs: Mapping[str, HeadroomConfig],
+        *,
+        windows: Storage,
+        ledger: Ledger,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._configs = dict(configs)
+        self._limiter = MovingWindowRateLimiter(windows)
+        self._ledger = ledger
+        self._clock = clock
+        self._items = {
+            (slug, w.scope): RateLimitItemPerSecond(w.limit, w.per_s)
+            for slug, config in configs.items()
+            for w in config.windows
+        }
+        self._pending: dict[tuple[str, str], Reading] = {}
+        self._flush_lock = asyncio.Lock()
+        self._flushing: asyncio.Task[None] | None = None
+
+    @classmethod
+    def in_memory(cls, configs: Mapping[str, HeadroomConfig], *, clock: Callable[[], float] = time.time) -> Headroom:
+        return cls(configs, windows=MemoryStorage(), ledger=MemoryLedger(), clock=clock)
+
+    @classmethod
+    def on_redis(
+        cls,
+        configs: Mapping[str, HeadroomConfig],
+        client: aioredis.Redis,
+        *,
+        prefix: str,
+        clock: Callable[[], float] = time.time,
+    ) -> Headroom:
+        """Windows, slots and readings under `prefix`, over the app's own client (its connection pool)."""
+        shared: dict[str, Any] = {"connection_pool": client.connection_pool}
+        windows = RedisStorage(
+            "async+redis://", implementation="redispy", key_prefix=f"{prefix}headroom", wrap_exceptions=True, **shared
+        )
+        return cls(configs, windows=windows, ledger=RedisLedger(client, prefix=prefix), clock=clock)
+
+    def _config(self, provider: str) -> HeadroomConfig:
+        return self._configs.get(provider) or HeadroomConfig()
+
+    # ---------------------------------------- windows
+
+    async def try_take(self, provider: str, scope: str, *, cost: int = 1) -> bool:
+        """Consume `cost` units of the scope's window, atomically across replicas; False if it has no room.
+
+        A scope with no configured window always has room."""
+        item = self._items.get((provider, scope))
+        if item is None:
+            return True
+        with _windows_unavailable():
+            return await self._limiter.hit(item, provider, scope, cost=cost)
+
+    async def remaining(self, provider: str, scope: str) -> int | None:
+        """Units left in the scope's window now; None if the scope has no configured window."""
+        item = self._items.get((provider, scope))
+        if item is None:
+            return None
+        with _windows_unavailable():
+            stats = await self._limiter.get_window_stats(item, provider, scope)
+        return max(0, stats.remaining)
+
+    # ---------------------------------------- slots
+
+    async def acquire_slot(self, provider: str, job_id: str) -> bool:
+        """Hold a slot for an in-flight job (at submit); False at `max_in_flight`. Idempotent per job."""
+        config = self._config(provider)
+        return await self._ledger.acquire_slot(
+            provider, job_id, now=self._clock(), lease_s=config.slot_lease_s, cap=config.max_in_flight
+        )
+
+    async def renew_slot(self, provider: str, job_id: str) -> bool:
+        """Extend the job's lease (the poller, while the job runs); False if its lease already ran out."""
+        lease_s = self._config(provider).slot_lease_s
+        return await self._ledger.renew_slot(provider, job_id, now=self._clock(), lease_s=lease_s)
+
+    async def release_slot(self, provider: str, job_id: str) -> None:
+        """Free the job's slot (at a terminal state); releasing twice is harmless."""
+        await self._ledger.release_slot(provider, job_id)
+
+    # ---------------------------------------- provider readings
+
+    def record(self, headroom: contract.Headroom) -> None:
+        """The sink adapters call (sync, from inside a reply). The reading is queued here and written by a
+        background flush; `available`/`snapshot` flush first, so this replica sees its own readings at once."""
+        self._pending[(headroom.provider, headroom.scope)] = Reading(headroom=headroom, at=self._clock())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._flushing is None or self._flushing.done():
+            self._flushing = loop.create_task(self._flush_in_background())
+
+    async def flush(self) -> None:
+        """Write queued readings; on failure they stay queued (newest per scope) and this raises."""
+        async with self._flush_lock:
+            batch, self._pending = list(self._pending.values()), {}
+            try:
+                await self._ledger.put_readings(batch)
+            except HeadroomUnavailable:
+                for reading in batch:
+                    self._pending.setdefault((reading.headroom.provider, reading.headroom.scope), reading)
+                raise
+
+    async def close(self) -> None:
+        """Wait for the background flush and write what is left (at shutdown)."""
+        if self._flushing is not None:
+            await self._flushing
+        await self.flush()
+
+    async def _flush_in_background(self) -> None:
+        try:
+            await self.flush()
+        except HeadroomUnavailable:
+            log.warning("headroom_flush_failed", pending=len(self._pending))
+
+    # ---------------------------------------- what routing asks
+
+    async def available(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> tuple[bool, str | None]:
+        """Whether a call in `scopes` may be made now; if not, every reason why, for `explain`."""
+        reasons = await self._reasons(provider, scopes, await self._blocks(provider))
+        return (not reasons, "; ".join(reasons) or None)
+
+    async def snapshot(self, provider: str) -> HeadroomView:
+        config = self._config(provider)
+        blocks = await self._blocks(provider)
+        windows = [
+            WindowView(scope=w.scope, limit=w.limit, per_s=w.per_s, remaining=await self._remaining(provider, w.scope))
+            for w in config.windows
+        ]
+        ends = [v.blocked_until for v in blocks if v.blocked_until and _applies(v.reading.scope, (GENERATE,))]
+        reasons = await self._reasons(provider, (GENERATE,), blocks)
+        return HeadroomView(
+            provider=provider,
+            available=not reasons,
+            reasons=tuple(reasons),
+            windows=tuple(windows),
+            in_flight=await self._ledger.in_flight(provider, now=self._clock()),
+            max_in_flight=config.max_in_flight,
+            cooldown_until=max(ends, default=None),
+            readings=tuple(sorted(blocks, key=lambda v: v.reading.scope)),
+        )
+
+    async def _remaining(self, provider: str, scope: str) -> int:
+        left = await self.remaining(provider, scope)
+        assert left is not None  # only asked for configured windows
+        return left
+
+    async def _blocks(self, provider: str) -> list[ReadingView]:
+        await self.flush()
+        config, now = self._config(provider), self._clock()
+        return [_judge(reading, config, now) for reading in await self._ledger.readings(provider)]
+
+    async def _reasons(self, provider: str, scopes: tuple[str, ...], blocks: list[ReadingView]) -> list[str]:
+        config = self._config(provider)
+        reasons = [v.reason for v in blocks if v.reason is not None and _applies(v.reading.scope, scopes)]
+        for window in config.windows:
+            if window.scope in scopes and await self._remaining(provider, window.scope) == 0:
+                reasons.append(f"{provider}: {window.scope} window {window.limit}/{window.per_s}s exhausted")
+        if GENERATE in scopes and config.max_in_flight is not None:
+            in_flight = await self._ledger.in_flight(provider, now=self._clock())
+            if in_flight >= config.max_in_flight:
+                reasons.append(f"{provider}: {in_flight}/{config.max_in_flight} jobs in flight")
+        return reasons
+
+
+@contextlib.contextmanager
+def _windows_unavailable() -> Iterator[None]:
+    """`limits` wraps Redis failures in `StorageError` (wrap_exceptions=True); they become the routing error."""
+    try:
+        yield
+    except StorageError as exc:
+        raise HeadroomUnavailable("the shared rate-limit windows (Redis) are unreachable") from exc
+
+
+def _applies(reading_scope: str, scopes: tuple[str, ...]) -> bool:
+    narrow = reading_scope in _OPERATION_SCOPES or reading_scope.startswith("model:")
+    return reading_scope in scopes or not narrow
+
+
+def _judge(reading: Reading, config: HeadroomConfig, now: float) -> ReadingView:
+    """Whether a reading keeps its provider out now, until when and why (first matching rule wins)."""
+    said, at = reading.headroom, reading.at
+    hold_until = at + config.recheck_after_s
+    floor_micros = round(config.min_balance_usd * 1_000_000)
+    if said.retry_after_s is not None:
+        until = at + said.retry_after_s
+        on = "" if said.scope == "account" else f" ({said.scope})"
+        why = f"cooling down {_seconds(until - now)} s after a 429{on}"
+    elif said.used is not None and said.limit is not None and said.used >= said.limit:
+        until = said.reset_at or hold_until
+        why = f"{_QUOTA_LABELS.get(said.scope, said.scope)} quota used {said.used}/{said.limit}"
+    elif said.remaining == 0:
+        until = said.reset_at or hold_until
+        why = f"{said.scope} exhausted, {'resets' if said.reset_at else 'rechecking'} in {_seconds(until - now)} s"
+    elif said.balance_micros is not None and said.balance_micros < floor_micros:
+        until = hold_until
+        why = f"balance ${said.balance_micros / 1_000_000:.2f} below ${config.min_balance_usd:.2f}"
+    else:
+        return ReadingView(reading=said, at=at)
+    if until <= now:
+        return ReadingView(reading=said, at=at)
+    return ReadingView(reading=said, at=at, blocked_until=until, reason=f"{said.provider}: {why}")
+
+
+def _seconds(duration_s: float) -> int:
+    return max(1, math.ceil(duration_s))

@@ -70,6 +70,15 @@ class RedisStore:
         self._claim = client.register_script(_CLAIM)
         self._reads = BatchedReader(client)
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The connection other shared state (headroom, circuit breakers) rides on."""
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisStore:
         return cls(aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), prefix=prefix)

@@ -1,0 +1,85 @@
+"""What may be sent to a provider right now: circuit state and headroom, shared by every replica.
+
+The one place the gateway asks about capacity. A store outage here fails open (logged): refusing every job
+because the limiter is unreachable would turn a Redis hiccup into a full outage."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import msgspec
+import structlog
+
+from providers.contract import ErrorClass, UpstreamError
+from routing.headroom import GENERATE, Headroom, HeadroomUnavailable
+from routing.health import CircuitBreakers, CircuitState, HealthUnavailable
+from routing.router import Candidate, Drop, Plan
+
+log = structlog.get_logger("routing.gate")
+T = TypeVar("T")
+STATUS = "status"
+# Outcomes that say the provider is unwell; a refusal (4xx, 429, quota) says it is up and answering.
+_UNHEALTHY = frozenset({ErrorClass.UPSTREAM_UNAVAILABLE, ErrorClass.TIMEOUT, ErrorClass.INTERNAL, ErrorClass.PROTOCOL})
+
+
+class ProviderGate:
+    def __init__(self, headroom: Headroom, breakers: CircuitBreakers) -> None:
+        self.headroom = headroom
+        self.breakers = breakers
+
+    async def screen(self, plan: Plan) -> Plan:
+        """Drop candidates whose circuit is open or whose account has no headroom, with the reason."""
+        kept: list[Candidate] = []
+        dropped = list(plan.dropped)
+        states = await _fail_open(self.breakers.snapshots({c.provider for c in plan.candidates}), {})
+        for candidate in plan.candidates:
+            reasons = []
+            snapshot = states.get(candidate.provider)
+            if snapshot is not None and snapshot.state == CircuitState.OPEN:
+                reasons.append("circuit open after repeated failures")
+            scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+            ok, why = await _fail_open(self.headroom.available(candidate.provider, scopes=scopes), (True, None))
+            if not ok:
+                reasons.append(why or "no headroom")
+            if reasons:
+                dropped.append(Drop(model=candidate.model, provider=candidate.provider, reasons=tuple(reasons)))
+            else:
+                kept.append(candidate)
+        return msgspec.structs.replace(plan, candidates=tuple(kept), dropped=tuple(dropped))
+
+    async def claim(self, candidate: Candidate, job_id: str) -> str | None:
+        """Take what a submit to this candidate needs (a probe if half-open, a window unit, a slot); the
+        refusal reason if any is missing, and nothing is held then."""
+        provider = candidate.provider
+        if not await _fail_open(self.breakers.allow(provider), True):
+            return "circuit_open"
+        for scope in (GENERATE, f"model:{candidate.request.upstream_model}"):
+            if not await _fail_open(self.headroom.try_take(provider, scope), True):
+                return "no_headroom"
+        if not await _fail_open(self.headroom.acquire_slot(provider, job_id), True):
+            return "no_concurrency_slot"
+        return None
+
+    async def outcome(self, provider: str, job_id: str, error: UpstreamError | None) -> None:
+        """After a submit: feed the breaker; a refused or failed submit gives its slot back."""
+        healthy = error is None or error.error_class not in _UNHEALTHY
+        await _fail_open(self.breakers.record(provider, ok=healthy), CircuitState.CLOSED)
+        if error is not None:
+            await self.finished(provider, job_id)
+
+    async def status_call(self, provider: str, job_id: str) -> bool:
+        """Before a poll: a unit of the status window (the poller's calls count too), and the slot's lease renewed."""
+        await _fail_open(self.headroom.renew_slot(provider, job_id), True)
+        return await _fail_open(self.headroom.try_take(provider, STATUS), True)
+
+    async def finished(self, provider: str, job_id: str) -> None:
+        await _fail_open(self.headroom.release_slot(provider, job_id), None)
+
+
+async def _fail_open(call: Awaitable[T], fallback: T) -> T:
+    try:
+        return await call
+    except (HeadroomUnavailable, HealthUnavailable) as exc:
+        log.warning("capacity_check_unavailable", error=type(exc).__name__)
+        return fallback

@@ -1,0 +1,206 @@
+"""Where `routing.headroom` keeps the state it owns: concurrency slots (leases) and the last provider readings,
+in process memory or in Redis. Times come from the caller's clock; this module decides nothing about headroom.
+
+Redis layout under the prefix: `headroom:{provider}:slots` zset (job id -> lease expiry, unix s),
+`headroom:{provider}:readings` hash (scope -> 20-char receipt time, then the msgpack `Reading`)."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar, cast
+
+import msgspec
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from providers import contract
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_AT_CHARS = 20
+
+# KEYS[1] slots; ARGV: now, lease expiry, cap (-1: none), job id, key ttl. Re-acquiring a held slot renews it.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) == false then
+  local cap = tonumber(ARGV[3])
+  if cap >= 0 and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+# KEYS[1] slots; ARGV: now, lease expiry, job id, key ttl. A lease that already ran out is not revived.
+_RENEW = """
+local held = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if held == false or tonumber(held) <= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+# KEYS[i] readings hash of reading i; ARGV[2i-1] its scope, ARGV[2i] its record. An older reading never
+# overwrites a newer one (replicas flush out of order); the fixed-width receipt time compares as a string.
+_PUT_READINGS = """
+for i = 1, #KEYS do
+  local scope, record = ARGV[2 * i - 1], ARGV[2 * i]
+  local current = redis.call('HGET', KEYS[i], scope)
+  if current == false or string.sub(current, 1, 20) <= string.sub(record, 1, 20) then
+    redis.call('HSET', KEYS[i], scope, record)
+  end
+end
+return 1
+"""
+
+
+class HeadroomUnavailable(Exception):
+    """The shared headroom state (Redis) cannot be reached; routing cannot tell who has capacity."""
+
+    status_code: ClassVar[int] = 503
+    code: ClassVar[str] = "headroom_unavailable"
+    failover: ClassVar[bool] = False
+
+
+class Reading(msgspec.Struct, frozen=True, kw_only=True):
+    """One thing a provider said about its capacity, and when we heard it (the injected clock)."""
+
+    headroom: contract.Headroom
+    at: float
+
+
+class Ledger(Protocol):
+    async def acquire_slot(self, provider: str, job_id: str, *, now: float, lease_s: float, cap: int | None) -> bool:
+        """Hold (or renew) `job_id`'s slot unless `cap` unexpired slots are held by other jobs."""
+        ...
+
+    async def renew_slot(self, provider: str, job_id: str, *, now: float, lease_s: float) -> bool:
+        """Extend a held, unexpired slot; False if there is none."""
+        ...
+
+    async def release_slot(self, provider: str, job_id: str) -> None: ...
+
+    async def in_flight(self, provider: str, *, now: float) -> int: ...
+
+    async def put_readings(self, readings: Sequence[Reading]) -> None:
+        """Keep each reading as the latest of its (provider, scope) unless a newer one is already kept."""
+        ...
+
+    async def readings(self, provider: str) -> list[Reading]: ...
+
+
+class MemoryLedger:
+    """One process only: the same contract as `RedisLedger`, for a single replica and for tests."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, dict[str, float]] = {}
+        self._readings: dict[str, dict[str, Reading]] = {}
+
+    def _live(self, provider: str, now: float) -> dict[str, float]:
+        slots = self._slots.setdefault(provider, {})
+        for job_id in [job_id for job_id, expiry in slots.items() if expiry <= now]:
+            del slots[job_id]
+        return slots
+
+    async def acquire_slot(self, provider: str, job_id: str, *, now: float, lease_s: float, cap: int | None) -> bool:
+        slots = self._live(provider, now)
+        if job_id not in slots and cap is not None and len(slots) >= cap:
+            return False
+        slots[job_id] = now + lease_s
+        return True
+
+    async def renew_slot(self, provider: str, job_id: str, *, now: float, lease_s: float) -> bool:
+        slots = self._live(provider, now)
+        if job_id not in slots:
+            return False
+        slots[job_id] = now + lease_s
+        return True
+
+    async def release_slot(self, provider: str, job_id: str) -> None:
+        self._slots.get(provider, {}).pop(job_id, None)
+
+    async def in_flight(self, provider: str, *, now: float) -> int:
+        return len(self._live(provider, now))
+
+    async def put_readings(self, readings: Sequence[Reading]) -> None:
+        for reading in readings:
+            kept = self._readings.setdefault(reading.headroom.provider, {})
+            current = kept.get(reading.headroom.scope)
+            if current is None or current.at <= reading.at:
+                kept[reading.headroom.scope] = reading
+
+    async def readings(self, provider: str) -> list[Reading]:
+        return list(self._readings.get(provider, {}).values())
+
+
+def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Redis transport failures become the one routing error, here where the calls are made."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise HeadroomUnavailable("the shared headroom state (Redis) is unreachable") from exc
+
+    return wrapper
+
+
+class RedisLedger:
+    """Shared by every replica: each read-modify-write is one Lua script, so replicas never race."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._acquire = client.register_script(_ACQUIRE)
+        self._renew = client.register_script(_RENEW)
+        self._put = client.register_script(_PUT_READINGS)
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(Reading)
+
+    def _slots_key(self, provider: str) -> str:
+        return f"{self._prefix}headroom:{provider}:slots"
+
+    def _readings_key(self, provider: str) -> str:
+        return f"{self._prefix}headroom:{provider}:readings"
+
+    @_unavailable
+    async def acquire_slot(self, provider: str, job_id: str, *, now: float, lease_s: float, cap: int | None) -> bool:
+        args: list[str | int] = [repr(now), repr(now + lease_s), -1 if cap is None else cap, job_id, _ttl_s(lease_s)]
+        return bool(await self._acquire(keys=[self._slots_key(provider)], args=args))
+
+    @_unavailable
+    async def renew_slot(self, provider: str, job_id: str, *, now: float, lease_s: float) -> bool:
+        args: list[str | int] = [repr(now), repr(now + lease_s), job_id, _ttl_s(lease_s)]
+        return bool(await self._renew(keys=[self._slots_key(provider)], args=args))
+
+    @_unavailable
+    async def release_slot(self, provider: str, job_id: str) -> None:
+        await self._redis.zrem(self._slots_key(provider), job_id)
+
+    @_unavailable
+    async def in_flight(self, provider: str, *, now: float) -> int:
+        return int(await self._redis.zcount(self._slots_key(provider), f"({now!r}", "+inf"))
+
+    @_unavailable
+    async def put_readings(self, readings: Sequence[Reading]) -> None:
+        if not readings:
+            return
+        keys = [self._readings_key(r.headroom.provider) for r in readings]
+        args: list[str | bytes] = []
+        for reading in readings:
+            args += [reading.headroom.scope, f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)]
+        await self._put(keys=keys, args=args)
+
+    @_unavailable
+    async def readings(self, provider: str) -> list[Reading]:
+        records = cast(dict[bytes, bytes], await self._redis.hgetall(self._readings_key(provider)))
+        return [self._decoder.decode(memoryview(record)[_AT_CHARS:]) for record in records.values()]
+
+
+def _ttl_s(lease_s: float) -> int:
+    """The slots key outlives its longest lease, so a provider nobody uses any more leaves nothing behind."""
+    return math.ceil(lease_s) + 1
