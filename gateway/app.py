@@ -17,6 +17,7 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 
 from gateway.api.models import list_models
+from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
@@ -112,6 +113,8 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
+            explain_route,
+            list_providers,
             get_routing_rules,
             reload_routing_rules,
             create_video,

@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         "--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
     )
     commands.add_parser("new-key", help="print a new client key and the sha256 to put in the config")
+    routing = commands.add_parser("routing", help="routing tools").add_subparsers(dest="routing", required=True)
+    explain = routing.add_parser("explain", help="the plan a running gateway makes for a create body")
+    explain.add_argument("--file", required=True, help="a create body (JSON)")
+    explain.add_argument("--url", default="http://127.0.0.1:8080")
+    explain.add_argument("--team", help="evaluate the rules as this team")
+    explain.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding an admin key")
     args = parser.parse_args(argv)
     try:
         match args.command:
@@ -40,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _run(args)
             case "openapi":
                 return _openapi(args.config)
+            case "routing":
+                return _explain(args)
             case _:
                 key = new_key()
                 print(json.dumps({"key": key, "sha256": digest(key)}, indent=2))
@@ -152,3 +160,28 @@ def _openapi(config: str) -> int:
     app: Litestar = create_app(settings, keyring=KeyRing({}), run_poller=False)
     sys.stdout.write(render_openapi(app))
     return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """POST the body to /v1/routing/explain and print the plan; the key comes from the environment only."""
+    import httpx
+
+    key = os.environ.get(args.key_env)
+    if not key:
+        print(f"video-gateway: set {args.key_env} to an admin key", file=sys.stderr)
+        return 2
+    body = Path(args.file).read_bytes()
+    params = {"team": args.team} if args.team else {}
+    reply = httpx.post(
+        f"{args.url.rstrip('/')}/v1/routing/explain",
+        content=body,
+        params=params,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    print(json.dumps(reply.json(), indent=2))
+    return 0 if reply.is_success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,6 +67,18 @@ class VideoService:
     def rules(self) -> RulesHolder:
         return self._rules
 
+    @property
+    def gate(self) -> ProviderGate:
+        return self._gate
+
+    @property
+    def speeds(self) -> SpeedBook:
+        return self._speeds
+
+    @property
+    def upstreams(self) -> Mapping[str, Upstream]:
+        return self._upstreams
+
     async def ranked(
         self, caller: Caller, intake: Intake, metadata: dict[str, str]
     ) -> tuple[Plan, list[Ranked], Policy]:

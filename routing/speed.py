@@ -17,3 +17,7 @@ class SpeedBook:
 
     def expected_s(self, provider: str, model: str) -> float | None:
         return self._ewma_s.get((provider, model))
+
+    def of(self, provider: str) -> dict[str, float]:
+        """Observed seconds by model for one provider."""
+        return {model: s for (slug, model), s in self._ewma_s.items() if slug == provider}

@@ -56,7 +56,7 @@ async def create_video(
     caller, service = session.caller, session.service
     caller.require("videos")
     settings = session.settings
-    body, upload = await _read_create(request, settings)
+    body, upload = await read_create(request, settings)
     intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
     job = await service.create(caller, intake, metadata=dict(body.metadata))
     return to_video(job, content_url=_content_url(request, job.id))
@@ -134,7 +134,7 @@ async def get_video_content(
     return Redirect(path=url, status_code=302)
 
 
-async def _read_create(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
+async def read_create(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if media_type in ("application/json", ""):

@@ -1,0 +1,100 @@
+"""Ops views (admin scope): the routing plan for a create body without submitting, and provider state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from gateway.api.videos import Session, read_create
+from gateway.intake import normalize
+from routing.headroom import HeadroomView
+from routing.health import CircuitSnapshot
+from routing.ranking import Score
+
+
+class ExplainedCandidate(msgspec.Struct, kw_only=True):
+    provider: str
+    model: str
+    rank: int
+    score: Score
+    seconds: int
+    size: str | None
+    warnings: list[str]
+
+
+class ExplainedDrop(msgspec.Struct, kw_only=True):
+    provider: str
+    model: str
+    reasons: list[str]
+
+
+class Explanation(msgspec.Struct, kw_only=True):
+    team: str
+    strategy: str
+    rules_version: str
+    matched_rules: list[str]
+    candidates: list[ExplainedCandidate]
+    dropped: list[ExplainedDrop]
+
+
+class ProviderState(msgspec.Struct, kw_only=True):
+    provider: str
+    enabled: bool
+    circuit: CircuitSnapshot
+    headroom: HeadroomView
+    observed_seconds_by_model: dict[str, float]
+
+
+@post("/v1/routing/explain", status_code=200, summary="The routing plan for a create body", operation_id="explain")
+async def explain_route(
+    request: Request[Any, Any, Any],
+    session: NamedDependency[Session],
+    team: Annotated[str | None, QueryParameter(max_length=64)] = None,
+) -> Explanation:
+    """Ranked candidates with their score components and every dropped offering with its reasons; no submit."""
+    session.caller.require("admin")
+    caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
+    body, upload = await read_create(request, session.settings)
+    limits, default_model = session.settings.limits, session.settings.default_model
+    intake = normalize(body, limits=limits, default_model=default_model, upload=upload)
+    plan, ranked, policy = await session.service.ranked(caller, intake, dict(body.metadata))
+    return Explanation(
+        team=caller.team,
+        strategy=intake.query.strategy or policy.strategy,
+        rules_version=session.service.rules.version,
+        matched_rules=list(policy.matched),
+        candidates=[
+            ExplainedCandidate(
+                provider=r.candidate.provider,
+                model=r.candidate.model,
+                rank=i + 1,
+                score=r.score,
+                seconds=r.candidate.seconds,
+                size=r.candidate.size,
+                warnings=list(r.candidate.warnings),
+            )
+            for i, r in enumerate(ranked)
+        ],
+        dropped=[ExplainedDrop(provider=d.provider, model=d.model, reasons=list(d.reasons)) for d in plan.dropped],
+    )
+
+
+@get("/v1/providers", summary="Provider state: enabled, circuit, headroom, observed speed", operation_id="providers")
+async def list_providers(session: NamedDependency[Session]) -> list[ProviderState]:
+    session.caller.require("admin")
+    service = session.service
+    circuits = await service.gate.breakers.snapshots(set(service.upstreams))
+    return [
+        ProviderState(
+            provider=slug,
+            enabled=upstream.enabled,
+            circuit=circuits[slug],
+            headroom=await service.gate.headroom.snapshot(slug),
+            observed_seconds_by_model=service.speeds.of(slug),
+        )
+        for slug, upstream in sorted(service.upstreams.items())
+    ]
