@@ -178,6 +178,7 @@ class VideoService:
         followed = msgspec.structs.replace(
             job,
             phase="following",
+            model=candidate.model,
             provider=candidate.provider,
             upstream=accepted,
             seconds=candidate.seconds,

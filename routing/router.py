@@ -13,6 +13,9 @@ from routing.capabilities import capability_gaps, resolved_seconds, without
 from routing.catalogue import Catalogue, Offering, resolution_of
 from routing.rules import Policy, Strategy
 
+AUTO = "auto"
+"""The model id that lets routing choose among every model whose offerings satisfy the request."""
+
 
 class RouteQuery(msgspec.Struct, frozen=True, kw_only=True):
     """What the router needs besides the request itself."""
@@ -50,7 +53,7 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 
 class UnknownModel(Exception):
     def __init__(self, model: str, known: list[str]) -> None:
-        super().__init__(f"unknown model {model!r}; known models: {', '.join(known)}")
+        super().__init__(f"unknown model {model!r}; known models: {', '.join(known)}, or {AUTO!r}")
         self.model = model
 
 
@@ -67,24 +70,30 @@ class Router:
         return self._enabled.get(provider, False)
 
     def plan(self, query: RouteQuery, policy: Policy | None = None) -> Plan:
-        """Every offering of the model, kept or dropped with its reasons; `policy` adds the ops rules."""
-        model = self._catalogue.get(query.model)
-        if model is None:
+        """Every offering of the model (of every model for `auto`), kept or dropped with its reasons; `policy`
+        adds the ops rules."""
+        if query.model == AUTO:
+            offerings = [(model_id, o) for model_id, model in self._catalogue.items() for o in model.offerings]
+        elif (model := self._catalogue.get(query.model)) is not None:
+            offerings = [(query.model, o) for o in model.offerings]
+        else:
             raise UnknownModel(query.model, sorted(self._catalogue))
         if policy is not None and policy.max_cost_micros is not None:
             caps = [c for c in (query.max_cost_micros, policy.max_cost_micros) if c is not None]
             query = msgspec.structs.replace(query, max_cost_micros=min(caps))
         candidates: list[Candidate] = []
         dropped: list[Drop] = []
-        for offering in model.offerings:
-            outcome = self._consider(query, offering, policy)
+        for model_id, offering in offerings:
+            outcome = self._consider(query, model_id, offering, policy)
             if isinstance(outcome, Drop):
                 dropped.append(outcome)
             else:
                 candidates.append(outcome)
         return Plan(candidates=tuple(candidates), dropped=tuple(dropped))
 
-    def _consider(self, query: RouteQuery, offering: Offering, policy: Policy | None) -> Candidate | Drop:
+    def _consider(
+        self, query: RouteQuery, model_id: str, offering: Offering, policy: Policy | None
+    ) -> Candidate | Drop:
         reasons = self._policy_reasons(query, offering.provider)
         refusal = None if policy is None else policy.refusal(offering.provider)
         if refusal is not None:
@@ -99,12 +108,12 @@ class Router:
         if query.max_cost_micros is not None and cost > query.max_cost_micros:
             reasons.append(f"estimated cost {cost / 1e6:.4f} USD exceeds max_cost_usd")
         if reasons or seconds is None:
-            return Drop(model=query.model, provider=offering.provider, reasons=tuple(reasons))
+            return Drop(model=model_id, provider=offering.provider, reasons=tuple(reasons))
         soft = [g for g in gaps if g not in hard]
         # The length that is priced is the length that is asked for: never left to the provider's default.
         request = msgspec.structs.replace(without(request, soft) if soft else request, seconds=seconds)
         return Candidate(
-            model=query.model,
+            model=model_id,
             provider=offering.provider,
             request=request,
             seconds=seconds,

@@ -85,3 +85,11 @@ async def test_request_strategy_priority_uses_catalogue_order(gateway: httpx.Asy
     body = {**SORA, "routing": {"strategy": "priority"}}
     reply = await gateway.post("/v1/videos", json=body, headers=auth())
     assert (reply.json()["provider"], reply.json()["routing"]["strategy"]) == ("videogenapi", "priority")
+
+
+async def test_auto_picks_the_cheapest_model_that_fits(gateway: httpx.AsyncClient) -> None:
+    """`model: auto` with 5 s: the cheapest fitting offering across all models wins and the job names its model."""
+    reply = await gateway.post("/v1/videos", json={"model": "auto", "prompt": "a fox", "seconds": 5}, headers=auth())
+    video = reply.json()
+    assert reply.status_code == 202, video
+    assert (video["model"], video["provider"]) == ("scenex", "vidgen")

@@ -43,3 +43,13 @@ def test_an_audio_negative_prompt_is_carried_by_no_sora_offering() -> None:
     assert plan.candidates == ()
     assert {d.provider for d in plan.dropped} == {"videogenapi", "nanogpt"}
     assert all(any("audio_negative_prompt" in r for r in d.reasons) for d in plan.dropped)
+
+
+def test_auto_considers_every_model_that_can_serve_the_request() -> None:
+    """`auto` plans over the whole catalogue: offerings of every model that fits are candidates, others dropped."""
+    request = GenerationRequest(upstream_model="", scenes=(Scene(prompt="a fox"),), seconds=10)
+    plan = ROUTER.plan(RouteQuery(model="auto", request=request))
+    models = {c.model for c in plan.candidates}
+    assert {"sora-2", "kling-2.5", "seedance"} <= models
+    assert "scenex" not in models  # 10 s in one scene: Vidgen makes 5 s scenes
+    assert any(d.model == "scenex" for d in plan.dropped)
