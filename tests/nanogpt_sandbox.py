@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 
 from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emulator
-from providers.sandbox.serving import serve_app
+from tests.emulator_support import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "sk-nano-live", "sk-nano-other"
 AUTH = {"x-api-key": KEY}
@@ -20,34 +19,10 @@ SHARED = NanoGptEmulatorConfig(
 )
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Sandbox(NamedTuple):
-    client: httpx.AsyncClient
-    clock: FakeClock
-    wall: FakeClock
-    base_url: str
-
-
-@contextlib.asynccontextmanager
-async def running(config: NanoGptEmulatorConfig = SHARED) -> AsyncIterator[Sandbox]:
-    clock, wall = FakeClock(100.0), FakeClock(WALL_START)
-    app = create_nanogpt_emulator(config, clock=clock, wall_clock=wall)
-    # A fresh connection per request (see test_sandbox_vidgen: Nagle + delayed ACK on kept-alive sockets).
-    limits = httpx.Limits(max_keepalive_connections=0)
-    async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, limits=limits) as client:
-        yield Sandbox(client, clock, wall, base_url)
+def running(config: NanoGptEmulatorConfig = SHARED) -> contextlib.AbstractAsyncContextManager[Sandbox]:
+    return running_emulator(
+        lambda clock, wall: create_nanogpt_emulator(config, clock=clock, wall_clock=wall), wall_start=WALL_START
+    )
 
 
 async def post_generate(client: httpx.AsyncClient, key: str = KEY, **fields: Any) -> httpx.Response:

@@ -14,17 +14,8 @@ import pytest_asyncio
 
 from providers.sandbox.nanogpt import NanoGptEmulatorConfig, sandbox_app
 from providers.sandbox.serving import serve_app
-from tests.nanogpt_sandbox import (
-    AUTH,
-    KEY,
-    OTHER_KEY,
-    FakeClock,
-    Sandbox,
-    poll,
-    post_generate,
-    running,
-    submit,
-)
+from tests.emulator_support import FakeClock, Sandbox
+from tests.nanogpt_sandbox import AUTH, KEY, OTHER_KEY, poll, post_generate, running, submit
 
 # One emulator serves the module; each test starts an hour later so request windows never carry over.
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -32,7 +32,8 @@ from providers.contract import (
 )
 from providers.nanogpt import NanoGptProvider
 from providers.sandbox.nanogpt import NanoGptEmulatorConfig
-from tests.nanogpt_sandbox import KEY, OTHER_KEY, SHARED, FakeClock, Sandbox, add_fault, running
+from tests.emulator_support import FakeClock, Sandbox
+from tests.nanogpt_sandbox import KEY, OTHER_KEY, SHARED, add_fault, running
 
 # A shared emulator serves tests that need no special account; fixtures move its clock an hour per test.
 pytestmark = pytest.mark.asyncio(loop_scope="module")

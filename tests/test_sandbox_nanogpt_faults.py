@@ -12,7 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.nanogpt_sandbox import FakeClock, Sandbox, add_fault, get_status, poll, post_generate, running, submit
+from tests.emulator_support import FakeClock, Sandbox
+from tests.nanogpt_sandbox import add_fault, get_status, poll, post_generate, running, submit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,54 +8,26 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.serving import serve_app
 from providers.sandbox.videogen import VideoGenEmulatorConfig, create_videogen_emulator
+from tests.emulator_support import WALL_START, FakeClock, Sandbox, running_emulator
 
 KEY, OTHER_KEY = "vg-live", "vg-other"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CONFIG = VideoGenEmulatorConfig(api_keys=frozenset({KEY, OTHER_KEY}))
-WALL_START = 1_750_000_000.0
 GENERATE = "/v1/tools/generate-video-clip"
 
 # One emulator serves the module; fixtures reset its clocks, windows, switches and statistics around each test.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-class FakeClock:
-    """A clock the test moves by hand; with `step` set, every reading also moves it on by `step`."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-        self.step = 0.0
-
-    def __call__(self) -> float:
-        reading = self.now
-        self.now += self.step
-        return reading
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Sandbox(NamedTuple):
-    client: httpx.AsyncClient
-    clock: FakeClock
-    wall: FakeClock
-
-
-@contextlib.asynccontextmanager
-async def running(config: VideoGenEmulatorConfig = CONFIG) -> AsyncIterator[Sandbox]:
-    clock, wall = FakeClock(100.0), FakeClock(WALL_START)
-    app = create_videogen_emulator(config, clock=clock, wall_clock=wall)
-    limits = httpx.Limits(max_keepalive_connections=0)
-    async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, limits=limits) as client:
-        yield Sandbox(client, clock, wall)
+def running(config: VideoGenEmulatorConfig = CONFIG) -> contextlib.AbstractAsyncContextManager[Sandbox]:
+    return running_emulator(lambda clock, wall: create_videogen_emulator(config, clock=clock, wall_clock=wall))
 
 
 async def serve_sandbox() -> AsyncIterator[Sandbox]:

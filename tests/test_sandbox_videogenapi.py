@@ -13,18 +13,8 @@ import pytest
 import pytest_asyncio
 
 from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig
-from tests.videogenapi_sandbox_support import (
-    AUTH,
-    KEY,
-    OTHER_AUTH,
-    WALL_START,
-    FakeClock,
-    Sandbox,
-    generate,
-    post_generate,
-    running,
-    status,
-)
+from tests.emulator_support import WALL_START, FakeClock, Sandbox
+from tests.videogenapi_sandbox_support import AUTH, KEY, OTHER_AUTH, generate, post_generate, running, status
 
 # Seed 002's two example bodies, key for key and in order.
 ACCEPTED_KEYS = [

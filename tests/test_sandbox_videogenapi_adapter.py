@@ -25,7 +25,8 @@ from providers.contract import (
 )
 from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig
 from providers.videogenapi import VideoGenApiProvider
-from tests.videogenapi_sandbox_support import KEY, OTHER_KEY, FakeClock, Sandbox, add_fault, running
+from tests.emulator_support import FakeClock, Sandbox
+from tests.videogenapi_sandbox_support import KEY, OTHER_KEY, add_fault, running
 
 DAY, NIGHT = ImageUrl(url="https://example.com/day.jpg"), ImageUrl(url="https://example.com/night.jpg")
 

@@ -14,12 +14,12 @@ import pytest_asyncio
 
 from providers.sandbox.serving import serve_app
 from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, sandbox_app
+from tests.emulator_support import Sandbox
 from tests.videogenapi_sandbox_support import (
     AUTH,
     KEY,
     OTHER_AUTH,
     OTHER_KEY,
-    Sandbox,
     add_fault,
     generate,
     post_generate,

@@ -13,19 +13,8 @@ import pytest_asyncio
 
 from providers.sandbox.vidgen import VidgenEmulatorConfig
 from providers.sandbox.vidgen_jobs import SEED_ACTIONS, SEED_CLOTHING, SEED_FRAMING, SEED_LOCATIONS
-from tests.vidgen_sandbox_support import (
-    AUTH,
-    DISABLED_KEY,
-    KEY,
-    WALL_START,
-    FakeClock,
-    Sandbox,
-    call,
-    completed_meta,
-    poll,
-    running,
-    submit,
-)
+from tests.emulator_support import WALL_START, FakeClock, Sandbox
+from tests.vidgen_sandbox_support import AUTH, DISABLED_KEY, KEY, call, completed_meta, poll, running, submit
 
 # One emulator serves the whole module (starting and stopping one takes ~0.2 s); fixtures reset its
 # clocks, switches and statistics around each test. The mark reaches every test, so even the pure

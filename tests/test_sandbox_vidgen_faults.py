@@ -13,16 +13,8 @@ import pytest
 import pytest_asyncio
 
 from providers.sandbox.faults import Outcome, marker_outcome
-from tests.vidgen_sandbox_support import (
-    WALL_START,
-    FakeClock,
-    Sandbox,
-    add_fault,
-    call,
-    poll,
-    running,
-    submit,
-)
+from tests.emulator_support import WALL_START, FakeClock, Sandbox
+from tests.vidgen_sandbox_support import add_fault, call, poll, running, submit
 
 # One emulator serves the whole module (starting and stopping one takes ~0.2 s); fixtures reset its
 # clocks, switches and statistics around each test. The mark reaches every test, so even the pure

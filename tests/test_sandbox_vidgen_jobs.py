@@ -14,18 +14,8 @@ import pytest_asyncio
 
 from providers.sandbox.clock import JobTimeline, Progress
 from providers.sandbox.vidgen import VidgenEmulatorConfig
-from tests.vidgen_sandbox_support import (
-    KEY,
-    WALL_START,
-    FakeClock,
-    Sandbox,
-    call,
-    completed_meta,
-    image,
-    poll,
-    running,
-    submit,
-)
+from tests.emulator_support import WALL_START, FakeClock, Sandbox
+from tests.vidgen_sandbox_support import KEY, call, completed_meta, image, poll, running, submit
 
 # Every key of the seed's "Completed (Safe)" meta example.
 SEED_META_KEYS = {

@@ -4,50 +4,22 @@ make to it. Holds no fixtures, so each module keeps its own emulator and event l
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 
-from providers.sandbox.serving import serve_app
 from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
+from tests.emulator_support import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "lt_live", "lt_other"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 OTHER_AUTH = {"Authorization": f"Bearer {OTHER_KEY}"}
 # Generous counters so module-wide emulators never trip them; the limit tests configure their own.
 CONFIG = VideoGenApiEmulatorConfig(api_keys=frozenset({KEY, OTHER_KEY}), monthly_limit=100_000, hourly_limits={})
-WALL_START = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Sandbox(NamedTuple):
-    client: httpx.AsyncClient
-    clock: FakeClock
-    wall: FakeClock
-    base_url: str
-
-
-@contextlib.asynccontextmanager
-async def running(config: VideoGenApiEmulatorConfig = CONFIG) -> AsyncIterator[Sandbox]:
-    clock, wall = FakeClock(100.0), FakeClock(WALL_START)
-    app = create_videogenapi_emulator(config, clock=clock, wall_clock=wall)
-    # A fresh connection per request: a reused one can wait ~40 ms per reply on Nagle + delayed ACK.
-    limits = httpx.Limits(max_keepalive_connections=0)
-    async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, limits=limits) as client:
-        yield Sandbox(client, clock, wall, base_url)
+def running(config: VideoGenApiEmulatorConfig = CONFIG) -> contextlib.AbstractAsyncContextManager[Sandbox]:
+    return running_emulator(lambda clock, wall: create_videogenapi_emulator(config, clock=clock, wall_clock=wall))
 
 
 async def post_generate(

@@ -4,13 +4,12 @@ to it. Holds no fixtures, so each module keeps its own module-scoped emulator an
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 
-from providers.sandbox.serving import serve_app
 from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from tests.emulator_support import FakeClock, Sandbox, running_emulator
 
 KEY, DISABLED_KEY = "key-live", "key-disabled"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -18,37 +17,10 @@ MODELS = {"scenex": "SceneX", "wan22": "Wan 2.2"}
 CONFIG = VidgenEmulatorConfig(
     api_keys=frozenset({KEY, DISABLED_KEY}), disabled_keys=frozenset({DISABLED_KEY}), models=MODELS
 )
-WALL_START = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Sandbox(NamedTuple):
-    client: httpx.AsyncClient
-    clock: FakeClock
-    wall: FakeClock
-
-
-@contextlib.asynccontextmanager
-async def running(config: VidgenEmulatorConfig = CONFIG) -> AsyncIterator[Sandbox]:
-    clock, wall = FakeClock(100.0), FakeClock(WALL_START)
-    app = create_vidgen_emulator(config, clock=clock, wall_clock=wall)
-    # A fresh connection per request: serve_app's listening socket lacks TCP_NODELAY, so a reused
-    # connection waits ~40 ms per reply on Nagle + delayed ACK.
-    limits = httpx.Limits(max_keepalive_connections=0)
-    async with serve_app(app) as base_url, httpx.AsyncClient(base_url=base_url, limits=limits) as client:
-        yield Sandbox(client, clock, wall)
+def running(config: VidgenEmulatorConfig = CONFIG) -> contextlib.AbstractAsyncContextManager[Sandbox]:
+    return running_emulator(lambda clock, wall: create_vidgen_emulator(config, clock=clock, wall_clock=wall))
 
 
 async def call(client: httpx.AsyncClient, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
