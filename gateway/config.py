@@ -79,6 +79,8 @@ class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
     deadline_s: _Seconds = 60.0
+    # A prompt one provider blocks is likely blocked elsewhere: off unless ops decide otherwise.
+    on_content_policy: bool = False
 
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -22,7 +22,7 @@ from gateway.intake import Intake
 from gateway.jobs import Attempt, VideoJob, new_job_id
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
-from providers.contract import UpstreamError, UpstreamJob
+from providers.contract import ErrorClass, UpstreamError, UpstreamJob
 from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
@@ -140,13 +140,17 @@ class VideoService:
                 last = exc
                 attempts.append(_failed_attempt(candidate, exc, self._clock()))
                 log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
-                if not exc.failover or self._clock() >= deadline:
+                if not self._fails_over(exc) or self._clock() >= deadline:
                     break
                 continue
             await self._gate.outcome(candidate.provider, job.id, None)
             attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
             return accepted, candidate, tuple(attempts)
-        raise _submit_failure(last, attempts)
+        raise _submit_failure(last, attempts, failed_over=last is not None and self._fails_over(last))
+
+    def _fails_over(self, exc: UpstreamError) -> bool:
+        """By error class only; content policy is the one class ops may switch on (`[failover] on_content_policy`)."""
+        return exc.failover or (exc.error_class == ErrorClass.CONTENT_POLICY and self._failover.on_content_policy)
 
     def _new_job(
         self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str], strategy: str
@@ -257,9 +261,10 @@ def _failed_attempt(candidate: Candidate, exc: UpstreamError, now: float) -> Att
     return Attempt(provider=candidate.provider, outcome="failed", error_code=exc.error_class.value, at=now)
 
 
-def _submit_failure(last: UpstreamError | None, attempts: list[Attempt]) -> GatewayError:
-    """One attempt: that provider's error as is. Several: 503 naming every attempt and how it failed."""
-    if last is not None and (len(attempts) == 1 or not last.failover):
+def _submit_failure(last: UpstreamError | None, attempts: list[Attempt], *, failed_over: bool) -> GatewayError:
+    """One attempt, or a last error that ends failover: that provider's error as is. Otherwise 503 naming every
+    attempt and how it failed."""
+    if last is not None and (len(attempts) == 1 or not failed_over):
         return from_upstream(last)
     tried = "; ".join(f"{a.provider}: {a.error_code}" for a in attempts)
     return NoProviderAvailable(f"every candidate failed ({tried})", code="all_attempts_failed")

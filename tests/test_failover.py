@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal
@@ -24,6 +25,12 @@ async def arm(sandbox: dict[str, str], provider: str, **fault: Any) -> None:
     async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
         reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "times": 1, **fault})
         assert reply.status_code in (200, 201), reply.text
+
+
+async def generate_calls(sandbox: dict[str, str], provider: str) -> int:
+    async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
+        calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
+        return calls
 
 
 async def test_cheapest_eligible_provider_wins(gateway: httpx.AsyncClient) -> None:
@@ -48,11 +55,12 @@ async def test_a_429_moves_the_job_to_the_next_candidate_and_records_both(
     assert (done["status"], done["seconds"], done["usage"]["cost_usd"]) == ("completed", "10", 1.99)
 
 
-async def test_content_policy_never_fails_over(gateway: httpx.AsyncClient) -> None:
+async def test_content_policy_never_fails_over(gateway: httpx.AsyncClient, sandbox: dict[str, str]) -> None:
     """A prompt NanoGPT blocks is a 400 content_policy; videogenapi is not tried with it."""
     reply = await gateway.post("/v1/videos", json={**SORA, "prompt": "x [sandbox:block]"}, headers=auth())
     assert reply.status_code == 400
     assert reply.json()["error"]["type"] == "content_policy"
+    assert await generate_calls(sandbox, "videogenapi") == 0
 
 
 async def test_no_fallbacks_when_the_request_says_so(gateway: httpx.AsyncClient, sandbox: dict[str, str]) -> None:
@@ -93,3 +101,17 @@ async def test_auto_picks_the_cheapest_model_that_fits(gateway: httpx.AsyncClien
     video = reply.json()
     assert reply.status_code == 202, video
     assert (video["model"], video["provider"]) == ("scenex", "vidgen")
+
+
+async def test_ops_can_let_content_policy_fail_over(sandbox: dict[str, str], serve_gateway: GatewayFactory) -> None:
+    """With `[failover] on_content_policy`, a prompt NanoGPT blocks is also tried on videogenapi (both called)."""
+    settings = example_settings(sandbox)
+    settings = msgspec.structs.replace(
+        settings, failover=msgspec.structs.replace(settings.failover, on_content_policy=True)
+    )
+    async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        reply = await client.post("/v1/videos", json={**SORA, "prompt": "x [sandbox:block]"}, headers=auth())
+    assert await generate_calls(sandbox, "nanogpt") == 1
+    assert await generate_calls(sandbox, "videogenapi") == 1
+    assert reply.status_code == 400
+    assert reply.json()["error"]["provider"] == "videogenapi"
