@@ -3,6 +3,7 @@ upstream error taxonomy and provider capabilities. Pure data; no I/O, no clock, 
 
 from __future__ import annotations
 
+import base64
 import enum
 from collections.abc import Callable
 from typing import Annotated, ClassVar, Literal, Protocol
@@ -36,8 +37,6 @@ class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
         return len(self.data)
 
     def as_data_uri(self) -> str:
-        import base64
-
         return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 

@@ -32,8 +32,7 @@ class Gap(msgspec.Struct, frozen=True, kw_only=True):
 
 def capability_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     """Everything in `request` that `caps` cannot honour."""
-    gaps = [*_shape_gaps(request, caps), *_option_gaps(request, caps)]
-    return gaps
+    return [*_shape_gaps(request, caps), *_option_gaps(request, caps)]
 
 
 def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
