@@ -24,6 +24,8 @@ from gateway.api.videos import Session, create_video, delete_video, get_video, g
 from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
+from gateway.jobs import VideoJob
+from gateway.lifecycle import Finalizer, TerminalEffect
 from gateway.openapi import openapi_config, patch_openapi
 from gateway.poller import Poller
 from gateway.service import VideoService
@@ -76,6 +78,10 @@ def create_app(
         )
         app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
         _on_sighup(app.state.reload_rules)
+        finalizer = Finalizer(
+            store=job_store, effects=[_release_slot(gate)], clock=clock, retry_s=settings.poller.lease_s
+        )
+        app.state.finalizer = finalizer
         app.state.service = VideoService(
             store=job_store,
             router=router,
@@ -85,10 +91,17 @@ def create_app(
             speeds=speeds,
             rules=rules,
             gate=gate,
+            finalizer=finalizer,
             clock=clock,
         )
         poller = Poller(
-            store=job_store, upstreams=upstreams, settings=settings.poller, clock=clock, speeds=speeds, gate=gate
+            store=job_store,
+            upstreams=upstreams,
+            settings=settings.poller,
+            clock=clock,
+            finalizer=finalizer,
+            speeds=speeds,
+            gate=gate,
         )
         task = asyncio.create_task(poller.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
@@ -178,3 +191,13 @@ def _gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> Pr
         headroom = Headroom.in_memory(configs, clock=clock)
         breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
     return ProviderGate(headroom, breakers)
+
+
+def _release_slot(gate: ProviderGate) -> TerminalEffect:
+    """The provider's concurrency slot is held from submit to terminal state; releasing twice is harmless."""
+
+    async def release_slot(job: VideoJob) -> None:
+        if job.provider is not None:
+            await gate.finished(job.provider, job.id)
+
+    return release_slot

@@ -94,6 +94,8 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     poll_count: int = 0
     consecutive_poll_errors: int = 0
     deleted_at: float | None = None
+    # Set once every terminal effect (slot release, settlement, webhook) has run; see gateway/lifecycle.py.
+    finalized_at: float | None = None
     version: int = 1
 
     @property

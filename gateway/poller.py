@@ -13,6 +13,7 @@ import structlog
 from gateway.config import PollerSettings
 from gateway.errors import StoreUnavailable
 from gateway.jobs import JobError, Usage, VideoJob, apply_status, fail, job_error
+from gateway.lifecycle import Finalizer
 from gateway.store.base import JobStore
 from gateway.upstreams import Upstream
 from providers.contract import UpstreamError, UpstreamStatus
@@ -30,10 +31,12 @@ class Poller:
         upstreams: Mapping[str, Upstream],
         settings: PollerSettings,
         clock: Callable[[], float],
+        finalizer: Finalizer,
         speeds: SpeedBook | None = None,
         gate: ProviderGate | None = None,
     ) -> None:
         self._gate = gate
+        self._finalizer = finalizer
         self._speeds = speeds or SpeedBook()
         self._store = store
         self._upstreams = upstreams
@@ -93,8 +96,12 @@ class Poller:
 
     async def poll_job(self, job_id: str) -> None:
         job = await self._store.get(job_id)
-        if job is None or job.terminal:
+        if job is None or job.finalized_at is not None:
             await self._store.unschedule(job_id)
+            return
+        if job.terminal:
+            # Terminal but its effects never completed (a replica died, or an effect failed): run them again.
+            await self._finalizer.finalize(job)
             return
         now = self._clock()
         upstream = self._upstreams.get(job.provider or "")
@@ -157,13 +164,14 @@ class Poller:
         await self._write(fail(job, error, now=now), job)
 
     async def _write(self, updated: VideoJob, previous: VideoJob) -> None:
-        """Compare-and-set; losing means a client (cancel) wrote first, and its write stands."""
+        """Compare-and-set; losing means a client (cancel) wrote first, and its write stands. A terminal job
+        stays scheduled as a safety net until its effects have run (gateway/lifecycle.py)."""
         updated = msgspec.structs.replace(updated, version=previous.version + 1)
-        next_poll = None if updated.terminal else updated.next_poll_at
+        next_poll = self._finalizer.safety_net_at() if updated.terminal else updated.next_poll_at
         if not await self._store.replace(updated, expected_version=previous.version, poll_at=next_poll):
             log.info("poll_result_superseded")
-        elif updated.terminal and self._gate is not None:
-            await self._gate.finished(updated.provider or "", updated.id)
+        elif updated.terminal:
+            await self._finalizer.finalize(updated)
 
 
 def _usage(job: VideoJob, status: UpstreamStatus) -> Usage:

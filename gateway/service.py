@@ -20,6 +20,7 @@ from gateway.errors import (
 )
 from gateway.intake import Intake
 from gateway.jobs import Attempt, VideoJob, new_job_id
+from gateway.lifecycle import Finalizer
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
 from providers.contract import ErrorClass, UpstreamError, UpstreamJob
@@ -44,8 +45,10 @@ class VideoService:
         speeds: SpeedBook,
         rules: RulesHolder,
         gate: ProviderGate,
+        finalizer: Finalizer,
         clock: Callable[[], float],
     ) -> None:
+        self._finalizer = finalizer
         self._failover = failover
         self._rules = rules
         self._gate = gate
@@ -238,11 +241,13 @@ class VideoService:
             changes: dict[str, object] = {"deleted_at": now, "updated_at": now, "version": job.version + 1}
             if not job.terminal:
                 await self._cancel_upstream(job)
-                await self._gate.finished(job.provider or "", job.id)
                 changes |= {"status": "cancelled", "phase": "done", "completed_at": now, "next_poll_at": None}
             deleted = msgspec.structs.replace(job, **changes)
-            if await self._store.replace(deleted, expected_version=job.version, poll_at=None):
+            # An unfinalized terminal job stays scheduled so its effects run even if this replica dies now.
+            poll_at = None if deleted.finalized_at is not None else self._finalizer.safety_net_at()
+            if await self._store.replace(deleted, expected_version=job.version, poll_at=poll_at):
                 log.info("job_deleted", job_id=job.id, was_status=job.status)
+                await self._finalizer.finalize(deleted)
                 return deleted
         raise StoreUnavailable("the job kept changing while being deleted; try again")
 

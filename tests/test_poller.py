@@ -15,6 +15,7 @@ import pytest
 from gateway.config import Settings
 from gateway.errors import StoreUnavailable
 from gateway.jobs import VideoJob, new_job_id
+from gateway.lifecycle import Finalizer
 from gateway.poller import Poller
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
@@ -284,7 +285,10 @@ async def test_stop_lets_the_in_flight_poll_finish_and_claims_nothing_more(
     await emulator.fault(delay_s=0.3)
     async with httpx.AsyncClient() as http:
         upstreams = build_upstreams(settings.providers, http, observe=_unobserved, headroom=ignore_headroom)
-        poller = Poller(store=store, upstreams=upstreams, settings=settings.poller, clock=time.time)
+        finalizer = Finalizer(store=store, effects=[], clock=time.time, retry_s=settings.poller.lease_s)
+        poller = Poller(
+            store=store, upstreams=upstreams, settings=settings.poller, clock=time.time, finalizer=finalizer
+        )
         running = asyncio.create_task(poller.run())
         for _ in range(200):
             if await emulator.status_calls() >= 1:
@@ -295,7 +299,8 @@ async def test_stop_lets_the_in_flight_poll_finish_and_claims_nothing_more(
 
     job = await stored(store, video_id)
     assert job.poll_count == 1  # the slow poll's result was written, not abandoned
-    assert job.version == 3  # created, accepted, polled once
+    assert job.version == 4  # created, accepted, polled once (terminal), finalized
+    assert job.finalized_at is not None
     assert await emulator.status_calls() == 1
 
 
