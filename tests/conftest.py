@@ -44,6 +44,20 @@ def gateway_settings(
     max_job_duration_s: float | None = None,
     extra: str = "",
 ) -> Settings:
+    text = gateway_settings_text(
+        vidgen_url, poll_interval_s=poll_interval_s, max_job_duration_s=max_job_duration_s, extra=extra
+    )
+    return parse_settings(text, source="test")
+
+
+def gateway_settings_text(
+    vidgen_url: str,
+    *,
+    poll_interval_s: float = 0.05,
+    max_job_duration_s: float | None = None,
+    extra: str = "",
+) -> str:
+    """The Vidgen-only test config as TOML (for gateway processes, which read a file)."""
     duration = "" if max_job_duration_s is None else f"max_job_duration_s = {max_job_duration_s}"
     text = f"""
 default_model = "scenex"
@@ -80,7 +94,7 @@ enhance_prompt = true
 image_transports = ["data_uri"]
 {extra}
 """
-    return parse_settings(text, source="test")
+    return text
 
 
 @pytest.fixture
