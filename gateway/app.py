@@ -16,6 +16,7 @@ import structlog
 from litestar import Litestar, Request
 from litestar.di import Provide
 
+from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
@@ -26,6 +27,7 @@ from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
 from gateway.jobs import VideoJob
 from gateway.lifecycle import Finalizer, TerminalEffect
+from gateway.metrics.registry import build_metrics
 from gateway.openapi import openapi_config, patch_openapi
 from gateway.poller import Poller
 from gateway.service import VideoService
@@ -62,6 +64,7 @@ def create_app(
 ) -> Litestar:
     keys = keyring or KeyRing.from_config(settings.keys)
     job_store = store or _store_from(settings)
+    metrics = build_metrics(settings, keys.callers(), clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -69,7 +72,10 @@ def create_app(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
         )
         gate = _gate(settings, job_store, clock)
-        upstreams = build_upstreams(settings.providers, client, observe=observe, headroom=gate.headroom.record)
+        upstreams = build_upstreams(
+            settings.providers, client, observe=metrics.observer(observe), headroom=gate.headroom.record
+        )
+        metrics.providers.watch(gate, {slug: u.enabled for slug, u in upstreams.items()})
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
         speeds = SpeedBook()
@@ -79,7 +85,10 @@ def create_app(
         app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
         _on_sighup(app.state.reload_rules)
         finalizer = Finalizer(
-            store=job_store, effects=[_release_slot(gate)], clock=clock, retry_s=settings.poller.lease_s
+            store=job_store,
+            effects=[_release_slot(gate), metrics.job_finished],
+            clock=clock,
+            retry_s=settings.poller.lease_s,
         )
         app.state.finalizer = finalizer
         app.state.service = VideoService(
@@ -93,6 +102,7 @@ def create_app(
             gate=gate,
             finalizer=finalizer,
             clock=clock,
+            metrics=metrics,
         )
         poller = Poller(
             store=job_store,
@@ -102,6 +112,7 @@ def create_app(
             finalizer=finalizer,
             speeds=speeds,
             gate=gate,
+            metrics=metrics,
         )
         task = asyncio.create_task(poller.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
@@ -114,6 +125,7 @@ def create_app(
                     await asyncio.wait_for(task, timeout=settings.poller.stop_timeout_s)
                 except TimeoutError:
                     log.warning("poller_stop_timed_out")
+            await metrics.providers.close()
             await gate.headroom.close()
             if http_client is None:
                 await client.aclose()
@@ -138,10 +150,12 @@ def create_app(
             list_models,
             healthz,
             readyz,
+            scrape_metrics,
         ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),
             "store": Provide(lambda: job_store, sync_to_thread=False, use_cache=True),
+            "metrics": Provide(lambda: metrics, sync_to_thread=False, use_cache=True),
         },
         lifespan=[lifespan],
         middleware=[request_id_middleware],

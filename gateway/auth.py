@@ -51,6 +51,10 @@ class KeyRing:
             by_digest[value] = Caller(key_id=key.id, team=key.team, scopes=key.scopes)
         return cls(by_digest)
 
+    def callers(self) -> list[Caller]:
+        """Who the keys belong to (key ids and teams: what metrics may use as labels)."""
+        return [caller for _, caller in self._by_prefix.values()]
+
     def authenticate(self, authorization: str | None) -> Caller:
         if not authorization:
             raise Unauthorized("missing Authorization header; send `Authorization: Bearer <key>`", code="missing_key")

@@ -88,6 +88,16 @@ class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_metadata_entries: Annotated[int, msgspec.Meta(ge=0)] = 16
 
 
+class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`GET /metrics`: open, unless `bearer_token_env` names the variable holding a token scrapers must send
+    (the metrics carry team names and costs). Circuit and headroom gauges are read from the shared state when
+    scraped, at most once per `provider_refresh_s`, waiting at most `provider_refresh_timeout_s` (else stale)."""
+
+    bearer_token_env: str | None = None
+    provider_refresh_s: Annotated[float, msgspec.Meta(ge=0, le=3_600)] = 5.0
+    provider_refresh_timeout_s: _Seconds = 2.0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -96,6 +106,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     failover: FailoverSettings = FailoverSettings()
     routing: RoutingRules = RoutingRules()
     breakers: BreakerSettings = BreakerSettings()
+    metrics: MetricsSettings = MetricsSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()
@@ -178,4 +189,6 @@ def configured_secrets(settings: Settings) -> list[str]:
     names += [k.key_env for k in settings.keys if k.key_env]
     if settings.store.redis_url_env:
         names.append(settings.store.redis_url_env)
+    if settings.metrics.bearer_token_env:
+        names.append(settings.metrics.bearer_token_env)
     return [os.environ[n] for n in names if os.environ.get(n)]

@@ -14,6 +14,7 @@ from gateway.config import PollerSettings
 from gateway.errors import StoreUnavailable
 from gateway.jobs import JobError, Usage, VideoJob, apply_status, fail, job_error
 from gateway.lifecycle import Finalizer
+from gateway.metrics.registry import Metrics
 from gateway.store.base import JobStore
 from gateway.upstreams import Upstream
 from providers.contract import UpstreamError, UpstreamStatus
@@ -34,7 +35,9 @@ class Poller:
         finalizer: Finalizer,
         speeds: SpeedBook | None = None,
         gate: ProviderGate | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._gate = gate
         self._finalizer = finalizer
         self._speeds = speeds or SpeedBook()
@@ -104,6 +107,8 @@ class Poller:
             await self._finalizer.finalize(job)
             return
         now = self._clock()
+        if self._metrics is not None and job.next_poll_at is not None:
+            self._metrics.poll_lag(job.provider, now - job.next_poll_at)
         upstream = self._upstreams.get(job.provider or "")
         if job.phase == "submitting" or job.upstream is None or upstream is None:
             await self._write(fail(job, _lost(job, upstream is None), now=now), job)
@@ -139,6 +144,8 @@ class Poller:
         now = self._clock()
         errors = job.consecutive_poll_errors + 1
         log.info("upstream_poll_failed", provider=exc.provider, error_class=exc.error_class, consecutive=errors)
+        if self._metrics is not None:
+            self._metrics.upstream_error(job.provider, "status", exc.error_class)
         if errors >= self._settings.max_consecutive_errors:
             await self._write(fail(job, job_error(exc.as_failure(), job.provider), now=now), job)
             return

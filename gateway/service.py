@@ -21,6 +21,7 @@ from gateway.errors import (
 from gateway.intake import Intake
 from gateway.jobs import Attempt, VideoJob, new_job_id
 from gateway.lifecycle import Finalizer
+from gateway.metrics.registry import Metrics
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
 from providers.contract import ErrorClass, UpstreamError, UpstreamJob
@@ -47,7 +48,9 @@ class VideoService:
         gate: ProviderGate,
         finalizer: Finalizer,
         clock: Callable[[], float],
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
         self._finalizer = finalizer
         self._failover = failover
         self._rules = rules
@@ -105,10 +108,12 @@ class VideoService:
         plan, ranked, policy = await self.ranked(caller, intake, metadata)
         if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
+            self._metrics.refused("no_provider_available")
             raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
         tries = self._failover.max_attempts if intake.query.allow_fallbacks else 1
         candidates = [r.candidate for r in ranked[:tries]]
         strategy = intake.query.strategy or policy.strategy
+        self._metrics.routed(candidates[0].provider, candidates[0].model, strategy)
         job = self._new_job(caller, intake, candidates[0], metadata, strategy)
         # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
         await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
@@ -128,13 +133,16 @@ class VideoService:
         attempts: list[Attempt] = []
         deadline = self._clock() + self._failover.deadline_s
         last: UpstreamError | None = None
-        for candidate in candidates:
+        for index, candidate in enumerate(candidates):
+            more = index + 1 < len(candidates)
             refusal = await self._gate.claim(candidate, job.id)
             if refusal is not None:
                 # Capacity ran out between the screen and now (another replica took it): no call is made.
                 attempts.append(
                     Attempt(provider=candidate.provider, outcome="failed", error_code=refusal, at=self._clock())
                 )
+                if more:
+                    self._metrics.failed_over(candidate.provider, refusal)
                 continue
             try:
                 accepted = await self._upstreams[candidate.provider].adapter.submit(candidate.request)
@@ -143,13 +151,19 @@ class VideoService:
                 last = exc
                 attempts.append(_failed_attempt(candidate, exc, self._clock()))
                 log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+                self._metrics.upstream_error(candidate.provider, "generate", exc.error_class)
                 if not self._fails_over(exc) or self._clock() >= deadline:
                     break
+                if more:
+                    self._metrics.failed_over(candidate.provider, exc.error_class)
                 continue
             await self._gate.outcome(candidate.provider, job.id, None)
             attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
             return accepted, candidate, tuple(attempts)
-        raise _submit_failure(last, attempts, failed_over=last is not None and self._fails_over(last))
+        failure = _submit_failure(last, attempts, failed_over=last is not None and self._fails_over(last))
+        if isinstance(failure, NoProviderAvailable):
+            self._metrics.refused(failure.code)
+        raise failure
 
     def _fails_over(self, exc: UpstreamError) -> bool:
         """By error class only; content policy is the one class ops may switch on (`[failover] on_content_policy`)."""

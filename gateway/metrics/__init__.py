@@ -1,0 +1,1 @@
+"""Prometheus metrics: one registry per app, bounded labels, and the provider-state gauges read at scrape time."""
