@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import structlog
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from litestar import Litestar, Request
 from litestar.di import Provide
 
@@ -20,6 +21,7 @@ from gateway.api.models import list_models
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
+from gateway.api.usage import get_budgets, get_usage, get_usage_records
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.auth import KeyRing
 from gateway.config import Settings
@@ -33,6 +35,11 @@ from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
+from gateway.usage.admission import Admission
+from gateway.usage.budget import BudgetBook, MemoryBudgetBook
+from gateway.usage.budget_redis import RedisBudgetBook
+from gateway.usage.hooks import NO_HOOKS, UsageHooks
+from gateway.usage.ledger import settlement
 from providers.transport import CallObserver
 from routing.gate import ProviderGate
 from routing.headroom import Headroom
@@ -59,6 +66,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     run_poller: bool = True,
     observe: CallObserver = _no_observer,
+    usage_hooks: UsageHooks = NO_HOOKS,
 ) -> Litestar:
     keys = keyring or KeyRing.from_config(settings.keys)
     job_store = store or _store_from(settings)
@@ -78,8 +86,15 @@ def create_app(
         )
         app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
         _on_sighup(app.state.reload_rules)
+        admission = _admission(settings, job_store, clock, usage_hooks)
+        settle = settlement(
+            admission.book,
+            clock=clock,
+            cancels_upstream=lambda slug: slug in upstreams and upstreams[slug].adapter.traits.can_cancel,
+            hooks=usage_hooks,
+        )
         finalizer = Finalizer(
-            store=job_store, effects=[_release_slot(gate)], clock=clock, retry_s=settings.poller.lease_s
+            store=job_store, effects=[_release_slot(gate), settle], clock=clock, retry_s=settings.poller.lease_s
         )
         app.state.finalizer = finalizer
         app.state.service = VideoService(
@@ -92,6 +107,7 @@ def create_app(
             rules=rules,
             gate=gate,
             finalizer=finalizer,
+            admission=admission,
             clock=clock,
         )
         poller = Poller(
@@ -135,6 +151,9 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            get_usage,
+            get_usage_records,
+            get_budgets,
             list_models,
             healthz,
             readyz,
@@ -191,6 +210,32 @@ def _gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> Pr
         headroom = Headroom.in_memory(configs, clock=clock)
         breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
     return ProviderGate(headroom, breakers)
+
+
+def _admission(settings: Settings, store: JobStore, clock: Callable[[], float], hooks: UsageHooks) -> Admission:
+    """Budgets and request windows live where the jobs live: shared in Redis (the store's client and prefix), per
+    process in memory."""
+    book: BudgetBook
+    windows: Storage
+    if isinstance(store, RedisStore):
+        book = RedisBudgetBook(store.client, prefix=store.prefix)
+        shared: dict[str, Any] = {"connection_pool": store.client.connection_pool}
+        windows = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix=f"{store.prefix}quota",
+            wrap_exceptions=True,
+            **shared,
+        )
+    else:
+        book, windows = MemoryBudgetBook(), MemoryStorage()
+    known = {key.id for key in settings.keys}
+    for key_id in sorted(set(settings.quotas.keys) - known if known else ()):
+        log.warning("quota_names_unknown_key", key_id=key_id)
+    # A hold made at admission must outlast the submit (with failover) and the poller's resolution of a job
+    # whose replica died mid-submit (`submit_grace_s`, then a lease or two for its finalization).
+    pending_hold_s = settings.poller.submit_grace_s + settings.failover.deadline_s + 2 * settings.poller.lease_s
+    return Admission(settings.quotas, book, windows, clock=clock, pending_hold_s=pending_hold_s, hooks=hooks)
 
 
 def _release_slot(gate: ProviderGate) -> TerminalEffect:
