@@ -231,7 +231,7 @@ def _admission(settings: Settings, store: JobStore, clock: Callable[[], float], 
         book, windows = MemoryBudgetBook(), MemoryStorage()
     known = {key.id for key in settings.keys}
     for key_id in sorted(set(settings.quotas.keys) - known if known else ()):
-        log.warning("quota_names_unknown_key", key_id=key_id)
+        log.warning("quota_for_unknown_key_ignored", key_id=key_id)
     # A hold made at admission must outlast the submit (with failover) and the poller's resolution of a job
     # whose replica died mid-submit (`submit_grace_s`, then a lease or two for its finalization).
     pending_hold_s = settings.poller.submit_grace_s + settings.failover.deadline_s + 2 * settings.poller.lease_s

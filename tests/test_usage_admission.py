@@ -9,12 +9,26 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
+from limits.aio.storage import MemoryStorage
 
 from gateway.store.base import JobStore
+from gateway.usage.admission import Admission
+from gateway.usage.budget import BudgetBook, MemoryBudgetBook
+from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.hooks import UsageHooks
-from gateway.usage.records import LedgerRecord, Quota
-from tests.conftest import TEAM_A_KEY, TEAM_B_KEY, GatewayFactory, auth, example_settings, gateway_settings
-from tests.usage_support import FINANCE_KEY, usage_keyring
+from gateway.usage.quota_settings import UNLIMITED, QuotaSettings
+from gateway.usage.records import Quota, month_of
+from tests.conftest import (
+    REDIS_URL,
+    TEAM_A_KEY,
+    TEAM_B_KEY,
+    GatewayFactory,
+    auth,
+    example_settings,
+    gateway_settings,
+)
+from tests.usage_support import FINANCE_KEY, MID_MARCH, hold, usage_keyring
 
 # One Vidgen scene is 5 s at $0.02/s: every job below holds exactly $0.10.
 PROMPT = {"prompt": "a lighthouse at dawn"}
@@ -87,11 +101,13 @@ async def test_a_refusal_names_the_scope_the_quota_and_its_numbers(
     assert "this job needs up to $0.100000" in error["message"]
 
 
-async def test_the_request_rate_refuses_with_retry_after(vidgen_url: str, serve_gateway: GatewayFactory) -> None:
+async def test_the_request_rate_refuses_with_retry_after(
+    vidgen_url: str, store: JobStore, serve_gateway: GatewayFactory
+) -> None:
     """At 2/minute the third create is 429 `rate_limited` with a Retry-After within the window; another team
-    is not affected."""
+    is not affected. Both stores (the windows live in Redis with the Redis store)."""
     settings = gateway_settings(vidgen_url, extra='[quotas.teams.team-a]\nrequests = "2/minute"\n')
-    async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with serve_gateway(settings, store=store) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         for _ in range(2):
             assert (await client.post("/v1/videos", json=PROMPT, headers=auth())).status_code == 202
         refused = await client.post("/v1/videos", json=PROMPT, headers=auth())
@@ -149,10 +165,9 @@ async def test_the_default_team_quota_applies_to_teams_not_named(
 
 
 async def test_refusals_are_reported_to_the_hook(budget_for_ten: Any, serve_gateway: GatewayFactory) -> None:
-    """`on_refused(quota, team)` is called once per refused create; `on_settled` is not called for refusals."""
+    """`on_refused(quota, team)` is called once per refused create, naming the quota and the team."""
     refused: list[tuple[Quota, str]] = []
-    settled_records: list[LedgerRecord] = []
-    hooks = UsageHooks(on_settled=settled_records.append, on_refused=lambda quota, team: refused.append((quota, team)))
+    hooks = UsageHooks(on_refused=lambda quota, team: refused.append((quota, team)))
     async with (
         serve_gateway(budget_for_ten, usage_hooks=hooks, run_poller=False) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as client,
@@ -160,7 +175,6 @@ async def test_refusals_are_reported_to_the_hook(budget_for_ten: Any, serve_gate
         codes = [(await client.post("/v1/videos", json=PROMPT, headers=auth())).status_code for _ in range(12)]
     assert codes.count(429) == 2
     assert refused == [("monthly_budget_usd", "team-a")] * 2
-    assert settled_records == []
 
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
@@ -188,3 +202,30 @@ async def test_the_hold_covers_the_priciest_candidate_then_shrinks_to_the_accept
         await emulator.post("/_sandbox/faults", json={"action": "generate", "status_code": 429, "times": 1})
     assert (await sandbox_gateway.post("/v1/videos", json=SORA, headers=auth())).json()["provider"] == "videogenapi"
     assert (await budget_row(sandbox_gateway, "team", "team-a"))["reserved_micros"] == 400_000 + 1_990_000
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def book(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BudgetBook]:
+    if request.param == "memory":
+        yield MemoryBudgetBook()
+        return
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield RedisBudgetBook(client, prefix=redis_prefix)
+    await client.aclose()
+
+
+async def test_the_sweep_releases_holds_whose_replica_died_before_storing_the_job(book: BudgetBook) -> None:
+    """A hold past its expiry (its job was never stored) is released by the next admission's sweep, freeing the
+    budget and the slot; a hold not yet expired stays."""
+    now = [1_000.0]
+    admission = Admission(QuotaSettings(), book, MemoryStorage(), clock=lambda: now[0], pending_hold_s=300)
+    await book.reserve(hold("orphan", expires_at=1_300.0), team=UNLIMITED, key=UNLIMITED)
+    await book.reserve(hold("running", expires_at=9_000.0), team=UNLIMITED, key=UNLIMITED)
+
+    assert await admission.sweep() == 0
+    now[0] = 1_301.0
+    assert await admission.sweep() == 1
+
+    assert [h.job_id for h in await book.holds()] == ["running"]
+    totals = await book.totals("team", "team-a", month_of(MID_MARCH))
+    assert (totals.reserved_micros, totals.active_jobs) == (100_000, 1)
