@@ -206,6 +206,13 @@ async def test_scopes_name_every_team_and_key_active_in_the_month(book: BudgetBo
     assert await book.scopes("2025-04") == []
 
 
+async def test_a_refusal_leaves_no_trace(book: BudgetBook) -> None:
+    """A refused reservation holds nothing and makes no scope appear in the month."""
+    refusal = await book.reserve(hold("job-1"), team=Allowance(budget_micros=0), key=UNLIMITED)
+    assert refusal is not None
+    assert (await book.holds(), await book.scopes(MARCH)) == ([], [])
+
+
 async def test_amounts_beyond_lua_number_formatting_stay_exact(book: BudgetBook) -> None:
     """$150M budgets and $120M jobs (past 14 significant digits) reserve, release and settle exactly."""
     big = Allowance(budget_micros=150_000_000_000_000)

@@ -101,7 +101,7 @@ class MemoryBudgetBook:
                     scope=kind, name=name, quota="max_concurrent_jobs", limit=cap, used=active, reserved=0, requested=1
                 )
         for (kind, name), allowance in checks:
-            month = self._month(kind, name, hold.month)
+            month = self._months.get((hold.month, scope_id(kind, name))) or _Month()  # a refusal creates nothing
             refusal = _over_budget(kind, name, allowance, month, hold)
             if refusal is not None:
                 return refusal
