@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import structlog
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from litestar import Litestar, Request
 from litestar.di import Provide
 
@@ -21,13 +22,14 @@ from gateway.api.models import list_models
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
+from gateway.api.usage import get_budgets, get_usage, get_usage_records
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
 from gateway.jobs import VideoJob
 from gateway.lifecycle import Finalizer, TerminalEffect
-from gateway.metrics.registry import build_metrics
+from gateway.metrics.registry import Metrics, build_metrics
 from gateway.openapi import openapi_config, patch_openapi
 from gateway.poller import Poller
 from gateway.service import VideoService
@@ -35,6 +37,13 @@ from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
+from gateway.usage.admission import Admission
+from gateway.usage.budget import BudgetBook, MemoryBudgetBook
+from gateway.usage.budget_redis import RedisBudgetBook
+from gateway.usage.gauges import BudgetGauges
+from gateway.usage.hooks import NO_HOOKS, UsageHooks
+from gateway.usage.ledger import settlement
+from gateway.usage.records import LedgerRecord, Quota
 from providers.transport import CallObserver
 from routing.gate import ProviderGate
 from routing.headroom import Headroom
@@ -61,6 +70,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     run_poller: bool = True,
     observe: CallObserver = _no_observer,
+    usage_hooks: UsageHooks = NO_HOOKS,
 ) -> Litestar:
     keys = keyring or KeyRing.from_config(settings.keys)
     job_store = store or _store_from(settings)
@@ -84,9 +94,17 @@ def create_app(
         )
         app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
         _on_sighup(app.state.reload_rules)
+        hooks = _metered(usage_hooks, metrics)
+        admission = _admission(settings, job_store, clock, hooks)
+        settle = settlement(
+            admission.book,
+            clock=clock,
+            cancels_upstream=lambda slug: slug in upstreams and upstreams[slug].adapter.traits.can_cancel,
+            hooks=hooks,
+        )
         finalizer = Finalizer(
             store=job_store,
-            effects=[_release_slot(gate), metrics.job_finished],
+            effects=[_release_slot(gate), settle, metrics.job_finished],
             clock=clock,
             retry_s=settings.poller.lease_s,
         )
@@ -101,6 +119,7 @@ def create_app(
             rules=rules,
             gate=gate,
             finalizer=finalizer,
+            admission=admission,
             clock=clock,
             metrics=metrics,
         )
@@ -115,6 +134,8 @@ def create_app(
             metrics=metrics,
         )
         task = asyncio.create_task(poller.run()) if run_poller else None
+        budgets = BudgetGauges(admission.book, settings.quotas, metrics, clock=clock)
+        budgets_task = asyncio.create_task(budgets.run())
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
         try:
             yield
@@ -125,6 +146,8 @@ def create_app(
                     await asyncio.wait_for(task, timeout=settings.poller.stop_timeout_s)
                 except TimeoutError:
                     log.warning("poller_stop_timed_out")
+            budgets.stop()
+            await budgets_task
             await metrics.providers.close()
             await gate.headroom.close()
             if http_client is None:
@@ -147,6 +170,9 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            get_usage,
+            get_usage_records,
+            get_budgets,
             list_models,
             healthz,
             readyz,
@@ -207,6 +233,32 @@ def _gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> Pr
     return ProviderGate(headroom, breakers)
 
 
+def _admission(settings: Settings, store: JobStore, clock: Callable[[], float], hooks: UsageHooks) -> Admission:
+    """Budgets and request windows live where the jobs live: shared in Redis (the store's client and prefix), per
+    process in memory."""
+    book: BudgetBook
+    windows: Storage
+    if isinstance(store, RedisStore):
+        book = RedisBudgetBook(store.client, prefix=store.prefix)
+        shared: dict[str, Any] = {"connection_pool": store.client.connection_pool}
+        windows = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix=f"{store.prefix}quota",
+            wrap_exceptions=True,
+            **shared,
+        )
+    else:
+        book, windows = MemoryBudgetBook(), MemoryStorage()
+    known = {key.id for key in settings.keys}
+    for key_id in sorted(set(settings.quotas.keys) - known if known else ()):
+        log.warning("quota_for_unknown_key_ignored", key_id=key_id)
+    # A hold made at admission must outlast the submit (with failover) and the poller's resolution of a job
+    # whose replica died mid-submit (`submit_grace_s`, then a lease or two for its finalization).
+    pending_hold_s = settings.poller.submit_grace_s + settings.failover.deadline_s + 2 * settings.poller.lease_s
+    return Admission(settings.quotas, book, windows, clock=clock, pending_hold_s=pending_hold_s, hooks=hooks)
+
+
 def _release_slot(gate: ProviderGate) -> TerminalEffect:
     """The provider's concurrency slot is held from submit to terminal state; releasing twice is harmless."""
 
@@ -215,3 +267,25 @@ def _release_slot(gate: ProviderGate) -> TerminalEffect:
             await gate.finished(job.provider, job.id)
 
     return release_slot
+
+
+def _metered(hooks: UsageHooks, metrics: Metrics) -> UsageHooks:
+    """The usage observers the app always runs (metrics), then the ones a test supplied."""
+
+    def on_settled(record: LedgerRecord) -> None:
+        metrics.settled(
+            team=record.team,
+            key_id=record.key_id,
+            provider=record.provider,
+            model=record.model,
+            status=record.status,
+            video_seconds=record.video_seconds,
+            cost_micros=record.cost_micros,
+        )
+        hooks.on_settled(record)
+
+    def on_refused(quota: Quota, team: str) -> None:
+        metrics.quota_refused(quota=quota, team=team)
+        hooks.on_refused(quota, team)
+
+    return UsageHooks(on_settled=on_settled, on_refused=on_refused)

@@ -1,4 +1,5 @@
-"""`video-gateway`: run the gateway (optionally on the sandbox emulators), dump the OpenAPI document, make keys."""
+"""`video-gateway`: run the gateway (optionally on the sandbox emulators), dump the OpenAPI document, make keys,
+and ask a running gateway for its routing plan or its usage report."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--url", default="http://127.0.0.1:8080")
     explain.add_argument("--team", help="evaluate the rules as this team")
     explain.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding an admin key")
+    _usage_parser(commands)
     args = parser.parse_args(argv)
     try:
         match args.command:
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _openapi(args.config)
             case "routing":
                 return _explain(args)
+            case "usage":
+                return _usage(args)
             case _:
                 key = new_key()
                 print(json.dumps({"key": key, "sha256": digest(key)}, indent=2))
@@ -180,6 +184,48 @@ def _explain(args: argparse.Namespace) -> int:
         timeout=30,
     )
     print(json.dumps(reply.json(), indent=2))
+    return 0 if reply.is_success else 1
+
+
+def _usage_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    usage = commands.add_parser("usage", help="usage and cost from a running gateway (GET /v1/usage)")
+    usage.add_argument("--from", dest="first", help="first UTC day, YYYY-MM-DD (default: this month's first)")
+    usage.add_argument("--to", dest="last", help="last UTC day, YYYY-MM-DD (default: today)")
+    usage.add_argument("--group-by", help="comma list of team, key, provider, model, day (default: team)")
+    usage.add_argument("--team", help="only this team")
+    usage.add_argument("--csv", action="store_true", help="print CSV instead of JSON")
+    usage.add_argument("--records", action="store_true", help="the ledger records instead of the aggregates")
+    usage.add_argument("--budgets", action="store_true", help="the budget view instead (see --month)")
+    usage.add_argument("--month", help="with --budgets: the UTC month, YYYY-MM (default: this one)")
+    usage.add_argument("--url", default="http://127.0.0.1:8080")
+    usage.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding a key with the usage scope")
+
+
+def _usage(args: argparse.Namespace) -> int:
+    """GET the report and print it as the API gives it (pretty JSON, or CSV as is); the key comes from the
+    environment only. Exit 1 with the error envelope when the gateway refuses."""
+    import httpx
+
+    key = os.environ.get(args.key_env)
+    if not key:
+        print(f"video-gateway: set {args.key_env} to a key with the usage scope", file=sys.stderr)
+        return 2
+    if args.budgets:
+        path, params = "/v1/usage/budgets", {"month": args.month}
+    else:
+        path = "/v1/usage/records" if args.records else "/v1/usage"
+        params = {"from": args.first, "to": args.last, "group_by": args.group_by, "team": args.team}
+        params["format"] = "csv" if args.csv else None
+    reply = httpx.get(
+        f"{args.url.rstrip('/')}{path}",
+        params={k: v for k, v in params.items() if v is not None},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    if reply.is_success and reply.headers.get("content-type", "").startswith("text/csv"):
+        sys.stdout.buffer.write(reply.content)  # as sent: RFC 4180 lines end in CRLF
+    else:
+        print(json.dumps(reply.json(), indent=2))
     return 0 if reply.is_success else 1
 
 

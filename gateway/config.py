@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from routing.catalogue import Catalogue, Model
 from routing.headroom import HeadroomConfig
 from routing.health import BreakerSettings
@@ -107,6 +108,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     routing: RoutingRules = RoutingRules()
     breakers: BreakerSettings = BreakerSettings()
     metrics: MetricsSettings = MetricsSettings()
+    quotas: QuotaSettings = QuotaSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()
@@ -147,14 +149,21 @@ def parse_settings(text: str | bytes, *, source: str = "<config>") -> Settings:
 
 
 _AT_PATH = re.compile(r" - at `\$(?P<rest>[^`]*)`$")
-_TABLES: tuple[tuple[str, type], ...] = (("providers", ProviderConfig), ("models", Model))
+_TABLES: tuple[tuple[str, type], ...] = (
+    ("providers", ProviderConfig),
+    ("models", Model),
+    ("quotas.teams", QuotaLimits),
+    ("quotas.keys", QuotaLimits),
+)
 
 
 def _entry_error(text: str | bytes) -> str | None:
     """msgspec shows a dict key as `[...]` in paths; decode each named entry alone to say which one is bad."""
     raw = msgspec.toml.decode(text)
     for table, entry_type in _TABLES:
-        entries = raw.get(table) if isinstance(raw, dict) else None
+        entries = raw
+        for part in table.split("."):
+            entries = entries.get(part) if isinstance(entries, dict) else None
         for name, entry in entries.items() if isinstance(entries, dict) else ():
             try:
                 msgspec.convert(entry, entry_type)

@@ -107,6 +107,19 @@ class RateLimited(GatewayError):
     retryable = True
 
 
+class QuotaExceeded(GatewayError):
+    """A team's or key's quota refused the job; `code` names the quota, the message its numbers."""
+
+    status_code = 429
+    type = "quota_exceeded"
+
+
+class ConcurrencyExceeded(QuotaExceeded):
+    """`max_concurrent_jobs`: frees up as soon as one of the scope's jobs finishes."""
+
+    retryable = True
+
+
 class ContentPolicy(GatewayError):
     status_code = 400
     type = "content_policy"

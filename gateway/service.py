@@ -24,6 +24,7 @@ from gateway.lifecycle import Finalizer
 from gateway.metrics.registry import Metrics
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
+from gateway.usage.admission import Admission
 from providers.contract import ErrorClass, UpstreamError, UpstreamJob
 from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
@@ -47,10 +48,12 @@ class VideoService:
         rules: RulesHolder,
         gate: ProviderGate,
         finalizer: Finalizer,
+        admission: Admission,
         clock: Callable[[], float],
         metrics: Metrics,
     ) -> None:
         self._metrics = metrics
+        self._admission = admission
         self._finalizer = finalizer
         self._failover = failover
         self._rules = rules
@@ -76,6 +79,10 @@ class VideoService:
     @property
     def gate(self) -> ProviderGate:
         return self._gate
+
+    @property
+    def admission(self) -> Admission:
+        return self._admission
 
     @property
     def speeds(self) -> SpeedBook:
@@ -105,6 +112,7 @@ class VideoService:
         return plan, ranked, policy
 
     async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
+        await self._admission.check_rate(caller)
         plan, ranked, policy = await self.ranked(caller, intake, metadata)
         if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
@@ -115,13 +123,17 @@ class VideoService:
         strategy = intake.query.strategy or policy.strategy
         self._metrics.routed(candidates[0].provider, candidates[0].model, strategy)
         job = self._new_job(caller, intake, candidates[0], metadata, strategy)
-        # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
-        await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
-        try:
-            accepted, candidate, attempts = await self._submit_first(job, candidates)
-        except BaseException:
-            await self._store.delete(job.id)
-            raise
+        # Concurrency and budget are held before anything is stored or sent; released if the block raises.
+        async with self._admission.admitted(job, candidates):
+            # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
+            await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
+            try:
+                accepted, candidate, attempts = await self._submit_first(job, candidates)
+            except BaseException:
+                await self._store.delete(job.id)
+                raise
+        deadline_at = job.created_at + self._upstreams[candidate.provider].max_job_duration_s
+        await self._admission.accepted(job, candidate, deadline_at=deadline_at)
         return await self._follow(job, candidate, accepted, attempts)
 
     async def _submit_first(

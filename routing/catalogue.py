@@ -19,20 +19,24 @@ def usd_to_micros(usd: float) -> int:
 
 
 class Price(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Per video, per second, or per second by resolution tier (for example `{"720p": 0.10}`)."""
+    """Per video, per second, or per second by resolution tier (for example `{"720p": 0.10}`); plus
+    `audio_per_second_usd` on top when the request asks for audio."""
 
     per_video_usd: _USD = 0.0
     per_second_usd: _USD = 0.0
     per_second_usd_by_resolution: dict[str, _USD] = {}
+    audio_per_second_usd: _USD = 0.0
 
     def __post_init__(self) -> None:
         # A model with no price is a configuration error, never a $0 job.
         if not (self.per_video_usd or self.per_second_usd or self.per_second_usd_by_resolution):
             raise ValueError("a price needs per_video_usd, per_second_usd or per_second_usd_by_resolution")
 
-    def estimate_micros(self, *, seconds: int, resolution: str | None) -> int:
-        per_second = self.per_second_usd_by_resolution.get(resolution or "", self.per_second_usd)
-        return usd_to_micros(self.per_video_usd) + usd_to_micros(per_second) * seconds
+    def estimate_micros(self, *, seconds: int, resolution: str | None, audio: bool = False) -> int:
+        per_second = usd_to_micros(self.per_second_usd_by_resolution.get(resolution or "", self.per_second_usd))
+        if audio:
+            per_second += usd_to_micros(self.audio_per_second_usd)
+        return usd_to_micros(self.per_video_usd) + per_second * seconds
 
 
 class Offering(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -42,6 +46,19 @@ class Offering(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     upstream_model: str
     capabilities: Capabilities
     price: Price
+
+    def __post_init__(self) -> None:
+        # Priced by resolution tier without a per-second fallback: every size the offering can produce needs its
+        # tier, or a job at a missing one would be estimated (and held, and billed) at $0 per second.
+        tiers, caps = self.price.per_second_usd_by_resolution, self.capabilities
+        if not tiers or self.price.per_second_usd:
+            return
+        if caps.size_range is not None:
+            raise ValueError("a price by resolution for a size_range offering needs per_second_usd as a fallback")
+        sizes = set(caps.sizes) | ({caps.default_size} if caps.default_size else set())
+        missing = sorted({resolution_of(*(int(p) for p in s.split("x"))) for s in sizes} - set(tiers))
+        if missing or not sizes:
+            raise ValueError(f"per_second_usd_by_resolution has no tier for {', '.join(missing) or 'the default size'}")
 
 
 class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -104,7 +104,8 @@ class Router:
         reasons += [g.reason for g in hard]
         seconds = resolved_seconds(request, offering.capabilities)
         size = _size_of(request, offering)
-        cost = offering.price.estimate_micros(seconds=seconds or 0, resolution=_tier(size))
+        audio = request.audio is not None and request.audio.enabled and offering.capabilities.audio
+        cost = offering.price.estimate_micros(seconds=seconds or 0, resolution=_tier(size), audio=audio)
         if query.max_cost_micros is not None and cost > query.max_cost_micros:
             reasons.append(f"estimated cost {cost / 1e6:.4f} USD exceeds max_cost_usd")
         if reasons or seconds is None:

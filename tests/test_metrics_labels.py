@@ -128,14 +128,14 @@ def test_budget_reservation_quota_and_webhook_recorders() -> None:
     m.budget(team="team-a", period="month", limit_micros=50_000_000, spent_micros=12_500_000)
     m.reserved(team="team-a", reserved_micros=1_990_000)
     m.reservation(team="team-a", outcome="reserved")
-    m.quota_refused(quota="budget", team="team-a")
+    m.quota_refused(quota="monthly_budget_usd", team="team-a")
     m.webhook_delivery("delivered")
     series = registry_series(m.registry)
     assert value(series, "video_gateway_budget_limit_usd", team="team-a", period="month") == 50
     assert value(series, "video_gateway_budget_spent_usd", team="team-a", period="month") == 12.5
     assert value(series, "video_gateway_budget_reserved_usd", team="team-a") == pytest.approx(1.99)
     assert value(series, "video_gateway_budget_reservations_total", outcome="reserved") == 1
-    assert value(series, "video_gateway_quota_refusals_total", quota="budget", team="team-a") == 1
+    assert value(series, "video_gateway_quota_refusals_total", quota="monthly_budget_usd", team="team-a") == 1
     assert value(series, "video_gateway_webhook_deliveries_total", outcome="delivered") == 1
 
 

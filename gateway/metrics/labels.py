@@ -23,7 +23,7 @@ ERROR_CLASSES = frozenset(e.value for e in ErrorClass)
 # The codes of the 503 `no_provider_available` replies (gateway/service.py).
 REFUSAL_REASONS = frozenset({"no_provider_available", "all_attempts_failed"})
 # Defaults for the features that report through `Metrics`; their owners pass their own vocabularies when wiring.
-QUOTAS = frozenset({"requests", "concurrency", "video_seconds", "budget"})
+QUOTAS = frozenset({"requests", "max_concurrent_jobs", "monthly_budget_usd", "monthly_video_seconds"})
 BUDGET_PERIODS = frozenset({"day", "month"})
 RESERVATION_OUTCOMES = frozenset({"reserved", "refused", "released", "settled"})
 WEBHOOK_OUTCOMES = frozenset({"delivered", "retrying", "failed"})

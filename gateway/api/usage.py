@@ -1,0 +1,139 @@
+"""Finance routes (`usage` scope; such a key sees every team): usage aggregates, the ledger records behind them
+(JSON, or streamed CSV with `format=csv`), and the budget view per team and key. No try/except here."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Literal
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter
+from litestar.response import Response, Stream
+
+from gateway.api.videos import Session
+from gateway.usage.budget import BudgetBook
+from gateway.usage.reports import (
+    RECORD_CSV_HEADER,
+    BudgetView,
+    RecordList,
+    UsageQuery,
+    UsageReport,
+    budget_view,
+    csv_lines,
+    parse_month,
+    parse_query,
+    record_csv_line,
+    totals,
+    usage_rows,
+    wanted,
+)
+
+_From = Annotated[str | None, QueryParameter(name="from", max_length=10, description="first UTC day, YYYY-MM-DD")]
+_To = Annotated[str | None, QueryParameter(name="to", max_length=10, description="last UTC day, YYYY-MM-DD")]
+_Team = Annotated[str | None, QueryParameter(max_length=200, description="only this team")]
+_Format = Annotated[Literal["json", "csv"], QueryParameter()]
+
+
+@get(
+    "/v1/usage",
+    summary="Usage and cost by team, key, provider, model and day",
+    operation_id="getUsage",
+    responses={
+        200: ResponseSpec(
+            data_container=UsageReport, description="The report (text/csv with format=csv)", generate_examples=False
+        )
+    },
+)
+async def get_usage(
+    session: NamedDependency[Session],
+    first: _From = None,
+    last: _To = None,
+    group_by: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    team: _Team = None,
+    format: _Format = "json",
+) -> Response[UsageReport] | Stream:
+    """Jobs created from `from` to `to` (UTC days, both included; default this month): settled jobs, succeeded,
+    failed, cancelled, video seconds and cost, and what is reserved for jobs not yet settled. `group_by` is a
+    comma list of team, key, provider, model, day (default team)."""
+    session.caller.require("usage")
+    service = session.service
+    query = parse_query(first=first, last=last, group_by=group_by, team=team, now=service.now())
+    book = service.admission.book
+    rows = usage_rows(query, await book.aggregates(query.days()), await book.holds())
+    if format == "csv":
+        return Stream(
+            _each(csv_lines(query.group_by, rows)), media_type="text/csv", headers=_attachment("usage", query)
+        )
+    report = UsageReport(
+        from_day=query.first_day.isoformat(),
+        to_day=query.last_day.isoformat(),
+        group_by=list(query.group_by),
+        data=rows,
+        totals=totals(rows),
+    )
+    return Response(report)
+
+
+@get(
+    "/v1/usage/records",
+    summary="The ledger: one record per settled job",
+    operation_id="getUsageRecords",
+    responses={
+        200: ResponseSpec(
+            data_container=RecordList, description="The records (text/csv with format=csv)", generate_examples=False
+        )
+    },
+)
+async def get_usage_records(
+    session: NamedDependency[Session],
+    first: _From = None,
+    last: _To = None,
+    team: _Team = None,
+    format: _Format = "json",
+) -> Response[RecordList] | Stream:
+    """The settled jobs created from `from` to `to`, in settlement order: what `/v1/usage` adds up."""
+    session.caller.require("usage")
+    service = session.service
+    query = parse_query(first=first, last=last, group_by=None, team=team, now=service.now())
+    book = service.admission.book
+    if format == "csv":
+        return Stream(_records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
+    records = [r async for r in book.records(settled_from=_start(query)) if wanted(query, r)]
+    return Response(RecordList(from_day=query.first_day.isoformat(), to_day=query.last_day.isoformat(), data=records))
+
+
+@get("/v1/usage/budgets", summary="Each team's and key's month against its budget", operation_id="getBudgets")
+async def get_budgets(
+    session: NamedDependency[Session],
+    month: Annotated[str | None, QueryParameter(max_length=7, description="UTC month, YYYY-MM")] = None,
+) -> BudgetView:
+    """Limit, spent, reserved and remaining (USD and video seconds) for the month (default this one), and the
+    concurrency in use now, for every configured team and key and every one active in the month."""
+    session.caller.require("usage")
+    service = session.service
+    month = parse_month(month, now=service.now())
+    return await budget_view(service.admission.book, service.admission.quotas, month=month)
+
+
+async def _each(lines: Iterator[str]) -> AsyncIterator[str]:
+    for line in lines:
+        yield line
+
+
+async def _records_csv(book: BudgetBook, query: UsageQuery) -> AsyncIterator[str]:
+    yield RECORD_CSV_HEADER
+    async for record in book.records(settled_from=_start(query)):
+        if wanted(query, record):
+            yield record_csv_line(record)
+
+
+def _start(query: UsageQuery) -> float:
+    """A job created on the first day settles no earlier than its start."""
+    return float(calendar.timegm(query.first_day.timetuple()))
+
+
+def _attachment(name: str, query: UsageQuery) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}-{query.first_day}-{query.last_day}.csv"'}

@@ -1,0 +1,1 @@
+"""Quotas, budgets (reserve, settle, release), the usage ledger and the finance reports."""

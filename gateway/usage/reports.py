@@ -1,0 +1,301 @@
+"""Finance reports over the budget book: usage aggregates grouped by any of team, key, provider, model and day
+(settled jobs plus what is reserved and not yet settled), CSV lines of the same, and the budget view per scope.
+
+Pure functions over what the book returns; reading and HTTP are the route's (gateway/api/usage.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Literal
+
+import msgspec
+
+from gateway.errors import InvalidRequest
+from gateway.usage.budget import BudgetBook
+from gateway.usage.quota_settings import QuotaSettings
+from gateway.usage.records import COUNTERS, DayAggregate, Hold, LedgerRecord, ScopeKind, day_of
+
+Dimension = Literal["team", "key", "provider", "model", "day"]
+DIMENSIONS: tuple[Dimension, ...] = ("team", "key", "provider", "model", "day")
+MAX_DAYS = 366
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Jobs created (admitted) from `first_day` to `last_day`, both included (UTC)."""
+
+    first_day: dt.date
+    last_day: dt.date
+    group_by: tuple[Dimension, ...]
+    team: str | None = None
+
+    def days(self) -> list[str]:
+        count = (self.last_day - self.first_day).days + 1
+        return [(self.first_day + dt.timedelta(days=i)).isoformat() for i in range(count)]
+
+
+class UsageRow(msgspec.Struct, kw_only=True):
+    """One group's totals; only the grouped dimensions are present."""
+
+    team: str | msgspec.UnsetType = msgspec.UNSET
+    key: str | msgspec.UnsetType = msgspec.UNSET
+    provider: str | msgspec.UnsetType = msgspec.UNSET
+    model: str | msgspec.UnsetType = msgspec.UNSET
+    day: str | msgspec.UnsetType = msgspec.UNSET
+    jobs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    video_seconds: int = 0
+    cost_micros: int = 0
+    cost_usd: float = 0.0
+    reserved_not_settled_micros: int = 0
+    reserved_not_settled_usd: float = 0.0
+    in_flight: int = 0
+
+
+class UsageReport(msgspec.Struct, kw_only=True):
+    object: Literal["usage_report"] = "usage_report"
+    from_day: str = msgspec.field(name="from")
+    to_day: str = msgspec.field(name="to")
+    group_by: list[Dimension]
+    data: list[UsageRow]
+    totals: UsageRow
+
+
+class BudgetRow(msgspec.Struct, kw_only=True):
+    """One team's or key's month against its limits (null when it has none); `remaining` may go below zero when
+    actual costs came in above their estimates."""
+
+    scope: ScopeKind
+    name: str
+    month: str
+    monthly_budget_micros: int | None
+    monthly_budget_usd: float | None
+    spent_micros: int
+    spent_usd: float
+    reserved_micros: int
+    reserved_usd: float
+    remaining_micros: int | None
+    remaining_usd: float | None
+    monthly_video_seconds: int | None
+    spent_video_seconds: int
+    reserved_video_seconds: int
+    remaining_video_seconds: int | None
+    max_concurrent_jobs: int | None
+    active_jobs: int
+
+
+class BudgetView(msgspec.Struct, kw_only=True):
+    object: Literal["list"] = "list"
+    month: str
+    data: list[BudgetRow]
+
+
+def parse_query(
+    *, first: str | None, last: str | None, group_by: str | None, team: str | None, now: float
+) -> UsageQuery:
+    """The report's parameters; a bad one is a 400 naming it. Defaults: this month so far, grouped by team."""
+    today = dt.date.fromisoformat(day_of(now))
+    first_day = _date(first, "from") if first else today.replace(day=1)
+    last_day = _date(last, "to") if last else today
+    if last_day < first_day:
+        raise InvalidRequest("`to` is before `from`", code="invalid_value", param="to")
+    if (last_day - first_day).days + 1 > MAX_DAYS:
+        raise InvalidRequest(f"at most {MAX_DAYS} days per report", code="invalid_value", param="to")
+    return UsageQuery(first_day=first_day, last_day=last_day, group_by=_dimensions(group_by), team=team or None)
+
+
+def parse_month(month: str | None, *, now: float) -> str:
+    if month is None:
+        return day_of(now)[:7]
+    if not _MONTH.match(month) or not 1 <= int(month[5:]) <= 12:
+        raise InvalidRequest(f"`month` must be YYYY-MM, got {month!r}", code="invalid_value", param="month")
+    return month
+
+
+def _date(value: str, param: str) -> dt.date:
+    try:
+        if not _DAY.match(value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"`{param}` must be a date YYYY-MM-DD, got {value!r}", param=param) from None
+
+
+def _dimensions(value: str | None) -> tuple[Dimension, ...]:
+    if value is None or not value.strip():
+        return ("team",)
+    chosen: list[Dimension] = []
+    for part in (p.strip() for p in value.split(",")):
+        match = next((d for d in DIMENSIONS if d == part), None)
+        if match is None:
+            known = ", ".join(DIMENSIONS)
+            raise InvalidRequest(f"cannot group by {part!r}; choose from {known}", param="group_by")
+        if match not in chosen:
+            chosen.append(match)
+    return tuple(chosen)
+
+
+def usage_rows(query: UsageQuery, aggregates: Iterable[DayAggregate], holds: Iterable[Hold]) -> list[UsageRow]:
+    """Settled aggregates and open holds of the query's days (and team), summed per group, sorted by group."""
+    days = set(query.days())
+    groups: dict[tuple[str, ...], UsageRow] = {}
+    for aggregate in aggregates:
+        if aggregate.day not in days or (query.team and aggregate.team != query.team):
+            continue
+        row = _row(
+            groups, query.group_by, aggregate.team, aggregate.key_id, aggregate.provider, aggregate.model, aggregate.day
+        )
+        for counter in COUNTERS:
+            setattr(row, counter, getattr(row, counter) + getattr(aggregate, counter))
+    for hold in holds:
+        if hold.day not in days or (query.team and hold.team != query.team):
+            continue
+        row = _row(groups, query.group_by, hold.team, hold.key_id, hold.provider, hold.model, hold.day)
+        row.reserved_not_settled_micros += hold.cost_micros
+        row.in_flight += 1
+    rows = [groups[k] for k in sorted(groups)]
+    for row in rows:
+        _dollars(row)
+    return rows
+
+
+def totals(rows: Sequence[UsageRow]) -> UsageRow:
+    total = UsageRow()
+    for row in rows:
+        for counter in (*COUNTERS, "reserved_not_settled_micros", "in_flight"):
+            setattr(total, counter, getattr(total, counter) + getattr(row, counter))
+    return _dollars(total)
+
+
+def _row(
+    groups: dict[tuple[str, ...], UsageRow],
+    by: Sequence[Dimension],
+    team: str,
+    key: str,
+    provider: str,
+    model: str,
+    day: str,
+) -> UsageRow:
+    values = {"team": team, "key": key, "provider": provider, "model": model, "day": day}
+    group = tuple(values[d] for d in by)
+    row = groups.get(group)
+    if row is None:
+        row = groups[group] = msgspec.convert({d: values[d] for d in by}, UsageRow)
+    return row
+
+
+def _dollars(row: UsageRow) -> UsageRow:
+    row.cost_usd = row.cost_micros / 1_000_000
+    row.reserved_not_settled_usd = row.reserved_not_settled_micros / 1_000_000
+    return row
+
+
+_CSV_METRICS = (
+    "jobs",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "video_seconds",
+    "cost_usd",
+    "cost_micros",
+    "reserved_not_settled_usd",
+    "reserved_not_settled_micros",
+    "in_flight",
+)
+
+
+def csv_lines(by: Sequence[Dimension], rows: Iterable[UsageRow]) -> Iterator[str]:
+    """The report as CSV (header first); dollar columns exact to the micro-dollar, never through a float."""
+    yield ",".join((*by, *_CSV_METRICS)) + "\r\n"
+    for row in rows:
+        cells = [_cell(str(getattr(row, d))) for d in by]
+        for metric in _CSV_METRICS:
+            if metric == "cost_usd":
+                cells.append(exact_usd(row.cost_micros))
+            elif metric == "reserved_not_settled_usd":
+                cells.append(exact_usd(row.reserved_not_settled_micros))
+            else:
+                cells.append(str(getattr(row, metric)))
+        yield ",".join(cells) + "\r\n"
+
+
+class RecordList(msgspec.Struct, kw_only=True):
+    object: Literal["list"] = "list"
+    from_day: str = msgspec.field(name="from")
+    to_day: str = msgspec.field(name="to")
+    data: list[LedgerRecord]
+
+
+_RECORD_FIELDS = tuple(LedgerRecord.__struct_fields__)
+
+
+def wanted(query: UsageQuery, record: LedgerRecord) -> bool:
+    """A ledger record of the query's days (by creation, like the aggregates) and team."""
+    return query.first_day.isoformat() <= record.day <= query.last_day.isoformat() and (
+        query.team is None or record.team == query.team
+    )
+
+
+RECORD_CSV_HEADER = ",".join((*_RECORD_FIELDS, "cost_usd")) + "\r\n"
+
+
+def record_csv_line(record: LedgerRecord) -> str:
+    """One ledger record as a CSV line (after `RECORD_CSV_HEADER`), `cost_usd` exact beside `cost_micros`."""
+    cells = ["" if (v := getattr(record, f)) is None else _cell(str(v)) for f in _RECORD_FIELDS]
+    return ",".join((*cells, exact_usd(record.cost_micros))) + "\r\n"
+
+
+def exact_usd(micros: int) -> str:
+    sign = "-" if micros < 0 else ""
+    return f"{sign}{abs(micros) // 1_000_000}.{abs(micros) % 1_000_000:06d}"
+
+
+def _cell(value: str) -> str:
+    """RFC 4180 quoting; a leading formula character is defused so a spreadsheet never evaluates a team name."""
+    if value[:1] in ("=", "+", "-", "@"):
+        value = "'" + value
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+async def budget_view(book: BudgetBook, quotas: QuotaSettings, *, month: str) -> BudgetView:
+    """Every configured team and key, and every one active in the month, against its limits."""
+    scopes: set[tuple[ScopeKind, str]] = {("team", t) for t in quotas.teams} | {("key", k) for k in quotas.keys}
+    scopes |= set(await book.scopes(month))
+    rows = []
+    for kind, name in sorted(scopes):
+        limits = quotas.for_team(name) if kind == "team" else quotas.for_key(name)
+        allowance = limits.allowance()
+        kept = await book.totals(kind, name, month)
+        budget, seconds = allowance.budget_micros, allowance.video_seconds
+        remaining = None if budget is None else budget - kept.spent_micros - kept.reserved_micros
+        rows.append(
+            BudgetRow(
+                scope=kind,
+                name=name,
+                month=month,
+                monthly_budget_micros=budget,
+                monthly_budget_usd=None if budget is None else budget / 1_000_000,
+                spent_micros=kept.spent_micros,
+                spent_usd=kept.spent_micros / 1_000_000,
+                reserved_micros=kept.reserved_micros,
+                reserved_usd=kept.reserved_micros / 1_000_000,
+                remaining_micros=remaining,
+                remaining_usd=None if remaining is None else remaining / 1_000_000,
+                monthly_video_seconds=seconds,
+                spent_video_seconds=kept.spent_seconds,
+                reserved_video_seconds=kept.reserved_seconds,
+                remaining_video_seconds=None
+                if seconds is None
+                else seconds - kept.spent_seconds - kept.reserved_seconds,
+                max_concurrent_jobs=allowance.max_concurrent_jobs,
+                active_jobs=kept.active_jobs,
+            )
+        )
+    return BudgetView(month=month, data=rows)
