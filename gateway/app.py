@@ -16,23 +16,31 @@ import structlog
 from litestar import Litestar, Request
 from litestar.di import Provide
 
+from gateway.api.events import stream_video_events
 from gateway.api.models import list_models
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
+from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
+from gateway.idempotency import IdempotentCreates, claim_ttl_s
 from gateway.jobs import VideoJob
 from gateway.lifecycle import Finalizer, TerminalEffect
 from gateway.openapi import openapi_config, patch_openapi
 from gateway.poller import Poller
 from gateway.service import VideoService
 from gateway.store.base import JobStore
+from gateway.store.idempotency import IdempotencyKeys, MemoryIdempotencyKeys, RedisIdempotencyKeys
 from gateway.store.memory import MemoryStore
+from gateway.store.outbox import MemoryOutbox, Outbox
+from gateway.store.outbox_redis import RedisOutbox
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
+from gateway.webhooks.delivery import WebhookDispatcher
+from gateway.webhooks.signing import team_secrets
 from providers.transport import CallObserver
 from routing.gate import ProviderGate
 from routing.headroom import Headroom
@@ -78,8 +86,20 @@ def create_app(
         )
         app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
         _on_sighup(app.state.reload_rules)
+        outbox, idempotency_keys = _shared_records(job_store, clock)
+        app.state.outbox = outbox
+        webhooks = WebhookDispatcher(
+            outbox=outbox,
+            client=client,
+            settings=settings.webhooks,
+            secrets=team_secrets(settings.webhooks),
+            clock=clock,
+        )
         finalizer = Finalizer(
-            store=job_store, effects=[_release_slot(gate)], clock=clock, retry_s=settings.poller.lease_s
+            store=job_store,
+            effects=[_release_slot(gate), webhooks.enqueue],
+            clock=clock,
+            retry_s=settings.poller.lease_s,
         )
         app.state.finalizer = finalizer
         app.state.service = VideoService(
@@ -103,7 +123,11 @@ def create_app(
             speeds=speeds,
             gate=gate,
         )
+        app.state.creates = IdempotentCreates(
+            service=app.state.service, keys=idempotency_keys, claim_ttl_s=claim_ttl_s(settings)
+        )
         task = asyncio.create_task(poller.run()) if run_poller else None
+        webhooks_task = asyncio.create_task(webhooks.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
         try:
             yield
@@ -114,6 +138,13 @@ def create_app(
                     await asyncio.wait_for(task, timeout=settings.poller.stop_timeout_s)
                 except TimeoutError:
                     log.warning("poller_stop_timed_out")
+            if webhooks_task is not None:
+                webhooks.stop()
+                try:
+                    await asyncio.wait_for(webhooks_task, timeout=settings.webhooks.timeout_s + 1.0)
+                except TimeoutError:
+                    log.warning("webhook_dispatcher_stop_timed_out")
+            await app.state.creates.drain(settings.poller.stop_timeout_s)
             await gate.headroom.close()
             if http_client is None:
                 await client.aclose()
@@ -135,6 +166,8 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            stream_video_events,
+            get_video_webhook,
             list_models,
             healthz,
             readyz,
@@ -165,6 +198,13 @@ def _store_from(settings: Settings) -> JobStore:
 
         url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
     return RedisStore.from_url(url, prefix=settings.store.key_prefix)
+
+
+def _shared_records(store: JobStore, clock: Callable[[], float]) -> tuple[Outbox, IdempotencyKeys]:
+    """The webhook outbox and idempotency keys live where the jobs live: in Redis, or in this process."""
+    if isinstance(store, RedisStore):
+        return RedisOutbox(store.client, prefix=store.prefix), RedisIdempotencyKeys(store.client, prefix=store.prefix)
+    return MemoryOutbox(), MemoryIdempotencyKeys(clock=clock)
 
 
 def _on_sighup(reload: Callable[[], object]) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gateway.webhooks.settings import WebhookSettings
 from routing.catalogue import Catalogue, Model
 from routing.headroom import HeadroomConfig
 from routing.health import BreakerSettings
@@ -96,6 +97,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     failover: FailoverSettings = FailoverSettings()
     routing: RoutingRules = RoutingRules()
     breakers: BreakerSettings = BreakerSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()
@@ -178,4 +180,5 @@ def configured_secrets(settings: Settings) -> list[str]:
     names += [k.key_env for k in settings.keys if k.key_env]
     if settings.store.redis_url_env:
         names.append(settings.store.redis_url_env)
+    names += [team.secret_env for team in settings.webhooks.teams.values()]
     return [os.environ[n] for n in names if os.environ.get(n)]
