@@ -10,7 +10,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Coroutine, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import structlog
@@ -21,9 +21,10 @@ from gateway.errors import Conflict, InvalidRequest, RequestInProgress, StoreUna
 from gateway.intake import Intake
 from gateway.jobs import VideoJob
 from gateway.service import VideoService
-from gateway.store.idempotency import IdempotencyKeys
+from gateway.store.idempotency import IdempotencyKeys, IdempotencyRecord
 
 log = structlog.get_logger("gateway.idempotency")
+T = TypeVar("T")
 
 KEY_TTL_S = 24 * 3600.0
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
@@ -62,7 +63,7 @@ class IdempotentCreates:
         self._service = service
         self._keys = keys
         self._claim_ttl_s = claim_ttl_s
-        self._tasks: set[asyncio.Task[VideoJob]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def create(
         self, caller: Caller, intake: Intake, *, metadata: dict[str, str], idempotency_key: str | None
@@ -76,10 +77,12 @@ class IdempotentCreates:
         # A concurrent request with this key waits for the first, at most as long as the first can take.
         deadline, step = loop.time() + self._claim_ttl_s, _FIRST_WAIT_S
         while True:
-            token = secrets.token_hex(16)
-            held = await self._keys.claim(key, fingerprint=wanted, token=token, ttl_s=self._claim_ttl_s)
-            if held is None:
-                return await self._detached(self._claimed(key, token, caller, intake, metadata)), False
+            # The claim is made in the detached task too: a request cancelled mid-claim must not strand a claim
+            # that nobody completes (its retries would wait for it until it expired).
+            job, held = await self._detached(self._claim_and_create(key, wanted, caller, intake, metadata))
+            if job is not None:
+                return job, False
+            assert held is not None
             if not hmac.compare_digest(held.fingerprint, wanted):
                 raise Conflict(
                     "this Idempotency-Key was used with a different request in the last 24 h",
@@ -97,6 +100,16 @@ class IdempotentCreates:
                 )
             await asyncio.sleep(step)
             step = min(step * 2, _MAX_WAIT_STEP_S)
+
+    async def _claim_and_create(
+        self, key: str, wanted: str, caller: Caller, intake: Intake, metadata: dict[str, str]
+    ) -> tuple[VideoJob | None, IdempotencyRecord | None]:
+        """Our job if we took the key, else the record of whoever holds it."""
+        token = secrets.token_hex(16)
+        held = await self._keys.claim(key, fingerprint=wanted, token=token, ttl_s=self._claim_ttl_s)
+        if held is not None:
+            return None, held
+        return await self._claimed(key, token, caller, intake, metadata), None
 
     async def _claimed(
         self, key: str, token: str, caller: Caller, intake: Intake, metadata: dict[str, str]
@@ -117,10 +130,10 @@ class IdempotentCreates:
             log.warning("idempotency_record_failed", job_id=job.id)
         return job
 
-    async def _detached(self, work: Coroutine[Any, Any, VideoJob]) -> VideoJob:
+    async def _detached(self, work: Coroutine[Any, Any, T]) -> T:
         """Run the create as its own task: if the request is cancelled (its client went away), the create still
         finishes and its job is kept, instead of being cut off between the upstream accept and the record."""
-        task = asyncio.create_task(work)
+        task: asyncio.Task[Any] = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(_settled)
         task.add_done_callback(self._tasks.discard)
@@ -132,7 +145,7 @@ class IdempotentCreates:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
 
 
-def _settled(task: asyncio.Task[VideoJob]) -> None:
+def _settled(task: asyncio.Task[Any]) -> None:
     # The request that awaited it may be gone: mark the outcome seen so asyncio does not warn; errors already
     # reached the client (or the client left).
     if not task.cancelled():

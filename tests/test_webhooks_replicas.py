@@ -1,15 +1,21 @@
-"""Webhooks across replicas and crashes: two gateways on one Redis share the outbox (each delivery sent once),
-and re-running the terminal effect after a crash queues nothing new."""
+"""Webhooks across replicas and crashes: two gateways on one Redis share the outbox (each delivery sent once), a
+replica killed mid-POST leaves its claimed delivery to another after the lease, and re-running the terminal effect
+after a crash queues nothing new."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
 import redis.asyncio as aioredis
+from litestar import Litestar, Request, Response, post
 
+from gateway.config import parse_settings
 from gateway.jobs import JobWebhook, VideoJob, new_job_id
 from gateway.store.outbox import MemoryOutbox, Outbox
 from gateway.store.outbox_redis import RedisOutbox
@@ -17,7 +23,8 @@ from gateway.store.redis import RedisStore
 from gateway.webhooks.delivery import WebhookDispatcher
 from gateway.webhooks.settings import WebhookSettings
 from providers.sandbox.serving import serve_app
-from tests.conftest import REDIS_URL, GatewayFactory, auth, gateway_settings
+from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, GatewayFactory, auth, gateway_settings, gateway_settings_text
+from tests.processes import gateway_process
 from tests.webhook_support import SECRET_ENV, Receiver, new_secret, wait_delivery, webhook_config
 
 
@@ -50,6 +57,69 @@ async def test_two_replicas_on_one_redis_send_each_delivery_once(
 
     assert all(len(log["attempts"]) == 1 for log in logs)
     assert sorted(call.headers["webhook-id"] for call in receiver.calls) == sorted(log["id"] for log in logs)
+
+
+class HangingReceiver:
+    """The first delivery hangs (its sender is killed meanwhile); later ones are answered 204."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.release = asyncio.Event()
+
+    def app(self) -> Litestar:
+        @post("/hook")
+        async def hook(request: Request[Any, Any, Any]) -> Response[bytes]:
+            self.ids.append(request.headers["webhook-id"])
+            if len(self.ids) == 1:
+                await self.release.wait()
+            return Response(b"", status_code=204)
+
+        return Litestar(route_handlers=[hook], debug=False)
+
+
+async def test_a_delivery_claimed_by_a_killed_replica_is_sent_by_another_after_the_lease(
+    vidgen_url: str,
+    vidgen_key: str,
+    serve_gateway: GatewayFactory,
+    redis_prefix: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replica A (an OS process) claims the delivery and is SIGKILLed mid-POST, before recording the attempt;
+    replica B claims it once A's lease runs out and delivers it with the same webhook-id (at least once)."""
+    secret = new_secret()
+    monkeypatch.setenv(SECRET_ENV, secret)
+    store_section = f'[store]\nbackend = "redis"\nredis_url = "{REDIS_URL}"\nkey_prefix = "{redis_prefix}"\n'
+    text = gateway_settings_text(vidgen_url, extra=webhook_config()).replace(
+        "[providers.vidgen]", store_section + "[providers.vidgen]", 1
+    )
+    receiver = HangingReceiver()
+    async with serve_app(receiver.app()) as hook_url:
+        env = {VIDGEN_KEY_ENV: vidgen_key, SECRET_ENV: secret}
+        async with (
+            gateway_process(text, workdir=tmp_path, env=env, name="replica-a") as replica_a,
+            httpx.AsyncClient(base_url=replica_a.url, timeout=10) as client,
+        ):
+            body = {"prompt": "a heron", "webhook": {"url": f"{hook_url}/hook"}}
+            created = await client.post("/v1/videos", headers=auth(), json=body)
+            assert created.status_code == 202, created.text
+            for _ in range(400):
+                if receiver.ids:
+                    break
+                await asyncio.sleep(0.02)
+            replica_a.kill()
+        assert len(receiver.ids) == 1
+        store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+        async with (
+            serve_gateway(parse_settings(text), store=store) as url_b,
+            httpx.AsyncClient(base_url=url_b, timeout=10) as client,
+        ):
+            log = await wait_delivery(client, created.json()["id"])
+        await store.close()
+        receiver.release.set()
+
+    assert receiver.ids == [log["id"], log["id"]]
+    assert [a["status_code"] for a in log["attempts"]] == [204]  # A's attempt died with it, unrecorded
 
 
 @pytest.fixture(params=["memory", "redis"])
