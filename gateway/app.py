@@ -17,6 +17,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from litestar import Litestar, Request
 from litestar.di import Provide
 
+from gateway.api.events import stream_video_events
 from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
 from gateway.api.operations import explain_route, list_providers
@@ -24,9 +25,11 @@ from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
+from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
+from gateway.idempotency import IdempotentCreates, claim_ttl_s
 from gateway.jobs import VideoJob
 from gateway.lifecycle import Finalizer, TerminalEffect
 from gateway.metrics.registry import Metrics, build_metrics
@@ -34,7 +37,10 @@ from gateway.openapi import openapi_config, patch_openapi
 from gateway.poller import Poller
 from gateway.service import VideoService
 from gateway.store.base import JobStore
+from gateway.store.idempotency import IdempotencyKeys, MemoryIdempotencyKeys, RedisIdempotencyKeys
 from gateway.store.memory import MemoryStore
+from gateway.store.outbox import MemoryOutbox, Outbox
+from gateway.store.outbox_redis import RedisOutbox
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
 from gateway.usage.admission import Admission
@@ -44,6 +50,8 @@ from gateway.usage.gauges import BudgetGauges
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.ledger import settlement
 from gateway.usage.records import LedgerRecord, Quota
+from gateway.webhooks.delivery import WebhookDispatcher
+from gateway.webhooks.signing import team_secrets
 from providers.transport import CallObserver
 from routing.gate import ProviderGate
 from routing.headroom import Headroom
@@ -102,9 +110,19 @@ def create_app(
             cancels_upstream=lambda slug: slug in upstreams and upstreams[slug].adapter.traits.can_cancel,
             hooks=hooks,
         )
+        outbox, idempotency_keys = _shared_records(job_store, clock)
+        app.state.outbox = outbox
+        webhooks = WebhookDispatcher(
+            outbox=outbox,
+            client=client,
+            settings=settings.webhooks,
+            secrets=team_secrets(settings.webhooks),
+            clock=clock,
+            on_outcome=metrics.webhook_delivery,
+        )
         finalizer = Finalizer(
             store=job_store,
-            effects=[_release_slot(gate), settle, metrics.job_finished],
+            effects=[_release_slot(gate), settle, webhooks.enqueue, metrics.job_finished],
             clock=clock,
             retry_s=settings.poller.lease_s,
         )
@@ -133,9 +151,13 @@ def create_app(
             gate=gate,
             metrics=metrics,
         )
+        app.state.creates = IdempotentCreates(
+            service=app.state.service, keys=idempotency_keys, claim_ttl_s=claim_ttl_s(settings)
+        )
         task = asyncio.create_task(poller.run()) if run_poller else None
         budgets = BudgetGauges(admission.book, settings.quotas, metrics, clock=clock)
         budgets_task = asyncio.create_task(budgets.run())
+        webhooks_task = asyncio.create_task(webhooks.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
         try:
             yield
@@ -149,6 +171,13 @@ def create_app(
             budgets.stop()
             await budgets_task
             await metrics.providers.close()
+            if webhooks_task is not None:
+                webhooks.stop()
+                try:
+                    await asyncio.wait_for(webhooks_task, timeout=settings.webhooks.timeout_s + 1.0)
+                except TimeoutError:
+                    log.warning("webhook_dispatcher_stop_timed_out")
+            await app.state.creates.drain(settings.poller.stop_timeout_s)
             await gate.headroom.close()
             if http_client is None:
                 await client.aclose()
@@ -173,6 +202,8 @@ def create_app(
             get_usage,
             get_usage_records,
             get_budgets,
+            stream_video_events,
+            get_video_webhook,
             list_models,
             healthz,
             readyz,
@@ -205,6 +236,13 @@ def _store_from(settings: Settings) -> JobStore:
 
         url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
     return RedisStore.from_url(url, prefix=settings.store.key_prefix)
+
+
+def _shared_records(store: JobStore, clock: Callable[[], float]) -> tuple[Outbox, IdempotencyKeys]:
+    """The webhook outbox and idempotency keys live where the jobs live: in Redis, or in this process."""
+    if isinstance(store, RedisStore):
+        return RedisOutbox(store.client, prefix=store.prefix), RedisIdempotencyKeys(store.client, prefix=store.prefix)
+    return MemoryOutbox(), MemoryIdempotencyKeys(clock=clock)
 
 
 def _on_sighup(reload: Callable[[], object]) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
+from gateway.webhooks.settings import WebhookSettings
 from routing.catalogue import Catalogue, Model
 from routing.headroom import HeadroomConfig
 from routing.health import BreakerSettings
@@ -109,6 +110,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     breakers: BreakerSettings = BreakerSettings()
     metrics: MetricsSettings = MetricsSettings()
     quotas: QuotaSettings = QuotaSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()
@@ -200,4 +202,5 @@ def configured_secrets(settings: Settings) -> list[str]:
         names.append(settings.store.redis_url_env)
     if settings.metrics.bearer_token_env:
         names.append(settings.metrics.bearer_token_env)
+    names += [team.secret_env for team in settings.webhooks.teams.values()]
     return [os.environ[n] for n in names if os.environ.get(n)]

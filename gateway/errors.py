@@ -91,6 +91,12 @@ class Conflict(GatewayError):
     type = "conflict"
 
 
+class RequestInProgress(Conflict):
+    """The same request (same Idempotency-Key) is still being processed: retry shortly."""
+
+    retryable = True
+
+
 class PayloadTooLarge(GatewayError):
     status_code = 413
     type = "payload_too_large"

@@ -12,7 +12,7 @@ import msgspec
 from gateway.api.schemas import CreateVideoBody, ImageBody, SceneBody
 from gateway.config import LimitsSettings
 from gateway.errors import InvalidRequest, PayloadTooLarge
-from gateway.jobs import ImageRef
+from gateway.jobs import ImageRef, JobWebhook
 from providers.contract import Audio, Dimensions, GenerationRequest, Image, ImageData, ImageUrl, Music, Scene
 from providers.prompts import split_negative_terms
 from routing.catalogue import usd_to_micros
@@ -39,6 +39,8 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     query: RouteQuery
     images: tuple[ImageRef, ...]
     prompt: str
+    # Set by the create route once the URL and the team's signing secret are checked (gateway/webhooks/targets.py).
+    webhook: JobWebhook | None = None
 
 
 def normalize(
@@ -48,7 +50,6 @@ def normalize(
     default_model: str | None,
     upload: ImageData | None = None,
 ) -> Intake:
-    _refuse_unbuilt(body)
     model = body.model or default_model
     if model is None:
         raise InvalidRequest("`model` is required", code="missing_field", param="model")
@@ -89,12 +90,6 @@ def normalize(
     )
     prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
     return Intake(query=query, images=tuple(refs), prompt=prompt)
-
-
-def _refuse_unbuilt(body: CreateVideoBody) -> None:
-    """Fields of the public schema whose machinery is not built yet are refused, never silently ignored."""
-    if body.webhook is not None:
-        raise InvalidRequest("webhook delivery is not available yet", code="not_supported", param="webhook")
 
 
 def _scenes(

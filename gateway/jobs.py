@@ -9,7 +9,7 @@ from typing import Literal
 
 import msgspec
 
-from gateway.api.schemas import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage
+from gateway.api.schemas import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage, VideoWebhook
 from providers.contract import (
     TERMINAL_STATUSES,
     CanonicalStatus,
@@ -64,6 +64,13 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True):
     cost_source: Literal["provider", "price_table"]
 
 
+class JobWebhook(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the final Video is POSTed, and the gateway base URL its asset links use (as the client called it)."""
+
+    url: str
+    content_base: str
+
+
 class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     team: str
@@ -96,6 +103,7 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     deleted_at: float | None = None
     # Set once every terminal effect (slot release, settlement, webhook) has run; see gateway/lifecycle.py.
     finalized_at: float | None = None
+    webhook: JobWebhook | None = None
     version: int = 1
 
     @property
@@ -178,4 +186,5 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
         ),
         warnings=list(job.warnings),
         metadata=job.metadata,
+        webhook=None if job.webhook is None else VideoWebhook(url=job.webhook.url),
     )

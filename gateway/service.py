@@ -201,6 +201,7 @@ class VideoService:
             warnings=candidate.warnings,
             metadata=metadata,
             strategy=strategy,
+            webhook=intake.webhook,
         )
 
     async def _follow(

@@ -245,13 +245,3 @@ async def test_health_and_readiness(gateway: httpx.AsyncClient) -> None:
     assert (await gateway.get("/healthz")).json()["status"] == "ok"
     ready = (await gateway.get("/readyz")).json()
     assert ready["checks"]["store"] == "ok"
-
-
-@pytest.mark.parametrize(("field", "value"), [("webhook", {"url": "https://example.com/hook"})])
-async def test_fields_not_built_yet_are_refused_not_ignored(
-    gateway: httpx.AsyncClient, field: str, value: dict[str, str]
-) -> None:
-    """A schema field whose machinery is not built yet is a 400 `not_supported`, never a silent no-op."""
-    error = (await create(gateway, {"prompt": "x", field: value}, expect=400))["error"]
-    assert error["code"] == "not_supported"
-    assert error["param"].startswith(field)

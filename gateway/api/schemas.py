@@ -110,6 +110,12 @@ class VideoRouting(msgspec.Struct, kw_only=True):
     attempts: list[RoutingAttempt]
 
 
+class VideoWebhook(msgspec.Struct, kw_only=True):
+    """The webhook the final Video is POSTed to; its delivery log is `GET /v1/videos/{id}/webhook`."""
+
+    url: str
+
+
 class Video(msgspec.Struct, kw_only=True):
     """The job as clients see it; OpenAI SDK compatible."""
 
@@ -131,6 +137,7 @@ class Video(msgspec.Struct, kw_only=True):
     routing: VideoRouting
     warnings: list[str]
     metadata: dict[str, str]
+    webhook: VideoWebhook | None = None
 
 
 class VideoList(msgspec.Struct, kw_only=True):
@@ -145,6 +152,27 @@ class VideoDeleted(msgspec.Struct, kw_only=True):
     id: str
     object: Literal["video.deleted"] = "video.deleted"
     deleted: bool = True
+
+
+class WebhookAttemptView(msgspec.Struct, kw_only=True):
+    at: float
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+
+
+class WebhookDeliveryView(msgspec.Struct, kw_only=True):
+    """A job's webhook and its delivery log: `waiting` until the job is terminal, then `pending` (retrying with
+    backoff), `delivered` (a 2xx) or `failed` (the retry schedule ran out)."""
+
+    object: Literal["video.webhook"] = "video.webhook"
+    video_id: str
+    url: str
+    id: str
+    state: Literal["waiting", "pending", "delivered", "failed"]
+    attempts: list[WebhookAttemptView]
+    next_attempt_at: float | None
+    finished_at: float | None
 
 
 class Health(msgspec.Struct, kw_only=True):

@@ -6,12 +6,12 @@ import math
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromQuery, PathParameter, QueryParameter
+from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryParameter
 from litestar.response import Redirect
 from litestar.response.base import ASGIResponse
 
@@ -19,9 +19,11 @@ from gateway.api.schemas import CreateVideoBody, Video, VideoDeleted, VideoList
 from gateway.auth import Caller
 from gateway.config import Settings
 from gateway.errors import Conflict, InvalidRequest, UnsupportedMediaType, from_validation
+from gateway.idempotency import IdempotentCreates
 from gateway.intake import image_data, normalize
 from gateway.jobs import VideoJob, to_video
 from gateway.service import VideoService
+from gateway.webhooks.targets import requested_webhook
 from providers.contract import ImageData
 
 _FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
@@ -36,6 +38,17 @@ _FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
     "metadata",
 }
 _VideoId = Annotated[str, PathParameter(max_length=64)]
+_IdempotencyKey = Annotated[
+    str | None,
+    # Checked by gateway.idempotency.check_key, which names the header in its 400.
+    HeaderParameter(
+        name="Idempotency-Key",
+        description=(
+            "1-255 printable ASCII characters, no spaces. The same key and request within 24 h return the job the"
+            " first request made; the same key with another request is a 409."
+        ),
+    ),
+]
 _JSON = msgspec.json.Encoder()
 
 
@@ -52,14 +65,27 @@ class Session(NamedTuple):
 async def create_video(
     request: Request[Any, Any, Any],
     session: NamedDependency[Session],
-) -> Video:
-    caller, service = session.caller, session.service
+    idempotency_key: _IdempotencyKey = None,
+) -> Response[Video]:
+    """With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
+    made (its current state) and `Idempotent-Replayed: true`; the same key with another request is a 409."""
+    caller = session.caller
     caller.require("videos")
     settings = session.settings
     body, upload = await read_create(request, settings)
     intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
-    job = await service.create(caller, intake, metadata=dict(body.metadata))
-    return to_video(job, content_url=_content_url(request, job.id))
+    webhook = requested_webhook(
+        body.webhook, team=caller.team, settings=settings.webhooks, content_base=content_base(request)
+    )
+    creates: IdempotentCreates = request.app.state.creates
+    job, replayed = await creates.create(
+        caller,
+        msgspec.structs.replace(intake, webhook=webhook),
+        metadata=dict(body.metadata),
+        idempotency_key=idempotency_key,
+    )
+    video = to_video(job, content_url=_content_url(request, job.id))
+    return Response(video, status_code=202, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @get(
@@ -168,9 +194,14 @@ async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tup
 
 
 def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:
-    """Where clients fetch the asset: the configured public URL, else the host the client called."""
-    base = request.app.state.public_base_url or _origin(request)
-    return f"{base}/v1/videos/{job_id}/content"
+    return f"{content_base(request)}/v1/videos/{job_id}/content"
+
+
+def content_base(request: Request[Any, Any, Any]) -> str:
+    """Where clients reach the gateway (asset links point there): the configured public URL, else the host the
+    client called."""
+    base: str = request.app.state.public_base_url or _origin(request)
+    return base
 
 
 def _origin(request: Request[Any, Any, Any]) -> str:

@@ -58,6 +58,10 @@ def _store_errors(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corout
     return wrapper
 
 
+# The other Redis-backed stores (webhook outbox, idempotency keys) map transport failures the same way.
+store_errors = _store_errors
+
+
 class RedisStore:
     def __init__(self, client: aioredis.Redis, *, prefix: str = "vg:") -> None:
         self._redis = client

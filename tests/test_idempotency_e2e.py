@@ -1,0 +1,232 @@
+"""Idempotency-Key on `POST /v1/videos` over real sockets (gateway, Vidgen emulator), on both stores: a repeat
+returns the original job without a second upstream submit, another body is a 409, concurrent requests make one
+job, a dropped connection's retry gets the job the first request made, and a failed create frees the key."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.store.base import JobStore
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
+from tests.conftest import (
+    REDIS_URL,
+    TEAM_B_KEY,
+    GatewayFactory,
+    auth,
+    gateway_settings,
+    wait_terminal,
+)
+from tests.conftest import test_keyring as keyring_for_tests
+
+BODY = {"model": "scenex", "prompt": "a lighthouse at dawn"}
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def job_store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def gateway(vidgen_url: str, serve_gateway: GatewayFactory, job_store: JobStore) -> AsyncIterator[str]:
+    async with serve_gateway(gateway_settings(vidgen_url), store=job_store) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(gateway: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def emulator(vidgen_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=vidgen_url, timeout=10) as client:
+        yield client
+        await client.delete("/_sandbox/faults")
+
+
+async def submits(emulator: httpx.AsyncClient) -> int:
+    calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
+    return calls
+
+
+async def delay_submits(emulator: httpx.AsyncClient, delay_s: float) -> None:
+    reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "delay_s": delay_s, "times": 1})
+    assert reply.status_code == 201
+
+
+async def drop_mid_submit(client: httpx.AsyncClient, emulator: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Send the create, and once its (delayed) submit has reached upstream, drop the request: cancelling it closes
+    the connection (under uvicorn) or cancels the request's task (in-process ASGI)."""
+    request = asyncio.create_task(client.post("/v1/videos", json=BODY, headers=headers))
+    for _ in range(500):
+        if await submits(emulator) or request.done():
+            break
+        await asyncio.sleep(0.01)
+    assert not request.done(), "the create answered before its submit was held upstream"
+    request.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+
+
+def keyed(key: str, team_key: str | None = None) -> dict[str, str]:
+    return {**auth(*(team_key,) if team_key else ()), "Idempotency-Key": key}
+
+
+async def test_a_repeat_returns_the_original_job_without_a_second_submit(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """Same key, same body: 202 with the same job (its current state) and `Idempotent-Replayed: true`."""
+    first = await client.post("/v1/videos", json=BODY, headers=keyed("order-1"))
+    await wait_terminal(client, first.json()["id"])
+    again = await client.post("/v1/videos", json=BODY, headers=keyed("order-1"))
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["status"] == "completed"
+    assert await submits(emulator) == 1
+
+
+async def test_the_same_key_with_another_body_is_a_conflict(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """Same key, different prompt: 409 `conflict` naming the header, and no second submit."""
+    await client.post("/v1/videos", json=BODY, headers=keyed("order-2"))
+    other = await client.post("/v1/videos", json={**BODY, "prompt": "a lighthouse at dusk"}, headers=keyed("order-2"))
+
+    assert other.status_code == 409
+    error = other.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == ("conflict", "idempotency_key_reused", "Idempotency-Key")
+    assert await submits(emulator) == 1
+
+
+async def test_keys_belong_to_a_team(client: httpx.AsyncClient, emulator: httpx.AsyncClient) -> None:
+    """Another team using the same key string makes its own job."""
+    mine = await client.post("/v1/videos", json=BODY, headers=keyed("shared-key"))
+    theirs = await client.post("/v1/videos", json=BODY, headers=keyed("shared-key", TEAM_B_KEY))
+
+    assert (mine.status_code, theirs.status_code) == (202, 202)
+    assert mine.json()["id"] != theirs.json()["id"]
+    assert await submits(emulator) == 2
+
+
+async def test_two_concurrent_requests_with_one_key_make_one_job(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """While the first request's submit is held upstream, the second waits for it and gets its job."""
+    await delay_submits(emulator, 0.5)
+    replies = await asyncio.gather(*(client.post("/v1/videos", json=BODY, headers=keyed("order-3")) for _ in range(2)))
+
+    assert [r.status_code for r in replies] == [202, 202]
+    assert replies[0].json()["id"] == replies[1].json()["id"]
+    assert sorted(r.headers.get("idempotent-replayed", "") for r in replies) == ["", "true"]
+    assert await submits(emulator) == 1
+
+
+async def test_a_retry_after_a_dropped_connection_gets_the_first_job_and_no_second_submit(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """The client gives up while the submit is in flight; its retry with the key returns the job the first request
+    went on to make (the create was not cancelled with the request), which completes, and upstream saw one submit."""
+    await delay_submits(emulator, 0.6)
+    await drop_mid_submit(client, emulator, keyed("order-4"))
+    retry = await client.post("/v1/videos", json=BODY, headers=keyed("order-4"))
+
+    assert retry.status_code == 202, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    done = await wait_terminal(client, retry.json()["id"])
+    listed = (await client.get("/v1/videos", headers=auth())).json()["data"]
+    assert done["status"] == "completed"
+    assert [video["id"] for video in listed] == [retry.json()["id"]]
+    assert await submits(emulator) == 1
+
+
+async def test_a_dropped_connection_without_a_key_still_keeps_the_accepted_job(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """Without a key the create also runs to the end: the job upstream accepted is stored and followed."""
+    await delay_submits(emulator, 0.6)
+    await drop_mid_submit(client, emulator, auth())
+    listed: list[dict[str, Any]] = []
+    for _ in range(100):
+        listed = (await client.get("/v1/videos", headers=auth())).json()["data"]
+        if listed and listed[0]["provider"] and listed[0]["status"] != "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert len(listed) == 1
+    assert (await wait_terminal(client, listed[0]["id"]))["status"] == "completed"
+    assert await submits(emulator) == 1
+
+
+async def test_a_failed_create_frees_the_key_for_the_retry(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """The first submit is refused upstream (an error reply, no job); the retry with the same key creates the job."""
+    reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "status_code": 500, "times": 1})
+    assert reply.status_code == 201
+    failed = await client.post("/v1/videos", json=BODY, headers=keyed("order-5"))
+    retry = await client.post("/v1/videos", json=BODY, headers=keyed("order-5"))
+
+    assert failed.status_code >= 500
+    assert retry.status_code == 202, retry.text
+    assert "idempotent-replayed" not in retry.headers
+    assert await submits(emulator) == 2
+
+
+async def test_json_and_multipart_forms_of_one_request_share_a_key(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """The fingerprint is of the normalized request: the SDK's multipart form matches the JSON body."""
+    first = await client.post("/v1/videos", json=BODY, headers=keyed("order-6"))
+    fields = {name: (None, value) for name, value in BODY.items()}  # multipart/form-data, as the SDK sends it
+    form = await client.post("/v1/videos", files=fields, headers=keyed("order-6"))
+
+    assert form.status_code == 202, form.text
+    assert form.json()["id"] == first.json()["id"]
+    assert await submits(emulator) == 1
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "has space", "tab\there", ""])
+async def test_malformed_keys_are_refused(client: httpx.AsyncClient, key: str) -> None:
+    """A key that is too long, empty or not printable ASCII is a 400 naming the header, before any work."""
+    reply = await client.post("/v1/videos", json=BODY, headers=keyed(key))
+
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_idempotency_key", "Idempotency-Key")
+
+
+async def test_a_create_whose_request_task_is_cancelled_still_finishes(
+    vidgen_url: str, job_store: JobStore, emulator: httpx.AsyncClient
+) -> None:
+    """Some servers cancel the request's task when the client goes away (uvicorn does not, so this drives the app
+    in-process): the create runs on, its job is kept, and the retry gets it with no second submit."""
+    app = create_app(gateway_settings(vidgen_url), store=job_store, keyring=keyring_for_tests())
+    await delay_submits(emulator, 0.6)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=10) as client,
+    ):
+        await drop_mid_submit(client, emulator, keyed("order-7"))
+        retry = await client.post("/v1/videos", json=BODY, headers=keyed("order-7"))
+        assert retry.status_code == 202, retry.text
+        done = await wait_terminal(client, retry.json()["id"])
+
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert done["status"] == "completed"
+    assert await submits(emulator) == 1
