@@ -153,7 +153,8 @@ async def emulators(settings: Settings, capacity: Capacity) -> AsyncIterator[dic
 def gateway_settings(urls: dict[str, str], capacity: Capacity) -> Settings:
     """The example config and catalogue, pointed at the emulators, polling fast, NanoGPT with a generate window."""
     example = load_settings(EXAMPLE_CONFIG)
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_window, per_s=3600),))
+    hour_s = max(1, round(3600 * capacity.time_scale))  # the gateway's window on the emulators' compressed clock
+    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_window, per_s=hour_s),))
     providers = {}
     for slug, p in example.providers.items():
         changes: dict[str, Any] = {"base_url": urls[slug], "poll_interval_s": 0.05, "timeout_s": 2.0}
