@@ -174,7 +174,7 @@ class _NanoGptEmulator:
             collections.deque
         )
         self.daily: collections.Counter[tuple[str, int]] = collections.Counter()
-        self.faults = FaultQueue()
+        self.faults = FaultQueue(clock)
         self.stats = CallStats()
 
     def authorize(self, request: Request[Any, Any, Any], action: str) -> str:

@@ -195,7 +195,7 @@ class _VideoGenEmulator:
         self.files: dict[str, StoredFile] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
         self.windows = HourlyWindows(config.limits(), WINDOW_S * config.time_scale)
-        self.faults = FaultQueue()
+        self.faults = FaultQueue(clock)
         self.stats = CallStats()
         self.signer = _Signer(ttl_s=config.download_ttl_s, wall_clock=wall_clock)
 

@@ -174,7 +174,7 @@ class _VideoGenApiEmulator:
         self.wall_clock = wall_clock
         self.jobs: dict[str, Job] = {}
         self.counters = _Counters(HOUR_S * config.time_scale)
-        self.faults = FaultQueue()
+        self.faults = FaultQueue(clock)
         self.stats = CallStats()
         self.rng = random.Random()
 
