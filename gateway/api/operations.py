@@ -24,6 +24,7 @@ class ExplainedCandidate(msgspec.Struct, kw_only=True):
     seconds: int
     size: str | None
     warnings: list[str]
+    held_back: str | None = None
 
 
 class ExplainedDrop(msgspec.Struct, kw_only=True):
@@ -76,6 +77,7 @@ async def explain_route(
                 seconds=r.candidate.seconds,
                 size=r.candidate.size,
                 warnings=list(r.candidate.warnings),
+                held_back=r.candidate.held_back,
             )
             for i, r in enumerate(ranked)
         ],
