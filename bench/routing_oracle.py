@@ -4,7 +4,7 @@ capacity; returns the most requests that can be served and, among those assignme
 
 Exact when every request has at most one offering under a window (checked): each window is then an independent
 max-weight interval packing, solved as a min-cost flow (Carlisle & Lloyd, "On the k-coloring of intervals", 1995).
-Per-call faults (a 503, a 502) are not capacity and are ignored, so against an arm that met them it is a lower bound."""
+Calls that failed (a 503) still took a unit of the window they were made under: pass them as `spent`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 _MUST = 10**12  # weight of a request with no alternative: serving one beats any saving
+_SPENT = 10**18  # weight of a unit a failed call took: it happened, so it is always in
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,15 @@ class Outage:
     end_s: float
 
 
+@dataclass(frozen=True)
+class Spent:
+    """A unit of `provider`'s windows taken at `at_s` by a call that served no request (it failed)."""
+
+    provider: str
+    model: str
+    at_s: float
+
+
 @dataclass
 class Assignment:
     provider_of: dict[int, str] = field(default_factory=dict)
@@ -60,7 +70,10 @@ class Assignment:
 
 
 def cheapest_feasible(
-    arrivals: Sequence[Arrival], windows: Sequence[Window], outages: Iterable[Outage] = ()
+    arrivals: Sequence[Arrival],
+    windows: Sequence[Window],
+    outages: Iterable[Outage] = (),
+    spent: Iterable[Spent] = (),
 ) -> Assignment:
     """Serve as many arrivals as capacity allows, then at the least cost. Raises ValueError when an arrival has
     two offerings under windows (the decomposition would not be exact)."""
@@ -78,9 +91,12 @@ def cheapest_feasible(
         for w, o in limited:
             bound[w].append((index, o))
     chosen: dict[int, Offer] = {}
+    taken = list(spent)
     for window, members in bound.items():
         intervals = [(at[i], at[i] + window.per_s, _weight(o, free[i])) for i, o in members]
-        picked = pack(intervals, window.limit)
+        used = [u.at_s for u in taken if window.covers(Offer(u.provider, u.model, 0))]
+        picked = pack([*intervals, *((t, t + window.per_s, _SPENT) for t in used)], window.limit)
+        picked = {k for k in picked if k < len(intervals)}
         chosen.update((members[k][0], members[k][1]) for k in picked)
     result = Assignment()
     for index in open_offers:

@@ -10,9 +10,10 @@ three arms, each on fresh emulators and a fresh Redis prefix:
 
 Provider time runs `time_scale` times the wall clock (emulator jobs, windows and Retry-After; the gateway's
 configured windows and poll cadence); times in the report are provider seconds. The cheapest feasible assignment
-(bench/routing_oracle.py) respects the configured windows and the cooldowns NanoGPT announced with its 429s; the
-requests it cannot serve either are those for which capacity did not suffice. Prints a Markdown section and appends
-it to bench/RESULTS.md (--no-write to skip). In-process: emulators and gateway share one event loop on loopback."""
+(bench/routing_oracle.py) respects the configured windows (less the units failed calls took) and the cooldowns
+NanoGPT announced with its 429s; the requests it cannot serve either are those for which capacity did not suffice.
+Prints a Markdown section and appends it to bench/RESULTS.md (--no-write to skip). In-process: emulators and gateway
+share one event loop on loopback."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench.routing_oracle import Arrival, Offer, Outage, Window, cheapest_feasible
+from bench.routing_oracle import Arrival, Offer, Outage, Spent, Window, cheapest_feasible
 from bench.routing_sim_report import report
 from bench.routing_sim_support import (
     ADMIN_TEAM,
@@ -96,11 +97,22 @@ async def run_job(ctx: dict[str, Any], job: Job) -> None:
     reply = await ctx["client"].post("/v1/videos", json=job.body, headers=headers)
     job.result["http"] = reply.status_code
     if reply.status_code >= 300:
-        job.result["status"] = "rejected"
-        job.result["error"] = (reply.json().get("error") or {}).get("code") if reply.content else None
+        error = reply.json().get("error") or {}
+        job.result.update(status="rejected", error=error.get("code"), message=error.get("message"))
+        job.result["met_429"] = _met_429(error)
         return
     job.result["id"] = reply.json()["id"]
+    attempts = reply.json()["routing"]["attempts"]
+    job.result["met_429"] = [a["provider"] for a in attempts if a["error_code"] == "rate_limited"]
     await follow(ctx, job, headers, sent)
+
+
+def _met_429(error: dict[str, Any]) -> list[str]:
+    """The providers whose 429 a refused create met: the one named, or those listed as `provider: rate_limited`."""
+    if error.get("code") == "rate_limited" and error.get("provider"):
+        return [error["provider"]]
+    message = error.get("message") or ""
+    return [p for p in ("vidgen", "videogen", "videogenapi", "nanogpt") if f"{p}: rate_limited" in message]
 
 
 async def inject(ctx: dict[str, Any], faults: list[Fault]) -> None:
@@ -127,18 +139,19 @@ async def run_arm(arm: str, workload: list[Job], faults: list[Fault], args: argp
         wall_s = time.monotonic() - ctx["t0"]
         stats = await emulator_stats(control, urls)
     outages = [
-        Outage("nanogpt", start_s=(t["at"] - ctx["t0"]) / capacity.time_scale, end_s=0.0)
-        for t in stats["nanogpt"]["faults_taken"]
-        if t["status_code"] == 429
+        Outage("nanogpt", start_s=at_s, end_s=at_s + RETRY_AFTER_429_S)
+        for at_s, code in _taken(stats["nanogpt"], ctx["t0"], capacity)
+        if code == 429
     ]
-    outages = [Outage(o.provider, o.start_s, o.start_s + RETRY_AFTER_429_S) for o in outages]
-    return {
-        "arm": arm,
-        "wall_s": wall_s,
-        "stats": stats,
-        "outages": outages,
-        "jobs": [dict(j.result) for j in workload],
-    }
+    # Every NanoGPT call a fault answered took a unit of the gateway's NanoGPT window (it counts claims).
+    spent = [Spent("nanogpt", "*", at_s) for at_s, _ in _taken(stats["nanogpt"], ctx["t0"], capacity)]
+    jobs = [dict(j.result) for j in workload]
+    return {"arm": arm, "wall_s": wall_s, "stats": stats, "outages": outages, "spent": spent, "jobs": jobs}
+
+
+def _taken(stats: dict[str, Any], t0: float, capacity: Capacity) -> list[tuple[float, int]]:
+    """(provider seconds since the start, status) of each fault switch the emulator served."""
+    return [((t["at"] - t0) / capacity.time_scale, t["status_code"]) for t in stats["faults_taken"]]
 
 
 def oracle_windows(capacity: Capacity) -> list[Window]:
@@ -155,8 +168,14 @@ def oracle_windows(capacity: Capacity) -> list[Window]:
 def arrivals(
     workload: list[Job], jobs: list[dict[str, Any]], shapes: Shapes, only: set[int] | None = None
 ) -> list[Arrival]:
+    """Each request when it was sent, with its capable offerings; minus any provider whose 429 it met (the provider
+    refused it capacity: the request that consumed an injected 429 cannot have been served there)."""
     return [
-        Arrival(index=j.index, at_s=r.get("sent_s", j.at_s), offers=tuple(Offer(*o) for o in shapes[j.shape]))
+        Arrival(
+            index=j.index,
+            at_s=r.get("sent_s", j.at_s),
+            offers=tuple(Offer(*o) for o in shapes[j.shape] if o[0] not in r.get("met_429", ())),
+        )
         for j, r in zip(workload, jobs, strict=True)
         if only is None or j.index in only
     ]
@@ -165,9 +184,11 @@ def arrivals(
 def judge(outcome: dict[str, Any], workload: list[Job], shapes: Shapes, capacity: Capacity) -> dict[str, Any]:
     """The oracle's verdicts for one arm: which requests capacity could serve, and the least cost of what it did."""
     jobs, windows = outcome["jobs"], oracle_windows(capacity)
-    everything = cheapest_feasible(arrivals(workload, jobs, shapes), windows, outcome["outages"])
+    everything = cheapest_feasible(arrivals(workload, jobs, shapes), windows, outcome["outages"], outcome["spent"])
     completed = {j.index for j, r in zip(workload, jobs, strict=True) if r.get("status") == "completed"}
-    least = cheapest_feasible(arrivals(workload, jobs, shapes, completed), windows, outcome["outages"])
+    least = cheapest_feasible(
+        arrivals(workload, jobs, shapes, completed), windows, outcome["outages"], outcome["spent"]
+    )
     nanogpt_spend = sum(
         o.cost_micros for a in arrivals(workload, jobs, shapes) for o in a.offers
         if everything.provider_of.get(a.index) == "nanogpt" and o.provider == "nanogpt"
@@ -197,7 +218,7 @@ async def main_async(args: argparse.Namespace) -> str:
     faults = fault_plan(capacity, seed=args.seed, until_s=workload[-1].at_s)
     order = {m: [o.provider for o in model.offerings] for m, model in settings.models.items()}
     rows = []
-    for arm in ARMS:
+    for arm in args.arms:
         arm_bodies(arm, workload, shapes, order)
         outcome = await run_arm(arm, workload, faults, args)
         rows.append((outcome, judge(outcome, workload, shapes, capacity)))
@@ -220,13 +241,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--time-scale", type=float, default=0.05)
     parser.add_argument("--nanogpt-per-min", type=int, default=Capacity.nanogpt_per_min)
+    parser.add_argument("--nanogpt-reserve", type=int, default=Capacity.nanogpt_reserve)
     parser.add_argument("--same-provider-retries", type=int, default=Capacity.same_provider_retries)
     parser.add_argument("--bound", type=float, default=600.0, help="per-job time-to-video bound, provider seconds")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     args.capacity = Capacity(
         time_scale=args.time_scale,
         nanogpt_per_min=args.nanogpt_per_min,
+        nanogpt_reserve=args.nanogpt_reserve,
         same_provider_retries=args.same_provider_retries,
     )
     quiet()

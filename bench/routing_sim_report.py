@@ -74,23 +74,22 @@ def report(
         "",
         f"Machine: {machine()}. Command: `.venv/bin/python bench/routing_sim.py --seed {args.seed} --jobs {args.jobs}"
         f" --time-scale {capacity.time_scale:g} --nanogpt-per-min {capacity.nanogpt_per_min}"
-        f" --same-provider-retries {capacity.same_provider_retries}`. One process, one event loop: four emulators "
+        f" --nanogpt-reserve {capacity.nanogpt_reserve}"
+        + ("" if len(args.arms) == 3 else f" --arms {' '.join(args.arms)}")
+        + f" --same-provider-retries {capacity.same_provider_retries}`. One process, one event loop: four emulators "
         "and the gateway (Redis store) on loopback; each arm on fresh emulators and a fresh Redis prefix.",
         "",
         f"Workload: {len(workload)} requests over {workload[-1].at_s / 60:.1f} provider minutes ({dropped} generated "
         f"shapes had no capable offering and were not sent), teams {sorted({j.team for j in workload})}, "
         f"{sum(j.mode == 'i2v' for j in workload)} i2v, {multi} servable by two providers; models: "
         + ", ".join(f"{m} {n}" for m, n in sorted(mix.items()))
-        + f". Capacity and faults: {capacity.describe()}; fault plan: "
-        + ", ".join(
-            f"{p} {s} x{n}" for (p, s), n in sorted(Counter((f.provider, f.status_code) for f in faults).items())
-        )
-        + ".",
+        + f". Capacity and faults: {capacity.describe()}; fault plan: {plan_text(faults)}.",
         "",
-        "Capacity sufficed = the cheapest feasible assignment (bench/routing_oracle.py: exact min-cost packing under "
-        "the configured windows and the cooldowns NanoGPT announced in that arm) can serve the request. Cheapest $ = "
-        "that assignment's cost for the requests the arm completed (a lower bound: it ignores per-call faults). "
-        "Cost = sum of `usage.cost_usd`. Time to video (provider s) = create sent -> client poll sees `completed`.",
+        "Capacity sufficed = the cheapest feasible assignment (bench/routing_oracle.py: exact hindsight min-cost "
+        "packing under the configured windows, less the units that arm's failed calls took, and the cooldowns "
+        "NanoGPT announced in that arm) can serve the request. Cheapest $ = that assignment's cost for the requests "
+        "the arm completed. Cost = sum of `usage.cost_usd`. Time to video (provider s) = create sent -> client poll "
+        "sees `completed`.",
         "",
         "| arm | success | success, capacity sufficed | client 429s | 503s | other rejects | failed after accept "
         "| cost $ | cheapest $ | regret | p50 s | p95 s | wall s |",
@@ -105,6 +104,11 @@ def report(
         )
     lines += ["", *detail_lines(rows), "", *verdict_lines(rows[0])]
     return "\n".join(lines) + "\n"
+
+
+def plan_text(faults: list[Fault]) -> str:
+    planned = Counter((f.provider, f.status_code) for f in faults)
+    return ", ".join(f"{provider} {code} x{n}" for (provider, code), n in sorted(planned.items()))
 
 
 def detail_lines(rows: list[dict[str, Any]]) -> list[str]:

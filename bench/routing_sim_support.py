@@ -46,7 +46,8 @@ class Capacity:
 
     time_scale: float = 0.05
     arrivals_per_min: float = 40.0
-    nanogpt_per_min: int = 12  # the gateway's configured NanoGPT generate window (ops' share of the account)
+    nanogpt_per_min: int = 20  # the gateway's configured NanoGPT generate window (ops' share of the account)
+    nanogpt_reserve: int = 2  # [providers.nanogpt.headroom] reserve: the last units kept for NanoGPT-only requests
     nanogpt_balance_usd: float = 100.0  # emulator prepaid balance
     videogenapi_monthly: int = 1000  # emulator plan allowance
     videogenapi_sora_per_hour: int = 20  # emulator per-model window for sora-2
@@ -69,7 +70,8 @@ class Capacity:
     def describe(self) -> str:
         return (
             f"time_scale {self.time_scale} (a provider minute is {self.minute_s()} wall s); arrivals "
-            f"{self.arrivals_per_min:g}/min (Poisson); NanoGPT: gateway window {self.nanogpt_per_min} generate/min, "
+            f"{self.arrivals_per_min:g}/min (Poisson); NanoGPT: gateway window {self.nanogpt_per_min} generate/min "
+            f"(reserve {self.nanogpt_reserve}), "
             f"emulator {NANOGPT_EMULATOR_PER_MIN}/min and ${self.nanogpt_balance_usd:.0f} balance; videogenapi: "
             f"{self.videogenapi_monthly}/month, sora-2 {self.videogenapi_sora_per_hour}/h; faults: NanoGPT 503 "
             f"{self.nanogpt_503_per_min:g}/min, NanoGPT 429 (Retry-After 60 s) x{self.nanogpt_429s}, videogenapi "
@@ -199,7 +201,10 @@ def gateway_settings(urls: dict[str, str], capacity: Capacity) -> Settings:
     window per provider minute, and the run's failover retry (its backoff in provider seconds)."""
     example = load_settings(EXAMPLE_CONFIG)
     minute_s = capacity.minute_s()
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_per_min, per_s=minute_s),))
+    window = HeadroomConfig(
+        windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_per_min, per_s=minute_s),),
+        reserve=capacity.nanogpt_reserve,
+    )
     providers = {}
     for slug, p in example.providers.items():
         changes: dict[str, Any] = {"base_url": urls[slug], "poll_interval_s": capacity.real(1.0), "timeout_s": 2.0}
@@ -260,6 +265,9 @@ async def probe(url: str, admin_key: str, workload: list[Job]) -> Shapes:
 
 
 async def arm_fault(client: httpx.AsyncClient, url: str, status_code: int) -> None:
+    """One armed switch per emulator at a time: one nobody consumed yet is replaced, so faults never pile up
+    while a provider is idle and then hit one request's retries back to back."""
+    (await client.delete(f"{url}/_sandbox/faults")).raise_for_status()
     body = {"action": "generate", "status_code": status_code, "times": 1}
     reply = await client.post(f"{url}/_sandbox/faults", json=body)
     reply.raise_for_status()

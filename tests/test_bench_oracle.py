@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bench.routing_oracle import Arrival, Offer, Outage, Window, cheapest_feasible, pack
+from bench.routing_oracle import Arrival, Offer, Outage, Spent, Window, cheapest_feasible, pack
 
 
 def brute_force(intervals: list[tuple[float, float, int]], limit: int) -> int:
@@ -60,6 +60,18 @@ def test_an_outage_makes_a_single_provider_request_unservable() -> None:
     result = cheapest_feasible(arrivals, [], [Outage("nanogpt", start_s=4.0, end_s=64.0)])
     assert result.unservable == {0}
     assert result.provider_of == {1: "videogenapi", 2: "nanogpt"}
+
+
+def test_a_unit_taken_by_a_failed_call_is_not_available_to_requests() -> None:
+    """Window 1 per minute, spent by a failed call at 0 s: the NanoGPT-only request at 10 s cannot be served, the
+    shared one pays videogenapi; at 61 s the window has room again."""
+    arrivals = [
+        Arrival(index=0, at_s=10.0, offers=(Offer("nanogpt", "m", 100),)),
+        Arrival(index=1, at_s=20.0, offers=(Offer("nanogpt", "m", 100), Offer("videogenapi", "m", 900))),
+        Arrival(index=2, at_s=61.0, offers=(Offer("nanogpt", "m", 100),)),
+    ]
+    result = cheapest_feasible(arrivals, [Window("nanogpt", limit=1, per_s=60)], spent=[Spent("nanogpt", "m", 0.0)])
+    assert (result.unservable, result.provider_of) == ({0}, {1: "videogenapi", 2: "nanogpt"})
 
 
 def test_a_request_with_two_windowed_offerings_is_refused() -> None:
