@@ -41,6 +41,7 @@ from routing.health_redis import RedisCircuitBreakers
 from routing.router import Router
 from routing.rules import RulesHolder
 from routing.speed import SpeedBook
+from routing.speed_redis import RedisSpeedBook
 
 log = structlog.get_logger("gateway.app")
 
@@ -72,7 +73,7 @@ def create_app(
         upstreams = build_upstreams(settings.providers, client, observe=observe, headroom=gate.headroom.record)
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
-        speeds = SpeedBook()
+        speeds = _speeds(job_store)
         rules = RulesHolder(
             settings.routing, known_providers=settings.providers, known_models=settings.models, source="start-up"
         )
@@ -115,6 +116,7 @@ def create_app(
                 except TimeoutError:
                     log.warning("poller_stop_timed_out")
             await gate.headroom.close()
+            await speeds.close()
             if http_client is None:
                 await client.aclose()
             if store is None:
@@ -191,6 +193,14 @@ def _gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> Pr
         headroom = Headroom.in_memory(configs, clock=clock)
         breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
     return ProviderGate(headroom, breakers)
+
+
+def _speeds(store: JobStore) -> SpeedBook:
+    """Observed speeds live where the jobs live: shared in Redis (one atomic update per completion, reads from a
+    copy refreshed at most every second), per process in memory."""
+    if isinstance(store, RedisStore):
+        return RedisSpeedBook(store.client, prefix=store.prefix)
+    return SpeedBook()
 
 
 def _release_slot(gate: ProviderGate) -> TerminalEffect:

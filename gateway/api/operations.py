@@ -48,6 +48,7 @@ class ProviderState(msgspec.Struct, kw_only=True):
     circuit: CircuitSnapshot
     headroom: HeadroomView
     observed_seconds_by_model: dict[str, float]
+    observed_completions_by_model: dict[str, int]
 
 
 @post("/v1/routing/explain", status_code=200, summary="The routing plan for a create body", operation_id="explain")
@@ -62,6 +63,7 @@ async def explain_route(
     body, upload = await read_create(request, session.settings)
     limits, default_model = session.settings.limits, session.settings.default_model
     intake = normalize(body, limits=limits, default_model=default_model, upload=upload)
+    await session.service.speeds.refresh()  # ops see every replica's observations as of now
     plan, ranked, policy = await session.service.ranked(caller, intake, dict(body.metadata))
     return Explanation(
         team=caller.team,
@@ -90,6 +92,7 @@ async def list_providers(session: NamedDependency[Session]) -> list[ProviderStat
     session.caller.require("admin")
     service = session.service
     circuits = await service.gate.breakers.snapshots(set(service.upstreams))
+    await service.speeds.refresh()
     return [
         ProviderState(
             provider=slug,
@@ -97,6 +100,7 @@ async def list_providers(session: NamedDependency[Session]) -> list[ProviderStat
             circuit=circuits[slug],
             headroom=await service.gate.headroom.snapshot(slug),
             observed_seconds_by_model=service.speeds.of(slug),
+            observed_completions_by_model=service.speeds.counts(slug),
         )
         for slug, upstream in sorted(service.upstreams.items())
     ]
