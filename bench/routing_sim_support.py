@@ -1,5 +1,7 @@
-"""Pieces of bench/routing_sim.py: the seeded workload, the emulators and gateway it runs against, the fault plan,
-and the probe that finds, per request shape, which providers could serve it and the cheapest price."""
+"""Pieces of bench/routing_sim.py: the seeded workload and fault plan (in provider time), the emulators and the
+gateway it runs against, and the probe that finds, per request shape, which offerings could serve it and at what
+price. Provider time runs `time_scale` times faster than the wall clock, in the emulators and in the gateway's
+configured windows alike."""
 
 from __future__ import annotations
 
@@ -35,27 +37,46 @@ ADMIN_TEAM = "ops"
 URL_IMAGE = "https://example.invalid/frame.png"  # the emulators take a URL as given; nothing fetches it
 URL_PROVIDERS = frozenset({"videogenapi", "nanogpt"})
 PROMPTS = ("a lighthouse at dawn", "a fox in the snow", "city traffic at night", "a paper boat on a pond")
+NANOGPT_EMULATOR_PER_MIN = 50  # the emulator's own submit window (providers.md §4.2)
 
 
 @dataclass(frozen=True)
 class Capacity:
-    """What the run configures: emulator limits, the gateway's own NanoGPT window, and the fault plan."""
+    """What the run configures: arrival rate, limits, quotas and the fault plan. Times are provider seconds."""
 
-    time_scale: float = 0.02
-    nanogpt_window: int = 80  # gateway HeadroomConfig: generate calls per hour at NanoGPT
-    nanogpt_balance_usd: float = 100.0  # emulator prepaid balance (its 50 submits/min window stays)
+    time_scale: float = 0.05
+    arrivals_per_min: float = 40.0
+    nanogpt_per_min: int = 20  # the gateway's configured NanoGPT generate window (ops' share of the account)
+    nanogpt_reserve: int = 2  # [providers.nanogpt.headroom] reserve: the last units kept for NanoGPT-only requests
+    nanogpt_balance_usd: float = 100.0  # emulator prepaid balance
     videogenapi_monthly: int = 1000  # emulator plan allowance
-    videogenapi_sora_hourly: int = 20  # emulator per-model hourly limit for sora-2
-    fault_every: int = 12  # before every Nth submission, arm one fault (alternating 503 / 429) at NanoGPT
-    fault_every_videogenapi: int = 25  # and before every Mth, one 502 at videogenapi
+    videogenapi_sora_per_hour: int = 20  # emulator per-model window for sora-2
+    nanogpt_503_per_min: float = 1.0  # injected NanoGPT 503s (Poisson), each consumed by the next submit
+    nanogpt_429s: int = 2  # injected NanoGPT 429s (Retry-After: a minute), spread over the run
+    videogenapi_502_per_min: float = 1.0  # injected videogenapi 502s (Poisson)
+    same_provider_retries: int = 1  # [failover] of the gateway under test, every arm
+    retry_backoff_s: float = 1.0
+
+    def real(self, provider_s: float) -> float:
+        return provider_s * self.time_scale
+
+    def minute_s(self) -> int:
+        """A provider minute in wall seconds; the gateway's windows take whole seconds, so it must be one."""
+        minute = 60 * self.time_scale
+        if abs(minute - round(minute)) > 1e-9 or round(minute) < 1:
+            raise ValueError(f"time_scale {self.time_scale} does not make a provider minute whole wall seconds")
+        return round(minute)
 
     def describe(self) -> str:
         return (
-            f"time_scale {self.time_scale}; NanoGPT: gateway window {self.nanogpt_window} generate/h, emulator "
-            f"${self.nanogpt_balance_usd:.0f} balance and 50 submits/min; "
-            f"videogenapi: {self.videogenapi_monthly}/month,"
-            f" sora-2 {self.videogenapi_sora_hourly}/h; faults: one NanoGPT 503/429 (alternating) armed before every "
-            f"{self.fault_every}th submission, one videogenapi 502 before every {self.fault_every_videogenapi}th"
+            f"time_scale {self.time_scale} (a provider minute is {self.minute_s()} wall s); arrivals "
+            f"{self.arrivals_per_min:g}/min (Poisson); NanoGPT: gateway window {self.nanogpt_per_min} generate/min "
+            f"(reserve {self.nanogpt_reserve}), "
+            f"emulator {NANOGPT_EMULATOR_PER_MIN}/min and ${self.nanogpt_balance_usd:.0f} balance; videogenapi: "
+            f"{self.videogenapi_monthly}/month, sora-2 {self.videogenapi_sora_per_hour}/h; faults: NanoGPT 503 "
+            f"{self.nanogpt_503_per_min:g}/min, NanoGPT 429 (Retry-After 60 s) x{self.nanogpt_429s}, videogenapi "
+            f"502 {self.videogenapi_502_per_min:g}/min; gateway [failover] same_provider_retries "
+            f"{self.same_provider_retries}, backoff {self.retry_backoff_s:g} s"
         )
 
 
@@ -66,15 +87,17 @@ class Job:
     model: str
     mode: str
     seconds: int
+    at_s: float  # arrival, provider seconds from the start
     body: dict[str, Any]
     shape: tuple[str, str, int] = ("", "", 0)
     result: dict[str, Any] = field(default_factory=dict)
 
 
-def png_data_uri() -> str:
-    from tests.conftest import png_data_uri as make
-
-    return make()
+@dataclass(frozen=True)
+class Fault:
+    at_s: float
+    provider: str
+    status_code: int
 
 
 def allowed_seconds(settings: Settings, model: str) -> list[int]:
@@ -87,14 +110,16 @@ def allowed_seconds(settings: Settings, model: str) -> list[int]:
     return sorted(values)
 
 
-def make_workload(settings: Settings, *, seed: int, jobs: int, i2v_share: float = 0.3) -> list[Job]:
-    """Seeded: model uniform over the catalogue, i2v with `i2v_share` where every offering lists it, seconds
-    uniform over the union of the offerings' allowed values (so some requests fit only one provider)."""
+def make_workload(settings: Settings, capacity: Capacity, *, seed: int, jobs: int, i2v_share: float = 0.3) -> list[Job]:
+    """Seeded: Poisson arrivals; model uniform over the catalogue; i2v with `i2v_share` where every offering lists
+    it; seconds uniform over the union of the offerings' allowed values (so some requests fit only one provider)."""
+    from tests.conftest import png_data_uri
+
     rng = random.Random(seed)
-    models = sorted(settings.models)
-    data_uri = png_data_uri()
+    models, data_uri, at_s = sorted(settings.models), png_data_uri(), 0.0
     workload = []
     for index in range(jobs):
+        at_s += rng.expovariate(capacity.arrivals_per_min / 60)
         model = rng.choice(models)
         offerings = settings.models[model].offerings
         i2v_ok = all("i2v" in o.capabilities.modes for o in offerings)
@@ -104,10 +129,28 @@ def make_workload(settings: Settings, *, seed: int, jobs: int, i2v_share: float 
         if mode == "i2v":
             by_url = all(o.provider in URL_PROVIDERS for o in offerings)
             body["image"] = {"url": URL_IMAGE} if by_url else {"data_uri": data_uri}
-        job = Job(index=index, team=rng.choice(TEAMS), model=model, mode=mode, seconds=seconds, body=body)
+        team = rng.choice(TEAMS)
+        job = Job(index=index, team=team, model=model, mode=mode, seconds=seconds, at_s=at_s, body=body)
         job.shape = (model, mode, seconds)
         workload.append(job)
     return workload
+
+
+def fault_plan(capacity: Capacity, *, seed: int, until_s: float) -> list[Fault]:
+    """Seeded, the same in every arm: Poisson 503s/502s and evenly spread 429s over [0, until_s)."""
+    rng = random.Random(seed + 1)
+    faults = []
+    for provider, status_code, per_min in (
+        ("nanogpt", 503, capacity.nanogpt_503_per_min),
+        ("videogenapi", 502, capacity.videogenapi_502_per_min),
+    ):
+        at_s = rng.expovariate(per_min / 60) if per_min > 0 else until_s
+        while at_s < until_s:
+            faults.append(Fault(at_s=at_s, provider=provider, status_code=status_code))
+            at_s += rng.expovariate(per_min / 60)
+    n = capacity.nanogpt_429s
+    faults += [Fault(at_s=until_s * (k + 1) / (n + 1), provider="nanogpt", status_code=429) for k in range(n)]
+    return sorted(faults, key=lambda f: f.at_s)
 
 
 def keys() -> tuple[dict[str, str], KeyRing]:
@@ -124,7 +167,10 @@ def emulator_app(slug: str, key: str, capacity: Capacity) -> Any:
     scale = capacity.time_scale
     if slug == "nanogpt":
         config = NanoGptEmulatorConfig(
-            api_keys=frozenset({key}), starting_balance_usd=capacity.nanogpt_balance_usd, time_scale=scale
+            api_keys=frozenset({key}),
+            starting_balance_usd=capacity.nanogpt_balance_usd,
+            submit_limit_per_minute=NANOGPT_EMULATOR_PER_MIN,
+            time_scale=scale,
         )
         return create_nanogpt_emulator(config)
     if slug == "videogenapi":
@@ -132,7 +178,7 @@ def emulator_app(slug: str, key: str, capacity: Capacity) -> Any:
             api_keys=frozenset({key}),
             time_scale=scale,
             monthly_limit=capacity.videogenapi_monthly,
-            hourly_limits={"sora-2": capacity.videogenapi_sora_hourly},
+            hourly_limits={"sora-2": capacity.videogenapi_sora_per_hour},
         )
         return create_videogenapi_emulator(config2)
     return EMULATORS[slug](key, scale)
@@ -151,17 +197,29 @@ async def emulators(settings: Settings, capacity: Capacity) -> AsyncIterator[dic
 
 
 def gateway_settings(urls: dict[str, str], capacity: Capacity) -> Settings:
-    """The example config and catalogue, pointed at the emulators, polling fast, NanoGPT with a generate window."""
+    """The example config and catalogue pointed at the emulators, polling once a provider second, the NanoGPT
+    window per provider minute, and the run's failover retry (its backoff in provider seconds)."""
     example = load_settings(EXAMPLE_CONFIG)
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_window, per_s=3600),))
+    minute_s = capacity.minute_s()
+    window = HeadroomConfig(
+        windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_per_min, per_s=minute_s),),
+        reserve=capacity.nanogpt_reserve,
+    )
     providers = {}
     for slug, p in example.providers.items():
-        changes: dict[str, Any] = {"base_url": urls[slug], "poll_interval_s": 0.05, "timeout_s": 2.0}
+        changes: dict[str, Any] = {"base_url": urls[slug], "poll_interval_s": capacity.real(1.0), "timeout_s": 2.0}
         if slug == "nanogpt":
             changes["headroom"] = window
         providers[slug] = msgspec.structs.replace(p, **changes)
     poller = msgspec.structs.replace(example.poller, tick_s=0.02, lease_s=3.0, max_backoff_s=0.2)
-    return msgspec.structs.replace(example, providers=providers, poller=poller, keys=(), log_level="error")
+    failover = msgspec.structs.replace(
+        example.failover,
+        same_provider_retries=capacity.same_provider_retries,
+        same_provider_backoff_s=capacity.real(capacity.retry_backoff_s),
+    )
+    return msgspec.structs.replace(
+        example, providers=providers, poller=poller, failover=failover, keys=(), log_level="error"
+    )
 
 
 @contextlib.asynccontextmanager
@@ -181,10 +239,14 @@ async def gateway(settings: Settings, keyring: KeyRing) -> AsyncIterator[str]:
         await client.aclose()
 
 
-async def probe(url: str, admin_key: str, workload: list[Job]) -> dict[tuple[str, str, int], list[tuple[str, float]]]:
-    """Per request shape, on a fresh gateway (full headroom, no faults): `POST /v1/routing/explain` candidates as
-    (provider, estimated cost USD), cheapest first. An empty list means nothing in the catalogue can serve it."""
-    found: dict[tuple[str, str, int], list[tuple[str, float]]] = {}
+Shapes = dict[tuple[str, str, int], list[tuple[str, str, int]]]
+"""Per request shape: (provider, canonical model, estimated cost in micro-dollars) of every capable offering."""
+
+
+async def probe(url: str, admin_key: str, workload: list[Job]) -> Shapes:
+    """Per request shape, on a fresh gateway (full headroom, no faults): the candidates of
+    `POST /v1/routing/explain`, cheapest first. An empty list means nothing in the catalogue can serve it."""
+    found: Shapes = {}
     headers = {"Authorization": f"Bearer {admin_key}"}
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         for job in workload:
@@ -194,20 +256,27 @@ async def probe(url: str, admin_key: str, workload: list[Job]) -> dict[tuple[str
             if reply.status_code != 200:
                 found[job.shape] = []
                 continue
-            candidates = reply.json()["candidates"]
-            found[job.shape] = sorted(((c["provider"], c["score"]["cost_usd"]) for c in candidates), key=lambda c: c[1])
+            offers = [
+                (c["provider"], c["model"], round(c["score"]["cost_usd"] * 1_000_000))
+                for c in reply.json()["candidates"]
+            ]
+            found[job.shape] = sorted(offers, key=lambda c: c[2])
     return found
 
 
 async def arm_fault(client: httpx.AsyncClient, url: str, status_code: int) -> None:
+    """One armed switch per emulator at a time: one nobody consumed yet is replaced, so faults never pile up
+    while a provider is idle and then hit one request's retries back to back."""
+    (await client.delete(f"{url}/_sandbox/faults")).raise_for_status()
     body = {"action": "generate", "status_code": status_code, "times": 1}
     reply = await client.post(f"{url}/_sandbox/faults", json=body)
     reply.raise_for_status()
 
 
-async def generate_calls(client: httpx.AsyncClient, urls: dict[str, str]) -> dict[str, int]:
-    calls = {}
+async def emulator_stats(client: httpx.AsyncClient, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per provider: generate calls and the fault switches consumed (with the emulator clock reading)."""
+    stats = {}
     for slug, url in urls.items():
-        stats = (await client.get(f"{url}/_sandbox/stats")).json()
-        calls[slug] = int(stats["calls"].get("generate", 0))
-    return calls
+        report = (await client.get(f"{url}/_sandbox/stats")).json()
+        stats[slug] = {"generate": int(report["calls"].get("generate", 0)), "faults_taken": report["faults_taken"]}
+    return stats

@@ -60,6 +60,7 @@ from routing.health_redis import RedisCircuitBreakers
 from routing.router import Router
 from routing.rules import RulesHolder
 from routing.speed import SpeedBook
+from routing.speed_redis import RedisSpeedBook
 
 log = structlog.get_logger("gateway.app")
 
@@ -96,7 +97,7 @@ def create_app(
         metrics.providers.watch(gate, {slug: u.enabled for slug, u in upstreams.items()})
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
-        speeds = SpeedBook()
+        speeds = _speeds(job_store)
         rules = RulesHolder(
             settings.routing, known_providers=settings.providers, known_models=settings.models, source="start-up"
         )
@@ -179,6 +180,7 @@ def create_app(
                     log.warning("webhook_dispatcher_stop_timed_out")
             await app.state.creates.drain(settings.poller.stop_timeout_s)
             await gate.headroom.close()
+            await speeds.close()
             if http_client is None:
                 await client.aclose()
             if store is None:
@@ -295,6 +297,14 @@ def _admission(settings: Settings, store: JobStore, clock: Callable[[], float], 
     # whose replica died mid-submit (`submit_grace_s`, then a lease or two for its finalization).
     pending_hold_s = settings.poller.submit_grace_s + settings.failover.deadline_s + 2 * settings.poller.lease_s
     return Admission(settings.quotas, book, windows, clock=clock, pending_hold_s=pending_hold_s, hooks=hooks)
+
+
+def _speeds(store: JobStore) -> SpeedBook:
+    """Observed speeds live where the jobs live: shared in Redis (one atomic update per completion, reads from a
+    copy refreshed at most every second), per process in memory."""
+    if isinstance(store, RedisStore):
+        return RedisSpeedBook(store.client, prefix=store.prefix)
+    return SpeedBook()
 
 
 def _release_slot(gate: ProviderGate) -> TerminalEffect:

@@ -83,6 +83,10 @@ class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     deadline_s: _Seconds = 60.0
     # A prompt one provider blocks is likely blocked elsewhere: off unless ops decide otherwise.
     on_content_policy: bool = False
+    # Resubmit to the same provider, before the next candidate, after a reply that says nothing was accepted
+    # (a 502/503 answer; never after a timeout, whose outcome is unknown). The n-th retry waits n x backoff.
+    same_provider_retries: Annotated[int, msgspec.Meta(ge=0, le=3)] = 0
+    same_provider_backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.5
 
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

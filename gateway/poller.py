@@ -138,7 +138,7 @@ class Poller:
             log.info("job_finished", status=updated.status, provider=job.provider, polls=updated.poll_count)
         if updated.status == "completed" and job.provider is not None:
             # Time to video as the client sees it, from acceptance: what `fastest` ranks on.
-            self._speeds.observe(job.provider, job.model, now - job.created_at)
+            await self._speeds.observe(job.provider, job.model, now - job.created_at)
 
     async def _poll_failed(self, job: VideoJob, upstream: Upstream, exc: UpstreamError) -> None:
         now = self._clock()

@@ -141,41 +141,58 @@ class VideoService:
     ) -> tuple[UpstreamJob, Candidate, tuple[Attempt, ...]]:
         """Submit to each candidate in turn until one accepts; fail over only on classes that allow it.
 
-        Each provider is tried once, so a timeout whose outcome is unknown is never resubmitted to the same one."""
+        A provider is tried again (`same_provider_retries`) only after a reply saying it accepted nothing, so a
+        timeout whose outcome is unknown is never resubmitted to the same one."""
         attempts: list[Attempt] = []
         deadline = self._clock() + self._failover.deadline_s
         last: UpstreamError | None = None
         for index, candidate in enumerate(candidates):
             more = index + 1 < len(candidates)
-            refusal = await self._gate.claim(candidate, job.id)
-            if refusal is not None:
-                # Capacity ran out between the screen and now (another replica took it): no call is made.
-                attempts.append(
-                    Attempt(provider=candidate.provider, outcome="failed", error_code=refusal, at=self._clock())
-                )
-                if more:
-                    self._metrics.failed_over(candidate.provider, refusal)
-                continue
-            try:
-                accepted = await self._upstreams[candidate.provider].adapter.submit(candidate.request)
-            except UpstreamError as exc:
-                await self._gate.outcome(candidate.provider, job.id, exc)
-                last = exc
-                attempts.append(_failed_attempt(candidate, exc, self._clock()))
-                log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
-                self._metrics.upstream_error(candidate.provider, "generate", exc.error_class)
-                if not self._fails_over(exc) or self._clock() >= deadline:
+            for retry in range(self._failover.same_provider_retries + 1):
+                if retry:
+                    await asyncio.sleep(retry * self._failover.same_provider_backoff_s)
+                outcome = await self._submit_once(job, candidate, attempts)
+                if isinstance(outcome, UpstreamJob):
+                    return outcome, candidate, tuple(attempts)
+                if outcome is None:
+                    break  # refused by the gate: no call was made, the next candidate
+                last = outcome
+                if not self._fails_over(last) or self._clock() >= deadline:
+                    raise self._refusal(_submit_failure(last, attempts, failed_over=self._fails_over(last)))
+                backoff_s = (retry + 1) * self._failover.same_provider_backoff_s
+                if not _accepted_nothing(last) or self._clock() + backoff_s >= deadline:
                     break
-                if more:
-                    self._metrics.failed_over(candidate.provider, exc.error_class)
-                continue
-            await self._gate.outcome(candidate.provider, job.id, None)
-            attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
-            return accepted, candidate, tuple(attempts)
-        failure = _submit_failure(last, attempts, failed_over=last is not None and self._fails_over(last))
+            if more:
+                self._metrics.failed_over(candidate.provider, attempts[-1].error_code or "other")
+        raise self._refusal(_submit_failure(last, attempts, failed_over=last is not None and self._fails_over(last)))
+
+    def _refusal(self, failure: GatewayError) -> GatewayError:
         if isinstance(failure, NoProviderAvailable):
             self._metrics.refused(failure.code)
-        raise failure
+        return failure
+
+    async def _submit_once(
+        self, job: VideoJob, candidate: Candidate, attempts: list[Attempt]
+    ) -> UpstreamJob | UpstreamError | None:
+        """One submit, recorded in `attempts`: the accepted job, the provider's error, or None if the gate refused."""
+        refusal = await self._gate.claim(candidate, job.id)
+        if refusal is not None:
+            # Capacity ran out between the screen and now (another replica took it): no call is made.
+            attempts.append(
+                Attempt(provider=candidate.provider, outcome="failed", error_code=refusal, at=self._clock())
+            )
+            return None
+        try:
+            accepted = await self._upstreams[candidate.provider].adapter.submit(candidate.request)
+        except UpstreamError as exc:
+            await self._gate.outcome(candidate.provider, job.id, exc)
+            attempts.append(_failed_attempt(candidate, exc, self._clock()))
+            log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+            self._metrics.upstream_error(candidate.provider, "generate", exc.error_class)
+            return exc
+        await self._gate.outcome(candidate.provider, job.id, None)
+        attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
+        return accepted
 
     def _fails_over(self, exc: UpstreamError) -> bool:
         """By error class only; content policy is the one class ops may switch on (`[failover] on_content_policy`)."""
@@ -287,6 +304,11 @@ class VideoService:
         except UpstreamError as exc:
             # Best effort: the job is cancelled for the client either way; the provider may still finish it.
             log.warning("upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+
+
+def _accepted_nothing(exc: UpstreamError) -> bool:
+    """The provider answered (a status code) that it is unavailable: nothing was accepted, a resubmit is safe."""
+    return exc.error_class == ErrorClass.UPSTREAM_UNAVAILABLE and exc.status_code is not None
 
 
 def _failed_attempt(candidate: Candidate, exc: UpstreamError, now: float) -> Attempt:

@@ -46,7 +46,21 @@ class ProviderGate:
                 dropped.append(Drop(model=candidate.model, provider=candidate.provider, reasons=tuple(reasons)))
             else:
                 kept.append(candidate)
+        kept = await self._hold_back(kept)
         return msgspec.structs.replace(plan, candidates=tuple(kept), dropped=tuple(dropped))
+
+    async def _hold_back(self, kept: list[Candidate]) -> list[Candidate]:
+        """Trunk reservation: a candidate whose provider is down to its reserve is marked to rank last, but only
+        when another provider could serve the request (else the reserve is exactly what it is kept for)."""
+        held: dict[int, str] = {}
+        for n, candidate in enumerate(kept):
+            scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+            why = await _fail_open(self.headroom.reserved(candidate.provider, scopes=scopes), None)
+            if why is not None:
+                held[n] = why
+        if not any(n not in held for n in range(len(kept))):
+            return kept
+        return [msgspec.structs.replace(c, held_back=held[n]) if n in held else c for n, c in enumerate(kept)]
 
     async def claim(self, candidate: Candidate, job_id: str) -> str | None:
         """Take what a submit to this candidate needs (a probe if half-open, a window unit, a slot); the

@@ -56,9 +56,13 @@ class WindowConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class HeadroomConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One provider account's limits. A reading that says "exhausted" without saying until when keeps the
-    provider out for `recheck_after_s`; after that one call may find out (else it would never be tried again)."""
+    provider out for `recheck_after_s`; after that one call may find out (else it would never be tried again).
+
+    `reserve`: once a configured window has this many units left or fewer, requests another provider could serve
+    rank this one last (trunk reservation), so the rest go to requests only it can serve."""
 
     windows: tuple[WindowConfig, ...] = ()
+    reserve: Annotated[int, msgspec.Meta(ge=0)] = 0
     max_in_flight: _Positive | None = None
     slot_lease_s: Annotated[float, msgspec.Meta(gt=0)] = 3600
     min_balance_usd: Annotated[float, msgspec.Meta(ge=0)] = 0
@@ -229,6 +233,16 @@ class Headroom:
         """Whether a call in `scopes` may be made now; if not, every reason why, for `explain`."""
         reasons = await self._reasons(provider, scopes, await self._blocks(provider))
         return (not reasons, "; ".join(reasons) or None)
+
+    async def reserved(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> str | None:
+        """Why a call in `scopes` would dig into the provider's `reserve` (a window that low), or None."""
+        config = self._config(provider)
+        if config.reserve == 0:
+            return None
+        for window in config.windows:
+            if window.scope in scopes and (left := await self._remaining(provider, window.scope)) <= config.reserve:
+                return f"{provider}: {left} left in the {window.scope} window, kept for requests only it can serve"
+        return None
 
     async def snapshot(self, provider: str) -> HeadroomView:
         config = self._config(provider)

@@ -1,7 +1,8 @@
 """Rank eligible candidates by strategy; pure, with every score component kept for `explain`.
 
 cheapest: estimated cost. fastest: observed time to complete (unknown ranks after known). balanced: weighted
-sum of cost and time, each normalised to the worst candidate. priority: ops order, then the catalogue's."""
+sum of cost and time, each normalised to the worst candidate. priority: ops order, then the catalogue's.
+Under every strategy a candidate held back by its provider's reserve ranks after the others."""
 
 from __future__ import annotations
 
@@ -59,8 +60,16 @@ def rank(
             total=round(total, 6),
         )
         ranked.append(Ranked(candidate=candidate, score=score))
-    # Ties: the cheaper first, then the ops/catalogue position; unknown speed sorts after known under `fastest`.
-    ranked.sort(key=lambda r: (r.score.total, r.candidate.estimated_cost_micros, r.score.position))
+    # Held-back candidates (a provider's reserve) go last. Ties: the cheaper first, then the ops/catalogue position;
+    # unknown speed sorts after known under `fastest`.
+    ranked.sort(
+        key=lambda r: (
+            r.candidate.held_back is not None,
+            r.score.total,
+            r.candidate.estimated_cost_micros,
+            r.score.position,
+        )
+    )
     return ranked
 
 

@@ -38,6 +38,7 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     size: str | None
     estimated_cost_micros: int
     warnings: tuple[str, ...] = ()
+    held_back: str | None = None  # why it ranks after every other candidate (its provider's reserve)
 
 
 class Drop(msgspec.Struct, frozen=True, kw_only=True):

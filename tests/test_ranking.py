@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from providers.contract import GenerationRequest, Scene
 from routing.ranking import rank
 from routing.router import Candidate
@@ -49,3 +51,12 @@ def test_scores_carry_their_components() -> None:
     """Each ranked candidate keeps cost, expected time and position, so explain can show why it ranked there."""
     [best, *_] = rank(CANDIDATES, strategy="cheapest", expected_s=lambda p, m: SPEEDS[p])
     assert (best.score.cost_usd, best.score.expected_s, best.score.position) == (0.2, 300.0, 1)
+
+
+def test_a_held_back_candidate_ranks_after_dearer_ones_under_every_strategy() -> None:
+    """The cheapest and fastest candidate, held back by its provider's reserve, still ranks last."""
+    held = [msgspec.structs.replace(CANDIDATES[1], held_back="b: 1 left"), CANDIDATES[0], CANDIDATES[2]]
+    speeds = {"a": 300.0, "b": 30.0, "c": 90.0}
+    for strategy in ("cheapest", "fastest", "balanced", "priority"):
+        ranked = rank(held, strategy=strategy, expected_s=lambda p, m: speeds[p], order=("b",))  # type: ignore[arg-type]
+        assert ranked[-1].candidate.provider == "b", strategy

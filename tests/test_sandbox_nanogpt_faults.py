@@ -190,3 +190,21 @@ async def test_stats_record_overlapping_polls_of_a_job(client: httpx.AsyncClient
     await poll(client, sequential["runId"])
     in_flight = (await client.get("/_sandbox/stats")).json()["job_max_in_flight"]
     assert in_flight == {overlapped["runId"]: 2, sequential["runId"]: 1}
+
+
+async def test_stats_log_each_consumed_switch_with_the_clock_reading(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Each consumed switch is logged with its action, status and the emulator clock; a stats reset forgets them."""
+    await add_fault(client, action="generate", status_code=429)
+    await add_fault(client, action="generate", status_code=503)
+    await post_generate(client)
+    clock.advance(7)
+    await post_generate(client)
+    taken = (await client.get("/_sandbox/stats")).json()["faults_taken"]
+    await client.delete("/_sandbox/stats")
+    assert [(t["action"], t["status_code"], t["at"] - taken[0]["at"]) for t in taken] == [
+        ("generate", 429, 0.0),
+        ("generate", 503, 7.0),
+    ]
+    assert (await client.get("/_sandbox/stats")).json()["faults_taken"] == []

@@ -24,6 +24,7 @@ class ExplainedCandidate(msgspec.Struct, kw_only=True):
     seconds: int
     size: str | None
     warnings: list[str]
+    held_back: str | None = None
 
 
 class ExplainedDrop(msgspec.Struct, kw_only=True):
@@ -47,6 +48,7 @@ class ProviderState(msgspec.Struct, kw_only=True):
     circuit: CircuitSnapshot
     headroom: HeadroomView
     observed_seconds_by_model: dict[str, float]
+    observed_completions_by_model: dict[str, int]
 
 
 @post("/v1/routing/explain", status_code=200, summary="The routing plan for a create body", operation_id="explain")
@@ -61,6 +63,7 @@ async def explain_route(
     body, upload = await read_create(request, session.settings)
     limits, default_model = session.settings.limits, session.settings.default_model
     intake = normalize(body, limits=limits, default_model=default_model, upload=upload)
+    await session.service.speeds.refresh()  # ops see every replica's observations as of now
     plan, ranked, policy = await session.service.ranked(caller, intake, dict(body.metadata))
     return Explanation(
         team=caller.team,
@@ -76,6 +79,7 @@ async def explain_route(
                 seconds=r.candidate.seconds,
                 size=r.candidate.size,
                 warnings=list(r.candidate.warnings),
+                held_back=r.candidate.held_back,
             )
             for i, r in enumerate(ranked)
         ],
@@ -88,6 +92,7 @@ async def list_providers(session: NamedDependency[Session]) -> list[ProviderStat
     session.caller.require("admin")
     service = session.service
     circuits = await service.gate.breakers.snapshots(set(service.upstreams))
+    await service.speeds.refresh()
     return [
         ProviderState(
             provider=slug,
@@ -95,6 +100,7 @@ async def list_providers(session: NamedDependency[Session]) -> list[ProviderStat
             circuit=circuits[slug],
             headroom=await service.gate.headroom.snapshot(slug),
             observed_seconds_by_model=service.speeds.of(slug),
+            observed_completions_by_model=service.speeds.counts(slug),
         )
         for slug, upstream in sorted(service.upstreams.items())
     ]

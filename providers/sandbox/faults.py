@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated
@@ -65,11 +66,22 @@ class _Armed(msgspec.Struct, kw_only=True):
     remaining: int
 
 
-class FaultQueue:
-    """Switches in arrival order; a call consumes the first one armed for its action."""
+class TakenFault(msgspec.Struct, frozen=True, kw_only=True):
+    """A switch a call consumed, and when (the emulator's clock): lets a benchmark replay what the provider said."""
 
-    def __init__(self) -> None:
+    action: str
+    status_code: int | None
+    delay_s: float
+    at: float
+
+
+class FaultQueue:
+    """Switches in arrival order; a call consumes the first one armed for its action, which is logged."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._armed: list[_Armed] = []
+        self._clock = clock
+        self._taken: list[TakenFault] = []
 
     def push(self, spec: FaultSpec) -> int:
         self._armed.append(_Armed(spec=spec, remaining=spec.times))
@@ -86,8 +98,18 @@ class FaultQueue:
                 armed.remaining -= 1
                 if armed.remaining == 0:
                     self._armed.remove(armed)
-            return armed.spec
+            spec = armed.spec
+            self._taken.append(
+                TakenFault(action=action, status_code=spec.status_code, delay_s=spec.delay_s, at=self._clock())
+            )
+            return spec
         return None
+
+    def taken(self) -> list[TakenFault]:
+        return list(self._taken)
+
+    def forget_taken(self) -> None:
+        self._taken.clear()
 
 
 async def apply_fault(fault: FaultSpec | None, vendor_error: Callable[[int], bytes]) -> Response[bytes] | None:
@@ -109,11 +131,13 @@ async def apply_fault(fault: FaultSpec | None, vendor_error: Callable[[int], byt
 
 
 class StatsReport(msgspec.Struct, frozen=True, kw_only=True):
-    """Calls seen per action; per job id, poll calls and the most that were ever in flight at once."""
+    """Calls seen per action; per job id, poll calls and the most that were ever in flight at once; the switches
+    calls consumed, in order."""
 
     calls: dict[str, int]
     job_calls: dict[str, int]
     job_max_in_flight: dict[str, int]
+    faults_taken: list[TakenFault] = []
 
 
 class CallStats:
@@ -169,10 +193,11 @@ def control_handlers(faults: FaultQueue, stats: CallStats) -> list[HTTPRouteHand
 
     @get(STATS_PATH)
     async def read_stats() -> StatsReport:
-        return stats.report()
+        return msgspec.structs.replace(stats.report(), faults_taken=faults.taken())
 
     @delete(STATS_PATH)
     async def reset_stats() -> None:
         stats.reset()
+        faults.forget_taken()
 
     return [push_fault, clear_faults, read_stats, reset_stats]

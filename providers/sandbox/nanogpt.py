@@ -127,7 +127,9 @@ def default_models() -> dict[str, VideoModel]:
 
 
 class NanoGptEmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The emulated account(s). A job is queued `queue_s`, then runs `run_s`, both times `time_scale`.
+    """The emulated account(s). `time_scale` compresses provider time: a job is queued `queue_s`, then runs
+    `run_s`, and the submit window lasts a minute, all times `time_scale`; so do the waits replies announce
+    (Retry-After), so a client honouring them sees one consistent clock. The daily cap follows the UTC calendar.
 
     The submit window is per key here, though §4.7 documents it per IP (one client is one IP in tests)."""
 
@@ -172,7 +174,7 @@ class _NanoGptEmulator:
             collections.deque
         )
         self.daily: collections.Counter[tuple[str, int]] = collections.Counter()
-        self.faults = FaultQueue()
+        self.faults = FaultQueue(clock)
         self.stats = CallStats()
 
     def authorize(self, request: Request[Any, Any, Any], action: str) -> str:
@@ -188,10 +190,10 @@ class _NanoGptEmulator:
 
     async def forced(self, action: str) -> Response[bytes] | None:
         """A queued switch's reply; a status-code switch gets NanoGPT's body and headers for that status."""
-        fault = self.faults.take(action)
-        reply = await apply_fault(fault, lambda code: msgspec.json.encode(fault_error(action, code).payload))
+        fault, scale = self.faults.take(action), self.config.time_scale
+        reply = await apply_fault(fault, lambda code: msgspec.json.encode(fault_error(action, code, scale).payload))
         if reply is not None and fault is not None and fault.body is None and fault.status_code is not None:
-            reply.headers.update(fault_error(action, fault.status_code).headers)
+            reply.headers.update(fault_error(action, fault.status_code, scale).headers)
         return reply
 
     def timeline(self, job: Job) -> JobTimeline:
@@ -210,12 +212,13 @@ class _NanoGptEmulator:
         self.unrefunded = pending
 
     def admit(self, key: str) -> None:
-        """The 50/min submit window (moving, on `clock`), then the optional daily cap (UTC days, `wall_clock`)."""
-        now, window = self.clock(), self.windows[key]
-        while window and window[0] <= now - WINDOW_S:
+        """The 50/min submit window (moving, on `clock`, a minute times `time_scale`), then the optional daily cap
+        (UTC days, `wall_clock`)."""
+        now, window, window_s = self.clock(), self.windows[key], WINDOW_S * self.config.time_scale
+        while window and window[0] <= now - window_s:
             window.popleft()
         if len(window) >= self.config.submit_limit_per_minute:
-            retry_after_s = max(1, math.ceil(window[0] + WINDOW_S - now))
+            retry_after_s = max(1, math.ceil(window[0] + window_s - now))
             raise envelope(429, *RATE_LIMITED, headers={"Retry-After": str(retry_after_s)})
         wall, limit = self.wall_clock(), self.config.daily_request_limit
         day = (key, int(wall // DAY_S))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import http
+import math
 from typing import Annotated, Literal
 
 import msgspec
@@ -119,8 +120,9 @@ _FAULT_BODIES: dict[int, tuple[str, str, str | None]] = {
 }
 
 
-def fault_error(action: str, status_code: int) -> VendorError:
-    """NanoGPT's own body for a forced status: the status route's `Error` schema, else the submit envelopes."""
+def fault_error(action: str, status_code: int, time_scale: float = 1.0) -> VendorError:
+    """NanoGPT's own body for a forced status: the status route's `Error` schema, else the submit envelopes.
+    A forced 429 says Retry-After a minute of provider time (the submit window's length), times `time_scale`."""
     if action == "status":
         return VendorError(status_code, PlainError(error=status_code, message=_phrase(status_code)))
     if status_code == 400:
@@ -128,7 +130,7 @@ def fault_error(action: str, status_code: int) -> VendorError:
     if status_code == 402:
         return balance_error(MICROS_PER_USD)
     message, type_, code = _FAULT_BODIES.get(status_code, (_phrase(status_code), "api_error", None))
-    headers = {"Retry-After": "60"} if status_code == 429 else None
+    headers = {"Retry-After": str(max(1, math.ceil(60 * time_scale)))} if status_code == 429 else None
     return envelope(status_code, message, type_, code=code, headers=headers)
 
 

@@ -24,6 +24,7 @@ from providers.sandbox.assets import sample_thumbnail, sample_video
 from providers.sandbox.clock import JobTimeline
 from providers.sandbox.faults import CallStats, FaultQueue, apply_fault, control_handlers, marker_outcome
 from providers.sandbox.videogen_jobs import (
+    WINDOW_S,
     ExecutedToolReply,
     Execution,
     GenerateBody,
@@ -57,7 +58,8 @@ PerHour = Annotated[int, msgspec.Meta(ge=1)]
 
 class VideoGenEmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The emulated account. An execution is pending `queue_s`, then runs `run_s`; an upload is processed
-    `file_ready_s` after its PUT; all three are multiplied by `time_scale`. Limits are per key per hour."""
+    `file_ready_s` after its PUT. Limits are per key per hour. `time_scale` multiplies all of these times, the
+    hour of the windows included (one compressed provider clock, so X-RateLimit-Reset agrees with it)."""
 
     api_keys: frozenset[str]
     queue_s: NonNegative = 1.0
@@ -192,8 +194,8 @@ class _VideoGenEmulator:
         self.executions: dict[str, Execution] = {}
         self.files: dict[str, StoredFile] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
-        self.windows = HourlyWindows(config.limits())
-        self.faults = FaultQueue()
+        self.windows = HourlyWindows(config.limits(), WINDOW_S * config.time_scale)
+        self.faults = FaultQueue(clock)
         self.stats = CallStats()
         self.signer = _Signer(ttl_s=config.download_ttl_s, wall_clock=wall_clock)
 

@@ -51,7 +51,9 @@ def _default_hourly_limits() -> dict[str, int]:
 
 class VideoGenApiEmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The emulated account: keys, plan counters and the model table. A job is queued `queue_s`, then runs
-    `run_s` (+ `audio_s` with add_audio, seed 002 "Processing Time"), all multiplied by `time_scale`."""
+    `run_s` (+ `audio_s` with add_audio, seed 002 "Processing Time"); those, the hourly model windows and the
+    `seconds_until_reset` a 429 announces are all multiplied by `time_scale` (one compressed provider clock).
+    The monthly allowance follows the UTC calendar."""
 
     api_keys: frozenset[str]
     queue_s: NonNegative = 1.0
@@ -108,16 +110,17 @@ def _label(model: str) -> str:
 class _Counters:
     """Generations accepted per key and UTC month, and per key and model in a moving one-hour window."""
 
-    def __init__(self) -> None:
+    def __init__(self, window_s: float = HOUR_S) -> None:
         self.monthly: collections.Counter[tuple[str, str]] = collections.Counter()
         self._hits: dict[tuple[str, str], collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._window_s = window_s
 
     def hourly(self, key: str, model: str, now: float) -> tuple[int, int]:
         """(generations in the window, whole seconds until the oldest of them leaves it)."""
         hits = self._hits[(key, model)]
-        while hits and hits[0] + HOUR_S <= now:
+        while hits and hits[0] + self._window_s <= now:
             hits.popleft()
-        return len(hits), math.ceil(hits[0] + HOUR_S - now) if hits else 0
+        return len(hits), max(1, math.ceil(hits[0] + self._window_s - now)) if hits else 0
 
     def add(self, key: str, month: str, model: str, now: float) -> int:
         self._hits[(key, model)].append(now)
@@ -170,8 +173,8 @@ class _VideoGenApiEmulator:
         self.clock = clock
         self.wall_clock = wall_clock
         self.jobs: dict[str, Job] = {}
-        self.counters = _Counters()
-        self.faults = FaultQueue()
+        self.counters = _Counters(HOUR_S * config.time_scale)
+        self.faults = FaultQueue(clock)
         self.stats = CallStats()
         self.rng = random.Random()
 
@@ -203,7 +206,8 @@ class _VideoGenApiEmulator:
         """The vendor's own error for a forced status: seed 004's 429, seed 002's table, else the phrase."""
         if status_code == 429:
             limit = self.config.hourly_limits.get("sora-2", 10)
-            return msgspec.json.encode(_hourly_error("sora-2", limit, limit, int(HOUR_S), self.wall_clock()).body)
+            wait_s = max(1, math.ceil(HOUR_S * self.config.time_scale))
+            return msgspec.json.encode(_hourly_error("sora-2", limit, limit, wait_s, self.wall_clock()).body)
         try:
             phrase = http.HTTPStatus(status_code).phrase
         except ValueError:

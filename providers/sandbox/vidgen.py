@@ -224,7 +224,7 @@ class _VidgenEmulator:
         self.clock = clock
         self.wall_clock = wall_clock
         self.jobs: dict[str, Job] = {}
-        self.faults = FaultQueue()
+        self.faults = FaultQueue(clock)
         self.stats = CallStats()
         self.signer = _AssetSigner(ttl_s=config.asset_ttl_s, wall_clock=wall_clock)
         self.rng = random.Random()

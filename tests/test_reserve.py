@@ -1,0 +1,72 @@
+"""A provider's `reserve` through the gateway over the emulators (trunk reservation): once its window is down to
+the reserve, requests another provider can serve go there, and the last units go to requests only it can serve."""
+
+from __future__ import annotations
+
+import httpx
+import msgspec
+import pytest
+
+from gateway.auth import Caller, KeyRing, digest
+from routing.headroom import HeadroomConfig, WindowConfig
+from tests.conftest import GatewayFactory, auth, example_settings
+from tests.test_gate_e2e import generate_calls, with_nanogpt
+
+SHARED = {"model": "kling-2.5", "prompt": "a fox in the snow", "seconds": 5}  # NanoGPT $0.35, videogenapi $1.99
+NANO_ONLY = {"model": "sora-2", "prompt": "a paper boat on a pond", "seconds": 4}  # videogenapi offers 10 s only
+ADMIN_KEY = "vgk_test_reserve_admin_0001"
+OPS = Caller(key_id="ops", team="ops", scopes=frozenset({"videos", "admin"}))
+
+
+async def test_the_last_units_of_a_window_are_kept_for_requests_only_that_provider_serves(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> None:
+    """Window 4, reserve 2: two shared requests take NanoGPT, the third goes to videogenapi, and two NanoGPT-only
+    requests still get NanoGPT; the fifth NanoGPT submit is never made."""
+    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=4, per_s=3600),), reserve=2)
+    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        shared = [(await client.post("/v1/videos", json=SHARED, headers=auth())).json() for _ in range(3)]
+        only = [await client.post("/v1/videos", json=NANO_ONLY, headers=auth()) for _ in range(3)]
+    assert [v["provider"] for v in shared] == ["nanogpt", "nanogpt", "videogenapi"]
+    assert [r.status_code for r in only] == [202, 202, 503]
+    assert [r.json().get("provider") for r in only[:2]] == ["nanogpt", "nanogpt"]
+    assert await generate_calls(sandbox["nanogpt"]) == 4
+
+
+async def test_explain_shows_why_a_candidate_is_held_back(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> None:
+    """With the window at its reserve, explain ranks NanoGPT after videogenapi and says why."""
+    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=3, per_s=3600),), reserve=3)
+    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    async with (
+        serve_gateway(settings, keyring=KeyRing({digest(ADMIN_KEY): OPS})) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        explained = (await client.post("/v1/routing/explain", json=SHARED, headers=admin)).json()
+    [first, second] = explained["candidates"]
+    assert (first["provider"], first["held_back"]) == ("videogenapi", None)
+    assert second["provider"] == "nanogpt"
+    assert second["held_back"] == "nanogpt: 3 left in the generate window, kept for requests only it can serve"
+
+
+async def test_without_a_reserve_the_cheapest_takes_the_window_to_the_end(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> None:
+    """The default (reserve 0): shared requests spend NanoGPT's window and a NanoGPT-only request is refused."""
+    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=2, per_s=3600),))
+    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        shared = [(await client.post("/v1/videos", json=SHARED, headers=auth())).json() for _ in range(2)]
+        only = await client.post("/v1/videos", json=NANO_ONLY, headers=auth())
+    assert [v["provider"] for v in shared] == ["nanogpt", "nanogpt"]
+    assert only.status_code == 503
+
+
+def test_a_negative_reserve_is_refused() -> None:
+    """`reserve` is a count of units: a negative one does not decode, and the error names it."""
+    raw = b'{"windows": [{"scope": "generate", "limit": 2, "per_s": 60}], "reserve": -1}'
+    with pytest.raises(msgspec.ValidationError, match="reserve"):
+        msgspec.json.decode(raw, type=HeadroomConfig)
