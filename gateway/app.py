@@ -21,6 +21,7 @@ from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
+from gateway.assets import AssetLinks
 from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
@@ -94,6 +95,14 @@ def create_app(
             finalizer=finalizer,
             clock=clock,
         )
+        app.state.assets = AssetLinks(
+            store=job_store,
+            upstreams=upstreams,
+            gate=gate,
+            finalizer=finalizer,
+            clock=clock,
+            margin_s=settings.poller.asset_refresh_margin_s,
+        )
         poller = Poller(
             store=job_store,
             upstreams=upstreams,
@@ -102,6 +111,7 @@ def create_app(
             finalizer=finalizer,
             speeds=speeds,
             gate=gate,
+            resubmit=app.state.service.resubmit,
         )
         task = asyncio.create_task(poller.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))

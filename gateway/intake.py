@@ -39,6 +39,8 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     query: RouteQuery
     images: tuple[ImageRef, ...]
     prompt: str
+    # `routing.max_attempts`: providers this request may be sent to in all; None means `[failover] max_attempts`.
+    max_attempts: int | None = None
 
 
 def normalize(
@@ -88,7 +90,8 @@ def normalize(
         allow_fallbacks=routing.allow_fallbacks if routing else True,
     )
     prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
-    return Intake(query=query, images=tuple(refs), prompt=prompt)
+    max_attempts = routing.max_attempts if routing else None
+    return Intake(query=query, images=tuple(refs), prompt=prompt, max_attempts=max_attempts)
 
 
 def _refuse_unbuilt(body: CreateVideoBody) -> None:

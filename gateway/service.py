@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Mapping
 
 import msgspec
 import structlog
 
 from gateway.auth import Caller
+from gateway.cadence import next_delay_s
 from gateway.config import FailoverSettings
 from gateway.errors import (
     GatewayError,
@@ -18,12 +20,13 @@ from gateway.errors import (
     StoreUnavailable,
     from_upstream,
 )
+from gateway.failover import handing_over, next_query, replay_of
 from gateway.intake import Intake
-from gateway.jobs import Attempt, VideoJob, new_job_id
+from gateway.jobs import Attempt, VideoJob, fail, job_error, new_job_id
 from gateway.lifecycle import Finalizer
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
-from providers.contract import ErrorClass, UpstreamError, UpstreamJob
+from providers.contract import ErrorClass, Failure, UpstreamError, UpstreamJob
 from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
@@ -106,10 +109,11 @@ class VideoService:
         if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
             raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
-        tries = self._failover.max_attempts if intake.query.allow_fallbacks else 1
+        tries = (intake.max_attempts or self._failover.max_attempts) if intake.query.allow_fallbacks else 1
         candidates = [r.candidate for r in ranked[:tries]]
         strategy = intake.query.strategy or policy.strategy
         job = self._new_job(caller, intake, candidates[0], metadata, strategy)
+        job = msgspec.structs.replace(job, max_attempts=tries, replay=replay_of(intake.query, max_attempts=tries))
         # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
         await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
         try:
@@ -122,10 +126,19 @@ class VideoService:
     async def _submit_first(
         self, job: VideoJob, candidates: list[Candidate]
     ) -> tuple[UpstreamJob, Candidate, tuple[Attempt, ...]]:
-        """Submit to each candidate in turn until one accepts; fail over only on classes that allow it.
+        attempts: list[Attempt] = []
+        accepted = await self._try_candidates(job, candidates, attempts)
+        if isinstance(accepted, tuple):
+            return (*accepted, tuple(attempts))
+        raise _submit_failure(accepted, attempts, failed_over=accepted is not None and self._fails_over(accepted))
+
+    async def _try_candidates(
+        self, job: VideoJob, candidates: list[Candidate], attempts: list[Attempt]
+    ) -> tuple[UpstreamJob, Candidate] | UpstreamError | None:
+        """Submit to each candidate in turn until one accepts, recording each attempt; fail over only on classes
+        that allow it. The accepted job and its candidate, else the last error (None if no call was made).
 
         Each provider is tried once, so a timeout whose outcome is unknown is never resubmitted to the same one."""
-        attempts: list[Attempt] = []
         deadline = self._clock() + self._failover.deadline_s
         last: UpstreamError | None = None
         for candidate in candidates:
@@ -148,8 +161,8 @@ class VideoService:
                 continue
             await self._gate.outcome(candidate.provider, job.id, None)
             attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
-            return accepted, candidate, tuple(attempts)
-        raise _submit_failure(last, attempts, failed_over=last is not None and self._fails_over(last))
+            return accepted, candidate
+        return last
 
     def _fails_over(self, exc: UpstreamError) -> bool:
         """By error class only; content policy is the one class ops may switch on (`[failover] on_content_policy`)."""
@@ -182,6 +195,7 @@ class VideoService:
     ) -> VideoJob:
         now = self._clock()
         upstream = self._upstreams[candidate.provider]
+        first_poll_s = next_delay_s(upstream.cadence, polls_done=0, in_flight=0, draw=random.random())
         followed = msgspec.structs.replace(
             job,
             phase="following",
@@ -193,8 +207,9 @@ class VideoService:
             estimated_cost_micros=candidate.estimated_cost_micros,
             warnings=candidate.warnings,
             updated_at=now,
-            deadline_at=job.created_at + upstream.max_job_duration_s,
-            next_poll_at=now + upstream.poll_interval_s,
+            # The provider's maximum duration runs from its acceptance (a failed-over job gets the new one's).
+            deadline_at=now + upstream.max_job_duration_s,
+            next_poll_at=now + min(first_poll_s, upstream.max_job_duration_s),
             attempts=attempts,
             version=job.version + 1,
         )
@@ -220,6 +235,40 @@ class VideoService:
             upstream_id=accepted.upstream_id,
         )
         raise StoreUnavailable("the job was accepted upstream but could not be recorded; it will be resolved")
+
+    async def resubmit(self, job: VideoJob, failure: Failure) -> VideoJob | None:
+        """Post-acceptance failover (the poller's `Resubmit`): `job`'s upstream job ended with `failure`. Plan the
+        original request again without the providers already tried and submit it under the same job id; None
+        (nothing written) when the failure or the job does not allow it, or no provider is left.
+
+        This is where a job's provider, and so its estimated cost, changes after acceptance: `handing_over` names
+        the next provider, `_follow` records the one that accepted and its `estimated_cost_micros`."""
+        query = next_query(job, failure)
+        if query is None:
+            return None
+        caller = Caller(key_id=job.key_id, team=job.team, scopes=frozenset({"videos"}))
+        intake = Intake(query=query, images=job.images, prompt=job.prompt or "")
+        _, ranked, _ = await self.ranked(caller, intake, job.metadata)
+        candidates = [r.candidate for r in ranked[: job.max_attempts - len(job.attempts)]]
+        if not candidates:
+            log.info("failover_found_no_provider", job_id=job.id, failed_provider=job.provider)
+            return None
+        now = self._clock()
+        moving = handing_over(job, failure, provider=candidates[0].provider, now=now)
+        if not await self._store.replace(moving, expected_version=job.version, poll_at=now + self._submit_grace_s):
+            return None  # a client cancelled first; the poller's own write of the failure loses too
+        if job.provider is not None:
+            await self._gate.finished(job.provider, job.id)  # its upstream job is over: the slot is free
+        attempts = list(moving.attempts)
+        accepted = await self._try_candidates(moving, candidates, attempts)
+        if isinstance(accepted, tuple):
+            return await self._follow(moving, accepted[1], accepted[0], tuple(attempts))
+        # Every next provider refused: the job ends with the failure that started this, every attempt recorded.
+        ended = fail(moving, job_error(failure, job.provider), now=self._clock())
+        ended = msgspec.structs.replace(ended, attempts=tuple(attempts), version=moving.version + 1)
+        if await self._store.replace(ended, expected_version=moving.version, poll_at=self._finalizer.safety_net_at()):
+            await self._finalizer.finalize(ended)
+        return ended
 
     async def get(self, caller: Caller, job_id: str) -> VideoJob:
         job = await self._store.get(job_id) if job_id.startswith("video_") else None

@@ -73,6 +73,11 @@ class ProviderGate:
         await _fail_open(self.headroom.renew_slot(provider, job_id), True)
         return await _fail_open(self.headroom.try_take(provider, STATUS), True)
 
+    async def in_flight(self, provider: str) -> int:
+        """Accepted, unfinished jobs on this provider's account (the poller stretches its cadence by it); 0 when
+        the count cannot be read, leaving the status window as the guard."""
+        return await _fail_open(self.headroom.in_flight(provider), 0)
+
     async def finished(self, provider: str, job_id: str) -> None:
         await _fail_open(self.headroom.release_slot(provider, job_id), None)
 

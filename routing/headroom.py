@@ -187,6 +187,10 @@ class Headroom:
         """Free the job's slot (at a terminal state); releasing twice is harmless."""
         await self._ledger.release_slot(provider, job_id)
 
+    async def in_flight(self, provider: str) -> int:
+        """Jobs holding an unexpired slot of this provider: every accepted job until its terminal state."""
+        return await self._ledger.in_flight(provider, now=self._clock())
+
     # ---------------------------------------- provider readings
 
     def record(self, headroom: contract.Headroom) -> None:

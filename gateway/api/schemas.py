@@ -49,6 +49,8 @@ class RoutingBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     exclude: Annotated[list[_ProviderSlug], msgspec.Meta(max_length=16)] = []
     max_cost_usd: Annotated[float, msgspec.Meta(gt=0, le=10_000)] | None = None
     allow_fallbacks: bool = True
+    # Providers the request may be sent to in all: submit-time failover and failover after acceptance together.
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] | None = None
 
 
 class WebhookBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
