@@ -248,7 +248,11 @@ class VideoService:
             return None
         caller = Caller(key_id=job.key_id, team=job.team, scopes=frozenset({"videos"}))
         intake = Intake(query=query, images=job.images, prompt=job.prompt or "")
-        _, ranked, _ = await self.ranked(caller, intake, job.metadata)
+        try:
+            _, ranked, _ = await self.ranked(caller, intake, job.metadata)
+        except GatewayError as exc:  # the catalogue changed under the job (its model is gone): it ends as it is
+            log.warning("failover_replan_refused", job_id=job.id, error=exc.code)
+            return None
         candidates = [r.candidate for r in ranked[: job.max_attempts - len(job.attempts)]]
         if not candidates:
             log.info("failover_found_no_provider", job_id=job.id, failed_provider=job.provider)
