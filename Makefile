@@ -17,7 +17,8 @@ run: $(STAMP)
 
 test: $(STAMP) lint typecheck layers
 	.ci/ensure-redis
-	$(BIN)/pytest -q
+	# Four workers on two cores: most of the suite waits on sockets (emulators, Redis, gateway processes).
+	$(BIN)/pytest -q -n 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway providers routing tests bench

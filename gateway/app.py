@@ -26,6 +26,7 @@ from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.api.webhooks import get_video_webhook
+from gateway.assets import AssetLinks
 from gateway.auth import KeyRing
 from gateway.config import Settings
 from gateway.http import error_response, request_id_middleware
@@ -142,6 +143,14 @@ def create_app(
             clock=clock,
             metrics=metrics,
         )
+        app.state.assets = AssetLinks(
+            store=job_store,
+            upstreams=upstreams,
+            gate=gate,
+            finalizer=finalizer,
+            clock=clock,
+            margin_s=settings.poller.asset_refresh_margin_s,
+        )
         poller = Poller(
             store=job_store,
             upstreams=upstreams,
@@ -151,6 +160,7 @@ def create_app(
             speeds=speeds,
             gate=gate,
             metrics=metrics,
+            resubmit=app.state.service.resubmit,
         )
         app.state.creates = IdempotentCreates(
             service=app.state.service, keys=idempotency_keys, claim_ttl_s=claim_ttl_s(settings)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gateway.cadence import PollingConfig
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from gateway.webhooks.settings import WebhookSettings
 from routing.catalogue import Catalogue, Model
@@ -48,6 +49,7 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     timeout_s: _Seconds = 30.0
     poll_interval_s: _Seconds | None = None
     max_job_duration_s: _Seconds | None = None
+    polling: PollingConfig = PollingConfig()
     headroom: HeadroomConfig = HeadroomConfig()
 
 
@@ -74,10 +76,13 @@ class PollerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_backoff_s: _Seconds = 120.0
     submit_grace_s: _Seconds = 120.0
     stop_timeout_s: _Seconds = 30.0
+    # `content` refreshes an asset URL that expires within this margin before redirecting to it.
+    asset_refresh_margin_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 300.0
 
 
 class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Submit-time failover: how many candidates to try and for how long (the strategy is in `[routing]`)."""
+    """Failover: how many providers one request may be sent to (at submit and after acceptance together, unless
+    the request's `routing.max_attempts` says otherwise) and for how long at submit (the strategy is in `[routing]`)."""
 
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
     deadline_s: _Seconds = 60.0

@@ -41,6 +41,8 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     prompt: str
     # Set by the create route once the URL and the team's signing secret are checked (gateway/webhooks/targets.py).
     webhook: JobWebhook | None = None
+    # `routing.max_attempts`: providers this request may be sent to in all; None means `[failover] max_attempts`.
+    max_attempts: int | None = None
 
 
 def normalize(
@@ -89,7 +91,8 @@ def normalize(
         allow_fallbacks=routing.allow_fallbacks if routing else True,
     )
     prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
-    return Intake(query=query, images=tuple(refs), prompt=prompt)
+    max_attempts = routing.max_attempts if routing else None
+    return Intake(query=query, images=tuple(refs), prompt=prompt, max_attempts=max_attempts)
 
 
 def _scenes(

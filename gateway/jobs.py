@@ -19,6 +19,7 @@ from providers.contract import (
     UpstreamJob,
     UpstreamStatus,
 )
+from routing.router import RouteQuery
 
 Phase = Literal["submitting", "following", "done"]
 
@@ -93,6 +94,10 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage | None = None
     strategy: str = "first_eligible"
     attempts: tuple[Attempt, ...] = ()
+    # Providers this request may be sent to in all (submit-time and after acceptance), and the route query kept
+    # to plan it again after acceptance (None when it cannot be kept whole; see gateway/failover.py).
+    max_attempts: int = 1
+    replay: RouteQuery | None = None
     warnings: tuple[str, ...] = ()
     metadata: dict[str, str] = {}
     completed_at: float | None = None

@@ -1,27 +1,52 @@
 """Follows accepted jobs upstream: claims due jobs from the store's schedule, polls the adapter, writes the
-canonical status and reschedules at the provider's cadence. Client reads never reach this code."""
+canonical status and reschedules at the provider's cadence (gateway/cadence.py), stretched so an account's jobs
+stay within its status window. Client reads never reach this code."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+import contextvars
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import msgspec
 import structlog
 
+from gateway.cadence import backoff_delay_s, next_delay_s
 from gateway.config import PollerSettings
 from gateway.errors import StoreUnavailable
+from gateway.failover import Resubmit
 from gateway.jobs import JobError, Usage, VideoJob, apply_status, fail, job_error
 from gateway.lifecycle import Finalizer
 from gateway.metrics.registry import Metrics
+from gateway.poll_budget import InFlightCounts
 from gateway.store.base import JobStore
 from gateway.upstreams import Upstream
-from providers.contract import UpstreamError, UpstreamStatus
+from providers.contract import TERMINAL_STATUSES, UpstreamError, UpstreamStatus, UpstreamTimeout
 from routing.gate import ProviderGate
 from routing.speed import SpeedBook
 
 log = structlog.get_logger("gateway.poller")
+
+T = TypeVar("T")
+# When the claim this task works under runs out; past it another replica may own the job.
+_LEASE_ENDS_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("lease_ends_at", default=None)
+# The part of a lease kept free of upstream calls, for writing the result before the lease ends.
+_WRITE_SHARE = 0.25
+
+
+class LeaseSpent(Exception):
+    """The claim ran out before an upstream call could start: the job is left to whoever claims it next."""
+
+
+LagObserver = Callable[[str, float], None]
+"""Called with (provider, seconds a poll started after its due time) for every poll: the schedule lag."""
+
+
+def _no_lag_observer(provider: str, lag_s: float) -> None:
+    return None
 
 
 class Poller:
@@ -36,16 +61,22 @@ class Poller:
         speeds: SpeedBook | None = None,
         gate: ProviderGate | None = None,
         metrics: Metrics | None = None,
+        resubmit: Resubmit | None = None,
+        draw: Callable[[], float] = random.random,
+        observe_lag: LagObserver = _no_lag_observer,
     ) -> None:
         self._metrics = metrics
         self._gate = gate
+        self._resubmit = resubmit
+        self._draw = draw
+        self._observe_lag = observe_lag
+        self._in_flight = InFlightCounts(gate, clock=clock)
         self._finalizer = finalizer
         self._speeds = speeds or SpeedBook()
         self._store = store
         self._upstreams = upstreams
         self._settings = settings
         self._clock = clock
-        self._slots = asyncio.Semaphore(settings.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
@@ -54,7 +85,11 @@ class Poller:
         before this returns, so a graceful stop never abandons a half-written job."""
         while not self._stopping.is_set():
             try:
-                if await self._claim_batch() < self._settings.batch_size:
+                free = min(self._settings.batch_size, self._settings.concurrency - len(self._tasks))
+                if free <= 0:
+                    # Claim only what can be polled now: a claimed job waiting for a slot would burn its lease.
+                    await asyncio.wait(self._tasks, timeout=self._settings.tick_s, return_when=asyncio.FIRST_COMPLETED)
+                elif await self._claim_batch(free) < free:
                     await self._idle()
             except StoreUnavailable:
                 log.warning("poller_store_unavailable")
@@ -69,29 +104,28 @@ class Poller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)
 
-    async def _claim_batch(self) -> int:
+    async def _claim_batch(self, limit: int) -> int:
         now = self._clock()
-        ids = await self._store.claim_due(now, limit=self._settings.batch_size, lease_s=self._settings.lease_s)
+        ids = await self._store.claim_due(now, limit=limit, lease_s=self._settings.lease_s)
+        lease_ends_at = now + self._settings.lease_s
         for job_id in ids:
-            await self._slots.acquire()
-            task = asyncio.create_task(self._poll_guarded(job_id))
+            task = asyncio.create_task(self._poll_guarded(job_id, lease_ends_at))
             self._tasks.add(task)
-            task.add_done_callback(self._finished)
+            task.add_done_callback(self._tasks.discard)
         return len(ids)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slots.release()
 
     async def _idle(self) -> None:
         next_due = await self._store.next_due_at()
         delay = self._settings.tick_s if next_due is None else next_due - self._clock()
         await self._pause(max(0.0, min(delay, self._settings.tick_s)))
 
-    async def _poll_guarded(self, job_id: str) -> None:
+    async def _poll_guarded(self, job_id: str, lease_ends_at: float) -> None:
+        _LEASE_ENDS_AT.set(lease_ends_at)  # this task's own context: one lease per poll
         with structlog.contextvars.bound_contextvars(job_id=job_id):
             try:
                 await self.poll_job(job_id)
+            except LeaseSpent:
+                log.warning("poll_abandoned_lease_spent")  # nothing written: the job comes back with the lease
             except StoreUnavailable:
                 log.warning("poll_store_unavailable")  # the lease runs out and the job comes back
             except Exception:
@@ -113,26 +147,66 @@ class Poller:
         if job.phase == "submitting" or job.upstream is None or upstream is None:
             await self._write(fail(job, _lost(job, upstream is None), now=now), job)
             return
+        if job.next_poll_at is not None:
+            self._observe_lag(upstream.adapter.slug, now - job.next_poll_at)
         if job.deadline_at is not None and now >= job.deadline_at:
-            await self._expire(job, upstream, now)
+            await self._expire(job, upstream)
             return
-        if self._gate is not None and not await self._gate.status_call(job.provider or "", job.id):
+        if not await self._may_call(job):
             # The account's status-call window is spent: wait for it, the job is not at fault.
-            await self._write(msgspec.structs.replace(job, next_poll_at=now + upstream.poll_interval_s), job)
+            delay = await self._delay_s(job, upstream, polls_done=max(1, job.poll_count))
+            await self._write(msgspec.structs.replace(job, next_poll_at=self._capped(job, now + delay)), job)
             return
         try:
-            status = await upstream.adapter.poll(job.upstream)
+            status = await self._within_lease(upstream, upstream.adapter.poll(job.upstream))
         except UpstreamError as exc:
             await self._poll_failed(job, upstream, exc)
             return
         await self._apply(job, upstream, status)
 
+    async def _within_lease(self, upstream: Upstream, call: Awaitable[T]) -> T:
+        """Run an upstream call so that it ends while this replica still owns the job: httpx timeouts bound each
+        phase of a request, not the whole, so a slow provider could otherwise outlast the lease and meet a second
+        replica's call. Overrunning is a timeout (a transient poll error); no lease left is `LeaseSpent`."""
+        lease_ends_at = _LEASE_ENDS_AT.get()
+        if lease_ends_at is None:
+            return await call
+        budget_s = lease_ends_at - self._settings.lease_s * _WRITE_SHARE - self._clock()
+        if budget_s <= 0:
+            if asyncio.iscoroutine(call):
+                call.close()
+            raise LeaseSpent
+        try:
+            async with asyncio.timeout(budget_s):
+                return await call
+        except TimeoutError as exc:
+            message = f"{upstream.adapter.slug} did not answer within the poller's lease"
+            raise UpstreamTimeout(message, provider=upstream.adapter.slug) from exc
+
+    async def _may_call(self, job: VideoJob) -> bool:
+        return self._gate is None or await self._gate.status_call(job.provider or "", job.id)
+
+    async def _delay_s(self, job: VideoJob, upstream: Upstream, *, polls_done: int) -> float:
+        in_flight = await self._in_flight.count(upstream.adapter.slug, upstream.cadence)
+        return next_delay_s(upstream.cadence, polls_done=polls_done, in_flight=in_flight, draw=self._draw())
+
+    def _capped(self, job: VideoJob, due_at: float) -> float:
+        """No poll is scheduled past the job's deadline, so a job over its time is noticed on time."""
+        return due_at if job.deadline_at is None else min(due_at, job.deadline_at)
+
     async def _apply(self, job: VideoJob, upstream: Upstream, status: UpstreamStatus) -> None:
+        counted = msgspec.structs.replace(job, poll_count=job.poll_count + 1)
+        if status.status == "failed" and status.failure is not None and self._resubmit is not None:
+            moved = await self._resubmit(counted, status.failure)
+            if moved is not None:
+                log.info("job_failed_over", failed_provider=job.provider, provider=moved.provider, status=moved.status)
+                return
         now = self._clock()
         usage = _usage(job, status) if status.status == "completed" else None
-        updated = apply_status(job, status, now=now, usage=usage)
-        next_poll = None if updated.terminal else now + upstream.poll_interval_s
-        updated = msgspec.structs.replace(updated, poll_count=job.poll_count + 1, next_poll_at=next_poll)
+        updated = apply_status(counted, status, now=now, usage=usage)
+        if not updated.terminal:
+            delay = await self._delay_s(job, upstream, polls_done=counted.poll_count)
+            updated = msgspec.structs.replace(updated, next_poll_at=self._capped(job, now + delay))
         await self._write(updated, job)
         if updated.terminal:
             log.info("job_finished", status=updated.status, provider=job.provider, polls=updated.poll_count)
@@ -149,18 +223,33 @@ class Poller:
         if errors >= self._settings.max_consecutive_errors:
             await self._write(fail(job, job_error(exc.as_failure(), job.provider), now=now), job)
             return
-        backoff = min(upstream.poll_interval_s * 2 ** (errors - 1), self._settings.max_backoff_s)
-        delay = max(backoff, exc.retry_after_s or 0.0)
+        delay = backoff_delay_s(
+            upstream.cadence,
+            errors=errors,
+            cap_s=self._settings.max_backoff_s,
+            retry_after_s=exc.retry_after_s,
+            draw=self._draw(),
+        )
         updated = msgspec.structs.replace(
-            job, consecutive_poll_errors=errors, poll_count=job.poll_count + 1, next_poll_at=now + delay
+            job,
+            consecutive_poll_errors=errors,
+            poll_count=job.poll_count + 1,
+            next_poll_at=self._capped(job, now + delay),
         )
         await self._write(updated, job)
 
-    async def _expire(self, job: VideoJob, upstream: Upstream, now: float) -> None:
+    async def _expire(self, job: VideoJob, upstream: Upstream) -> None:
+        """Past the deadline: one last reading first (a job that finished while we waited is not failed for our
+        lateness), then cancel upstream where the provider can and fail the job as upstream_timeout."""
         assert job.upstream is not None
+        status = await self._last_reading(job, upstream)
+        if status is not None and status.status in TERMINAL_STATUSES:
+            await self._apply(job, upstream, status)
+            return
+        now = self._clock()
         if upstream.adapter.traits.can_cancel:
-            with contextlib.suppress(UpstreamError):
-                await upstream.adapter.cancel(job.upstream)
+            with contextlib.suppress(UpstreamError, LeaseSpent):
+                await self._within_lease(upstream, upstream.adapter.cancel(job.upstream))
         limit = f"{upstream.max_job_duration_s:g}"
         error = JobError(
             code="upstream_timeout",
@@ -169,6 +258,15 @@ class Poller:
             retryable=True,
         )
         await self._write(fail(job, error, now=now), job)
+
+    async def _last_reading(self, job: VideoJob, upstream: Upstream) -> UpstreamStatus | None:
+        assert job.upstream is not None
+        if not await self._may_call(job):
+            return None
+        try:
+            return await self._within_lease(upstream, upstream.adapter.poll(job.upstream))
+        except (UpstreamError, LeaseSpent):
+            return None
 
     async def _write(self, updated: VideoJob, previous: VideoJob) -> None:
         """Compare-and-set; losing means a client (cancel) wrote first, and its write stands. A terminal job

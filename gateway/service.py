@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Mapping
 
 import msgspec
 import structlog
 
 from gateway.auth import Caller
+from gateway.cadence import next_delay_s
 from gateway.config import FailoverSettings
 from gateway.errors import (
     GatewayError,
@@ -18,14 +20,15 @@ from gateway.errors import (
     StoreUnavailable,
     from_upstream,
 )
+from gateway.failover import handing_over, next_query, replay_of
 from gateway.intake import Intake
-from gateway.jobs import Attempt, VideoJob, new_job_id
+from gateway.jobs import Attempt, VideoJob, fail, job_error, new_job_id
 from gateway.lifecycle import Finalizer
 from gateway.metrics.registry import Metrics
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
 from gateway.usage.admission import Admission
-from providers.contract import ErrorClass, UpstreamError, UpstreamJob
+from providers.contract import ErrorClass, Failure, UpstreamError, UpstreamJob
 from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
@@ -118,11 +121,12 @@ class VideoService:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
             self._metrics.refused("no_provider_available")
             raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
-        tries = self._failover.max_attempts if intake.query.allow_fallbacks else 1
+        tries = (intake.max_attempts or self._failover.max_attempts) if intake.query.allow_fallbacks else 1
         candidates = [r.candidate for r in ranked[:tries]]
         strategy = intake.query.strategy or policy.strategy
         self._metrics.routed(candidates[0].provider, candidates[0].model, strategy)
         job = self._new_job(caller, intake, candidates[0], metadata, strategy)
+        job = msgspec.structs.replace(job, max_attempts=tries, replay=replay_of(intake.query, max_attempts=tries))
         # Concurrency and budget are held before anything is stored or sent; released if the block raises.
         async with self._admission.admitted(job, candidates):
             # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
@@ -132,44 +136,50 @@ class VideoService:
             except BaseException:
                 await self._store.delete(job.id)
                 raise
-        deadline_at = job.created_at + self._upstreams[candidate.provider].max_job_duration_s
+        deadline_at = self._clock() + self._upstreams[candidate.provider].max_job_duration_s
         await self._admission.accepted(job, candidate, deadline_at=deadline_at)
         return await self._follow(job, candidate, accepted, attempts)
 
     async def _submit_first(
         self, job: VideoJob, candidates: list[Candidate]
     ) -> tuple[UpstreamJob, Candidate, tuple[Attempt, ...]]:
-        """Submit to each candidate in turn until one accepts; fail over only on classes that allow it.
+        attempts: list[Attempt] = []
+        accepted = await self._try_candidates(job, candidates, attempts)
+        if isinstance(accepted, tuple):
+            return (*accepted, tuple(attempts))
+        failure = _submit_failure(accepted, attempts, failed_over=accepted is not None and self._fails_over(accepted))
+        if isinstance(failure, NoProviderAvailable):
+            self._metrics.refused(failure.code)
+        raise failure
+
+    async def _try_candidates(
+        self, job: VideoJob, candidates: list[Candidate], attempts: list[Attempt]
+    ) -> tuple[UpstreamJob, Candidate] | UpstreamError | None:
+        """Submit to each candidate in turn until one accepts, recording each attempt; fail over only on classes
+        that allow it. The accepted job and its candidate, else the last error (None if no call was made).
 
         A provider is tried again (`same_provider_retries`) only after a reply saying it accepted nothing, so a
         timeout whose outcome is unknown is never resubmitted to the same one."""
-        attempts: list[Attempt] = []
         deadline = self._clock() + self._failover.deadline_s
         last: UpstreamError | None = None
         for index, candidate in enumerate(candidates):
-            more = index + 1 < len(candidates)
             for retry in range(self._failover.same_provider_retries + 1):
                 if retry:
                     await asyncio.sleep(retry * self._failover.same_provider_backoff_s)
                 outcome = await self._submit_once(job, candidate, attempts)
                 if isinstance(outcome, UpstreamJob):
-                    return outcome, candidate, tuple(attempts)
+                    return outcome, candidate
                 if outcome is None:
                     break  # refused by the gate: no call was made, the next candidate
                 last = outcome
                 if not self._fails_over(last) or self._clock() >= deadline:
-                    raise self._refusal(_submit_failure(last, attempts, failed_over=self._fails_over(last)))
+                    return last
                 backoff_s = (retry + 1) * self._failover.same_provider_backoff_s
                 if not _accepted_nothing(last) or self._clock() + backoff_s >= deadline:
                     break
-            if more:
+            if index + 1 < len(candidates):
                 self._metrics.failed_over(candidate.provider, attempts[-1].error_code or "other")
-        raise self._refusal(_submit_failure(last, attempts, failed_over=last is not None and self._fails_over(last)))
-
-    def _refusal(self, failure: GatewayError) -> GatewayError:
-        if isinstance(failure, NoProviderAvailable):
-            self._metrics.refused(failure.code)
-        return failure
+        return last
 
     async def _submit_once(
         self, job: VideoJob, candidate: Candidate, attempts: list[Attempt]
@@ -226,6 +236,7 @@ class VideoService:
     ) -> VideoJob:
         now = self._clock()
         upstream = self._upstreams[candidate.provider]
+        first_poll_s = next_delay_s(upstream.cadence, polls_done=0, in_flight=0, draw=random.random())
         followed = msgspec.structs.replace(
             job,
             phase="following",
@@ -237,8 +248,9 @@ class VideoService:
             estimated_cost_micros=candidate.estimated_cost_micros,
             warnings=candidate.warnings,
             updated_at=now,
-            deadline_at=job.created_at + upstream.max_job_duration_s,
-            next_poll_at=now + upstream.poll_interval_s,
+            # The provider's maximum duration runs from its acceptance (a failed-over job gets the new one's).
+            deadline_at=now + upstream.max_job_duration_s,
+            next_poll_at=now + min(first_poll_s, upstream.max_job_duration_s),
             attempts=attempts,
             version=job.version + 1,
         )
@@ -264,6 +276,48 @@ class VideoService:
             upstream_id=accepted.upstream_id,
         )
         raise StoreUnavailable("the job was accepted upstream but could not be recorded; it will be resolved")
+
+    async def resubmit(self, job: VideoJob, failure: Failure) -> VideoJob | None:
+        """Post-acceptance failover (the poller's `Resubmit`): `job`'s upstream job ended with `failure`. Plan the
+        original request again without the providers already tried and submit it under the same job id; None
+        (nothing written) when the failure or the job does not allow it, or no provider is left.
+
+        This is where a job's provider, and so its estimated cost, changes after acceptance: `handing_over` names
+        the next provider, `_follow` records the one that accepted and its `estimated_cost_micros`."""
+        query = next_query(job, failure)
+        if query is None:
+            return None
+        caller = Caller(key_id=job.key_id, team=job.team, scopes=frozenset({"videos"}))
+        intake = Intake(query=query, images=job.images, prompt=job.prompt or "")
+        try:
+            _, ranked, _ = await self.ranked(caller, intake, job.metadata)
+        except GatewayError as exc:  # the catalogue changed under the job (its model is gone): it ends as it is
+            log.warning("failover_replan_refused", job_id=job.id, error=exc.code)
+            return None
+        candidates = [r.candidate for r in ranked[: job.max_attempts - len(job.attempts)]]
+        if not candidates:
+            log.info("failover_found_no_provider", job_id=job.id, failed_provider=job.provider)
+            return None
+        now = self._clock()
+        moving = handing_over(job, failure, provider=candidates[0].provider, now=now)
+        if not await self._store.replace(moving, expected_version=job.version, poll_at=now + self._submit_grace_s):
+            return None  # a client cancelled first; the poller's own write of the failure loses too
+        if job.provider is not None:
+            await self._gate.finished(job.provider, job.id)  # its upstream job is over: the slot is free
+        attempts = list(moving.attempts)
+        accepted = await self._try_candidates(moving, candidates, attempts)
+        if isinstance(accepted, tuple):
+            upstream_job, candidate = accepted
+            # The hold follows the provider that accepted (it was sized at admission for the priciest candidate).
+            deadline_at = self._clock() + self._upstreams[candidate.provider].max_job_duration_s
+            await self._admission.accepted(moving, candidate, deadline_at=deadline_at)
+            return await self._follow(moving, candidate, upstream_job, tuple(attempts))
+        # Every next provider refused: the job ends with the failure that started this, every attempt recorded.
+        ended = fail(moving, job_error(failure, job.provider), now=self._clock())
+        ended = msgspec.structs.replace(ended, attempts=tuple(attempts), version=moving.version + 1)
+        if await self._store.replace(ended, expected_version=moving.version, poll_at=self._finalizer.safety_net_at()):
+            await self._finalizer.finalize(ended)
+        return ended
 
     async def get(self, caller: Caller, job_id: str) -> VideoJob:
         job = await self._store.get(job_id) if job_id.startswith("video_") else None

@@ -83,9 +83,14 @@ class ProviderGate:
             await self.finished(provider, job_id)
 
     async def status_call(self, provider: str, job_id: str) -> bool:
-        """Before a poll: a unit of the status window (the poller's calls count too), and the slot's lease renewed."""
-        await _fail_open(self.headroom.renew_slot(provider, job_id), True)
+        """Before a poll: a unit of the status window (the poller's calls count too), and the slot's lease kept."""
+        await _fail_open(self.headroom.keep_slot(provider, job_id), None)
         return await _fail_open(self.headroom.try_take(provider, STATUS), True)
+
+    async def in_flight(self, provider: str) -> int:
+        """Accepted, unfinished jobs on this provider's account (the poller stretches its cadence by it); 0 when
+        the count cannot be read, leaving the status window as the guard."""
+        return await _fail_open(self.headroom.in_flight(provider), 0)
 
     async def finished(self, provider: str, job_id: str) -> None:
         await _fail_open(self.headroom.release_slot(provider, job_id), None)

@@ -126,6 +126,7 @@ class Headroom:
             for w in config.windows
         }
         self._pending: dict[tuple[str, str], Reading] = {}
+        self._renewed: dict[tuple[str, str], float] = {}
         self._flush_lock = asyncio.Lock()
         self._flushing: asyncio.Task[None] | None = None
 
@@ -187,9 +188,27 @@ class Headroom:
         lease_s = self._config(provider).slot_lease_s
         return await self._ledger.renew_slot(provider, job_id, now=self._clock(), lease_s=lease_s)
 
+    async def keep_slot(self, provider: str, job_id: str) -> None:
+        """Renew the job's slot lease unless this process did so within the last quarter lease: the poller calls
+        this before every status call, and a Redis call per poll would buy nothing a quarter-lease renewal does not."""
+        now, lease_s = self._clock(), self._config(provider).slot_lease_s
+        key = (provider, job_id)
+        if now - self._renewed.get(key, -math.inf) < lease_s / 4:
+            return
+        await self.renew_slot(provider, job_id)
+        self._renewed[key] = now
+        if len(self._renewed) % 4096 == 0:
+            # Jobs finished by another replica never reach release_slot here: forget whatever is due anyway.
+            self._renewed = {k: at for k, at in self._renewed.items() if now - at < self._config(k[0]).slot_lease_s / 4}
+
     async def release_slot(self, provider: str, job_id: str) -> None:
         """Free the job's slot (at a terminal state); releasing twice is harmless."""
+        self._renewed.pop((provider, job_id), None)
         await self._ledger.release_slot(provider, job_id)
+
+    async def in_flight(self, provider: str) -> int:
+        """Jobs holding an unexpired slot of this provider: every accepted job until its terminal state."""
+        return await self._ledger.in_flight(provider, now=self._clock())
 
     # ---------------------------------------- provider readings
 

@@ -108,3 +108,9 @@ async def _wait_healthy(replica: GatewayProcess) -> None:
                     return
             await asyncio.sleep(0.05)
     raise AssertionError(f"gateway did not become healthy:\n{replica.log()}")
+
+
+def on_shared_redis(settings_text: str, *, redis_url: str, prefix: str) -> str:
+    """The settings with a `[store]` on Redis under `prefix` (inserted before the first provider table)."""
+    store = f'\n[store]\nbackend = "redis"\nredis_url = "{redis_url}"\nkey_prefix = "{prefix}"\n'
+    return settings_text.replace("[providers.", store + "[providers.", 1)

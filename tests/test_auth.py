@@ -72,6 +72,8 @@ def test_bearer_scheme_is_case_insensitive() -> None:
         ("Bearer vgk_not_a_key_at_all", "invalid_key"),
         (f"Bearer {TEAM_A_KEY}x", "invalid_key"),
     ],
+    # Stable ids (the test key is random per process; parallel workers must collect the same names).
+    ids=["no-header", "empty", "basic-scheme", "no-scheme", "empty-bearer", "unknown-key", "key-with-suffix"],
 )
 def test_refusals_have_distinct_codes(header: str | None, code: str) -> None:
     """No header, a wrong scheme and an unknown key are each Unauthorized with their own code."""

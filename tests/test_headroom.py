@@ -171,6 +171,24 @@ async def test_renewing_a_lease_keeps_the_slot_past_its_first_expiry(backend: Ba
     assert await headroom.acquire_slot("videogen", "job-2")
 
 
+async def test_keeping_a_slot_renews_it_at_most_once_per_quarter_lease(backend: Backend) -> None:
+    """The poller keeps a job's slot before every status call: a call within a quarter lease of the last renewal
+    makes no renewal (the slot lapses on its old lease), a later one renews it."""
+    clock = Clock()
+    headroom = backend.replica({"videogen": config(max_in_flight=1, slot_lease_s=60)}, clock)
+    assert await headroom.acquire_slot("videogen", "job-1")
+    await headroom.keep_slot("videogen", "job-1")  # renewed: lease to 60 s
+    clock.advance(10)
+    await headroom.keep_slot("videogen", "job-1")  # 10 s < 15 s: not renewed
+    clock.advance(55)
+    assert await headroom.acquire_slot("videogen", "job-2")  # job-1 lapsed at 60 s
+    await headroom.keep_slot("videogen", "job-2")  # renewed at 65 s: lease to 125 s
+    clock.advance(16)
+    await headroom.keep_slot("videogen", "job-2")  # a quarter lease later: renewed, lease to 141 s
+    clock.advance(50)
+    assert not await headroom.acquire_slot("videogen", "job-3")  # 131 s: job-2 still holds the slot
+
+
 async def test_two_replicas_never_exceed_the_in_flight_cap_between_them(backend: Backend) -> None:
     """40 concurrent acquires for distinct jobs across two replicas against a cap of 5: exactly 5 are held."""
     clock = Clock()

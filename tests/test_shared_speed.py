@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from gateway.auth import Caller, KeyRing, digest
@@ -36,7 +38,12 @@ async def test_a_speed_observed_through_one_gateway_ranks_on_the_other(
             reply = await client.post(f"{first}/v1/videos", json={"prompt": "a lighthouse"}, headers=auth())
             async with httpx.AsyncClient(base_url=first, timeout=10) as via_first:
                 assert (await wait_terminal(via_first, reply.json()["id"]))["status"] == "completed"
-            after = (await client.get(f"{second}/v1/providers", headers=ADMIN)).json()
+            # The poller records the speed just after the terminal write a client can already see: wait for it.
+            for _ in range(200):
+                after = (await client.get(f"{second}/v1/providers", headers=ADMIN)).json()
+                if after[0]["observed_seconds_by_model"]:
+                    break
+                await asyncio.sleep(0.025)
             plan = (await client.post(f"{second}/v1/routing/explain", json={"prompt": "x"}, headers=ADMIN)).json()
     finally:
         for store in stores:

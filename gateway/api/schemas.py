@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from routing.rules import Strategy
+
 _Prompt = Annotated[str, msgspec.Meta(min_length=1, max_length=8_000)]
 _Text = Annotated[str, msgspec.Meta(max_length=2_000)]
 _ProviderSlug = Annotated[str, msgspec.Meta(pattern="^[a-z0-9_-]{1,32}$")]
@@ -44,11 +46,15 @@ class MusicBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 class RoutingBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    strategy: Literal["cheapest", "fastest", "priority", "balanced"] | None = None
+    # The rules' own Literal: typing caches Literals by their members, so a second spelling in another order would
+    # make the OpenAPI enum order depend on which module was imported first.
+    strategy: Strategy | None = None
     providers: Annotated[list[_ProviderSlug], msgspec.Meta(max_length=16)] = []
     exclude: Annotated[list[_ProviderSlug], msgspec.Meta(max_length=16)] = []
     max_cost_usd: Annotated[float, msgspec.Meta(gt=0, le=10_000)] | None = None
     allow_fallbacks: bool = True
+    # Providers the request may be sent to in all: submit-time failover and failover after acceptance together.
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] | None = None
 
 
 class WebhookBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -16,7 +16,9 @@ from litestar.response import Redirect
 from litestar.response.base import ASGIResponse
 
 from gateway.api.schemas import CreateVideoBody, Video, VideoDeleted, VideoList
+from gateway.assets import AssetLinks
 from gateway.auth import Caller
+from gateway.cadence import poll_hint_s
 from gateway.config import Settings
 from gateway.errors import Conflict, InvalidRequest, UnsupportedMediaType, from_validation
 from gateway.idempotency import IdempotentCreates
@@ -145,16 +147,20 @@ async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) ->
     operation_id="getVideoContent",
 )
 async def get_video_content(
+    request: Request[Any, Any, Any],
     video_id: _VideoId,
     session: NamedDependency[Session],
     variant: FromQuery[Literal["video", "thumbnail"]] = "video",
 ) -> Redirect:
+    """Redirect to the provider's asset, renewing an expired or expiring link first (gateway/assets.py)."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
     if job.status != "completed" or job.output is None:
         raise Conflict(f"video {job.id} is {job.status}, not completed", code="video_not_ready")
-    url = job.output.video_url if variant == "video" else job.output.thumbnail_url
+    assets: AssetLinks = request.app.state.assets
+    output = await assets.output(job)
+    url = output.video_url if variant == "video" else output.thumbnail_url
     if url is None:
         raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
     return Redirect(path=url, status_code=302)
@@ -214,5 +220,5 @@ def _poll_headers(job: VideoJob, service: VideoService) -> list[tuple[str, str]]
     """Tell pollers when the next upstream reading is due, so their polls land just after it."""
     if job.terminal:
         return []
-    wait_s = max(0.5, (job.next_poll_at or 0.0) - service.now() + 0.1)
+    wait_s = poll_hint_s(job.next_poll_at, service.now())
     return [("openai-poll-after-ms", str(int(wait_s * 1000))), ("retry-after", str(math.ceil(wait_s)))]

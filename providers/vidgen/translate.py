@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import urllib.parse
+
 from providers.contract import (
     ErrorClass,
     Failure,
@@ -187,7 +190,26 @@ def _output(meta: Meta, reply: Reply) -> Output:
     texts = {"fingerprint": meta.fingerprint, "gen_id": meta.gen_id}
     provenance = {key: str(flag).lower() for key, flag in flags.items() if flag is not None}
     provenance |= {key: text for key, text in texts.items() if text is not None}
-    return Output(video_url=urls["signed"], thumbnail_url=urls.get("thumbnail"), provenance=provenance)
+    return Output(
+        video_url=urls["signed"],
+        thumbnail_url=urls.get("thumbnail"),
+        expires_at=presigned_expiry(urls["signed"]),
+        provenance=provenance,
+    )
+
+
+def presigned_expiry(url: str) -> int | None:
+    """When an S3 SigV4 presigned URL (providers.md §1: the `signed` video is one) stops working: `X-Amz-Date`
+    (signing time) plus `X-Amz-Expires` (seconds), unix seconds; None for a URL that does not say."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    signed, lifetime = query.get("X-Amz-Date", [""])[0], query.get("X-Amz-Expires", [""])[0]
+    if not lifetime.isdigit():
+        return None
+    try:
+        signed_at = dt.datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    return int(signed_at.timestamp()) + int(lifetime)
 
 
 def _completed(body: StatusReply, reply: Reply) -> UpstreamStatus:

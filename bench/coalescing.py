@@ -1,0 +1,258 @@
+"""Coalesced polling, measured two ways:
+
+1. Upstream status calls per job against the client poll rate (1, 10, 100 polls/s per job): a gateway OS process
+   (granian, Redis store) in front of a Vidgen emulator on loopback, clients polling each job at the set rate until
+   it ends; the emulator counts status calls per upstream job.
+2. The poller's schedule lag (p99) with 10,000 in-flight jobs on one process (bench/coalescing_lag.py): Redis
+   store, in-process fake adapter, RSS memory.
+
+    .venv/bin/python bench/coalescing.py [--rates 1,10,100] [--jobs 10] [--lag-jobs 10000] [--lag-duration 30]
+
+Prints Markdown and appends it, with the machine, to bench/RESULTS.md (use --no-write to skip)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from bench.coalescing_lag import LagResult, measure_lag  # noqa: E402
+from bench.status_poll import free_port, machine, wait_ready  # noqa: E402
+from gateway.auth import digest  # noqa: E402
+from gateway.cadence import PollingConfig  # noqa: E402
+from gateway.store.redis import RedisStore  # noqa: E402
+from providers.sandbox.serving import serve_app  # noqa: E402
+from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator  # noqa: E402
+
+REDIS_URL = "redis://127.0.0.1:6379/8"
+QUEUE_S, RUN_S, INTERVAL_S = 1.0, 9.0, 1.0
+CONFIG = """
+default_model = "scenex"
+log_level = "warning"
+[server]
+host = "127.0.0.1"
+port = {port}
+[store]
+backend = "redis"
+redis_url = "{redis_url}"
+key_prefix = "{prefix}"
+[[keys]]
+id = "bench"
+team = "bench"
+sha256 = "{key_digest}"
+[providers.vidgen]
+base_url = "{vidgen_url}"
+api_key_env = "BENCH_VIDGEN_KEY"
+poll_interval_s = {interval_s}
+[models.scenex]
+[[models.scenex.offerings]]
+provider = "vidgen"
+upstream_model = "scenex"
+price = {{ per_second_usd = 0.02 }}
+[models.scenex.offerings.capabilities]
+modes = ["t2v"]
+seconds_per_scene = 5
+"""
+Row = dict[str, float]
+CLIENT_GETS_PER_S = 300
+
+
+@contextlib.asynccontextmanager
+async def gateway(vidgen_url: str, vidgen_key: str, prefix: str, client_key: str) -> AsyncIterator[str]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        text = CONFIG.format(
+            port=port,
+            redis_url=REDIS_URL,
+            prefix=prefix,
+            key_digest=digest(client_key),
+            vidgen_url=vidgen_url,
+            interval_s=INTERVAL_S,
+        )
+        config.write_text(text, encoding="utf-8")
+        argv = [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)]
+        env = {**os.environ, "BENCH_VIDGEN_KEY": vidgen_key}
+        process = subprocess.Popen(argv, cwd=ROOT, env=env)  # noqa: S603, ASYNC220 - started once, before timing
+        try:
+            await asyncio.to_thread(wait_ready, port, process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+async def follow_at_rate(client: httpx.AsyncClient, video_id: str, rate: float, headers: dict[str, str]) -> int:
+    """GET one job `rate` times a second (spread over enough concurrent loops to keep up) until it is terminal."""
+    loops = max(1, int(rate // 20))
+    done = asyncio.Event()
+
+    async def loop() -> int:
+        gets, gap = 0, loops / rate
+        while not done.is_set():
+            started = time.monotonic()
+            reply = await client.get(f"/v1/videos/{video_id}", headers=headers)
+            gets += 1
+            if reply.json()["status"] in ("completed", "failed", "cancelled"):
+                done.set()
+            await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
+        return gets
+
+    return sum(await asyncio.gather(*(loop() for _ in range(loops))))
+
+
+async def one_rate(
+    base_url: str, emulator: httpx.AsyncClient, store: RedisStore, rate: float, jobs: int, key: str
+) -> Row:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=256)) as client:
+        created = [await client.post("/v1/videos", json={"prompt": f"tide {n}"}, headers=headers) for n in range(jobs)]
+        ids = [reply.json()["id"] for reply in created]
+        started = time.monotonic()
+        gets = await asyncio.gather(*(follow_at_rate(client, video_id, rate, headers) for video_id in ids))
+        elapsed = time.monotonic() - started
+    stats = (await emulator.get("/_sandbox/stats")).json()
+    calls = []
+    for video_id in ids:
+        job = await store.get(video_id)
+        if job is None or job.upstream is None or job.status != "completed":
+            raise RuntimeError(f"job {video_id} did not complete: {job}")
+        calls.append(stats["job_calls"][job.upstream.upstream_id])
+    return {
+        "jobs": jobs,
+        "rate": rate,
+        "achieved": sum(gets) / jobs / elapsed,
+        "gets_per_job": sum(gets) / jobs,
+        "mean_calls": sum(calls) / jobs,
+        "max_calls": max(calls),
+        "bound": (QUEUE_S + RUN_S) / INTERVAL_S + 2,
+    }
+
+
+async def coalescing(rates: list[float], jobs: int) -> list[Row]:
+    vidgen_key, client_key = "sbx_" + secrets.token_hex(8), "vgk_bench_" + secrets.token_urlsafe(16)
+    prefix = f"vgbench:{secrets.token_hex(4)}:"
+    config = VidgenEmulatorConfig(api_keys=frozenset({vidgen_key}), queue_s=QUEUE_S, run_s=RUN_S)
+    store = RedisStore.from_url(REDIS_URL, prefix=prefix)
+    rows = []
+    try:
+        async with (
+            serve_app(create_vidgen_emulator(config)) as vidgen_url,
+            httpx.AsyncClient(base_url=vidgen_url) as emulator,
+            gateway(vidgen_url, vidgen_key, prefix, client_key) as base_url,
+        ):
+            for rate in rates:
+                # One Python client process sustains a few hundred GETs/s: fewer jobs at the highest rates.
+                count = min(jobs, max(2, int(CLIENT_GETS_PER_S // rate)))
+                rows.append(await one_rate(base_url, emulator, store, rate, count, client_key))
+    finally:
+        keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await store.client.delete(*keys)
+        await store.close()
+    return rows
+
+
+def report(args: argparse.Namespace, rows: list[Row], lags: list[tuple[str, LagResult]]) -> str:
+    command = (
+        f"`.venv/bin/python bench/coalescing.py --rates {args.rates} --jobs {args.jobs} --lag-jobs {args.lag_jobs}"
+        f" --lag-duration {args.lag_duration:g} --latency-ms {args.latency_ms:g}`"
+    )
+    lines = [
+        f"### coalescing — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Machine: {machine()}. Command: {command}.",
+        "",
+        f"Status calls per job against client poll rate: one gateway process (granian, Redis store) before a Vidgen"
+        f" emulator on loopback; up to {args.jobs} jobs per rate (fewer where one Python client process could not"
+        f" keep {CLIENT_GETS_PER_S} GETs/s in total), each {QUEUE_S + RUN_S:g} s upstream; cadence"
+        f" `poll_interval_s = {INTERVAL_S:g}` with the default polling table (first poll after one interval, gaps"
+        f" x1.25 up to 4 intervals, jitter 10%). Bound = duration / interval + 2.",
+        "",
+        "| client polls/s per job (set) | jobs | achieved | client GETs per job | status calls per job (mean) | max |"
+        " bound |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['rate']:g} | {r['jobs']:.0f} | {r['achieved']:.1f} | {r['gets_per_job']:.0f} |"
+            f" {r['mean_calls']:.1f} | {r['max_calls']:.0f} | {r['bound']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Schedule lag, one process: {args.lag_jobs} in-flight jobs seeded in Redis at every age of the cadence"
+        " (0-12 polls done, each next due within its own gap), followed by the real Poller (Redis store and gate)"
+        f" through an in-process fake adapter answering `in_progress` after {args.latency_ms:g} ms. Lag = poll"
+        " start - due time. First pass = until every job was polled once by this process (as a replica taking"
+        f" jobs over: each first poll also renews the job's slot); steady = the {args.lag_duration:g} s after."
+        " Memory: the process's RSS at the end (its peak), and Redis's growth.",
+        "",
+        "| cadence | jobs | phase | polls/s | lag p50 ms | lag p99 ms | lag max ms | RSS MiB (peak) | Redis MiB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, lag in lags:
+        memory = f"{lag.rss_mib:.0f} ({lag.peak_rss_mib:.0f}) | {lag.redis_mib:.1f}"
+        for phase, part in (("first pass", lag.first_pass), ("steady", lag.steady)):
+            lines.append(
+                f"| {name} | {lag.jobs} | {phase} | {part.per_s:.0f} | {part.p50_ms:.0f} | {part.p99_ms:.0f} |"
+                f" {part.max_ms:.0f} | {memory} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+CADENCES = {
+    "5 s, default growth (5 -> 20 s)": PollingConfig(),
+    "flat 5 s (no growth)": PollingConfig(growth=1.0, max_interval_s=5.0),
+}
+
+
+async def run(args: argparse.Namespace) -> str:
+    rates = [float(r) for r in args.rates.split(",") if r]
+    rows = await coalescing(rates, args.jobs) if rates else []
+    lags = []
+    for name, polling in CADENCES.items() if args.lag_jobs else ():
+        lag = await measure_lag(
+            redis_url=REDIS_URL,
+            jobs=args.lag_jobs,
+            duration_s=args.lag_duration,
+            polling=polling,
+            interval_s=5.0,
+            latency_s=args.latency_ms / 1000,
+        )
+        lags.append((name, lag))
+    return report(args, rows, lags)
+
+
+def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per client GET would be the bottleneck
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="1,10,100")
+    parser.add_argument("--jobs", type=int, default=10)
+    parser.add_argument("--lag-jobs", type=int, default=10_000)
+    parser.add_argument("--lag-duration", type=float, default=30.0)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    text = asyncio.run(run(args))
+    print(text)
+    if not args.no_write:
+        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
+            results.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Where `GET /v1/videos/{id}/content` redirects: the provider's asset URL, refreshed first when it has expired
+or is about to (VideoGen's `downloadUrlExpiresAt`, Vidgen's presigned `X-Amz-Expires`), so a client is never
+sent to a dead link. A refresh is one status call (counted in the provider's status window) whose fresh URL is
+written back to the job; concurrent requests for one job in this process share it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+import msgspec
+import structlog
+
+from gateway.errors import GatewayError, UpstreamFailed, UpstreamTimedOut
+from gateway.jobs import VideoJob
+from gateway.lifecycle import Finalizer
+from gateway.store.base import JobStore
+from gateway.upstreams import Upstream
+from providers.contract import ErrorClass, Output, UpstreamError
+from routing.gate import ProviderGate
+
+log = structlog.get_logger("gateway.assets")
+
+Variant = Literal["video", "thumbnail"]
+
+
+class AssetLinks:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        upstreams: Mapping[str, Upstream],
+        gate: ProviderGate,
+        finalizer: Finalizer,
+        clock: Callable[[], float],
+        margin_s: float,
+    ) -> None:
+        self._store = store
+        self._upstreams = upstreams
+        self._gate = gate
+        self._finalizer = finalizer
+        self._clock = clock
+        self._margin_s = margin_s
+        self._refreshing: dict[str, asyncio.Task[Output]] = {}
+
+    async def output(self, job: VideoJob) -> Output:
+        """The completed job's output with URLs valid for at least the margin; raises a 502/504 gateway error
+        when they need refreshing and the provider cannot give fresh ones."""
+        assert job.output is not None
+        expires_at = job.output.expires_at
+        if expires_at is None or expires_at - self._clock() > self._margin_s:
+            return job.output
+        refreshing = self._refreshing.get(job.id)
+        if refreshing is None:
+            refreshing = asyncio.create_task(self._refresh(job))
+            self._refreshing[job.id] = refreshing
+            refreshing.add_done_callback(lambda _: self._refreshing.pop(job.id, None))
+        return await asyncio.shield(refreshing)
+
+    async def _refresh(self, job: VideoJob) -> Output:
+        upstream = self._upstreams.get(job.provider or "")
+        if upstream is None or job.upstream is None:
+            raise _refresh_failed(
+                job, f"provider {job.provider!r} is not configured: the expired link cannot be renewed"
+            )
+        if not await self._gate.status_call(upstream.adapter.slug, job.id):
+            raise _refresh_failed(
+                job, f"{job.provider}'s status-call window is spent: the expired link cannot be renewed now"
+            )
+        try:
+            status = await upstream.adapter.poll(job.upstream)
+        except UpstreamError as exc:
+            log.warning("asset_refresh_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+            if exc.error_class == ErrorClass.TIMEOUT:
+                raise UpstreamTimedOut(
+                    f"{job.provider} did not answer in time for a fresh link",
+                    code="asset_refresh_timeout",
+                    provider=job.provider,
+                ) from exc
+            raise _refresh_failed(job, f"{job.provider} could not renew the link: {exc.message}") from exc
+        if status.status != "completed" or status.output is None:
+            raise _refresh_failed(job, f"{job.provider} now reports the video as {status.status}: no fresh link")
+        await self._keep(job, status.output)
+        return status.output
+
+    async def _keep(self, job: VideoJob, output: Output) -> None:
+        """Write the fresh output back (compare-and-set; a lost race only means someone else wrote first)."""
+        now = self._clock()
+        updated = msgspec.structs.replace(job, output=output, updated_at=now, version=job.version + 1)
+        # An unfinalized job stays on the safety-net schedule (gateway/lifecycle.py); a finalized one stays off.
+        poll_at = None if job.finalized_at is not None else self._finalizer.safety_net_at()
+        if await self._store.replace(updated, expected_version=job.version, poll_at=poll_at):
+            log.info("asset_link_refreshed", job_id=job.id, provider=job.provider, expires_at=output.expires_at)
+
+
+def _refresh_failed(job: VideoJob, message: str) -> GatewayError:
+    return UpstreamFailed(message, code="asset_refresh_failed", provider=job.provider)

@@ -1,0 +1,102 @@
+"""Two gateway OS processes share one Redis schedule: one is killed with SIGKILL while following 200 jobs, and the
+other takes over every job once the dead one's leases run out. The emulator proves no job was ever polled by
+two processes at once and none was submitted twice; the shared slots prove every job's effects ran."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import redis.asyncio as aioredis
+
+from gateway.jobs import VideoJob
+from gateway.store.redis import RedisStore
+from providers.sandbox.serving import serve_app
+from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
+from tests.processes import gateway_process, on_shared_redis
+
+JOBS = 200
+
+
+async def create_jobs(client: httpx.AsyncClient, count: int, label: str) -> list[str]:
+    limit = asyncio.Semaphore(16)
+
+    async def one(n: int) -> str:
+        async with limit:
+            reply = await client.post("/v1/videos", json={"prompt": f"{label} wave {n}"}, headers=auth())
+        assert reply.status_code == 202, reply.text
+        video_id: str = reply.json()["id"]
+        return video_id
+
+    return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+async def wait_finalized(store: RedisStore, ids: list[str], *, rounds: int = 600) -> list[VideoJob]:
+    """Every job once finalized (its terminal effects ran); bounded so a stranded job fails the test."""
+    for _ in range(rounds):
+        jobs = [await store.get(video_id) for video_id in ids]
+        if all(job is not None and job.finalized_at is not None for job in jobs):
+            return [job for job in jobs if job is not None]
+        await asyncio.sleep(0.1)
+    stranded = [job for job in jobs if job is None or job.finalized_at is None]
+    raise AssertionError(f"{len(stranded)} jobs never finalized, e.g. {stranded[:1]}")
+
+
+async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_by_one_at_a_time(
+    vidgen_key: str, tmp_path: Path, redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """200 jobs over two processes, one SIGKILLed mid-way: all complete and are finalized, each upstream job was
+    submitted once and never had two status calls in flight, each carries its usage, and no provider slot is left."""
+    # Every status call takes 50 ms upstream: a window in which a second poller would show as two in flight.
+    config = VidgenEmulatorConfig(api_keys=frozenset({vidgen_key}), queue_s=0.1, run_s=3.0)
+    store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    try:
+        async with serve_app(create_vidgen_emulator(config)) as url, httpx.AsyncClient(base_url=url) as emulator:
+            reply = await emulator.post("/_sandbox/faults", json={"action": "status", "delay_s": 0.05, "times": -1})
+            assert reply.status_code == 201, reply.text
+            text = on_shared_redis(
+                gateway_settings_text(url, poll_interval_s=0.5), redis_url=REDIS_URL, prefix=redis_prefix
+            )
+            env = {VIDGEN_KEY_ENV: vidgen_key}
+            async with (
+                gateway_process(text, workdir=tmp_path, env=env, name="doomed") as doomed,
+                gateway_process(text, workdir=tmp_path, env=env, name="survivor") as survivor,
+                httpx.AsyncClient(base_url=doomed.url, timeout=30) as to_doomed,
+                httpx.AsyncClient(base_url=survivor.url, timeout=30) as to_survivor,
+            ):
+                halves = await asyncio.gather(
+                    create_jobs(to_doomed, JOBS // 2, "doomed"), create_jobs(to_survivor, JOBS // 2, "survivor")
+                )
+                ids = [*halves[0], *halves[1]]
+                await _until_polling(emulator, calls=JOBS)
+                doomed.kill()
+                unfinished_at_kill = sum(1 for job in [await store.get(i) for i in ids] if job and not job.terminal)
+                jobs = await wait_finalized(store, ids)
+                log = doomed.log()
+            stats = (await emulator.get("/_sandbox/stats")).json()
+        slots_left = await redis_client.zcard(f"{redis_prefix}headroom:vidgen:slots")
+    finally:
+        await store.close()
+
+    assert "job_accepted" in log  # the doomed replica did take its share before it died
+    assert unfinished_at_kill > 0  # it died mid-flight
+    assert [job.status for job in jobs] == ["completed"] * JOBS
+    upstream_ids = [job.upstream.upstream_id for job in jobs if job.upstream is not None]
+    assert len(set(upstream_ids)) == JOBS
+    assert stats["calls"]["generate"] == JOBS  # one upstream job per job: nothing resubmitted after the kill
+    assert set(stats["job_max_in_flight"]) == set(upstream_ids)
+    assert set(stats["job_max_in_flight"].values()) == {1}
+    assert all(job.usage is not None and job.usage.cost_micros == job.estimated_cost_micros for job in jobs)
+    assert slots_left == 0  # every job's terminal effects ran, whichever replica finalized it
+
+
+async def _until_polling(emulator: httpx.AsyncClient, *, calls: int) -> None:
+    """Wait until the replicas have made `calls` status calls between them: mid-flight, before any job ends."""
+    for _ in range(300):
+        stats = (await emulator.get("/_sandbox/stats")).json()
+        if stats["calls"].get("status", 0) >= calls:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the replicas never started polling: {stats['calls']}")
