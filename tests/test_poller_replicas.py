@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from gateway.jobs import VideoJob
 from gateway.store.redis import RedisStore
+from gateway.usage.budget_redis import RedisBudgetBook
 from providers.sandbox.serving import serve_app
 from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
@@ -48,7 +49,8 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
     vidgen_key: str, tmp_path: Path, redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
     """200 jobs over two processes, one SIGKILLed mid-way: all complete and are finalized, each upstream job was
-    submitted once and never had two status calls in flight, each carries its usage, and no provider slot is left."""
+    submitted once and never had two status calls in flight, each carries its usage, no provider slot is left,
+    and the usage ledger holds exactly one record per job."""
     # Every status call takes 50 ms upstream: a window in which a second poller would show as two in flight.
     config = VidgenEmulatorConfig(api_keys=frozenset({vidgen_key}), queue_s=0.1, run_s=3.0)
     store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
@@ -75,6 +77,7 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
                 unfinished_at_kill = sum(1 for job in [await store.get(i) for i in ids] if job and not job.terminal)
                 jobs = await wait_finalized(store, ids)
                 log = doomed.log()
+            ledger = [record async for record in RedisBudgetBook(store.client, prefix=redis_prefix).records()]
             stats = (await emulator.get("/_sandbox/stats")).json()
         slots_left = await redis_client.zcard(f"{redis_prefix}headroom:vidgen:slots")
     finally:
@@ -90,6 +93,9 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
     assert set(stats["job_max_in_flight"].values()) == {1}
     assert all(job.usage is not None and job.usage.cost_micros == job.estimated_cost_micros for job in jobs)
     assert slots_left == 0  # every job's terminal effects ran, whichever replica finalized it
+    # Usage settled once per job: one ledger record each, at the job's own cost, whichever replica settled it.
+    assert sorted(record.job_id for record in ledger) == sorted(ids)
+    assert {record.job_id: record.cost_micros for record in ledger} == {j.id: j.estimated_cost_micros for j in jobs}
 
 
 async def _until_polling(emulator: httpx.AsyncClient, *, calls: int) -> None:
