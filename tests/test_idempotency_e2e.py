@@ -14,10 +14,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.store.base import JobStore
-from gateway.store.memory import MemoryStore
-from gateway.store.redis import RedisStore
 from tests.conftest import (
-    REDIS_URL,
     TEAM_B_KEY,
     GatewayFactory,
     auth,
@@ -29,19 +26,9 @@ from tests.conftest import test_keyring as keyring_for_tests
 BODY = {"model": "scenex", "prompt": "a lighthouse at dawn"}
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def job_store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
-    yield store
-    await store.close()
-
-
 @pytest.fixture
-async def gateway(vidgen_url: str, serve_gateway: GatewayFactory, job_store: JobStore) -> AsyncIterator[str]:
-    async with serve_gateway(gateway_settings(vidgen_url), store=job_store) as url:
+async def gateway(vidgen_url: str, serve_gateway: GatewayFactory, store: JobStore) -> AsyncIterator[str]:
+    async with serve_gateway(gateway_settings(vidgen_url), store=store) as url:
         yield url
 
 
@@ -212,11 +199,11 @@ async def test_malformed_keys_are_refused(client: httpx.AsyncClient, key: str) -
 
 
 async def test_a_create_whose_request_task_is_cancelled_still_finishes(
-    vidgen_url: str, job_store: JobStore, emulator: httpx.AsyncClient
+    vidgen_url: str, store: JobStore, emulator: httpx.AsyncClient
 ) -> None:
     """Some servers cancel the request's task when the client goes away (uvicorn does not, so this drives the app
     in-process): the create runs on, its job is kept, and the retry gets it with no second submit."""
-    app = create_app(gateway_settings(vidgen_url), store=job_store, keyring=keyring_for_tests())
+    app = create_app(gateway_settings(vidgen_url), store=store, keyring=keyring_for_tests())
     await delay_submits(emulator, 0.6)
     async with (
         app.lifespan(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,10 +14,8 @@ import structlog
 
 from gateway.logging import configure_logging
 from gateway.store.base import JobStore
-from gateway.store.memory import MemoryStore
-from gateway.store.redis import RedisStore
 from providers.sandbox.serving import serve_app
-from tests.conftest import REDIS_URL, TEAM_B_KEY, GatewayFactory, auth, gateway_settings, wait_terminal
+from tests.conftest import TEAM_B_KEY, GatewayFactory, auth, gateway_settings, wait_terminal
 from tests.metrics_support import scrape, value
 from tests.webhook_support import SECRET_ENV, Receiver, new_secret, verify, wait_delivery, webhook_config
 
@@ -29,18 +27,8 @@ def team_secret(monkeypatch: pytest.MonkeyPatch) -> str:
     return secret
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def job_store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
-    yield store
-    await store.close()
-
-
 async def test_a_receiver_failing_three_times_gets_the_signed_final_video_on_the_fourth_attempt(
-    vidgen_url: str, serve_gateway: GatewayFactory, team_secret: str, job_store: JobStore
+    vidgen_url: str, serve_gateway: GatewayFactory, team_secret: str, store: JobStore
 ) -> None:
     """Three 500s then a 2xx: delivered on the retry, every attempt logged, one webhook-id, signatures that
     verify with the team secret (and not with another), and the body exactly `GET /v1/videos/{id}`."""
@@ -48,7 +36,7 @@ async def test_a_receiver_failing_three_times_gets_the_signed_final_video_on_the
     settings = gateway_settings(vidgen_url, extra=webhook_config())
     async with (
         serve_app(receiver.app()) as hook_url,
-        serve_gateway(settings, store=job_store) as url,
+        serve_gateway(settings, store=store) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as client,
     ):
         created = await client.post(
@@ -81,7 +69,7 @@ async def test_a_receiver_failing_three_times_gets_the_signed_final_video_on_the
 
 
 async def test_a_delivery_is_marked_failed_once_its_retry_schedule_runs_out(
-    vidgen_url: str, serve_gateway: GatewayFactory, team_secret: str, job_store: JobStore
+    vidgen_url: str, serve_gateway: GatewayFactory, team_secret: str, store: JobStore
 ) -> None:
     """A receiver that always fails gets one attempt plus one per scheduled retry, then the delivery is failed
     and nothing more is sent."""
@@ -89,7 +77,7 @@ async def test_a_delivery_is_marked_failed_once_its_retry_schedule_runs_out(
     settings = gateway_settings(vidgen_url, extra=webhook_config(schedule_s="[0.05, 0.05]"))
     async with (
         serve_app(receiver.app()) as hook_url,
-        serve_gateway(settings, store=job_store) as url,
+        serve_gateway(settings, store=store) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as client,
     ):
         created = await client.post(

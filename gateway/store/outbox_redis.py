@@ -9,7 +9,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from gateway.store.outbox import WebhookDelivery
-from gateway.store.redis import store_errors
+from gateway.store.redis import CLAIM_SCRIPT, REPLACE_SCRIPT, store_errors
 
 _VERSION_DIGITS = 12
 
@@ -17,20 +17,6 @@ _ENQUEUE = """
 if redis.call('SET', KEYS[1], ARGV[2], 'NX') == false then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1
-"""
-
-_REPLACE = """
-local current = redis.call('GET', KEYS[1])
-if current == false or string.sub(current, 1, 12) ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[1], ARGV[3])
-if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
-return 1
-"""
-
-_CLAIM = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
-return ids
 """
 
 
@@ -42,8 +28,8 @@ class RedisOutbox:
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(WebhookDelivery)
         self._enqueue = client.register_script(_ENQUEUE)
-        self._replace = client.register_script(_REPLACE)
-        self._claim = client.register_script(_CLAIM)
+        self._replace = client.register_script(REPLACE_SCRIPT)
+        self._claim = client.register_script(CLAIM_SCRIPT)
 
     def _key(self, delivery_id: str) -> str:
         return f"{self._prefix}webhook:{delivery_id}"

@@ -30,7 +30,8 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
 
-_REPLACE = """
+# Compare-and-set on the 12-digit version prefix, and (re)schedule or unschedule, at once (also the outbox's).
+REPLACE_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
 if current == false or string.sub(current, 1, 12) ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[3])
@@ -38,7 +39,8 @@ if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD
 return 1
 """
 
-_CLAIM = """
+# Take what is due and push each one's due time out by the lease (also the outbox's).
+CLAIM_SCRIPT = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
 return ids
@@ -70,8 +72,8 @@ class RedisStore:
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(VideoJob)
         self._create = client.register_script(_CREATE)
-        self._replace = client.register_script(_REPLACE)
-        self._claim = client.register_script(_CLAIM)
+        self._replace = client.register_script(REPLACE_SCRIPT)
+        self._claim = client.register_script(CLAIM_SCRIPT)
         self._reads = BatchedReader(client)
 
     @property
