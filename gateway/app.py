@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import structlog
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from litestar import Litestar, Request
 from litestar.di import Provide
 
+from gateway import backends
 from gateway.api.events import stream_video_events
 from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
@@ -38,15 +38,7 @@ from gateway.openapi import openapi_config, patch_openapi
 from gateway.poller import Poller
 from gateway.service import VideoService
 from gateway.store.base import JobStore
-from gateway.store.idempotency import IdempotencyKeys, MemoryIdempotencyKeys, RedisIdempotencyKeys
-from gateway.store.memory import MemoryStore
-from gateway.store.outbox import MemoryOutbox, Outbox
-from gateway.store.outbox_redis import RedisOutbox
-from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
-from gateway.usage.admission import Admission
-from gateway.usage.budget import BudgetBook, MemoryBudgetBook
-from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.gauges import BudgetGauges
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.ledger import settlement
@@ -55,13 +47,8 @@ from gateway.webhooks.delivery import WebhookDispatcher
 from gateway.webhooks.signing import team_secrets
 from providers.transport import CallObserver
 from routing.gate import ProviderGate
-from routing.headroom import Headroom
-from routing.health import CircuitBreakers, MemoryCircuitBreakers
-from routing.health_redis import RedisCircuitBreakers
 from routing.router import Router
 from routing.rules import RulesHolder
-from routing.speed import SpeedBook
-from routing.speed_redis import RedisSpeedBook
 
 log = structlog.get_logger("gateway.app")
 
@@ -83,7 +70,7 @@ def create_app(
     usage_hooks: UsageHooks = NO_HOOKS,
 ) -> Litestar:
     keys = keyring or KeyRing.from_config(settings.keys)
-    job_store = store or _store_from(settings)
+    job_store = store or backends.store_from(settings)
     metrics = build_metrics(settings, keys.callers(), clock=clock)
 
     @contextlib.asynccontextmanager
@@ -91,28 +78,28 @@ def create_app(
         client = http_client or httpx.AsyncClient(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
         )
-        gate = _gate(settings, job_store, clock)
+        gate = backends.gate(settings, job_store, clock)
         upstreams = build_upstreams(
             settings.providers, client, observe=metrics.observer(observe), headroom=gate.headroom.record
         )
         metrics.providers.watch(gate, {slug: u.enabled for slug, u in upstreams.items()})
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
-        speeds = _speeds(job_store)
+        speeds = backends.speeds(job_store)
         rules = RulesHolder(
             settings.routing, known_providers=settings.providers, known_models=settings.models, source="start-up"
         )
         app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
         _on_sighup(app.state.reload_rules)
         hooks = _metered(usage_hooks, metrics)
-        admission = _admission(settings, job_store, clock, hooks)
+        admission = backends.admission(settings, job_store, clock, hooks)
         settle = settlement(
             admission.book,
             clock=clock,
             cancels_upstream=lambda slug: slug in upstreams and upstreams[slug].adapter.traits.can_cancel,
             hooks=hooks,
         )
-        outbox, idempotency_keys = _shared_records(job_store, clock)
+        outbox, idempotency_keys = backends.shared_records(job_store, clock)
         app.state.outbox = outbox
         webhooks = WebhookDispatcher(
             outbox=outbox,
@@ -238,25 +225,6 @@ def create_app(
     return app
 
 
-def _store_from(settings: Settings) -> JobStore:
-    if settings.store.backend == "memory":
-        log.warning("memory_store_in_use", note="single process; jobs do not survive a restart")
-        return MemoryStore()
-    url = settings.store.redis_url
-    if settings.store.redis_url_env:
-        from gateway.config import secret_from_env
-
-        url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
-    return RedisStore.from_url(url, prefix=settings.store.key_prefix)
-
-
-def _shared_records(store: JobStore, clock: Callable[[], float]) -> tuple[Outbox, IdempotencyKeys]:
-    """The webhook outbox and idempotency keys live where the jobs live: in Redis, or in this process."""
-    if isinstance(store, RedisStore):
-        return RedisOutbox(store.client, prefix=store.prefix), RedisIdempotencyKeys(store.client, prefix=store.prefix)
-    return MemoryOutbox(), MemoryIdempotencyKeys(clock=clock)
-
-
 def _on_sighup(reload: Callable[[], object]) -> None:
     """SIGHUP reloads the routing rules, as `POST /v1/routing/reload` does (where the loop can take signals)."""
 
@@ -268,53 +236,6 @@ def _on_sighup(reload: Callable[[], object]) -> None:
 
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handle)
-
-
-def _gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> ProviderGate:
-    """Headroom and circuit state live where the jobs live: shared in Redis, per process in memory."""
-    configs = {slug: provider.headroom for slug, provider in settings.providers.items()}
-    breakers: CircuitBreakers
-    if isinstance(store, RedisStore):
-        headroom = Headroom.on_redis(configs, store.client, prefix=store.prefix, clock=clock)
-        breakers = RedisCircuitBreakers(store.client, settings.breakers, clock=clock, prefix=store.prefix)
-    else:
-        headroom = Headroom.in_memory(configs, clock=clock)
-        breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
-    return ProviderGate(headroom, breakers)
-
-
-def _admission(settings: Settings, store: JobStore, clock: Callable[[], float], hooks: UsageHooks) -> Admission:
-    """Budgets and request windows live where the jobs live: shared in Redis (the store's client and prefix), per
-    process in memory."""
-    book: BudgetBook
-    windows: Storage
-    if isinstance(store, RedisStore):
-        book = RedisBudgetBook(store.client, prefix=store.prefix)
-        shared: dict[str, Any] = {"connection_pool": store.client.connection_pool}
-        windows = RedisStorage(
-            "async+redis://",
-            implementation="redispy",
-            key_prefix=f"{store.prefix}quota",
-            wrap_exceptions=True,
-            **shared,
-        )
-    else:
-        book, windows = MemoryBudgetBook(), MemoryStorage()
-    known = {key.id for key in settings.keys}
-    for key_id in sorted(set(settings.quotas.keys) - known if known else ()):
-        log.warning("quota_for_unknown_key_ignored", key_id=key_id)
-    # A hold made at admission must outlast the submit (with failover) and the poller's resolution of a job
-    # whose replica died mid-submit (`submit_grace_s`, then a lease or two for its finalization).
-    pending_hold_s = settings.poller.submit_grace_s + settings.failover.deadline_s + 2 * settings.poller.lease_s
-    return Admission(settings.quotas, book, windows, clock=clock, pending_hold_s=pending_hold_s, hooks=hooks)
-
-
-def _speeds(store: JobStore) -> SpeedBook:
-    """Observed speeds live where the jobs live: shared in Redis (one atomic update per completion, reads from a
-    copy refreshed at most every second), per process in memory."""
-    if isinstance(store, RedisStore):
-        return RedisSpeedBook(store.client, prefix=store.prefix)
-    return SpeedBook()
 
 
 def _release_slot(gate: ProviderGate) -> TerminalEffect:

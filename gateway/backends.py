@@ -1,0 +1,94 @@
+"""Where each piece of shared state lives: in Redis (the job store's client and key prefix) when the jobs are in
+Redis, so every replica sees one count; in this process with the memory store. One builder per piece."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+
+from gateway.config import Settings, secret_from_env
+from gateway.store.base import JobStore
+from gateway.store.idempotency import IdempotencyKeys, MemoryIdempotencyKeys, RedisIdempotencyKeys
+from gateway.store.memory import MemoryStore
+from gateway.store.outbox import MemoryOutbox, Outbox
+from gateway.store.outbox_redis import RedisOutbox
+from gateway.store.redis import RedisStore
+from gateway.usage.admission import Admission
+from gateway.usage.budget import BudgetBook, MemoryBudgetBook
+from gateway.usage.budget_redis import RedisBudgetBook
+from gateway.usage.hooks import UsageHooks
+from routing.gate import ProviderGate
+from routing.headroom import Headroom
+from routing.health import CircuitBreakers, MemoryCircuitBreakers
+from routing.health_redis import RedisCircuitBreakers
+from routing.speed import SpeedBook
+from routing.speed_redis import RedisSpeedBook
+
+log = structlog.get_logger("gateway.backends")
+
+
+def store_from(settings: Settings) -> JobStore:
+    if settings.store.backend == "memory":
+        log.warning("memory_store_in_use", note="single process; jobs do not survive a restart")
+        return MemoryStore()
+    url = settings.store.redis_url
+    if settings.store.redis_url_env:
+        url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
+    return RedisStore.from_url(url, prefix=settings.store.key_prefix)
+
+
+def shared_records(store: JobStore, clock: Callable[[], float]) -> tuple[Outbox, IdempotencyKeys]:
+    """The webhook outbox and idempotency keys live where the jobs live: in Redis, or in this process."""
+    if isinstance(store, RedisStore):
+        return RedisOutbox(store.client, prefix=store.prefix), RedisIdempotencyKeys(store.client, prefix=store.prefix)
+    return MemoryOutbox(), MemoryIdempotencyKeys(clock=clock)
+
+
+def gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> ProviderGate:
+    """Headroom and circuit state live where the jobs live: shared in Redis, per process in memory."""
+    configs = {slug: provider.headroom for slug, provider in settings.providers.items()}
+    breakers: CircuitBreakers
+    if isinstance(store, RedisStore):
+        headroom = Headroom.on_redis(configs, store.client, prefix=store.prefix, clock=clock)
+        breakers = RedisCircuitBreakers(store.client, settings.breakers, clock=clock, prefix=store.prefix)
+    else:
+        headroom = Headroom.in_memory(configs, clock=clock)
+        breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
+    return ProviderGate(headroom, breakers)
+
+
+def admission(settings: Settings, store: JobStore, clock: Callable[[], float], hooks: UsageHooks) -> Admission:
+    """Budgets and request windows live where the jobs live: shared in Redis (the store's client and prefix), per
+    process in memory."""
+    book: BudgetBook
+    windows: Storage
+    if isinstance(store, RedisStore):
+        book = RedisBudgetBook(store.client, prefix=store.prefix)
+        shared: dict[str, Any] = {"connection_pool": store.client.connection_pool}
+        windows = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix=f"{store.prefix}quota",
+            wrap_exceptions=True,
+            **shared,
+        )
+    else:
+        book, windows = MemoryBudgetBook(), MemoryStorage()
+    known = {key.id for key in settings.keys}
+    for key_id in sorted(set(settings.quotas.keys) - known if known else ()):
+        log.warning("quota_for_unknown_key_ignored", key_id=key_id)
+    # A hold made at admission must outlast the submit (with failover) and the poller's resolution of a job
+    # whose replica died mid-submit (`submit_grace_s`, then a lease or two for its finalization).
+    pending_hold_s = settings.poller.submit_grace_s + settings.failover.deadline_s + 2 * settings.poller.lease_s
+    return Admission(settings.quotas, book, windows, clock=clock, pending_hold_s=pending_hold_s, hooks=hooks)
+
+
+def speeds(store: JobStore) -> SpeedBook:
+    """Observed speeds live where the jobs live: shared in Redis (one atomic update per completion, reads from a
+    copy refreshed at most every second), per process in memory."""
+    if isinstance(store, RedisStore):
+        return RedisSpeedBook(store.client, prefix=store.prefix)
+    return SpeedBook()
