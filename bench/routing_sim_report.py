@@ -108,7 +108,7 @@ def report(
             f"{r['other_rejects']} | {r['failed_after_accept']} | {r['cost']:.2f} | {r['least']:.2f} | "
             f"{r['regret']:.1%} | {r['p50']:.1f} | {r['p95']:.1f} | {r['wall_s']:.1f} |"
         )
-    lines += ["", *detail_lines(rows), "", *verdict_lines(rows[0])]
+    lines += ["", *detail_lines(rows), *miss_lines(results[0], workload, shapes), "", *verdict_lines(rows[0])]
     return "\n".join(lines) + "\n"
 
 
@@ -165,6 +165,18 @@ def detail_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"not completed: {errors}; oracle's NanoGPT spend ${r['oracle_nanogpt_spend_usd']:.2f}."
         )
     return out
+
+
+def miss_lines(result: tuple[dict[str, Any], dict[str, Any]], workload: list[Job], shapes: Shapes) -> list[str]:
+    """The first arm's requests capacity could serve that it did not complete, each with what could serve it."""
+    outcome, verdict = result
+    missed = [
+        f"#{j.index} at {j.at_s:.0f} s {j.model} {j.mode} {j.seconds} s (capable: "
+        f"{', '.join(sorted({p for p, _, _ in shapes[j.shape]}))}): {r.get('status')} {r.get('error')}"
+        for j, r in zip(workload, outcome["jobs"], strict=True)
+        if j.index not in verdict["unservable"] and j.index not in verdict["completed"]
+    ]
+    return [f"- {outcome['arm']} missed where capacity sufficed: {'; '.join(missed) or 'none'}."]
 
 
 def verdict_lines(router: dict[str, Any]) -> list[str]:
