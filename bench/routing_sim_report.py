@@ -173,6 +173,7 @@ def miss_lines(result: tuple[dict[str, Any], dict[str, Any]], workload: list[Job
     missed = [
         f"#{j.index} at {j.at_s:.0f} s {j.model} {j.mode} {j.seconds} s (capable: "
         f"{', '.join(sorted({p for p, _, _ in shapes[j.shape]}))}): {r.get('status')} {r.get('error')}"
+        + (f" ({r['message'][:200]})" if r.get("message") else "")
         for j, r in zip(workload, outcome["jobs"], strict=True)
         if j.index not in verdict["unservable"] and j.index not in verdict["completed"]
     ]
