@@ -223,7 +223,8 @@ async def main_async(args: argparse.Namespace) -> str:
         outcome = await run_arm(arm, workload, faults, args)
         rows.append((outcome, judge(outcome, workload, shapes, capacity)))
         print(f"[{arm}] done in {outcome['wall_s']:.1f}s", file=sys.stderr)
-    return report(rows, workload, shapes, faults, args, dropped=len(generated) - len(workload))
+    dropped = len(generated) - len(workload)
+    return report(rows, workload, shapes, faults, args, dropped=dropped, windows=oracle_windows(capacity))
 
 
 def quiet() -> None:
@@ -235,13 +236,19 @@ def quiet() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
 
 
+def reserve_arg(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--time-scale", type=float, default=0.05)
     parser.add_argument("--nanogpt-per-min", type=int, default=Capacity.nanogpt_per_min)
-    parser.add_argument("--nanogpt-reserve", type=int, default=Capacity.nanogpt_reserve)
+    parser.add_argument("--nanogpt-reserve", type=reserve_arg, default=Capacity.nanogpt_reserve, help="N or auto")
+    parser.add_argument("--nanogpt-reserve-margin", type=int, default=Capacity.nanogpt_reserve_margin)
+    parser.add_argument("--videogenapi-sora-per-hour", type=int, default=Capacity.videogenapi_sora_per_hour)
     parser.add_argument("--same-provider-retries", type=int, default=Capacity.same_provider_retries)
     parser.add_argument("--bound", type=float, default=600.0, help="per-job time-to-video bound, provider seconds")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
@@ -251,6 +258,8 @@ def main() -> None:
         time_scale=args.time_scale,
         nanogpt_per_min=args.nanogpt_per_min,
         nanogpt_reserve=args.nanogpt_reserve,
+        nanogpt_reserve_margin=args.nanogpt_reserve_margin,
+        videogenapi_sora_per_hour=args.videogenapi_sora_per_hour,
         same_provider_retries=args.same_provider_retries,
     )
     quiet()

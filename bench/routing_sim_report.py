@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench.routing_oracle import Arrival, Offer, Window, cheapest_feasible
 from bench.routing_sim_support import Capacity, Fault, Job, Shapes
 from bench.status_poll import machine
 
@@ -64,6 +65,7 @@ def report(
     args: argparse.Namespace,
     *,
     dropped: int,
+    windows: list[Window],
 ) -> str:
     capacity: Capacity = args.capacity
     rows = [summarize(outcome, verdict, workload) for outcome, verdict in results]
@@ -75,6 +77,8 @@ def report(
         f"Machine: {machine()}. Command: `.venv/bin/python bench/routing_sim.py --seed {args.seed} --jobs {args.jobs}"
         f" --time-scale {capacity.time_scale:g} --nanogpt-per-min {capacity.nanogpt_per_min}"
         f" --nanogpt-reserve {capacity.nanogpt_reserve}"
+        + (f" --nanogpt-reserve-margin {capacity.nanogpt_reserve_margin}" if capacity.nanogpt_reserve == "auto" else "")
+        + f" --videogenapi-sora-per-hour {capacity.videogenapi_sora_per_hour}"
         + ("" if len(args.arms) == 3 else f" --arms {' '.join(args.arms)}")
         + f" --same-provider-retries {capacity.same_provider_retries}`. One process, one event loop: four emulators "
         "and the gateway (Redis store) on loopback; each arm on fresh emulators and a fresh Redis prefix.",
@@ -84,6 +88,8 @@ def report(
         f"{sum(j.mode == 'i2v' for j in workload)} i2v, {multi} servable by two providers; models: "
         + ", ".join(f"{m} {n}" for m, n in sorted(mix.items()))
         + f". Capacity and faults: {capacity.describe()}; fault plan: {plan_text(faults)}.",
+        "",
+        load_line(workload, shapes, windows),
         "",
         "Capacity sufficed = the cheapest feasible assignment (bench/routing_oracle.py: exact hindsight min-cost "
         "packing under the configured windows, less the units that arm's failed calls took, and the cooldowns "
@@ -102,8 +108,43 @@ def report(
             f"{r['other_rejects']} | {r['failed_after_accept']} | {r['cost']:.2f} | {r['least']:.2f} | "
             f"{r['regret']:.1%} | {r['p50']:.1f} | {r['p95']:.1f} | {r['wall_s']:.1f} |"
         )
-    lines += ["", *detail_lines(rows), "", *verdict_lines(rows[0])]
+    lines += ["", *detail_lines(rows), *miss_lines(results[0], workload, shapes), "", *verdict_lines(rows[0])]
     return "\n".join(lines) + "\n"
+
+
+def load_line(workload: list[Job], shapes: Shapes, windows: list[Window]) -> str:
+    """The offered load on each configured window (requests only it can serve, and those another offering could
+    also serve; the most in any one window length) and how many requests the windows alone could not serve in
+    hindsight, with no faults: whether total capacity suffices for the workload as offered."""
+    parts = []
+    for w in windows:
+        only: list[float] = []
+        shared: list[float] = []
+        for job in workload:
+            offers = [Offer(*o) for o in shapes[job.shape]]
+            if any(w.covers(o) for o in offers):
+                (only if all(w.covers(o) for o in offers) else shared).append(job.at_s)
+        parts.append(
+            f"{w.provider}{'' if w.model is None else ' ' + w.model} window {w.limit}/{w.per_s:g}s: {len(only)} "
+            f"requests only it can serve (at most {peak(only, w.per_s)} in any {w.per_s:g} s) and {len(shared)} "
+            f"another offering can also serve (at most {peak(only + shared, w.per_s)} of both in any {w.per_s:g} s)"
+        )
+    arrivals = [Arrival(j.index, j.at_s, tuple(Offer(*o) for o in shapes[j.shape])) for j in workload]
+    short = len(cheapest_feasible(arrivals, windows).unservable)
+    return (
+        f"Offered load: {'; '.join(parts)}. With no faults, the windows alone leave {short} of {len(workload)} "
+        f"requests unservable in hindsight ({'capacity suffices' if short == 0 else 'capacity does NOT suffice'})."
+    )
+
+
+def peak(times: list[float], per_s: float) -> int:
+    """The most of `times` in any half-open interval of `per_s` seconds."""
+    ordered, most, start = sorted(times), 0, 0
+    for end, t in enumerate(ordered):
+        while ordered[start] <= t - per_s:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
 
 def plan_text(faults: list[Fault]) -> str:
@@ -124,6 +165,19 @@ def detail_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"not completed: {errors}; oracle's NanoGPT spend ${r['oracle_nanogpt_spend_usd']:.2f}."
         )
     return out
+
+
+def miss_lines(result: tuple[dict[str, Any], dict[str, Any]], workload: list[Job], shapes: Shapes) -> list[str]:
+    """The first arm's requests capacity could serve that it did not complete, each with what could serve it."""
+    outcome, verdict = result
+    missed = [
+        f"#{j.index} at {j.at_s:.0f} s {j.model} {j.mode} {j.seconds} s (capable: "
+        f"{', '.join(sorted({p for p, _, _ in shapes[j.shape]}))}): {r.get('status')} {r.get('error')}"
+        + (f" ({r['message'][:200]})" if r.get("message") else "")
+        for j, r in zip(workload, outcome["jobs"], strict=True)
+        if j.index not in verdict["unservable"] and j.index not in verdict["completed"]
+    ]
+    return [f"- {outcome['arm']} missed where capacity sufficed: {'; '.join(missed) or 'none'}."]
 
 
 def verdict_lines(router: dict[str, Any]) -> list[str]:

@@ -47,7 +47,8 @@ class Capacity:
     time_scale: float = 0.05
     arrivals_per_min: float = 40.0
     nanogpt_per_min: int = 20  # the gateway's configured NanoGPT generate window (ops' share of the account)
-    nanogpt_reserve: int = 2  # [providers.nanogpt.headroom] reserve: the last units kept for NanoGPT-only requests
+    nanogpt_reserve: int | str = "auto"  # [providers.nanogpt.headroom] reserve: units kept for NanoGPT-only requests
+    nanogpt_reserve_margin: int = 1  # [providers.nanogpt.headroom] reserve_margin (with "auto")
     nanogpt_balance_usd: float = 100.0  # emulator prepaid balance
     videogenapi_monthly: int = 1000  # emulator plan allowance
     videogenapi_sora_per_hour: int = 20  # emulator per-model window for sora-2
@@ -71,8 +72,9 @@ class Capacity:
         return (
             f"time_scale {self.time_scale} (a provider minute is {self.minute_s()} wall s); arrivals "
             f"{self.arrivals_per_min:g}/min (Poisson); NanoGPT: gateway window {self.nanogpt_per_min} generate/min "
-            f"(reserve {self.nanogpt_reserve}), "
-            f"emulator {NANOGPT_EMULATOR_PER_MIN}/min and ${self.nanogpt_balance_usd:.0f} balance; videogenapi: "
+            f"(reserve {self.nanogpt_reserve}"
+            + (f", margin {self.nanogpt_reserve_margin}), " if self.nanogpt_reserve == "auto" else "), ")
+            + f"emulator {NANOGPT_EMULATOR_PER_MIN}/min and ${self.nanogpt_balance_usd:.0f} balance; videogenapi: "
             f"{self.videogenapi_monthly}/month, sora-2 {self.videogenapi_sora_per_hour}/h; faults: NanoGPT 503 "
             f"{self.nanogpt_503_per_min:g}/min, NanoGPT 429 (Retry-After 60 s) x{self.nanogpt_429s}, videogenapi "
             f"502 {self.videogenapi_502_per_min:g}/min; gateway [failover] same_provider_retries "
@@ -203,7 +205,8 @@ def gateway_settings(urls: dict[str, str], capacity: Capacity) -> Settings:
     minute_s = capacity.minute_s()
     window = HeadroomConfig(
         windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_per_min, per_s=minute_s),),
-        reserve=capacity.nanogpt_reserve,
+        reserve=capacity.nanogpt_reserve,  # type: ignore[arg-type]  # "auto" or a count, as the TOML takes it
+        reserve_margin=capacity.nanogpt_reserve_margin,
     )
     providers = {}
     for slug, p in example.providers.items():

@@ -96,15 +96,16 @@ class VideoService:
         return self._upstreams
 
     async def ranked(
-        self, caller: Caller, intake: Intake, metadata: dict[str, str]
+        self, caller: Caller, intake: Intake, metadata: dict[str, str], *, demand: bool = False
     ) -> tuple[Plan, list[Ranked], Policy]:
-        """The plan under the ops rules for this team, model and metadata, and its candidates best first."""
+        """The plan under the ops rules for this team, model and metadata, and its candidates best first; `demand`:
+        for a create (counted toward a demand-aware reserve), not an explain."""
         policy = self._rules.resolve(team=caller.team, model=intake.query.model, metadata=metadata)
         try:
             plan = self._router.plan(intake.query, policy)
         except UnknownModel as exc:
             raise InvalidRequest(str(exc), code="unknown_model", param="model") from exc
-        plan = await self._gate.screen(plan)
+        plan = await self._gate.screen(plan, demand=demand)
         ranked = rank(
             plan.candidates,
             strategy=intake.query.strategy or policy.strategy,
@@ -116,7 +117,7 @@ class VideoService:
 
     async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
         await self._admission.check_rate(caller)
-        plan, ranked, policy = await self.ranked(caller, intake, metadata)
+        plan, ranked, policy = await self.ranked(caller, intake, metadata, demand=True)
         if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
             self._metrics.refused("no_provider_available")

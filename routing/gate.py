@@ -28,8 +28,12 @@ class ProviderGate:
         self.headroom = headroom
         self.breakers = breakers
 
-    async def screen(self, plan: Plan) -> Plan:
-        """Drop candidates whose circuit is open or whose account has no headroom, with the reason."""
+    async def screen(self, plan: Plan, *, demand: bool = False) -> Plan:
+        """Drop candidates whose circuit is open or whose account has no headroom, with the reason. `demand`: the
+        plan is for a create (not an explain), so a plan only one provider can serve counts toward its reserve."""
+        providers = {c.provider for c in plan.candidates}
+        if demand and len(providers) == 1:
+            await _fail_open(self.headroom.note_exclusive(providers.pop()), None)
         kept: list[Candidate] = []
         dropped = list(plan.dropped)
         states = await _fail_open(self.breakers.snapshots({c.provider for c in plan.candidates}), {})

@@ -9,7 +9,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import redis.asyncio as aioredis
@@ -20,6 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from providers import contract
+from routing.headroom_demand import ExclusiveDemand, demand_reserve
 from routing.headroom_ledger import HeadroomUnavailable, Ledger, MemoryLedger, Reading, RedisLedger
 
 __all__ = [
@@ -59,10 +60,13 @@ class HeadroomConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     provider out for `recheck_after_s`; after that one call may find out (else it would never be tried again).
 
     `reserve`: once a configured window has this many units left or fewer, requests another provider could serve
-    rank this one last (trunk reservation), so the rest go to requests only it can serve."""
+    rank this one last (trunk reservation), so the rest go to requests only it can serve. `"auto"` sizes it per
+    window from the requests only this provider could serve seen lately (routing/headroom_demand.py), plus
+    `reserve_margin`; nothing is kept while none are seen."""
 
     windows: tuple[WindowConfig, ...] = ()
-    reserve: Annotated[int, msgspec.Meta(ge=0)] = 0
+    reserve: Annotated[int, msgspec.Meta(ge=0)] | Literal["auto"] = 0
+    reserve_margin: Annotated[int, msgspec.Meta(ge=0)] = 1
     max_in_flight: _Positive | None = None
     slot_lease_s: Annotated[float, msgspec.Meta(gt=0)] = 3600
     min_balance_usd: Annotated[float, msgspec.Meta(ge=0)] = 0
@@ -118,6 +122,7 @@ class Headroom:
     ) -> None:
         self._configs = dict(configs)
         self._limiter = MovingWindowRateLimiter(windows)
+        self._demand = ExclusiveDemand(windows)
         self._ledger = ledger
         self._clock = clock
         self._items = {
@@ -259,9 +264,34 @@ class Headroom:
         if config.reserve == 0:
             return None
         for window in config.windows:
-            if window.scope in scopes and (left := await self._remaining(provider, window.scope)) <= config.reserve:
-                return f"{provider}: {left} left in the {window.scope} window, kept for requests only it can serve"
+            if window.scope not in scopes:
+                continue
+            item = self._items[(provider, window.scope)]
+            with _windows_unavailable():
+                stats = await self._limiter.get_window_stats(item, provider, window.scope)
+                left = max(0, stats.remaining)
+                if config.reserve != "auto":
+                    held, seen = config.reserve, None
+                else:
+                    seen = await self._demand.seen(provider, window.scope, window.per_s)
+                    frees_in_s = stats.reset_time - time.time()  # `limits` windows run on wall time
+                    held = demand_reserve(
+                        seen=seen, per_s=window.per_s, frees_in_s=frees_in_s, margin=config.reserve_margin,
+                        limit=window.limit,
+                    )  # fmt: skip
+            if held > 0 and left <= held:
+                why = f"{provider}: {left} left in the {window.scope} window, kept for requests only it can serve"
+                return why if seen is None else f"{why} ({held} held back: {seen} such in the last {window.per_s} s)"
         return None
+
+    async def note_exclusive(self, provider: str) -> None:
+        """A request only this provider can serve was planned: counted when its `reserve` is "auto"."""
+        config = self._config(provider)
+        if config.reserve != "auto":
+            return
+        with _windows_unavailable():
+            for window in config.windows:
+                await self._demand.note(provider, window.scope, window.per_s)
 
     async def snapshot(self, provider: str) -> HeadroomView:
         config = self._config(provider)

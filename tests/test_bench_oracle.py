@@ -9,6 +9,7 @@ import random
 import pytest
 
 from bench.routing_oracle import Arrival, Offer, Outage, Spent, Window, cheapest_feasible, pack
+from bench.routing_sim_report import peak
 
 
 def brute_force(intervals: list[tuple[float, float, int]], limit: int) -> int:
@@ -80,3 +81,13 @@ def test_a_request_with_two_windowed_offerings_is_refused() -> None:
     windows = [Window("nanogpt", limit=1, per_s=60), Window("videogenapi", limit=1, per_s=60)]
     with pytest.raises(ValueError, match="more than one windowed offering"):
         cheapest_feasible(arrivals, windows)
+
+
+def test_peak_counts_the_most_arrivals_in_any_half_open_window() -> None:
+    """[t, t + per_s): arrivals exactly per_s apart never share a window; the densest stretch wins."""
+    assert peak([], 60) == 0
+    assert peak([0, 60, 120], 60) == 1
+    assert peak([0, 10, 59.9, 61, 62, 200], 60) == 4
+    rng = random.Random(3)
+    times = [rng.uniform(0, 600) for _ in range(80)]
+    assert peak(times, 60) == max(sum(t <= x < t + 60 for x in times) for t in times)

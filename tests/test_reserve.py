@@ -70,3 +70,51 @@ def test_a_negative_reserve_is_refused() -> None:
     raw = b'{"windows": [{"scope": "generate", "limit": 2, "per_s": 60}], "reserve": -1}'
     with pytest.raises(msgspec.ValidationError, match="reserve"):
         msgspec.json.decode(raw, type=HeadroomConfig)
+
+
+AUTO_WINDOW = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=4, per_s=3600),), reserve="auto")
+
+
+async def test_an_auto_reserve_keeps_what_the_exclusive_demand_seen_needs(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> None:
+    """`reserve = "auto"`, window 4/h: two NanoGPT-only creates are seen (2/h expected over the hour before a unit
+    frees, plus a margin of 1: 3 held), so with 2 left a shared request goes to videogenapi, explain says why, and
+    the two units left serve NanoGPT-only requests."""
+    settings = with_nanogpt(example_settings(sandbox), headroom=AUTO_WINDOW)
+    async with (
+        serve_gateway(settings, keyring=KeyRing({digest(ADMIN_KEY): OPS})) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        first = [(await client.post("/v1/videos", json=NANO_ONLY, headers=admin)).json() for _ in range(2)]
+        shared = (await client.post("/v1/videos", json=SHARED, headers=admin)).json()
+        explained = (await client.post("/v1/routing/explain", json=SHARED, headers=admin)).json()
+        later = [await client.post("/v1/videos", json=NANO_ONLY, headers=admin) for _ in range(3)]
+    assert [v["provider"] for v in first] == ["nanogpt", "nanogpt"]
+    assert shared["provider"] == "videogenapi"
+    held = {c["provider"]: c["held_back"] for c in explained["candidates"]}
+    assert held == {
+        "videogenapi": None,
+        "nanogpt": "nanogpt: 2 left in the generate window, kept for requests only it can serve"
+        " (3 held back: 2 such in the last 3600 s)",
+    }
+    assert [r.status_code for r in later] == [202, 202, 503]
+    assert await generate_calls(sandbox["nanogpt"]) == 4
+
+
+async def test_an_auto_reserve_holds_nothing_back_until_exclusive_demand_is_seen(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> None:
+    """Explaining NanoGPT-only requests is not demand; with no NanoGPT-only create seen, shared requests take the
+    cheaper NanoGPT to the end of its window."""
+    settings = with_nanogpt(example_settings(sandbox), headroom=AUTO_WINDOW)
+    async with (
+        serve_gateway(settings, keyring=KeyRing({digest(ADMIN_KEY): OPS})) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        for _ in range(3):
+            assert (await client.post("/v1/routing/explain", json=NANO_ONLY, headers=admin)).status_code == 200
+        shared = [(await client.post("/v1/videos", json=SHARED, headers=admin)).json() for _ in range(5)]
+    assert [v["provider"] for v in shared] == ["nanogpt"] * 4 + ["videogenapi"]
