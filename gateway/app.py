@@ -261,10 +261,15 @@ def _metered(hooks: UsageHooks, metrics: Metrics) -> UsageHooks:
             video_seconds=record.video_seconds,
             cost_micros=record.cost_micros,
         )
+        metrics.reservation(team=record.team, outcome="settled")
         hooks.on_settled(record)
 
     def on_refused(quota: Quota, team: str) -> None:
         metrics.quota_refused(quota=quota, team=team)
         hooks.on_refused(quota, team)
 
-    return UsageHooks(on_settled=on_settled, on_refused=on_refused)
+    def on_reservation(outcome: str, team: str) -> None:
+        metrics.reservation(team=team, outcome=outcome)
+        hooks.on_reservation(outcome, team)
+
+    return UsageHooks(on_settled=on_settled, on_refused=on_refused, on_reservation=on_reservation)

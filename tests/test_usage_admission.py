@@ -28,6 +28,7 @@ from tests.conftest import (
     example_settings,
     gateway_settings,
 )
+from tests.metrics_support import scrape, value
 from tests.usage_support import FINANCE_KEY, MID_MARCH, hold, usage_keyring
 
 # One Vidgen scene is 5 s at $0.02/s: every job below holds exactly $0.10.
@@ -83,6 +84,13 @@ async def test_fifty_concurrent_creates_admit_exactly_what_the_budget_fits(
         assert await generate_calls(vidgen_url) == 10
         row = await settled(client, "team", "team-a", spent_micros=1_000_000)
         assert (row["spent_micros"], row["remaining_micros"], row["spent_video_seconds"]) == (1_000_000, 0, 50)
+        samples = await scrape(client)
+    reservations = {
+        outcome: value(samples, "video_gateway_budget_reservations_total", team="team-a", outcome=outcome)
+        for outcome in ("reserved", "refused", "released", "settled")
+    }
+    assert reservations == {"reserved": 10, "refused": 40, "released": 0, "settled": 10}
+    assert value(samples, "video_gateway_quota_refusals_total", team="team-a", quota="monthly_budget_usd") == 40
 
 
 async def test_a_refusal_names_the_scope_the_quota_and_its_numbers(

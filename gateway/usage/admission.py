@@ -92,6 +92,7 @@ class Admission:
             yield
         except BaseException:
             await self.release(job.id)
+            self._hooks.on_reservation("released", job.team)
             raise
 
     async def _reserve(self, job: VideoJob, candidates: Sequence[Candidate]) -> None:
@@ -112,8 +113,10 @@ class Admission:
         refusal = await self._book.reserve(hold, team=team, key=key)
         if refusal is not None:
             self._hooks.on_refused(refusal.quota, job.team)
+            self._hooks.on_reservation("refused", job.team)
             log.info("quota_refused", team=job.team, key_id=job.key_id, scope=refusal.scope, quota=refusal.quota)
             raise quota_exceeded(refusal)
+        self._hooks.on_reservation("reserved", job.team)
 
     async def accepted(self, job: VideoJob, candidate: Candidate, *, deadline_at: float) -> None:
         """Shrink the hold to the accepted candidate's estimate and keep it until well past the job's deadline.
