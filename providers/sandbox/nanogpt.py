@@ -20,36 +20,38 @@ from litestar.params import FromPath
 from providers.sandbox.assets import sample_video
 from providers.sandbox.clock import JobTimeline, Progress
 from providers.sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
-from providers.sandbox.nanogpt_jobs import (
+from providers.sandbox.nanogpt_errors import (
     BLOCKED,
-    FAILURES,
-    FLAT_STATES,
     MICROS_PER_USD,
-    NESTED_STATES,
     NOT_CHARGED,
     RATE_LIMITED,
+    PlainError,
+    VendorError,
+    balance_error,
+    daily_limit,
+    envelope,
+    fault_error,
+    invalid,
+    usd,
+)
+from providers.sandbox.nanogpt_jobs import (
+    FAILURES,
+    FLAT_STATES,
+    NESTED_STATES,
     REFUNDED_OUTCOMES,
     FlatReply,
     GenerateBody,
     Job,
     NestedData,
     NestedReply,
-    PlainError,
     State,
     SubmitReply,
-    VendorError,
     VideoModel,
     VideoOutput,
     VideoRef,
     accept,
-    balance_error,
     catalogue_card,
-    daily_limit,
-    envelope,
-    fault_error,
-    invalid,
     job_state,
-    usd,
 )
 
 SUBMIT_PATH = "/api/generate-video"
