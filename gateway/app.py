@@ -148,6 +148,7 @@ def create_app(
             gate=gate,
             metrics=metrics,
             resubmit=app.state.service.resubmit,
+            observe_lag=metrics.poll_lag,
         )
         app.state.creates = IdempotentCreates(
             service=app.state.service, keys=idempotency_keys, claim_ttl_s=claim_ttl_s(settings)

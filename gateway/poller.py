@@ -141,8 +141,6 @@ class Poller:
             await self._finalizer.finalize(job)
             return
         now = self._clock()
-        if self._metrics is not None and job.next_poll_at is not None:
-            self._metrics.poll_lag(job.provider, now - job.next_poll_at)
         upstream = self._upstreams.get(job.provider or "")
         if job.phase == "submitting" or job.upstream is None or upstream is None:
             await self._write(fail(job, _lost(job, upstream is None), now=now), job)
