@@ -250,6 +250,9 @@ def main() -> None:
     parser.add_argument("--nanogpt-reserve-margin", type=int, default=Capacity.nanogpt_reserve_margin)
     parser.add_argument("--videogenapi-sora-per-hour", type=int, default=Capacity.videogenapi_sora_per_hour)
     parser.add_argument("--same-provider-retries", type=int, default=Capacity.same_provider_retries)
+    parser.add_argument(
+        "--capacity-wait", type=float, default=Capacity.capacity_wait_s, help="wait_for_capacity_s, provider seconds"
+    )
     parser.add_argument("--bound", type=float, default=600.0, help="per-job time-to-video bound, provider seconds")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--no-write", action="store_true")
@@ -261,6 +264,7 @@ def main() -> None:
         nanogpt_reserve_margin=args.nanogpt_reserve_margin,
         videogenapi_sora_per_hour=args.videogenapi_sora_per_hour,
         same_provider_retries=args.same_provider_retries,
+        capacity_wait_s=args.capacity_wait,
     )
     quiet()
     text = asyncio.run(main_async(args))

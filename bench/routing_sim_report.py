@@ -80,8 +80,9 @@ def report(
         + (f" --nanogpt-reserve-margin {capacity.nanogpt_reserve_margin}" if capacity.nanogpt_reserve == "auto" else "")
         + f" --videogenapi-sora-per-hour {capacity.videogenapi_sora_per_hour}"
         + ("" if len(args.arms) == 3 else f" --arms {' '.join(args.arms)}")
-        + f" --same-provider-retries {capacity.same_provider_retries}`. One process, one event loop: four emulators "
-        "and the gateway (Redis store) on loopback; each arm on fresh emulators and a fresh Redis prefix.",
+        + f" --same-provider-retries {capacity.same_provider_retries} --capacity-wait {capacity.capacity_wait_s:g}`."
+        " One process, one event loop: four emulators and the gateway (Redis store) on loopback; each arm on fresh"
+        " emulators and a fresh Redis prefix.",
         "",
         f"Workload: {len(workload)} requests over {workload[-1].at_s / 60:.1f} provider minutes ({dropped} generated "
         f"shapes had no capable offering and were not sent), teams {sorted({j.team for j in workload})}, "

@@ -57,6 +57,7 @@ class Capacity:
     videogenapi_502_per_min: float = 1.0  # injected videogenapi 502s (Poisson)
     same_provider_retries: int = 1  # [failover] of the gateway under test, every arm
     retry_backoff_s: float = 1.0
+    capacity_wait_s: float = 5.0  # [failover] wait_for_capacity_s (the gateway's default, here in provider seconds)
 
     def real(self, provider_s: float) -> float:
         return provider_s * self.time_scale
@@ -78,7 +79,8 @@ class Capacity:
             f"{self.videogenapi_monthly}/month, sora-2 {self.videogenapi_sora_per_hour}/h; faults: NanoGPT 503 "
             f"{self.nanogpt_503_per_min:g}/min, NanoGPT 429 (Retry-After 60 s) x{self.nanogpt_429s}, videogenapi "
             f"502 {self.videogenapi_502_per_min:g}/min; gateway [failover] same_provider_retries "
-            f"{self.same_provider_retries}, backoff {self.retry_backoff_s:g} s"
+            f"{self.same_provider_retries}, backoff {self.retry_backoff_s:g} s, wait_for_capacity "
+            f"{self.capacity_wait_s:g} s"
         )
 
 
@@ -219,6 +221,7 @@ def gateway_settings(urls: dict[str, str], capacity: Capacity) -> Settings:
         example.failover,
         same_provider_retries=capacity.same_provider_retries,
         same_provider_backoff_s=capacity.real(capacity.retry_backoff_s),
+        wait_for_capacity_s=capacity.real(capacity.capacity_wait_s),
     )
     return msgspec.structs.replace(
         example, providers=providers, poller=poller, failover=failover, keys=(), log_level="error"

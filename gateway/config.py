@@ -92,6 +92,9 @@ class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     # (a 502/503 answer; never after a timeout, whose outcome is unknown). The n-th retry waits n x backoff.
     same_provider_retries: Annotated[int, msgspec.Meta(ge=0, le=3)] = 0
     same_provider_backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.5
+    # A create no provider can take now waits, up to this long, for one whose every block lapses within it (a 429
+    # cooldown, a full moving window), instead of answering 503; 0 answers at once.
+    wait_for_capacity_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 5.0
 
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Callable, Mapping
 
@@ -117,7 +118,8 @@ class VideoService:
 
     async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
         await self._admission.check_rate(caller)
-        plan, ranked, policy = await self.ranked(caller, intake, metadata, demand=True)
+        wait_until = self._clock() + self._failover.wait_for_capacity_s
+        plan, ranked, policy = await self._ranked_or_wait(caller, intake, metadata, wait_until=wait_until)
         if not ranked:
             reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in plan.dropped)
             self._metrics.refused("no_provider_available")
@@ -133,7 +135,7 @@ class VideoService:
             # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
             await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
             try:
-                accepted, candidate, attempts = await self._submit_first(job, candidates)
+                accepted, candidate, attempts = await self._submit_first(job, candidates, wait_until=wait_until)
             except BaseException:
                 await self._store.delete(job.id)
                 raise
@@ -141,11 +143,32 @@ class VideoService:
         await self._admission.accepted(job, candidate, deadline_at=deadline_at)
         return await self._follow(job, candidate, accepted, attempts)
 
+    async def _ranked_or_wait(
+        self, caller: Caller, intake: Intake, metadata: dict[str, str], *, wait_until: float
+    ) -> tuple[Plan, list[Ranked], Policy]:
+        """`ranked` for a create. While no candidate is left but a dropped one is blocked only by what lapses on its
+        own by `wait_until` (`[failover] wait_for_capacity_s` after the create arrived: a 429 cooldown, a full
+        window), wait and plan again: a request a provider can take a moment later is served, not refused."""
+        started = self._clock()
+        plan, ranked, policy = await self.ranked(caller, intake, metadata, demand=True)
+        waited = False
+        while not ranked:
+            clears_at = min((d.clears_at for d in plan.dropped if d.clears_at is not None), default=math.inf)
+            if clears_at > wait_until:
+                break
+            # Just past the moment (its window frees a unit then), spread so waiters do not all land at once.
+            await asyncio.sleep(max(0.0, clears_at - self._clock()) + random.uniform(0.01, 0.05))
+            waited = True
+            plan, ranked, policy = await self.ranked(caller, intake, metadata)
+        if waited:
+            self._metrics.waited_for_capacity(self._clock() - started)
+        return plan, ranked, policy
+
     async def _submit_first(
-        self, job: VideoJob, candidates: list[Candidate]
+        self, job: VideoJob, candidates: list[Candidate], *, wait_until: float
     ) -> tuple[UpstreamJob, Candidate, tuple[Attempt, ...]]:
         attempts: list[Attempt] = []
-        accepted = await self._try_candidates(job, candidates, attempts)
+        accepted = await self._try_candidates(job, candidates, attempts, wait_until=wait_until)
         if isinstance(accepted, tuple):
             return (*accepted, tuple(attempts))
         failure = _submit_failure(accepted, attempts, failed_over=accepted is not None and self._fails_over(accepted))
@@ -154,33 +177,56 @@ class VideoService:
         raise failure
 
     async def _try_candidates(
-        self, job: VideoJob, candidates: list[Candidate], attempts: list[Attempt]
+        self, job: VideoJob, candidates: list[Candidate], attempts: list[Attempt], *, wait_until: float | None = None
     ) -> tuple[UpstreamJob, Candidate] | UpstreamError | None:
         """Submit to each candidate in turn until one accepts, recording each attempt; fail over only on classes
         that allow it. The accepted job and its candidate, else the last error (None if no call was made).
-
-        A provider is tried again (`same_provider_retries`) only after a reply saying it accepted nothing, so a
-        timeout whose outcome is unknown is never resubmitted to the same one."""
+        `wait_until`: the last candidate may be resubmitted after a 429 whose Retry-After ends by then."""
         deadline = self._clock() + self._failover.deadline_s
         last: UpstreamError | None = None
         for index, candidate in enumerate(candidates):
-            for retry in range(self._failover.same_provider_retries + 1):
-                if retry:
-                    await asyncio.sleep(retry * self._failover.same_provider_backoff_s)
-                outcome = await self._submit_once(job, candidate, attempts)
-                if isinstance(outcome, UpstreamJob):
-                    return outcome, candidate
-                if outcome is None:
-                    break  # refused by the gate: no call was made, the next candidate
+            final = index + 1 == len(candidates)
+            outcome = await self._try_provider(
+                job, candidate, attempts, deadline=deadline, wait_until=wait_until if final else None
+            )
+            if isinstance(outcome, UpstreamJob):
+                return outcome, candidate
+            if outcome is not None:  # None: refused by the gate, no call was made
                 last = outcome
                 if not self._fails_over(last) or self._clock() >= deadline:
                     return last
-                backoff_s = (retry + 1) * self._failover.same_provider_backoff_s
-                if not _accepted_nothing(last) or self._clock() + backoff_s >= deadline:
-                    break
-            if index + 1 < len(candidates):
+            if not final:
                 self._metrics.failed_over(candidate.provider, attempts[-1].error_code or "other")
         return last
+
+    async def _try_provider(
+        self, job: VideoJob, candidate: Candidate, attempts: list[Attempt], *, deadline: float, wait_until: float | None
+    ) -> UpstreamJob | UpstreamError | None:
+        """Submit to one provider; resubmit there only after a reply saying it accepted nothing (a 502/503, a 429),
+        so a timeout whose outcome is unknown is never resubmitted to the same one."""
+        retries = 0
+        while True:
+            outcome = await self._submit_once(job, candidate, attempts)
+            if not isinstance(outcome, UpstreamError) or not self._fails_over(outcome):
+                return outcome
+            # A resubmit after a 429 is one more attempt, within the request's `max_attempts` like a failover.
+            pause = self._pause_before_resubmit(
+                outcome, retries, wait_until if len(attempts) < job.max_attempts else None
+            )
+            if pause is None or self._clock() + pause >= deadline:
+                return outcome
+            retries += 1
+            await asyncio.sleep(pause)
+
+    def _pause_before_resubmit(self, exc: UpstreamError, retries: int, wait_until: float | None) -> float | None:
+        """How long to wait before resubmitting to the provider that answered `exc`, or None not to: after a 502/503,
+        the n-th of `same_provider_retries` waits n x backoff; after a 429 (with `wait_until`), its Retry-After."""
+        if _accepted_nothing(exc) and retries < self._failover.same_provider_retries:
+            return (retries + 1) * self._failover.same_provider_backoff_s
+        if wait_until is not None and exc.error_class == ErrorClass.RATE_LIMITED and exc.retry_after_s is not None:
+            pause = exc.retry_after_s + random.uniform(0.01, 0.05)
+            return pause if self._clock() + pause <= wait_until else None
+        return None
 
     async def _submit_once(
         self, job: VideoJob, candidate: Candidate, attempts: list[Attempt]

@@ -12,7 +12,7 @@ import msgspec
 import structlog
 
 from providers.contract import ErrorClass, UpstreamError
-from routing.headroom import GENERATE, Headroom, HeadroomUnavailable
+from routing.headroom import GENERATE, Availability, Headroom, HeadroomUnavailable
 from routing.health import CircuitBreakers, CircuitState, HealthUnavailable
 from routing.router import Candidate, Drop, Plan
 
@@ -38,18 +38,17 @@ class ProviderGate:
         dropped = list(plan.dropped)
         states = await _fail_open(self.breakers.snapshots({c.provider for c in plan.candidates}), {})
         for candidate in plan.candidates:
-            reasons = []
+            scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+            said = await _fail_open(self.headroom.availability(candidate.provider, scopes=scopes), Availability())
             snapshot = states.get(candidate.provider)
             if snapshot is not None and snapshot.state == CircuitState.OPEN:
-                reasons.append("circuit open after repeated failures")
-            scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
-            ok, why = await _fail_open(self.headroom.available(candidate.provider, scopes=scopes), (True, None))
-            if not ok:
-                reasons.append(why or "no headroom")
-            if reasons:
-                dropped.append(Drop(model=candidate.model, provider=candidate.provider, reasons=tuple(reasons)))
-            else:
+                # A half-open probe may fail: an open circuit has no time the provider is sure to take calls again.
+                said = Availability(reasons=("circuit open after repeated failures", *said.reasons))
+            if said.ok:
                 kept.append(candidate)
+                continue
+            provider, reasons, clears_at = candidate.provider, said.reasons, said.clears_at
+            dropped.append(Drop(model=candidate.model, provider=provider, reasons=reasons, clears_at=clears_at))
         kept = await self._hold_back(kept)
         return msgspec.structs.replace(plan, candidates=tuple(kept), dropped=tuple(dropped))
 

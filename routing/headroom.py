@@ -25,6 +25,7 @@ from routing.headroom_ledger import HeadroomUnavailable, Ledger, MemoryLedger, R
 
 __all__ = [
     "GENERATE",
+    "Availability",
     "Headroom",
     "HeadroomConfig",
     "HeadroomUnavailable",
@@ -76,6 +77,18 @@ class HeadroomConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         scopes = [w.scope for w in self.windows]
         if len(scopes) != len(set(scopes)):
             raise ValueError(f"one window per scope: {sorted(scopes)}")
+
+
+class Availability(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether a call may be made now: every reason it may not and, when each of them has a known end (a cooldown,
+    a full moving window), the `clock` time the last one lapses; None while any has none (jobs in flight)."""
+
+    reasons: tuple[str, ...] = ()
+    clears_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
 
 
 class WindowView(msgspec.Struct, frozen=True, kw_only=True):
@@ -255,8 +268,12 @@ class Headroom:
 
     async def available(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> tuple[bool, str | None]:
         """Whether a call in `scopes` may be made now; if not, every reason why, for `explain`."""
-        reasons = await self._reasons(provider, scopes, await self._blocks(provider))
-        return (not reasons, "; ".join(reasons) or None)
+        said = await self.availability(provider, scopes=scopes)
+        return (said.ok, "; ".join(said.reasons) or None)
+
+    async def availability(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> Availability:
+        """`available`, with when the provider's blocks lapse (routing waits for a short one)."""
+        return await self._blocking(provider, scopes, await self._blocks(provider))
 
     async def reserved(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> str | None:
         """Why a call in `scopes` would dig into the provider's `reserve` (a window that low), or None."""
@@ -301,11 +318,11 @@ class Headroom:
             for w in config.windows
         ]
         ends = [v.blocked_until for v in blocks if v.blocked_until and _applies(v.reading.scope, (GENERATE,))]
-        reasons = await self._reasons(provider, (GENERATE,), blocks)
+        said = await self._blocking(provider, (GENERATE,), blocks)
         return HeadroomView(
             provider=provider,
-            available=not reasons,
-            reasons=tuple(reasons),
+            available=said.ok,
+            reasons=said.reasons,
             windows=tuple(windows),
             in_flight=await self._ledger.in_flight(provider, now=self._clock()),
             max_in_flight=config.max_in_flight,
@@ -323,17 +340,32 @@ class Headroom:
         config, now = self._config(provider), self._clock()
         return [_judge(reading, config, now) for reading in await self._ledger.readings(provider)]
 
-    async def _reasons(self, provider: str, scopes: tuple[str, ...], blocks: list[ReadingView]) -> list[str]:
-        config = self._config(provider)
-        reasons = [v.reason for v in blocks if v.reason is not None and _applies(v.reading.scope, scopes)]
+    async def _blocking(self, provider: str, scopes: tuple[str, ...], blocks: list[ReadingView]) -> Availability:
+        config, now = self._config(provider), self._clock()
+        ends: list[float | None] = []
+        reasons: list[str] = []
+        for view in blocks:
+            if view.reason is not None and _applies(view.reading.scope, scopes):
+                reasons.append(view.reason)
+                ends.append(view.blocked_until)
         for window in config.windows:
-            if window.scope in scopes and await self._remaining(provider, window.scope) == 0:
+            if window.scope not in scopes:
+                continue
+            item = self._items[(provider, window.scope)]
+            with _windows_unavailable():
+                stats = await self._limiter.get_window_stats(item, provider, window.scope)
+            if stats.remaining <= 0:
                 reasons.append(f"{provider}: {window.scope} window {window.limit}/{window.per_s}s exhausted")
+                # Its oldest unit expires then (`limits` windows run on wall time; the rest here on `clock`).
+                ends.append(now + max(0.0, stats.reset_time - time.time()))
         if GENERATE in scopes and config.max_in_flight is not None:
-            in_flight = await self._ledger.in_flight(provider, now=self._clock())
+            in_flight = await self._ledger.in_flight(provider, now=now)
             if in_flight >= config.max_in_flight:
                 reasons.append(f"{provider}: {in_flight}/{config.max_in_flight} jobs in flight")
-        return reasons
+                ends.append(None)  # a job ends when it ends
+        known = [end for end in ends if end is not None]
+        clears_at = max(known) if reasons and len(known) == len(ends) else None
+        return Availability(reasons=tuple(reasons), clears_at=clears_at)
 
 
 @contextlib.contextmanager

@@ -42,9 +42,13 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Drop(msgspec.Struct, frozen=True, kw_only=True):
+    """An offering left out and why; `clears_at` (the gate's clock) when every reason is one that lapses on its own
+    by then (a 429 cooldown, a full window), else None."""
+
     model: str
     provider: str
     reasons: tuple[str, ...]
+    clears_at: float | None = None
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):

@@ -155,3 +155,21 @@ async def test_snapshot_shows_windows_slots_cooldown_and_readings(backend: Backe
     assert [(w.scope, w.remaining) for w in view.windows] == [("generate", 499), ("status", 5000)]
     assert (view.in_flight, view.max_in_flight, view.cooldown_until) == (1, 8, T0 + 20)
     assert [(v.reading.scope, v.blocked_until) for v in view.readings] == [("generate", T0 + 20), ("status", None)]
+
+
+async def test_availability_says_when_every_block_lapses(backend: Backend) -> None:
+    """A 429 cooldown (12 s) and a spent window (1 per 60 s, wall time): clear when the later of the two ends;
+    jobs in flight at the cap have no known end, so then there is none."""
+    clock = Clock()
+    headroom = backend.replica({"nanogpt": config(("generate", 1, 60), max_in_flight=1)}, clock)
+    assert (await headroom.availability("nanogpt")).clears_at is None  # nothing blocks
+    headroom.record(Said(provider="nanogpt", scope="rate", retry_after_s=12))
+    cooling = await headroom.availability("nanogpt")
+    assert (cooling.ok, cooling.clears_at) == (False, T0 + 12)
+    assert await headroom.try_take("nanogpt", "generate")
+    both = await headroom.availability("nanogpt")
+    assert len(both.reasons) == 2
+    assert both.clears_at is not None
+    assert T0 + 59 < both.clears_at <= T0 + 60
+    assert await headroom.acquire_slot("nanogpt", "job-1")
+    assert (await headroom.availability("nanogpt")).clears_at is None

@@ -14,6 +14,7 @@ from gateway.intake import normalize
 from routing.headroom import HeadroomView
 from routing.health import CircuitSnapshot
 from routing.ranking import Score
+from routing.router import Drop
 
 
 class ExplainedCandidate(msgspec.Struct, kw_only=True):
@@ -28,9 +29,13 @@ class ExplainedCandidate(msgspec.Struct, kw_only=True):
 
 
 class ExplainedDrop(msgspec.Struct, kw_only=True):
+    """`clears_in_s`: when every reason lapses on its own by then (a 429 cooldown, a full window), the seconds
+    until it does; a create waits that long for it when it is within `[failover] wait_for_capacity_s`."""
+
     provider: str
     model: str
     reasons: list[str]
+    clears_in_s: float | None = None
 
 
 class Explanation(msgspec.Struct, kw_only=True):
@@ -83,8 +88,13 @@ async def explain_route(
             )
             for i, r in enumerate(ranked)
         ],
-        dropped=[ExplainedDrop(provider=d.provider, model=d.model, reasons=list(d.reasons)) for d in plan.dropped],
+        dropped=[_explained(d, now=session.service.now()) for d in plan.dropped],
     )
+
+
+def _explained(drop: Drop, *, now: float) -> ExplainedDrop:
+    clears_in_s = None if drop.clears_at is None else round(max(0.0, drop.clears_at - now), 3)
+    return ExplainedDrop(provider=drop.provider, model=drop.model, reasons=list(drop.reasons), clears_in_s=clears_in_s)
 
 
 @get("/v1/providers", summary="Provider state: enabled, circuit, headroom, observed speed", operation_id="providers")

@@ -132,6 +132,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self._capacity_waits = Histogram(
+            "video_gateway_router_capacity_wait_seconds",
+            "Creates that waited for a provider's cooldown or window to lapse (none could take them at once).",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
+        )
         self._poll_lag = Histogram(
             "video_gateway_poll_lag_seconds",
             "How late the poller took up a job after its due time.",
@@ -192,6 +198,9 @@ class Metrics:
 
     def refused(self, reason: str) -> None:
         self._refusals.labels(self.guard.refusal(reason)).inc()
+
+    def waited_for_capacity(self, waited_s: float) -> None:
+        self._capacity_waits.observe(max(0.0, waited_s))
 
     def poll_lag(self, provider: str | None, lag_s: float) -> None:
         self._poll_lag.labels(self.guard.provider(provider)).observe(max(0.0, lag_s))
