@@ -19,7 +19,6 @@ from gateway.errors import (
     NoProviderAvailable,
     NotFound,
     StoreUnavailable,
-    from_upstream,
 )
 from gateway.failover import handing_over, next_query, replay_of
 from gateway.intake import Intake
@@ -27,9 +26,10 @@ from gateway.jobs import Attempt, VideoJob, fail, job_error, new_job_id
 from gateway.lifecycle import Finalizer
 from gateway.metrics.registry import Metrics
 from gateway.store.base import JobStore, Order
+from gateway.submitting import Submitter
 from gateway.upstreams import Upstream
 from gateway.usage.admission import Admission
-from providers.contract import ErrorClass, Failure, UpstreamError, UpstreamJob
+from providers.contract import Failure, UpstreamError, UpstreamJob
 from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
@@ -68,6 +68,7 @@ class VideoService:
         self._upstreams = upstreams
         self._submit_grace_s = submit_grace_s
         self._clock = clock
+        self._submitter = Submitter(upstreams=upstreams, gate=gate, failover=failover, metrics=metrics, clock=clock)
 
     def now(self) -> float:
         return self._clock()
@@ -135,7 +136,7 @@ class VideoService:
             # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
             await self._store.create(job, poll_at=job.created_at + self._submit_grace_s)
             try:
-                accepted, candidate, attempts = await self._submit_first(job, candidates, wait_until=wait_until)
+                accepted, candidate, attempts = await self._submitter.first(job, candidates, wait_until=wait_until)
             except BaseException:
                 await self._store.delete(job.id)
                 raise
@@ -163,97 +164,6 @@ class VideoService:
         if waited:
             self._metrics.waited_for_capacity(self._clock() - started)
         return plan, ranked, policy
-
-    async def _submit_first(
-        self, job: VideoJob, candidates: list[Candidate], *, wait_until: float
-    ) -> tuple[UpstreamJob, Candidate, tuple[Attempt, ...]]:
-        attempts: list[Attempt] = []
-        accepted = await self._try_candidates(job, candidates, attempts, wait_until=wait_until)
-        if isinstance(accepted, tuple):
-            return (*accepted, tuple(attempts))
-        failure = _submit_failure(accepted, attempts, failed_over=accepted is not None and self._fails_over(accepted))
-        if isinstance(failure, NoProviderAvailable):
-            self._metrics.refused(failure.code)
-        raise failure
-
-    async def _try_candidates(
-        self, job: VideoJob, candidates: list[Candidate], attempts: list[Attempt], *, wait_until: float | None = None
-    ) -> tuple[UpstreamJob, Candidate] | UpstreamError | None:
-        """Submit to each candidate in turn until one accepts, recording each attempt; fail over only on classes
-        that allow it. The accepted job and its candidate, else the last error (None if no call was made).
-        `wait_until`: the last candidate may be resubmitted after a 429 whose Retry-After ends by then."""
-        deadline = self._clock() + self._failover.deadline_s
-        last: UpstreamError | None = None
-        for index, candidate in enumerate(candidates):
-            final = index + 1 == len(candidates)
-            outcome = await self._try_provider(
-                job, candidate, attempts, deadline=deadline, wait_until=wait_until if final else None
-            )
-            if isinstance(outcome, UpstreamJob):
-                return outcome, candidate
-            if outcome is not None:  # None: refused by the gate, no call was made
-                last = outcome
-                if not self._fails_over(last) or self._clock() >= deadline:
-                    return last
-            if not final:
-                self._metrics.failed_over(candidate.provider, attempts[-1].error_code or "other")
-        return last
-
-    async def _try_provider(
-        self, job: VideoJob, candidate: Candidate, attempts: list[Attempt], *, deadline: float, wait_until: float | None
-    ) -> UpstreamJob | UpstreamError | None:
-        """Submit to one provider; resubmit there only after a reply saying it accepted nothing (a 502/503, a 429),
-        so a timeout whose outcome is unknown is never resubmitted to the same one."""
-        retries = 0
-        while True:
-            outcome = await self._submit_once(job, candidate, attempts)
-            if not isinstance(outcome, UpstreamError) or not self._fails_over(outcome):
-                return outcome
-            # A resubmit after a 429 is one more attempt, within the request's `max_attempts` like a failover.
-            pause = self._pause_before_resubmit(
-                outcome, retries, wait_until if len(attempts) < job.max_attempts else None
-            )
-            if pause is None or self._clock() + pause >= deadline:
-                return outcome
-            retries += 1
-            await asyncio.sleep(pause)
-
-    def _pause_before_resubmit(self, exc: UpstreamError, retries: int, wait_until: float | None) -> float | None:
-        """How long to wait before resubmitting to the provider that answered `exc`, or None not to: after a 502/503,
-        the n-th of `same_provider_retries` waits n x backoff; after a 429 (with `wait_until`), its Retry-After."""
-        if _accepted_nothing(exc) and retries < self._failover.same_provider_retries:
-            return (retries + 1) * self._failover.same_provider_backoff_s
-        if wait_until is not None and exc.error_class == ErrorClass.RATE_LIMITED and exc.retry_after_s is not None:
-            pause = exc.retry_after_s + random.uniform(0.01, 0.05)
-            return pause if self._clock() + pause <= wait_until else None
-        return None
-
-    async def _submit_once(
-        self, job: VideoJob, candidate: Candidate, attempts: list[Attempt]
-    ) -> UpstreamJob | UpstreamError | None:
-        """One submit, recorded in `attempts`: the accepted job, the provider's error, or None if the gate refused."""
-        refusal = await self._gate.claim(candidate, job.id)
-        if refusal is not None:
-            # Capacity ran out between the screen and now (another replica took it): no call is made.
-            attempts.append(
-                Attempt(provider=candidate.provider, outcome="failed", error_code=refusal, at=self._clock())
-            )
-            return None
-        try:
-            accepted = await self._upstreams[candidate.provider].adapter.submit(candidate.request)
-        except UpstreamError as exc:
-            await self._gate.outcome(candidate.provider, job.id, exc)
-            attempts.append(_failed_attempt(candidate, exc, self._clock()))
-            log.info("upstream_submit_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
-            self._metrics.upstream_error(candidate.provider, "generate", exc.error_class)
-            return exc
-        await self._gate.outcome(candidate.provider, job.id, None)
-        attempts.append(Attempt(provider=candidate.provider, outcome="accepted", at=self._clock()))
-        return accepted
-
-    def _fails_over(self, exc: UpstreamError) -> bool:
-        """By error class only; content policy is the one class ops may switch on (`[failover] on_content_policy`)."""
-        return exc.failover or (exc.error_class == ErrorClass.CONTENT_POLICY and self._failover.on_content_policy)
 
     def _new_job(
         self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str], strategy: str
@@ -352,7 +262,7 @@ class VideoService:
         if job.provider is not None:
             await self._gate.finished(job.provider, job.id)  # its upstream job is over: the slot is free
         attempts = list(moving.attempts)
-        accepted = await self._try_candidates(moving, candidates, attempts)
+        accepted = await self._submitter.try_candidates(moving, candidates, attempts)
         if isinstance(accepted, tuple):
             upstream_job, candidate = accepted
             # The hold follows the provider that accepted (it was sized at admission for the priciest candidate).
@@ -405,21 +315,3 @@ class VideoService:
         except UpstreamError as exc:
             # Best effort: the job is cancelled for the client either way; the provider may still finish it.
             log.warning("upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
-
-
-def _accepted_nothing(exc: UpstreamError) -> bool:
-    """The provider answered (a status code) that it is unavailable: nothing was accepted, a resubmit is safe."""
-    return exc.error_class == ErrorClass.UPSTREAM_UNAVAILABLE and exc.status_code is not None
-
-
-def _failed_attempt(candidate: Candidate, exc: UpstreamError, now: float) -> Attempt:
-    return Attempt(provider=candidate.provider, outcome="failed", error_code=exc.error_class.value, at=now)
-
-
-def _submit_failure(last: UpstreamError | None, attempts: list[Attempt], *, failed_over: bool) -> GatewayError:
-    """One attempt, or a last error that ends failover: that provider's error as is. Otherwise 503 naming every
-    attempt and how it failed."""
-    if last is not None and (len(attempts) == 1 or not failed_over):
-        return from_upstream(last)
-    tried = "; ".join(f"{a.provider}: {a.error_code}" for a in attempts)
-    return NoProviderAvailable(f"every candidate failed ({tried})", code="all_attempts_failed")

@@ -12,7 +12,7 @@ import msgspec
 import structlog
 
 from providers.contract import ErrorClass, UpstreamError
-from routing.headroom import GENERATE, Availability, Headroom, HeadroomUnavailable
+from routing.headroom import GENERATE, Availability, Headroom, HeadroomUnavailable, Held
 from routing.health import CircuitBreakers, CircuitState, HealthUnavailable
 from routing.router import Candidate, Drop, Plan
 
@@ -53,30 +53,45 @@ class ProviderGate:
         return msgspec.structs.replace(plan, candidates=tuple(kept), dropped=tuple(dropped))
 
     async def _hold_back(self, kept: list[Candidate]) -> list[Candidate]:
-        """Trunk reservation: a candidate whose provider is down to its reserve is marked to rank last, but only
-        when another provider could serve the request (else the reserve is exactly what it is kept for)."""
-        held: dict[int, str] = {}
-        for n, candidate in enumerate(kept):
+        """Trunk reservation: each candidate carries the units its provider's reserve keeps (a claim that may go
+        elsewhere leaves them); one whose provider is down to its reserve is marked to rank last, but only when
+        another provider could serve the request (else the reserve is exactly what it is kept for)."""
+        held = []
+        for candidate in kept:
             scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
-            why = await _fail_open(self.headroom.reserved(candidate.provider, scopes=scopes), None)
-            if why is not None:
-                held[n] = why
-        if not any(n not in held for n in range(len(kept))):
-            return kept
-        return [msgspec.structs.replace(c, held_back=held[n]) if n in held else c for n, c in enumerate(kept)]
+            held.append(await _fail_open(self.headroom.held(candidate.provider, scopes=scopes), Held()))
+        marked = any(h.why is None for h in held)
+        return [
+            msgspec.structs.replace(c, reserve=h.units, held_back=h.why if marked else None) if h.units else c
+            for c, h in zip(kept, held, strict=True)
+        ]
 
-    async def claim(self, candidate: Candidate, job_id: str) -> str | None:
+    async def claim(self, candidate: Candidate, job_id: str, *, spare_reserve: bool = False) -> str | None:
         """Take what a submit to this candidate needs (a probe if half-open, a window unit, a slot); the
-        refusal reason if any is missing, and nothing is held then."""
+        refusal reason if any is missing, and nothing is held then. `spare_reserve`: the request could go to another
+        provider, so the units the candidate's reserve keeps are left ("reserve_kept" if that is all there is)."""
         provider = candidate.provider
         if not await _fail_open(self.breakers.allow(provider), True):
             return "circuit_open"
         for scope in (GENERATE, f"model:{candidate.request.upstream_model}"):
-            if not await _fail_open(self.headroom.try_take(provider, scope), True):
-                return "no_headroom"
+            keep = candidate.reserve.get(scope, 0) if spare_reserve else 0
+            if not await _fail_open(self.headroom.try_take(provider, scope, keep=keep), True):
+                return "reserve_kept" if keep else "no_headroom"
         if not await _fail_open(self.headroom.acquire_slot(provider, job_id), True):
             return "no_concurrency_slot"
         return None
+
+    async def clears_in(self, candidate: Candidate) -> float | None:
+        """After a claim refused for headroom: seconds until the candidate's blocks lapse (0 if it has room again),
+        None if that is not known (jobs in flight at the cap) or the headroom cannot be read."""
+        scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+        try:
+            said = await self.headroom.availability(candidate.provider, scopes=scopes)
+        except HeadroomUnavailable:
+            return None
+        if said.ok:
+            return 0.0
+        return None if said.clears_at is None else max(0.0, said.clears_at - self.headroom.now())
 
     async def outcome(self, provider: str, job_id: str, error: UpstreamError | None) -> None:
         """After a submit: feed the breaker; a refused or failed submit gives its slot back."""

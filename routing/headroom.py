@@ -30,6 +30,7 @@ __all__ = [
     "HeadroomConfig",
     "HeadroomUnavailable",
     "HeadroomView",
+    "Held",
     "ReadingView",
     "WindowConfig",
     "WindowView",
@@ -91,6 +92,14 @@ class Availability(msgspec.Struct, frozen=True, kw_only=True):
         return not self.reasons
 
 
+class Held(msgspec.Struct, frozen=True, kw_only=True):
+    """What a provider's `reserve` keeps now: units per window scope (only those above 0), and why a call would dig
+    into them (a window down to its reserve), or None."""
+
+    units: dict[str, int] = msgspec.field(default_factory=dict)
+    why: str | None = None
+
+
 class WindowView(msgspec.Struct, frozen=True, kw_only=True):
     scope: str
     limit: int
@@ -146,6 +155,7 @@ class Headroom:
         self._pending: dict[tuple[str, str], Reading] = {}
         self._renewed: dict[tuple[str, str], float] = {}
         self._flush_lock = asyncio.Lock()
+        self._take_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._flushing: asyncio.Task[None] | None = None
 
     @classmethod
@@ -168,20 +178,32 @@ class Headroom:
         )
         return cls(configs, windows=windows, ledger=RedisLedger(client, prefix=prefix), clock=clock)
 
+    def now(self) -> float:
+        """The clock leases, cooldowns and `Availability.clears_at` are on."""
+        return self._clock()
+
     def _config(self, provider: str) -> HeadroomConfig:
         return self._configs.get(provider) or HeadroomConfig()
 
     # ---------------------------------------- windows
 
-    async def try_take(self, provider: str, scope: str, *, cost: int = 1) -> bool:
-        """Consume `cost` units of the scope's window, atomically across replicas; False if it has no room.
+    async def try_take(self, provider: str, scope: str, *, cost: int = 1, keep: int = 0) -> bool:
+        """Consume `cost` units of the scope's window, atomically across replicas; False if it has no room, or (with
+        `keep`) if taking them would leave `keep` units or fewer: a call that must not dig into the reserve.
 
-        A scope with no configured window always has room."""
+        A scope with no configured window always has room. Takes on a window with a `reserve` run one at a time in
+        this process, so the reserve check and the take are one step here; across replicas the take itself is
+        atomic (the window is never overrun) but two replicas racing may dig into the reserve by a unit."""
         item = self._items.get((provider, scope))
         if item is None:
             return True
         with _windows_unavailable():
-            return await self._limiter.hit(item, provider, scope, cost=cost)
+            if self._config(provider).reserve == 0:
+                return await self._limiter.hit(item, provider, scope, cost=cost)
+            async with self._take_locks.setdefault((provider, scope), asyncio.Lock()):
+                if keep > 0 and not await self._limiter.test(item, provider, scope, cost=keep + cost):
+                    return False
+                return await self._limiter.hit(item, provider, scope, cost=cost)
 
     async def remaining(self, provider: str, scope: str) -> int | None:
         """Units left in the scope's window now; None if the scope has no configured window."""
@@ -277,9 +299,16 @@ class Headroom:
 
     async def reserved(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> str | None:
         """Why a call in `scopes` would dig into the provider's `reserve` (a window that low), or None."""
+        return (await self.held(provider, scopes=scopes)).why
+
+    async def held(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> Held:
+        """The units of each window in `scopes` the provider's `reserve` keeps for requests only it can serve, and
+        why a call would dig into them now (a window down to them), or None."""
         config = self._config(provider)
         if config.reserve == 0:
-            return None
+            return Held()
+        units: dict[str, int] = {}
+        why: str | None = None
         for window in config.windows:
             if window.scope not in scopes:
                 continue
@@ -288,18 +317,19 @@ class Headroom:
                 stats = await self._limiter.get_window_stats(item, provider, window.scope)
                 left = max(0, stats.remaining)
                 if config.reserve != "auto":
-                    held, seen = config.reserve, None
+                    units[window.scope], seen = config.reserve, None
                 else:
                     seen = await self._demand.seen(provider, window.scope, window.per_s)
                     frees_in_s = stats.reset_time - time.time()  # `limits` windows run on wall time
-                    held = demand_reserve(
+                    units[window.scope] = demand_reserve(
                         seen=seen, per_s=window.per_s, frees_in_s=frees_in_s, margin=config.reserve_margin,
                         limit=window.limit,
                     )  # fmt: skip
-            if held > 0 and left <= held:
+            kept = units[window.scope]
+            if why is None and kept > 0 and left <= kept:
                 why = f"{provider}: {left} left in the {window.scope} window, kept for requests only it can serve"
-                return why if seen is None else f"{why} ({held} held back: {seen} such in the last {window.per_s} s)"
-        return None
+                why = why if seen is None else f"{why} ({kept} held back: {seen} such in the last {window.per_s} s)"
+        return Held(units={scope: n for scope, n in units.items() if n > 0}, why=why)
 
     async def note_exclusive(self, provider: str) -> None:
         """A request only this provider can serve was planned: counted when its `reserve` is "auto"."""

@@ -39,6 +39,9 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     estimated_cost_micros: int
     warnings: tuple[str, ...] = ()
     held_back: str | None = None  # why it ranks after every other candidate (its provider's reserve)
+    # Units of its provider's windows (by scope) kept for requests only that provider can serve: a submit that could
+    # go elsewhere leaves them (routing/gate.py `claim`).
+    reserve: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class Drop(msgspec.Struct, frozen=True, kw_only=True):

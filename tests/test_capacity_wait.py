@@ -4,6 +4,7 @@ lasts longer, or the wait switched off, is answered 503 at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -147,3 +148,15 @@ async def test_with_the_wait_off_a_429_from_the_only_provider_is_the_answer(
     assert reply.status_code == 503, reply.text
     assert reply.json()["error"]["code"] == "rate_limited"
     assert await generate_calls(sandbox["nanogpt"]) == 1
+
+
+@pytest.mark.parametrize("client", [nanogpt_window(2)], indirect=True)
+async def test_concurrent_creates_for_the_last_unit_both_get_it_in_turn(
+    client: httpx.AsyncClient, sandbox: dict[str, str]
+) -> None:
+    """Two NanoGPT-only creates at once for a window of 1 per 2 s: both may pass the screen, one takes the unit and
+    the other, refused at submit, waits for the unit to come back instead of failing; both end on NanoGPT."""
+    replies = await asyncio.gather(*(client.post("/v1/videos", json=NANO_ONLY, headers=auth()) for _ in range(2)))
+    assert [r.status_code for r in replies] == [202, 202], [r.text for r in replies]
+    assert {r.json()["provider"] for r in replies} == {"nanogpt"}
+    assert await generate_calls(sandbox["nanogpt"]) == 2

@@ -3,11 +3,15 @@ the reserve, requests another provider can serve go there, and the last units go
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+
 import httpx
 import msgspec
 import pytest
 
 from gateway.auth import Caller, KeyRing, digest
+from gateway.store.base import JobStore
 from routing.headroom import HeadroomConfig, WindowConfig
 from tests.conftest import GatewayFactory, auth, example_settings
 from tests.test_gate_e2e import generate_calls, with_nanogpt
@@ -118,3 +122,20 @@ async def test_an_auto_reserve_holds_nothing_back_until_exclusive_demand_is_seen
             assert (await client.post("/v1/routing/explain", json=NANO_ONLY, headers=admin)).status_code == 200
         shared = [(await client.post("/v1/videos", json=SHARED, headers=admin)).json() for _ in range(5)]
     assert [v["provider"] for v in shared] == ["nanogpt"] * 4 + ["videogenapi"]
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"], indirect=True)
+async def test_concurrent_shared_requests_never_take_the_reserved_units(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory, store: JobStore
+) -> None:
+    """Window 5, reserve 2, ten shared requests at once: every screen sees 5 left, but the take at submit leaves the
+    reserve, so exactly 3 go to NanoGPT and 7 to videogenapi; two NanoGPT-only requests then get NanoGPT."""
+    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=5, per_s=3600),), reserve=2)
+    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    async with serve_gateway(settings, store=store) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        shared = await asyncio.gather(*(client.post("/v1/videos", json=SHARED, headers=auth()) for _ in range(10)))
+        only = [await client.post("/v1/videos", json=NANO_ONLY, headers=auth()) for _ in range(2)]
+    assert [r.status_code for r in [*shared, *only]] == [202] * 12
+    assert Counter(r.json()["provider"] for r in shared) == {"nanogpt": 3, "videogenapi": 7}
+    assert [r.json()["provider"] for r in only] == ["nanogpt", "nanogpt"]
+    assert await generate_calls(sandbox["nanogpt"]) == 5

@@ -3,6 +3,7 @@ requests only one provider can serve (memory and a real Redis, across replicas),
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -102,3 +103,30 @@ async def test_exclusive_requests_are_counted_only_where_the_reserve_is_auto(bac
         assert await headroom.try_take("nanogpt", "generate")
     assert await headroom.reserved("nanogpt") is None  # 2 left > 1
     assert await headroom.reserved("other") is None
+
+
+async def test_held_gives_the_units_kept_per_window(backend: Backend) -> None:
+    """`held` is what claims that may go elsewhere must leave: the auto size per window, nothing without demand."""
+    headroom = backend.replica(AUTO, Clock())
+    assert (await headroom.held("nanogpt")).units == {}
+    for _ in range(2):
+        await headroom.note_exclusive("nanogpt")
+        assert await headroom.try_take("nanogpt", "generate")
+    assert (await headroom.held("nanogpt")).units == {"generate": 3}
+
+
+async def test_a_take_that_must_keep_the_reserve_stops_above_it(backend: Backend) -> None:
+    """Window 6, keep 2: four takes that must keep 2 succeed, the next is refused with 2 left; plain takes (a
+    request only this provider serves) then spend those 2."""
+    headroom = backend.replica({"nanogpt": config(("generate", 6, 3600), reserve=2)}, Clock())
+    assert [await headroom.try_take("nanogpt", "generate", keep=2) for _ in range(5)] == [True] * 4 + [False]
+    assert await headroom.remaining("nanogpt", "generate") == 2
+    assert [await headroom.try_take("nanogpt", "generate") for _ in range(3)] == [True, True, False]
+
+
+async def test_concurrent_takes_that_must_keep_the_reserve_never_dig_into_it(backend: Backend) -> None:
+    """Twenty takes at once on one replica, window 10, keep 3: exactly 7 succeed (check and take are one step)."""
+    headroom = backend.replica({"nanogpt": config(("generate", 10, 3600), reserve=3)}, Clock())
+    taken = await asyncio.gather(*(headroom.try_take("nanogpt", "generate", keep=3) for _ in range(20)))
+    assert sum(taken) == 7
+    assert await headroom.remaining("nanogpt", "generate") == 3

@@ -18,7 +18,12 @@ OPERATIONS = frozenset({"generate", "status", "cancel", "upload", "upload_put", 
 # The transport reports a status code, "timeout" or "connection_error"; codes are grouped by class.
 CALL_OUTCOMES = frozenset({"2xx", "3xx", "4xx", "429", "5xx", "timeout", "connection_error"})
 # Why a submit left a candidate: an upstream error class, or the gate's refusal before any call (routing/gate.py).
-FAILOVER_REASONS = frozenset(e.value for e in ErrorClass) | {"circuit_open", "no_headroom", "no_concurrency_slot"}
+FAILOVER_REASONS = frozenset(e.value for e in ErrorClass) | {
+    "circuit_open",
+    "no_headroom",
+    "no_concurrency_slot",
+    "reserve_kept",
+}
 ERROR_CLASSES = frozenset(e.value for e in ErrorClass)
 # The codes of the 503 `no_provider_available` replies (gateway/service.py).
 REFUSAL_REASONS = frozenset({"no_provider_available", "all_attempts_failed"})
