@@ -9,7 +9,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -20,8 +20,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from providers import contract
+from routing.headroom_config import GENERATE, HeadroomConfig, WindowConfig
 from routing.headroom_demand import ExclusiveDemand, demand_reserve
 from routing.headroom_ledger import HeadroomUnavailable, Ledger, MemoryLedger, Reading, RedisLedger
+from routing.headroom_readings import ReadingView, applies, judge
 
 __all__ = [
     "GENERATE",
@@ -37,47 +39,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger("routing.headroom")
-
-GENERATE = "generate"
-# Readings about one operation or one model only block requests for that scope; any other scope
-# ("account", "month", "balance", "daily", "rate", ...) speaks for the whole provider account.
-_OPERATION_SCOPES = frozenset({GENERATE, "status", "cancel", "upload", "file"})
-_QUOTA_LABELS = {"month": "monthly", "daily": "daily", "day": "daily"}
-
-_Positive = Annotated[int, msgspec.Meta(ge=1)]
-
-
-class WindowConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """At most `limit` calls in any `per_s` seconds (moving window) for one scope of a provider account.
-
-    `per_s` is whole seconds: `limits` counts windows in whole seconds and Redis expires keys in them."""
-
-    scope: Annotated[str, msgspec.Meta(min_length=1)]
-    limit: _Positive
-    per_s: _Positive
-
-
-class HeadroomConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One provider account's limits. A reading that says "exhausted" without saying until when keeps the
-    provider out for `recheck_after_s`; after that one call may find out (else it would never be tried again).
-
-    `reserve`: once a configured window has this many units left or fewer, requests another provider could serve
-    rank this one last (trunk reservation), so the rest go to requests only it can serve. `"auto"` sizes it per
-    window from the requests only this provider could serve seen lately (routing/headroom_demand.py), plus
-    `reserve_margin`; nothing is kept while none are seen."""
-
-    windows: tuple[WindowConfig, ...] = ()
-    reserve: Annotated[int, msgspec.Meta(ge=0)] | Literal["auto"] = 0
-    reserve_margin: Annotated[int, msgspec.Meta(ge=0)] = 1
-    max_in_flight: _Positive | None = None
-    slot_lease_s: Annotated[float, msgspec.Meta(gt=0)] = 3600
-    min_balance_usd: Annotated[float, msgspec.Meta(ge=0)] = 0
-    recheck_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300
-
-    def __post_init__(self) -> None:
-        scopes = [w.scope for w in self.windows]
-        if len(scopes) != len(set(scopes)):
-            raise ValueError(f"one window per scope: {sorted(scopes)}")
 
 
 class Availability(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,15 +66,6 @@ class WindowView(msgspec.Struct, frozen=True, kw_only=True):
     limit: int
     per_s: int
     remaining: int
-
-
-class ReadingView(msgspec.Struct, frozen=True, kw_only=True):
-    """A provider's last reading for one scope; `blocked_until`/`reason` are set while it keeps the provider out."""
-
-    reading: contract.Headroom
-    at: float
-    blocked_until: float | None = None
-    reason: str | None = None
 
 
 class HeadroomView(msgspec.Struct, frozen=True, kw_only=True):
@@ -347,7 +299,7 @@ class Headroom:
             WindowView(scope=w.scope, limit=w.limit, per_s=w.per_s, remaining=await self._remaining(provider, w.scope))
             for w in config.windows
         ]
-        ends = [v.blocked_until for v in blocks if v.blocked_until and _applies(v.reading.scope, (GENERATE,))]
+        ends = [v.blocked_until for v in blocks if v.blocked_until and applies(v.reading.scope, (GENERATE,))]
         said = await self._blocking(provider, (GENERATE,), blocks)
         return HeadroomView(
             provider=provider,
@@ -368,14 +320,14 @@ class Headroom:
     async def _blocks(self, provider: str) -> list[ReadingView]:
         await self.flush()
         config, now = self._config(provider), self._clock()
-        return [_judge(reading, config, now) for reading in await self._ledger.readings(provider)]
+        return [judge(reading, config, now) for reading in await self._ledger.readings(provider)]
 
     async def _blocking(self, provider: str, scopes: tuple[str, ...], blocks: list[ReadingView]) -> Availability:
         config, now = self._config(provider), self._clock()
         ends: list[float | None] = []
         reasons: list[str] = []
         for view in blocks:
-            if view.reason is not None and _applies(view.reading.scope, scopes):
+            if view.reason is not None and applies(view.reading.scope, scopes):
                 reasons.append(view.reason)
                 ends.append(view.blocked_until)
         for window in config.windows:
@@ -405,37 +357,3 @@ def _windows_unavailable() -> Iterator[None]:
         yield
     except StorageError as exc:
         raise HeadroomUnavailable("the shared rate-limit windows (Redis) are unreachable") from exc
-
-
-def _applies(reading_scope: str, scopes: tuple[str, ...]) -> bool:
-    narrow = reading_scope in _OPERATION_SCOPES or reading_scope.startswith("model:")
-    return reading_scope in scopes or not narrow
-
-
-def _judge(reading: Reading, config: HeadroomConfig, now: float) -> ReadingView:
-    """Whether a reading keeps its provider out now, until when and why (first matching rule wins)."""
-    said, at = reading.headroom, reading.at
-    hold_until = at + config.recheck_after_s
-    floor_micros = round(config.min_balance_usd * 1_000_000)
-    if said.retry_after_s is not None:
-        until = at + said.retry_after_s
-        on = "" if said.scope == "account" else f" ({said.scope})"
-        why = f"cooling down {_seconds(until - now)} s after a 429{on}"
-    elif said.used is not None and said.limit is not None and said.used >= said.limit:
-        until = said.reset_at or hold_until
-        why = f"{_QUOTA_LABELS.get(said.scope, said.scope)} quota used {said.used}/{said.limit}"
-    elif said.remaining == 0:
-        until = said.reset_at or hold_until
-        why = f"{said.scope} exhausted, {'resets' if said.reset_at else 'rechecking'} in {_seconds(until - now)} s"
-    elif said.balance_micros is not None and said.balance_micros < floor_micros:
-        until = hold_until
-        why = f"balance ${said.balance_micros / 1_000_000:.2f} below ${config.min_balance_usd:.2f}"
-    else:
-        return ReadingView(reading=said, at=at)
-    if until <= now:
-        return ReadingView(reading=said, at=at)
-    return ReadingView(reading=said, at=at, blocked_until=until, reason=f"{said.provider}: {why}")
-
-
-def _seconds(duration_s: float) -> int:
-    return max(1, math.ceil(duration_s))

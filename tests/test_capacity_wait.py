@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import httpx
 import msgspec
@@ -18,24 +17,13 @@ from gateway.store.base import JobStore
 from routing.headroom import HeadroomConfig, WindowConfig
 from tests.conftest import TEAM_A_KEY, GatewayFactory, auth, example_settings
 from tests.metrics_support import scrape, value
+from tests.test_gate_e2e import arm, generate_calls
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
 NANO_ONLY = {**SORA, "routing": {"providers": ["nanogpt"]}}
 WAITS = "video_gateway_router_capacity_wait_seconds_count"
 ADMIN_KEY = "vgk_test_capacity_wait_adm"
 TEAM_A = Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"}))
-
-
-async def arm(url: str, **fault: Any) -> None:
-    async with httpx.AsyncClient(base_url=url) as emulator:
-        reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "times": 1, **fault})
-        assert reply.status_code in (200, 201), reply.text
-
-
-async def generate_calls(url: str) -> int:
-    async with httpx.AsyncClient(base_url=url) as emulator:
-        calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
-        return calls
 
 
 def nanogpt_window(per_s: int, *, wait_s: float | None = None) -> Callable[[Settings], Settings]:
