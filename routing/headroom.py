@@ -62,10 +62,13 @@ class Held(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class WindowView(msgspec.Struct, frozen=True, kw_only=True):
+    """`reserved`: the units of `remaining` the provider's `reserve` keeps now for requests only it can serve."""
+
     scope: str
     limit: int
     per_s: int
     remaining: int
+    reserved: int = 0
 
 
 class HeadroomView(msgspec.Struct, frozen=True, kw_only=True):
@@ -295,8 +298,15 @@ class Headroom:
     async def snapshot(self, provider: str) -> HeadroomView:
         config = self._config(provider)
         blocks = await self._blocks(provider)
+        held = (await self.held(provider, scopes=tuple(w.scope for w in config.windows))).units
         windows = [
-            WindowView(scope=w.scope, limit=w.limit, per_s=w.per_s, remaining=await self._remaining(provider, w.scope))
+            WindowView(
+                scope=w.scope,
+                limit=w.limit,
+                per_s=w.per_s,
+                remaining=await self._remaining(provider, w.scope),
+                reserved=held.get(w.scope, 0),
+            )
             for w in config.windows
         ]
         ends = [v.blocked_until for v in blocks if v.blocked_until and applies(v.reading.scope, (GENERATE,))]

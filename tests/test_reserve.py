@@ -139,3 +139,20 @@ async def test_concurrent_shared_requests_never_take_the_reserved_units(
     assert Counter(r.json()["provider"] for r in shared) == {"nanogpt": 3, "videogenapi": 7}
     assert [r.json()["provider"] for r in only] == ["nanogpt", "nanogpt"]
     assert await generate_calls(sandbox["nanogpt"]) == 5
+
+
+async def test_providers_view_shows_the_units_the_reserve_keeps(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> None:
+    """`GET /v1/providers`: NanoGPT's generate window shows its limit, what is left and the 2 units kept."""
+    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=4, per_s=3600),), reserve=2)
+    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    keys = KeyRing({digest(ADMIN_KEY): OPS})
+    async with serve_gateway(settings, keyring=keys) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        assert (await client.post("/v1/videos", json=SHARED, headers=admin)).json()["provider"] == "nanogpt"
+        providers = (await client.get("/v1/providers", headers=admin)).json()
+    [nano] = [p for p in providers if p["provider"] == "nanogpt"]
+    assert nano["headroom"]["windows"] == [
+        {"scope": "generate", "limit": 4, "per_s": 3600, "remaining": 3, "reserved": 2}
+    ]
