@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from gateway.auth import Caller, KeyRing, digest
+from gateway.config import Settings
 from gateway.store.base import JobStore
 from routing.headroom import HeadroomConfig, WindowConfig
 from tests.conftest import GatewayFactory, auth, example_settings
@@ -22,13 +23,18 @@ ADMIN_KEY = "vgk_test_reserve_admin_0001"
 OPS = Caller(key_id="ops", team="ops", scopes=frozenset({"videos", "admin"}))
 
 
+def nanogpt_window(sandbox: dict[str, str], *, limit: int, reserve: int = 0) -> Settings:
+    """The example config on the emulators with NanoGPT's generate window at `limit` an hour, keeping `reserve`."""
+    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=limit, per_s=3600),), reserve=reserve)
+    return with_nanogpt(example_settings(sandbox), headroom=window)
+
+
 async def test_the_last_units_of_a_window_are_kept_for_requests_only_that_provider_serves(
     sandbox: dict[str, str], serve_gateway: GatewayFactory
 ) -> None:
     """Window 4, reserve 2: two shared requests take NanoGPT, the third goes to videogenapi, and two NanoGPT-only
     requests still get NanoGPT; the fifth NanoGPT submit is never made."""
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=4, per_s=3600),), reserve=2)
-    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    settings = nanogpt_window(sandbox, limit=4, reserve=2)
     async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
         shared = [(await client.post("/v1/videos", json=SHARED, headers=auth())).json() for _ in range(3)]
         only = [await client.post("/v1/videos", json=NANO_ONLY, headers=auth()) for _ in range(3)]
@@ -42,8 +48,7 @@ async def test_explain_shows_why_a_candidate_is_held_back(
     sandbox: dict[str, str], serve_gateway: GatewayFactory
 ) -> None:
     """With the window at its reserve, explain ranks NanoGPT after videogenapi and says why."""
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=3, per_s=3600),), reserve=3)
-    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    settings = nanogpt_window(sandbox, limit=3, reserve=3)
     async with (
         serve_gateway(settings, keyring=KeyRing({digest(ADMIN_KEY): OPS})) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as client,
@@ -60,8 +65,7 @@ async def test_without_a_reserve_the_cheapest_takes_the_window_to_the_end(
     sandbox: dict[str, str], serve_gateway: GatewayFactory
 ) -> None:
     """The default (reserve 0): shared requests spend NanoGPT's window and a NanoGPT-only request is refused."""
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=2, per_s=3600),))
-    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    settings = nanogpt_window(sandbox, limit=2)
     async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
         shared = [(await client.post("/v1/videos", json=SHARED, headers=auth())).json() for _ in range(2)]
         only = await client.post("/v1/videos", json=NANO_ONLY, headers=auth())
@@ -130,8 +134,7 @@ async def test_concurrent_shared_requests_never_take_the_reserved_units(
 ) -> None:
     """Window 5, reserve 2, ten shared requests at once: every screen sees 5 left, but the take at submit leaves the
     reserve, so exactly 3 go to NanoGPT and 7 to videogenapi; two NanoGPT-only requests then get NanoGPT."""
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=5, per_s=3600),), reserve=2)
-    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    settings = nanogpt_window(sandbox, limit=5, reserve=2)
     async with serve_gateway(settings, store=store) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         shared = await asyncio.gather(*(client.post("/v1/videos", json=SHARED, headers=auth()) for _ in range(10)))
         only = [await client.post("/v1/videos", json=NANO_ONLY, headers=auth()) for _ in range(2)]
@@ -145,8 +148,7 @@ async def test_providers_view_shows_the_units_the_reserve_keeps(
     sandbox: dict[str, str], serve_gateway: GatewayFactory
 ) -> None:
     """`GET /v1/providers`: NanoGPT's generate window shows its limit, what is left and the 2 units kept."""
-    window = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=4, per_s=3600),), reserve=2)
-    settings = with_nanogpt(example_settings(sandbox), headroom=window)
+    settings = nanogpt_window(sandbox, limit=4, reserve=2)
     keys = KeyRing({digest(ADMIN_KEY): OPS})
     async with serve_gateway(settings, keyring=keys) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
