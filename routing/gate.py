@@ -73,10 +73,11 @@ class ProviderGate:
         provider = candidate.provider
         if not await _fail_open(self.breakers.allow(provider), True):
             return "circuit_open"
-        for scope in (GENERATE, f"model:{candidate.request.upstream_model}"):
-            keep = candidate.reserve.get(scope, 0) if spare_reserve else 0
-            if not await _fail_open(self.headroom.try_take(provider, scope, keep=keep), True):
-                return "reserve_kept" if keep else "no_headroom"
+        scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+        keeps = {scope: candidate.reserve.get(scope, 0) if spare_reserve else 0 for scope in scopes}
+        refused = await _fail_open(self.headroom.take_each(provider, keeps), None)
+        if refused is not None:
+            return "reserve_kept" if keeps[refused] else "no_headroom"
         if not await _fail_open(self.headroom.acquire_slot(provider, job_id), True):
             return "no_concurrency_slot"
         return None

@@ -160,6 +160,23 @@ class Headroom:
                     return False
                 return await self._limiter.hit(item, provider, scope, cost=cost)
 
+    async def take_each(self, provider: str, keeps: Mapping[str, int]) -> str | None:
+        """A unit of each scope's window, leaving the units `keeps` maps it to; the first scope without room, if any.
+        With more than one configured window each is tested first, so a refusal by one does not spend a unit of
+        another (short of a concurrent take between the test and the take: `limits` cannot give a unit back)."""
+        configured = [scope for scope in keeps if (provider, scope) in self._items]
+        if len(configured) > 1:
+            for scope in configured:
+                with _windows_unavailable():
+                    if not await self._limiter.test(
+                        self._items[(provider, scope)], provider, scope, cost=1 + keeps[scope]
+                    ):
+                        return scope
+        for scope in configured:
+            if not await self.try_take(provider, scope, keep=keeps[scope]):
+                return scope
+        return None
+
     async def remaining(self, provider: str, scope: str) -> int | None:
         """Units left in the scope's window now; None if the scope has no configured window."""
         item = self._items.get((provider, scope))

@@ -88,6 +88,19 @@ async def test_windows_are_counted_per_provider_and_scope(backend: Backend) -> N
     assert await headroom.try_take("nanogpt", "generate")
 
 
+async def test_a_submit_refused_by_its_model_window_spends_nothing_of_the_account_window(backend: Backend) -> None:
+    """videogenapi's sora-2 cap (1 an hour) is spent: the next sora-2 submit is refused by it and the account's
+    generate window keeps its units; a submit for another model still takes one."""
+    configs = {"videogenapi": config(("generate", 5, 3600), ("model:sora-2", 1, 3600))}
+    headroom = backend.replica(configs, Clock())
+    sora = {"generate": 0, "model:sora-2": 0}
+    assert await headroom.take_each("videogenapi", sora) is None
+    assert await headroom.take_each("videogenapi", sora) == "model:sora-2"
+    assert await headroom.remaining("videogenapi", "generate") == 4
+    assert await headroom.take_each("videogenapi", {"generate": 0, "model:veo-3": 0}) is None
+    assert await headroom.remaining("videogenapi", "generate") == 3
+
+
 async def test_scope_without_a_window_always_has_room(backend: Backend) -> None:
     """An unconfigured scope (or provider) is never refused and reports no remaining count."""
     headroom = backend.replica({"videogen": config(("generate", 1, 3600))}, Clock())
