@@ -20,7 +20,9 @@ async def serve_app(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Asyn
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    # Idle kept-alive connections stay open a minute (uvicorn's default is 5 s): a client reusing one from its pool
+    # just as the server closes it gets "Server disconnected without sending a response", which nothing retries.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_keep_alive=60)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
