@@ -141,7 +141,9 @@ class VideoService:
                 await self._store.delete(job.id)
                 raise
         deadline_at = self._clock() + self._upstreams[candidate.provider].max_job_duration_s
-        await self._admission.accepted(job, candidate, deadline_at=deadline_at)
+        await self._admission.accepted(
+            job, candidate, deadline_at=deadline_at, reported_cost_micros=accepted.reported_cost_micros
+        )
         return await self._follow(job, candidate, accepted, attempts)
 
     async def _ranked_or_wait(
@@ -267,7 +269,9 @@ class VideoService:
             upstream_job, candidate = accepted
             # The hold follows the provider that accepted (it was sized at admission for the priciest candidate).
             deadline_at = self._clock() + self._upstreams[candidate.provider].max_job_duration_s
-            await self._admission.accepted(moving, candidate, deadline_at=deadline_at)
+            await self._admission.accepted(
+                moving, candidate, deadline_at=deadline_at, reported_cost_micros=upstream_job.reported_cost_micros
+            )
             return await self._follow(moving, candidate, upstream_job, tuple(attempts))
         # Every next provider refused: the job ends with the failure that started this, every attempt recorded.
         ended = fail(moving, job_error(failure, job.provider), now=self._clock())

@@ -118,6 +118,15 @@ async def test_a_nanogpt_job_settles_at_the_cost_the_emulator_reports(gateway: G
     assert [r.job_id for r in gateway.settled] == [video["id"]]
 
 
+async def test_while_a_nanogpt_job_runs_its_hold_is_the_cost_the_provider_reported(gateway: Gateway) -> None:
+    """NanoGPT's 202 says $0.50 where the price table estimated $0.40: from acceptance on, the team's reserved spend
+    is $0.50, so later admissions see what this job will really cost (it never finishes here)."""
+    video = await gateway.create({**SORA, "prompt": "a paper boat [sandbox:stuck]"})
+    assert video["provider"] == "nanogpt"
+    budget = await gateway.team_budget()
+    assert (budget["reserved_micros"], budget["spent_micros"], budget["active_jobs"]) == (500_000, 0, 1)
+
+
 async def test_a_price_table_job_settles_at_its_estimate(gateway: Gateway) -> None:
     """Vidgen reports no cost: a 5 s scenex job is billed from the price table, $0.10."""
     video = await gateway.create({"model": "scenex", "prompt": "a lighthouse"})

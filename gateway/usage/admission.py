@@ -118,9 +118,12 @@ class Admission:
             raise quota_exceeded(refusal)
         self._hooks.on_reservation("reserved", job.team)
 
-    async def accepted(self, job: VideoJob, candidate: Candidate, *, deadline_at: float) -> None:
-        """Shrink the hold to the accepted candidate's estimate and keep it until well past the job's deadline.
-        Best effort: if the store fails here the larger hold simply stays until settlement."""
+    async def accepted(
+        self, job: VideoJob, candidate: Candidate, *, deadline_at: float, reported_cost_micros: int | None = None
+    ) -> None:
+        """Size the hold to what the accepted job will cost — the provider's own figure when its reply gave one
+        (NanoGPT's 202 `cost`), else the candidate's estimate — and keep it until well past the job's deadline.
+        Best effort: if the store fails here the admission-time hold simply stays until settlement."""
         hold = Hold(
             job_id=job.id,
             team=job.team,
@@ -128,7 +131,7 @@ class Admission:
             provider=candidate.provider,
             model=candidate.model,
             created_at=job.created_at,
-            cost_micros=candidate.estimated_cost_micros,
+            cost_micros=candidate.estimated_cost_micros if reported_cost_micros is None else reported_cost_micros,
             video_seconds=candidate.seconds,
             expires_at=deadline_at + HOLD_MARGIN_S,
         )
