@@ -44,10 +44,11 @@ def check_key(value: str) -> str:
 
 
 def claim_ttl_s(settings: Settings) -> float:
-    """How long a create can run: the failover deadline, one more provider call started just before it, and
-    margin for the store writes. A claim older than that belongs to a create that died with its replica."""
+    """How long a create can run: its wait for capacity, the failover deadline, one more provider call started
+    just before it, and margin for the store writes. A claim older than that belongs to a create that died with its
+    replica."""
     slowest = max((p.timeout_s for p in settings.providers.values()), default=30.0)
-    return settings.failover.deadline_s + slowest + 30.0
+    return settings.failover.wait_for_capacity_s + settings.failover.deadline_s + slowest + 30.0
 
 
 def fingerprint(intake: Intake, metadata: Mapping[str, str]) -> str:

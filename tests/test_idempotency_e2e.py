@@ -10,11 +10,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from gateway.app import create_app
+from gateway.config import load_settings
+from gateway.idempotency import claim_ttl_s
 from gateway.store.base import JobStore
 from tests.conftest import (
+    EXAMPLE_CONFIG,
     TEAM_B_KEY,
     GatewayFactory,
     auth,
@@ -217,3 +221,15 @@ async def test_a_create_whose_request_task_is_cancelled_still_finishes(
     assert retry.headers["idempotent-replayed"] == "true"
     assert done["status"] == "completed"
     assert await submits(emulator) == 1
+
+
+def test_a_claim_outlives_the_longest_create_including_its_wait_for_capacity() -> None:
+    """The in-progress claim must outlast a create that waits for capacity and then fails over to its deadline:
+    with the example config (wait 5 s, deadline 60 s, slowest provider timeout), and 30 s more when the wait is 35 s."""
+    example = load_settings(EXAMPLE_CONFIG)
+    slowest = max(p.timeout_s for p in example.providers.values())
+    assert claim_ttl_s(example) == 5.0 + 60.0 + slowest + 30.0
+    waits_longer = msgspec.structs.replace(
+        example, failover=msgspec.structs.replace(example.failover, wait_for_capacity_s=35.0)
+    )
+    assert claim_ttl_s(waits_longer) == claim_ttl_s(example) + 30.0
