@@ -143,6 +143,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             validate_rules(self.routing, known_providers=self.providers, known_models=self.models)
         except RulesError as exc:
             raise ValueError(f"{exc.detail} - at `{exc.path}`") from exc
+        slowest_s = max((p.timeout_s for p in self.providers.values()), default=0.0)
+        submit_s = self.failover.wait_for_capacity_s + self.failover.deadline_s + slowest_s
+        if self.poller.submit_grace_s <= submit_s:
+            # Past the grace the poller takes a still-submitting record for one whose replica died, and fails it.
+            raise ValueError(
+                f"poller.submit_grace_s ({self.poller.submit_grace_s:g}) must exceed the longest submit: failover"
+                f" wait_for_capacity_s + deadline_s + the slowest provider timeout ({submit_s:g})"
+                " - at `$.poller.submit_grace_s`"
+            )
         for slug, provider in self.providers.items():
             # A poll that can outlast its lease lets a second replica claim the same job mid-poll.
             if provider.timeout_s >= self.poller.lease_s:

@@ -67,6 +67,9 @@ lease_s = 3.0
 submit_grace_s = 5.0
 max_consecutive_errors = 3
 max_backoff_s = 0.2
+[failover]
+deadline_s = 2.0
+wait_for_capacity_s = 0.5
 [providers.vidgen]
 base_url = "{vidgen_url}"
 api_key_env = "{VIDGEN_KEY_ENV}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from gateway.auth import KeyRing
@@ -211,3 +212,14 @@ def test_lease_shorter_than_a_provider_timeout_is_rejected() -> None:
     """A poll lease the provider timeout can outlast would let two replicas poll one job; it does not load."""
     with pytest.raises(ConfigError, match=r"lease_s .* must exceed .*`\$\.providers\.vidgen\.timeout_s`"):
         parse_settings(_edited("lease_s = 60.0", "lease_s = 10.0"))
+
+
+def test_a_submit_grace_shorter_than_the_longest_submit_does_not_load() -> None:
+    """The poller fails a record still submitting after `submit_grace_s`: it must outlast the capacity wait, the
+    failover deadline and one more provider call, or a live create would be failed under its feet."""
+    base = load_settings(EXAMPLE)
+    slowest = max(p.timeout_s for p in base.providers.values())
+    tight = 5.0 + 60.0 + slowest  # the example's wait and deadline, exactly
+    with pytest.raises(ValueError, match=r"poller.submit_grace_s .* must exceed the longest submit"):
+        msgspec.structs.replace(base, poller=msgspec.structs.replace(base.poller, submit_grace_s=tight))
+    assert msgspec.structs.replace(base, poller=msgspec.structs.replace(base.poller, submit_grace_s=tight + 1))

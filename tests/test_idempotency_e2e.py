@@ -230,6 +230,8 @@ def test_a_claim_outlives_the_longest_create_including_its_wait_for_capacity() -
     slowest = max(p.timeout_s for p in example.providers.values())
     assert claim_ttl_s(example) == 5.0 + 60.0 + slowest + 30.0
     waits_longer = msgspec.structs.replace(
-        example, failover=msgspec.structs.replace(example.failover, wait_for_capacity_s=35.0)
+        example,
+        failover=msgspec.structs.replace(example.failover, wait_for_capacity_s=35.0),
+        poller=msgspec.structs.replace(example.poller, submit_grace_s=300.0),  # it must outlast the longer submit
     )
     assert claim_ttl_s(waits_longer) == claim_ttl_s(example) + 30.0
