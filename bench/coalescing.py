@@ -31,42 +31,14 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from bench.coalescing_lag import LagResult, measure_lag  # noqa: E402
-from bench.status_poll import free_port, machine, wait_ready  # noqa: E402
+from bench.status_poll import REDIS_URL, bench_config, free_port, machine, wait_ready, write_results  # noqa: E402
 from gateway.auth import digest  # noqa: E402
 from gateway.cadence import PollingConfig  # noqa: E402
 from gateway.store.redis import RedisStore  # noqa: E402
 from providers.sandbox.serving import serve_app  # noqa: E402
 from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator  # noqa: E402
 
-REDIS_URL = "redis://127.0.0.1:6379/8"
 QUEUE_S, RUN_S, INTERVAL_S = 1.0, 9.0, 1.0
-CONFIG = """
-default_model = "scenex"
-log_level = "warning"
-[server]
-host = "127.0.0.1"
-port = {port}
-[store]
-backend = "redis"
-redis_url = "{redis_url}"
-key_prefix = "{prefix}"
-[[keys]]
-id = "bench"
-team = "bench"
-sha256 = "{key_digest}"
-[providers.vidgen]
-base_url = "{vidgen_url}"
-api_key_env = "BENCH_VIDGEN_KEY"
-poll_interval_s = {interval_s}
-[models.scenex]
-[[models.scenex.offerings]]
-provider = "vidgen"
-upstream_model = "scenex"
-price = {{ per_second_usd = 0.02 }}
-[models.scenex.offerings.capabilities]
-modes = ["t2v"]
-seconds_per_scene = 5
-"""
 Row = dict[str, float]
 CLIENT_GETS_PER_S = 300
 
@@ -76,13 +48,8 @@ async def gateway(vidgen_url: str, vidgen_key: str, prefix: str, client_key: str
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
-        text = CONFIG.format(
-            port=port,
-            redis_url=REDIS_URL,
-            prefix=prefix,
-            key_digest=digest(client_key),
-            vidgen_url=vidgen_url,
-            interval_s=INTERVAL_S,
+        text = bench_config(
+            port=port, prefix=prefix, key_digest=digest(client_key), vidgen_url=vidgen_url, poll_interval_s=INTERVAL_S
         )
         config.write_text(text, encoding="utf-8")
         argv = [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)]
@@ -250,8 +217,7 @@ def main() -> None:
     text = asyncio.run(run(args))
     print(text)
     if not args.no_write:
-        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-            results.write("\n" + text)
+        write_results(text)
 
 
 if __name__ == "__main__":

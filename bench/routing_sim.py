@@ -50,6 +50,7 @@ from bench.routing_sim_support import (
     make_workload,
     probe,
 )
+from bench.status_poll import write_results
 
 ARMS = ("router", "single", "round-robin")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -270,8 +271,7 @@ def main() -> None:
     text = asyncio.run(main_async(args))
     print(text)
     if not args.no_write:
-        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-            results.write("\n" + text)
+        write_results(text)
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ id = "bench"
 team = "bench"
 sha256 = "{key_digest}"
 [providers.vidgen]
-base_url = "http://127.0.0.1:9"
+base_url = "{vidgen_url}"
 api_key_env = "BENCH_VIDGEN_KEY"
+poll_interval_s = {poll_interval_s}
 [models.scenex]
 [[models.scenex.offerings]]
 provider = "vidgen"
@@ -58,6 +59,27 @@ price = {{ per_second_usd = 0.02 }}
 modes = ["t2v"]
 seconds_per_scene = 5
 """
+
+
+def bench_config(
+    *, port: int, prefix: str, key_digest: str, vidgen_url: str = "http://127.0.0.1:9", poll_interval_s: float = 1.0
+) -> str:
+    """The one-provider gateway config both gateway benches serve: Redis store under `prefix`, one client key, Vidgen
+    at `vidgen_url` (by default nothing listens: the status-poll bench never calls it)."""
+    return CONFIG.format(
+        port=port,
+        redis_url=REDIS_URL,
+        prefix=prefix,
+        key_digest=key_digest,
+        vidgen_url=vidgen_url,
+        poll_interval_s=poll_interval_s,
+    )
+
+
+def write_results(text: str) -> None:
+    """Append a bench's Markdown section to bench/RESULTS.md."""
+    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
+        results.write("\n" + text)
 
 
 def free_port() -> int:
@@ -164,9 +186,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, str, dict[str, float]]]:
         for server in args.servers.split(","):
             port = free_port()
             config = Path(tmp) / "bench.toml"
-            config.write_text(
-                CONFIG.format(port=port, redis_url=REDIS_URL, prefix=prefix, key_digest=digest(key)), encoding="utf-8"
-            )
+            config.write_text(bench_config(port=port, prefix=prefix, key_digest=digest(key)), encoding="utf-8")
             env = {"VIDEO_GATEWAY_CONFIG": str(config), "BENCH_VIDGEN_KEY": "unused"}
             with serving(server, "gateway.asgi:app", port, env):
                 url = f"http://127.0.0.1:{port}/v1/videos/{job_id}"
@@ -229,8 +249,7 @@ def main() -> None:
     text = report(run(args), args)
     print(text)
     if not args.no_write:
-        with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-            results.write("\n" + text)
+        write_results(text)
 
 
 if __name__ == "__main__":
