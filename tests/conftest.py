@@ -55,6 +55,7 @@ def gateway_settings_text(
     *,
     poll_interval_s: float = 0.05,
     max_job_duration_s: float | None = None,
+    lease_s: float = 3.0,
     extra: str = "",
 ) -> str:
     """The Vidgen-only test config as TOML (for gateway processes, which read a file)."""
@@ -63,7 +64,7 @@ def gateway_settings_text(
 default_model = "scenex"
 [poller]
 tick_s = 0.02
-lease_s = 3.0
+lease_s = {lease_s}
 submit_grace_s = 5.0
 max_consecutive_errors = 3
 max_backoff_s = 0.2

@@ -58,9 +58,12 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
         async with serve_app(create_vidgen_emulator(config)) as url, httpx.AsyncClient(base_url=url) as emulator:
             reply = await emulator.post("/_sandbox/faults", json={"action": "status", "delay_s": 0.05, "times": -1})
             assert reply.status_code == 201, reply.text
-            text = on_shared_redis(
-                gateway_settings_text(url, poll_interval_s=0.5), redis_url=REDIS_URL, prefix=redis_prefix
-            )
+            # A 6 s lease (3 s elsewhere): on one loaded 2-core run (four test workers, two gateway processes) a
+            # job showed two status calls in flight. Inferred, not traced: the emulator counts a call until its
+            # handler returns, even one the gateway gave up on at 3/4 of its lease (or a loop stalled past it), so
+            # a stall of over 2 s could look like an overlap; the longer lease leaves more room for a stall.
+            settings = gateway_settings_text(url, poll_interval_s=0.5, lease_s=6.0)
+            text = on_shared_redis(settings, redis_url=REDIS_URL, prefix=redis_prefix)
             env = {VIDGEN_KEY_ENV: vidgen_key}
             async with (
                 gateway_process(text, workdir=tmp_path, env=env, name="doomed") as doomed,
