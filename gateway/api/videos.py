@@ -70,7 +70,11 @@ async def create_video(
     idempotency_key: _IdempotencyKey = None,
 ) -> Response[Video]:
     """With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
-    made (its current state) and `Idempotent-Replayed: true`; the same key with another request is a 409."""
+    made (its current state) and `Idempotent-Replayed: true`; the same key with another request is a 409.
+
+    When no provider can take the request at once but one's block lapses within the gateway's capacity wait (a 429
+    cooldown, a full rate window; 5 s by default), the reply waits for it; otherwise 503 `no_provider_available`
+    names each candidate and why it was dropped."""
     caller = session.caller
     caller.require("videos")
     settings = session.settings
