@@ -16,11 +16,11 @@ import redis.asyncio as aioredis
 
 from gateway.cadence import Cadence, PollingConfig, base_delay_s, resolve_cadence
 from gateway.config import PollerSettings
-from gateway.jobs import VideoJob, new_job_id
-from gateway.lifecycle import Finalizer
-from gateway.poller import Poller
+from gateway.polling.poller import Poller
+from gateway.schema.job import VideoJob, new_job_id
 from gateway.store.redis import RedisStore
 from gateway.upstreams import Upstream
+from gateway.videos.writer import JobWriter
 from providers.contract import GenerationRequest, ProviderTraits, UpstreamJob, UpstreamStatus
 from routing.gate import ProviderGate
 from routing.headroom import Headroom, HeadroomConfig
@@ -167,7 +167,7 @@ async def _follow(
         upstreams={SLUG: upstream},
         settings=settings,
         clock=time.time,
-        finalizer=Finalizer(store=store, effects=[], clock=time.time, retry_s=settings.lease_s),
+        writer=JobWriter(store=store, effects=[], clock=time.time, retry_s=settings.lease_s),
         gate=gate,
         draw=rng.random,
         observe_lag=lambda _, lag_s: lags.append((time.time(), lag_s)),

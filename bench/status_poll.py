@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.auth import digest  # noqa: E402
-from gateway.jobs import Usage, VideoJob, new_job_id  # noqa: E402
+from gateway.schema.job import Usage, VideoJob, new_job_id  # noqa: E402
 from gateway.store.redis import RedisStore  # noqa: E402
 from providers.contract import Output, UpstreamJob  # noqa: E402
 

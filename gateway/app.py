@@ -18,35 +18,37 @@ from litestar.di import Provide
 
 from gateway import backends
 from gateway.api.events import stream_video_events
+from gateway.api.http import error_response, request_id_middleware
 from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
+from gateway.api.openapi import openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.api.webhooks import get_video_webhook
-from gateway.assets import AssetLinks
 from gateway.auth import KeyRing
 from gateway.config import Settings
-from gateway.http import error_response, request_id_middleware
-from gateway.idempotency import IdempotentCreates, claim_ttl_s
-from gateway.jobs import VideoJob
-from gateway.lifecycle import Finalizer, TerminalEffect
 from gateway.metrics.registry import Metrics, build_metrics
-from gateway.openapi import openapi_config, patch_openapi
-from gateway.poller import Poller
-from gateway.service import VideoService
+from gateway.polling.poller import Poller
+from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.store.base import JobStore
 from gateway.upstreams import build_upstreams
 from gateway.usage.gauges import BudgetGauges
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.ledger import settlement
 from gateway.usage.records import LedgerRecord, Quota
+from gateway.videos.assets import AssetLinks
+from gateway.videos.failover import Failover
+from gateway.videos.idempotency import IdempotentCreates, claim_ttl_s
+from gateway.videos.service import VideoService
+from gateway.videos.writer import JobWriter
 from gateway.webhooks.delivery import WebhookDispatcher
 from gateway.webhooks.signing import team_secrets
 from providers.transport import CallObserver
 from routing.gate import ProviderGate
+from routing.planner import Planner
 from routing.router import Router
 from routing.rules import RulesHolder
 
@@ -109,32 +111,40 @@ def create_app(
             clock=clock,
             on_outcome=metrics.webhook_delivery,
         )
-        finalizer = Finalizer(
+        writer = JobWriter(
             store=job_store,
             effects=[_release_slot(gate), settle, webhooks.enqueue, metrics.job_finished],
             clock=clock,
             retry_s=settings.poller.lease_s,
         )
-        app.state.finalizer = finalizer
+        app.state.writer = writer
+        planner = Planner(router=router, rules=rules, gate=gate, speeds=speeds, clock=clock)
+        failover = Failover(
+            planner=planner,
+            upstreams=upstreams,
+            writer=writer,
+            admission=admission,
+            settings=settings.failover,
+            submit_grace_s=settings.poller.submit_grace_s,
+            metrics=metrics,
+            clock=clock,
+        )
         app.state.service = VideoService(
             store=job_store,
-            router=router,
+            writer=writer,
+            planner=planner,
+            failover=failover,
             upstreams=upstreams,
             submit_grace_s=settings.poller.submit_grace_s,
-            failover=settings.failover,
-            speeds=speeds,
-            rules=rules,
-            gate=gate,
-            finalizer=finalizer,
+            failover_settings=settings.failover,
             admission=admission,
             clock=clock,
             metrics=metrics,
         )
         app.state.assets = AssetLinks(
-            store=job_store,
+            writer=writer,
             upstreams=upstreams,
             gate=gate,
-            finalizer=finalizer,
             clock=clock,
             margin_s=settings.poller.asset_refresh_margin_s,
         )
@@ -143,11 +153,11 @@ def create_app(
             upstreams=upstreams,
             settings=settings.poller,
             clock=clock,
-            finalizer=finalizer,
+            writer=writer,
             speeds=speeds,
             gate=gate,
             metrics=metrics,
-            resubmit=app.state.service.resubmit,
+            failover=failover,
             observe_lag=metrics.poll_lag,
         )
         app.state.creates = IdempotentCreates(

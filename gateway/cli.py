@@ -153,10 +153,10 @@ def _serve(settings: Settings, server: str, workers: int) -> None:
 def _openapi(config: str) -> int:
     from litestar import Litestar
 
+    from gateway.api.openapi import render_openapi
     from gateway.app import create_app
     from gateway.auth import KeyRing
     from gateway.logging import configure_logging
-    from gateway.openapi import render_openapi
 
     settings = load_settings(config)
     # Logs go to stderr, so stdout carries only the document (`make openapi` redirects it to a file).

@@ -9,9 +9,9 @@ import msgspec
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.jobs import Usage, VideoJob
 from gateway.metrics.labels import LabelGuard
 from gateway.metrics.registry import Metrics
+from gateway.schema.job import Usage, VideoJob
 from providers import contract
 from routing.gate import ProviderGate
 from routing.headroom import Headroom, HeadroomConfig, WindowConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.jobs import VideoJob, new_job_id
+from gateway.schema.job import VideoJob, new_job_id
 from gateway.store.base import JobStore, Order
 
 T0 = 1_750_000_000.0

@@ -11,8 +11,8 @@ import httpx
 import msgspec
 import pytest
 
-from gateway.failover import next_query, replay_of
-from gateway.jobs import Attempt, VideoJob
+from gateway.schema.job import Attempt, VideoJob
+from gateway.videos.failover import next_query, replay_of
 from providers.contract import ErrorClass, Failure, GenerationRequest, ImageData, ImageUrl, Scene
 from routing.router import RouteQuery
 from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal

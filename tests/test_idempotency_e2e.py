@@ -15,8 +15,8 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import load_settings
-from gateway.idempotency import claim_ttl_s
 from gateway.store.base import JobStore
+from gateway.videos.idempotency import claim_ttl_s
 from tests.conftest import (
     EXAMPLE_CONFIG,
     TEAM_B_KEY,

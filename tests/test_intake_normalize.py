@@ -1,4 +1,4 @@
-"""Intake without HTTP: `gateway.intake.normalize` turns a create body into what routing consumes (negatives
+"""Intake without HTTP: `gateway.videos.intake.normalize` turns a create body into what routing consumes (negatives
 split, images decoded and measured, dimensions resolved), and every client mistake is a named InvalidRequest."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.api.schemas import CreateVideoBody
 from gateway.config import LimitsSettings
 from gateway.errors import InvalidRequest, PayloadTooLarge
-from gateway.intake import Intake, decode_data_uri, image_data, normalize
-from gateway.jobs import ImageRef
+from gateway.schema.job import ImageRef
+from gateway.schema.wire import CreateVideoBody
+from gateway.videos.intake import Intake, decode_data_uri, image_data, normalize
 from providers.contract import Dimensions, ImageData, ImageUrl
 from tests.intake_support import MAX_IMAGE_BYTES, PNG, data_uri
 

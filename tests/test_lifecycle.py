@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
-from gateway.jobs import VideoJob, new_job_id
-from gateway.lifecycle import Finalizer
+from gateway.schema.job import VideoJob, new_job_id
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from gateway.videos.writer import JobWriter
 from tests.conftest import REDIS_URL
 
 
@@ -39,36 +39,36 @@ class Recorder:
         self.seen.append(job.id)
 
 
-async def terminal_job(store: JobStore, finalizer: Finalizer) -> VideoJob:
+async def terminal_job(store: JobStore, writer: JobWriter) -> VideoJob:
     now = time.time()
     job = VideoJob(id=new_job_id(now), team="t", key_id="k", model="m", created_at=now, updated_at=now)
     assert await store.create(job, poll_at=now)
     done = msgspec.structs.replace(job, status="completed", phase="done", completed_at=now, version=2)
-    assert await store.replace(done, expected_version=1, poll_at=finalizer.safety_net_at())
+    assert await store.replace(done, expected_version=1, poll_at=writer.safety_net_at())
     return done
 
 
 async def test_effects_run_once_then_the_job_leaves_the_schedule(store: JobStore) -> None:
     recorder = Recorder()
-    finalizer = Finalizer(store=store, effects=[recorder], clock=time.time, retry_s=0.05)
-    job = await terminal_job(store, finalizer)
+    writer = JobWriter(store=store, effects=[recorder], clock=time.time, retry_s=0.05)
+    job = await terminal_job(store, writer)
 
-    finalized = await finalizer.finalize(job)
+    finalized = await writer.finalize(job)
 
     assert finalized is not None
     assert finalized.finalized_at is not None
     assert recorder.seen == [job.id]
     assert await store.next_due_at() is None
-    assert await finalizer.finalize(finalized) is None  # already finalized: nothing runs again
+    assert await writer.finalize(finalized) is None  # already finalized: nothing runs again
     assert recorder.seen == [job.id]
 
 
 async def test_a_failing_effect_leaves_the_job_scheduled_for_another_try(store: JobStore) -> None:
     recorder = Recorder(fail_times=1)
-    finalizer = Finalizer(store=store, effects=[recorder], clock=time.time, retry_s=0.05)
-    job = await terminal_job(store, finalizer)
+    writer = JobWriter(store=store, effects=[recorder], clock=time.time, retry_s=0.05)
+    job = await terminal_job(store, writer)
 
-    assert await finalizer.finalize(job) is None
+    assert await writer.finalize(job) is None
     stored = await store.get(job.id)
     assert stored is not None
     assert stored.finalized_at is None
@@ -76,19 +76,19 @@ async def test_a_failing_effect_leaves_the_job_scheduled_for_another_try(store: 
 
     claimed = await store.claim_due(time.time() + 1, limit=10, lease_s=1)
     assert claimed == [job.id]
-    assert await finalizer.finalize(stored) is not None
+    assert await writer.finalize(stored) is not None
     assert recorder.seen == [job.id]
 
 
 async def test_a_stale_copy_does_not_overwrite_a_newer_record(store: JobStore) -> None:
-    finalizer = Finalizer(store=store, effects=[], clock=time.time, retry_s=0.05)
-    job = await terminal_job(store, finalizer)
+    writer = JobWriter(store=store, effects=[], clock=time.time, retry_s=0.05)
+    job = await terminal_job(store, writer)
     newer = msgspec.structs.replace(job, deleted_at=time.time(), version=job.version + 1)
-    assert await store.replace(newer, expected_version=job.version, poll_at=finalizer.safety_net_at())
+    assert await store.replace(newer, expected_version=job.version, poll_at=writer.safety_net_at())
 
-    assert await finalizer.finalize(job) is None  # lost the compare-and-set
+    assert await writer.finalize(job) is None  # lost the compare-and-set
     current = await store.get(job.id)
     assert current is not None
     assert current.deleted_at is not None
     assert current.finalized_at is None
-    assert await finalizer.finalize(current) is not None
+    assert await writer.finalize(current) is not None

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from gateway.errors import Unauthorized
-from gateway.jobs import Usage, VideoJob
 from gateway.metrics.labels import OTHER, LabelGuard
 from gateway.metrics.registry import Metrics
+from gateway.schema.job import Usage, VideoJob
 from tests.metrics_support import registry_series, value
 
 JUNK = "junk-\u2603-" + "x" * 200

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.api.openapi import render_openapi
 from gateway.app import create_app
 from gateway.auth import KeyRing
 from gateway.config import load_settings
-from gateway.openapi import render_openapi
 from tests.conftest import GatewayFactory, gateway_settings
 
 ROOT = Path(__file__).resolve().parent.parent

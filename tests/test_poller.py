@@ -14,13 +14,13 @@ import pytest
 
 from gateway.config import Settings
 from gateway.errors import StoreUnavailable
-from gateway.jobs import VideoJob, new_job_id
-from gateway.lifecycle import Finalizer
-from gateway.poller import Poller
+from gateway.polling.poller import Poller
+from gateway.schema.job import VideoJob, new_job_id
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
+from gateway.videos.writer import JobWriter
 from providers.contract import ignore_headroom
 from providers.sandbox.serving import serve_app
 from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
@@ -285,10 +285,8 @@ async def test_stop_lets_the_in_flight_poll_finish_and_claims_nothing_more(
     await emulator.fault(delay_s=0.3)
     async with httpx.AsyncClient() as http:
         upstreams = build_upstreams(settings.providers, http, observe=_unobserved, headroom=ignore_headroom)
-        finalizer = Finalizer(store=store, effects=[], clock=time.time, retry_s=settings.poller.lease_s)
-        poller = Poller(
-            store=store, upstreams=upstreams, settings=settings.poller, clock=time.time, finalizer=finalizer
-        )
+        writer = JobWriter(store=store, effects=[], clock=time.time, retry_s=settings.poller.lease_s)
+        poller = Poller(store=store, upstreams=upstreams, settings=settings.poller, clock=time.time, writer=writer)
         running = asyncio.create_task(poller.run())
         for _ in range(200):
             if await emulator.status_calls() >= 1:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import redis.asyncio as aioredis
 
-from gateway.jobs import VideoJob
+from gateway.schema.job import VideoJob
 from gateway.store.redis import RedisStore
 from gateway.usage.budget_redis import RedisBudgetBook
 from providers.sandbox.serving import serve_app

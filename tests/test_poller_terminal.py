@@ -9,7 +9,7 @@ import asyncio
 import msgspec
 
 from gateway.cadence import BUDGET_SHARE
-from gateway.jobs import VideoJob
+from gateway.schema.job import VideoJob
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore

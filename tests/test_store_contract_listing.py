@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.jobs import new_job_id
+from gateway.schema.job import new_job_id
 from gateway.store.base import JobStore
 from tests.store_contract_support import T0, create_jobs, make_job, page_ids
 

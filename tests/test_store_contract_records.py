@@ -10,12 +10,12 @@ import os
 import msgspec
 import redis.asyncio as aioredis
 
-from gateway.api.schemas import CreateVideoBody, ImageBody
 from gateway.config import LimitsSettings
-from gateway.intake import normalize
-from gateway.jobs import Attempt, ImageRef, JobError, Usage, new_job_id
+from gateway.schema.job import Attempt, ImageRef, JobError, Usage, new_job_id
+from gateway.schema.wire import CreateVideoBody, ImageBody
 from gateway.store.base import JobStore
 from gateway.store.redis import RedisStore
+from gateway.videos.intake import normalize
 from providers.contract import Output, UpstreamJob
 from tests.store_contract_support import T0, create_jobs, make_job, page_ids
 

@@ -14,13 +14,13 @@ import msgspec
 import pytest
 
 from gateway.config import load_settings
-from gateway.jobs import Usage, VideoJob, new_job_id
-from gateway.lifecycle import Finalizer
+from gateway.schema.job import Usage, VideoJob, new_job_id
 from gateway.store.redis import RedisStore
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.hooks import UsageHooks
 from gateway.usage.ledger import charge, settlement
 from gateway.usage.records import LedgerRecord, month_of
+from gateway.videos.writer import JobWriter
 from providers.contract import UpstreamJob
 from providers.sandbox.nanogpt import DEFAULT_MODELS, NanoGptEmulatorConfig, create_nanogpt_emulator
 from providers.sandbox.serving import serve_app
@@ -212,7 +212,7 @@ def test_the_billing_rule_by_outcome(
 
 
 class Replica:
-    """One replica's view: its own Redis connection, store, budget book and finalizer (as a gateway builds it)."""
+    """One replica's view: its own Redis connection, store, budget book and writer (as a gateway builds it)."""
 
     def __init__(self, prefix: str, settled: list[LedgerRecord]) -> None:
         self.store = RedisStore.from_url(REDIS_URL, prefix=prefix)
@@ -220,7 +220,7 @@ class Replica:
         self.settle = settlement(
             self.book, clock=time.time, cancels_upstream=lambda _: False, hooks=UsageHooks(on_settled=settled.append)
         )
-        self.finalizer = Finalizer(store=self.store, effects=[self.settle], clock=time.time, retry_s=0.05)
+        self.writer = JobWriter(store=self.store, effects=[self.settle], clock=time.time, retry_s=0.05)
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ async def replicas(redis_prefix: str) -> AsyncIterator[tuple[Replica, Replica, l
 async def stored_terminal_job(replica: Replica) -> VideoJob:
     usage = Usage(video_seconds=8, cost_micros=750_000, cost_source="provider")
     done = job(status="completed", phase="done", usage=usage, upstream=ACCEPTED, completed_at=time.time())
-    assert await replica.store.create(done, poll_at=replica.finalizer.safety_net_at())
+    assert await replica.store.create(done, poll_at=replica.writer.safety_net_at())
     return done
 
 
@@ -246,7 +246,7 @@ async def test_two_replicas_finalizing_the_same_jobs_write_each_record_once(
     twenty times, and the month's spend counted once per job."""
     first, second, settled = replicas
     jobs = [await stored_terminal_job(first) for _ in range(20)]
-    await asyncio.gather(*(r.finalizer.finalize(j) for j in jobs for r in (first, second)))
+    await asyncio.gather(*(r.writer.finalize(j) for j in jobs for r in (first, second)))
     ledger = [r.job_id async for r in second.book.records()]
     assert sorted(ledger) == sorted(j.id for j in jobs)
     assert sorted(r.job_id for r in settled) == sorted(ledger)
@@ -264,7 +264,7 @@ async def test_a_replica_dying_after_settling_leaves_the_job_to_settle_again_har
     await first.settle(done)  # ... and the replica dies before the finalized mark
     assert await first.store.next_due_at() is not None
 
-    finalized = await second.finalizer.finalize(done)
+    finalized = await second.writer.finalize(done)
 
     assert finalized is not None
     assert finalized.finalized_at is not None

@@ -17,10 +17,10 @@ import pytest
 import structlog
 
 from gateway.errors import StoreUnavailable
-from gateway.jobs import VideoJob, new_job_id
 from gateway.logging import configure_logging
+from gateway.schema.job import VideoJob, new_job_id
 from gateway.store.base import JobStore
-from gateway.video_events import KEEPALIVE, job_events
+from gateway.videos.events import KEEPALIVE, job_events
 from tests.conftest import TEAM_B_KEY, GatewayFactory, auth, gateway_settings, wait_terminal
 
 ORDER = {"queued": 0, "in_progress": 1, "completed": 2, "failed": 2, "cancelled": 2}

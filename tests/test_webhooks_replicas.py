@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from litestar import Litestar, Request, Response, post
 
 from gateway.config import parse_settings
-from gateway.jobs import JobWebhook, VideoJob, new_job_id
+from gateway.schema.job import JobWebhook, VideoJob, new_job_id
 from gateway.store.outbox import MemoryOutbox, Outbox
 from gateway.store.outbox_redis import RedisOutbox
 from gateway.store.redis import RedisStore

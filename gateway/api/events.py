@@ -1,4 +1,4 @@
-"""`GET /v1/videos/{id}/events`: a job's status changes as server-sent events (gateway/video_events.py)."""
+"""`GET /v1/videos/{id}/events`: a job's status changes as server-sent events (gateway/videos/events.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from litestar.params import PathParameter
 from litestar.response import Stream
 
 from gateway.api.videos import Session, content_base
-from gateway.jobs import VideoJob, to_video
+from gateway.schema.job import VideoJob, to_video
 from gateway.store.base import JobStore
-from gateway.video_events import job_events
+from gateway.videos.events import job_events
 
 _VideoId = Annotated[str, PathParameter(max_length=64)]
 _JSON = msgspec.json.Encoder()

@@ -42,7 +42,7 @@ class ModelList(msgspec.Struct, kw_only=True):
 @get("/v1/models", summary="List canonical models", operation_id="listModels")
 async def list_models(session: NamedDependency[Session]) -> ModelList:
     session.caller.require("videos")
-    router = session.service.router
+    router = session.service.planner.router
     return ModelList(data=[_model(model_id, model, router) for model_id, model in sorted(router.catalogue.items())])
 
 

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from gateway.api.videos import Session, read_create
-from gateway.intake import normalize
+from gateway.videos.intake import normalize
 from routing.headroom import HeadroomView
 from routing.health import CircuitSnapshot
 from routing.ranking import Score
@@ -68,13 +68,14 @@ async def explain_route(
     body, upload = await read_create(request, session.settings)
     limits, default_model = session.settings.limits, session.settings.default_model
     intake = normalize(body, limits=limits, default_model=default_model, upload=upload)
-    await session.service.speeds.refresh()  # ops see every replica's observations as of now
-    plan, ranked, policy = await session.service.ranked(caller, intake, dict(body.metadata))
+    planner = session.service.planner
+    await planner.speeds.refresh()  # ops see every replica's observations as of now
+    planned = await session.service.plan(caller, intake, dict(body.metadata))
     return Explanation(
         team=caller.team,
-        strategy=intake.query.strategy or policy.strategy,
-        rules_version=session.service.rules.version,
-        matched_rules=list(policy.matched),
+        strategy=planned.strategy,
+        rules_version=planner.rules.version,
+        matched_rules=list(planned.policy.matched),
         candidates=[
             ExplainedCandidate(
                 provider=r.candidate.provider,
@@ -86,9 +87,9 @@ async def explain_route(
                 warnings=list(r.candidate.warnings),
                 held_back=r.candidate.held_back,
             )
-            for i, r in enumerate(ranked)
+            for i, r in enumerate(planned.ranked)
         ],
-        dropped=[_explained(d, now=session.service.now()) for d in plan.dropped],
+        dropped=[_explained(d, now=session.service.now()) for d in planned.plan.dropped],
     )
 
 
@@ -101,16 +102,16 @@ def _explained(drop: Drop, *, now: float) -> ExplainedDrop:
 async def list_providers(session: NamedDependency[Session]) -> list[ProviderState]:
     session.caller.require("admin")
     service = session.service
-    circuits = await service.gate.breakers.snapshots(set(service.upstreams))
-    await service.speeds.refresh()
+    circuits = await service.planner.gate.breakers.snapshots(set(service.upstreams))
+    await service.planner.speeds.refresh()
     return [
         ProviderState(
             provider=slug,
             enabled=upstream.enabled,
             circuit=circuits[slug],
-            headroom=await service.gate.headroom.snapshot(slug),
-            observed_seconds_by_model=service.speeds.of(slug),
-            observed_completions_by_model=service.speeds.counts(slug),
+            headroom=await service.planner.gate.headroom.snapshot(slug),
+            observed_seconds_by_model=service.planner.speeds.of(slug),
+            observed_completions_by_model=service.planner.speeds.counts(slug),
         )
         for slug, upstream in sorted(service.upstreams.items())
     ]

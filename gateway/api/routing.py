@@ -35,7 +35,7 @@ def reload_rules(rules: RulesHolder, config_path: str | None) -> ActiveRules:
 @get("/v1/routing/rules", summary="The active routing rules and their version", operation_id="getRoutingRules")
 async def get_routing_rules(session: NamedDependency[Session]) -> dict[str, Any]:
     session.caller.require("admin")
-    return _view(session.service.rules.active)
+    return _view(session.service.planner.rules.active)
 
 
 @post(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from litestar import get
 from litestar.di import NamedDependency
 
-from gateway.api.schemas import Health
 from gateway.errors import StoreUnavailable
+from gateway.schema.wire import Health
 from gateway.store.base import JobStore
 
 

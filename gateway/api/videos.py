@@ -15,16 +15,16 @@ from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryPara
 from litestar.response import Redirect
 from litestar.response.base import ASGIResponse
 
-from gateway.api.schemas import CreateVideoBody, Video, VideoDeleted, VideoList
-from gateway.assets import AssetLinks
 from gateway.auth import Caller
 from gateway.cadence import poll_hint_s
 from gateway.config import Settings
 from gateway.errors import Conflict, InvalidRequest, UnsupportedMediaType, from_validation
-from gateway.idempotency import IdempotentCreates
-from gateway.intake import image_data, normalize
-from gateway.jobs import VideoJob, to_video
-from gateway.service import VideoService
+from gateway.schema.job import VideoJob, to_video
+from gateway.schema.wire import CreateVideoBody, Video, VideoDeleted, VideoList
+from gateway.videos.assets import AssetLinks
+from gateway.videos.idempotency import IdempotentCreates
+from gateway.videos.intake import image_data, normalize
+from gateway.videos.service import VideoService
 from gateway.webhooks.targets import requested_webhook
 from providers.contract import ImageData
 
@@ -42,7 +42,7 @@ _FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
 _VideoId = Annotated[str, PathParameter(max_length=64)]
 _IdempotencyKey = Annotated[
     str | None,
-    # Checked by gateway.idempotency.check_key, which names the header in its 400.
+    # Checked by gateway.videos.idempotency.check_key, which names the header in its 400.
     HeaderParameter(
         name="Idempotency-Key",
         description=(
@@ -156,7 +156,7 @@ async def get_video_content(
     session: NamedDependency[Session],
     variant: FromQuery[Literal["video", "thumbnail"]] = "video",
 ) -> Redirect:
-    """Redirect to the provider's asset, renewing an expired or expiring link first (gateway/assets.py)."""
+    """Redirect to the provider's asset, renewing an expired or expiring link first (gateway/videos/assets.py)."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)

@@ -9,9 +9,9 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
-from gateway.api.schemas import WebhookAttemptView, WebhookDeliveryView
 from gateway.api.videos import Session
 from gateway.errors import NotFound
+from gateway.schema.wire import WebhookAttemptView, WebhookDeliveryView
 from gateway.store.outbox import Outbox, delivery_id
 
 _VideoId = Annotated[str, PathParameter(max_length=64)]

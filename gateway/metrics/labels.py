@@ -25,7 +25,7 @@ FAILOVER_REASONS = frozenset(e.value for e in ErrorClass) | {
     "reserve_kept",
 }
 ERROR_CLASSES = frozenset(e.value for e in ErrorClass)
-# The codes of the 503 `no_provider_available` replies (gateway/service.py).
+# The codes of the 503 `no_provider_available` replies (gateway/videos/service.py).
 REFUSAL_REASONS = frozenset({"no_provider_available", "all_attempts_failed"})
 # Defaults for the features that report through `Metrics`; their owners pass their own vocabularies when wiring.
 QUOTAS = frozenset({"requests", "max_concurrent_jobs", "monthly_budget_usd", "monthly_video_seconds"})

@@ -18,9 +18,9 @@ from prometheus_client.exposition import choose_encoder
 from gateway.auth import Caller
 from gateway.config import Settings, secret_from_env
 from gateway.errors import Unauthorized
-from gateway.jobs import VideoJob
 from gateway.metrics.labels import LabelGuard
 from gateway.metrics.provider_gauges import ProviderGauges
+from gateway.schema.job import VideoJob
 from providers.transport import CallObserver
 
 log = structlog.get_logger("gateway.metrics")
@@ -208,7 +208,7 @@ class Metrics:
     # ---------------------------------------- jobs, money and quotas
 
     async def job_finished(self, job: VideoJob) -> None:
-        """A terminal effect (gateway/lifecycle.py): count the job once per process."""
+        """A terminal effect (gateway/videos/writer.py): count the job once per process."""
         if job.id in self._counted:
             return
         self._counted[job.id] = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, runtime_checkable
 
-from gateway.jobs import VideoJob
+from gateway.schema.job import VideoJob
 
 Order = Literal["asc", "desc"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import heapq
 
-from gateway.jobs import VideoJob
+from gateway.schema.job import VideoJob
 from gateway.store.base import Order
 
 

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from gateway.errors import StoreUnavailable
-from gateway.jobs import VideoJob
+from gateway.schema.job import VideoJob
 from gateway.store.base import Order
 from gateway.store.batching import BatchedReader
 

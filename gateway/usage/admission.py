@@ -18,7 +18,7 @@ from limits.errors import StorageError
 
 from gateway.auth import Caller
 from gateway.errors import ConcurrencyExceeded, QuotaExceeded, RateLimited, StoreUnavailable
-from gateway.jobs import VideoJob
+from gateway.schema.job import VideoJob
 from gateway.usage.budget import BudgetBook
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.quota_settings import QuotaSettings

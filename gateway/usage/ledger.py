@@ -1,5 +1,5 @@
 """Settlement, the terminal effect that turns a finished job into its one ledger record: what it cost by each
-provider's billing rule, recorded once whoever finalizes (gateway/lifecycle.py), and its hold released."""
+provider's billing rule, recorded once whoever finalizes (gateway/videos/writer.py), and its hold released."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import structlog
 
-from gateway.jobs import VideoJob
-from gateway.lifecycle import TerminalEffect
+from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.usage.budget import BudgetBook
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.records import CostSource, LedgerRecord, SettledStatus

@@ -14,7 +14,7 @@ import msgspec
 import structlog
 
 from gateway.errors import StoreUnavailable
-from gateway.jobs import VideoJob, to_video
+from gateway.schema.job import VideoJob, to_video
 from gateway.store.outbox import DeliveryAttempt, Outbox, WebhookDelivery, delivery_id
 from gateway.webhooks.settings import WebhookSettings
 from gateway.webhooks.signing import SigningSecret, signed_headers

@@ -13,9 +13,9 @@ from urllib.parse import SplitResult, urlsplit
 
 import msgspec
 
-from gateway.api.schemas import WebhookBody
 from gateway.errors import InvalidRequest
-from gateway.jobs import JobWebhook
+from gateway.schema.job import JobWebhook
+from gateway.schema.wire import WebhookBody
 from gateway.webhooks.settings import WebhookSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -17,18 +17,18 @@ import structlog
 from gateway.cadence import backoff_delay_s, next_delay_s
 from gateway.config import PollerSettings
 from gateway.errors import StoreUnavailable
-from gateway.failover import Resubmit
-from gateway.jobs import JobError, Usage, VideoJob, apply_status, fail, job_error
-from gateway.lifecycle import Finalizer
 from gateway.metrics.registry import Metrics
-from gateway.poll_budget import InFlightCounts
+from gateway.polling.in_flight import InFlightCounts
+from gateway.schema.job import JobError, Usage, VideoJob, apply_status, fail, job_error
 from gateway.store.base import JobStore
 from gateway.upstreams import Upstream
+from gateway.videos.failover import Failover
+from gateway.videos.writer import JobWriter
 from providers.contract import TERMINAL_STATUSES, UpstreamError, UpstreamStatus, UpstreamTimeout
 from routing.gate import ProviderGate
 from routing.speed import SpeedBook
 
-log = structlog.get_logger("gateway.poller")
+log = structlog.get_logger("gateway.polling.poller")
 
 T = TypeVar("T")
 # When the claim this task works under runs out; past it another replica may own the job.
@@ -57,21 +57,21 @@ class Poller:
         upstreams: Mapping[str, Upstream],
         settings: PollerSettings,
         clock: Callable[[], float],
-        finalizer: Finalizer,
+        writer: JobWriter,
         speeds: SpeedBook | None = None,
         gate: ProviderGate | None = None,
         metrics: Metrics | None = None,
-        resubmit: Resubmit | None = None,
+        failover: Failover | None = None,
         draw: Callable[[], float] = random.random,
         observe_lag: LagObserver = _no_lag_observer,
     ) -> None:
         self._metrics = metrics
         self._gate = gate
-        self._resubmit = resubmit
+        self._failover = failover
         self._draw = draw
         self._observe_lag = observe_lag
         self._in_flight = InFlightCounts(gate, clock=clock)
-        self._finalizer = finalizer
+        self._writer = writer
         self._speeds = speeds or SpeedBook()
         self._store = store
         self._upstreams = upstreams
@@ -138,7 +138,7 @@ class Poller:
             return
         if job.terminal:
             # Terminal but its effects never completed (a replica died, or an effect failed): run them again.
-            await self._finalizer.finalize(job)
+            await self._writer.finalize(job)
             return
         now = self._clock()
         upstream = self._upstreams.get(job.provider or "")
@@ -194,8 +194,8 @@ class Poller:
 
     async def _apply(self, job: VideoJob, upstream: Upstream, status: UpstreamStatus) -> None:
         counted = msgspec.structs.replace(job, poll_count=job.poll_count + 1)
-        if status.status == "failed" and status.failure is not None and self._resubmit is not None:
-            moved = await self._resubmit(counted, status.failure)
+        if status.status == "failed" and status.failure is not None and self._failover is not None:
+            moved = await self._failover.after_failure(counted, status.failure)
             if moved is not None:
                 log.info("job_failed_over", failed_provider=job.provider, provider=moved.provider, status=moved.status)
                 return
@@ -267,14 +267,9 @@ class Poller:
             return None
 
     async def _write(self, updated: VideoJob, previous: VideoJob) -> None:
-        """Compare-and-set; losing means a client (cancel) wrote first, and its write stands. A terminal job
-        stays scheduled as a safety net until its effects have run (gateway/lifecycle.py)."""
-        updated = msgspec.structs.replace(updated, version=previous.version + 1)
-        next_poll = self._finalizer.safety_net_at() if updated.terminal else updated.next_poll_at
-        if not await self._store.replace(updated, expected_version=previous.version, poll_at=next_poll):
+        """Through the writer; losing means a client (cancel) wrote first, and its write stands."""
+        if await self._writer.write(previous, updated) is None:
             log.info("poll_result_superseded")
-        elif updated.terminal:
-            await self._finalizer.finalize(updated)
 
 
 def _usage(job: VideoJob, status: UpstreamStatus) -> Usage:

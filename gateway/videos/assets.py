@@ -13,14 +13,13 @@ import msgspec
 import structlog
 
 from gateway.errors import GatewayError, UpstreamFailed, UpstreamTimedOut
-from gateway.jobs import VideoJob
-from gateway.lifecycle import Finalizer
-from gateway.store.base import JobStore
+from gateway.schema.job import VideoJob
 from gateway.upstreams import Upstream
+from gateway.videos.writer import JobWriter
 from providers.contract import ErrorClass, Output, UpstreamError
 from routing.gate import ProviderGate
 
-log = structlog.get_logger("gateway.assets")
+log = structlog.get_logger("gateway.videos.assets")
 
 Variant = Literal["video", "thumbnail"]
 
@@ -29,17 +28,15 @@ class AssetLinks:
     def __init__(
         self,
         *,
-        store: JobStore,
+        writer: JobWriter,
         upstreams: Mapping[str, Upstream],
         gate: ProviderGate,
-        finalizer: Finalizer,
         clock: Callable[[], float],
         margin_s: float,
     ) -> None:
-        self._store = store
+        self._writer = writer
         self._upstreams = upstreams
         self._gate = gate
-        self._finalizer = finalizer
         self._clock = clock
         self._margin_s = margin_s
         self._refreshing: dict[str, asyncio.Task[Output]] = {}
@@ -86,11 +83,8 @@ class AssetLinks:
 
     async def _keep(self, job: VideoJob, output: Output) -> None:
         """Write the fresh output back (compare-and-set; a lost race only means someone else wrote first)."""
-        now = self._clock()
-        updated = msgspec.structs.replace(job, output=output, updated_at=now, version=job.version + 1)
-        # An unfinalized job stays on the safety-net schedule (gateway/lifecycle.py); a finalized one stays off.
-        poll_at = None if job.finalized_at is not None else self._finalizer.safety_net_at()
-        if await self._store.replace(updated, expected_version=job.version, poll_at=poll_at):
+        updated = msgspec.structs.replace(job, output=output, updated_at=self._clock())
+        if await self._writer.write(job, updated) is not None:
             log.info("asset_link_refreshed", job_id=job.id, provider=job.provider, expires_at=output.expires_at)
 
 

@@ -18,12 +18,12 @@ import structlog
 from gateway.auth import Caller
 from gateway.config import Settings
 from gateway.errors import Conflict, InvalidRequest, RequestInProgress, StoreUnavailable
-from gateway.intake import Intake
-from gateway.jobs import VideoJob
-from gateway.service import VideoService
+from gateway.schema.job import VideoJob
 from gateway.store.idempotency import IdempotencyKeys, IdempotencyRecord
+from gateway.videos.intake import Intake
+from gateway.videos.service import VideoService
 
-log = structlog.get_logger("gateway.idempotency")
+log = structlog.get_logger("gateway.videos.idempotency")
 T = TypeVar("T")
 
 KEY_TTL_S = 24 * 3600.0

@@ -11,7 +11,7 @@ from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody
 
-from gateway.api.schemas import CreateVideoBody
+from gateway.schema.wire import CreateVideoBody
 
 
 def openapi_config() -> OpenAPIConfig:

@@ -5,11 +5,11 @@ Images are kept as digest and size only, never their bytes."""
 from __future__ import annotations
 
 import secrets
-from typing import Literal
+from typing import Literal, Protocol
 
 import msgspec
 
-from gateway.api.schemas import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage, VideoWebhook
+from gateway.schema.wire import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage, VideoWebhook
 from providers.contract import (
     TERMINAL_STATUSES,
     CanonicalStatus,
@@ -95,7 +95,7 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     strategy: str = "first_eligible"
     attempts: tuple[Attempt, ...] = ()
     # Providers this request may be sent to in all (submit-time and after acceptance), and the route query kept
-    # to plan it again after acceptance (None when it cannot be kept whole; see gateway/failover.py).
+    # to plan it again after acceptance (None when it cannot be kept whole; see gateway/videos/failover.py).
     max_attempts: int = 1
     replay: RouteQuery | None = None
     warnings: tuple[str, ...] = ()
@@ -106,7 +106,7 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     poll_count: int = 0
     consecutive_poll_errors: int = 0
     deleted_at: float | None = None
-    # Set once every terminal effect (slot release, settlement, webhook) has run; see gateway/lifecycle.py.
+    # Set once every terminal effect (slot release, settlement, webhook) has run; see gateway/videos/writer.py.
     finalized_at: float | None = None
     webhook: JobWebhook | None = None
     version: int = 1
@@ -114,6 +114,13 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+class TerminalEffect(Protocol):
+    """What runs once a job is terminal (gateway/videos/writer.py), possibly more than once (after a crash or a
+    race): must be idempotent per job."""
+
+    async def __call__(self, job: VideoJob) -> None: ...
 
 
 def new_job_id(now: float) -> str:

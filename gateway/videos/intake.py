@@ -9,10 +9,10 @@ import re
 
 import msgspec
 
-from gateway.api.schemas import CreateVideoBody, ImageBody, SceneBody
 from gateway.config import LimitsSettings
 from gateway.errors import InvalidRequest, PayloadTooLarge
-from gateway.jobs import ImageRef, JobWebhook
+from gateway.schema.job import ImageRef, JobWebhook
+from gateway.schema.wire import CreateVideoBody, ImageBody, SceneBody
 from providers.contract import Audio, Dimensions, GenerationRequest, Image, ImageData, ImageUrl, Music, Scene
 from providers.prompts import split_negative_terms
 from routing.catalogue import usd_to_micros

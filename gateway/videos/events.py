@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 
 from gateway.errors import StoreUnavailable
-from gateway.jobs import VideoJob
+from gateway.schema.job import VideoJob
 
 log = structlog.get_logger("gateway.events")
 

@@ -26,7 +26,7 @@ from gateway.errors import (
 )
 from providers.contract import UpstreamError
 
-log = structlog.get_logger("gateway.http")
+log = structlog.get_logger("gateway.api.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
