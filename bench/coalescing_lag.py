@@ -152,7 +152,6 @@ async def _follow(
     upstream = Upstream(
         adapter=provider,
         enabled=True,
-        poll_interval_s=cadence.interval_s,
         max_job_duration_s=86_400.0,
         cadence=cadence,
     )

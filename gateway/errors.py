@@ -1,11 +1,11 @@
-"""The gateway's error taxonomy and the one mapper from any exception to the canonical error envelope.
-
-Routes never catch; everything that can go wrong ends here as a 4xx/5xx envelope without traces or secrets."""
+"""The gateway's error taxonomy, and the one table from an upstream error class to what a client is told: the
+reply to a refused submit and the `error` of a job whose upstream job failed. The envelope is rendered by
+gateway/api/http.py; nothing here carries a trace or a secret."""
 
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import msgspec
 
@@ -155,28 +155,42 @@ class StoreUnavailable(GatewayError):
     retryable = True
 
 
+class ClientCodes(NamedTuple):
+    """What a client is told of one upstream error class: `reply` with `code` when a submit was refused (a
+    create's answer), `job` when an accepted job ended so (its `error.code` is `job.type`, its `retryable`
+    the class's)."""
+
+    reply: type[GatewayError]
+    code: str
+    job: type[GatewayError]
+
+
+UPSTREAM_CODES: dict[ErrorClass, ClientCodes] = {
+    ErrorClass.CONTENT_POLICY: ClientCodes(ContentPolicy, "content_policy", ContentPolicy),
+    ErrorClass.INVALID_REQUEST: ClientCodes(InvalidRequest, "upstream_rejected", InvalidRequest),
+    # At submit a provider out of headroom means "not now": another moment or provider may serve it.
+    ErrorClass.RATE_LIMITED: ClientCodes(NoProviderAvailable, "rate_limited", UpstreamFailed),
+    ErrorClass.QUOTA_EXHAUSTED: ClientCodes(NoProviderAvailable, "quota_exhausted", UpstreamFailed),
+    ErrorClass.TIMEOUT: ClientCodes(UpstreamTimedOut, "upstream_timeout", UpstreamTimedOut),
+    ErrorClass.AUTH: ClientCodes(UpstreamFailed, "upstream_error", UpstreamFailed),
+    ErrorClass.UPSTREAM_UNAVAILABLE: ClientCodes(UpstreamFailed, "upstream_unavailable", UpstreamFailed),
+    ErrorClass.PROTOCOL: ClientCodes(UpstreamFailed, "protocol", UpstreamFailed),
+    ErrorClass.INTERNAL: ClientCodes(UpstreamFailed, "internal", UpstreamFailed),
+}
+
+
 def from_upstream(exc: UpstreamError) -> GatewayError:
     """What a client sees when the provider refused a submit (after any failover)."""
-    match exc.error_class:
-        case ErrorClass.CONTENT_POLICY:
-            return ContentPolicy(exc.message, code="content_policy", provider=exc.provider)
-        case ErrorClass.INVALID_REQUEST:
-            return InvalidRequest(exc.message, code="upstream_rejected", provider=exc.provider)
-        case ErrorClass.RATE_LIMITED | ErrorClass.QUOTA_EXHAUSTED:
-            retry = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if exc.retry_after_s else {}
-            return NoProviderAvailable(
-                f"{exc.provider} has no headroom: {exc.message}",
-                code=exc.error_class.value,
-                provider=exc.provider,
-                headers=retry,
-            )
-        case ErrorClass.TIMEOUT:
-            return UpstreamTimedOut(exc.message, provider=exc.provider)
-        case ErrorClass.AUTH:
-            # The provider refused *our* credential; the client's request is not at fault.
-            return UpstreamFailed(f"{exc.provider} rejected the gateway's credentials", provider=exc.provider)
-        case _:
-            return UpstreamFailed(exc.message, code=exc.error_class.value, provider=exc.provider)
+    reply, code, _ = UPSTREAM_CODES[exc.error_class]
+    message, headers = exc.message, {}
+    if exc.error_class == ErrorClass.AUTH:
+        # The provider refused *our* credential; the client's request is not at fault.
+        message = f"{exc.provider} rejected the gateway's credentials"
+    elif reply is NoProviderAvailable:
+        message = f"{exc.provider} has no headroom: {exc.message}"
+        if exc.retry_after_s:
+            headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
+    return reply(message, code=code, provider=exc.provider, headers=headers)
 
 
 _MSGSPEC_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")

@@ -18,7 +18,6 @@ from routing.gate import STATUS
 class Upstream(msgspec.Struct, frozen=True, kw_only=True):
     adapter: VideoProvider
     enabled: bool
-    poll_interval_s: float
     max_job_duration_s: float
     cadence: Cadence
 
@@ -46,7 +45,6 @@ def build_upstreams(
         upstreams[slug] = Upstream(
             adapter=adapter,
             enabled=config.enabled,
-            poll_interval_s=interval_s,
             max_job_duration_s=config.max_job_duration_s or traits.max_job_duration_s,
             cadence=_cadence(slug, config, interval_s),
         )

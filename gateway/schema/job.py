@@ -9,11 +9,11 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from gateway.errors import UPSTREAM_CODES
 from gateway.schema.wire import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage, VideoWebhook
 from providers.contract import (
     TERMINAL_STATUSES,
     CanonicalStatus,
-    ErrorClass,
     Failure,
     Output,
     UpstreamJob,
@@ -22,19 +22,6 @@ from providers.contract import (
 from routing.router import RouteQuery
 
 Phase = Literal["submitting", "following", "done"]
-
-# Which canonical error code and retryability a job failure gets, by upstream error class.
-_FAILURE_CODES: dict[ErrorClass, tuple[str, bool]] = {
-    ErrorClass.CONTENT_POLICY: ("content_policy", False),
-    ErrorClass.INVALID_REQUEST: ("invalid_request", False),
-    ErrorClass.TIMEOUT: ("upstream_timeout", True),
-    ErrorClass.RATE_LIMITED: ("upstream_error", True),
-    ErrorClass.QUOTA_EXHAUSTED: ("upstream_error", True),
-    ErrorClass.UPSTREAM_UNAVAILABLE: ("upstream_error", True),
-    ErrorClass.AUTH: ("upstream_error", True),
-    ErrorClass.PROTOCOL: ("upstream_error", True),
-    ErrorClass.INTERNAL: ("upstream_error", True),
-}
 
 
 class ImageRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,8 +116,8 @@ def new_job_id(now: float) -> str:
 
 
 def job_error(failure: Failure, provider: str | None) -> JobError:
-    code, retryable = _FAILURE_CODES[failure.error_class]
-    return JobError(code=code, message=failure.message, provider=provider, retryable=retryable)
+    job = UPSTREAM_CODES[failure.error_class].job
+    return JobError(code=job.type, message=failure.message, provider=provider, retryable=job.retryable)
 
 
 def apply_status(job: VideoJob, status: UpstreamStatus, *, now: float, usage: Usage | None) -> VideoJob:
