@@ -29,10 +29,11 @@ from gateway.api.usage import get_budgets, get_usage, get_usage_records
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
-from gateway.config import Settings
+from gateway.config import Settings, configured_secrets
 from gateway.metrics.registry import Metrics, build_metrics
 from gateway.polling.poller import Poller
 from gateway.schema.job import TerminalEffect, VideoJob
+from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
 from gateway.upstreams import build_upstreams
 from gateway.usage.gauges import BudgetGauges
@@ -82,7 +83,11 @@ def create_app(
         )
         gate = backends.gate(settings, job_store, clock)
         upstreams = build_upstreams(
-            settings.providers, client, observe=metrics.observer(observe), headroom=gate.headroom.record
+            settings.providers,
+            client,
+            observe=metrics.observer(observe),
+            headroom=gate.headroom.record,
+            scrubber=Scrubber(configured_secrets(settings)),
         )
         metrics.providers.watch(gate, {slug: u.enabled for slug, u in upstreams.items()})
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})

@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -224,4 +225,8 @@ def configured_secrets(settings: Settings) -> list[str]:
     if settings.metrics.bearer_token_env:
         names.append(settings.metrics.bearer_token_env)
     names += [team.secret_env for team in settings.webhooks.teams.values()]
-    return [os.environ[n] for n in names if os.environ.get(n)]
+    values = [os.environ[n] for n in names if os.environ.get(n)]
+    redis_urls = [settings.store.redis_url, os.environ.get(settings.store.redis_url_env or "", "")]
+    # A Redis URL's password on its own too: a Redis error may quote it without the rest of the URL.
+    values += [p for p in (urlsplit(url).password for url in redis_urls if url) if p]
+    return values

@@ -10,16 +10,16 @@ from typing import Any
 
 import structlog
 
+from gateway.scrubbing import REDACTED, Scrubber
+
 _SECRET_KEYS = re.compile(r"(authorization|api[_-]?key|secret|token|password|x-api-key)", re.IGNORECASE)
-_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
-REDACTED = "[REDACTED]"
 
 
 class Redactor:
     """Masks values under secret-looking keys, bearer tokens in text, and every known secret value."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+        self._scrubber = Scrubber(secrets)
 
     def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
@@ -42,10 +42,7 @@ class Redactor:
         return self.scrub(repr(value))
 
     def scrub(self, text: str) -> str:
-        text = _BEARER.sub(f"Bearer {REDACTED}", text)
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return self._scrubber.scrub(text)
 
 
 def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:

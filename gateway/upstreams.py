@@ -1,4 +1,7 @@
-"""The configured providers, built once at start: adapter, poll cadence and maximum job duration."""
+"""The configured providers, built once at start: adapter, poll cadence and maximum job duration; and the one
+boundary where provider text enters the gateway: every call goes through `Upstream`, which scrubs what a
+provider says (error messages and codes, a failed job's reason) of every configured secret before anything
+keeps, returns, logs or delivers it."""
 
 from __future__ import annotations
 
@@ -9,7 +12,16 @@ import msgspec
 
 from gateway.cadence import Cadence, resolve_cadence
 from gateway.config import ConfigError, ProviderConfig, secret_from_env
-from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
+from gateway.scrubbing import Scrubber
+from providers.contract import (
+    GenerationRequest,
+    HeadroomSink,
+    ProviderSettings,
+    UpstreamError,
+    UpstreamJob,
+    UpstreamStatus,
+    VideoProvider,
+)
 from providers.registry import PROVIDERS
 from providers.transport import CallObserver
 from routing.gate import STATUS
@@ -20,6 +32,45 @@ class Upstream(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool
     max_job_duration_s: float
     cadence: Cadence
+    scrubber: Scrubber = msgspec.field(default_factory=Scrubber)
+
+    @property
+    def slug(self) -> str:
+        return self.adapter.slug
+
+    async def submit(self, request: GenerationRequest) -> UpstreamJob:
+        try:
+            return await self.adapter.submit(request)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
+
+    async def poll(self, job: UpstreamJob) -> UpstreamStatus:
+        try:
+            status = await self.adapter.poll(job)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
+        if status.failure is None:
+            return status
+        failure = status.failure
+        clean = msgspec.structs.replace(
+            failure,
+            message=self.scrubber.provider_text(failure.message),
+            code=None if failure.code is None else self.scrubber.provider_text(failure.code),
+        )
+        return msgspec.structs.replace(status, failure=clean)
+
+    async def cancel(self, job: UpstreamJob) -> bool:
+        try:
+            return await self.adapter.cancel(job)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
+
+    def _scrubbed(self, exc: UpstreamError) -> UpstreamError:
+        """The same error (class, status, retry-after) with its provider text made safe to keep."""
+        exc.message = self.scrubber.provider_text(exc.message)
+        exc.code = None if exc.code is None else self.scrubber.provider_text(exc.code)
+        exc.args = (exc.message,)
+        return exc
 
 
 def build_upstreams(
@@ -28,6 +79,7 @@ def build_upstreams(
     *,
     observe: CallObserver,
     headroom: HeadroomSink,
+    scrubber: Scrubber | None = None,
 ) -> dict[str, Upstream]:
     upstreams: dict[str, Upstream] = {}
     for slug, config in configs.items():
@@ -47,6 +99,7 @@ def build_upstreams(
             enabled=config.enabled,
             max_job_duration_s=config.max_job_duration_s or traits.max_job_duration_s,
             cadence=_cadence(slug, config, interval_s),
+            scrubber=scrubber or Scrubber(),
         )
     return upstreams
 

@@ -146,7 +146,7 @@ class Poller:
             await self._write(fail(job, _lost(job, upstream is None), now=now), job)
             return
         if job.next_poll_at is not None:
-            self._observe_lag(upstream.adapter.slug, now - job.next_poll_at)
+            self._observe_lag(upstream.slug, now - job.next_poll_at)
         if job.deadline_at is not None and now >= job.deadline_at:
             await self._expire(job, upstream)
             return
@@ -156,7 +156,7 @@ class Poller:
             await self._write(msgspec.structs.replace(job, next_poll_at=self._capped(job, now + delay)), job)
             return
         try:
-            status = await self._within_lease(upstream, upstream.adapter.poll(job.upstream))
+            status = await self._within_lease(upstream, upstream.poll(job.upstream))
         except UpstreamError as exc:
             await self._poll_failed(job, upstream, exc)
             return
@@ -178,14 +178,14 @@ class Poller:
             async with asyncio.timeout(budget_s):
                 return await call
         except TimeoutError as exc:
-            message = f"{upstream.adapter.slug} did not answer within the poller's lease"
-            raise UpstreamTimeout(message, provider=upstream.adapter.slug) from exc
+            message = f"{upstream.slug} did not answer within the poller's lease"
+            raise UpstreamTimeout(message, provider=upstream.slug) from exc
 
     async def _may_call(self, job: VideoJob) -> bool:
         return self._gate is None or await self._gate.status_call(job.provider or "", job.id)
 
     async def _delay_s(self, job: VideoJob, upstream: Upstream, *, polls_done: int) -> float:
-        in_flight = await self._in_flight.count(upstream.adapter.slug, upstream.cadence)
+        in_flight = await self._in_flight.count(upstream.slug, upstream.cadence)
         return next_delay_s(upstream.cadence, polls_done=polls_done, in_flight=in_flight, draw=self._draw())
 
     def _capped(self, job: VideoJob, due_at: float) -> float:
@@ -247,7 +247,7 @@ class Poller:
         now = self._clock()
         if upstream.adapter.traits.can_cancel:
             with contextlib.suppress(UpstreamError, LeaseSpent):
-                await self._within_lease(upstream, upstream.adapter.cancel(job.upstream))
+                await self._within_lease(upstream, upstream.cancel(job.upstream))
         limit = f"{upstream.max_job_duration_s:g}"
         error = JobError(
             code="upstream_timeout",
@@ -262,7 +262,7 @@ class Poller:
         if not await self._may_call(job):
             return None
         try:
-            return await self._within_lease(upstream, upstream.adapter.poll(job.upstream))
+            return await self._within_lease(upstream, upstream.poll(job.upstream))
         except (UpstreamError, LeaseSpent):
             return None
 

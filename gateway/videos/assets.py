@@ -61,12 +61,12 @@ class AssetLinks:
             raise _refresh_failed(
                 job, f"provider {job.provider!r} is not configured: the expired link cannot be renewed"
             )
-        if not await self._gate.status_call(upstream.adapter.slug, job.id):
+        if not await self._gate.status_call(upstream.slug, job.id):
             raise _refresh_failed(
                 job, f"{job.provider}'s status-call window is spent: the expired link cannot be renewed now"
             )
         try:
-            status = await upstream.adapter.poll(job.upstream)
+            status = await upstream.poll(job.upstream)
         except UpstreamError as exc:
             log.warning("asset_refresh_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
             if exc.error_class == ErrorClass.TIMEOUT:

@@ -267,7 +267,7 @@ class Failover:
         if refusal is not None:
             return refusal
         try:
-            accepted = await self._upstreams[candidate.provider].adapter.submit(candidate.request)
+            accepted = await self._upstreams[candidate.provider].submit(candidate.request)
         except UpstreamError as exc:
             await self._gate.outcome(candidate.provider, job.id, exc)
             attempts.append(_failed_attempt(candidate, exc, self._clock()))

@@ -142,7 +142,7 @@ class VideoService:
         if upstream is None or job.upstream is None:
             return
         try:
-            await upstream.adapter.cancel(job.upstream)
+            await upstream.cancel(job.upstream)
         except UpstreamError as exc:
             # Best effort: the job is cancelled for the client either way; the provider may still finish it.
             log.warning("upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
