@@ -143,6 +143,8 @@ class Poller:
         now = self._clock()
         upstream = self._upstreams.get(job.provider or "")
         if job.phase == "submitting" or job.upstream is None or upstream is None:
+            if self._failover is not None and self._failover.recording(job.id):
+                return  # accepted upstream, its record is still being written here: the lease brings it back
             await self._write(fail(job, _lost(job, upstream is None), now=now), job)
             return
         if job.next_poll_at is not None:

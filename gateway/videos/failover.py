@@ -6,6 +6,7 @@ move an accepted job to another provider, and the record once one accepts. Every
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Callable, Mapping
 
@@ -29,8 +30,22 @@ log = structlog.get_logger("gateway.videos.failover")
 # The request itself is at fault: another provider would refuse it too (and content policy is never retried
 # after acceptance, whatever `[failover] on_content_policy` says for submits: the output was generated and judged).
 _FINAL_CLASSES = frozenset({ErrorClass.CONTENT_POLICY, ErrorClass.INVALID_REQUEST})
-# Pauses between tries of the write that records an accepted job, while the store is unreachable.
-_FOLLOW_WRITE_RETRIES_S = (0.0, 0.1, 0.5)
+# Pauses between tries of the write that records an accepted job while the store is unreachable: doubling from
+# the first to the last, which is kept up.
+_RECORD_RETRY_FIRST_S = 0.05
+_RECORD_RETRY_MAX_S = 2.0
+
+
+class AcceptedNotRecorded(StoreUnavailable):
+    """A provider accepted the job but the store stayed unreachable until the job's submit grace ran out: this
+    replica keeps the upstream job and goes on writing the record in the background (`Failover.recording`)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"the job {job_id} was accepted upstream but the store is unavailable; it is being recorded, and a retry"
+            " with the same Idempotency-Key returns it"
+        )
+        self.job_id = job_id
 
 
 class Accepted(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +78,11 @@ class Failover:
         self._submit_grace_s = submit_grace_s
         self._metrics = metrics
         self._clock = clock
+        self._recording: dict[str, asyncio.Task[VideoJob | None]] = {}
+
+    def recording(self, job_id: str) -> bool:
+        """Whether this process holds an accepted upstream job for `job_id` whose record it is still writing."""
+        return job_id in self._recording
 
     async def first(self, job: VideoJob, candidates: list[Candidate], *, wait_until: float) -> Accepted:
         """A create's submit: the accepted job; else the error for the client (a single provider's own, or 503
@@ -76,26 +96,37 @@ class Failover:
             self._metrics.refused(failure.code)
         raise failure
 
-    async def follow(self, job: VideoJob, accepted: Accepted) -> VideoJob:
+    async def follow(self, job: VideoJob, accepted: Accepted, *, record_until: float) -> VideoJob:
         """Record that a provider accepted `job` (stored as `job`): the budget hold follows that provider (it was
-        sized at admission for the priciest candidate) and the job is scheduled at its cadence; raises
-        StoreUnavailable when the record cannot be written (the poller resolves it)."""
-        candidate, upstream_job = accepted.candidate, accepted.upstream
+        sized at admission for the priciest candidate) and the job is scheduled at its cadence.
+
+        The upstream job is paid for: while the store is unreachable the write is retried until `record_until`
+        (when the poller would take the still-submitting record for one whose replica died), then it goes on in
+        the background and `AcceptedNotRecorded` (a retryable 503) is raised. Never a second submit."""
+        followed = self._followed(job, accepted)
+        written = await self._record(job, followed, accepted, until=record_until)
+        if written is not None:
+            return written
+        upstream_job = accepted.upstream
+        log.error(
+            "job_record_deferred", job_id=job.id, provider=upstream_job.provider, upstream_id=upstream_job.upstream_id
+        )
+        task = asyncio.create_task(self._record(job, followed, accepted, until=math.inf))
+        self._recording[job.id] = task
+        task.add_done_callback(lambda _: self._recording.pop(job.id, None))
+        raise AcceptedNotRecorded(job.id)
+
+    def _followed(self, job: VideoJob, accepted: Accepted) -> VideoJob:
+        candidate = accepted.candidate
         upstream = self._upstreams[candidate.provider]
         now = self._clock()
-        await self._admission.accepted(
-            job,
-            candidate,
-            deadline_at=now + upstream.max_job_duration_s,
-            reported_cost_micros=upstream_job.reported_cost_micros,
-        )
         first_poll_s = next_delay_s(upstream.cadence, polls_done=0, in_flight=0, draw=random.random())
-        followed = msgspec.structs.replace(
+        return msgspec.structs.replace(
             job,
             phase="following",
             model=candidate.model,
             provider=candidate.provider,
-            upstream=upstream_job,
+            upstream=accepted.upstream,
             seconds=candidate.seconds,
             size=candidate.size,
             estimated_cost_micros=candidate.estimated_cost_micros,
@@ -106,26 +137,35 @@ class Failover:
             next_poll_at=now + min(first_poll_s, upstream.max_job_duration_s),
             attempts=accepted.attempts,
         )
-        for delay_s in _FOLLOW_WRITE_RETRIES_S:
-            await asyncio.sleep(delay_s)
+
+    async def _record(self, job: VideoJob, followed: VideoJob, accepted: Accepted, *, until: float) -> VideoJob | None:
+        """Write `followed` over `job`, retrying while the store is unreachable, until `until`; None when out of
+        time. Raises StoreUnavailable when someone else wrote the job first (a client's delete). Then the budget
+        hold follows the provider that accepted."""
+        upstream_job = accepted.upstream
+        pause_s = _RECORD_RETRY_FIRST_S
+        while True:
             try:
                 written = await self._writer.write(job, followed)
             except StoreUnavailable:
+                if self._clock() + pause_s > until:
+                    return None
+                await asyncio.sleep(pause_s)
+                pause_s = min(pause_s * 2, _RECORD_RETRY_MAX_S)
                 continue
-            if written is not None:
-                log.info(
-                    "job_accepted", job_id=job.id, provider=upstream_job.provider, upstream_id=upstream_job.upstream_id
-                )
-                return written
-            break
-        # The provider accepted but the record could not be updated; the poller will resolve the orphan.
-        log.error(
-            "job_follow_write_failed",
-            job_id=job.id,
-            provider=upstream_job.provider,
-            upstream_id=upstream_job.upstream_id,
-        )
-        raise StoreUnavailable("the job was accepted upstream but could not be recorded; it will be resolved")
+            if written is None:
+                log.error("job_record_superseded", job_id=job.id, upstream_id=upstream_job.upstream_id)
+                raise StoreUnavailable("the job was accepted upstream but changed before it could be recorded")
+            log.info(
+                "job_accepted", job_id=job.id, provider=upstream_job.provider, upstream_id=upstream_job.upstream_id
+            )
+            await self._admission.accepted(
+                job,
+                accepted.candidate,
+                deadline_at=written.deadline_at or self._clock(),
+                reported_cost_micros=upstream_job.reported_cost_micros,
+            )
+            return written
 
     async def after_failure(self, job: VideoJob, failure: Failure) -> VideoJob | None:
         """`job`'s accepted upstream job ended with `failure`: plan its request again without the providers already
@@ -151,7 +191,9 @@ class Failover:
         if isinstance(accepted, tuple):
             upstream_job, candidate = accepted
             return await self.follow(
-                moving, Accepted(upstream=upstream_job, candidate=candidate, attempts=tuple(attempts))
+                moving,
+                Accepted(upstream=upstream_job, candidate=candidate, attempts=tuple(attempts)),
+                record_until=moving.updated_at + self._submit_grace_s,
             )
         # Every next provider refused: the job ends with the failure that started this, every attempt recorded.
         ended = fail(moving, job_error(failure, job.provider), now=self._clock())

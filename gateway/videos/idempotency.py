@@ -20,6 +20,7 @@ from gateway.config import Settings
 from gateway.errors import Conflict, InvalidRequest, RequestInProgress, StoreUnavailable
 from gateway.schema.job import VideoJob
 from gateway.store.idempotency import IdempotencyKeys, IdempotencyRecord
+from gateway.videos.failover import AcceptedNotRecorded
 from gateway.videos.intake import Intake
 from gateway.videos.service import VideoService
 
@@ -48,7 +49,10 @@ def claim_ttl_s(settings: Settings) -> float:
     just before it, and margin for the store writes. A claim older than that belongs to a create that died with its
     replica."""
     slowest = max((p.timeout_s for p in settings.providers.values()), default=30.0)
-    return settings.failover.wait_for_capacity_s + settings.failover.deadline_s + slowest + 30.0
+    submit_s = settings.failover.wait_for_capacity_s + settings.failover.deadline_s + slowest
+    # Once a provider accepts, the record is written until the submit grace runs out, however long the store is
+    # away (gateway/videos/failover.py `follow`).
+    return max(submit_s, settings.poller.submit_grace_s) + 30.0
 
 
 def fingerprint(intake: Intake, metadata: Mapping[str, str]) -> str:
@@ -117,6 +121,10 @@ class IdempotentCreates:
     ) -> VideoJob:
         try:
             job = await self._service.create(caller, intake, metadata=metadata)
+        except AcceptedNotRecorded as exc:
+            # A provider has the job: the key must lead a retry to it, never to a second submit.
+            self._background(self._complete_when_reachable(key, token, exc.job_id))
+            raise
         except BaseException:
             # Nothing was made: free the key so the client's retry can go ahead.
             try:
@@ -131,14 +139,30 @@ class IdempotentCreates:
             log.warning("idempotency_record_failed", job_id=job.id)
         return job
 
-    async def _detached(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run the create as its own task: if the request is cancelled (its client went away), the create still
-        finishes and its job is kept, instead of being cut off between the upstream accept and the record."""
+    async def _complete_when_reachable(self, key: str, token: str, job_id: str) -> None:
+        """Record `job_id` under our claim once the store answers again (the claim, `claim_ttl_s` long, keeps the
+        key from a second create meanwhile)."""
+        pause_s = _FIRST_WAIT_S
+        while True:
+            try:
+                if not await self._keys.complete(key, token=token, job_id=job_id, ttl_s=KEY_TTL_S):
+                    log.warning("idempotency_claim_lost", job_id=job_id)
+                return
+            except StoreUnavailable:
+                await asyncio.sleep(pause_s)
+                pause_s = min(pause_s * 2, _MAX_WAIT_STEP_S * 4)
+
+    def _background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(_settled)
         task.add_done_callback(self._tasks.discard)
-        return await asyncio.shield(task)
+        return task
+
+    async def _detached(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run the create as its own task: if the request is cancelled (its client went away), the create still
+        finishes and its job is kept, instead of being cut off between the upstream accept and the record."""
+        return await asyncio.shield(self._background(work))
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (bounded) for creates whose requests went away, at shutdown."""

@@ -84,7 +84,8 @@ class VideoService:
             except BaseException:
                 await self._writer.discard(job)
                 raise
-        return await self._failover.follow(job, accepted)
+        # Until then the poller leaves the still-submitting record alone (it was scheduled at the grace).
+        return await self._failover.follow(job, accepted, record_until=job.created_at + self._submit_grace_s)
 
     def _new_job(
         self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str], strategy: str
