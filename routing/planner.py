@@ -48,9 +48,7 @@ class Planner:
         self.speeds = speeds
         self._clock = clock
 
-    async def plan(
-        self, query: RouteQuery, *, team: str, metadata: Mapping[str, str], demand: bool = False
-    ) -> Planned:
+    async def plan(self, query: RouteQuery, *, team: str, metadata: Mapping[str, str], demand: bool = False) -> Planned:
         """`demand`: for a create (counted toward a demand-aware reserve), not an explain. Raises `UnknownModel`."""
         policy = self.rules.resolve(team=team, model=query.model, metadata=metadata)
         plan = await self.gate.screen(self.router.plan(query, policy), demand=demand)
