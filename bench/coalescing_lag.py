@@ -23,7 +23,8 @@ from gateway.store.redis import RedisStore
 from gateway.upstreams import Upstream
 from providers.contract import GenerationRequest, ProviderTraits, UpstreamJob, UpstreamStatus
 from routing.gate import ProviderGate
-from routing.headroom import Headroom, HeadroomConfig
+from routing.headroom.config import HeadroomConfig
+from routing.headroom.tracker import Headroom
 from routing.health import BreakerSettings
 from routing.health_redis import RedisCircuitBreakers
 

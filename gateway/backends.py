@@ -21,7 +21,7 @@ from gateway.usage.budget import BudgetBook, MemoryBudgetBook
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.hooks import UsageHooks
 from routing.gate import ProviderGate
-from routing.headroom import Headroom
+from routing.headroom.tracker import Headroom
 from routing.health import CircuitBreakers, MemoryCircuitBreakers
 from routing.health_redis import RedisCircuitBreakers
 from routing.speed import SpeedBook

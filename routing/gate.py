@@ -12,7 +12,9 @@ import msgspec
 import structlog
 
 from providers.contract import ErrorClass, UpstreamError
-from routing.headroom import GENERATE, Availability, Headroom, HeadroomUnavailable, Held
+from routing.headroom.config import GENERATE
+from routing.headroom.store import HeadroomUnavailable
+from routing.headroom.tracker import Availability, Headroom, Held
 from routing.health import CircuitBreakers, CircuitState, HealthUnavailable
 from routing.router import Candidate, Drop, Plan
 

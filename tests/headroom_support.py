@@ -10,8 +10,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from limits.aio.storage import MemoryStorage
 
-from routing.headroom import Headroom, HeadroomConfig, WindowConfig
-from routing.headroom_ledger import MemoryLedger
+from routing.headroom.config import HeadroomConfig, WindowConfig
+from routing.headroom.store import MemoryLedger
+from routing.headroom.tracker import Headroom
 from tests.conftest import REDIS_URL
 
 T0 = 1_750_000_000.0

@@ -14,7 +14,8 @@ from gateway.metrics.labels import LabelGuard
 from gateway.metrics.registry import Metrics
 from providers import contract
 from routing.gate import ProviderGate
-from routing.headroom import Headroom, HeadroomConfig, WindowConfig
+from routing.headroom.config import HeadroomConfig, WindowConfig
+from routing.headroom.tracker import Headroom
 from routing.health import BreakerSettings, MemoryCircuitBreakers
 
 Series = tuple[str, tuple[tuple[str, str], ...]]

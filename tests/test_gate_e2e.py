@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from gateway.config import Settings
-from routing.headroom import HeadroomConfig, WindowConfig
+from routing.headroom.config import HeadroomConfig, WindowConfig
 from routing.health import BreakerSettings
 from tests.conftest import GatewayFactory, auth, example_settings
 

@@ -1,4 +1,4 @@
-"""Headroom windows and concurrency slots (routing/headroom.py), one suite run against memory and a real Redis;
+"""Headroom windows and concurrency slots (routing/headroom/), one suite run against memory and a real Redis;
 replicas are separate Headroom instances (each with its own Redis client) over one shared state."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from providers.contract import Headroom as Said
-from routing.headroom import Headroom, HeadroomConfig, HeadroomUnavailable
+from routing.headroom.config import HeadroomConfig
+from routing.headroom.store import HeadroomUnavailable
+from routing.headroom.tracker import Headroom
 from tests.headroom_support import Backend, Clock, config, open_backend
 
 

@@ -1,4 +1,4 @@
-"""What providers say about their capacity (routing/headroom.py): 429 cooldowns, exhausted windows, monthly
+"""What providers say about their capacity (routing/headroom/): 429 cooldowns, exhausted windows, monthly
 quotas and balance become `available()` verdicts with reasons, shared across replicas; memory and real Redis."""
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from gateway.metrics.labels import LabelGuard
 from gateway.metrics.registry import Metrics
 from providers import contract
 from routing.gate import ProviderGate
-from routing.headroom import Headroom, HeadroomConfig, WindowConfig
+from routing.headroom.config import HeadroomConfig, WindowConfig
+from routing.headroom.tracker import Headroom
 from routing.health import BreakerSettings, CircuitSnapshot, CircuitState, HealthUnavailable, MemoryCircuitBreakers
 from tests.metrics_support import registry_series, value
 

@@ -1,4 +1,4 @@
-"""The demand-aware reserve (`reserve = "auto"`, routing/headroom_demand.py): the pure sizing, the shared count of
+"""The demand-aware reserve (`reserve = "auto"`, routing/headroom/demand.py): the pure sizing, the shared count of
 requests only one provider can serve (memory and a real Redis, across replicas), and the config it decodes from."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
-from routing.headroom import HeadroomConfig
-from routing.headroom_demand import demand_reserve
+from routing.headroom.config import HeadroomConfig
+from routing.headroom.demand import demand_reserve
 from tests.headroom_support import Backend, Clock, config, open_backend
 
 # --------------------------------------------------------------------------------------------- sizing

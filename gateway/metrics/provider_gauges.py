@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.metrics.labels import LabelGuard
 from routing.gate import ProviderGate
-from routing.headroom import HeadroomView
+from routing.headroom.tracker import HeadroomView
 from routing.health import CircuitSnapshot, CircuitState
 
 log = structlog.get_logger("gateway.metrics")

@@ -1,4 +1,4 @@
-"""Where `routing.headroom` keeps the state it owns: concurrency slots (leases) and the last provider readings,
+"""Where the `Headroom` tracker keeps the state it owns: concurrency slots (leases) and the last provider readings,
 in process memory or in Redis. Times come from the caller's clock; this module decides nothing about headroom.
 
 Redis layout under the prefix: `headroom:{provider}:slots` zset (job id -> lease expiry, unix s),

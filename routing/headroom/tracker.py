@@ -20,23 +20,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from providers import contract
-from routing.headroom_config import GENERATE, HeadroomConfig, WindowConfig
-from routing.headroom_demand import ExclusiveDemand, demand_reserve
-from routing.headroom_ledger import HeadroomUnavailable, Ledger, MemoryLedger, Reading, RedisLedger
-from routing.headroom_readings import ReadingView, applies, judge
-
-__all__ = [
-    "GENERATE",
-    "Availability",
-    "Headroom",
-    "HeadroomConfig",
-    "HeadroomUnavailable",
-    "HeadroomView",
-    "Held",
-    "ReadingView",
-    "WindowConfig",
-    "WindowView",
-]
+from routing.headroom.config import GENERATE, HeadroomConfig
+from routing.headroom.demand import ExclusiveDemand, demand_reserve
+from routing.headroom.readings import ReadingView, applies, judge
+from routing.headroom.store import HeadroomUnavailable, Ledger, MemoryLedger, Reading, RedisLedger
 
 log = structlog.get_logger("routing.headroom")
 

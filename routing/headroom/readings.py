@@ -8,8 +8,8 @@ import math
 import msgspec
 
 from providers import contract
-from routing.headroom_config import GENERATE, HeadroomConfig
-from routing.headroom_ledger import Reading
+from routing.headroom.config import GENERATE, HeadroomConfig
+from routing.headroom.store import Reading
 
 # Readings about one operation or one model only block requests for that scope; any other scope
 # ("account", "month", "balance", "daily", "rate", ...) speaks for the whole provider account.
