@@ -25,8 +25,8 @@ from providers.contract import GenerationRequest, ProviderTraits, UpstreamJob, U
 from routing.gate import ProviderGate
 from routing.headroom.config import HeadroomConfig
 from routing.headroom.tracker import Headroom
-from routing.health import BreakerSettings
-from routing.health_redis import RedisCircuitBreakers
+from routing.health.breakers import BreakerSettings
+from routing.health.redis_breakers import RedisCircuitBreakers
 
 SLUG = "fake"
 SEEDING_S = 15.0  # jobs are written before their schedule starts, so none is overdue when the poller starts

@@ -16,7 +16,7 @@ from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from gateway.webhooks.settings import WebhookSettings
 from routing.catalogue import Catalogue, Model
 from routing.headroom.config import HeadroomConfig
-from routing.health import BreakerSettings
+from routing.health.breakers import BreakerSettings
 from routing.rules import RoutingRules, RulesError
 from routing.rules import validate as validate_rules
 

@@ -26,7 +26,7 @@ from gateway.store.base import JobStore
 from gateway.upstreams import Upstream
 from providers.contract import TERMINAL_STATUSES, UpstreamError, UpstreamStatus, UpstreamTimeout
 from routing.gate import ProviderGate
-from routing.speed import SpeedBook
+from routing.speed.book import SpeedBook
 
 log = structlog.get_logger("gateway.poller")
 

@@ -34,7 +34,7 @@ from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, Router, UnknownModel
 from routing.rules import Policy, RulesHolder
-from routing.speed import SpeedBook
+from routing.speed.book import SpeedBook
 
 log = structlog.get_logger("gateway.service")
 

@@ -15,7 +15,7 @@ from providers.contract import ErrorClass, UpstreamError
 from routing.headroom.config import GENERATE
 from routing.headroom.store import HeadroomUnavailable
 from routing.headroom.tracker import Availability, Headroom, Held
-from routing.health import CircuitBreakers, CircuitState, HealthUnavailable
+from routing.health.breakers import CircuitBreakers, CircuitState, HealthUnavailable
 from routing.router import Candidate, Drop, Plan
 
 log = structlog.get_logger("routing.gate")

@@ -16,7 +16,7 @@ from providers import contract
 from routing.gate import ProviderGate
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from routing.headroom.tracker import Headroom
-from routing.health import BreakerSettings, MemoryCircuitBreakers
+from routing.health.breakers import BreakerSettings, MemoryCircuitBreakers
 
 Series = tuple[str, tuple[tuple[str, str], ...]]
 

@@ -13,7 +13,13 @@ from providers import contract
 from routing.gate import ProviderGate
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from routing.headroom.tracker import Headroom
-from routing.health import BreakerSettings, CircuitSnapshot, CircuitState, HealthUnavailable, MemoryCircuitBreakers
+from routing.health.breakers import (
+    BreakerSettings,
+    CircuitSnapshot,
+    CircuitState,
+    HealthUnavailable,
+    MemoryCircuitBreakers,
+)
 from tests.metrics_support import registry_series, value
 
 VIDGEN = {"provider": "vidgen"}
