@@ -80,7 +80,7 @@ def create_app(
         )
         gate = backends.gate(settings, job_store, clock)
         upstreams = build_upstreams(
-            settings.providers, client, observe=metrics.observer(observe), headroom=gate.headroom.record
+            settings.providers, client, observe=metrics.observer(observe), capacity=gate.headroom.record
         )
         metrics.providers.watch(gate, {slug: u.enabled for slug, u in upstreams.items()})
         router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})

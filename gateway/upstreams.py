@@ -9,7 +9,7 @@ import msgspec
 
 from gateway.cadence import Cadence, resolve_cadence
 from gateway.config import ConfigError, ProviderConfig, secret_from_env
-from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
+from providers.contract import CapacitySink, ProviderSettings, VideoProvider
 from providers.registry import PROVIDERS
 from providers.transport import CallObserver
 from routing.gate import STATUS
@@ -28,7 +28,7 @@ def build_upstreams(
     client: httpx.AsyncClient,
     *,
     observe: CallObserver,
-    headroom: HeadroomSink,
+    capacity: CapacitySink,
 ) -> dict[str, Upstream]:
     upstreams: dict[str, Upstream] = {}
     for slug, config in configs.items():
@@ -40,7 +40,7 @@ def build_upstreams(
             api_key=secret_from_env(config.api_key_env, what=f"providers.{slug}.api_key_env"),
             timeout_s=config.timeout_s,
         )
-        adapter = factory(client, settings, observe=observe, headroom=headroom)
+        adapter = factory(client, settings, observe=observe, capacity=capacity)
         traits = adapter.traits
         interval_s = config.poll_interval_s or traits.poll_interval_s
         upstreams[slug] = Upstream(

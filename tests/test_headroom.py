@@ -11,7 +11,7 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
-from providers.contract import Headroom as Said
+from providers.contract import CapacityReport as Said
 from routing.headroom.config import HeadroomConfig
 from routing.headroom.store import HeadroomUnavailable
 from routing.headroom.tracker import Headroom

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.contract import Headroom as Said
+from providers.contract import CapacityReport as Said
 from tests.headroom_support import T0, Backend, Clock, config, open_backend
 
 

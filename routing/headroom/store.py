@@ -68,7 +68,8 @@ class HeadroomUnavailable(Exception):
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
     """One thing a provider said about its capacity, and when we heard it (the injected clock)."""
 
-    headroom: contract.Headroom
+    # Encoded under its former name, so readings already stored in Redis still decode.
+    report: contract.CapacityReport = msgspec.field(name="headroom")
     at: float
 
 
@@ -127,10 +128,10 @@ class MemoryLedger:
 
     async def put_readings(self, readings: Sequence[Reading]) -> None:
         for reading in readings:
-            kept = self._readings.setdefault(reading.headroom.provider, {})
-            current = kept.get(reading.headroom.scope)
+            kept = self._readings.setdefault(reading.report.provider, {})
+            current = kept.get(reading.report.scope)
             if current is None or current.at <= reading.at:
-                kept[reading.headroom.scope] = reading
+                kept[reading.report.scope] = reading
 
     async def readings(self, provider: str) -> list[Reading]:
         return list(self._readings.get(provider, {}).values())
@@ -189,10 +190,10 @@ class RedisLedger:
     async def put_readings(self, readings: Sequence[Reading]) -> None:
         if not readings:
             return
-        keys = [self._readings_key(r.headroom.provider) for r in readings]
+        keys = [self._readings_key(r.report.provider) for r in readings]
         args: list[str | bytes] = []
         for reading in readings:
-            args += [reading.headroom.scope, f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)]
+            args += [reading.report.scope, f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)]
         await self._put(keys=keys, args=args)
 
     @_unavailable

@@ -65,7 +65,7 @@ class WindowView(msgspec.Struct, frozen=True, kw_only=True):
 class ReadingView(msgspec.Struct, frozen=True, kw_only=True):
     """A provider's last reading for one scope; `blocked_until`/`reason` are set while it keeps the provider out."""
 
-    reading: contract.Headroom
+    reading: contract.CapacityReport
     at: float
     blocked_until: float | None = None
     reason: str | None = None
@@ -224,10 +224,10 @@ class Headroom:
 
     # ---------------------------------------- provider readings
 
-    def record(self, headroom: contract.Headroom) -> None:
+    def record(self, report: contract.CapacityReport) -> None:
         """The sink adapters call (sync, from inside a reply). The reading is queued here and written by a
         background flush; `available`/`snapshot` flush first, so this replica sees its own readings at once."""
-        self._pending[(headroom.provider, headroom.scope)] = Reading(headroom=headroom, at=self._clock())
+        self._pending[(report.provider, report.scope)] = Reading(report=report, at=self._clock())
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -243,7 +243,7 @@ class Headroom:
                 await self._ledger.put_readings(batch)
             except HeadroomUnavailable:
                 for reading in batch:
-                    self._pending.setdefault((reading.headroom.provider, reading.headroom.scope), reading)
+                    self._pending.setdefault((reading.report.provider, reading.report.scope), reading)
                 raise
 
     async def close(self) -> None:
@@ -394,7 +394,7 @@ def applies(reading_scope: str, scopes: tuple[str, ...]) -> bool:
 
 def judge(reading: Reading, config: HeadroomConfig, now: float) -> ReadingView:
     """Whether a reading keeps its provider out now, until when and why (first matching rule wins)."""
-    said, at = reading.headroom, reading.at
+    said, at = reading.report, reading.at
     hold_until = at + config.recheck_after_s
     floor_micros = round(config.min_balance_usd * 1_000_000)
     if said.retry_after_s is not None:
