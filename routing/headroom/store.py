@@ -73,7 +73,9 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
     at: float
 
 
-class Ledger(Protocol):
+class HeadroomStore(Protocol):
+    """The slots and readings one `Headroom` tracker keeps, shared by every replica that uses the same store."""
+
     async def acquire_slot(self, provider: str, job_id: str, *, now: float, lease_s: float, cap: int | None) -> bool:
         """Hold (or renew) `job_id`'s slot unless `cap` unexpired slots are held by other jobs."""
         ...
@@ -93,8 +95,8 @@ class Ledger(Protocol):
     async def readings(self, provider: str) -> list[Reading]: ...
 
 
-class MemoryLedger:
-    """One process only: the same contract as `RedisLedger`, for a single replica and for tests."""
+class MemoryHeadroomStore:
+    """One process only: the same contract as `RedisHeadroomStore`, for a single replica and for tests."""
 
     def __init__(self) -> None:
         self._slots: dict[str, dict[str, float]] = {}
@@ -150,7 +152,7 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
     return wrapper
 
 
-class RedisLedger:
+class RedisHeadroomStore:
     """Shared by every replica: each read-modify-write is one Lua script, so replicas never race."""
 
     def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:

@@ -22,7 +22,7 @@ from limits.errors import StorageError
 from providers import contract
 from routing.headroom.config import GENERATE, HeadroomConfig
 from routing.headroom.demand import ExclusiveDemand, demand_reserve
-from routing.headroom.store import HeadroomUnavailable, Ledger, MemoryLedger, Reading, RedisLedger
+from routing.headroom.store import HeadroomStore, HeadroomUnavailable, MemoryHeadroomStore, Reading, RedisHeadroomStore
 
 log = structlog.get_logger("routing.headroom")
 
@@ -94,13 +94,13 @@ class Headroom:
         configs: Mapping[str, HeadroomConfig],
         *,
         windows: Storage,
-        ledger: Ledger,
+        store: HeadroomStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._configs = dict(configs)
         self._limiter = MovingWindowRateLimiter(windows)
         self._demand = ExclusiveDemand(windows)
-        self._ledger = ledger
+        self._store = store
         self._clock = clock
         self._items = {
             (slug, w.scope): RateLimitItemPerSecond(w.limit, w.per_s)
@@ -115,7 +115,7 @@ class Headroom:
 
     @classmethod
     def in_memory(cls, configs: Mapping[str, HeadroomConfig], *, clock: Callable[[], float] = time.time) -> Headroom:
-        return cls(configs, windows=MemoryStorage(), ledger=MemoryLedger(), clock=clock)
+        return cls(configs, windows=MemoryStorage(), store=MemoryHeadroomStore(), clock=clock)
 
     @classmethod
     def on_redis(
@@ -131,7 +131,7 @@ class Headroom:
         windows = RedisStorage(
             "async+redis://", implementation="redispy", key_prefix=f"{prefix}headroom", wrap_exceptions=True, **shared
         )
-        return cls(configs, windows=windows, ledger=RedisLedger(client, prefix=prefix), clock=clock)
+        return cls(configs, windows=windows, store=RedisHeadroomStore(client, prefix=prefix), clock=clock)
 
     def now(self) -> float:
         """The clock leases, cooldowns and `Availability.clears_at` are on."""
@@ -191,14 +191,14 @@ class Headroom:
     async def acquire_slot(self, provider: str, job_id: str) -> bool:
         """Hold a slot for an in-flight job (at submit); False at `max_in_flight`. Idempotent per job."""
         config = self._config(provider)
-        return await self._ledger.acquire_slot(
+        return await self._store.acquire_slot(
             provider, job_id, now=self._clock(), lease_s=config.slot_lease_s, cap=config.max_in_flight
         )
 
     async def renew_slot(self, provider: str, job_id: str) -> bool:
         """Extend the job's lease (the poller, while the job runs); False if its lease already ran out."""
         lease_s = self._config(provider).slot_lease_s
-        return await self._ledger.renew_slot(provider, job_id, now=self._clock(), lease_s=lease_s)
+        return await self._store.renew_slot(provider, job_id, now=self._clock(), lease_s=lease_s)
 
     async def keep_slot(self, provider: str, job_id: str) -> None:
         """Renew the job's slot lease unless this process did so within the last quarter lease: the poller calls
@@ -216,11 +216,11 @@ class Headroom:
     async def release_slot(self, provider: str, job_id: str) -> None:
         """Free the job's slot (at a terminal state); releasing twice is harmless."""
         self._renewed.pop((provider, job_id), None)
-        await self._ledger.release_slot(provider, job_id)
+        await self._store.release_slot(provider, job_id)
 
     async def in_flight(self, provider: str) -> int:
         """Jobs holding an unexpired slot of this provider: every accepted job until its terminal state."""
-        return await self._ledger.in_flight(provider, now=self._clock())
+        return await self._store.in_flight(provider, now=self._clock())
 
     # ---------------------------------------- provider readings
 
@@ -240,7 +240,7 @@ class Headroom:
         async with self._flush_lock:
             batch, self._pending = list(self._pending.values()), {}
             try:
-                await self._ledger.put_readings(batch)
+                await self._store.put_readings(batch)
             except HeadroomUnavailable:
                 for reading in batch:
                     self._pending.setdefault((reading.report.provider, reading.report.scope), reading)
@@ -333,7 +333,7 @@ class Headroom:
             available=said.ok,
             reasons=said.reasons,
             windows=tuple(windows),
-            in_flight=await self._ledger.in_flight(provider, now=self._clock()),
+            in_flight=await self._store.in_flight(provider, now=self._clock()),
             max_in_flight=config.max_in_flight,
             cooldown_until=max(ends, default=None),
             readings=tuple(sorted(blocks, key=lambda v: v.reading.scope)),
@@ -347,7 +347,7 @@ class Headroom:
     async def _blocks(self, provider: str) -> list[ReadingView]:
         await self.flush()
         config, now = self._config(provider), self._clock()
-        return [judge(reading, config, now) for reading in await self._ledger.readings(provider)]
+        return [judge(reading, config, now) for reading in await self._store.readings(provider)]
 
     async def _blocking(self, provider: str, scopes: tuple[str, ...], blocks: list[ReadingView]) -> Availability:
         config, now = self._config(provider), self._clock()
@@ -368,7 +368,7 @@ class Headroom:
                 # Its oldest unit expires then (`limits` windows run on wall time; the rest here on `clock`).
                 ends.append(now + max(0.0, stats.reset_time - time.time()))
         if GENERATE in scopes and config.max_in_flight is not None:
-            in_flight = await self._ledger.in_flight(provider, now=now)
+            in_flight = await self._store.in_flight(provider, now=now)
             if in_flight >= config.max_in_flight:
                 reasons.append(f"{provider}: {in_flight}/{config.max_in_flight} jobs in flight")
                 ends.append(None)  # a job ends when it ends
