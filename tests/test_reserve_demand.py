@@ -105,14 +105,14 @@ async def test_exclusive_requests_are_counted_only_where_the_reserve_is_auto(bac
     assert await headroom.reserved("other") is None
 
 
-async def test_held_gives_the_units_kept_per_window(backend: Backend) -> None:
-    """`held` is what claims that may go elsewhere must leave: the auto size per window, nothing without demand."""
+async def test_reserved_units_gives_the_units_kept_per_window(backend: Backend) -> None:
+    """What claims that may go elsewhere must leave: the auto size per window, nothing without demand."""
     headroom = backend.replica(AUTO, Clock())
-    assert (await headroom.held("nanogpt")).units == {}
+    assert (await headroom.reserved_units("nanogpt")).units == {}
     for _ in range(2):
         await headroom.note_exclusive("nanogpt")
         assert await headroom.try_take("nanogpt", "generate")
-    assert (await headroom.held("nanogpt")).units == {"generate": 3}
+    assert (await headroom.reserved_units("nanogpt")).units == {"generate": 3}
 
 
 async def test_a_take_that_must_keep_the_reserve_stops_above_it(backend: Backend) -> None:

@@ -44,7 +44,7 @@ class Availability(msgspec.Struct, frozen=True, kw_only=True):
         return not self.reasons
 
 
-class Held(msgspec.Struct, frozen=True, kw_only=True):
+class ReservedUnits(msgspec.Struct, frozen=True, kw_only=True):
     """What a provider's `reserve` keeps now: units per window scope (only those above 0), and why a call would dig
     into them (a window down to its reserve), or None."""
 
@@ -271,14 +271,14 @@ class Headroom:
 
     async def reserved(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> str | None:
         """Why a call in `scopes` would dig into the provider's `reserve` (a window that low), or None."""
-        return (await self.held(provider, scopes=scopes)).why
+        return (await self.reserved_units(provider, scopes=scopes)).why
 
-    async def held(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> Held:
+    async def reserved_units(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> ReservedUnits:
         """The units of each window in `scopes` the provider's `reserve` keeps for requests only it can serve, and
         why a call would dig into them now (a window down to them), or None."""
         config = self._config(provider)
         if config.reserve == 0:
-            return Held()
+            return ReservedUnits()
         units: dict[str, int] = {}
         why: str | None = None
         for window in config.windows:
@@ -301,7 +301,7 @@ class Headroom:
             if why is None and kept > 0 and left <= kept:
                 why = f"{provider}: {left} left in the {window.scope} window, kept for requests only it can serve"
                 why = why if seen is None else f"{why} ({kept} held back: {seen} such in the last {window.per_s} s)"
-        return Held(units={scope: n for scope, n in units.items() if n > 0}, why=why)
+        return ReservedUnits(units={scope: n for scope, n in units.items() if n > 0}, why=why)
 
     async def note_exclusive(self, provider: str) -> None:
         """A request only this provider can serve was planned: counted when its `reserve` is "auto"."""
@@ -315,14 +315,14 @@ class Headroom:
     async def snapshot(self, provider: str) -> HeadroomView:
         config = self._config(provider)
         blocks = await self._blocks(provider)
-        held = (await self.held(provider, scopes=tuple(w.scope for w in config.windows))).units
+        reserved = (await self.reserved_units(provider, scopes=tuple(w.scope for w in config.windows))).units
         windows = [
             WindowView(
                 scope=w.scope,
                 limit=w.limit,
                 per_s=w.per_s,
                 remaining=await self._remaining(provider, w.scope),
-                reserved=held.get(w.scope, 0),
+                reserved=reserved.get(w.scope, 0),
             )
             for w in config.windows
         ]
