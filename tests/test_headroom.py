@@ -247,7 +247,7 @@ async def test_an_unreachable_redis_raises_the_routing_error(unreachable: Headro
     with pytest.raises(HeadroomUnavailable):
         await unreachable.acquire_slot("videogen", "job-1")
     with pytest.raises(HeadroomUnavailable) as caught:
-        await unreachable.available("videogen")
+        await unreachable.availability("videogen")
     assert caught.value.status_code == 503
     assert not caught.value.failover
 

@@ -1,6 +1,6 @@
 """Headroom per provider account, shared by every replica: configured moving windows (`limits`), concurrency
-slots with leases, and what providers last said (cooldowns, quotas, balance). Routing filters on `available`;
-this module never calls a provider and never retries."""
+slots with leases, and what providers last said (cooldowns, quotas, balance). routing/gate.py screens candidates
+on `availability` and claims through it; this module never calls a provider and never retries."""
 
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ class Headroom:
 
     def record(self, report: contract.CapacityReport) -> None:
         """The sink adapters call (sync, from inside a reply). The reading is queued here and written by a
-        background flush; `available`/`snapshot` flush first, so this replica sees its own readings at once."""
+        background flush; `availability`/`snapshot` flush first, so this replica sees its own readings at once."""
         self._pending[(report.provider, report.scope)] = Reading(report=report, at=self._clock())
         try:
             loop = asyncio.get_running_loop()
@@ -260,18 +260,10 @@ class Headroom:
 
     # ---------------------------------------- what routing asks
 
-    async def available(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> tuple[bool, str | None]:
-        """Whether a call in `scopes` may be made now; if not, every reason why, for `explain`."""
-        said = await self.availability(provider, scopes=scopes)
-        return (said.ok, "; ".join(said.reasons) or None)
-
     async def availability(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> Availability:
-        """`available`, with when the provider's blocks lapse (routing waits for a short one)."""
+        """Whether a call in `scopes` may be made now: if not, every reason why (for `explain`) and when the
+        provider's blocks lapse (routing waits for a short one)."""
         return await self._blocking(provider, scopes, await self._blocks(provider))
-
-    async def reserved(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> str | None:
-        """Why a call in `scopes` would dig into the provider's `reserve` (a window that low), or None."""
-        return (await self.reserved_units(provider, scopes=scopes)).why
 
     async def reserved_units(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> ReservedUnits:
         """The units of each window in `scopes` the provider's `reserve` keeps for requests only it can serve, and
