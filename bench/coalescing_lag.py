@@ -23,9 +23,10 @@ from gateway.upstreams import Upstream
 from gateway.videos.writer import JobWriter
 from providers.contract import GenerationRequest, ProviderTraits, UpstreamJob, UpstreamStatus
 from routing.gate import ProviderGate
-from routing.headroom import Headroom, HeadroomConfig
-from routing.health import BreakerSettings
-from routing.health_redis import RedisCircuitBreakers
+from routing.headroom.config import HeadroomConfig
+from routing.headroom.tracker import Headroom
+from routing.health.breakers import BreakerSettings
+from routing.health.redis_breakers import RedisCircuitBreakers
 
 SLUG = "fake"
 SEEDING_S = 15.0  # jobs are written before their schedule starts, so none is overdue when the poller starts

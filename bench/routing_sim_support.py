@@ -27,7 +27,7 @@ from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emul
 from providers.sandbox.registry import EMULATORS
 from providers.sandbox.serving import serve_app
 from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
-from routing.headroom import HeadroomConfig, WindowConfig
+from routing.headroom.config import HeadroomConfig, WindowConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/8"

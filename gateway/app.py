@@ -86,7 +86,7 @@ def create_app(
             settings.providers,
             client,
             observe=metrics.observer(observe),
-            headroom=gate.headroom.record,
+            capacity=gate.headroom.record,
             scrubber=Scrubber(configured_secrets(settings)),
         )
         metrics.providers.watch(gate, {slug: u.enabled for slug, u in upstreams.items()})

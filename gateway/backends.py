@@ -21,11 +21,11 @@ from gateway.usage.budget import BudgetBook, MemoryBudgetBook
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.hooks import UsageHooks
 from routing.gate import ProviderGate
-from routing.headroom import Headroom
-from routing.health import CircuitBreakers, MemoryCircuitBreakers
-from routing.health_redis import RedisCircuitBreakers
-from routing.speed import SpeedBook
-from routing.speed_redis import RedisSpeedBook
+from routing.headroom.tracker import Headroom
+from routing.health.breakers import CircuitBreakers, MemoryCircuitBreakers
+from routing.health.redis_breakers import RedisCircuitBreakers
+from routing.speed.book import SpeedBook
+from routing.speed.redis_book import RedisSpeedBook
 
 log = structlog.get_logger("gateway.backends")
 

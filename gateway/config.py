@@ -16,8 +16,8 @@ from gateway.cadence import PollingConfig
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from gateway.webhooks.settings import WebhookSettings
 from routing.catalogue import Catalogue, Model
-from routing.headroom import HeadroomConfig
-from routing.health import BreakerSettings
+from routing.headroom.config import HeadroomConfig
+from routing.health.breakers import BreakerSettings
 from routing.rules import RoutingRules, RulesError
 from routing.rules import validate as validate_rules
 

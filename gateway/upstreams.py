@@ -14,8 +14,8 @@ from gateway.cadence import Cadence, resolve_cadence
 from gateway.config import ConfigError, ProviderConfig, secret_from_env
 from gateway.scrubbing import Scrubber
 from providers.contract import (
+    CapacitySink,
     GenerationRequest,
-    HeadroomSink,
     ProviderSettings,
     UpstreamError,
     UpstreamJob,
@@ -78,7 +78,7 @@ def build_upstreams(
     client: httpx.AsyncClient,
     *,
     observe: CallObserver,
-    headroom: HeadroomSink,
+    capacity: CapacitySink,
     scrubber: Scrubber | None = None,
 ) -> dict[str, Upstream]:
     upstreams: dict[str, Upstream] = {}
@@ -91,7 +91,7 @@ def build_upstreams(
             api_key=secret_from_env(config.api_key_env, what=f"providers.{slug}.api_key_env"),
             timeout_s=config.timeout_s,
         )
-        adapter = factory(client, settings, observe=observe, headroom=headroom)
+        adapter = factory(client, settings, observe=observe, capacity=capacity)
         traits = adapter.traits
         interval_s = config.poll_interval_s or traits.poll_interval_s
         upstreams[slug] = Upstream(

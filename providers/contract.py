@@ -309,10 +309,10 @@ class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
     can_cancel: bool
 
 
-class Headroom(msgspec.Struct, frozen=True, kw_only=True):
+class CapacityReport(msgspec.Struct, frozen=True, kw_only=True):
     """What one provider reply said about remaining capacity; every field is optional (providers say little).
 
-    Adapters parse it with a pure function and hand it to the injected `HeadroomSink`; routing keeps it."""
+    Adapters parse it with a pure function and hand it to the injected `CapacitySink`; routing keeps it."""
 
     provider: str
     scope: str = "account"
@@ -324,10 +324,10 @@ class Headroom(msgspec.Struct, frozen=True, kw_only=True):
     balance_micros: int | None = None
 
 
-HeadroomSink = Callable[[Headroom], None]
+CapacitySink = Callable[[CapacityReport], None]
 
 
-def ignore_headroom(headroom: Headroom) -> None:
+def ignore_capacity(report: CapacityReport) -> None:
     return None
 
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import httpx
 
-from providers.contract import HeadroomSink, ProviderSettings, VideoProvider
+from providers.contract import CapacitySink, ProviderSettings, VideoProvider
 from providers.nanogpt import NanoGptProvider
 from providers.transport import CallObserver
 from providers.videogen import VideoGenProvider
@@ -24,7 +24,7 @@ class ProviderFactory(Protocol):
         settings: ProviderSettings,
         *,
         observe: CallObserver = ...,
-        headroom: HeadroomSink = ...,
+        capacity: CapacitySink = ...,
     ) -> VideoProvider: ...
 
 

@@ -12,8 +12,10 @@ import msgspec
 import structlog
 
 from providers.contract import ErrorClass, UpstreamError
-from routing.headroom import GENERATE, Availability, Headroom, HeadroomUnavailable, Held
-from routing.health import CircuitBreakers, CircuitState, HealthUnavailable
+from routing.headroom.config import GENERATE
+from routing.headroom.store import HeadroomUnavailable
+from routing.headroom.tracker import Availability, Headroom, ReservedUnits
+from routing.health.breakers import CircuitBreakers, CircuitState, HealthUnavailable
 from routing.router import Candidate, Drop, Plan
 
 log = structlog.get_logger("routing.gate")
@@ -56,19 +58,21 @@ class ProviderGate:
         """Trunk reservation: each candidate carries the units its provider's reserve keeps (a claim that may go
         elsewhere leaves them); one whose provider is down to its reserve is marked to rank last, but only when
         another provider could serve the request (else the reserve is exactly what it is kept for)."""
-        held = []
+        reserved = []
         for candidate in kept:
             scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
-            held.append(await _fail_open(self.headroom.held(candidate.provider, scopes=scopes), Held()))
-        marked = any(h.why is None for h in held)
+            reserved.append(
+                await _fail_open(self.headroom.reserved_units(candidate.provider, scopes=scopes), ReservedUnits())
+            )
+        marked = any(r.why is None for r in reserved)
         return [
-            msgspec.structs.replace(c, reserve=h.units, held_back=h.why if marked else None) if h.units else c
-            for c, h in zip(kept, held, strict=True)
+            msgspec.structs.replace(c, reserve=r.units, held_back=r.why if marked else None) if r.units else c
+            for c, r in zip(kept, reserved, strict=True)
         ]
 
     async def claim(self, candidate: Candidate, job_id: str, *, spare_reserve: bool = False) -> str | None:
         """Take what a submit to this candidate needs (a probe if half-open, a window unit, a slot); the
-        refusal reason if any is missing, and nothing is held then. `spare_reserve`: the request could go to another
+        refusal reason if any is missing, and nothing is taken then. `spare_reserve`: the request could go to another
         provider, so the units the candidate's reserve keeps are left ("reserve_kept" if that is all there is)."""
         provider = candidate.provider
         if not await _fail_open(self.breakers.allow(provider), True):

@@ -15,7 +15,7 @@ from routing.gate import ProviderGate
 from routing.ranking import Ranked, rank
 from routing.router import Candidate, Plan, RouteQuery, Router
 from routing.rules import Policy, RulesHolder, Strategy
-from routing.speed import SpeedBook
+from routing.speed.book import SpeedBook
 
 
 class Planned(msgspec.Struct, frozen=True, kw_only=True):

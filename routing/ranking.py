@@ -60,8 +60,8 @@ def rank(
             total=round(total, 6),
         )
         ranked.append(Ranked(candidate=candidate, score=score))
-    # Held-back candidates (a provider's reserve) go last. Ties: the cheaper first, then the ops/catalogue position;
-    # unknown speed sorts after known under `fastest`.
+    # Candidates marked `held_back` (their provider is down to its reserve) go last. Ties: the cheaper first, then
+    # the ops/catalogue position; unknown speed sorts after known under `fastest`.
     ranked.sort(
         key=lambda r: (
             r.candidate.held_back is not None,

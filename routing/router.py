@@ -1,6 +1,7 @@
-"""The router's plan: every offering of the requested model filtered by capability and policy, in order.
+"""The router's plan: every offering of the requested model filtered by capability and policy.
 
-Until ranking strategies land, the order is the catalogue's; each drop carries its reason for `explain`."""
+Candidates keep the catalogue's order (the gate screens them, routing/ranking.py orders them by strategy); each
+drop carries its reason for `explain`."""
 
 from __future__ import annotations
 

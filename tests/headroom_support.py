@@ -1,5 +1,5 @@
 """Shared by the test_headroom* modules: a settable clock and a backend that hands out "replicas" — Headroom
-instances over one shared state (one MemoryStorage + MemoryLedger, or one Redis prefix with a client each)."""
+instances over one shared state (one MemoryStorage + MemoryHeadroomStore, or one Redis prefix with a client each)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from limits.aio.storage import MemoryStorage
 
-from routing.headroom import Headroom, HeadroomConfig, WindowConfig
-from routing.headroom_ledger import MemoryLedger
+from routing.headroom.config import HeadroomConfig, WindowConfig
+from routing.headroom.store import MemoryHeadroomStore
+from routing.headroom.tracker import Headroom
 from tests.conftest import REDIS_URL
 
 T0 = 1_750_000_000.0
@@ -33,14 +34,14 @@ class Backend:
         self.kind = kind
         self._prefix = prefix
         self._windows = MemoryStorage()
-        self._ledger = MemoryLedger()
+        self._store = MemoryHeadroomStore()
         self._replicas: list[Headroom] = []
         self._clients: list[aioredis.Redis] = []
 
     def replica(self, configs: Mapping[str, HeadroomConfig], clock: Clock) -> Headroom:
         """Another gateway process: its own Headroom (and Redis client), the same shared state."""
         if self.kind == "memory":
-            headroom = Headroom(configs, windows=self._windows, ledger=self._ledger, clock=clock)
+            headroom = Headroom(configs, windows=self._windows, store=self._store, clock=clock)
         else:
             client = aioredis.Redis.from_url(REDIS_URL)
             self._clients.append(client)

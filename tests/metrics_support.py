@@ -14,8 +14,9 @@ from gateway.metrics.registry import Metrics
 from gateway.schema.job import Usage, VideoJob
 from providers import contract
 from routing.gate import ProviderGate
-from routing.headroom import Headroom, HeadroomConfig, WindowConfig
-from routing.health import BreakerSettings, MemoryCircuitBreakers
+from routing.headroom.config import HeadroomConfig, WindowConfig
+from routing.headroom.tracker import Headroom
+from routing.health.breakers import BreakerSettings, MemoryCircuitBreakers
 
 Series = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -67,7 +68,7 @@ async def every_metric() -> Metrics:
     metrics.webhook_delivery("delivered")
     config = HeadroomConfig(windows=(WindowConfig(scope="generate", limit=5, per_s=60),), max_in_flight=3)
     headroom = Headroom.in_memory({"vidgen": config})
-    headroom.record(contract.Headroom(provider="vidgen", scope="balance", balance_micros=12_000_000))
+    headroom.record(contract.CapacityReport(provider="vidgen", scope="balance", balance_micros=12_000_000))
     gate = ProviderGate(headroom, MemoryCircuitBreakers(BreakerSettings(), clock=time.time))
     metrics.providers.watch(gate, {"vidgen": True})
     await metrics.providers.refresh()

@@ -21,7 +21,7 @@ from gateway.cadence import (
 )
 from gateway.config import ConfigError, parse_settings
 from gateway.upstreams import build_upstreams
-from providers.contract import ignore_headroom
+from providers.contract import ignore_capacity
 from tests.conftest import VIDGEN_KEY_ENV, gateway_settings_text
 
 
@@ -106,7 +106,7 @@ async def test_a_provider_polling_table_and_status_window_resolve_into_its_caden
     extra += '[providers.vidgen.headroom]\nwindows = [{ scope = "status", limit = 100, per_s = 60 }]\n'
     settings = parse_settings(gateway_settings_text("http://127.0.0.1:9", poll_interval_s=2.0, extra=extra))
     async with httpx.AsyncClient() as client:
-        upstreams = build_upstreams(settings.providers, client, observe=_unobserved, headroom=ignore_headroom)
+        upstreams = build_upstreams(settings.providers, client, observe=_unobserved, capacity=ignore_capacity)
 
     resolved = upstreams["vidgen"].cadence
     assert (resolved.first_poll_s, resolved.interval_s, resolved.growth, resolved.max_interval_s) == (
@@ -126,7 +126,7 @@ async def test_a_bad_polling_table_fails_at_start_naming_the_provider(monkeypatc
     )
     async with httpx.AsyncClient() as client:
         with pytest.raises(ConfigError, match=r"providers\.vidgen\.polling: max_interval_s"):
-            build_upstreams(capped.providers, client, observe=_unobserved, headroom=ignore_headroom)
+            build_upstreams(capped.providers, client, observe=_unobserved, capacity=ignore_capacity)
     with pytest.raises(ConfigError, match=r"providers\.vidgen\.polling"):
         parse_settings(gateway_settings_text("http://127.0.0.1:9", extra="[providers.vidgen.polling]\nevery = 3\n"))
 

@@ -14,7 +14,7 @@ import pytest
 from gateway.auth import Caller, KeyRing, digest
 from gateway.config import Settings
 from gateway.store.base import JobStore
-from routing.headroom import HeadroomConfig, WindowConfig
+from routing.headroom.config import HeadroomConfig, WindowConfig
 from tests.conftest import TEAM_A_KEY, GatewayFactory, auth, example_settings
 from tests.metrics_support import scrape, value
 from tests.test_gate_e2e import arm, generate_calls

@@ -12,8 +12,8 @@ import msgspec
 import pytest
 
 from gateway.config import Settings
-from routing.headroom import HeadroomConfig, WindowConfig
-from routing.health import BreakerSettings
+from routing.headroom.config import HeadroomConfig, WindowConfig
+from routing.health.breakers import BreakerSettings
 from tests.conftest import GatewayFactory, auth, example_settings
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}

@@ -1,4 +1,4 @@
-"""Headroom windows and concurrency slots (routing/headroom.py), one suite run against memory and a real Redis;
+"""Headroom windows and concurrency slots (routing/headroom/), one suite run against memory and a real Redis;
 replicas are separate Headroom instances (each with its own Redis client) over one shared state."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
-from providers.contract import Headroom as Said
-from routing.headroom import Headroom, HeadroomConfig, HeadroomUnavailable
+from providers.contract import CapacityReport as Said
+from routing.headroom.config import HeadroomConfig
+from routing.headroom.store import HeadroomUnavailable
+from routing.headroom.tracker import Headroom
 from tests.headroom_support import Backend, Clock, config, open_backend
 
 
@@ -245,7 +247,7 @@ async def test_an_unreachable_redis_raises_the_routing_error(unreachable: Headro
     with pytest.raises(HeadroomUnavailable):
         await unreachable.acquire_slot("videogen", "job-1")
     with pytest.raises(HeadroomUnavailable) as caught:
-        await unreachable.available("videogen")
+        await unreachable.availability("videogen")
     assert caught.value.status_code == 503
     assert not caught.value.failover
 

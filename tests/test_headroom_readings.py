@@ -1,5 +1,5 @@
-"""What providers say about their capacity (routing/headroom.py): 429 cooldowns, exhausted windows, monthly
-quotas and balance become `available()` verdicts with reasons, shared across replicas; memory and real Redis."""
+"""What providers say about their capacity (routing/headroom/): 429 cooldowns, exhausted windows, monthly
+quotas and balance become `availability()` verdicts with reasons, shared across replicas; memory and real Redis."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.contract import Headroom as Said
+from providers.contract import CapacityReport as Said
 from tests.headroom_support import T0, Backend, Clock, config, open_backend
 
 
@@ -23,18 +23,18 @@ async def test_a_429_cools_the_provider_down_until_retry_after(backend: Backend)
     heard, other = backend.replica({}, clock), backend.replica({}, clock)
     heard.record(Said(provider="nanogpt", scope="rate", remaining=0, retry_after_s=12))
     await heard.flush()
-    assert await other.available("nanogpt") == (False, "nanogpt: cooling down 12 s after a 429 (rate)")
+    assert (await other.availability("nanogpt")).reasons == ("nanogpt: cooling down 12 s after a 429 (rate)",)
     clock.advance(11.5)
-    assert await other.available("nanogpt") == (False, "nanogpt: cooling down 1 s after a 429 (rate)")
+    assert (await other.availability("nanogpt")).reasons == ("nanogpt: cooling down 1 s after a 429 (rate)",)
     clock.advance(0.5)
-    assert await other.available("nanogpt") == (True, None)
+    assert (await other.availability("nanogpt")).ok
 
 
 async def test_the_replica_that_heard_a_reading_sees_it_at_once(backend: Backend) -> None:
-    """`record` is sync; the next `available` on the same replica already accounts for it (no explicit flush)."""
+    """`record` is sync; the next `availability` on the same replica already accounts for it (no explicit flush)."""
     headroom = backend.replica({}, Clock())
     headroom.record(Said(provider="vidgen", retry_after_s=30))
-    assert await headroom.available("vidgen") == (False, "vidgen: cooling down 30 s after a 429")
+    assert (await headroom.availability("vidgen")).reasons == ("vidgen: cooling down 30 s after a 429",)
 
 
 async def test_recorded_readings_reach_other_replicas_in_the_background(backend: Backend) -> None:
@@ -43,7 +43,7 @@ async def test_recorded_readings_reach_other_replicas_in_the_background(backend:
     heard, other = backend.replica({}, clock), backend.replica({}, clock)
     heard.record(Said(provider="vidgen", retry_after_s=30))
     await heard.close()
-    assert not (await other.available("vidgen"))[0]
+    assert not (await other.availability("vidgen")).ok
 
 
 async def test_remaining_zero_with_a_reset_blocks_until_the_reset(backend: Backend) -> None:
@@ -51,9 +51,9 @@ async def test_remaining_zero_with_a_reset_blocks_until_the_reset(backend: Backe
     clock = Clock()
     headroom = backend.replica({}, clock)
     headroom.record(Said(provider="videogen", scope="generate", limit=500, remaining=0, reset_at=T0 + 90))
-    assert await headroom.available("videogen") == (False, "videogen: generate exhausted, resets in 90 s")
+    assert (await headroom.availability("videogen")).reasons == ("videogen: generate exhausted, resets in 90 s",)
     clock.advance(90)
-    assert await headroom.available("videogen") == (True, None)
+    assert (await headroom.availability("videogen")).ok
 
 
 async def test_a_reading_for_one_scope_does_not_block_another(backend: Backend) -> None:
@@ -61,12 +61,11 @@ async def test_a_reading_for_one_scope_does_not_block_another(backend: Backend) 
     headroom = backend.replica({}, Clock())
     headroom.record(Said(provider="videogen", scope="status", remaining=0, retry_after_s=60))
     headroom.record(Said(provider="videogenapi", scope="model:sora-2", remaining=0, retry_after_s=3247))
-    assert await headroom.available("videogen") == (True, None)
-    assert not (await headroom.available("videogen", scopes=("status",)))[0]
-    assert await headroom.available("videogenapi", scopes=("generate", "model:veo_3")) == (True, None)
-    ok, reason = await headroom.available("videogenapi", scopes=("generate", "model:sora-2"))
-    assert not ok
-    assert reason == "videogenapi: cooling down 3247 s after a 429 (model:sora-2)"
+    assert (await headroom.availability("videogen")).ok
+    assert not (await headroom.availability("videogen", scopes=("status",))).ok
+    assert (await headroom.availability("videogenapi", scopes=("generate", "model:veo_3"))).ok
+    said = await headroom.availability("videogenapi", scopes=("generate", "model:sora-2"))
+    assert said.reasons == ("videogenapi: cooling down 3247 s after a 429 (model:sora-2)",)
 
 
 async def test_a_used_up_monthly_quota_blocks_until_recheck(backend: Backend) -> None:
@@ -74,11 +73,11 @@ async def test_a_used_up_monthly_quota_blocks_until_recheck(backend: Backend) ->
     clock = Clock()
     headroom = backend.replica({"videogenapi": config(recheck_after_s=600)}, clock)
     headroom.record(Said(provider="videogenapi", scope="month", used=99, limit=100, remaining=1))
-    assert await headroom.available("videogenapi") == (True, None)
+    assert (await headroom.availability("videogenapi")).ok
     headroom.record(Said(provider="videogenapi", scope="month", used=100, limit=100, remaining=0))
-    assert await headroom.available("videogenapi") == (False, "videogenapi: monthly quota used 100/100")
+    assert (await headroom.availability("videogenapi")).reasons == ("videogenapi: monthly quota used 100/100",)
     clock.advance(600)
-    assert await headroom.available("videogenapi") == (True, None)
+    assert (await headroom.availability("videogenapi")).ok
 
 
 async def test_a_balance_below_the_floor_blocks_until_a_better_reading(backend: Backend) -> None:
@@ -86,10 +85,10 @@ async def test_a_balance_below_the_floor_blocks_until_a_better_reading(backend: 
     clock = Clock()
     headroom = backend.replica({"nanogpt": config(min_balance_usd=1.0)}, clock)
     headroom.record(Said(provider="nanogpt", scope="balance", balance_micros=120_000))
-    assert await headroom.available("nanogpt") == (False, "nanogpt: balance $0.12 below $1.00")
+    assert (await headroom.availability("nanogpt")).reasons == ("nanogpt: balance $0.12 below $1.00",)
     clock.advance(1)
     headroom.record(Said(provider="nanogpt", scope="balance", balance_micros=25_000_000))
-    assert await headroom.available("nanogpt") == (True, None)
+    assert (await headroom.availability("nanogpt")).ok
 
 
 async def test_an_exhausted_reading_without_a_reset_is_rechecked_later(backend: Backend) -> None:
@@ -97,9 +96,9 @@ async def test_an_exhausted_reading_without_a_reset_is_rechecked_later(backend: 
     clock = Clock()
     headroom = backend.replica({"nanogpt": config(recheck_after_s=300)}, clock)
     headroom.record(Said(provider="nanogpt", scope="balance", remaining=0))
-    assert await headroom.available("nanogpt") == (False, "nanogpt: balance exhausted, rechecking in 300 s")
+    assert (await headroom.availability("nanogpt")).reasons == ("nanogpt: balance exhausted, rechecking in 300 s",)
     clock.advance(300)
-    assert await headroom.available("nanogpt") == (True, None)
+    assert (await headroom.availability("nanogpt")).ok
 
 
 async def test_an_older_reading_never_overwrites_a_newer_one(backend: Backend) -> None:
@@ -110,20 +109,19 @@ async def test_an_older_reading_never_overwrites_a_newer_one(backend: Backend) -
     fast.record(Said(provider="vidgen", remaining=40, limit=50))
     await fast.flush()
     await slow.flush()
-    assert await fast.available("vidgen") == (True, None)
+    assert (await fast.availability("vidgen")).ok
     assert [v.reading.remaining for v in (await fast.snapshot("vidgen")).readings] == [40]
 
 
-async def test_available_names_an_exhausted_window_and_a_full_slot_cap(backend: Backend) -> None:
+async def test_availability_names_an_exhausted_window_and_a_full_slot_cap(backend: Backend) -> None:
     """Every reason a provider is out is listed, in the words `explain` prints."""
     headroom = backend.replica({"videogen": config(("generate", 2, 3600), max_in_flight=1)}, Clock())
-    assert await headroom.available("videogen") == (True, None)
+    assert (await headroom.availability("videogen")).ok
     await headroom.try_take("videogen", "generate")
     await headroom.try_take("videogen", "generate")
     await headroom.acquire_slot("videogen", "job-1")
-    ok, reason = await headroom.available("videogen")
-    assert not ok
-    assert reason == "videogen: generate window 2/3600s exhausted; videogen: 1/1 jobs in flight"
+    said = await headroom.availability("videogen")
+    assert said.reasons == ("videogen: generate window 2/3600s exhausted", "videogen: 1/1 jobs in flight")
 
 
 async def test_polling_is_judged_by_the_status_window_not_generation_slots(backend: Backend) -> None:
@@ -132,11 +130,10 @@ async def test_polling_is_judged_by_the_status_window_not_generation_slots(backe
     headroom = backend.replica(configs, Clock())
     await headroom.try_take("videogen", "generate")
     await headroom.acquire_slot("videogen", "job-1")
-    assert await headroom.available("videogen", scopes=("status",)) == (True, None)
+    assert (await headroom.availability("videogen", scopes=("status",))).ok
     assert await headroom.try_take("videogen", "status")
     assert await headroom.try_take("videogen", "status")
-    assert await headroom.available("videogen", scopes=("status",)) == (
-        False,
+    assert (await headroom.availability("videogen", scopes=("status",))).reasons == (
         "videogen: status window 2/3600s exhausted",
     )
 

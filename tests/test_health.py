@@ -1,4 +1,4 @@
-"""The CircuitBreakers contract (routing/health.py), run unchanged against the in-memory breakers and the Redis
+"""The CircuitBreakers contract (routing/health/), run unchanged against the in-memory breakers and the Redis
 ones on a real Redis, on a fake clock the test moves: opening, the rolling window, cooldown, half-open probes,
 state shared between replicas, and atomicity under concurrent callers."""
 
@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from routing.health import (
+from routing.health.breakers import (
     BreakerSettings,
     CircuitBreakers,
     CircuitSnapshot,
@@ -21,7 +21,7 @@ from routing.health import (
     HealthUnavailable,
     MemoryCircuitBreakers,
 )
-from routing.health_redis import RedisCircuitBreakers
+from routing.health.redis_breakers import RedisCircuitBreakers
 from tests.conftest import REDIS_URL
 
 T0 = 1_750_000_000.0

@@ -11,8 +11,15 @@ from gateway.metrics.labels import LabelGuard
 from gateway.metrics.registry import Metrics
 from providers import contract
 from routing.gate import ProviderGate
-from routing.headroom import Headroom, HeadroomConfig, WindowConfig
-from routing.health import BreakerSettings, CircuitSnapshot, CircuitState, HealthUnavailable, MemoryCircuitBreakers
+from routing.headroom.config import HeadroomConfig, WindowConfig
+from routing.headroom.tracker import Headroom
+from routing.health.breakers import (
+    BreakerSettings,
+    CircuitSnapshot,
+    CircuitState,
+    HealthUnavailable,
+    MemoryCircuitBreakers,
+)
 from tests.metrics_support import registry_series, value
 
 VIDGEN = {"provider": "vidgen"}
@@ -61,8 +68,8 @@ async def test_gauges_show_what_the_gate_sees() -> None:
     clock = Clock()
     metrics, headroom = build(clock)
     gate = ProviderGate(headroom, breakers(clock))
-    headroom.record(contract.Headroom(provider="vidgen", scope="generate", retry_after_s=30.0))
-    headroom.record(contract.Headroom(provider="vidgen", scope="balance", balance_micros=12_500_000))
+    headroom.record(contract.CapacityReport(provider="vidgen", scope="generate", retry_after_s=30.0))
+    headroom.record(contract.CapacityReport(provider="vidgen", scope="balance", balance_micros=12_500_000))
     assert await headroom.acquire_slot("vidgen", "video_1")
     assert await headroom.try_take("vidgen", "generate")
     await gate.breakers.record("vidgen", ok=False)

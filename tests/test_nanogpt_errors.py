@@ -1,5 +1,5 @@
 """Pure NanoGPT error classification: recorded §4.6 envelopes (video guide, OpenAI-style, legacy) and status-route
-errors through classify_error and error_headroom, by code first and HTTP status second."""
+errors through classify_error and error_capacity, by code first and HTTP status second."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from providers.contract import (
+    CapacityReport,
     ContentPolicyError,
-    Headroom,
     InvalidUpstreamRequest,
     QuotaExhausted,
     Reply,
@@ -21,7 +21,7 @@ from providers.contract import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from providers.nanogpt import classify_error, error_headroom
+from providers.nanogpt import classify_error, error_capacity
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nanogpt"
 MIDNIGHT_UTC = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -177,21 +177,21 @@ def test_unclassifiable_2xx_is_a_protocol_error() -> None:
         (
             "error_429_daily_rpd.json",
             {"Retry-After": "600"},
-            Headroom(provider="nanogpt", scope="daily", remaining=0, retry_after_s=600.0),
+            CapacityReport(provider="nanogpt", scope="daily", remaining=0, retry_after_s=600.0),
         ),
         (
             "error_429_rate_limited.json",
             {"Retry-After": "30"},
-            Headroom(provider="nanogpt", scope="rate", remaining=0, retry_after_s=30.0),
+            CapacityReport(provider="nanogpt", scope="rate", remaining=0, retry_after_s=30.0),
         ),
-        ("error_402_insufficient_balance.json", {}, Headroom(provider="nanogpt", scope="balance", remaining=0)),
-        ("error_402_video_guide.json", {}, Headroom(provider="nanogpt", scope="balance", remaining=0)),
+        ("error_402_insufficient_balance.json", {}, CapacityReport(provider="nanogpt", scope="balance", remaining=0)),
+        ("error_402_video_guide.json", {}, CapacityReport(provider="nanogpt", scope="balance", remaining=0)),
         ("error_400_content_policy_openai.json", {}, None),
         ("error_503_unavailable.json", {}, None),
     ],
 )
-def test_error_headroom_reports_spent_caps_and_balances(
-    name: str, headers: dict[str, str], expected: Headroom | None
+def test_error_capacity_reports_spent_caps_and_balances(
+    name: str, headers: dict[str, str], expected: CapacityReport | None
 ) -> None:
     """Daily caps, the request window and an empty balance become headroom news; other errors none."""
-    assert error_headroom(classify_error(fixture_reply(name, headers))) == expected
+    assert error_capacity(classify_error(fixture_reply(name, headers))) == expected

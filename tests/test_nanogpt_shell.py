@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from providers.contract import (
+    CapacityReport,
     Dimensions,
     GenerationRequest,
-    Headroom,
     InvalidUpstreamRequest,
     ProviderSettings,
     QuotaExhausted,
@@ -58,9 +58,9 @@ def make_request(**fields: object) -> GenerationRequest:
     return GenerationRequest(upstream_model="veo3-1-video", scenes=(Scene(prompt="ocean waves"),), **fields)  # type: ignore[arg-type]
 
 
-def provider_over(fake: FakeNanoGpt, seen: list[Headroom] | None = None) -> NanoGptProvider:
+def provider_over(fake: FakeNanoGpt, seen: list[CapacityReport] | None = None) -> NanoGptProvider:
     sink = seen.append if seen is not None else (lambda _: None)
-    return NanoGptProvider(httpx.AsyncClient(transport=httpx.MockTransport(fake)), SETTINGS, headroom=sink)
+    return NanoGptProvider(httpx.AsyncClient(transport=httpx.MockTransport(fake)), SETTINGS, capacity=sink)
 
 
 async def test_submit_posts_the_body_with_x_api_key_and_string_duration() -> None:
@@ -89,9 +89,9 @@ async def test_submit_returns_the_job_with_its_precharged_cost() -> None:
 
 async def test_submit_reports_the_remaining_balance_as_headroom() -> None:
     """`remainingBalance` reaches the headroom sink as balance micros."""
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     await provider_over(FakeNanoGpt(generate=ok("submit_202.json", 202)), seen).submit(make_request())
-    assert seen == [Headroom(provider="nanogpt", scope="balance", balance_micros=12_500_000)]
+    assert seen == [CapacityReport(provider="nanogpt", scope="balance", balance_micros=12_500_000)]
 
 
 async def test_poll_gets_status_by_request_id_and_reads_the_final_cost() -> None:
@@ -131,30 +131,30 @@ async def test_read_timeout_is_a_timeout_with_unknown_outcome() -> None:
 
 async def test_throughput_429_raises_rate_limited_and_reports_the_window() -> None:
     """A RATE_LIMITED 429 carries its Retry-After and tells the sink the request window is full."""
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     fake = FakeNanoGpt(generate=ok("error_429_rate_limited.json", 429, {"Retry-After": "20"}))
     with pytest.raises(UpstreamRateLimited) as caught:
         await provider_over(fake, seen).submit(make_request())
     assert caught.value.retry_after_s == 20.0
-    assert seen == [Headroom(provider="nanogpt", scope="rate", remaining=0, retry_after_s=20.0)]
+    assert seen == [CapacityReport(provider="nanogpt", scope="rate", remaining=0, retry_after_s=20.0)]
 
 
 async def test_daily_cap_429_raises_quota_exhausted_and_reports_the_daily_scope() -> None:
     """A daily-cap 429 is quota exhaustion, and the sink hears the daily scope with its reset."""
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     fake = FakeNanoGpt(generate=ok("error_429_daily_usd.json", 429, {"Retry-After": "7200"}))
     with pytest.raises(QuotaExhausted):
         await provider_over(fake, seen).submit(make_request())
-    assert seen == [Headroom(provider="nanogpt", scope="daily", remaining=0, retry_after_s=7200.0)]
+    assert seen == [CapacityReport(provider="nanogpt", scope="daily", remaining=0, retry_after_s=7200.0)]
 
 
 async def test_insufficient_balance_raises_quota_exhausted_and_reports_the_balance() -> None:
     """The legacy 402 is quota exhaustion and an empty-balance signal."""
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     fake = FakeNanoGpt(generate=ok("error_402_insufficient_balance.json", 402))
     with pytest.raises(QuotaExhausted):
         await provider_over(fake, seen).submit(make_request())
-    assert seen == [Headroom(provider="nanogpt", scope="balance", remaining=0)]
+    assert seen == [CapacityReport(provider="nanogpt", scope="balance", remaining=0)]
 
 
 async def test_poll_of_another_keys_job_is_an_invalid_request() -> None:

@@ -9,10 +9,10 @@ import pytest
 
 from providers.contract import (
     Audio,
+    CapacityReport,
     Dimensions,
     ErrorClass,
     GenerationRequest,
-    Headroom,
     HttpCall,
     ImageData,
     ImageUrl,
@@ -269,7 +269,7 @@ def test_parse_submit_without_an_id_is_a_protocol_error(body: bytes) -> None:
 
 def test_parse_balance_reports_remaining_balance_as_micros() -> None:
     """`remainingBalance` becomes balance headroom in micro-USD."""
-    assert parse_balance(fixture_reply("submit_202.json", 202)) == Headroom(
+    assert parse_balance(fixture_reply("submit_202.json", 202)) == CapacityReport(
         provider="nanogpt", scope="balance", balance_micros=12_500_000
     )
 

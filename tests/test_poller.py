@@ -21,7 +21,7 @@ from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
 from gateway.videos.writer import JobWriter
-from providers.contract import ignore_headroom
+from providers.contract import ignore_capacity
 from providers.sandbox.serving import serve_app
 from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, GatewayFactory, auth, gateway_settings, wait_terminal
@@ -284,7 +284,7 @@ async def test_stop_lets_the_in_flight_poll_finish_and_claims_nothing_more(
         video_id = await submit(client)
     await emulator.fault(delay_s=0.3)
     async with httpx.AsyncClient() as http:
-        upstreams = build_upstreams(settings.providers, http, observe=_unobserved, headroom=ignore_headroom)
+        upstreams = build_upstreams(settings.providers, http, observe=_unobserved, capacity=ignore_capacity)
         writer = JobWriter(store=store, effects=[], clock=time.time, retry_s=settings.poller.lease_s)
         poller = Poller(store=store, upstreams=upstreams, settings=settings.poller, clock=time.time, writer=writer)
         running = asyncio.create_task(poller.run())

@@ -13,7 +13,7 @@ import pytest
 from gateway.auth import Caller, KeyRing, digest
 from gateway.config import Settings
 from gateway.store.base import JobStore
-from routing.headroom import HeadroomConfig, WindowConfig
+from routing.headroom.config import HeadroomConfig, WindowConfig
 from tests.conftest import GatewayFactory, auth, example_settings
 from tests.test_gate_e2e import generate_calls, with_nanogpt
 

@@ -1,4 +1,4 @@
-"""The demand-aware reserve (`reserve = "auto"`, routing/headroom_demand.py): the pure sizing, the shared count of
+"""The demand-aware reserve (`reserve = "auto"`, routing/headroom/demand.py): the pure sizing, the shared count of
 requests only one provider can serve (memory and a real Redis, across replicas), and the config it decodes from."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
-from routing.headroom import HeadroomConfig
-from routing.headroom_demand import demand_reserve
+from routing.headroom.config import HeadroomConfig
+from routing.headroom.demand import demand_reserve
 from tests.headroom_support import Backend, Clock, config, open_backend
 
 # --------------------------------------------------------------------------------------------- sizing
@@ -76,9 +76,9 @@ async def test_exclusive_requests_seen_by_one_replica_size_the_reserve_on_anothe
     for _ in range(2):
         await a.note_exclusive("nanogpt")
         assert await a.try_take("nanogpt", "generate")
-    assert await b.reserved("nanogpt") is None  # 4 left > 3 held
+    assert (await b.reserved_units("nanogpt")).why is None  # 4 left > 3 held
     assert await b.try_take("nanogpt", "generate")
-    why = await b.reserved("nanogpt")
+    why = (await b.reserved_units("nanogpt")).why
     assert why == (
         "nanogpt: 3 left in the generate window, kept for requests only it can serve"
         " (3 held back: 2 such in the last 3600 s)"
@@ -89,7 +89,7 @@ async def test_with_no_exclusive_request_seen_the_window_is_spent_to_the_end(bac
     headroom = backend.replica(AUTO, Clock())
     for _ in range(5):
         assert await headroom.try_take("nanogpt", "generate")
-    assert await headroom.reserved("nanogpt") is None
+    assert (await headroom.reserved_units("nanogpt")).why is None
     assert await headroom.remaining("nanogpt", "generate") == 1
 
 
@@ -101,18 +101,18 @@ async def test_exclusive_requests_are_counted_only_where_the_reserve_is_auto(bac
         await headroom.note_exclusive("nanogpt")
         await headroom.note_exclusive("other")
         assert await headroom.try_take("nanogpt", "generate")
-    assert await headroom.reserved("nanogpt") is None  # 2 left > 1
-    assert await headroom.reserved("other") is None
+    assert (await headroom.reserved_units("nanogpt")).why is None  # 2 left > 1
+    assert (await headroom.reserved_units("other")).why is None
 
 
-async def test_held_gives_the_units_kept_per_window(backend: Backend) -> None:
-    """`held` is what claims that may go elsewhere must leave: the auto size per window, nothing without demand."""
+async def test_reserved_units_gives_the_units_kept_per_window(backend: Backend) -> None:
+    """What claims that may go elsewhere must leave: the auto size per window, nothing without demand."""
     headroom = backend.replica(AUTO, Clock())
-    assert (await headroom.held("nanogpt")).units == {}
+    assert (await headroom.reserved_units("nanogpt")).units == {}
     for _ in range(2):
         await headroom.note_exclusive("nanogpt")
         assert await headroom.try_take("nanogpt", "generate")
-    assert (await headroom.held("nanogpt")).units == {"generate": 3}
+    assert (await headroom.reserved_units("nanogpt")).units == {"generate": 3}
 
 
 async def test_a_take_that_must_keep_the_reserve_stops_above_it(backend: Backend) -> None:

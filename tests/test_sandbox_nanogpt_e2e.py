@@ -11,11 +11,11 @@ import pytest
 import pytest_asyncio
 
 from providers.contract import (
+    CapacityReport,
     ContentPolicyError,
     Dimensions,
     ErrorClass,
     GenerationRequest,
-    Headroom,
     Image,
     ImageData,
     ImageUrl,
@@ -75,7 +75,7 @@ OFFERINGS = {
 class Adapter(NamedTuple):
     provider: NanoGptProvider
     sandbox: Sandbox
-    headroom: list[Headroom]
+    headroom: list[CapacityReport]
 
 
 @contextlib.asynccontextmanager
@@ -87,9 +87,9 @@ async def adapter(
 
 
 async def _over(sandbox: Sandbox, *, key: str = KEY, timeout_s: float = 5.0) -> Adapter:
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     settings = ProviderSettings(base_url=sandbox.base_url, api_key=key, timeout_s=timeout_s)
-    return Adapter(NanoGptProvider(sandbox.client, settings, headroom=seen.append), sandbox, seen)
+    return Adapter(NanoGptProvider(sandbox.client, settings, capacity=seen.append), sandbox, seen)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -131,7 +131,7 @@ async def test_t2v_completes_with_the_emulator_price_and_balance() -> None:
         assert status.output is not None
         video = await a.sandbox.client.get(status.output.video_url)
     assert (status.status, job.reported_cost_micros, status.reported_cost_micros) == ("completed", 800_000, 800_000)
-    assert a.headroom == [Headroom(provider="nanogpt", scope="balance", balance_micros=9_200_000)]
+    assert a.headroom == [CapacityReport(provider="nanogpt", scope="balance", balance_micros=9_200_000)]
     assert video.content[4:8] == b"ftyp"
 
 
@@ -206,7 +206,7 @@ async def test_empty_balance_raises_quota_exhausted_and_reports_it() -> None:
     async with adapter(NanoGptEmulatorConfig(api_keys=frozenset({KEY}), starting_balance_usd=0.5)) as a:
         with pytest.raises(QuotaExhausted):
             await a.provider.submit(request(seconds=8))
-    assert a.headroom == [Headroom(provider="nanogpt", scope="balance", remaining=0)]
+    assert a.headroom == [CapacityReport(provider="nanogpt", scope="balance", remaining=0)]
 
 
 async def test_full_submit_window_raises_rate_limited_with_retry_after() -> None:

@@ -10,10 +10,10 @@ import pytest
 import pytest_asyncio
 
 from providers.contract import (
+    CapacityReport,
     Dimensions,
     ErrorClass,
     GenerationRequest,
-    Headroom,
     ImageData,
     ProviderSettings,
     QuotaExhausted,
@@ -221,10 +221,10 @@ async def test_wildcard_switch_hits_every_action_until_cleared(client: httpx.Asy
 # ------------------------------------------------------------------------------------------------- end to end
 
 
-def adapter(client: httpx.AsyncClient, sink: list[Headroom] | None = None) -> VideoGenProvider:
+def adapter(client: httpx.AsyncClient, sink: list[CapacityReport] | None = None) -> VideoGenProvider:
     settings = ProviderSettings(base_url=str(client.base_url), api_key=KEY, timeout_s=5.0)
-    headroom = (sink if sink is not None else []).append
-    return VideoGenProvider(client, settings, headroom=headroom, file_ready_delays_s=(0.0,) * 20)
+    capacity = (sink if sink is not None else []).append
+    return VideoGenProvider(client, settings, capacity=capacity, file_ready_delays_s=(0.0,) * 20)
 
 
 def request(scene: Scene | None = None, **fields: Any) -> GenerationRequest:
@@ -233,7 +233,7 @@ def request(scene: Scene | None = None, **fields: Any) -> GenerationRequest:
 
 async def test_adapter_runs_t2v_to_a_downloadable_video(client: httpx.AsyncClient, clock: FakeClock) -> None:
     """Submit, poll queued → in progress → completed; the output URL serves the MP4; headroom is reported."""
-    sink: list[Headroom] = []
+    sink: list[CapacityReport] = []
     provider = adapter(client, sink)
     job = await provider.submit(request(seconds=8, dimensions=Dimensions(width=1280, height=720), watermark=True))
     statuses = []

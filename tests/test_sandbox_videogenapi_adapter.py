@@ -11,10 +11,10 @@ import pytest
 import pytest_asyncio
 
 from providers.contract import (
+    CapacityReport,
     Dimensions,
     ErrorClass,
     GenerationRequest,
-    Headroom,
     ImageUrl,
     ProviderSettings,
     QuotaExhausted,
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 class Adapter(NamedTuple):
     provider: VideoGenApiProvider
-    headroom: list[Headroom]
+    headroom: list[CapacityReport]
     sandbox: Sandbox
 
 
@@ -47,10 +47,10 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def adapter(sandbox: Sandbox) -> AsyncIterator[Adapter]:
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     settings = ProviderSettings(base_url=sandbox.base_url, api_key=KEY, timeout_s=2.0)
     async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as client:
-        yield Adapter(VideoGenApiProvider(client, settings, headroom=seen.append), seen, sandbox)
+        yield Adapter(VideoGenApiProvider(client, settings, capacity=seen.append), seen, sandbox)
     await sandbox.client.delete("/_sandbox/faults")
 
 
@@ -129,10 +129,10 @@ async def test_limits_surface_as_quota_and_rate_limit_with_headroom() -> None:
     config = VideoGenApiEmulatorConfig(
         api_keys=frozenset({KEY, OTHER_KEY}), monthly_limit=2, hourly_limits={"sora-2": 1}
     )
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     async with running(config) as sandbox, httpx.AsyncClient() as client:
         monthly = VideoGenApiProvider(
-            client, ProviderSettings(base_url=sandbox.base_url, api_key=KEY), headroom=seen.append
+            client, ProviderSettings(base_url=sandbox.base_url, api_key=KEY), capacity=seen.append
         )
         hourly = VideoGenApiProvider(client, ProviderSettings(base_url=sandbox.base_url, api_key=OTHER_KEY))
         for _ in range(2):

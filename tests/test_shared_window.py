@@ -9,7 +9,7 @@ import httpx
 import msgspec
 
 from gateway.store.redis import RedisStore
-from routing.headroom import HeadroomConfig, WindowConfig
+from routing.headroom.config import HeadroomConfig, WindowConfig
 from tests.conftest import REDIS_URL, GatewayFactory, auth, example_settings
 
 LIMIT = 7

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from routing.speed import Observed, SpeedBook, ewma
-from routing.speed_redis import RedisSpeedBook
+from routing.speed.book import Observed, SpeedBook, ewma
+from routing.speed.redis_book import RedisSpeedBook
 from tests.conftest import REDIS_URL
 from tests.emulator_support import FakeClock
 

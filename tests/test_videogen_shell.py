@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from providers.contract import (
+    CapacityReport,
     GenerationRequest,
-    Headroom,
     ImageData,
     InvalidUpstreamRequest,
     ProviderSettings,
@@ -70,10 +70,10 @@ def upload_routes(*files: Sequence[Outcome], put: Outcome = (200, b"", {})) -> d
     }
 
 
-def provider_over(fake: FakeVideoGen, sink: list[Headroom] | None = None) -> VideoGenProvider:
+def provider_over(fake: FakeVideoGen, sink: list[CapacityReport] | None = None) -> VideoGenProvider:
     client = httpx.AsyncClient(transport=httpx.MockTransport(fake))
     seen = sink if sink is not None else []
-    return VideoGenProvider(client, SETTINGS, headroom=seen.append, file_ready_delays_s=(0.0, 0.0, 0.0))
+    return VideoGenProvider(client, SETTINGS, capacity=seen.append, file_ready_delays_s=(0.0, 0.0, 0.0))
 
 
 def make_request(scene: Scene | None = None, **fields: object) -> GenerationRequest:
@@ -165,16 +165,18 @@ async def test_invalid_request_is_refused_before_any_call() -> None:
 
 async def test_headroom_sink_gets_every_api_reply_by_scope_but_not_the_storage_put() -> None:
     """Each API reply's X-RateLimit headers reach the sink under its endpoint group; the PUT has none."""
-    sink: list[Headroom] = []
+    sink: list[CapacityReport] = []
     fake = FakeVideoGen(upload_routes([ok("file_ready.json")], put=(200, b"", LIMITS)))
     await provider_over(fake, sink).submit(make_request(Scene(prompt="waves", image=START)))
     assert [headroom.scope for headroom in sink] == ["upload", "file", "generate"]
-    assert sink[-1] == Headroom(provider="videogen", scope="generate", limit=500, remaining=499, reset_at=1769903600.0)
+    assert sink[-1] == CapacityReport(
+        provider="videogen", scope="generate", limit=500, remaining=499, reset_at=1769903600.0
+    )
 
 
 async def test_rate_limited_poll_reports_no_headroom_and_a_retry_hint() -> None:
     """A 429 on a poll raises rate-limited with a hint from X-RateLimit-Reset; the sink sees 0 remaining."""
-    sink: list[Headroom] = []
+    sink: list[CapacityReport] = []
     headers = {**LIMITS, "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4102444800"}  # 2100-01-01
     fake = FakeVideoGen(
         {("GET", "/v1/tools/executions/vg_exec_01hx7k2m9q"): [ok("error_429_rate_limited.json", 429, headers)]}

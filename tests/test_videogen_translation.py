@@ -8,11 +8,11 @@ import pytest
 
 from providers.contract import (
     Audio,
+    CapacityReport,
     ContentPolicyError,
     Dimensions,
     ErrorClass,
     GenerationRequest,
-    Headroom,
     HttpCall,
     ImageData,
     ImageUrl,
@@ -42,8 +42,8 @@ from providers.videogen import (
     check_put,
     classify_error,
     parse_cancel,
+    parse_capacity,
     parse_file,
-    parse_headroom,
     parse_status,
     parse_submit,
     parse_upload,
@@ -381,18 +381,18 @@ def test_classify_error_429_retry_hint(headers: dict[str, str], expected: float 
     assert error.retry_after_s == expected
 
 
-def test_parse_headroom_reads_every_rate_limit_header() -> None:
-    """Limit, remaining and reset (unix s) become a Headroom for the call's endpoint group; none, no Headroom."""
-    assert parse_headroom(Reply(status_code=200, headers={"content-type": "application/json"}, body=b""), "x") is None
+def test_parse_capacity_reads_every_rate_limit_header() -> None:
+    """Limit, remaining and reset (unix s) become a CapacityReport for the call's endpoint group; none, no report."""
+    assert parse_capacity(Reply(status_code=200, headers={"content-type": "application/json"}, body=b""), "x") is None
     headers = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4987", "X-RateLimit-Reset": "1769903600"}
-    assert parse_headroom(Reply(status_code=200, headers=headers, body=b"{}"), "status") == Headroom(
+    assert parse_capacity(Reply(status_code=200, headers=headers, body=b"{}"), "status") == CapacityReport(
         provider="videogen", scope="status", limit=5000, remaining=4987, reset_at=1769903600.0
     )
 
 
-def test_parse_headroom_on_a_429_has_nothing_remaining_and_carries_retry_after() -> None:
+def test_parse_capacity_on_a_429_has_nothing_remaining_and_carries_retry_after() -> None:
     """A 429 reports zero remaining whatever the header says, plus its Retry-After hint."""
     headers = {"x-ratelimit-limit": "500", "x-ratelimit-remaining": "3", "retry-after": "9"}
-    headroom = parse_headroom(Reply(status_code=429, headers=headers, body=b"{}"), "generate")
+    headroom = parse_capacity(Reply(status_code=429, headers=headers, body=b"{}"), "generate")
     assert headroom is not None
     assert (headroom.remaining, headroom.retry_after_s, headroom.reset_at) == (0, 9.0, None)

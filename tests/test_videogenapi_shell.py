@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from providers.contract import (
+    CapacityReport,
     GenerationRequest,
-    Headroom,
     InvalidUpstreamRequest,
     ProviderSettings,
     QuotaExhausted,
@@ -53,10 +53,10 @@ def ok(name: str, status_code: int = 200, headers: dict[str, str] | None = None)
     return status_code, (FIXTURES / name).read_bytes(), headers or {}
 
 
-def provider_over(fake: FakeVideoGenApi, seen: list[Headroom] | None = None) -> VideoGenApiProvider:
+def provider_over(fake: FakeVideoGenApi, seen: list[CapacityReport] | None = None) -> VideoGenApiProvider:
     client = httpx.AsyncClient(transport=httpx.MockTransport(fake))
     sink = seen.append if seen is not None else (lambda _headroom: None)
-    return VideoGenApiProvider(client, SETTINGS, headroom=sink)
+    return VideoGenApiProvider(client, SETTINGS, capacity=sink)
 
 
 async def test_submit_posts_generate_with_bearer_key_and_json_body() -> None:
@@ -73,9 +73,9 @@ async def test_submit_posts_generate_with_bearer_key_and_json_body() -> None:
 
 async def test_submit_hands_monthly_usage_to_the_headroom_sink() -> None:
     """The accepted reply's `usage` reaches the sink as the month's headroom."""
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     await provider_over(FakeVideoGenApi(generate=ok("generate.json")), seen).submit(REQUEST)
-    assert seen == [Headroom(provider="videogenapi", scope="month", used=1, limit=100, remaining=99)]
+    assert seen == [CapacityReport(provider="videogenapi", scope="month", used=1, limit=100, remaining=99)]
 
 
 async def test_poll_gets_status_and_parses_completion() -> None:
@@ -95,7 +95,7 @@ async def test_poll_gets_status_and_parses_completion() -> None:
 
 async def test_hourly_429_raises_rate_limited_and_reports_the_model_window() -> None:
     """The Sora-2 429 raises rate-limited with the reset wait, and the sink learns the model's window is spent."""
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     fake = FakeVideoGenApi(generate=ok("error_429_sora2_rate_limit.json", 429))
     sora = GenerationRequest(upstream_model="sora-2", scenes=(Scene(prompt="x"),))
     with pytest.raises(UpstreamRateLimited) as caught:
@@ -107,11 +107,11 @@ async def test_hourly_429_raises_rate_limited_and_reports_the_model_window() -> 
 
 async def test_monthly_429_raises_quota_exhausted_and_reports_the_month() -> None:
     """The monthly 429 raises quota-exhausted, and the sink learns the month has nothing left."""
-    seen: list[Headroom] = []
+    seen: list[CapacityReport] = []
     fake = FakeVideoGenApi(generate=ok("error_429_monthly_limit.json", 429))
     with pytest.raises(QuotaExhausted):
         await provider_over(fake, seen).submit(REQUEST)
-    assert seen == [Headroom(provider="videogenapi", scope="month", used=100, limit=100, remaining=0)]
+    assert seen == [CapacityReport(provider="videogenapi", scope="month", used=100, limit=100, remaining=0)]
 
 
 async def test_rate_limited_poll_carries_the_retry_after_hint() -> None:

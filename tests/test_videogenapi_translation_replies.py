@@ -1,5 +1,5 @@
 """Pure videogenapi reply translation: recorded status bodies through parse_status, error bodies through
-classify_error (the 429 split), and usage counters through parse_headroom. No I/O beyond fixture files."""
+classify_error (the 429 split), and usage counters through parse_capacity. No I/O beyond fixture files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from providers.contract import (
+    CapacityReport,
     ErrorClass,
-    Headroom,
     InvalidUpstreamRequest,
     QuotaExhausted,
     Reply,
@@ -20,7 +20,7 @@ from providers.contract import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from providers.videogenapi import classify_error, parse_headroom, parse_status
+from providers.videogenapi import classify_error, parse_capacity, parse_status
 
 FIXTURES = Path(__file__).parent / "fixtures" / "videogenapi"
 NOW_S = 1_760_000_000.0
@@ -200,25 +200,25 @@ def test_classify_error_429_retry_after_http_date_is_measured_from_the_date_head
 # --------------------------------------------------------------------------------------------- headroom
 
 
-def test_parse_headroom_reads_monthly_usage_from_the_accepted_reply() -> None:
+def test_parse_capacity_reads_monthly_usage_from_the_accepted_reply() -> None:
     """Seed 002's `usage` becomes the month's used, limit and remaining."""
-    found = parse_headroom(fixture_reply("generate.json"), model="kling_25", now_s=NOW_S)
-    assert found == (Headroom(provider="videogenapi", scope="month", used=1, limit=100, remaining=99),)
+    found = parse_capacity(fixture_reply("generate.json"), model="kling_25", now_s=NOW_S)
+    assert found == (CapacityReport(provider="videogenapi", scope="month", used=1, limit=100, remaining=99),)
 
 
-def test_parse_headroom_reads_the_undocumented_rate_limit_object_per_model() -> None:
+def test_parse_capacity_reads_the_undocumented_rate_limit_object_per_model() -> None:
     """An accepted reply's `rate_limit` adds the model's window, resetting `seconds_until_reset` from now."""
-    found = parse_headroom(fixture_reply("generate_with_rate_limit.json"), model="sora-2", now_s=NOW_S)
-    assert found[1] == Headroom(
+    found = parse_capacity(fixture_reply("generate_with_rate_limit.json"), model="sora-2", now_s=NOW_S)
+    assert found[1] == CapacityReport(
         provider="videogenapi", scope="model:sora-2", used=4, limit=10, remaining=6, reset_at=NOW_S + 1800
     )
 
 
-def test_parse_headroom_reports_an_exhausted_model_window_from_the_sora2_429() -> None:
+def test_parse_capacity_reports_an_exhausted_model_window_from_the_sora2_429() -> None:
     """The documented 429 leaves the model's window at zero with the reset wait as the retry hint."""
-    found = parse_headroom(fixture_reply("error_429_sora2_rate_limit.json", 429), model="sora-2", now_s=NOW_S)
+    found = parse_capacity(fixture_reply("error_429_sora2_rate_limit.json", 429), model="sora-2", now_s=NOW_S)
     assert found == (
-        Headroom(
+        CapacityReport(
             provider="videogenapi",
             scope="model:sora-2",
             used=10,
@@ -230,33 +230,33 @@ def test_parse_headroom_reports_an_exhausted_model_window_from_the_sora2_429() -
     )
 
 
-def test_parse_headroom_reports_an_exhausted_month_from_the_monthly_429() -> None:
+def test_parse_capacity_reports_an_exhausted_month_from_the_monthly_429() -> None:
     """The monthly 429's usage leaves the month at zero remaining."""
-    found = parse_headroom(fixture_reply("error_429_monthly_limit.json", 429), model="kling_25", now_s=NOW_S)
-    assert found == (Headroom(provider="videogenapi", scope="month", used=100, limit=100, remaining=0),)
+    found = parse_capacity(fixture_reply("error_429_monthly_limit.json", 429), model="kling_25", now_s=NOW_S)
+    assert found == (CapacityReport(provider="videogenapi", scope="month", used=100, limit=100, remaining=0),)
 
 
 @pytest.mark.parametrize(
     ("name", "headers", "expected"),
     [
-        ("error_429_daily_limit.json", {}, Headroom(provider="videogenapi", scope="month", remaining=0)),
+        ("error_429_daily_limit.json", {}, CapacityReport(provider="videogenapi", scope="month", remaining=0)),
         (
             None,
             {"Retry-After": "30"},
-            Headroom(provider="videogenapi", scope="model:seedance", remaining=0, retry_after_s=30),
+            CapacityReport(provider="videogenapi", scope="model:seedance", remaining=0, retry_after_s=30),
         ),
     ],
     ids=["daily-words", "bare-with-retry-after"],
 )
-def test_parse_headroom_429_without_counters_still_reports_the_exhausted_scope(
-    name: str | None, headers: dict[str, str], expected: Headroom
+def test_parse_capacity_429_without_counters_still_reports_the_exhausted_scope(
+    name: str | None, headers: dict[str, str], expected: CapacityReport
 ) -> None:
     """A 429 that carries no counters reports zero remaining in the scope its classification names."""
     source = fixture_reply(name, 429, headers) if name else reply(429, b"", headers)
-    assert parse_headroom(source, model="seedance", now_s=NOW_S) == (expected,)
+    assert parse_capacity(source, model="seedance", now_s=NOW_S) == (expected,)
 
 
 @pytest.mark.parametrize("source", [fixture_reply("status_completed.json"), reply(200, b"not json")])
-def test_parse_headroom_finds_nothing_in_replies_without_counters(source: Reply) -> None:
+def test_parse_capacity_finds_nothing_in_replies_without_counters(source: Reply) -> None:
     """A status reply or a non-JSON body reports no headroom."""
-    assert parse_headroom(source, model="kling_25", now_s=NOW_S) == ()
+    assert parse_capacity(source, model="kling_25", now_s=NOW_S) == ()

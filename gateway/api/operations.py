@@ -11,8 +11,8 @@ from litestar.params import QueryParameter
 
 from gateway.api.videos import Session, read_create
 from gateway.videos.intake import normalize
-from routing.headroom import HeadroomView
-from routing.health import CircuitSnapshot
+from routing.headroom.tracker import HeadroomView
+from routing.health.breakers import CircuitSnapshot
 from routing.ranking import Score
 from routing.router import Drop
 

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.metrics.labels import LabelGuard
 from routing.gate import ProviderGate
-from routing.headroom import HeadroomView
-from routing.health import CircuitSnapshot, CircuitState
+from routing.headroom.tracker import HeadroomView
+from routing.health.breakers import CircuitSnapshot, CircuitState
 
 log = structlog.get_logger("gateway.metrics")
 

@@ -26,7 +26,7 @@ from gateway.videos.failover import Failover
 from gateway.videos.writer import JobWriter
 from providers.contract import TERMINAL_STATUSES, UpstreamError, UpstreamStatus, UpstreamTimeout
 from routing.gate import ProviderGate
-from routing.speed import SpeedBook
+from routing.speed.book import SpeedBook
 
 log = structlog.get_logger("gateway.polling.poller")
 

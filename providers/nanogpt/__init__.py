@@ -1,7 +1,7 @@
 """The NanoGPT video adapter (providers.md §4): wire structs, pure translators and a thin async shell.
 Routing decides what reaches it; it refuses anything NanoGPT would silently alter."""
 
-from providers.nanogpt.errors import classify_error, error_headroom
+from providers.nanogpt.errors import classify_error, error_capacity
 from providers.nanogpt.shell import NanoGptProvider
 from providers.nanogpt.translate import (
     build_poll,
@@ -22,7 +22,7 @@ __all__ = [
     "build_poll",
     "build_submit",
     "classify_error",
-    "error_headroom",
+    "error_capacity",
     "model_rule",
     "parse_balance",
     "parse_status",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import msgspec
 
 from providers.contract import (
+    CapacityReport,
     ContentPolicyError,
-    Headroom,
     InvalidUpstreamRequest,
     QuotaExhausted,
     Reply,
@@ -138,12 +138,12 @@ def classify_error(reply: Reply, *, operation: str = "generate", now_s: float | 
     return error_type(text, provider=SLUG, status_code=reply.status_code, code=code, retry_after_s=hint)
 
 
-def error_headroom(error: UpstreamError) -> Headroom | None:
+def error_capacity(error: UpstreamError) -> CapacityReport | None:
     """What an error says about capacity: an empty balance, a spent daily cap or a full request window."""
     if error.code in _DAILY_CODES:
-        return Headroom(provider=SLUG, scope=SCOPE_DAILY, remaining=0, retry_after_s=error.retry_after_s)
+        return CapacityReport(provider=SLUG, scope=SCOPE_DAILY, remaining=0, retry_after_s=error.retry_after_s)
     if error.code in ("insufficient_balance", "INSUFFICIENT_BALANCE"):
-        return Headroom(provider=SLUG, scope=SCOPE_BALANCE, remaining=0)
+        return CapacityReport(provider=SLUG, scope=SCOPE_BALANCE, remaining=0)
     if isinstance(error, UpstreamRateLimited):
-        return Headroom(provider=SLUG, scope=SCOPE_RATE, remaining=0, retry_after_s=error.retry_after_s)
+        return CapacityReport(provider=SLUG, scope=SCOPE_RATE, remaining=0, retry_after_s=error.retry_after_s)
     return None

@@ -1,5 +1,5 @@
 """The thin async NanoGPT shell: build → send → parse over an injected httpx client, reporting balance and limit
-news to the headroom sink. All vendor knowledge lives in `translate`/`errors`; this only does I/O."""
+news to the capacity sink. All vendor knowledge lives in `translate`/`errors`; this only does I/O."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ import time
 import httpx
 
 from providers.contract import (
+    CapacitySink,
     GenerationRequest,
-    HeadroomSink,
     HttpCall,
     ProviderSettings,
     ProviderTraits,
     Reply,
     UpstreamJob,
     UpstreamStatus,
-    ignore_headroom,
+    ignore_capacity,
 )
-from providers.nanogpt.errors import classify_error, error_headroom
+from providers.nanogpt.errors import classify_error, error_capacity
 from providers.nanogpt.translate import build_poll, build_submit, parse_balance, parse_status, parse_submit
 from providers.nanogpt.wire import SLUG
 from providers.transport import CallObserver, Transport, ignore_calls
@@ -37,18 +37,18 @@ class NanoGptProvider:
         settings: ProviderSettings,
         *,
         observe: CallObserver = ignore_calls,
-        headroom: HeadroomSink = ignore_headroom,
+        capacity: CapacitySink = ignore_capacity,
     ) -> None:
         self._settings = settings
-        self._headroom = headroom
+        self._capacity = capacity
         self._transport = Transport(client, settings, provider=SLUG, observe=observe)
 
     async def _send(self, call: HttpCall) -> Reply:
         reply = await self._transport.send(call)
         if not 200 <= reply.status_code < 300:
             error = classify_error(reply, operation=call.operation, now_s=time.time())
-            if (news := error_headroom(error)) is not None:
-                self._headroom(news)
+            if (news := error_capacity(error)) is not None:
+                self._capacity(news)
             raise error
         return reply
 
@@ -56,7 +56,7 @@ class NanoGptProvider:
         reply = await self._send(build_submit(request, self._settings))
         job = parse_submit(reply, request)
         if (balance := parse_balance(reply)) is not None:
-            self._headroom(balance)
+            self._capacity(balance)
         return job
 
     async def poll(self, job: UpstreamJob) -> UpstreamStatus:

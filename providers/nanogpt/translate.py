@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from providers.contract import (
     CanonicalStatus,
+    CapacityReport,
     ErrorClass,
     Failure,
     GenerationRequest,
-    Headroom,
     HttpCall,
     Image,
     ImageData,
@@ -200,13 +200,13 @@ def parse_submit(reply: Reply, request: GenerationRequest) -> UpstreamJob:
     )
 
 
-def parse_balance(reply: Reply) -> Headroom | None:
-    """§4.4 `remainingBalance` (after the pre-charge) as balance headroom; None when the reply has none."""
+def parse_balance(reply: Reply) -> CapacityReport | None:
+    """§4.4 `remainingBalance` (after the pre-charge) as a balance capacity report; None when the reply has none."""
     body = decode_reply(reply, SubmitReply, provider=SLUG)
     balance_micros = usd_to_micros(body.remaining_balance)
     if balance_micros is None:
         return None
-    return Headroom(provider=SLUG, scope=SCOPE_BALANCE, balance_micros=balance_micros)
+    return CapacityReport(provider=SLUG, scope=SCOPE_BALANCE, balance_micros=balance_micros)
 
 
 # §4.5 and §6.1: Shape A uppercase, Shape B lowercase (compared upper-cased), prose intermediate states.

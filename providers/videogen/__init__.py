@@ -1,7 +1,7 @@
 """The VideoGen adapter (seed 001, providers.md §2): wire structs, pure translators and a thin async shell.
 Images reach VideoGen only as uploads; routing decides what reaches it, and it refuses what VideoGen cannot take."""
 
-from providers.videogen.errors import classify_error, classify_failure, parse_headroom, retry_after_s
+from providers.videogen.errors import classify_error, classify_failure, parse_capacity, retry_after_s
 from providers.videogen.shell import FILE_READY_DELAYS_S, VideoGenProvider
 from providers.videogen.translate import (
     NO_FILES,
@@ -52,8 +52,8 @@ __all__ = [
     "classify_error",
     "classify_failure",
     "parse_cancel",
+    "parse_capacity",
     "parse_file",
-    "parse_headroom",
     "parse_status",
     "parse_submit",
     "parse_upload",

@@ -8,10 +8,10 @@ import re
 import msgspec
 
 from providers.contract import (
+    CapacityReport,
     ContentPolicyError,
     ErrorClass,
     Failure,
-    Headroom,
     InvalidUpstreamRequest,
     QuotaExhausted,
     Reply,
@@ -135,7 +135,7 @@ def classify_failure(error: ApiError | None) -> Failure:
     return Failure(error_class=error_class or ErrorClass.INTERNAL, message=message, code=code)
 
 
-def parse_headroom(reply: Reply, scope: str) -> Headroom | None:
+def parse_capacity(reply: Reply, scope: str) -> CapacityReport | None:
     """The `X-RateLimit-Limit/Remaining/Reset` VideoGen sends on every reply (providers.md §2.6), per
     endpoint group; None when the reply carries none of them. A 429's `Retry-After` becomes the hint."""
     limit = _number(_header(reply.headers, "x-ratelimit-limit"))
@@ -144,7 +144,7 @@ def parse_headroom(reply: Reply, scope: str) -> Headroom | None:
     retry = _number(_header(reply.headers, "retry-after")) if reply.status_code == 429 else None
     if limit is None and remaining is None and reset is None and retry is None:
         return None
-    return Headroom(
+    return CapacityReport(
         provider=SLUG,
         scope=scope,
         limit=None if limit is None else int(limit),

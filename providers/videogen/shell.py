@@ -1,5 +1,5 @@
 """The thin async VideoGen shell: build → send → parse over an injected httpx client, the three-step image
-upload before generate, and a headroom report on every API reply. Vendor knowledge lives in the pure modules."""
+upload before generate, and a capacity report on every API reply. Vendor knowledge lives in the pure modules."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import httpx
 
 from providers.contract import (
+    CapacitySink,
     GenerationRequest,
-    HeadroomSink,
     HttpCall,
     ImageData,
     ProviderSettings,
@@ -20,10 +20,10 @@ from providers.contract import (
     UpstreamJob,
     UpstreamStatus,
     UpstreamTimeout,
-    ignore_headroom,
+    ignore_capacity,
 )
 from providers.transport import CallObserver, Transport, ignore_calls
-from providers.videogen.errors import classify_error, parse_headroom
+from providers.videogen.errors import classify_error, parse_capacity
 from providers.videogen.translate import (
     build_cancel,
     build_file,
@@ -68,19 +68,19 @@ class VideoGenProvider:
         settings: ProviderSettings,
         *,
         observe: CallObserver = ignore_calls,
-        headroom: HeadroomSink = ignore_headroom,
+        capacity: CapacitySink = ignore_capacity,
         file_ready_delays_s: Sequence[float] = FILE_READY_DELAYS_S,
     ) -> None:
         self._settings = settings
-        self._headroom = headroom
+        self._capacity = capacity
         self._transport = Transport(client, settings, provider=SLUG, observe=observe)
         self._file_ready_delays_s = tuple(file_ready_delays_s)
 
     async def _send(self, call: HttpCall, scope: str) -> Reply:
         """One API call: report its rate-limit headers (every reply has them), raise on an error reply."""
         reply = await self._transport.send(call)
-        if (headroom := parse_headroom(reply, scope)) is not None:
-            self._headroom(headroom)
+        if (report := parse_capacity(reply, scope)) is not None:
+            self._capacity(report)
         if not 200 <= reply.status_code < 300:
             raise classify_error(reply, now_s=time.time())
         return reply
@@ -89,7 +89,7 @@ class VideoGenProvider:
         """Upload one image and wait until VideoGen has processed it (providers.md §2.11); its file id."""
         call = build_upload(image, self._settings, display_name=f"{role}-{image.digest[:16]}")
         ticket = parse_upload(await self._send(call, SCOPE_UPLOAD))
-        check_put(await self._transport.send(build_put(ticket, image)))  # storage, not the API: no headroom
+        check_put(await self._transport.send(build_put(ticket, image)))  # storage, not the API: no capacity report
         for delay_s in (*self._file_ready_delays_s, None):
             if parse_file(await self._send(build_file(ticket.file_id, self._settings), SCOPE_FILE)):
                 return ticket.file_id

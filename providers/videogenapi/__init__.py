@@ -3,7 +3,7 @@ shell. Routing decides what reaches it; it refuses anything videogenapi would si
 
 from providers.videogenapi.errors import classify_error
 from providers.videogenapi.shell import VideoGenApiProvider
-from providers.videogenapi.translate import build_poll, build_submit, parse_headroom, parse_status, parse_submit
+from providers.videogenapi.translate import build_poll, build_submit, parse_capacity, parse_status, parse_submit
 from providers.videogenapi.wire import FIRST_LAST_MODELS, IMAGE_TRANSPORTS, MAX_PROMPT_CHARS, SIZES, SLUG
 
 __all__ = [
@@ -16,7 +16,7 @@ __all__ = [
     "build_poll",
     "build_submit",
     "classify_error",
-    "parse_headroom",
+    "parse_capacity",
     "parse_status",
     "parse_submit",
 ]

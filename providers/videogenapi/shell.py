@@ -1,5 +1,5 @@
 """The thin async videogenapi shell: build → send → parse over an injected httpx client. All vendor knowledge
-lives in `translate`/`errors`; this only does I/O and hands usage counters to the headroom sink."""
+lives in `translate`/`errors`; this only does I/O and hands usage counters to the capacity sink."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ import time
 import httpx
 
 from providers.contract import (
+    CapacitySink,
     GenerationRequest,
-    HeadroomSink,
     HttpCall,
     ProviderSettings,
     ProviderTraits,
     Reply,
     UpstreamJob,
     UpstreamStatus,
-    ignore_headroom,
+    ignore_capacity,
 )
 from providers.transport import CallObserver, Transport, ignore_calls
 from providers.videogenapi.errors import classify_error
-from providers.videogenapi.translate import build_poll, build_submit, parse_headroom, parse_status, parse_submit
+from providers.videogenapi.translate import build_poll, build_submit, parse_capacity, parse_status, parse_submit
 from providers.videogenapi.wire import SLUG
 
 
@@ -38,17 +38,17 @@ class VideoGenApiProvider:
         settings: ProviderSettings,
         *,
         observe: CallObserver = ignore_calls,
-        headroom: HeadroomSink = ignore_headroom,
+        capacity: CapacitySink = ignore_capacity,
     ) -> None:
         self._settings = settings
-        self._headroom = headroom
+        self._capacity = capacity
         self._transport = Transport(client, settings, provider=SLUG, observe=observe)
 
     async def _send(self, call: HttpCall, *, model: str) -> Reply:
         reply = await self._transport.send(call)
         now_s = time.time()
-        for headroom in parse_headroom(reply, model=model, now_s=now_s):
-            self._headroom(headroom)
+        for report in parse_capacity(reply, model=model, now_s=now_s):
+            self._capacity(report)
         if not 200 <= reply.status_code < 300:
             raise classify_error(reply, now_s=now_s)
         return reply

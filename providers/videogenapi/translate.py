@@ -9,10 +9,10 @@ import urllib.parse
 import msgspec
 
 from providers.contract import (
+    CapacityReport,
     ErrorClass,
     Failure,
     GenerationRequest,
-    Headroom,
     HttpCall,
     Image,
     ImageData,
@@ -198,16 +198,16 @@ def parse_submit(reply: Reply, request: GenerationRequest) -> UpstreamJob:
     return UpstreamJob(provider=SLUG, upstream_id=body.generation_id, upstream_model=request.upstream_model)
 
 
-def _month(usage: Usage) -> Headroom:
+def _month(usage: Usage) -> CapacityReport:
     used, limit = usage.current_month_usage, usage.monthly_limit
     remaining = max(0, limit - used) if used is not None and limit is not None else None
-    return Headroom(provider=SLUG, scope=SCOPE_MONTH, used=used, limit=limit, remaining=remaining)
+    return CapacityReport(provider=SLUG, scope=SCOPE_MONTH, used=used, limit=limit, remaining=remaining)
 
 
-def _window(counter: WindowCounter, scope: str, now_s: float) -> Headroom:
+def _window(counter: WindowCounter, scope: str, now_s: float) -> CapacityReport:
     used, limit, wait_s = counter.current_usage, counter.limit, counter.seconds_until_reset
     remaining = max(0, limit - used) if used is not None and limit is not None else None
-    return Headroom(
+    return CapacityReport(
         provider=SLUG,
         scope=scope,
         used=used,
@@ -218,7 +218,7 @@ def _window(counter: WindowCounter, scope: str, now_s: float) -> Headroom:
     )
 
 
-def parse_headroom(reply: Reply, *, model: str, now_s: float) -> tuple[Headroom, ...]:
+def parse_capacity(reply: Reply, *, model: str, now_s: float) -> tuple[CapacityReport, ...]:
     """Counters a reply carries: `usage` (month), and a per-model window from a 429's `details` or the
     undocumented 200 `rate_limit`. A 429 without counters still reports the exhausted scope."""
     try:
@@ -233,7 +233,7 @@ def parse_headroom(reply: Reply, *, model: str, now_s: float) -> tuple[Headroom,
     if reply.status_code == 429 and not found:
         error = classify_error(reply, now_s=now_s)
         exhausted = SCOPE_MONTH if isinstance(error, QuotaExhausted) else scope
-        found.append(Headroom(provider=SLUG, scope=exhausted, remaining=0, retry_after_s=error.retry_after_s))
+        found.append(CapacityReport(provider=SLUG, scope=exhausted, remaining=0, retry_after_s=error.retry_after_s))
     return tuple(found)
 
 

@@ -9,16 +9,16 @@ import time
 import httpx
 
 from providers.contract import (
+    CapacityReport,
+    CapacitySink,
     GenerationRequest,
-    Headroom,
-    HeadroomSink,
     HttpCall,
     ProviderSettings,
     ProviderTraits,
     Reply,
     UpstreamJob,
     UpstreamStatus,
-    ignore_headroom,
+    ignore_capacity,
 )
 from providers.transport import CallObserver, Transport, ignore_calls
 from providers.vidgen.errors import classify_error
@@ -49,10 +49,10 @@ class VidgenProvider:
         settings: ProviderSettings,
         *,
         observe: CallObserver = ignore_calls,
-        headroom: HeadroomSink = ignore_headroom,
+        capacity: CapacitySink = ignore_capacity,
     ) -> None:
         self._settings = settings
-        self._headroom = headroom
+        self._capacity = capacity
         self._transport = Transport(client, settings, provider=SLUG, observe=observe)
         self._catalogue: VidgenCatalogue | None = None
         self._catalogue_at_s = 0.0
@@ -63,8 +63,8 @@ class VidgenProvider:
         if not 200 <= reply.status_code < 300:
             error = classify_error(reply, now_s=time.time())
             if error.retry_after_s is not None:
-                # Vidgen documents no limits; an unexpected 429 with Retry-After is still headroom news.
-                self._headroom(Headroom(provider=SLUG, remaining=0, retry_after_s=error.retry_after_s))
+                # Vidgen documents no limits; an unexpected 429 with Retry-After is still capacity news.
+                self._capacity(CapacityReport(provider=SLUG, remaining=0, retry_after_s=error.retry_after_s))
             raise error
         return reply
 

@@ -16,11 +16,11 @@ import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
 
-from routing.speed import Observed, SpeedBook
+from routing.speed.book import Observed, SpeedBook
 
 log = structlog.get_logger("routing.speed")
 
-# KEYS[1] the hash; ARGV: field, seconds, alpha. The same step as routing.speed.ewma; returns the stored value.
+# KEYS[1] the hash; ARGV: field, seconds, alpha. The same step as routing.speed.book.ewma; returns the stored value.
 _OBSERVE = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local seconds, alpha = tonumber(ARGV[2]), tonumber(ARGV[3])

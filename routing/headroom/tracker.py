@@ -1,6 +1,6 @@
 """Headroom per provider account, shared by every replica: configured moving windows (`limits`), concurrency
-slots with leases, and what providers last said (cooldowns, quotas, balance). Routing filters on `available`;
-this module never calls a provider and never retries."""
+slots with leases, and what providers last said (cooldowns, quotas, balance). routing/gate.py screens candidates
+on `availability` and claims through it; this module never calls a provider and never retries."""
 
 from __future__ import annotations
 
@@ -20,25 +20,16 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from providers import contract
-from routing.headroom_config import GENERATE, HeadroomConfig, WindowConfig
-from routing.headroom_demand import ExclusiveDemand, demand_reserve
-from routing.headroom_ledger import HeadroomUnavailable, Ledger, MemoryLedger, Reading, RedisLedger
-from routing.headroom_readings import ReadingView, applies, judge
-
-__all__ = [
-    "GENERATE",
-    "Availability",
-    "Headroom",
-    "HeadroomConfig",
-    "HeadroomUnavailable",
-    "HeadroomView",
-    "Held",
-    "ReadingView",
-    "WindowConfig",
-    "WindowView",
-]
+from routing.headroom.config import GENERATE, HeadroomConfig
+from routing.headroom.demand import ExclusiveDemand, demand_reserve
+from routing.headroom.store import HeadroomStore, HeadroomUnavailable, MemoryHeadroomStore, Reading, RedisHeadroomStore
 
 log = structlog.get_logger("routing.headroom")
+
+# Readings about one operation or one model only block requests for that scope; any other scope
+# ("account", "month", "balance", "daily", "rate", ...) speaks for the whole provider account.
+_OPERATION_SCOPES = frozenset({GENERATE, "status", "cancel", "upload", "file"})
+_QUOTA_LABELS = {"month": "monthly", "daily": "daily", "day": "daily"}
 
 
 class Availability(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,7 +44,7 @@ class Availability(msgspec.Struct, frozen=True, kw_only=True):
         return not self.reasons
 
 
-class Held(msgspec.Struct, frozen=True, kw_only=True):
+class ReservedUnits(msgspec.Struct, frozen=True, kw_only=True):
     """What a provider's `reserve` keeps now: units per window scope (only those above 0), and why a call would dig
     into them (a window down to its reserve), or None."""
 
@@ -69,6 +60,15 @@ class WindowView(msgspec.Struct, frozen=True, kw_only=True):
     per_s: int
     remaining: int
     reserved: int = 0
+
+
+class ReadingView(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider's last reading for one scope; `blocked_until`/`reason` are set while it keeps the provider out."""
+
+    reading: contract.CapacityReport
+    at: float
+    blocked_until: float | None = None
+    reason: str | None = None
 
 
 class HeadroomView(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,13 +94,13 @@ class Headroom:
         configs: Mapping[str, HeadroomConfig],
         *,
         windows: Storage,
-        ledger: Ledger,
+        store: HeadroomStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._configs = dict(configs)
         self._limiter = MovingWindowRateLimiter(windows)
         self._demand = ExclusiveDemand(windows)
-        self._ledger = ledger
+        self._store = store
         self._clock = clock
         self._items = {
             (slug, w.scope): RateLimitItemPerSecond(w.limit, w.per_s)
@@ -115,7 +115,7 @@ class Headroom:
 
     @classmethod
     def in_memory(cls, configs: Mapping[str, HeadroomConfig], *, clock: Callable[[], float] = time.time) -> Headroom:
-        return cls(configs, windows=MemoryStorage(), ledger=MemoryLedger(), clock=clock)
+        return cls(configs, windows=MemoryStorage(), store=MemoryHeadroomStore(), clock=clock)
 
     @classmethod
     def on_redis(
@@ -131,7 +131,7 @@ class Headroom:
         windows = RedisStorage(
             "async+redis://", implementation="redispy", key_prefix=f"{prefix}headroom", wrap_exceptions=True, **shared
         )
-        return cls(configs, windows=windows, ledger=RedisLedger(client, prefix=prefix), clock=clock)
+        return cls(configs, windows=windows, store=RedisHeadroomStore(client, prefix=prefix), clock=clock)
 
     def now(self) -> float:
         """The clock leases, cooldowns and `Availability.clears_at` are on."""
@@ -191,14 +191,14 @@ class Headroom:
     async def acquire_slot(self, provider: str, job_id: str) -> bool:
         """Hold a slot for an in-flight job (at submit); False at `max_in_flight`. Idempotent per job."""
         config = self._config(provider)
-        return await self._ledger.acquire_slot(
+        return await self._store.acquire_slot(
             provider, job_id, now=self._clock(), lease_s=config.slot_lease_s, cap=config.max_in_flight
         )
 
     async def renew_slot(self, provider: str, job_id: str) -> bool:
         """Extend the job's lease (the poller, while the job runs); False if its lease already ran out."""
         lease_s = self._config(provider).slot_lease_s
-        return await self._ledger.renew_slot(provider, job_id, now=self._clock(), lease_s=lease_s)
+        return await self._store.renew_slot(provider, job_id, now=self._clock(), lease_s=lease_s)
 
     async def keep_slot(self, provider: str, job_id: str) -> None:
         """Renew the job's slot lease unless this process did so within the last quarter lease: the poller calls
@@ -216,18 +216,18 @@ class Headroom:
     async def release_slot(self, provider: str, job_id: str) -> None:
         """Free the job's slot (at a terminal state); releasing twice is harmless."""
         self._renewed.pop((provider, job_id), None)
-        await self._ledger.release_slot(provider, job_id)
+        await self._store.release_slot(provider, job_id)
 
     async def in_flight(self, provider: str) -> int:
         """Jobs holding an unexpired slot of this provider: every accepted job until its terminal state."""
-        return await self._ledger.in_flight(provider, now=self._clock())
+        return await self._store.in_flight(provider, now=self._clock())
 
     # ---------------------------------------- provider readings
 
-    def record(self, headroom: contract.Headroom) -> None:
+    def record(self, report: contract.CapacityReport) -> None:
         """The sink adapters call (sync, from inside a reply). The reading is queued here and written by a
-        background flush; `available`/`snapshot` flush first, so this replica sees its own readings at once."""
-        self._pending[(headroom.provider, headroom.scope)] = Reading(headroom=headroom, at=self._clock())
+        background flush; `availability`/`snapshot` flush first, so this replica sees its own readings at once."""
+        self._pending[(report.provider, report.scope)] = Reading(report=report, at=self._clock())
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -240,10 +240,10 @@ class Headroom:
         async with self._flush_lock:
             batch, self._pending = list(self._pending.values()), {}
             try:
-                await self._ledger.put_readings(batch)
+                await self._store.put_readings(batch)
             except HeadroomUnavailable:
                 for reading in batch:
-                    self._pending.setdefault((reading.headroom.provider, reading.headroom.scope), reading)
+                    self._pending.setdefault((reading.report.provider, reading.report.scope), reading)
                 raise
 
     async def close(self) -> None:
@@ -260,25 +260,17 @@ class Headroom:
 
     # ---------------------------------------- what routing asks
 
-    async def available(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> tuple[bool, str | None]:
-        """Whether a call in `scopes` may be made now; if not, every reason why, for `explain`."""
-        said = await self.availability(provider, scopes=scopes)
-        return (said.ok, "; ".join(said.reasons) or None)
-
     async def availability(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> Availability:
-        """`available`, with when the provider's blocks lapse (routing waits for a short one)."""
+        """Whether a call in `scopes` may be made now: if not, every reason why (for `explain`) and when the
+        provider's blocks lapse (routing waits for a short one)."""
         return await self._blocking(provider, scopes, await self._blocks(provider))
 
-    async def reserved(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> str | None:
-        """Why a call in `scopes` would dig into the provider's `reserve` (a window that low), or None."""
-        return (await self.held(provider, scopes=scopes)).why
-
-    async def held(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> Held:
+    async def reserved_units(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> ReservedUnits:
         """The units of each window in `scopes` the provider's `reserve` keeps for requests only it can serve, and
         why a call would dig into them now (a window down to them), or None."""
         config = self._config(provider)
         if config.reserve == 0:
-            return Held()
+            return ReservedUnits()
         units: dict[str, int] = {}
         why: str | None = None
         for window in config.windows:
@@ -301,7 +293,7 @@ class Headroom:
             if why is None and kept > 0 and left <= kept:
                 why = f"{provider}: {left} left in the {window.scope} window, kept for requests only it can serve"
                 why = why if seen is None else f"{why} ({kept} held back: {seen} such in the last {window.per_s} s)"
-        return Held(units={scope: n for scope, n in units.items() if n > 0}, why=why)
+        return ReservedUnits(units={scope: n for scope, n in units.items() if n > 0}, why=why)
 
     async def note_exclusive(self, provider: str) -> None:
         """A request only this provider can serve was planned: counted when its `reserve` is "auto"."""
@@ -315,14 +307,14 @@ class Headroom:
     async def snapshot(self, provider: str) -> HeadroomView:
         config = self._config(provider)
         blocks = await self._blocks(provider)
-        held = (await self.held(provider, scopes=tuple(w.scope for w in config.windows))).units
+        reserved = (await self.reserved_units(provider, scopes=tuple(w.scope for w in config.windows))).units
         windows = [
             WindowView(
                 scope=w.scope,
                 limit=w.limit,
                 per_s=w.per_s,
                 remaining=await self._remaining(provider, w.scope),
-                reserved=held.get(w.scope, 0),
+                reserved=reserved.get(w.scope, 0),
             )
             for w in config.windows
         ]
@@ -333,7 +325,7 @@ class Headroom:
             available=said.ok,
             reasons=said.reasons,
             windows=tuple(windows),
-            in_flight=await self._ledger.in_flight(provider, now=self._clock()),
+            in_flight=await self._store.in_flight(provider, now=self._clock()),
             max_in_flight=config.max_in_flight,
             cooldown_until=max(ends, default=None),
             readings=tuple(sorted(blocks, key=lambda v: v.reading.scope)),
@@ -347,7 +339,7 @@ class Headroom:
     async def _blocks(self, provider: str) -> list[ReadingView]:
         await self.flush()
         config, now = self._config(provider), self._clock()
-        return [judge(reading, config, now) for reading in await self._ledger.readings(provider)]
+        return [judge(reading, config, now) for reading in await self._store.readings(provider)]
 
     async def _blocking(self, provider: str, scopes: tuple[str, ...], blocks: list[ReadingView]) -> Availability:
         config, now = self._config(provider), self._clock()
@@ -368,7 +360,7 @@ class Headroom:
                 # Its oldest unit expires then (`limits` windows run on wall time; the rest here on `clock`).
                 ends.append(now + max(0.0, stats.reset_time - time.time()))
         if GENERATE in scopes and config.max_in_flight is not None:
-            in_flight = await self._ledger.in_flight(provider, now=now)
+            in_flight = await self._store.in_flight(provider, now=now)
             if in_flight >= config.max_in_flight:
                 reasons.append(f"{provider}: {in_flight}/{config.max_in_flight} jobs in flight")
                 ends.append(None)  # a job ends when it ends
@@ -384,3 +376,38 @@ def _windows_unavailable() -> Iterator[None]:
         yield
     except StorageError as exc:
         raise HeadroomUnavailable("the shared rate-limit windows (Redis) are unreachable") from exc
+
+
+def applies(reading_scope: str, scopes: tuple[str, ...]) -> bool:
+    """Whether a reading for `reading_scope` concerns a call in `scopes` (a narrow scope only its own calls)."""
+    narrow = reading_scope in _OPERATION_SCOPES or reading_scope.startswith("model:")
+    return reading_scope in scopes or not narrow
+
+
+def judge(reading: Reading, config: HeadroomConfig, now: float) -> ReadingView:
+    """Whether a reading keeps its provider out now, until when and why (first matching rule wins)."""
+    said, at = reading.report, reading.at
+    hold_until = at + config.recheck_after_s
+    floor_micros = round(config.min_balance_usd * 1_000_000)
+    if said.retry_after_s is not None:
+        until = at + said.retry_after_s
+        on = "" if said.scope == "account" else f" ({said.scope})"
+        why = f"cooling down {_seconds(until - now)} s after a 429{on}"
+    elif said.used is not None and said.limit is not None and said.used >= said.limit:
+        until = said.reset_at or hold_until
+        why = f"{_QUOTA_LABELS.get(said.scope, said.scope)} quota used {said.used}/{said.limit}"
+    elif said.remaining == 0:
+        until = said.reset_at or hold_until
+        why = f"{said.scope} exhausted, {'resets' if said.reset_at else 'rechecking'} in {_seconds(until - now)} s"
+    elif said.balance_micros is not None and said.balance_micros < floor_micros:
+        until = hold_until
+        why = f"balance ${said.balance_micros / 1_000_000:.2f} below ${config.min_balance_usd:.2f}"
+    else:
+        return ReadingView(reading=said, at=at)
+    if until <= now:
+        return ReadingView(reading=said, at=at)
+    return ReadingView(reading=said, at=at, blocked_until=until, reason=f"{said.provider}: {why}")
+
+
+def _seconds(duration_s: float) -> int:
+    return max(1, math.ceil(duration_s))

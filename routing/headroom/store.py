@@ -1,4 +1,4 @@
-"""Where `routing.headroom` keeps the state it owns: concurrency slots (leases) and the last provider readings,
+"""Where the `Headroom` tracker keeps the state it owns: concurrency slots (leases) and the last provider readings,
 in process memory or in Redis. Times come from the caller's clock; this module decides nothing about headroom.
 
 Redis layout under the prefix: `headroom:{provider}:slots` zset (job id -> lease expiry, unix s),
@@ -68,11 +68,14 @@ class HeadroomUnavailable(Exception):
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
     """One thing a provider said about its capacity, and when we heard it (the injected clock)."""
 
-    headroom: contract.Headroom
+    # Encoded under its former name, so readings already stored in Redis still decode.
+    report: contract.CapacityReport = msgspec.field(name="headroom")
     at: float
 
 
-class Ledger(Protocol):
+class HeadroomStore(Protocol):
+    """The slots and readings one `Headroom` tracker keeps, shared by every replica that uses the same store."""
+
     async def acquire_slot(self, provider: str, job_id: str, *, now: float, lease_s: float, cap: int | None) -> bool:
         """Hold (or renew) `job_id`'s slot unless `cap` unexpired slots are held by other jobs."""
         ...
@@ -92,8 +95,8 @@ class Ledger(Protocol):
     async def readings(self, provider: str) -> list[Reading]: ...
 
 
-class MemoryLedger:
-    """One process only: the same contract as `RedisLedger`, for a single replica and for tests."""
+class MemoryHeadroomStore:
+    """One process only: the same contract as `RedisHeadroomStore`, for a single replica and for tests."""
 
     def __init__(self) -> None:
         self._slots: dict[str, dict[str, float]] = {}
@@ -127,10 +130,10 @@ class MemoryLedger:
 
     async def put_readings(self, readings: Sequence[Reading]) -> None:
         for reading in readings:
-            kept = self._readings.setdefault(reading.headroom.provider, {})
-            current = kept.get(reading.headroom.scope)
+            kept = self._readings.setdefault(reading.report.provider, {})
+            current = kept.get(reading.report.scope)
             if current is None or current.at <= reading.at:
-                kept[reading.headroom.scope] = reading
+                kept[reading.report.scope] = reading
 
     async def readings(self, provider: str) -> list[Reading]:
         return list(self._readings.get(provider, {}).values())
@@ -149,7 +152,7 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
     return wrapper
 
 
-class RedisLedger:
+class RedisHeadroomStore:
     """Shared by every replica: each read-modify-write is one Lua script, so replicas never race."""
 
     def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
@@ -189,10 +192,10 @@ class RedisLedger:
     async def put_readings(self, readings: Sequence[Reading]) -> None:
         if not readings:
             return
-        keys = [self._readings_key(r.headroom.provider) for r in readings]
+        keys = [self._readings_key(r.report.provider) for r in readings]
         args: list[str | bytes] = []
         for reading in readings:
-            args += [reading.headroom.scope, f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)]
+            args += [reading.report.scope, f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)]
         await self._put(keys=keys, args=args)
 
     @_unavailable

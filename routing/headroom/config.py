@@ -1,5 +1,5 @@
 """What ops configure of a provider account's headroom ([providers.<slug>.headroom]): moving windows, reserve,
-concurrency, balance floor (routing/headroom.py applies it)."""
+concurrency, balance floor (routing/headroom/tracker.py applies it)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class HeadroomConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     `reserve`: once a configured window has this many units left or fewer, requests another provider could serve
     rank this one last (trunk reservation), so the rest go to requests only it can serve. `"auto"` sizes it per
-    window from the requests only this provider could serve seen lately (routing/headroom_demand.py), plus
+    window from the requests only this provider could serve seen lately (routing/headroom/demand.py), plus
     `reserve_margin`; nothing is kept while none are seen."""
 
     windows: tuple[WindowConfig, ...] = ()

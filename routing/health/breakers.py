@@ -2,7 +2,7 @@
 
 The window is a ring of BUCKETS time buckets of window_s / BUCKETS each (constant memory whatever the traffic), so
 an outcome counts for between 0.9 and 1.0 x window_s after it happened. No I/O and no clock of its own: time is
-passed in. The Redis implementation, shared across replicas, is routing/health_redis.py."""
+passed in. The Redis implementation, shared across replicas, is routing/health/redis_breakers.py."""
 
 from __future__ import annotations
 

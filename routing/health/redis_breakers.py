@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from routing.health import (
+from routing.health.breakers import (
     BUCKETS,
     BreakerSettings,
     Circuit,
@@ -26,7 +26,7 @@ from routing.health import (
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Mirrors routing.health.effective and window_counts; the contract suite runs both implementations.
+# Mirrors routing.health.breakers.effective and window_counts; the contract suite runs both implementations.
 _FUNCTIONS = """
 local function load(key)
   local flat = redis.call('HGETALL', key)

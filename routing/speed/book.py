@@ -1,7 +1,7 @@
 """Observed time from accepted to completed, per provider and model: an exponentially weighted moving average.
 
 Fed by the poller from finished jobs (never HTTP latency: a 202 says nothing about how long a video takes). Reads
-are synchronous, from this process's copy, because ranking runs on every create; `routing.speed_redis` shares the
+are synchronous, from this process's copy, because ranking runs on every create; `routing.speed.redis_book` shares the
 averages between replicas behind the same interface."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class Observed(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def ewma(previous: float | None, seconds: float, alpha: float) -> float:
-    """The next average; the first observation is taken as is. `routing.speed_redis` runs the same step in Lua."""
+    """The next average; the first observation is taken as is. `routing.speed.redis_book` runs the same step in Lua."""
     return seconds if previous is None else previous + alpha * (seconds - previous)
 
 
