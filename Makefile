@@ -21,8 +21,8 @@ test: $(STAMP) lint typecheck layers
 	$(BIN)/pytest -q -n 4
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway providers routing tests bench
-	$(BIN)/ruff format --check gateway providers routing tests bench
+	$(BIN)/ruff check gateway providers routing sandbox tests bench
+	$(BIN)/ruff format --check gateway providers routing sandbox tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict

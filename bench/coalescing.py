@@ -35,8 +35,8 @@ from bench.status_poll import REDIS_URL, bench_config, free_port, machine, wait_
 from gateway.auth import digest  # noqa: E402
 from gateway.cadence import PollingConfig  # noqa: E402
 from gateway.store.redis import RedisStore  # noqa: E402
-from providers.sandbox.serving import serve_app  # noqa: E402
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator  # noqa: E402
+from sandbox.serving import serve_app  # noqa: E402
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator  # noqa: E402
 
 QUEUE_S, RUN_S, INTERVAL_S = 1.0, 9.0, 1.0
 Row = dict[str, float]

@@ -23,11 +23,11 @@ from gateway.app import create_app
 from gateway.auth import Caller, KeyRing, digest
 from gateway.config import Settings, load_settings
 from gateway.store.redis import RedisStore
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emulator
-from providers.sandbox.registry import EMULATORS
-from providers.sandbox.serving import serve_app
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 from routing.headroom import HeadroomConfig, WindowConfig
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
+from sandbox.registry import EMULATORS
+from sandbox.serving import serve_app
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/8"

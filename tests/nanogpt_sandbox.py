@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emulator
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
 from tests.emulator_support import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "sk-nano-live", "sk-nano-other"

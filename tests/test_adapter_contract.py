@@ -25,8 +25,8 @@ from providers.contract import (
     VideoProvider,
 )
 from providers.registry import PROVIDERS
-from providers.sandbox.registry import EMULATORS
-from providers.sandbox.serving import serve_app
+from sandbox.registry import EMULATORS
+from sandbox.serving import serve_app
 from tests.conftest import mp4_boxes, tiny_png
 
 PNG = tiny_png()

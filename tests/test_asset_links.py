@@ -16,10 +16,10 @@ import pytest
 
 from gateway.config import Settings, parse_settings
 from gateway.store.memory import MemoryStore
-from providers.sandbox.serving import serve_app
-from providers.sandbox.videogen import VideoGenEmulatorConfig, create_videogen_emulator
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
 from providers.vidgen.translate import presigned_expiry
+from sandbox.serving import serve_app
+from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import GatewayFactory, auth, gateway_settings, mp4_boxes, wait_terminal
 
 VIDEOGEN_KEY_ENV = "TEST_VIDEOGEN_API_KEY"

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 
 from gateway.store.redis import RedisStore
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, GatewayFactory, auth, gateway_settings, gateway_settings_text
 from tests.processes import gateway_process, on_shared_redis
 

@@ -22,8 +22,8 @@ from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
 from providers.contract import ignore_headroom
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, GatewayFactory, auth, gateway_settings, wait_terminal
 
 

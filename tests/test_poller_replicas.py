@@ -13,8 +13,8 @@ import redis.asyncio as aioredis
 from gateway.jobs import VideoJob
 from gateway.store.redis import RedisStore
 from gateway.usage.budget_redis import RedisBudgetBook
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
 from tests.processes import gateway_process, on_shared_redis
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, sandbox_app
-from providers.sandbox.serving import serve_app
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, sandbox_app
+from sandbox.serving import serve_app
 from tests.emulator_support import FakeClock, Sandbox
 from tests.nanogpt_sandbox import AUTH, KEY, OTHER_KEY, poll, post_generate, running, submit
 

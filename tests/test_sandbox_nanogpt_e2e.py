@@ -31,7 +31,7 @@ from providers.contract import (
     UpstreamUnavailable,
 )
 from providers.nanogpt import NanoGptProvider
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig
+from sandbox.nanogpt.app import NanoGptEmulatorConfig
 from tests.emulator_support import FakeClock, Sandbox
 from tests.nanogpt_sandbox import KEY, OTHER_KEY, SHARED, add_fault, running
 

@@ -8,9 +8,9 @@ import contextlib
 
 import pytest
 
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emulator
-from providers.sandbox.videogen import VideoGenEmulatorConfig, create_videogen_emulator
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
+from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 from tests.emulator_support import WALL_START, Sandbox, running_emulator
 from tests.nanogpt_sandbox import KEY as NANO_KEY
 from tests.nanogpt_sandbox import add_fault, post_generate

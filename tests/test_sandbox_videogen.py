@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.videogen import VideoGenEmulatorConfig, create_videogen_emulator
+from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
 from tests.emulator_support import WALL_START, FakeClock, Sandbox, running_emulator
 
 KEY, OTHER_KEY = "vg-live", "vg-other"

@@ -19,8 +19,8 @@ from providers.contract import (
     QuotaExhausted,
     Scene,
 )
-from providers.sandbox.videogen import VideoGenEmulatorConfig
 from providers.videogen import VideoGenProvider
+from sandbox.videogen.app import VideoGenEmulatorConfig
 from tests.conftest import tiny_png
 from tests.test_sandbox_videogen import (
     AUTH,

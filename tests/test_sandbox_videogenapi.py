@@ -12,7 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig
 from tests.emulator_support import WALL_START, FakeClock, Sandbox
 from tests.videogenapi_sandbox_support import AUTH, KEY, OTHER_AUTH, generate, post_generate, running, status
 

@@ -23,8 +23,8 @@ from providers.contract import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig
 from providers.videogenapi import VideoGenApiProvider
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig
 from tests.emulator_support import FakeClock, Sandbox
 from tests.videogenapi_sandbox_support import KEY, OTHER_KEY, add_fault, running
 

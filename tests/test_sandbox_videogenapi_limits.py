@@ -12,8 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.serving import serve_app
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, sandbox_app
+from sandbox.serving import serve_app
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, sandbox_app
 from tests.emulator_support import Sandbox
 from tests.videogenapi_sandbox_support import (
     AUTH,

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.vidgen import VidgenEmulatorConfig
-from providers.sandbox.vidgen_jobs import SEED_ACTIONS, SEED_CLOTHING, SEED_FRAMING, SEED_LOCATIONS
+from sandbox.vidgen.app import VidgenEmulatorConfig
+from sandbox.vidgen.jobs import SEED_ACTIONS, SEED_CLOTHING, SEED_FRAMING, SEED_LOCATIONS
 from tests.emulator_support import WALL_START, FakeClock, Sandbox
 from tests.vidgen_sandbox_support import AUTH, DISABLED_KEY, KEY, call, completed_meta, poll, running, submit
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.faults import Outcome, marker_outcome
+from sandbox.faults import Outcome, marker_outcome
 from tests.emulator_support import WALL_START, FakeClock, Sandbox
 from tests.vidgen_sandbox_support import add_fault, call, poll, running, submit
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.clock import JobTimeline, Progress
-from providers.sandbox.vidgen import VidgenEmulatorConfig
+from sandbox.clock import JobTimeline, Progress
+from sandbox.vidgen.app import VidgenEmulatorConfig
 from tests.emulator_support import WALL_START, FakeClock, Sandbox
 from tests.vidgen_sandbox_support import KEY, call, completed_meta, image, poll, running, submit
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 from tests.emulator_support import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "lt_live", "lt_other"

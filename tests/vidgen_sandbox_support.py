@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.emulator_support import FakeClock, Sandbox, running_emulator
 
 KEY, DISABLED_KEY = "key-live", "key-disabled"
