@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck layers unit openapi bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py sandbox/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	# The gateway and the emulators' own distribution (sandbox/), both editable: what `.[dev,sandbox]` installs, with
+	# sandbox/ editable too (the extra alone would copy it).
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]' -e ./sandbox
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -21,8 +23,8 @@ test: $(STAMP) lint typecheck layers
 	$(BIN)/pytest -q -n 4
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway providers routing tests bench
-	$(BIN)/ruff format --check gateway providers routing tests bench
+	$(BIN)/ruff check gateway providers routing sandbox tests bench
+	$(BIN)/ruff format --check gateway providers routing sandbox tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict

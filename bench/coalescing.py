@@ -35,8 +35,9 @@ from bench.status_poll import REDIS_URL, bench_config, free_port, machine, wait_
 from gateway.auth import digest  # noqa: E402
 from gateway.cadence import PollingConfig  # noqa: E402
 from gateway.store.redis import RedisStore  # noqa: E402
-from providers.sandbox.serving import serve_app  # noqa: E402
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator  # noqa: E402
+from sandbox.control import SandboxControl  # noqa: E402
+from sandbox.serving import serve_app  # noqa: E402
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator  # noqa: E402
 
 QUEUE_S, RUN_S, INTERVAL_S = 1.0, 9.0, 1.0
 Row = dict[str, float]
@@ -92,13 +93,13 @@ async def one_rate(
         started = time.monotonic()
         gets = await asyncio.gather(*(follow_at_rate(client, video_id, rate, headers) for video_id in ids))
         elapsed = time.monotonic() - started
-    stats = (await emulator.get("/_sandbox/stats")).json()
+    stats = await SandboxControl(emulator).stats()
     calls = []
     for video_id in ids:
         job = await store.get(video_id)
         if job is None or job.upstream is None or job.status != "completed":
             raise RuntimeError(f"job {video_id} did not complete: {job}")
-        calls.append(stats["job_calls"][job.upstream.upstream_id])
+        calls.append(stats.job_calls[job.upstream.upstream_id])
     return {
         "jobs": jobs,
         "rate": rate,

@@ -23,11 +23,13 @@ from gateway.app import create_app
 from gateway.auth import Caller, KeyRing, digest
 from gateway.config import Settings, load_settings
 from gateway.store.redis import RedisStore
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emulator
-from providers.sandbox.registry import EMULATORS
-from providers.sandbox.serving import serve_app
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 from routing.headroom.config import HeadroomConfig, WindowConfig
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
+from sandbox.registry import EMULATORS
+from sandbox.serving import serve_app
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -273,16 +275,18 @@ async def probe(url: str, admin_key: str, workload: list[Job]) -> Shapes:
 async def arm_fault(client: httpx.AsyncClient, url: str, status_code: int) -> None:
     """One armed switch per emulator at a time: one nobody consumed yet is replaced, so faults never pile up
     while a provider is idle and then hit one request's retries back to back."""
-    (await client.delete(f"{url}/_sandbox/faults")).raise_for_status()
-    body = {"action": "generate", "status_code": status_code, "times": 1}
-    reply = await client.post(f"{url}/_sandbox/faults", json=body)
-    reply.raise_for_status()
+    control = SandboxControl(client, url)
+    await control.clear_faults()
+    await control.arm(FaultSpec(action="generate", status_code=status_code, times=1))
 
 
 async def emulator_stats(client: httpx.AsyncClient, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Per provider: generate calls and the fault switches consumed (with the emulator clock reading)."""
     stats = {}
     for slug, url in urls.items():
-        report = (await client.get(f"{url}/_sandbox/stats")).json()
-        stats[slug] = {"generate": int(report["calls"].get("generate", 0)), "faults_taken": report["faults_taken"]}
+        report = await SandboxControl(client, url).stats()
+        stats[slug] = {
+            "generate": report.calls.get("generate", 0),
+            "faults_taken": msgspec.to_builtins(report.faults_taken),
+        }
     return stats

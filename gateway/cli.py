@@ -88,7 +88,7 @@ def _invent_secrets(settings: Settings) -> str | None:
 
 @contextlib.contextmanager
 def _emulators(settings: Settings, time_scale: float) -> Iterator[None]:
-    argv = [sys.executable, "-m", "providers.sandbox", "--time-scale", str(time_scale)]
+    argv = [sys.executable, "-m", "sandbox", "--time-scale", str(time_scale)]
     for slug, provider in settings.providers.items():
         argv += ["--serve", f"{slug}={urlsplit(provider.base_url).netloc}={provider.api_key_env}"]
     process = subprocess.Popen(argv)  # noqa: S603 - our own interpreter and module

@@ -19,8 +19,8 @@ from gateway.config import Settings, parse_settings
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 VIDGEN_KEY_ENV = "TEST_VIDGEN_API_KEY"
@@ -220,7 +220,7 @@ async def sandbox(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, st
 
     Each gets a fresh key in the env var the example config names, as `make run` does."""
     from gateway.config import load_settings
-    from providers.sandbox.registry import EMULATORS
+    from sandbox.registry import EMULATORS
 
     example = load_settings(EXAMPLE_CONFIG)
     async with contextlib.AsyncExitStack() as stack:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import httpx
 from litestar import Litestar
 
-from providers.sandbox.serving import serve_app
+from sandbox.serving import serve_app
 
 WALL_START = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 

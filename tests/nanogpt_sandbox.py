@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
 from tests.emulator_support import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "sk-nano-live", "sk-nano-other"
@@ -50,5 +52,4 @@ async def poll(client: httpx.AsyncClient, run_id: str, key: str = KEY) -> dict[s
 
 
 async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
-    reply = await client.post("/_sandbox/faults", json=spec)
-    assert reply.status_code == 201, reply.text
+    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201

@@ -25,8 +25,10 @@ from providers.contract import (
     VideoProvider,
 )
 from providers.registry import PROVIDERS
-from providers.sandbox.registry import EMULATORS
-from providers.sandbox.serving import serve_app
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.registry import EMULATORS
+from sandbox.serving import serve_app
 from tests.conftest import mp4_boxes, tiny_png
 
 PNG = tiny_png()
@@ -109,8 +111,8 @@ class Harness:
         return GenerationRequest(upstream_model=self.case.upstream_model, scenes=(scene,), seconds=5)
 
     async def arm(self, **fault: object) -> None:
-        reply = await self.emulator.post("/_sandbox/faults", json={"action": "generate", "times": 1, **fault})
-        assert reply.status_code in (200, 201), reply.text
+        spec = FaultSpec(**{"action": "generate", "times": 1, **fault})
+        await SandboxControl(self.emulator).arm(spec)  # raises unless 201
 
     async def until_terminal(self, request: GenerationRequest) -> UpstreamStatus:
         job = await self.adapter.submit(request)

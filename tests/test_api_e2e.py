@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from gateway.store.redis import RedisStore
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import (
     REDIS_URL,
     TEAM_B_KEY,
@@ -38,7 +40,7 @@ async def gateway(
 async def emulator(vidgen_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=vidgen_url, timeout=10) as client:
         yield client
-        await client.delete("/_sandbox/faults")
+        await SandboxControl(client).clear_faults()
 
 
 async def create(gateway: httpx.AsyncClient, body: dict[str, Any], *, expect: int = 202) -> dict[str, Any]:
@@ -139,8 +141,7 @@ async def test_upstream_5xx_at_submit_is_a_502_envelope(
     gateway: httpx.AsyncClient, emulator: httpx.AsyncClient
 ) -> None:
     """The emulator answering 502 to generate gives the client a 502 upstream_error naming the provider."""
-    armed = await emulator.post("/_sandbox/faults", json={"action": "generate", "status_code": 502, "times": 1})
-    assert armed.status_code in (200, 201)
+    await SandboxControl(emulator).arm(FaultSpec(action="generate", status_code=502, times=1))  # raises unless 201
     reply = await gateway.post("/v1/videos", json={"prompt": "a boat"}, headers=auth())
     assert reply.status_code == 502
     error = reply.json()["error"]

@@ -16,10 +16,12 @@ import pytest
 
 from gateway.config import Settings, parse_settings
 from gateway.store.memory import MemoryStore
-from providers.sandbox.serving import serve_app
-from providers.sandbox.videogen import VideoGenEmulatorConfig, create_videogen_emulator
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
 from providers.vidgen.translate import presigned_expiry
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.serving import serve_app
+from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import GatewayFactory, auth, gateway_settings, mp4_boxes, wait_terminal
 
 VIDEOGEN_KEY_ENV = "TEST_VIDEOGEN_API_KEY"
@@ -63,8 +65,7 @@ async def videogen(monkeypatch: pytest.MonkeyPatch, *, ttl_s: int) -> AsyncItera
 
 
 async def status_calls(control: httpx.AsyncClient) -> int:
-    calls: int = (await control.get("/_sandbox/stats")).json()["calls"].get("status", 0)
-    return calls
+    return (await SandboxControl(control).stats()).calls.get("status", 0)
 
 
 async def completed_video(client: httpx.AsyncClient, prompt: str = "a lantern") -> str:
@@ -156,8 +157,7 @@ async def test_a_renewal_that_fails_is_an_upstream_error_not_a_dead_link(
         settings = videogen_settings(str(control.base_url), timeout_s=timeout_s)
         async with serve_gateway(settings, store=MemoryStore()) as url, httpx.AsyncClient(base_url=url) as client:
             video_id = await completed_video(client)
-            armed = await control.post("/_sandbox/faults", json={"action": "status", "times": -1, **fault})
-            assert armed.status_code == 201, armed.text
+            await SandboxControl(control).arm(FaultSpec(action="status", times=-1, **fault))  # raises unless 201
             reply = await client.get(f"/v1/videos/{video_id}/content", headers=auth())
 
     assert reply.status_code == status, reply.text

@@ -15,8 +15,8 @@ from gateway.app import create_app
 from gateway.auth import KEY_PREFIX, Caller, KeyRing, digest, new_key
 from gateway.config import ApiKeyConfig, ConfigError
 from gateway.errors import Forbidden, Unauthorized
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import TEAM_A_KEY, TEAM_B_KEY, VIDGEN_KEY_ENV, auth, gateway_settings
 
 USAGE_ONLY_KEY = "vgk_test_usage_only_" + secrets.token_hex(8)

@@ -12,7 +12,7 @@ import pytest
 from gateway.auth import KeyRing
 from gateway.config import ConfigError, configured_secrets, load_settings, parse_settings, secret_from_env
 from providers.registry import PROVIDERS
-from providers.sandbox.registry import EMULATORS
+from sandbox.registry import EMULATORS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "gateway.example.toml"
 EXAMPLE_TEXT = EXAMPLE.read_text()

@@ -10,6 +10,8 @@ import httpx
 import msgspec
 import pytest
 
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
@@ -23,14 +25,13 @@ async def gateway(sandbox: dict[str, str], serve_gateway: GatewayFactory) -> Asy
 
 async def arm(sandbox: dict[str, str], provider: str, **fault: Any) -> None:
     async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "times": 1, **fault})
-        assert reply.status_code in (200, 201), reply.text
+        spec = FaultSpec(**{"action": "generate", "times": 1, **fault})
+        await SandboxControl(emulator).arm(spec)  # raises unless 201
 
 
 async def generate_calls(sandbox: dict[str, str], provider: str) -> int:
     async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
-        return calls
+        return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
 
 
 async def test_cheapest_eligible_provider_wins(gateway: httpx.AsyncClient) -> None:

@@ -15,6 +15,8 @@ from gateway.schema.job import Attempt, VideoJob
 from gateway.videos.failover import next_query, replay_of
 from providers.contract import ErrorClass, Failure, GenerationRequest, ImageData, ImageUrl, Scene
 from routing.router import RouteQuery
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
@@ -31,14 +33,12 @@ async def gateway(sandbox: dict[str, str], serve_gateway: GatewayFactory) -> Asy
 
 async def arm(sandbox: dict[str, str], provider: str, **fault: Any) -> None:
     async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        reply = await emulator.post("/_sandbox/faults", json=fault)
-        assert reply.status_code == 201, reply.text
+        await SandboxControl(emulator).arm(FaultSpec(**fault))  # raises unless 201
 
 
 async def generate_calls(sandbox: dict[str, str], provider: str) -> int:
     async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
-        return calls
+        return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
 
 
 async def create(gateway: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

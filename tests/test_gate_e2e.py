@@ -14,6 +14,8 @@ import pytest
 from gateway.config import Settings
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from routing.health.breakers import BreakerSettings
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import GatewayFactory, auth, example_settings
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
@@ -22,14 +24,13 @@ NANO_ONLY = {**SORA, "routing": {"providers": ["nanogpt"]}}
 
 async def arm(url: str, **fault: Any) -> None:
     async with httpx.AsyncClient(base_url=url) as emulator:
-        reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "times": 1, **fault})
-        assert reply.status_code in (200, 201), reply.text
+        spec = FaultSpec(**{"action": "generate", "times": 1, **fault})
+        await SandboxControl(emulator).arm(spec)  # raises unless 201
 
 
 async def generate_calls(url: str) -> int:
     async with httpx.AsyncClient(base_url=url) as emulator:
-        calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
-        return calls
+        return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
 
 
 def with_nanogpt(settings: Settings, **changes: Any) -> Settings:

@@ -17,6 +17,8 @@ from gateway.app import create_app
 from gateway.config import load_settings
 from gateway.store.base import JobStore
 from gateway.videos.idempotency import claim_ttl_s
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import (
     EXAMPLE_CONFIG,
     TEAM_B_KEY,
@@ -46,17 +48,15 @@ async def client(gateway: str) -> AsyncIterator[httpx.AsyncClient]:
 async def emulator(vidgen_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=vidgen_url, timeout=10) as client:
         yield client
-        await client.delete("/_sandbox/faults")
+        await SandboxControl(client).clear_faults()
 
 
 async def submits(emulator: httpx.AsyncClient) -> int:
-    calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
-    return calls
+    return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
 
 
 async def delay_submits(emulator: httpx.AsyncClient, delay_s: float) -> None:
-    reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "delay_s": delay_s, "times": 1})
-    assert reply.status_code == 201
+    await SandboxControl(emulator).arm(FaultSpec(action="generate", delay_s=delay_s, times=1))  # raises unless 201
 
 
 async def drop_mid_submit(client: httpx.AsyncClient, emulator: httpx.AsyncClient, headers: dict[str, str]) -> None:
@@ -168,8 +168,7 @@ async def test_a_failed_create_frees_the_key_for_the_retry(
     client: httpx.AsyncClient, emulator: httpx.AsyncClient
 ) -> None:
     """The first submit is refused upstream (an error reply, no job); the retry with the same key creates the job."""
-    reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "status_code": 500, "times": 1})
-    assert reply.status_code == 201
+    await SandboxControl(emulator).arm(FaultSpec(action="generate", status_code=500, times=1))  # raises unless 201
     failed = await client.post("/v1/videos", json=BODY, headers=keyed("order-5"))
     retry = await client.post("/v1/videos", json=BODY, headers=keyed("order-5"))
 

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from gateway.app import create_app
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import VIDGEN_KEY_ENV, auth, gateway_settings
 from tests.conftest import test_keyring as keyring_for_tests
 from tests.intake_support import MAX_IMAGE_BYTES, PNG, data_uri

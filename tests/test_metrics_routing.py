@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from gateway.store.redis import RedisStore
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import REDIS_URL, GatewayFactory, auth, example_settings, gateway_settings
 from tests.metrics_support import scrape, value
 
@@ -28,8 +30,8 @@ windows = [{ scope = "generate", limit = 5, per_s = 3600 }]
 
 async def arm(url: str, **fault: Any) -> None:
     async with httpx.AsyncClient(base_url=url) as emulator:
-        reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "times": 1, **fault})
-        assert reply.status_code in (200, 201), reply.text
+        spec = FaultSpec(**{"action": "generate", "times": 1, **fault})
+        await SandboxControl(emulator).arm(spec)  # raises unless 201
 
 
 @pytest.fixture

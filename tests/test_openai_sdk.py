@@ -16,8 +16,8 @@ import pytest_asyncio
 
 from gateway.app import create_app
 from gateway.auth import Caller, KeyRing, digest
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import TEAM_A_KEY, TEAM_B_KEY, VIDGEN_KEY_ENV, gateway_settings
 
 # One gateway per emulator speed serves the whole module (starting and stopping a pair costs ~0.4 s).

@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 
 from gateway.store.redis import RedisStore
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.control import SandboxControl
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, GatewayFactory, auth, gateway_settings, gateway_settings_text
 from tests.processes import gateway_process, on_shared_redis
 
@@ -73,7 +74,7 @@ async def test_a_hundred_clients_polling_twenty_jobs_do_not_add_upstream_status_
                 ids = [reply.json()["id"] for reply in created]
                 done: set[str] = set()
                 results = await asyncio.gather(*(hammer(c, ids, n, done) for n in range(CLIENTS)))
-            stats = (await emulator.get("/_sandbox/stats")).json()
+            stats = await SandboxControl(emulator).stats()
         jobs = [await store.get(video_id) for video_id in ids]
     finally:
         await store.close()
@@ -85,10 +86,10 @@ async def test_a_hundred_clients_polling_twenty_jobs_do_not_add_upstream_status_
         assert job is not None
         assert job.upstream is not None
         assert job.status == "completed", job
-        per_job[job.id] = stats["job_calls"][job.upstream.upstream_id]
+        per_job[job.id] = stats.job_calls[job.upstream.upstream_id]
         assert per_job[job.id] == job.poll_count  # every upstream call was the poller's own
     assert max(per_job.values()) <= bound, per_job
-    assert stats["calls"]["status"] == sum(per_job.values())
+    assert stats.calls["status"] == sum(per_job.values())
     gets = sum(n for n, _ in results)
     # Each job was read more often than the bound allows upstream calls: had reads reached upstream, it would break.
     assert gets / JOBS > bound, (gets, per_job)

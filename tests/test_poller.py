@@ -22,8 +22,10 @@ from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
 from gateway.videos.writer import JobWriter
 from providers.contract import ignore_capacity
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec, StatsReport
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, GatewayFactory, auth, gateway_settings, wait_terminal
 
 
@@ -34,18 +36,13 @@ class Emulator:
         self.client = client
 
     async def fault(self, **spec: Any) -> None:
-        reply = await self.client.post("/_sandbox/faults", json={"action": "status", **spec})
-        assert reply.status_code == 201, reply.text
+        await SandboxControl(self.client).arm(FaultSpec(**{"action": "status", **spec}))  # raises unless 201
 
-    async def stats(self) -> dict[str, Any]:
-        reply = await self.client.get("/_sandbox/stats")
-        assert reply.status_code == 200, reply.text
-        stats: dict[str, Any] = reply.json()
-        return stats
+    async def stats(self) -> StatsReport:
+        return await SandboxControl(self.client).stats()  # raises unless 200
 
     async def status_calls(self) -> int:
-        calls: dict[str, int] = (await self.stats())["calls"]
-        return calls.get("status", 0)
+        return (await self.stats()).calls.get("status", 0)
 
 
 @contextlib.asynccontextmanager
@@ -218,7 +215,7 @@ async def test_a_job_lost_mid_submit_is_failed_as_outcome_unknown(
     assert video["error"]["code"] == "upstream_error"
     assert "may or may not have accepted" in video["error"]["message"]
     assert pending["status"] == "queued"
-    calls = (await emulator.stats())["calls"]
+    calls = (await emulator.stats()).calls
     assert calls.get("status", 0) == 0
     assert calls.get("generate", 0) == 0
 
@@ -333,7 +330,7 @@ async def test_a_second_instance_finishes_a_job_the_first_accepted_before_shutti
 
     assert video["status"] == "completed", video
     assert finished.poll_count > left_by_a.poll_count
-    assert stats["calls"]["generate"] == 1
+    assert stats.calls["generate"] == 1
     assert still_scheduled is None
 
 
@@ -382,5 +379,5 @@ async def test_replicas_sharing_redis_never_poll_one_job_at_once(
 
     assert [v["status"] for v in videos] == ["completed"] * len(ids)
     stats = await emulator.stats()
-    assert len(stats["job_max_in_flight"]) == len(ids)
-    assert set(stats["job_max_in_flight"].values()) == {1}
+    assert len(stats.job_max_in_flight) == len(ids)
+    assert set(stats.job_max_in_flight.values()) == {1}

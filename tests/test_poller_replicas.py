@@ -13,8 +13,10 @@ import redis.asyncio as aioredis
 from gateway.schema.job import VideoJob
 from gateway.store.redis import RedisStore
 from gateway.usage.budget_redis import RedisBudgetBook
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
 from tests.processes import gateway_process, on_shared_redis
 
@@ -56,8 +58,7 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
     store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
     try:
         async with serve_app(create_vidgen_emulator(config)) as url, httpx.AsyncClient(base_url=url) as emulator:
-            reply = await emulator.post("/_sandbox/faults", json={"action": "status", "delay_s": 0.05, "times": -1})
-            assert reply.status_code == 201, reply.text
+            await SandboxControl(emulator).arm(FaultSpec(action="status", delay_s=0.05, times=-1))  # raises unless 201
             # A 6 s lease (3 s elsewhere): on one loaded 2-core run (four test workers, two gateway processes) a
             # job showed two status calls in flight. Inferred, not traced: the emulator counts a call until its
             # handler returns, even one the gateway gave up on at 3/4 of its lease (or a loop stalled past it), so
@@ -81,7 +82,7 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
                 jobs = await wait_finalized(store, ids)
                 log = doomed.log()
             ledger = [record async for record in RedisBudgetBook(store.client, prefix=redis_prefix).records()]
-            stats = (await emulator.get("/_sandbox/stats")).json()
+            stats = await SandboxControl(emulator).stats()
         slots_left = await redis_client.zcard(f"{redis_prefix}headroom:vidgen:slots")
     finally:
         await store.close()
@@ -91,9 +92,9 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
     assert [job.status for job in jobs] == ["completed"] * JOBS
     upstream_ids = [job.upstream.upstream_id for job in jobs if job.upstream is not None]
     assert len(set(upstream_ids)) == JOBS
-    assert stats["calls"]["generate"] == JOBS  # one upstream job per job: nothing resubmitted after the kill
-    assert set(stats["job_max_in_flight"]) == set(upstream_ids)
-    assert set(stats["job_max_in_flight"].values()) == {1}
+    assert stats.calls["generate"] == JOBS  # one upstream job per job: nothing resubmitted after the kill
+    assert set(stats.job_max_in_flight) == set(upstream_ids)
+    assert set(stats.job_max_in_flight.values()) == {1}
     assert all(job.usage is not None and job.usage.cost_micros == job.estimated_cost_micros for job in jobs)
     assert slots_left == 0  # every job's terminal effects ran, whichever replica finalized it
     # Usage settled once per job: one ledger record each, at the job's own cost, whichever replica settled it.
@@ -104,8 +105,8 @@ async def test_a_replica_killed_mid_flight_leaves_every_job_to_the_other_polled_
 async def _until_polling(emulator: httpx.AsyncClient, *, calls: int) -> None:
     """Wait until the replicas have made `calls` status calls between them: mid-flight, before any job ends."""
     for _ in range(300):
-        stats = (await emulator.get("/_sandbox/stats")).json()
-        if stats["calls"].get("status", 0) >= calls:
+        stats = await SandboxControl(emulator).stats()
+        if stats.calls.get("status", 0) >= calls:
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"the replicas never started polling: {stats['calls']}")
+    raise AssertionError(f"the replicas never started polling: {stats.calls}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import redis.asyncio as aioredis
 
+from sandbox.control import SandboxControl
 from tests.conftest import REDIS_URL, auth
 from tests.processes import gateway_process
 
@@ -60,8 +61,7 @@ capabilities = {{ modes = ["t2v"], seconds = [4, 8, 12], default_seconds = 4 }}
 
 
 async def generate_calls(client: httpx.AsyncClient, url: str) -> int:
-    calls: int = (await client.get(f"{url}/_sandbox/stats")).json()["calls"].get("generate", 0)
-    return calls
+    return (await SandboxControl(client, url).stats()).calls.get("generate", 0)
 
 
 async def test_two_gateway_processes_share_a_window_exactly(

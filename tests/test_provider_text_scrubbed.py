@@ -10,6 +10,8 @@ import pytest
 
 from gateway.scrubbing import PROVIDER_TEXT_CHARS, REDACTED, Scrubber
 from gateway.store.base import JobStore
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import GatewayFactory, auth, gateway_settings, wait_terminal
 
 
@@ -39,8 +41,7 @@ async def test_a_refused_submit_that_echoes_the_key_answers_without_it(
     """Vidgen refuses with a 400 quoting our key: the client's 400 carries the provider's words, minus the key."""
     async with httpx.AsyncClient(base_url=vidgen_url) as emulator:
         body = msgspec.json.encode({"error": f"Invalid API key: {vidgen_key} (prefix {vidgen_key[:10]})"}).decode()
-        reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "status_code": 400, "body": body})
-        assert reply.status_code == 201, reply.text
+        await SandboxControl(emulator).arm(FaultSpec(action="generate", status_code=400, body=body))
     async with serve_gateway(gateway_settings(vidgen_url)) as url, httpx.AsyncClient(base_url=url) as client:
         reply = await client.post("/v1/videos", json={"prompt": "a lighthouse"}, headers=auth())
     assert reply.status_code == 400, reply.text
@@ -58,10 +59,7 @@ async def test_a_failed_job_whose_reason_echoes_the_key_is_stored_and_shown_with
     the reason without the key."""
     async with httpx.AsyncClient(base_url=vidgen_url) as emulator:
         body = msgspec.json.encode({"status": "FAILED", "error": f"billing for {vidgen_key}\nfailed"}).decode()
-        reply = await emulator.post(
-            "/_sandbox/faults", json={"action": "status", "status_code": 200, "body": body, "times": -1}
-        )
-        assert reply.status_code == 201, reply.text
+        await SandboxControl(emulator).arm(FaultSpec(action="status", status_code=200, body=body, times=-1))
     settings = gateway_settings(vidgen_url)
     async with serve_gateway(settings, store=store) as url, httpx.AsyncClient(base_url=url) as client:
         reply = await client.post("/v1/videos", json={"prompt": "a lighthouse"}, headers=auth())

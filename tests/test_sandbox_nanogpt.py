@@ -12,8 +12,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, sandbox_app
-from providers.sandbox.serving import serve_app
+from sandbox.control import SandboxControl
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, sandbox_app
+from sandbox.serving import serve_app
 from tests.emulator_support import FakeClock, Sandbox
 from tests.nanogpt_sandbox import AUTH, KEY, OTHER_KEY, poll, post_generate, running, submit
 
@@ -32,9 +33,9 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     sandbox.clock.advance(3_600)
-    await sandbox.client.delete("/_sandbox/stats")
+    await SandboxControl(sandbox.client).reset_stats()
     yield sandbox.client
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 @pytest.fixture

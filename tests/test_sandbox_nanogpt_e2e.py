@@ -31,7 +31,8 @@ from providers.contract import (
     UpstreamUnavailable,
 )
 from providers.nanogpt import NanoGptProvider
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig
+from sandbox.control import SandboxControl
+from sandbox.nanogpt.app import NanoGptEmulatorConfig
 from tests.emulator_support import FakeClock, Sandbox
 from tests.nanogpt_sandbox import KEY, OTHER_KEY, SHARED, add_fault, running
 
@@ -102,7 +103,7 @@ async def shared_sandbox() -> AsyncIterator[Sandbox]:
 async def shared(shared_sandbox: Sandbox) -> AsyncIterator[Adapter]:
     shared_sandbox.clock.advance(3_600)
     yield await _over(shared_sandbox)
-    await shared_sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(shared_sandbox.client).clear_faults()
 
 
 def request(

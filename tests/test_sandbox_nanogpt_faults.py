@@ -12,6 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from sandbox.control import SandboxControl
 from tests.emulator_support import FakeClock, Sandbox
 from tests.nanogpt_sandbox import add_fault, get_status, poll, post_generate, running, submit
 
@@ -27,9 +28,9 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     sandbox.clock.advance(3_600)
-    await sandbox.client.delete("/_sandbox/stats")
+    await SandboxControl(sandbox.client).reset_stats()
     yield sandbox.client
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 @pytest.fixture

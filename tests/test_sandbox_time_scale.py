@@ -8,9 +8,11 @@ import contextlib
 
 import pytest
 
-from providers.sandbox.nanogpt import NanoGptEmulatorConfig, create_nanogpt_emulator
-from providers.sandbox.videogen import VideoGenEmulatorConfig, create_videogen_emulator
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
+from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 from tests.emulator_support import WALL_START, Sandbox, running_emulator
 from tests.nanogpt_sandbox import KEY as NANO_KEY
 from tests.nanogpt_sandbox import add_fault, post_generate
@@ -77,7 +79,7 @@ async def test_videogenapi_forced_429_counts_down_a_scaled_hour() -> None:
     """A forced 429 is seed 004's body with `seconds_until_reset` an hour x 0.1."""
     config = VideoGenApiEmulatorConfig(api_keys=frozenset({VGA_KEY}), time_scale=SCALE)
     async with videogenapi(config) as s:
-        await s.client.post("/_sandbox/faults", json={"action": "generate", "status_code": 429})
+        await SandboxControl(s.client).arm(FaultSpec(action="generate", status_code=429))
         reply = await vga_generate(s.client)
     assert (reply.status_code, reply.json()["details"]["seconds_until_reset"]) == (429, 360)
 

@@ -14,7 +14,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.videogen import VideoGenEmulatorConfig, create_videogen_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
 from tests.emulator_support import WALL_START, FakeClock, Sandbox, running_emulator
 
 KEY, OTHER_KEY = "vg-live", "vg-other"
@@ -38,9 +40,9 @@ async def serve_sandbox() -> AsyncIterator[Sandbox]:
 async def reset_client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     sandbox.wall.now, sandbox.clock.step = WALL_START, 0.0
     sandbox.clock.advance(10_000)  # a fresh hour: earlier tests' calls have left every rate window
-    await sandbox.client.delete("/_sandbox/stats")
+    await SandboxControl(sandbox.client).reset_stats()
     yield sandbox.client
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 def sandbox_clock(sandbox: Sandbox) -> FakeClock:
@@ -74,8 +76,7 @@ async def poll(client: httpx.AsyncClient, execution_id: str, key: str = KEY) -> 
 
 
 async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
-    reply = await client.post("/_sandbox/faults", json=spec)
-    assert reply.status_code == 201, reply.text
+    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201
 
 
 # --------------------------------------------------------------------------------------------------- auth

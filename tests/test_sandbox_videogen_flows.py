@@ -19,8 +19,9 @@ from providers.contract import (
     QuotaExhausted,
     Scene,
 )
-from providers.sandbox.videogen import VideoGenEmulatorConfig
 from providers.videogen import VideoGenProvider
+from sandbox.control import SandboxControl
+from sandbox.videogen.app import VideoGenEmulatorConfig
 from tests.conftest import tiny_png
 from tests.test_sandbox_videogen import (
     AUTH,
@@ -213,7 +214,7 @@ async def test_wildcard_switch_hits_every_action_until_cleared(client: httpx.Asy
     await add_fault(client, action="*", status_code=502, times=-1)
     codes = [(await client.post(GENERATE, json={"prompt": "x"}, headers=AUTH)).status_code]
     codes.append((await client.post("/v1/files/upload", json={"displayName": "x"}, headers=AUTH)).status_code)
-    await client.delete("/_sandbox/faults")
+    await SandboxControl(client).clear_faults()
     codes.append((await client.post(GENERATE, json={"prompt": "x"}, headers=AUTH)).status_code)
     assert codes == [502, 502, 202]
 
@@ -259,7 +260,7 @@ async def test_adapter_runs_i2v_through_the_upload_flow(client: httpx.AsyncClien
     clock.step = 0.2  # time passes as the adapter polls the files
     job = await adapter(client).submit(request(Scene(prompt="waves", image=image), reference_images=(image,)))
     clock.step = 0.0
-    stats = (await client.get("/_sandbox/stats")).json()["calls"]
+    stats = (await SandboxControl(client).stats()).calls
     assert (stats["upload"], stats["generate"], stats["file"] >= 2) == (2, 1, True)
     clock.advance(100)
     assert (await adapter(client).poll(job)).status == "completed"

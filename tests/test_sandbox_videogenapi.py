@@ -12,7 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig
+from sandbox.control import SandboxControl
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig
 from tests.emulator_support import WALL_START, FakeClock, Sandbox
 from tests.videogenapi_sandbox_support import AUTH, KEY, OTHER_AUTH, generate, post_generate, running, status
 
@@ -40,7 +41,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     sandbox.wall.now = WALL_START
     yield sandbox.client
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 @pytest.fixture

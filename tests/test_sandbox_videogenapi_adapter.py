@@ -23,8 +23,9 @@ from providers.contract import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig
 from providers.videogenapi import VideoGenApiProvider
+from sandbox.control import SandboxControl
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig
 from tests.emulator_support import FakeClock, Sandbox
 from tests.videogenapi_sandbox_support import KEY, OTHER_KEY, add_fault, running
 
@@ -51,7 +52,7 @@ async def adapter(sandbox: Sandbox) -> AsyncIterator[Adapter]:
     settings = ProviderSettings(base_url=sandbox.base_url, api_key=KEY, timeout_s=2.0)
     async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as client:
         yield Adapter(VideoGenApiProvider(client, settings, capacity=seen.append), seen, sandbox)
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 async def run_to_completion(adapter: Adapter, request: GenerationRequest) -> bytes:

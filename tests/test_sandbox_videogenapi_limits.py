@@ -12,8 +12,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.serving import serve_app
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, sandbox_app
+from sandbox.control import SandboxControl
+from sandbox.serving import serve_app
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, sandbox_app
 from tests.emulator_support import Sandbox
 from tests.videogenapi_sandbox_support import (
     AUTH,
@@ -43,9 +44,9 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    await sandbox.client.delete("/_sandbox/stats")
+    await SandboxControl(sandbox.client).reset_stats()
     yield sandbox.client
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 async def usage_of(client: httpx.AsyncClient, headers: dict[str, str] = AUTH) -> int:

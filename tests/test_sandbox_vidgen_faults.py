@@ -12,7 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.faults import Outcome, marker_outcome
+from sandbox.control import SandboxControl
+from sandbox.faults import Outcome, marker_outcome
 from tests.emulator_support import WALL_START, FakeClock, Sandbox
 from tests.vidgen_sandbox_support import add_fault, call, poll, running, submit
 
@@ -31,9 +32,9 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     sandbox.wall.now = WALL_START
-    await sandbox.client.delete("/_sandbox/stats")
+    await SandboxControl(sandbox.client).reset_stats()
     yield sandbox.client
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 @pytest.fixture

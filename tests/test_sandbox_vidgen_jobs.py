@@ -12,8 +12,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from providers.sandbox.clock import JobTimeline, Progress
-from providers.sandbox.vidgen import VidgenEmulatorConfig
+from sandbox.clock import JobTimeline, Progress
+from sandbox.control import SandboxControl
+from sandbox.vidgen.app import VidgenEmulatorConfig
 from tests.emulator_support import WALL_START, FakeClock, Sandbox
 from tests.vidgen_sandbox_support import KEY, call, completed_meta, image, poll, running, submit
 
@@ -41,9 +42,9 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     sandbox.wall.now = WALL_START
-    await sandbox.client.delete("/_sandbox/stats")
+    await SandboxControl(sandbox.client).reset_stats()
     yield sandbox.client
-    await sandbox.client.delete("/_sandbox/faults")
+    await SandboxControl(sandbox.client).clear_faults()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import msgspec
 
 from gateway.store.redis import RedisStore
 from routing.headroom.config import HeadroomConfig, WindowConfig
+from sandbox.control import SandboxControl
 from tests.conftest import REDIS_URL, GatewayFactory, auth, example_settings
 
 LIMIT = 7
@@ -34,10 +35,10 @@ async def test_two_gateways_share_one_window_exactly(
         replies = await asyncio.gather(
             *(client.post(f"{(first, second)[n % 2]}/v1/videos", json=NANO_ONLY, headers=auth()) for n in range(40))
         )
-        stats = (await client.get(f"{sandbox['nanogpt']}/_sandbox/stats")).json()
+        stats = await SandboxControl(client, sandbox["nanogpt"]).stats()
     for store in stores:
         await store.close()
     accepted = [r for r in replies if r.status_code == 202]
     assert len(accepted) == LIMIT
     assert {r.status_code for r in replies} == {202, 503}
-    assert stats["calls"]["generate"] == LIMIT
+    assert stats.calls["generate"] == LIMIT

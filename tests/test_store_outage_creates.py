@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,8 +15,10 @@ import pytest
 from gateway.config import parse_settings
 from gateway.store.redis import RedisStore
 from gateway.usage.budget_redis import RedisBudgetBook
-from providers.sandbox.serving import serve_app
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.serving import serve_app
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import GatewayFactory, auth, gateway_settings_text, wait_terminal
 
 JOBS = 10
@@ -90,8 +91,8 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
         httpx.AsyncClient(base_url=vidgen_url) as emulator,
         cut.serving() as redis_url,
     ):
-        reply = await emulator.post("/_sandbox/faults", json={"action": "generate", "delay_s": 0.6, "times": -1})
-        assert reply.status_code == 201, reply.text
+        control = SandboxControl(emulator)
+        await control.arm(FaultSpec(action="generate", delay_s=0.6, times=-1))
         store = RedisStore.from_url(redis_url, prefix=redis_prefix)
         settings = parse_settings(_settings(vidgen_url, grace_s=grace_s), source="test")
         async with serve_gateway(settings, store=store) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -105,12 +106,12 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
             ids = [reply.json()["id"] for reply in retried]
             videos = [await wait_terminal(client, video_id) for video_id in ids]
             replays = [await _create(client, n) for n in range(JOBS)]
-            stats: dict[str, Any] = (await emulator.get("/_sandbox/stats")).json()
+            stats = await control.stats()
         ledger = [record async for record in RedisBudgetBook(store.client, prefix=redis_prefix).records()]
         await store.close()
 
     statuses = sorted({reply.status_code for reply in first})
-    print(f"grace {grace_s} s, outage {outage_s} s: first answers {statuses}, submits {stats['calls']['generate']}")
+    print(f"grace {grace_s} s, outage {outage_s} s: first answers {statuses}, submits {stats.calls['generate']}")
     if outage_s < grace_s:
         assert statuses == [202]
     else:
@@ -119,6 +120,6 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
     assert [reply.status_code for reply in retried] == [202] * JOBS
     assert len(set(ids)) == JOBS
     assert [video["status"] for video in videos] == ["completed"] * JOBS, [v.get("error") for v in videos]
-    assert stats["calls"]["generate"] == JOBS  # one submit per job: no retry started a second paid job
+    assert stats.calls["generate"] == JOBS  # one submit per job: no retry started a second paid job
     assert [reply.json()["id"] for reply in replays] == ids
     assert sorted(record.job_id for record in ledger) == sorted(ids)  # settled once each

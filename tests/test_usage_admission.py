@@ -19,6 +19,8 @@ from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.hooks import UsageHooks
 from gateway.usage.quota_settings import UNLIMITED, QuotaSettings
 from gateway.usage.records import Quota, month_of
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from tests.conftest import (
     REDIS_URL,
     TEAM_A_KEY,
@@ -54,8 +56,7 @@ async def settled(client: httpx.AsyncClient, scope: str, name: str, *, spent_mic
 
 async def generate_calls(url: str) -> int:
     async with httpx.AsyncClient(base_url=url) as emulator:
-        calls: int = (await emulator.get("/_sandbox/stats")).json()["calls"].get("generate", 0)
-        return calls
+        return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
 
 
 @pytest.fixture
@@ -151,8 +152,7 @@ async def test_a_failed_submit_releases_its_hold_at_once(vidgen_url: str, serve_
         httpx.AsyncClient(base_url=url, timeout=30) as client,
         httpx.AsyncClient(base_url=vidgen_url) as emulator,
     ):
-        armed = await emulator.post("/_sandbox/faults", json={"action": "generate", "status_code": 502, "times": 1})
-        assert armed.status_code in (200, 201), armed.text
+        await SandboxControl(emulator).arm(FaultSpec(action="generate", status_code=502, times=1))  # raises unless 201
         assert (await client.post("/v1/videos", json=PROMPT, headers=auth())).status_code == 502
         row = await budget_row(client, "team", "team-a")
         assert (row["reserved_micros"], row["active_jobs"], row["spent_micros"]) == (0, 0, 0)
@@ -207,7 +207,7 @@ async def test_the_hold_covers_the_priciest_candidate_then_shrinks_to_the_accept
     assert (await budget_row(sandbox_gateway, "team", "team-a"))["reserved_micros"] == 400_000
 
     async with httpx.AsyncClient(base_url=sandbox["nanogpt"]) as emulator:
-        await emulator.post("/_sandbox/faults", json={"action": "generate", "status_code": 429, "times": 1})
+        await SandboxControl(emulator).arm(FaultSpec(action="generate", status_code=429, times=1))
     assert (await sandbox_gateway.post("/v1/videos", json=SORA, headers=auth())).json()["provider"] == "videogenapi"
     assert (await budget_row(sandbox_gateway, "team", "team-a"))["reserved_micros"] == 400_000 + 1_990_000
 

@@ -22,8 +22,8 @@ from gateway.usage.ledger import charge, settlement
 from gateway.usage.records import LedgerRecord, month_of
 from gateway.videos.writer import JobWriter
 from providers.contract import UpstreamJob
-from providers.sandbox.nanogpt import DEFAULT_MODELS, NanoGptEmulatorConfig, create_nanogpt_emulator
-from providers.sandbox.serving import serve_app
+from sandbox.nanogpt.app import DEFAULT_MODELS, NanoGptEmulatorConfig, create_nanogpt_emulator
+from sandbox.serving import serve_app
 from tests.conftest import (
     EXAMPLE_CONFIG,
     REDIS_URL,

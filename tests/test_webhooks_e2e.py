@@ -14,7 +14,7 @@ import structlog
 
 from gateway.logging import configure_logging
 from gateway.store.base import JobStore
-from providers.sandbox.serving import serve_app
+from sandbox.serving import serve_app
 from tests.conftest import TEAM_B_KEY, GatewayFactory, auth, gateway_settings, wait_terminal
 from tests.metrics_support import scrape, value
 from tests.webhook_support import SECRET_ENV, Receiver, new_secret, verify, wait_delivery, webhook_config

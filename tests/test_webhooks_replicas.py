@@ -22,7 +22,7 @@ from gateway.store.outbox_redis import RedisOutbox
 from gateway.store.redis import RedisStore
 from gateway.webhooks.delivery import WebhookDispatcher
 from gateway.webhooks.settings import WebhookSettings
-from providers.sandbox.serving import serve_app
+from sandbox.serving import serve_app
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, GatewayFactory, auth, gateway_settings, gateway_settings_text
 from tests.processes import gateway_process
 from tests.webhook_support import SECRET_ENV, Receiver, new_secret, wait_delivery, webhook_config

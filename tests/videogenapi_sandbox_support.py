@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
-from providers.sandbox.videogenapi import VideoGenApiEmulatorConfig, create_videogenapi_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 from tests.emulator_support import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "lt_live", "lt_other"
@@ -47,5 +49,4 @@ async def status(
 
 
 async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
-    reply = await client.post("/_sandbox/faults", json=spec)
-    assert reply.status_code == 201, reply.text
+    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
-from providers.sandbox.vidgen import VidgenEmulatorConfig, create_vidgen_emulator
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
+from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.emulator_support import FakeClock, Sandbox, running_emulator
 
 KEY, DISABLED_KEY = "key-live", "key-disabled"
@@ -57,8 +59,7 @@ async def completed_meta(client: httpx.AsyncClient, clock: FakeClock, **fields: 
 
 
 async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
-    reply = await client.post("/_sandbox/faults", json=spec)
-    assert reply.status_code == 201, reply.text
+    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201
 
 
 def image(meta: dict[str, Any], kind: str) -> dict[str, Any]:

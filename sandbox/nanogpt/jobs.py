@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from providers.sandbox.clock import Phase
-from providers.sandbox.faults import Outcome
-from providers.sandbox.nanogpt_errors import MICROS_PER_USD, envelope, invalid
+from sandbox.clock import Phase
+from sandbox.faults import Outcome
+from sandbox.nanogpt.errors import MICROS_PER_USD, envelope, invalid
 
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # §4.3 "API uploads ≤4 MB", measured on the decoded bytes
 _USD = Annotated[float, msgspec.Meta(ge=0)]

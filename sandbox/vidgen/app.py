@@ -20,9 +20,9 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
-from providers.sandbox.assets import sample_thumbnail, sample_video
-from providers.sandbox.clock import JobTimeline
-from providers.sandbox.faults import (
+from sandbox.assets import sample_thumbnail, sample_video
+from sandbox.clock import JobTimeline
+from sandbox.faults import (
     CallStats,
     FaultQueue,
     Outcome,
@@ -30,7 +30,7 @@ from providers.sandbox.faults import (
     control_handlers,
     marker_outcome,
 )
-from providers.sandbox.vidgen_jobs import (
+from sandbox.vidgen.jobs import (
     GenerateBody,
     Job,
     StatusReply,

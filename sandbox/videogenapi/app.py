@@ -18,10 +18,10 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
-from providers.sandbox.assets import sample_video
-from providers.sandbox.clock import JobTimeline
-from providers.sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
-from providers.sandbox.videogenapi_jobs import (
+from sandbox.assets import sample_video
+from sandbox.clock import JobTimeline
+from sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
+from sandbox.videogenapi.jobs import (
     ErrorBody,
     Job,
     LimitDetails,

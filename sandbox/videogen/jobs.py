@@ -12,8 +12,8 @@ from typing import Literal, TypeVar
 
 import msgspec
 
-from providers.sandbox.clock import Progress
-from providers.sandbox.faults import Outcome
+from sandbox.clock import Progress
+from sandbox.faults import Outcome
 
 WINDOW_S = 3600.0  # every limit of providers.md §2.6 is per key, per endpoint group, per hour
 DURATION_RANGE_S = (1, 30)

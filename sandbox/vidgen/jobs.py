@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 import msgspec
 
 from providers.prompts import join_negatives, split_negative_terms
-from providers.sandbox.clock import Phase
-from providers.sandbox.faults import Outcome
+from sandbox.clock import Phase
+from sandbox.faults import Outcome
 
 # Seed 000 "Completed (Safe)" prints the model's built-in negatives literally as "base negatives".
 BASE_NEGATIVES = "base negatives"

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from litestar import Litestar
 
-from providers.sandbox.nanogpt import sandbox_app as nanogpt_sandbox
-from providers.sandbox.videogen import sandbox_app as videogen_sandbox
-from providers.sandbox.videogenapi import sandbox_app as videogenapi_sandbox
-from providers.sandbox.vidgen import sandbox_app as vidgen_sandbox
+from sandbox.nanogpt.app import sandbox_app as nanogpt_sandbox
+from sandbox.videogen.app import sandbox_app as videogen_sandbox
+from sandbox.videogenapi.app import sandbox_app as videogenapi_sandbox
+from sandbox.vidgen.app import sandbox_app as vidgen_sandbox
 
 EmulatorFactory = Callable[[str, float], Litestar]
 

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from providers.sandbox.clock import JobTimeline
-from providers.sandbox.faults import Outcome
+from sandbox.clock import JobTimeline
+from sandbox.faults import Outcome
 
 Resolution = Literal["480p", "720p", "1080p", "4K"]
 RESOLUTIONS: tuple[Resolution, ...] = ("480p", "720p", "1080p", "4K")

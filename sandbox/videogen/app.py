@@ -20,10 +20,10 @@ from litestar import Litestar, Request, Response, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from providers.sandbox.assets import sample_thumbnail, sample_video
-from providers.sandbox.clock import JobTimeline
-from providers.sandbox.faults import CallStats, FaultQueue, apply_fault, control_handlers, marker_outcome
-from providers.sandbox.videogen_jobs import (
+from sandbox.assets import sample_thumbnail, sample_video
+from sandbox.clock import JobTimeline
+from sandbox.faults import CallStats, FaultQueue, apply_fault, control_handlers, marker_outcome
+from sandbox.videogen.jobs import (
     WINDOW_S,
     ExecutedToolReply,
     Execution,

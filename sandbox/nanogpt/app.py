@@ -17,10 +17,10 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
-from providers.sandbox.assets import sample_video
-from providers.sandbox.clock import JobTimeline, Progress
-from providers.sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
-from providers.sandbox.nanogpt_errors import (
+from sandbox.assets import sample_video
+from sandbox.clock import JobTimeline, Progress
+from sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
+from sandbox.nanogpt.errors import (
     BLOCKED,
     MICROS_PER_USD,
     NOT_CHARGED,
@@ -34,7 +34,7 @@ from providers.sandbox.nanogpt_errors import (
     invalid,
     usd,
 )
-from providers.sandbox.nanogpt_jobs import (
+from sandbox.nanogpt.jobs import (
     FAILURES,
     FLAT_STATES,
     NESTED_STATES,

@@ -1,4 +1,4 @@
-"""`python -m providers.sandbox --serve vidgen=127.0.0.1:9101=VIDGEN_API_KEY`: run emulators until stopped.
+"""`python -m sandbox --serve vidgen=127.0.0.1:9101=VIDGEN_API_KEY`: run emulators until stopped.
 
 Each emulator accepts the key held in the named environment variable (the gateway reads the same one)."""
 
@@ -10,8 +10,8 @@ import contextlib
 import os
 import signal
 
-from providers.sandbox.registry import EMULATORS
-from providers.sandbox.serving import serve_app
+from sandbox.registry import EMULATORS
+from sandbox.serving import serve_app
 
 
 async def _serve_all(specs: list[tuple[str, str, int, str]], time_scale: float) -> None:
@@ -28,7 +28,7 @@ async def _serve_all(specs: list[tuple[str, str, int, str]], time_scale: float) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m providers.sandbox")
+    parser = argparse.ArgumentParser(prog="python -m sandbox")
     parser.add_argument("--serve", action="append", default=[], help="SLUG=HOST:PORT=KEY_ENV")
     parser.add_argument("--time-scale", type=float, default=1.0)
     args = parser.parse_args()

@@ -1,0 +1,57 @@
+"""A typed client for one emulator's private control routes (`/_sandbox/faults`, `/_sandbox/stats`): arm and clear
+fault switches, read and reset call statistics. There is no clock control: the emulators have no clock route (their
+clocks are callables injected when the app is built), so a test moves time on the clock it passed in."""
+
+from __future__ import annotations
+
+import http
+
+import httpx
+import msgspec
+
+from sandbox.faults import FAULTS_PATH, STATS_PATH, FaultSpec, QueuedReply, StatsReport
+
+_JSON = {"content-type": "application/json"}
+
+
+class SandboxControlError(RuntimeError):
+    """A control route answered something other than what it answers on success."""
+
+    def __init__(self, reply: httpx.Response, expected: int) -> None:
+        request = reply.request
+        super().__init__(f"{request.method} {request.url}: {reply.status_code}, not {expected}: {reply.text}")
+        self.reply = reply
+
+
+class SandboxControl:
+    """The control routes of the emulator at `base_url`, over `client` (which the caller owns and closes). With
+    `base_url` empty, paths go to the client's own base URL."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str = "") -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+
+    async def arm(self, fault: FaultSpec) -> int:
+        """Queue one fault switch; returns how many switches are queued now."""
+        reply = await self._client.post(self._base_url + FAULTS_PATH, content=msgspec.json.encode(fault), headers=_JSON)
+        _expect(reply, http.HTTPStatus.CREATED)
+        return msgspec.json.decode(reply.content, type=QueuedReply).queued
+
+    async def clear_faults(self) -> None:
+        """Drop every queued switch (the log of switches already taken stays in the stats)."""
+        _expect(await self._client.delete(self._base_url + FAULTS_PATH), http.HTTPStatus.NO_CONTENT)
+
+    async def stats(self) -> StatsReport:
+        """Calls per action, poll calls and in-flight high-water mark per job id, switches taken in order."""
+        reply = await self._client.get(self._base_url + STATS_PATH)
+        _expect(reply, http.HTTPStatus.OK)
+        return msgspec.json.decode(reply.content, type=StatsReport)
+
+    async def reset_stats(self) -> None:
+        """Zero the call counters and forget the switches taken."""
+        _expect(await self._client.delete(self._base_url + STATS_PATH), http.HTTPStatus.NO_CONTENT)
+
+
+def _expect(reply: httpx.Response, status: int) -> None:
+    if reply.status_code != status:
+        raise SandboxControlError(reply, status)

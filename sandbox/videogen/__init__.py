@@ -1,0 +1,1 @@
+"""The VideoGen emulator: routes in `app`, job model and rate windows in `jobs`."""

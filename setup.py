@@ -1,0 +1,26 @@
+"""The extras, the one piece of metadata that needs code: `sandbox` names the emulators' distribution
+(sandbox/pyproject.toml) by direct reference, and a direct reference must be an absolute URL (pip refuses
+`file:./sandbox` as "Invalid URL given"), so it is computed from this checkout. Everything else is in pyproject.toml."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+SANDBOX_URL = (Path(__file__).resolve().parent / "sandbox").as_uri()
+
+setup(
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-asyncio>=0.24",
+            "pytest-xdist>=3.6",
+            "ruff>=0.6",
+            "mypy>=1.11",
+            "import-linter>=2.0",
+            "openai>=2.0",
+        ],
+        # `pip install '.[sandbox]'` from a checkout: the emulators for `make run`, tests and benches. Never in
+        # `pip install .` nor the Docker image. A wheel built here points at this checkout's sandbox/.
+        "sandbox": [f"video-gateway-sandbox @ {SANDBOX_URL}"],
+    },
+)
