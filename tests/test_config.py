@@ -195,14 +195,15 @@ def test_keyring_from_config_with_missing_key_env_never_shows_a_value(
 
 
 def test_configured_secrets_lists_every_set_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Provider keys, client keys by env and the Redis URL env are all returned; unset ones are skipped."""
+    """Provider keys, client keys by env, the Redis URL env and that URL's password on its own are all returned;
+    unset ones are skipped."""
     text = _edited('# redis_url_env = "VIDEO_GATEWAY_REDIS_URL"', 'redis_url_env = "VG_TEST_REDIS_URL"')
     settings = parse_settings(text)
     monkeypatch.setenv("VIDGEN_API_KEY", "sbx_provider_key_abc")
     monkeypatch.setenv("VIDEO_GATEWAY_SANDBOX_KEY", "vgk_client_key_abc")
     monkeypatch.setenv("VG_TEST_REDIS_URL", "redis://:hunter2hunter2@db:6379/0")
     assert sorted(configured_secrets(settings)) == sorted(
-        ["sbx_provider_key_abc", "vgk_client_key_abc", "redis://:hunter2hunter2@db:6379/0"]
+        ["sbx_provider_key_abc", "vgk_client_key_abc", "redis://:hunter2hunter2@db:6379/0", "hunter2hunter2"]
     )
     monkeypatch.delenv("VIDEO_GATEWAY_SANDBOX_KEY")
     assert "vgk_client_key_abc" not in configured_secrets(settings)

@@ -223,14 +223,16 @@ async def test_a_create_whose_request_task_is_cancelled_still_finishes(
 
 
 def test_a_claim_outlives_the_longest_create_including_its_wait_for_capacity() -> None:
-    """The in-progress claim must outlast a create that waits for capacity and then fails over to its deadline:
-    with the example config (wait 5 s, deadline 60 s, slowest provider timeout), and 30 s more when the wait is 35 s."""
+    """The in-progress claim must outlast a create that waits for capacity, fails over to its deadline and then
+    writes its record until the submit grace runs out: with the example config (wait 5 s, deadline 60 s, slowest
+    provider timeout, grace 120 s) the grace plus 30 s; and a longer grace when the wait is longer."""
     example = load_settings(EXAMPLE_CONFIG)
     slowest = max(p.timeout_s for p in example.providers.values())
-    assert claim_ttl_s(example) == 5.0 + 60.0 + slowest + 30.0
+    assert 5.0 + 60.0 + slowest < example.poller.submit_grace_s == 120.0
+    assert claim_ttl_s(example) == 120.0 + 30.0
     waits_longer = msgspec.structs.replace(
         example,
-        failover=msgspec.structs.replace(example.failover, wait_for_capacity_s=35.0),
+        failover=msgspec.structs.replace(example.failover, wait_for_capacity_s=95.0),
         poller=msgspec.structs.replace(example.poller, submit_grace_s=300.0),  # it must outlast the longer submit
     )
-    assert claim_ttl_s(waits_longer) == claim_ttl_s(example) + 30.0
+    assert claim_ttl_s(waits_longer) == 300.0 + 30.0

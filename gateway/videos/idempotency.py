@@ -45,14 +45,11 @@ def check_key(value: str) -> str:
 
 
 def claim_ttl_s(settings: Settings) -> float:
-    """How long a create can run: its wait for capacity, the failover deadline, one more provider call started
-    just before it, and margin for the store writes. A claim older than that belongs to a create that died with its
+    """How long a create can run: its submit (capacity wait, failover deadline, one more provider call), then the
+    write of its record, retried until the submit grace runs out (gateway/videos/failover.py `follow`; the config
+    makes the grace exceed the submit), and margin. A claim older than that belongs to a create that died with its
     replica."""
-    slowest = max((p.timeout_s for p in settings.providers.values()), default=30.0)
-    submit_s = settings.failover.wait_for_capacity_s + settings.failover.deadline_s + slowest
-    # Once a provider accepts, the record is written until the submit grace runs out, however long the store is
-    # away (gateway/videos/failover.py `follow`).
-    return max(submit_s, settings.poller.submit_grace_s) + 30.0
+    return settings.poller.submit_grace_s + 30.0
 
 
 def fingerprint(intake: Intake, metadata: Mapping[str, str]) -> str:
