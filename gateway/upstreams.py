@@ -16,6 +16,7 @@ from gateway.scrubbing import Scrubber
 from providers.contract import (
     CapacitySink,
     GenerationRequest,
+    Operation,
     ProviderSettings,
     UpstreamError,
     UpstreamJob,
@@ -24,7 +25,6 @@ from providers.contract import (
 )
 from providers.registry import PROVIDERS
 from providers.transport import CallObserver
-from routing.gate import STATUS
 
 
 class Upstream(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,7 +106,7 @@ def build_upstreams(
 
 def _cadence(slug: str, config: ProviderConfig, interval_s: float) -> Cadence:
     """The provider's cadence, bounded by its configured status window (`headroom.windows`, scope "status")."""
-    window = next(((w.limit, w.per_s) for w in config.headroom.windows if w.scope == STATUS), None)
+    window = next(((w.limit, w.per_s) for w in config.headroom.windows if w.scope == Operation.STATUS), None)
     try:
         return resolve_cadence(config.polling, interval_s=interval_s, status_window=window)
     except ValueError as exc:

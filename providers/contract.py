@@ -272,6 +272,19 @@ class UpstreamInternalError(UpstreamError):
 # ---------------------------------------- wire and adapters
 
 
+class Operation(enum.StrEnum):
+    """The kinds of call an adapter makes: metric labels, rate-limit scopes of windows and capacity reports, and
+    the status window the poller and asset renewal spend all use these names."""
+
+    GENERATE = "generate"
+    STATUS = "status"
+    CANCEL = "cancel"
+    UPLOAD = "upload"
+    UPLOAD_PUT = "upload_put"  # the presigned PUT of an upload's bytes
+    FILE = "file"
+    MODELS = "models"
+
+
 class HttpCall(msgspec.Struct, frozen=True, kw_only=True):
     """One HTTP request an adapter wants sent; built by pure functions, sent by the adapter shell.
 
@@ -280,7 +293,7 @@ class HttpCall(msgspec.Struct, frozen=True, kw_only=True):
 
     method: Literal["GET", "POST", "PUT", "DELETE"]
     path: str
-    operation: str
+    operation: Operation
     json: object | None = None
     content: bytes | None = None
     params: dict[str, str] = {}

@@ -11,8 +11,7 @@ from typing import TypeVar
 import msgspec
 import structlog
 
-from providers.contract import ErrorClass, UpstreamError
-from routing.headroom.config import GENERATE
+from providers.contract import ErrorClass, Operation, UpstreamError
 from routing.headroom.store import HeadroomUnavailable
 from routing.headroom.tracker import Availability, Headroom, ReservedUnits
 from routing.health.breakers import CircuitBreakers, CircuitState, HealthUnavailable
@@ -20,7 +19,6 @@ from routing.router import Candidate, Drop, Plan
 
 log = structlog.get_logger("routing.gate")
 T = TypeVar("T")
-STATUS = "status"
 # Outcomes that say the provider is unwell; a refusal (4xx, 429, quota) says it is up and answering.
 _UNHEALTHY = frozenset({ErrorClass.UPSTREAM_UNAVAILABLE, ErrorClass.TIMEOUT, ErrorClass.INTERNAL, ErrorClass.PROTOCOL})
 
@@ -40,7 +38,7 @@ class ProviderGate:
         dropped = list(plan.dropped)
         states = await _fail_open(self.breakers.snapshots({c.provider for c in plan.candidates}), {})
         for candidate in plan.candidates:
-            scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+            scopes = (Operation.GENERATE, f"model:{candidate.request.upstream_model}")
             said = await _fail_open(self.headroom.availability(candidate.provider, scopes=scopes), Availability())
             snapshot = states.get(candidate.provider)
             if snapshot is not None and snapshot.state == CircuitState.OPEN:
@@ -60,7 +58,7 @@ class ProviderGate:
         another provider could serve the request (else the reserve is exactly what it is kept for)."""
         reserved = []
         for candidate in kept:
-            scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+            scopes = (Operation.GENERATE, f"model:{candidate.request.upstream_model}")
             reserved.append(
                 await _fail_open(self.headroom.reserved_units(candidate.provider, scopes=scopes), ReservedUnits())
             )
@@ -77,7 +75,7 @@ class ProviderGate:
         provider = candidate.provider
         if not await _fail_open(self.breakers.allow(provider), True):
             return "circuit_open"
-        scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+        scopes = (Operation.GENERATE, f"model:{candidate.request.upstream_model}")
         keeps = {scope: candidate.reserve.get(scope, 0) if spare_reserve else 0 for scope in scopes}
         refused = await _fail_open(self.headroom.take_each(provider, keeps), None)
         if refused is not None:
@@ -89,7 +87,7 @@ class ProviderGate:
     async def clears_in(self, candidate: Candidate) -> float | None:
         """After a claim refused for headroom: seconds until the candidate's blocks lapse (0 if it has room again),
         None if that is not known (jobs in flight at the cap) or the headroom cannot be read."""
-        scopes = (GENERATE, f"model:{candidate.request.upstream_model}")
+        scopes = (Operation.GENERATE, f"model:{candidate.request.upstream_model}")
         try:
             said = await self.headroom.availability(candidate.provider, scopes=scopes)
         except HeadroomUnavailable:
@@ -108,7 +106,7 @@ class ProviderGate:
     async def status_call(self, provider: str, job_id: str) -> bool:
         """Before a poll: a unit of the status window (the poller's calls count too), and the slot's lease kept."""
         await _fail_open(self.headroom.keep_slot(provider, job_id), None)
-        return await _fail_open(self.headroom.try_take(provider, STATUS), True)
+        return await _fail_open(self.headroom.try_take(provider, Operation.STATUS), True)
 
     async def in_flight(self, provider: str) -> int:
         """Accepted, unfinished jobs on this provider's account (the poller stretches its cadence by it); 0 when

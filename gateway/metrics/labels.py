@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import get_args
 
-from providers.contract import CanonicalStatus, ErrorClass
+from providers.contract import CanonicalStatus, ErrorClass, Operation
 from routing.rules import Strategy
 
 OTHER = "other"
@@ -14,7 +14,7 @@ OTHER = "other"
 JOB_STATUSES = frozenset(get_args(CanonicalStatus))
 STRATEGIES = frozenset(get_args(Strategy))
 # What an adapter's HttpCall names as its operation (providers/*/translate.py).
-OPERATIONS = frozenset({"generate", "status", "cancel", "upload", "upload_put", "file", "models"})
+OPERATIONS = frozenset(Operation)
 # The transport reports a status code, "timeout" or "connection_error"; codes are grouped by class.
 CALL_OUTCOMES = frozenset({"2xx", "3xx", "4xx", "429", "5xx", "timeout", "connection_error"})
 # Why a submit left a candidate: an upstream error class, or the gate's refusal before any call (routing/gate.py).

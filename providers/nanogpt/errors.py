@@ -9,6 +9,7 @@ from providers.contract import (
     CapacityReport,
     ContentPolicyError,
     InvalidUpstreamRequest,
+    Operation,
     QuotaExhausted,
     Reply,
     UpstreamAuthError,
@@ -92,10 +93,10 @@ def _status_of(reply: Reply, body: ErrorReply) -> int:
     return reply.status_code
 
 
-def _class_for(status: int, code: str | None, operation: str) -> type[UpstreamError]:
+def _class_for(status: int, code: str | None, operation: Operation) -> type[UpstreamError]:
     if code in _CODE_CLASSES:
         return _CODE_CLASSES[code]
-    if status == 403 and operation == "status":
+    if status == 403 and operation == Operation.STATUS:
         return InvalidUpstreamRequest  # §4.5: the status route's 403 means "this job isn't yours"
     if status in _STATUS_CLASSES:
         return _STATUS_CLASSES[status]
@@ -118,7 +119,9 @@ def _decode(reply: Reply) -> ErrorReply:
         return ErrorReply()  # e.g. a proxy's HTML page: the status alone decides
 
 
-def classify_error(reply: Reply, *, operation: str = "generate", now_s: float | None = None) -> UpstreamError:
+def classify_error(
+    reply: Reply, *, operation: Operation = Operation.GENERATE, now_s: float | None = None
+) -> UpstreamError:
     """Map an error reply (or a 2xx carrying an error) to its class: by vendor code, then by HTTP status.
 
     `operation` is "generate" or "status" (the status route's 403 differs); `now_s` is unix time."""

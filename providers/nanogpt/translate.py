@@ -14,6 +14,7 @@ from providers.contract import (
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
+    Operation,
     Output,
     ProviderSettings,
     Reply,
@@ -62,7 +63,9 @@ def model_rule(model: str) -> ModelRule:
 def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
     # §4.5 unified status: no `model` needed; `requestId` is the documented name (`runId` an alias).
     params = {"requestId": job.upstream_id}
-    return HttpCall(method="GET", path=STATUS_PATH, operation="status", params=params, headers=_headers(settings))
+    return HttpCall(
+        method="GET", path=STATUS_PATH, operation=Operation.STATUS, params=params, headers=_headers(settings)
+    )
 
 
 def _check_unsupported(request: GenerationRequest) -> None:
@@ -166,7 +169,9 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings) -> Http
     if request.enhance_prompt:
         body["enhancePrompt"] = True
     body |= _image_fields(request, rule)
-    return HttpCall(method="POST", path=SUBMIT_PATH, operation="generate", json=body, headers=_headers(settings))
+    return HttpCall(
+        method="POST", path=SUBMIT_PATH, operation=Operation.GENERATE, json=body, headers=_headers(settings)
+    )
 
 
 # --------------------------------------------------------------------------------------------- replies
@@ -271,7 +276,7 @@ def parse_status(reply: Reply, *, precharged_micros: int | None = None) -> Upstr
     fields: StatusFields = body.data if body.data is not None else body
     if not isinstance(fields.status, str):
         if body.error is not None:
-            raise classify_error(reply, operation="status")
+            raise classify_error(reply, operation=Operation.STATUS)
         raise _protocol("status reply has no `status`", reply)
     state = _STATES.get(fields.status.upper())
     if state is None:

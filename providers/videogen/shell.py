@@ -40,11 +40,6 @@ from providers.videogen.translate import (
     plan_uploads,
 )
 from providers.videogen.wire import (
-    SCOPE_CANCEL,
-    SCOPE_FILE,
-    SCOPE_GENERATE,
-    SCOPE_STATUS,
-    SCOPE_UPLOAD,
     SLUG,
     UploadedFiles,
 )
@@ -76,10 +71,11 @@ class VideoGenProvider:
         self._transport = Transport(client, settings, provider=SLUG, observe=observe)
         self._file_ready_delays_s = tuple(file_ready_delays_s)
 
-    async def _send(self, call: HttpCall, scope: str) -> Reply:
-        """One API call: report its rate-limit headers (every reply has them), raise on an error reply."""
+    async def _send(self, call: HttpCall) -> Reply:
+        """One API call: report its rate-limit headers (every reply has them; each rate-limit group of providers.md
+        §2.6 the adapter calls is one operation, so the operation is the report's scope), raise on an error reply."""
         reply = await self._transport.send(call)
-        if (report := parse_capacity(reply, scope)) is not None:
+        if (report := parse_capacity(reply, call.operation)) is not None:
             self._capacity(report)
         if not 200 <= reply.status_code < 300:
             raise classify_error(reply, now_s=time.time())
@@ -88,10 +84,10 @@ class VideoGenProvider:
     async def _upload(self, image: ImageData, role: str) -> str:
         """Upload one image and wait until VideoGen has processed it (providers.md §2.11); its file id."""
         call = build_upload(image, self._settings, display_name=f"{role}-{image.digest[:16]}")
-        ticket = parse_upload(await self._send(call, SCOPE_UPLOAD))
+        ticket = parse_upload(await self._send(call))
         check_put(await self._transport.send(build_put(ticket, image)))  # storage, not the API: no capacity report
         for delay_s in (*self._file_ready_delays_s, None):
-            if parse_file(await self._send(build_file(ticket.file_id, self._settings), SCOPE_FILE)):
+            if parse_file(await self._send(build_file(ticket.file_id, self._settings))):
                 return ticket.file_id
             if delay_s is not None:
                 await asyncio.sleep(delay_s)
@@ -110,11 +106,11 @@ class VideoGenProvider:
 
     async def submit(self, request: GenerationRequest) -> UpstreamJob:
         files = await self._upload_all(request)
-        reply = await self._send(build_submit(request, self._settings, files), SCOPE_GENERATE)
+        reply = await self._send(build_submit(request, self._settings, files))
         return parse_submit(reply, request)
 
     async def poll(self, job: UpstreamJob) -> UpstreamStatus:
-        return parse_status(await self._send(build_poll(job, self._settings), SCOPE_STATUS))
+        return parse_status(await self._send(build_poll(job, self._settings)))
 
     async def cancel(self, job: UpstreamJob) -> bool:
-        return parse_cancel(await self._send(build_cancel(job, self._settings), SCOPE_CANCEL))
+        return parse_cancel(await self._send(build_cancel(job, self._settings)))

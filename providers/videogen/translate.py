@@ -15,6 +15,7 @@ from providers.contract import (
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
+    Operation,
     Output,
     ProviderSettings,
     Reply,
@@ -123,19 +124,21 @@ def plan_uploads(request: GenerationRequest) -> UploadPlan:
 def build_upload(image: ImageData, settings: ProviderSettings, *, display_name: str) -> HttpCall:
     """Step 1 of the upload flow: create a temporary IMAGE file (providers.md §2.11)."""
     body = {"displayName": display_name, "type": "IMAGE", "isTemporary": True}
-    return HttpCall(method="POST", path=UPLOAD_PATH, operation="upload", json=body, headers=_auth(settings))
+    return HttpCall(method="POST", path=UPLOAD_PATH, operation=Operation.UPLOAD, json=body, headers=_auth(settings))
 
 
 def build_put(ticket: UploadTicket, image: ImageData) -> HttpCall:
     """Step 2: the raw bytes to the presigned URL, with NO Authorization header (providers.md §2.2)."""
     headers = {"Content-Type": image.mime_type}
-    return HttpCall(method="PUT", path=ticket.upload_url, operation="upload_put", content=image.data, headers=headers)
+    return HttpCall(
+        method="PUT", path=ticket.upload_url, operation=Operation.UPLOAD_PUT, content=image.data, headers=headers
+    )
 
 
 def build_file(file_id: str, settings: ProviderSettings) -> HttpCall:
     """Step 3: poll the file until a rendition is ready (providers.md §2.11)."""
     path = f"{FILES_PATH}/{_quoted(file_id)}"
-    return HttpCall(method="GET", path=path, operation="file", headers=_auth(settings))
+    return HttpCall(method="GET", path=path, operation=Operation.FILE, headers=_auth(settings))
 
 
 def _aspect_ratio(request: GenerationRequest) -> dict[str, int] | None:
@@ -172,17 +175,17 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings, files: 
         body["suppressBackgroundMusic"] = True
     if request.watermark is not None:
         body["watermarkMode"] = WATERMARK_MODES[request.watermark]
-    return HttpCall(method="POST", path=GENERATE_PATH, operation="generate", json=body, headers=_auth(settings))
+    return HttpCall(method="POST", path=GENERATE_PATH, operation=Operation.GENERATE, json=body, headers=_auth(settings))
 
 
 def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
     path = f"{EXECUTIONS_PATH}/{_quoted(job.upstream_id)}"
-    return HttpCall(method="GET", path=path, operation="status", headers=_auth(settings))
+    return HttpCall(method="GET", path=path, operation=Operation.STATUS, headers=_auth(settings))
 
 
 def build_cancel(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
     path = f"{EXECUTIONS_PATH}/{_quoted(job.upstream_id)}/cancel"
-    return HttpCall(method="POST", path=path, operation="cancel", headers=_auth(settings))
+    return HttpCall(method="POST", path=path, operation=Operation.CANCEL, headers=_auth(settings))
 
 
 # --------------------------------------------------------------------------------------------- replies

@@ -21,8 +21,6 @@ DURATION_RANGE_S = (1, 30)  # `durationSeconds` 1-30, omitted = auto (providers.
 MAX_REFERENCE_IMAGES = 4
 WATERMARK_MODES = {True: "VIDEO_GEN", False: "NONE"}  # None -> omitted -> AUTO (seed 001 `watermarkMode`)
 
-# Capacity report scopes, one per rate-limit group of providers.md §2.6 that the adapter calls.
-SCOPE_GENERATE, SCOPE_STATUS, SCOPE_CANCEL, SCOPE_UPLOAD, SCOPE_FILE = "generate", "status", "cancel", "upload", "file"
 
 _Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 

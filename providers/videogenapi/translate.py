@@ -18,6 +18,7 @@ from providers.contract import (
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
+    Operation,
     Output,
     ProviderSettings,
     QuotaExhausted,
@@ -62,7 +63,7 @@ def _invalid(message: str) -> InvalidUpstreamRequest:
 
 def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
     path = f"{STATUS_PATH}/{urllib.parse.quote(job.upstream_id, safe='')}"
-    return HttpCall(method="GET", path=path, operation="status", headers=_headers(settings))
+    return HttpCall(method="GET", path=path, operation=Operation.STATUS, headers=_headers(settings))
 
 
 def _refuse_unsupported(request: GenerationRequest) -> None:
@@ -169,7 +170,9 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings) -> Http
         **_dimension_fields(request),
         **_option_fields(request),
     }
-    return HttpCall(method="POST", path=GENERATE_PATH, operation="generate", json=body, headers=_headers(settings))
+    return HttpCall(
+        method="POST", path=GENERATE_PATH, operation=Operation.GENERATE, json=body, headers=_headers(settings)
+    )
 
 
 # --------------------------------------------------------------------------------------------- replies

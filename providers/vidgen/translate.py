@@ -15,6 +15,7 @@ from providers.contract import (
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
+    Operation,
     Output,
     ProviderSettings,
     Reply,
@@ -40,7 +41,7 @@ from providers.vidgen.wire import (
 # --------------------------------------------------------------------------------------------- requests
 
 
-def _call(operation: str, body: dict[str, object], settings: ProviderSettings) -> HttpCall:
+def _call(operation: Operation, body: dict[str, object], settings: ProviderSettings) -> HttpCall:
     headers = {"Authorization": f"Bearer {settings.api_key}"}  # seed 000 "Authentication"
     return HttpCall(method="POST", path=PATH, operation=operation, json=body, headers=headers)
 
@@ -54,13 +55,13 @@ def _invalid(message: str) -> InvalidUpstreamRequest:
 
 
 def build_models(settings: ProviderSettings) -> HttpCall:
-    return _call("models", {"action": "models"}, settings)
+    return _call(Operation.MODELS, {"action": "models"}, settings)
 
 
 def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
     # seed 000 "POST status": pass the id and model returned by generate (the resolved model).
     body: dict[str, object] = {"action": "status", "id": job.upstream_id, "model": job.upstream_model}
-    return _call("status", body, settings)
+    return _call(Operation.STATUS, body, settings)
 
 
 def _frame(image: Image | None) -> str | None:
@@ -138,7 +139,7 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings) -> Http
             bpm=music.bpm,
             keyscale=music.keyscale,
         )
-    return _call("generate", body, settings)
+    return _call(Operation.GENERATE, body, settings)
 
 
 # --------------------------------------------------------------------------------------------- replies

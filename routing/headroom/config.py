@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 
 import msgspec
 
-GENERATE = "generate"
-
 _Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 

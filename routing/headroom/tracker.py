@@ -20,7 +20,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from providers import contract
-from routing.headroom.config import GENERATE, HeadroomConfig
+from providers.contract import Operation
+from routing.headroom.config import HeadroomConfig
 from routing.headroom.demand import ExclusiveDemand, demand_reserve
 from routing.headroom.store import HeadroomStore, HeadroomUnavailable, MemoryHeadroomStore, Reading, RedisHeadroomStore
 
@@ -28,7 +29,9 @@ log = structlog.get_logger("routing.headroom")
 
 # Readings about one operation or one model only block requests for that scope; any other scope
 # ("account", "month", "balance", "daily", "rate", ...) speaks for the whole provider account.
-_OPERATION_SCOPES = frozenset({GENERATE, "status", "cancel", "upload", "file"})
+_OPERATION_SCOPES = frozenset(
+    {Operation.GENERATE, Operation.STATUS, Operation.CANCEL, Operation.UPLOAD, Operation.FILE}
+)
 _QUOTA_LABELS = {"month": "monthly", "daily": "daily", "day": "daily"}
 
 
@@ -260,12 +263,12 @@ class Headroom:
 
     # ---------------------------------------- what routing asks
 
-    async def availability(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> Availability:
+    async def availability(self, provider: str, *, scopes: tuple[str, ...] = (Operation.GENERATE,)) -> Availability:
         """Whether a call in `scopes` may be made now: if not, every reason why (for `explain`) and when the
         provider's blocks lapse (routing waits for a short one)."""
         return await self._blocking(provider, scopes, await self._blocks(provider))
 
-    async def reserved_units(self, provider: str, *, scopes: tuple[str, ...] = (GENERATE,)) -> ReservedUnits:
+    async def reserved_units(self, provider: str, *, scopes: tuple[str, ...] = (Operation.GENERATE,)) -> ReservedUnits:
         """The units of each window in `scopes` the provider's `reserve` keeps for requests only it can serve, and
         why a call would dig into them now (a window down to them), or None."""
         config = self._config(provider)
@@ -318,8 +321,8 @@ class Headroom:
             )
             for w in config.windows
         ]
-        ends = [v.blocked_until for v in blocks if v.blocked_until and applies(v.reading.scope, (GENERATE,))]
-        said = await self._blocking(provider, (GENERATE,), blocks)
+        ends = [v.blocked_until for v in blocks if v.blocked_until and applies(v.reading.scope, (Operation.GENERATE,))]
+        said = await self._blocking(provider, (Operation.GENERATE,), blocks)
         return HeadroomView(
             provider=provider,
             available=said.ok,
@@ -359,7 +362,7 @@ class Headroom:
                 reasons.append(f"{provider}: {window.scope} window {window.limit}/{window.per_s}s exhausted")
                 # Its oldest unit expires then (`limits` windows run on wall time; the rest here on `clock`).
                 ends.append(now + max(0.0, stats.reset_time - time.time()))
-        if GENERATE in scopes and config.max_in_flight is not None:
+        if Operation.GENERATE in scopes and config.max_in_flight is not None:
             in_flight = await self._store.in_flight(provider, now=now)
             if in_flight >= config.max_in_flight:
                 reasons.append(f"{provider}: {in_flight}/{config.max_in_flight} jobs in flight")
