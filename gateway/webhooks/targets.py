@@ -21,6 +21,12 @@ from gateway.webhooks.settings import WebhookSettings
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LEGACYIPAddressV4 = re.compile(r"^[0-9a-fx.]+$")  # 127.1, 2130706433, 0x7f.0.0.1: getaddrinfo takes them all
 _LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa")
+# IPv6 forms whose last 32 bits are an IPv4 address (RFC 6052 NAT64 well-known prefix, RFC 6145 SIIT
+# IPv4-translated, RFC 4291 IPv4-compatible, deprecated but still routed by some stacks).
+_EMBEDDING_V6 = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96"))
+# Not globally reachable by the IANA IPv6 special-purpose registry, yet `is_global` in Python 3.11: RFC 8215
+# local-use NAT64, documentation (RFC 9637 3fff::/20); the deprecated site-local fec0::/10 is `is_site_local`.
+_NOT_GLOBAL_V6 = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b:1::/48", "3fff::/20"))
 
 
 class BlockedTarget(Exception):
@@ -139,7 +145,24 @@ def _ip_literal(host: str) -> IPAddress | None:
 
 
 def _check_address(address: IPAddress) -> None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if not address.is_global or address.is_multicast:
+    """Public unicast only, by the IANA special-purpose registries: an IPv6 address that carries an IPv4 one is
+    judged as that IPv4 address (NAT64 could otherwise reach 127.0.0.1 as 64:ff9b::7f00:1)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local or any(address in network for network in _NOT_GLOBAL_V6):
+            raise BlockedTarget(f"{address} is not a public address")
+        address = _carried_ipv4(address) or address
+    if not address.is_global or address.is_multicast or address.is_reserved or address.is_unspecified:
         raise BlockedTarget(f"{address} is not a public address")
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one maps, translates or tunnels to, if it is of such a form."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # the client, de-obfuscated
+    if any(address in network for network in _EMBEDDING_V6):
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
