@@ -236,3 +236,22 @@ def test_a_claim_outlives_the_longest_create_including_its_wait_for_capacity() -
         poller=msgspec.structs.replace(example.poller, submit_grace_s=300.0),  # it must outlast the longer submit
     )
     assert claim_ttl_s(waits_longer) == 300.0 + 30.0
+
+
+async def test_a_replay_after_the_job_was_deleted_returns_it_cancelled(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """The job a key made was deleted (cancelled): a replay answers 202 with that job as it now is, not a 404,
+    and submits nothing."""
+    body = {**BODY, "prompt": "a lighthouse that never finishes [sandbox:stuck]"}  # still running at the delete
+    first = await client.post("/v1/videos", json=body, headers=keyed("order-deleted"))
+    assert first.status_code == 202, first.text
+    deleted = await client.delete(f"/v1/videos/{first.json()['id']}", headers=auth())
+    assert deleted.status_code == 200, deleted.text
+    again = await client.post("/v1/videos", json=body, headers=keyed("order-deleted"))
+
+    assert again.status_code == 202, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["status"] == "cancelled"
+    assert await submits(emulator) == 1

@@ -92,7 +92,7 @@ class IdempotentCreates:
                     param="Idempotency-Key",
                 )
             if held.job_id is not None:
-                return await self._service.get(caller, held.job_id), True
+                return await self._service.get(caller, held.job_id, deleted=True), True
             if loop.time() >= deadline:
                 raise RequestInProgress(
                     "a request with this Idempotency-Key is still being processed; retry shortly",

@@ -110,10 +110,12 @@ class VideoService:
             webhook=intake.webhook,
         )
 
-    async def get(self, caller: Caller, job_id: str) -> VideoJob:
+    async def get(self, caller: Caller, job_id: str, *, deleted: bool = False) -> VideoJob:
+        """The caller's team's job; a deleted one only with `deleted` (an idempotent replay answers with the job
+        as it now is, cancelled, rather than a 404)."""
         job = await self._store.get(job_id) if job_id.startswith("video_") else None
         # Another team's job is indistinguishable from a missing one.
-        if job is None or job.team != caller.team or job.deleted_at is not None:
+        if job is None or job.team != caller.team or (job.deleted_at is not None and not deleted):
             raise NotFound(f"no video {job_id!r}", param="video_id")
         return job
 
