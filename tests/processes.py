@@ -68,14 +68,14 @@ class GatewayProcess:
 
 @contextlib.asynccontextmanager
 async def gateway_process(
-    settings_text: str, *, workdir: Path, env: Mapping[str, str], name: str = "gateway"
+    settings_text: str, *, workdir: Path, env: Mapping[str, str], name: str = "gateway", server: str = "uvicorn"
 ) -> AsyncIterator[GatewayProcess]:
-    """Start one replica and wait until `/healthz` answers; terminate it (if still alive) on exit."""
+    """Start one replica (under `server`) and wait until `/healthz` answers; terminate it (if still alive) on exit."""
     port = free_port()
     config = workdir / f"{name}.toml"
     config.write_text(process_config(settings_text, port=port))
     log_path = workdir / f"{name}.log"
-    argv = [sys.executable, "-m", "gateway.cli", "run", "--server", "uvicorn", "--config", str(config)]
+    argv = [sys.executable, "-m", "gateway.cli", "run", "--server", server, "--config", str(config)]
     process = _spawn(argv, log_path, env)
     replica = GatewayProcess(process, f"http://127.0.0.1:{port}", log_path)
     try:

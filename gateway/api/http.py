@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import (
@@ -28,6 +29,13 @@ from providers.contract import UpstreamError
 
 log = structlog.get_logger("gateway.api.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Headers whose meaning is ambiguous when sent twice (which key? which body length?): a 400, never a guess.
+_SINGLE_HEADERS = frozenset(
+    {b"authorization", b"idempotency-key", b"content-type", b"content-length", b"transfer-encoding", b"x-request-id"}
+)
+# What litestar raises when the server ends the request body early: the client went away, or the server dropped
+# a malformed chunked body (granian does), in which case the client is still there to read our 400.
+_BODY_CUT_SHORT = "client disconnected prematurely"
 
 
 _ID_PREFIX = secrets.token_hex(6)
@@ -59,15 +67,35 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         # ASGI servers run each request in its own task, whose context is a copy: binding here cannot leak
         # into another request, and skips the reset a context manager would cost on every request.
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        _check_single_headers(scope["headers"])
         await app(scope, receive, send_with_id)
 
     return middleware
+
+
+def _check_single_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        if name in _SINGLE_HEADERS:
+            if name in seen:
+                header = name.decode("latin-1")
+                raise InvalidRequest(
+                    f"the {header} header was sent more than once", code="duplicate_header", param=header
+                )
+            seen.add(name)
 
 
 def to_gateway_error(exc: Exception) -> GatewayError:
     match exc:
         case GatewayError():
             return exc
+        case UnicodeDecodeError(start=position):
+            return InvalidRequest(f"the request is not valid UTF-8 (byte {position})", code="invalid_utf8")
+        case InternalServerException(detail=detail) if detail == _BODY_CUT_SHORT:
+            return InvalidRequest(
+                "the request body ended before its declared length, or its chunked framing is malformed",
+                code="incomplete_body",
+            )
         case UpstreamError():
             return from_upstream(exc)
         case msgspec.ValidationError() | msgspec.DecodeError():
@@ -89,6 +117,8 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
     error = to_gateway_error(exc)
     if error.status_code >= 500 and type(error) is GatewayError:
         log.error("request_crashed", path=request.url.path, exc_info=exc)
+    elif error.code == "incomplete_body":
+        log.info("request_body_cut_short", path=request.url.path)
     state = request.scope.setdefault("state", {})
     headers = dict(error.headers)
     if "request_id" not in state:
