@@ -89,8 +89,8 @@ def create_app(
             capacity=gate.headroom.record,
             scrubber=Scrubber(configured_secrets(settings)),
         )
-        metrics.providers.watch(gate, {slug: u.enabled for slug, u in upstreams.items()})
-        router = Router(settings.models, enabled={slug: u.enabled for slug, u in upstreams.items()})
+        metrics.providers.watch(gate, {provider: u.enabled for provider, u in upstreams.items()})
+        router = Router(settings.models, enabled={provider: u.enabled for provider, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
         speeds = backends.speeds(job_store)
         rules = RulesHolder(
@@ -103,7 +103,7 @@ def create_app(
         settle = settlement(
             admission.book,
             clock=clock,
-            cancels_upstream=lambda slug: slug in upstreams and upstreams[slug].adapter.traits.can_cancel,
+            cancels_upstream=lambda provider: provider in upstreams and upstreams[provider].adapter.traits.can_cancel,
             hooks=hooks,
         )
         outbox, idempotency_keys = backends.shared_records(job_store, clock)

@@ -49,7 +49,7 @@ def shared_records(store: JobStore, clock: Callable[[], float]) -> tuple[Outbox,
 
 def gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> ProviderGate:
     """Headroom and circuit state live where the jobs live: shared in Redis, per process in memory."""
-    configs = {slug: provider.headroom for slug, provider in settings.providers.items()}
+    configs = {provider: config.headroom for provider, config in settings.providers.items()}
     breakers: CircuitBreakers
     if isinstance(store, RedisStore):
         headroom = Headroom.on_redis(configs, store.client, prefix=store.prefix, clock=clock)

@@ -75,8 +75,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _invent_secrets(settings: Settings) -> str | None:
     """Sandbox only: every key the config names by env var and that is unset gets a fresh random value."""
-    for provider in settings.providers.values():
-        os.environ.setdefault(provider.api_key_env, "sbx_" + secrets.token_urlsafe(24))
+    for config in settings.providers.values():
+        os.environ.setdefault(config.api_key_env, "sbx_" + secrets.token_urlsafe(24))
     client_key = None
     for key in settings.keys:
         if key.key_env and not os.environ.get(key.key_env):
@@ -89,12 +89,12 @@ def _invent_secrets(settings: Settings) -> str | None:
 @contextlib.contextmanager
 def _emulators(settings: Settings, time_scale: float) -> Iterator[None]:
     argv = [sys.executable, "-m", "sandbox", "--time-scale", str(time_scale)]
-    for slug, provider in settings.providers.items():
-        argv += ["--serve", f"{slug}={urlsplit(provider.base_url).netloc}={provider.api_key_env}"]
+    for provider, config in settings.providers.items():
+        argv += ["--serve", f"{provider}={urlsplit(config.base_url).netloc}={config.api_key_env}"]
     process = subprocess.Popen(argv)  # noqa: S603 - our own interpreter and module
     try:
-        for provider in settings.providers.values():
-            _wait_for_port(urlsplit(provider.base_url).netloc, process)
+        for config in settings.providers.values():
+            _wait_for_port(urlsplit(config.base_url).netloc, process)
         yield
     finally:
         process.terminate()

@@ -153,12 +153,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 f" wait_for_capacity_s + deadline_s + the slowest provider timeout ({submit_s:g})"
                 " - at `$.poller.submit_grace_s`"
             )
-        for slug, provider in self.providers.items():
+        for provider, config in self.providers.items():
             # A poll that can outlast its lease lets a second replica claim the same job mid-poll.
-            if provider.timeout_s >= self.poller.lease_s:
+            if config.timeout_s >= self.poller.lease_s:
                 raise ValueError(
                     f"poller.lease_s ({self.poller.lease_s:g}) must exceed the provider timeout"
-                    f" ({provider.timeout_s:g}) - at `$.providers.{slug}.timeout_s`"
+                    f" ({config.timeout_s:g}) - at `$.providers.{provider}.timeout_s`"
                 )
 
 

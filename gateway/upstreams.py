@@ -35,8 +35,8 @@ class Upstream(msgspec.Struct, frozen=True, kw_only=True):
     scrubber: Scrubber = msgspec.field(default_factory=Scrubber)
 
     @property
-    def slug(self) -> str:
-        return self.adapter.slug
+    def provider(self) -> str:
+        return self.adapter.provider
 
     async def submit(self, request: GenerationRequest) -> UpstreamJob:
         try:
@@ -82,32 +82,32 @@ def build_upstreams(
     scrubber: Scrubber | None = None,
 ) -> dict[str, Upstream]:
     upstreams: dict[str, Upstream] = {}
-    for slug, config in configs.items():
-        factory = PROVIDERS.get(slug)
+    for provider, config in configs.items():
+        factory = PROVIDERS.get(provider)
         if factory is None:
-            raise ConfigError(f"providers.{slug}: no adapter for this provider (known: {', '.join(PROVIDERS)})")
+            raise ConfigError(f"providers.{provider}: no adapter for this provider (known: {', '.join(PROVIDERS)})")
         settings = ProviderSettings(
             base_url=config.base_url,
-            api_key=secret_from_env(config.api_key_env, what=f"providers.{slug}.api_key_env"),
+            api_key=secret_from_env(config.api_key_env, what=f"providers.{provider}.api_key_env"),
             timeout_s=config.timeout_s,
         )
         adapter = factory(client, settings, observe=observe, capacity=capacity)
         traits = adapter.traits
         interval_s = config.poll_interval_s or traits.poll_interval_s
-        upstreams[slug] = Upstream(
+        upstreams[provider] = Upstream(
             adapter=adapter,
             enabled=config.enabled,
             max_job_duration_s=config.max_job_duration_s or traits.max_job_duration_s,
-            cadence=_cadence(slug, config, interval_s),
+            cadence=_cadence(provider, config, interval_s),
             scrubber=scrubber or Scrubber(),
         )
     return upstreams
 
 
-def _cadence(slug: str, config: ProviderConfig, interval_s: float) -> Cadence:
+def _cadence(provider: str, config: ProviderConfig, interval_s: float) -> Cadence:
     """The provider's cadence, bounded by its configured status window (`headroom.windows`, scope "status")."""
     window = next(((w.limit, w.per_s) for w in config.headroom.windows if w.scope == Operation.STATUS), None)
     try:
         return resolve_cadence(config.polling, interval_s=interval_s, status_window=window)
     except ValueError as exc:
-        raise ConfigError(f"providers.{slug}.polling: {exc}") from exc
+        raise ConfigError(f"providers.{provider}.polling: {exc}") from exc

@@ -347,7 +347,7 @@ def ignore_capacity(report: CapacityReport) -> None:
 class VideoProvider(Protocol):
     """The thin async shell every adapter exposes."""
 
-    slug: str
+    provider: str
     traits: ProviderTraits
 
     async def submit(self, request: GenerationRequest) -> UpstreamJob: ...

@@ -107,12 +107,12 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     def max_cost_micros(self) -> int | None:
         return None if self.max_cost_usd is None else usd_to_micros(self.max_cost_usd)
 
-    def provider(self, slug: str) -> ProviderRule:
-        return self.providers.get(slug, _DEFAULT_PROVIDER)
+    def rule_for(self, provider: str) -> ProviderRule:
+        return self.providers.get(provider, _DEFAULT_PROVIDER)
 
     def refusal(self, provider: str) -> str | None:
         """Why a new job may not go to `provider` under these rules, or None when it may."""
-        settings = self.provider(provider)
+        settings = self.rule_for(provider)
         if not settings.enabled:
             return "disabled by routing.providers"
         if settings.drain:
@@ -158,9 +158,9 @@ def _apply(policy: Policy, rule: Rule) -> Policy:
 
 def validate(rules: RoutingRules, *, known_providers: Collection[str], known_models: Collection[str]) -> None:
     """Names must exist in the catalogue, rule names be unique, and no rule both allow and deny a provider."""
-    for slug in rules.providers:
-        if slug not in known_providers:
-            raise RulesError(f"unknown provider {slug!r}", path=f"$.routing.providers{_key(slug)}")
+    for provider in rules.providers:
+        if provider not in known_providers:
+            raise RulesError(f"unknown provider {provider!r}", path=f"$.routing.providers{_key(provider)}")
     seen: dict[str, int] = {}
     for index, rule in enumerate(rules.rules):
         at = f"$.routing.rules[{index}]"
@@ -172,9 +172,9 @@ def validate(rules: RoutingRules, *, known_providers: Collection[str], known_mod
         _check_names(rule.match.models, known_models, what="model", at=f"{at}.match.models")
         for field in ("allow", "deny", "order"):
             _check_names(getattr(rule, field), known_providers, what="provider", at=f"{at}.{field}")
-        for position, slug in enumerate(rule.deny):
-            if slug in rule.allow:
-                raise RulesError(f"provider {slug!r} is both allowed and denied", path=f"{at}.deny[{position}]")
+        for position, provider in enumerate(rule.deny):
+            if provider in rule.allow:
+                raise RulesError(f"provider {provider!r} is both allowed and denied", path=f"{at}.deny[{position}]")
 
 
 def _check_names(names: tuple[str, ...], known: Collection[str], *, what: str, at: str) -> None:

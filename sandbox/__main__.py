@@ -20,10 +20,10 @@ async def _serve_all(specs: list[tuple[str, str, int, str]], time_scale: float) 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
-        for slug, host, port, key_env in specs:
-            app = EMULATORS[slug](os.environ[key_env], time_scale)
+        for provider, host, port, key_env in specs:
+            app = EMULATORS[provider](os.environ[key_env], time_scale)
             url = await stack.enter_async_context(serve_app(app, host=host, port=port))
-            print(f"sandbox {slug} emulator on {url}", flush=True)
+            print(f"sandbox {provider} emulator on {url}", flush=True)
         await stop.wait()
 
 
@@ -34,11 +34,11 @@ def main() -> None:
     args = parser.parse_args()
     specs = []
     for spec in args.serve:
-        slug, netloc, key_env = spec.split("=")
-        if slug not in EMULATORS:
-            parser.error(f"no emulator for {slug!r} (known: {', '.join(EMULATORS)})")
+        provider, netloc, key_env = spec.split("=")
+        if provider not in EMULATORS:
+            parser.error(f"no emulator for {provider!r} (known: {', '.join(EMULATORS)})")
         host, _, port = netloc.rpartition(":")
-        specs.append((slug, host, int(port), key_env))
+        specs.append((provider, host, int(port), key_env))
     asyncio.run(_serve_all(specs, args.time_scale))
 
 

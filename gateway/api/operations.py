@@ -106,12 +106,12 @@ async def list_providers(session: NamedDependency[Session]) -> list[ProviderStat
     await service.planner.speeds.refresh()
     return [
         ProviderState(
-            provider=slug,
+            provider=provider,
             enabled=upstream.enabled,
-            circuit=circuits[slug],
-            headroom=await service.planner.gate.headroom.snapshot(slug),
-            observed_seconds_by_model=service.planner.speeds.of(slug),
-            observed_completions_by_model=service.planner.speeds.counts(slug),
+            circuit=circuits[provider],
+            headroom=await service.planner.gate.headroom.snapshot(provider),
+            observed_seconds_by_model=service.planner.speeds.of(provider),
+            observed_completions_by_model=service.planner.speeds.counts(provider),
         )
-        for slug, upstream in sorted(service.upstreams.items())
+        for provider, upstream in sorted(service.upstreams.items())
     ]

@@ -123,27 +123,27 @@ class ProviderGauges:
 
     async def _read(self, gate: ProviderGate) -> None:
         circuits = await gate.breakers.snapshots(set(self._enabled))
-        for slug, enabled in self._enabled.items():
-            self._set(slug, enabled, circuits[slug], await gate.headroom.snapshot(slug))
+        for provider, enabled in self._enabled.items():
+            self._set(provider, enabled, circuits[provider], await gate.headroom.snapshot(provider))
 
-    def _set(self, slug: str, enabled: bool, circuit: CircuitSnapshot, headroom: HeadroomView) -> None:
-        provider = self._guard.provider(slug)
-        self._circuit.labels(provider).set(CIRCUIT_VALUES[circuit.state])
-        self._calls.labels(provider).set(circuit.calls)
-        self._failures.labels(provider).set(circuit.failures)
-        self._enabled_gauge.labels(provider).set(1 if enabled else 0)
-        self._available.labels(provider).set(1 if headroom.available else 0)
+    def _set(self, provider: str, enabled: bool, circuit: CircuitSnapshot, headroom: HeadroomView) -> None:
+        label = self._guard.provider(provider)
+        self._circuit.labels(label).set(CIRCUIT_VALUES[circuit.state])
+        self._calls.labels(label).set(circuit.calls)
+        self._failures.labels(label).set(circuit.failures)
+        self._enabled_gauge.labels(label).set(1 if enabled else 0)
+        self._available.labels(label).set(1 if headroom.available else 0)
         for window in headroom.windows:
             self._remaining.labels(provider, window.scope).set(window.remaining)
             self._limit.labels(provider, window.scope).set(window.limit)
-        self._in_flight.labels(provider).set(headroom.in_flight)
+        self._in_flight.labels(label).set(headroom.in_flight)
         if headroom.max_in_flight is not None:
-            self._max_in_flight.labels(provider).set(headroom.max_in_flight)
+            self._max_in_flight.labels(label).set(headroom.max_in_flight)
         cooldown_s = 0.0 if headroom.cooldown_until is None else max(0.0, headroom.cooldown_until - self._clock())
-        self._cooldown.labels(provider).set(cooldown_s)
+        self._cooldown.labels(label).set(cooldown_s)
         balances = [v.reading.balance_micros for v in headroom.readings if v.reading.balance_micros is not None]
         if balances:
-            self._balance.labels(provider).set(balances[0] / 1_000_000)
+            self._balance.labels(label).set(balances[0] / 1_000_000)
 
 
 def _gauge(registry: CollectorRegistry, name: str, documentation: str, labels: list[str]) -> Gauge:

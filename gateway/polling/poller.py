@@ -148,7 +148,7 @@ class Poller:
             await self._write(fail(job, _lost(job, upstream is None), now=now), job)
             return
         if job.next_poll_at is not None:
-            self._observe_lag(upstream.slug, now - job.next_poll_at)
+            self._observe_lag(upstream.provider, now - job.next_poll_at)
         if job.deadline_at is not None and now >= job.deadline_at:
             await self._expire(job, upstream)
             return
@@ -180,14 +180,14 @@ class Poller:
             async with asyncio.timeout(budget_s):
                 return await call
         except TimeoutError as exc:
-            message = f"{upstream.slug} did not answer within the poller's lease"
-            raise UpstreamTimeout(message, provider=upstream.slug) from exc
+            message = f"{upstream.provider} did not answer within the poller's lease"
+            raise UpstreamTimeout(message, provider=upstream.provider) from exc
 
     async def _may_call(self, job: VideoJob) -> bool:
         return self._gate is None or await self._gate.status_call(job.provider or "", job.id)
 
     async def _delay_s(self, job: VideoJob, upstream: Upstream, *, polls_done: int) -> float:
-        in_flight = await self._in_flight.count(upstream.slug, upstream.cadence)
+        in_flight = await self._in_flight.count(upstream.provider, upstream.cadence)
         return next_delay_s(upstream.cadence, polls_done=polls_done, in_flight=in_flight, draw=self._draw())
 
     def _capped(self, job: VideoJob, due_at: float) -> float:

@@ -61,7 +61,7 @@ class AssetLinks:
             raise _refresh_failed(
                 job, f"provider {job.provider!r} is not configured: the expired link cannot be renewed"
             )
-        if not await self._gate.status_call(upstream.slug, job.id):
+        if not await self._gate.status_call(upstream.provider, job.id):
             raise _refresh_failed(
                 job, f"{job.provider}'s status-call window is spent: the expired link cannot be renewed now"
             )

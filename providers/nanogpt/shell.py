@@ -27,7 +27,7 @@ from providers.transport import CallObserver, Transport, ignore_calls
 class NanoGptProvider:
     """NanoGPT's video API behind the `VideoProvider` protocol."""
 
-    slug = SLUG
+    provider = SLUG
     # §4.10: poll every 5 s, a 15 min cap for slow models (Sora/Veo); §5: a cancelled state but no cancel call.
     traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=900.0, can_cancel=False)
 

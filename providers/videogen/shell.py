@@ -52,7 +52,7 @@ FILE_READY_DELAYS_S: tuple[float, ...] = (0.25, 0.5, 1.0, 1.0, 2.0, 2.0, 3.0, 5.
 class VideoGenProvider:
     """VideoGen (videogen.io) behind the `VideoProvider` protocol."""
 
-    slug = SLUG
+    provider = SLUG
     # providers.md §2.10: the SDK gives up after 1 h, so 3600 s; 5 s cadence is the recommendation there,
     # kinder than the SDK's 1.5 s to the 5,000 status calls/h per key (§2.6). Cancel exists (§2.2).
     traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=3600.0, can_cancel=True)

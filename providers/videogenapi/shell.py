@@ -27,7 +27,7 @@ from providers.videogenapi.wire import SLUG
 class VideoGenApiProvider:
     """videogenapi (videogenapi.com) behind the `VideoProvider` protocol."""
 
-    slug = SLUG
+    provider = SLUG
     # providers.md §3.8: 5 s polls; jobs run long (the docs' example took 764 s), so a 30 min hard cap.
     # Seed 002 has no cancel endpoint.
     traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=1800.0, can_cancel=False)

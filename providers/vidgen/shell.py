@@ -39,7 +39,7 @@ CATALOGUE_TTL_S = 300.0
 class VidgenProvider:
     """Vidgen API v2 behind the `VideoProvider` protocol."""
 
-    slug = SLUG
+    provider = SLUG
     # seed 000 "Polling Strategy": 5 s interval, 360 polls (30 min); seed 000 lists no cancel action.
     traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=1800.0, can_cancel=False)
 

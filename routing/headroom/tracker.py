@@ -106,8 +106,8 @@ class Headroom:
         self._store = store
         self._clock = clock
         self._items = {
-            (slug, w.scope): RateLimitItemPerSecond(w.limit, w.per_s)
-            for slug, config in configs.items()
+            (provider, w.scope): RateLimitItemPerSecond(w.limit, w.per_s)
+            for provider, config in configs.items()
             for w in config.windows
         }
         self._pending: dict[tuple[str, str], Reading] = {}

@@ -54,11 +54,11 @@ class SpeedBook:
 
     def of(self, provider: str) -> dict[str, float]:
         """Observed seconds by model for one provider."""
-        return {model: seen.ewma_s for (slug, model), seen in self._seen.items() if slug == provider}
+        return {model: seen.ewma_s for (seen_by, model), seen in self._seen.items() if seen_by == provider}
 
     def counts(self, provider: str) -> dict[str, int]:
         """Completions observed by model for one provider (how much the average rests on)."""
-        return {model: seen.count for (slug, model), seen in self._seen.items() if slug == provider}
+        return {model: seen.count for (seen_by, model), seen in self._seen.items() if seen_by == provider}
 
     def _replace_all(self, seen: dict[tuple[str, str], Observed]) -> None:
         self._seen = seen
