@@ -193,4 +193,4 @@ def test_traits_follow_the_polling_guidance() -> None:
     """5 s polls, a 15 min cap and no cancel call (§4.10, §5)."""
     traits = NanoGptProvider.traits
     assert (traits.poll_interval_s, traits.max_job_duration_s, traits.can_cancel) == (5.0, 900.0, False)
-    assert NanoGptProvider.slug == "nanogpt"
+    assert NanoGptProvider.provider == "nanogpt"

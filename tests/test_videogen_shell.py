@@ -224,6 +224,6 @@ async def test_adapter_satisfies_the_provider_protocol_with_cited_traits() -> No
     """The class is a VideoProvider with slug videogen, a 5 s cadence, a 1 h cap and cancel support."""
     async with httpx.AsyncClient() as client:
         provider: VideoProvider = VideoGenProvider(client, SETTINGS)
-    assert provider.slug == "videogen"
+    assert provider.provider == "videogen"
     assert (provider.traits.poll_interval_s, provider.traits.max_job_duration_s) == (5.0, 3600.0)
     assert provider.traits.can_cancel is True

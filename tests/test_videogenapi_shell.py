@@ -175,6 +175,6 @@ async def test_adapter_satisfies_the_provider_protocol_with_documented_traits() 
     """The adapter is a VideoProvider: slug videogenapi, 5 s polls, a 30 min cap and no cancel (§3.8)."""
     async with httpx.AsyncClient() as client:
         provider: VideoProvider = VideoGenApiProvider(client, SETTINGS)
-    assert provider.slug == "videogenapi"
+    assert provider.provider == "videogenapi"
     assert (provider.traits.poll_interval_s, provider.traits.max_job_duration_s) == (5.0, 1800.0)
     assert provider.traits.can_cancel is False

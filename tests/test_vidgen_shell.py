@@ -179,6 +179,6 @@ async def test_registry_builds_the_vidgen_adapter_by_slug() -> None:
     """The registry's "vidgen" entry builds an adapter whose slug and traits match the seed."""
     async with httpx.AsyncClient() as client:
         provider = PROVIDERS["vidgen"](client, SETTINGS)
-    assert provider.slug == "vidgen"
+    assert provider.provider == "vidgen"
     assert (provider.traits.poll_interval_s, provider.traits.max_job_duration_s) == (5.0, 1800.0)
     assert provider.traits.can_cancel is False
