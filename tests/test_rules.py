@@ -185,9 +185,9 @@ weight = 3.0
     assert (policy.weights.cost, policy.weights.speed) == (2.0, 0.5)
     assert policy.refusal("vidgen") == "disabled by routing.providers"
     assert policy.refusal("nanogpt") == "draining: takes no new jobs"
-    assert policy.provider("nanogpt").weight == 3.0
+    assert policy.rule_for("nanogpt").weight == 3.0
     assert policy.refusal("videogen") is None
-    assert policy.provider("videogen").weight == 1.0
+    assert policy.rule_for("videogen").weight == 1.0
 
 
 @pytest.mark.parametrize(
