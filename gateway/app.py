@@ -30,11 +30,13 @@ from gateway.api.videos import Session, create_video, delete_video, get_video, g
 from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
 from gateway.config import Settings, configured_secrets
+from gateway.errors import StoreUnavailable
 from gateway.metrics.registry import Metrics, build_metrics
-from gateway.polling.poller import Poller
+from gateway.polling.poller import HEARTBEAT_TTL_FACTOR, Poller
 from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
+from gateway.store.replicas import Replicas, new_replica_id
 from gateway.upstreams import build_upstreams
 from gateway.usage.gauges import BudgetGauges
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
@@ -74,6 +76,7 @@ def create_app(
 ) -> Litestar:
     keys = keyring or KeyRing.from_config(settings.keys)
     job_store = store or backends.store_from(settings)
+    replica = new_replica_id()
     metrics = build_metrics(settings, keys.callers(), clock=clock)
 
     @contextlib.asynccontextmanager
@@ -93,6 +96,7 @@ def create_app(
         router = Router(settings.models, enabled={provider: u.enabled for provider, u in upstreams.items()})
         app.state.public_base_url = (settings.server.public_base_url or "").rstrip("/")
         speeds = backends.speeds(job_store)
+        replicas = backends.replicas(job_store, clock)
         rules = RulesHolder(
             settings.routing, known_providers=settings.providers, known_models=settings.models, source="start-up"
         )
@@ -133,6 +137,7 @@ def create_app(
             submit_grace_s=settings.poller.submit_grace_s,
             metrics=metrics,
             clock=clock,
+            replica=replica,
         )
         app.state.service = VideoService(
             store=job_store,
@@ -145,6 +150,7 @@ def create_app(
             admission=admission,
             clock=clock,
             metrics=metrics,
+            replica=replica,
         )
         app.state.assets = AssetLinks(
             writer=writer,
@@ -163,11 +169,14 @@ def create_app(
             gate=gate,
             metrics=metrics,
             failover=failover,
+            replica=replica,
+            replicas=replicas,
             observe_lag=metrics.poll_lag,
         )
         app.state.creates = IdempotentCreates(
             service=app.state.service, keys=idempotency_keys, claim_ttl_s=claim_ttl_s(settings)
         )
+        heartbeat = asyncio.create_task(_beat(replicas, replica, settings.poller.heartbeat_s))
         task = asyncio.create_task(poller.run()) if run_poller else None
         budgets = BudgetGauges(admission.book, settings.quotas, metrics, clock=clock)
         budgets_task = asyncio.create_task(budgets.run())
@@ -182,6 +191,9 @@ def create_app(
                     await asyncio.wait_for(task, timeout=settings.poller.stop_timeout_s)
                 except TimeoutError:
                     log.warning("poller_stop_timed_out")
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             budgets.stop()
             await budgets_task
             await metrics.providers.close()
@@ -252,6 +264,16 @@ def _on_sighup(reload: Callable[[], object]) -> None:
 
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handle)
+
+
+async def _beat(replicas: Replicas, replica: str, interval_s: float) -> None:
+    """Say this replica is alive every `interval_s`, until cancelled; a store outage only skips beats."""
+    while True:
+        try:
+            await replicas.beat(replica, ttl_s=interval_s * HEARTBEAT_TTL_FACTOR)
+        except StoreUnavailable:
+            log.warning("replica_beat_failed", replica=replica)
+        await asyncio.sleep(interval_s)
 
 
 def _release_slot(gate: ProviderGate) -> TerminalEffect:

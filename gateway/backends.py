@@ -16,6 +16,7 @@ from gateway.store.memory import MemoryStore
 from gateway.store.outbox import MemoryOutbox, Outbox
 from gateway.store.outbox_redis import RedisOutbox
 from gateway.store.redis import RedisStore
+from gateway.store.replicas import MemoryReplicas, RedisReplicas, Replicas
 from gateway.usage.admission import Admission
 from gateway.usage.budget import BudgetBook, MemoryBudgetBook
 from gateway.usage.budget_redis import RedisBudgetBook
@@ -45,6 +46,13 @@ def shared_records(store: JobStore, clock: Callable[[], float]) -> tuple[Outbox,
     if isinstance(store, RedisStore):
         return RedisOutbox(store.client, prefix=store.prefix), RedisIdempotencyKeys(store.client, prefix=store.prefix)
     return MemoryOutbox(), MemoryIdempotencyKeys(clock=clock)
+
+
+def replicas(store: JobStore, clock: Callable[[], float]) -> Replicas:
+    """Replica beats live where the jobs live: in Redis for every replica, or in this process."""
+    if isinstance(store, RedisStore):
+        return RedisReplicas(store.client, prefix=store.prefix)
+    return MemoryReplicas(clock=clock)
 
 
 def gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> ProviderGate:

@@ -77,6 +77,9 @@ class PollerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_backoff_s: _Seconds = 120.0
     submit_grace_s: _Seconds = 120.0
     stop_timeout_s: _Seconds = 30.0
+    # Every replica says it is alive this often (its beat lasts three times as long); the poller fails a record
+    # still submitting past its grace only once the replica that submitted it has stopped beating.
+    heartbeat_s: _Seconds = 5.0
     # `content` refreshes an asset URL that expires within this margin before redirecting to it.
     asset_refresh_margin_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 300.0
 

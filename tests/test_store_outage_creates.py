@@ -65,8 +65,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 def _settings(vidgen_url: str, *, grace_s: float) -> str:
     # The submit must fit the grace (checked at load): a 0.2 s capacity wait, 0.8 s failover deadline, 1.2 s timeout.
+    # Replicas beat every 0.5 s (a beat lasts 1.5 s), so a live one is told from a lost one within the test.
     text = gateway_settings_text(vidgen_url)
-    text = text.replace("submit_grace_s = 5.0", f"submit_grace_s = {grace_s}")
+    text = text.replace("submit_grace_s = 5.0", f"submit_grace_s = {grace_s}\nheartbeat_s = 0.5")
     text = text.replace("deadline_s = 2.0", "deadline_s = 0.8").replace(
         "wait_for_capacity_s = 0.5", "wait_for_capacity_s = 0.2"
     )
@@ -78,12 +79,17 @@ async def _create(client: httpx.AsyncClient, n: int) -> httpx.Response:
     return await client.post("/v1/videos", json={"prompt": f"outage wave {n}"}, headers=headers)
 
 
-@pytest.mark.parametrize(("grace_s", "outage_s"), [(5.0, 2.0), (2.5, 4.0)], ids=["within-grace", "past-grace"])
+@pytest.mark.parametrize(
+    ("grace_s", "outage_s", "replicas"),
+    [(5.0, 2.0, 1), (2.5, 4.0, 1), (2.5, 4.0, 2)],
+    ids=["within-grace", "past-grace", "past-grace-two-replicas"],
+)
 async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothing(
-    vidgen_key: str, serve_gateway: GatewayFactory, redis_prefix: str, grace_s: float, outage_s: float
+    vidgen_key: str, serve_gateway: GatewayFactory, redis_prefix: str, grace_s: float, outage_s: float, replicas: int
 ) -> None:
     """Ten creates are at the provider (a 0.6 s submit) when Redis drops for `outage_s`: each client ends with its
-    job (at once, or by retrying with its key), the provider saw ten submits, and all ten complete and settle once."""
+    job (at once, or by retrying with its key), the provider saw ten submits, and all ten complete and settle once.
+    With a second replica polling the same store, it leaves the records the first is still writing alone."""
     config = VidgenEmulatorConfig(api_keys=frozenset({vidgen_key}), queue_s=0.05, run_s=0.25)
     cut = RedisCut()
     async with (
@@ -94,8 +100,13 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
         control = SandboxControl(emulator)
         await control.arm(FaultSpec(action="generate", delay_s=0.6, times=-1))
         store = RedisStore.from_url(redis_url, prefix=redis_prefix)
+        other_store = RedisStore.from_url(redis_url, prefix=redis_prefix)
         settings = parse_settings(_settings(vidgen_url, grace_s=grace_s), source="test")
-        async with serve_gateway(settings, store=store) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with (
+            serve_gateway(settings, store=store) as url,
+            serve_gateway(settings, store=other_store, run_poller=replicas > 1),
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+        ):
             creates = [asyncio.create_task(_create(client, n)) for n in range(JOBS)]
             await asyncio.sleep(0.3)  # every create is inside its submit
             cut.drop()
@@ -109,9 +120,13 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
             stats = await control.stats()
         ledger = [record async for record in RedisBudgetBook(store.client, prefix=redis_prefix).records()]
         await store.close()
+        await other_store.close()
 
     statuses = sorted({reply.status_code for reply in first})
-    print(f"grace {grace_s} s, outage {outage_s} s: first answers {statuses}, submits {stats.calls['generate']}")
+    print(
+        f"grace {grace_s} s, outage {outage_s} s, {replicas} replica(s): first answers {statuses},"
+        f" submits {stats.calls['generate']}"
+    )
     if outage_s < grace_s:
         assert statuses == [202]
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
@@ -21,6 +22,7 @@ from gateway.metrics.registry import Metrics
 from gateway.polling.in_flight import InFlightCounts
 from gateway.schema.job import JobError, Usage, VideoJob, apply_status, fail, job_error
 from gateway.store.base import JobStore
+from gateway.store.replicas import Replicas
 from gateway.upstreams import Upstream
 from gateway.videos.failover import Failover
 from gateway.videos.writer import JobWriter
@@ -35,6 +37,8 @@ T = TypeVar("T")
 _LEASE_ENDS_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("lease_ends_at", default=None)
 # The part of a lease kept free of upstream calls, for writing the result before the lease ends.
 _WRITE_SHARE = 0.25
+# A replica's beat lasts this many beat intervals: one missed beat is not a death.
+HEARTBEAT_TTL_FACTOR = 3
 
 
 class LeaseSpent(Exception):
@@ -62,9 +66,16 @@ class Poller:
         gate: ProviderGate | None = None,
         metrics: Metrics | None = None,
         failover: Failover | None = None,
+        replica: str | None = None,
+        replicas: Replicas | None = None,
         draw: Callable[[], float] = random.random,
         observe_lag: LagObserver = _no_lag_observer,
     ) -> None:
+        self._replica = replica
+        self._replicas = replicas
+        # When this poller last saw the store fail: replicas' beats may have lapsed meanwhile, through no fault of
+        # theirs, so none is taken for lost until a full beat has had time to land since.
+        self._store_failed_at = -math.inf
         self._metrics = metrics
         self._gate = gate
         self._failover = failover
@@ -93,6 +104,7 @@ class Poller:
                     await self._idle()
             except StoreUnavailable:
                 log.warning("poller_store_unavailable")
+                self._store_failed_at = self._clock()
                 await self._pause(min(5.0, self._settings.tick_s * 8))
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -128,6 +140,7 @@ class Poller:
                 log.warning("poll_abandoned_lease_spent")  # nothing written: the job comes back with the lease
             except StoreUnavailable:
                 log.warning("poll_store_unavailable")  # the lease runs out and the job comes back
+                self._store_failed_at = self._clock()
             except Exception:
                 log.exception("poll_crashed")
 
@@ -143,8 +156,8 @@ class Poller:
         now = self._clock()
         upstream = self._upstreams.get(job.provider or "")
         if job.phase == "submitting" or job.upstream is None or upstream is None:
-            if self._failover is not None and self._failover.recording(job.id):
-                return  # accepted upstream, its record is still being written here: the lease brings it back
+            if upstream is not None and await self._submit_goes_on(job):
+                return  # the lease brings it back
             await self._write(fail(job, _lost(job, upstream is None), now=now), job)
             return
         if job.next_poll_at is not None:
@@ -163,6 +176,18 @@ class Poller:
             await self._poll_failed(job, upstream, exc)
             return
         await self._apply(job, upstream, status)
+
+    async def _submit_goes_on(self, job: VideoJob) -> bool:
+        """A record still submitting past its grace: whether its replica may still write it. This one, when it is
+        writing the record of a job a provider accepted; another, while it beats (it decides when it claims the
+        job itself). A record from before replica ids, or whose replica stopped beating, is lost."""
+        if self._failover is not None and self._failover.recording(job.id):
+            return True
+        if job.replica is None or job.replica == self._replica or self._replicas is None:
+            return False
+        if self._clock() - self._store_failed_at < self._settings.heartbeat_s * HEARTBEAT_TTL_FACTOR:
+            return True
+        return await self._replicas.alive(job.replica)
 
     async def _within_lease(self, upstream: Upstream, call: Awaitable[T]) -> T:
         """Run an upstream call so that it ends while this replica still owns the job: httpx timeouts bound each

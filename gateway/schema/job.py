@@ -93,6 +93,8 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     poll_count: int = 0
     consecutive_poll_errors: int = 0
     deleted_at: float | None = None
+    # The replica that last submitted it upstream: while it is alive, a record still submitting is its to write.
+    replica: str | None = None
     # Set once every terminal effect (slot release, settlement, webhook) has run; see gateway/videos/writer.py.
     finalized_at: float | None = None
     webhook: JobWebhook | None = None

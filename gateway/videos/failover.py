@@ -68,7 +68,9 @@ class Failover:
         submit_grace_s: float,
         metrics: Metrics,
         clock: Callable[[], float],
+        replica: str,
     ) -> None:
+        self._replica = replica
         self._planner = planner
         self._gate = planner.gate
         self._upstreams = upstreams
@@ -179,7 +181,7 @@ class Failover:
             return None
         moving = await self._writer.write(
             job,
-            handing_over(job, failure, provider=candidates[0].provider, now=self._clock()),
+            handing_over(job, failure, provider=candidates[0].provider, replica=self._replica, now=self._clock()),
             poll_at=self._clock() + self._submit_grace_s,
         )
         if moving is None:
@@ -363,10 +365,10 @@ def next_query(job: VideoJob, failure: Failure) -> RouteQuery | None:
     return msgspec.structs.replace(job.replay, exclude_providers=excluded)
 
 
-def handing_over(job: VideoJob, failure: Failure, *, provider: str, now: float) -> VideoJob:
+def handing_over(job: VideoJob, failure: Failure, *, provider: str, replica: str, now: float) -> VideoJob:
     """The record written before the next provider is asked: the failed attempt recorded, back to `submitting`
     (a replica lost now leaves a record the poller fails as outcome-unknown, never a second submit), progress
-    reset, the provider about to be asked named, the previous upstream job forgotten."""
+    reset, the provider about to be asked and the replica asking it named, the previous upstream job forgotten."""
     failed = Attempt(provider=job.provider or "", outcome="failed", error_code=failure.error_class.value, at=now)
     attempts = list(job.attempts)
     if attempts and attempts[-1].provider == job.provider and attempts[-1].outcome == "accepted":
@@ -377,6 +379,7 @@ def handing_over(job: VideoJob, failure: Failure, *, provider: str, now: float) 
         job,
         phase="submitting",
         provider=provider,
+        replica=replica,
         upstream=None,
         progress=0,
         error=None,

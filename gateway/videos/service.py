@@ -39,7 +39,9 @@ class VideoService:
         admission: Admission,
         clock: Callable[[], float],
         metrics: Metrics,
+        replica: str,
     ) -> None:
+        self._replica = replica
         self._store = store
         self._writer = writer
         self._failover = failover
@@ -108,6 +110,7 @@ class VideoService:
             metadata=metadata,
             strategy=strategy,
             webhook=intake.webhook,
+            replica=self._replica,
         )
 
     async def get(self, caller: Caller, job_id: str, *, deleted: bool = False) -> VideoJob:
