@@ -7,7 +7,7 @@ from pathlib import Path
 
 from providers.contract import ProviderSettings, Reply
 
-FIXTURES = Path(__file__).parent / "fixtures" / "vidgen"
+FIXTURES = Path(__file__).parent / "providers" / "vidgen" / "fixtures"
 SETTINGS = ProviderSettings(base_url="https://vidgen.test", api_key="sk-test")
 
 
