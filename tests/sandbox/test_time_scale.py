@@ -13,11 +13,12 @@ from sandbox.faults import FaultSpec
 from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
 from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
 from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
-from tests.emulator_support import WALL_START, Sandbox, running_emulator
-from tests.nanogpt_sandbox import KEY as NANO_KEY
-from tests.nanogpt_sandbox import add_fault, post_generate
-from tests.videogenapi_sandbox_support import KEY as VGA_KEY
-from tests.videogenapi_sandbox_support import post_generate as vga_generate
+from tests.conftest import WALL_START
+from tests.sandbox.conftest import Sandbox, add_fault, running_emulator
+from tests.sandbox.nanogpt.conftest import KEY as NANO_KEY
+from tests.sandbox.nanogpt.conftest import post_generate
+from tests.sandbox.videogenapi.conftest import KEY as VGA_KEY
+from tests.sandbox.videogenapi.conftest import post_generate as vga_generate
 
 SCALE = 0.1
 

@@ -33,8 +33,9 @@ from providers.contract import (
 from providers.nanogpt import NanoGptProvider
 from sandbox.control import SandboxControl
 from sandbox.nanogpt.app import NanoGptEmulatorConfig
-from tests.emulator_support import FakeClock, Sandbox
-from tests.nanogpt_sandbox import KEY, OTHER_KEY, SHARED, add_fault, running
+from tests.conftest import FakeClock
+from tests.sandbox.conftest import Sandbox, add_fault
+from tests.sandbox.nanogpt.conftest import KEY, OTHER_KEY, SHARED, running
 
 # A shared emulator serves tests that need no special account; fixtures move its clock an hour per test.
 pytestmark = pytest.mark.asyncio(loop_scope="module")

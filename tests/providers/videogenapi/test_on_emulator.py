@@ -26,8 +26,9 @@ from providers.contract import (
 from providers.videogenapi import VideoGenApiProvider
 from sandbox.control import SandboxControl
 from sandbox.videogenapi.app import VideoGenApiEmulatorConfig
-from tests.emulator_support import FakeClock, Sandbox
-from tests.videogenapi_sandbox_support import KEY, OTHER_KEY, add_fault, running
+from tests.conftest import FakeClock
+from tests.sandbox.conftest import Sandbox, add_fault
+from tests.sandbox.videogenapi.conftest import KEY, OTHER_KEY, running
 
 DAY, NIGHT = ImageUrl(url="https://example.com/day.jpg"), ImageUrl(url="https://example.com/night.jpg")
 

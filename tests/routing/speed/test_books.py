@@ -12,8 +12,7 @@ import redis.asyncio as aioredis
 
 from routing.speed.book import Observed, SpeedBook, ewma
 from routing.speed.redis_book import RedisSpeedBook
-from tests.conftest import REDIS_URL
-from tests.emulator_support import FakeClock
+from tests.conftest import REDIS_URL, FakeClock
 
 Books = Callable[[], SpeedBook]
 

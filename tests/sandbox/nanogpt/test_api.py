@@ -5,42 +5,20 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from sandbox.control import SandboxControl
 from sandbox.nanogpt.app import NanoGptEmulatorConfig, sandbox_app
 from sandbox.serving import serve_app
-from tests.emulator_support import FakeClock, Sandbox
-from tests.nanogpt_sandbox import AUTH, KEY, OTHER_KEY, poll, post_generate, running, submit
+from tests.conftest import FakeClock
+from tests.sandbox.nanogpt.conftest import AUTH, KEY, OTHER_KEY, poll, post_generate, running, submit
 
 # One emulator serves the module; each test starts an hour later so request windows never carry over.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 FLAT = NanoGptEmulatorConfig(api_keys=frozenset({KEY}), status_shape="flat")
 PNG_DATA_URL = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).decode()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with running() as sandbox:
-        yield sandbox
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    sandbox.clock.advance(3_600)
-    await SandboxControl(sandbox.client).reset_stats()
-    yield sandbox.client
-    await SandboxControl(sandbox.client).clear_faults()
-
-
-@pytest.fixture
-def clock(sandbox: Sandbox) -> FakeClock:
-    return sandbox.clock
 
 
 # ------------------------------------------------------------------------------------------------- auth

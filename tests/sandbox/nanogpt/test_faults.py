@@ -5,37 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from sandbox.control import SandboxControl
-from tests.emulator_support import FakeClock, Sandbox
-from tests.nanogpt_sandbox import add_fault, get_status, poll, post_generate, running, submit
+from tests.conftest import FakeClock
+from tests.sandbox.conftest import add_fault
+from tests.sandbox.nanogpt.conftest import get_status, poll, post_generate, submit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with running() as sandbox:
-        yield sandbox
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    sandbox.clock.advance(3_600)
-    await SandboxControl(sandbox.client).reset_stats()
-    yield sandbox.client
-    await SandboxControl(sandbox.client).clear_faults()
-
-
-@pytest.fixture
-def clock(sandbox: Sandbox) -> FakeClock:
-    return sandbox.clock
 
 
 # ----------------------------------------------------------------------------------------------- markers

@@ -5,78 +5,20 @@ adapter end to end are in test_flows.py."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from sandbox.control import SandboxControl
-from sandbox.faults import FaultSpec
-from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
-from tests.emulator_support import WALL_START, FakeClock, Sandbox, running_emulator
+from sandbox.videogen.app import VideoGenEmulatorConfig
+from tests.conftest import WALL_START, FakeClock
+from tests.sandbox.conftest import add_fault
+from tests.sandbox.videogen.conftest import AUTH, GENERATE, KEY, OTHER_KEY, poll, running, start
 
-KEY, OTHER_KEY = "vg-live", "vg-other"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-CONFIG = VideoGenEmulatorConfig(api_keys=frozenset({KEY, OTHER_KEY}))
-GENERATE = "/v1/tools/generate-video-clip"
-
-# One emulator serves the module; fixtures reset its clocks, windows, switches and statistics around each test.
+# One emulator serves the module (see conftest.py); fixtures reset its clocks, windows, switches and statistics
+# around each test.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-def running(config: VideoGenEmulatorConfig = CONFIG) -> contextlib.AbstractAsyncContextManager[Sandbox]:
-    return running_emulator(lambda clock, wall: create_videogen_emulator(config, clock=clock, wall_clock=wall))
-
-
-async def serve_sandbox() -> AsyncIterator[Sandbox]:
-    async with running() as sandbox:
-        yield sandbox
-
-
-async def reset_client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    sandbox.wall.now, sandbox.clock.step = WALL_START, 0.0
-    sandbox.clock.advance(10_000)  # a fresh hour: earlier tests' calls have left every rate window
-    await SandboxControl(sandbox.client).reset_stats()
-    yield sandbox.client
-    await SandboxControl(sandbox.client).clear_faults()
-
-
-def sandbox_clock(sandbox: Sandbox) -> FakeClock:
-    return sandbox.clock
-
-
-def sandbox_wall(sandbox: Sandbox) -> FakeClock:
-    return sandbox.wall
-
-
-# One emulator per module (test_flows.py declares the same fixtures from these functions).
-sandbox_fixture = pytest_asyncio.fixture(serve_sandbox, scope="module", loop_scope="module", name="sandbox")
-client_fixture = pytest_asyncio.fixture(reset_client, loop_scope="module", name="client")
-clock_fixture = pytest.fixture(sandbox_clock, name="clock")
-wall_fixture = pytest.fixture(sandbox_wall, name="wall")
-
-
-async def start(client: httpx.AsyncClient, key: str = KEY, **fields: Any) -> str:
-    fields.setdefault("prompt", "ocean waves at golden hour")
-    reply = await client.post(GENERATE, json=fields, headers={"Authorization": f"Bearer {key}"})
-    assert reply.status_code == 202, reply.text
-    execution_id: str = reply.json()["toolExecutionId"]
-    return execution_id
-
-
-async def poll(client: httpx.AsyncClient, execution_id: str, key: str = KEY) -> dict[str, Any]:
-    reply = await client.get(f"/v1/tools/executions/{execution_id}", headers={"Authorization": f"Bearer {key}"})
-    assert reply.status_code == 200, reply.text
-    body: dict[str, Any] = reply.json()
-    return body
-
-
-async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
-    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201
 
 
 # --------------------------------------------------------------------------------------------------- auth

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from providers.contract import (
     CapacityReport,
@@ -22,26 +21,11 @@ from providers.contract import (
 from providers.videogen import VideoGenProvider
 from sandbox.control import SandboxControl
 from sandbox.videogen.app import VideoGenEmulatorConfig
-from tests.conftest import tiny_png
-from tests.sandbox.videogen.test_api import (
-    AUTH,
-    GENERATE,
-    KEY,
-    OTHER_KEY,
-    WALL_START,
-    FakeClock,
-    add_fault,
-    reset_client,
-    running,
-    sandbox_clock,
-    serve_sandbox,
-    start,
-)
+from tests.conftest import WALL_START, FakeClock, tiny_png
+from tests.sandbox.conftest import add_fault
+from tests.sandbox.videogen.conftest import AUTH, GENERATE, KEY, OTHER_KEY, running, start
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-sandbox_fixture = pytest_asyncio.fixture(serve_sandbox, scope="module", loop_scope="module", name="sandbox")
-client_fixture = pytest_asyncio.fixture(reset_client, loop_scope="module", name="client")
-clock_fixture = pytest.fixture(sandbox_clock, name="clock")
 PNG = tiny_png()
 
 

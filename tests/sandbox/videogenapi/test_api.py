@@ -14,8 +14,9 @@ import pytest_asyncio
 
 from sandbox.control import SandboxControl
 from sandbox.videogenapi.app import VideoGenApiEmulatorConfig
-from tests.emulator_support import WALL_START, FakeClock, Sandbox
-from tests.videogenapi_sandbox_support import AUTH, KEY, OTHER_AUTH, generate, post_generate, running, status
+from tests.conftest import WALL_START, FakeClock
+from tests.sandbox.conftest import Sandbox
+from tests.sandbox.videogenapi.conftest import AUTH, KEY, OTHER_AUTH, generate, post_generate, running, status
 
 # Seed 002's two example bodies, key for key and in order.
 ACCEPTED_KEYS = [
@@ -29,12 +30,6 @@ COMPLETED_KEYS = [
 
 # One emulator serves the module; the fixtures reset the wall clock and statistics around each test.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with running() as sandbox:
-        yield sandbox
 
 
 @pytest_asyncio.fixture(loop_scope="module")

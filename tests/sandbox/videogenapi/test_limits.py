@@ -15,13 +15,12 @@ import pytest_asyncio
 from sandbox.control import SandboxControl
 from sandbox.serving import serve_app
 from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, sandbox_app
-from tests.emulator_support import Sandbox
-from tests.videogenapi_sandbox_support import (
+from tests.sandbox.conftest import Sandbox, add_fault
+from tests.sandbox.videogenapi.conftest import (
     AUTH,
     KEY,
     OTHER_AUTH,
     OTHER_KEY,
-    add_fault,
     generate,
     post_generate,
     running,
@@ -34,12 +33,6 @@ DETAIL_KEYS = [
 ]  # fmt: skip
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with running() as sandbox:
-        yield sandbox
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -4,42 +4,20 @@ fallbacks, and the prompt actions (optimize, random). Job lifecycles and fault s
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from sandbox.control import SandboxControl
 from sandbox.vidgen.app import VidgenEmulatorConfig
 from sandbox.vidgen.jobs import SEED_ACTIONS, SEED_CLOTHING, SEED_FRAMING, SEED_LOCATIONS
-from tests.emulator_support import WALL_START, FakeClock, Sandbox
-from tests.vidgen_sandbox_support import AUTH, DISABLED_KEY, KEY, call, completed_meta, poll, running, submit
+from tests.conftest import FakeClock
+from tests.sandbox.vidgen.conftest import AUTH, DISABLED_KEY, KEY, call, completed_meta, poll, running, submit
 
 # One emulator serves the whole module (starting and stopping one takes ~0.2 s); fixtures reset its
 # clocks, switches and statistics around each test. The mark reaches every test, so even the pure
 # ones below are `async def`.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with running() as sandbox:
-        yield sandbox
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    sandbox.wall.now = WALL_START
-    await SandboxControl(sandbox.client).reset_stats()
-    yield sandbox.client
-    await SandboxControl(sandbox.client).clear_faults()
-
-
-@pytest.fixture
-def clock(sandbox: Sandbox) -> FakeClock:
-    return sandbox.clock
 
 
 # --------------------------------------------------------------------------------------------------- auth

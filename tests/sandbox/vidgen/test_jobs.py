@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from sandbox.clock import JobTimeline, Progress
-from sandbox.control import SandboxControl
 from sandbox.vidgen.app import VidgenEmulatorConfig
-from tests.emulator_support import WALL_START, FakeClock, Sandbox
-from tests.vidgen_sandbox_support import KEY, call, completed_meta, image, poll, running, submit
+from tests.conftest import FakeClock
+from tests.sandbox.conftest import Sandbox
+from tests.sandbox.vidgen.conftest import KEY, call, completed_meta, image, poll, running, submit
 
 # Every key of the seed's "Completed (Safe)" meta example.
 SEED_META_KEYS = {
@@ -31,25 +29,6 @@ SEED_META_KEYS = {
 # clocks, switches and statistics around each test. The mark reaches every test, so even the pure
 # ones below are `async def`.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with running() as sandbox:
-        yield sandbox
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    sandbox.wall.now = WALL_START
-    await SandboxControl(sandbox.client).reset_stats()
-    yield sandbox.client
-    await SandboxControl(sandbox.client).clear_faults()
-
-
-@pytest.fixture
-def clock(sandbox: Sandbox) -> FakeClock:
-    return sandbox.clock
 
 
 @pytest.fixture

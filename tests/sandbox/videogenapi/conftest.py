@@ -1,17 +1,17 @@
-"""Shared by the test_sandbox_videogenapi* modules: a videogenapi emulator on hand-moved clocks and the calls they
-make to it. Holds no fixtures, so each module keeps its own emulator and event loop."""
+"""The videogenapi emulator tests' shared pieces: one emulator per test module on hand-moved clocks and the calls
+the tests make to it. Each module keeps its own `client` fixture (what it resets around a test differs)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest_asyncio
 
-from sandbox.control import SandboxControl
-from sandbox.faults import FaultSpec
 from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
-from tests.emulator_support import Sandbox, running_emulator
+from tests.sandbox.conftest import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "lt_live", "lt_other"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -22,6 +22,13 @@ CONFIG = VideoGenApiEmulatorConfig(api_keys=frozenset({KEY, OTHER_KEY}), monthly
 
 def running(config: VideoGenApiEmulatorConfig = CONFIG) -> contextlib.AbstractAsyncContextManager[Sandbox]:
     return running_emulator(lambda clock, wall: create_videogenapi_emulator(config, clock=clock, wall_clock=wall))
+
+
+# One emulator serves each test module; its tests run on the module's event loop.
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with running() as sandbox:
+        yield sandbox
 
 
 async def post_generate(
@@ -46,7 +53,3 @@ async def status(
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body
-
-
-async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
-    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201

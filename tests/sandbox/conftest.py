@@ -1,33 +1,19 @@
-"""What every emulator test module shares: hand-moved clocks and one emulator served on loopback."""
+"""What every emulator test shares: one emulator served on loopback on hand-moved clocks, and arming a fault
+switch. Each provider's conftest builds its emulator with `running_emulator` and serves one per test module."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 from litestar import Litestar
 
+from sandbox.control import SandboxControl
+from sandbox.faults import FaultSpec
 from sandbox.serving import serve_app
-
-WALL_START = 1_750_000_000.0  # 2025-06-15T15:06:40Z
-
-
-class FakeClock:
-    """A clock the test moves by hand; with `step` set, every reading also moves it on by `step`."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-        self.step = 0.0
-
-    def __call__(self) -> float:
-        reading = self.now
-        self.now += self.step
-        return reading
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.conftest import WALL_START, FakeClock
 
 
 class Sandbox(NamedTuple):
@@ -46,3 +32,7 @@ async def running_emulator(
     limits = httpx.Limits(max_keepalive_connections=0)
     async with serve_app(make(clock, wall)) as base_url, httpx.AsyncClient(base_url=base_url, limits=limits) as client:
         yield Sandbox(client, clock, wall, base_url)
+
+
+async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
+    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201

@@ -1,16 +1,20 @@
-"""Helpers shared by the NanoGPT emulator tests: a hand-moved clock, a served emulator and small HTTP calls."""
+"""The NanoGPT emulator tests' shared pieces: one emulator per test module on hand-moved clocks (each test starts
+an hour later, so request windows never carry over) and the small HTTP calls the tests make to it."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
+import pytest_asyncio
 
 from sandbox.control import SandboxControl
-from sandbox.faults import FaultSpec
 from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
-from tests.emulator_support import Sandbox, running_emulator
+from tests.conftest import FakeClock
+from tests.sandbox.conftest import Sandbox, running_emulator
 
 KEY, OTHER_KEY = "sk-nano-live", "sk-nano-other"
 AUTH = {"x-api-key": KEY}
@@ -25,6 +29,26 @@ def running(config: NanoGptEmulatorConfig = SHARED) -> contextlib.AbstractAsyncC
     return running_emulator(
         lambda clock, wall: create_nanogpt_emulator(config, clock=clock, wall_clock=wall), wall_start=WALL_START
     )
+
+
+# One emulator serves each test module; its tests run on the module's event loop.
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sandbox() -> AsyncIterator[Sandbox]:
+    async with running() as sandbox:
+        yield sandbox
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    sandbox.clock.advance(3_600)
+    await SandboxControl(sandbox.client).reset_stats()
+    yield sandbox.client
+    await SandboxControl(sandbox.client).clear_faults()
+
+
+@pytest.fixture
+def clock(sandbox: Sandbox) -> FakeClock:
+    return sandbox.clock
 
 
 async def post_generate(client: httpx.AsyncClient, key: str = KEY, **fields: Any) -> httpx.Response:
@@ -49,7 +73,3 @@ async def poll(client: httpx.AsyncClient, run_id: str, key: str = KEY) -> dict[s
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body
-
-
-async def add_fault(client: httpx.AsyncClient, **spec: Any) -> None:
-    await SandboxControl(client).arm(FaultSpec(**spec))  # raises unless 201
