@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.metrics_support import every_metric
+from tests.gateway.metrics.conftest import every_metric
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
 NAMES = ["finance.json", "ops.json"]

@@ -17,7 +17,7 @@ from gateway.store.base import JobStore
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from tests.conftest import TEAM_A_KEY, GatewayFactory, auth, example_settings
 from tests.e2e.test_gate import arm, generate_calls
-from tests.metrics_support import scrape, value
+from tests.gateway.metrics.conftest import scrape, value
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
 NANO_ONLY = {**SORA, "routing": {"providers": ["nanogpt"]}}

@@ -18,7 +18,7 @@ from sandbox.control import SandboxControl
 from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, GatewayFactory, auth, gateway_settings, gateway_settings_text
-from tests.processes import gateway_process, on_shared_redis
+from tests.e2e.processes import gateway_process, on_shared_redis
 
 QUEUE_S, RUN_S = 0.05, 3.0
 INTERVAL_S = 0.5

@@ -10,7 +10,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text, wait_terminal
-from tests.processes import gateway_process
+from tests.e2e.processes import gateway_process
 
 
 def shared_redis_settings(vidgen_url: str, prefix: str) -> str:

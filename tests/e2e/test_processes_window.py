@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from sandbox.control import SandboxControl
 from tests.conftest import REDIS_URL, auth
-from tests.processes import gateway_process
+from tests.e2e.processes import gateway_process
 
 LIMIT = 7
 SHARED = {"model": "kling-2.5", "prompt": "a fox in the snow", "seconds": 5}  # NanoGPT $0.35, videogenapi $1.99

@@ -12,7 +12,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
-from tests.processes import gateway_process
+from tests.e2e.processes import gateway_process
 
 # One Vidgen scene: 5 s at $0.02/s = $0.10 per job, so $1.00 fits exactly ten.
 BUDGET = "[quotas.teams.team-a]\nmonthly_budget_usd = 1.0\n"

@@ -24,8 +24,8 @@ from gateway.webhooks.delivery import WebhookDispatcher
 from gateway.webhooks.settings import WebhookSettings
 from sandbox.serving import serve_app
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, GatewayFactory, auth, gateway_settings, gateway_settings_text
-from tests.processes import gateway_process
-from tests.webhook_support import SECRET_ENV, Receiver, new_secret, wait_delivery, webhook_config
+from tests.e2e.processes import gateway_process
+from tests.gateway.webhooks.conftest import SECRET_ENV, Receiver, new_secret, wait_delivery, webhook_config
 
 
 async def test_two_replicas_on_one_redis_send_each_delivery_once(

@@ -12,7 +12,7 @@ from gateway.app import create_app
 from gateway.auth import Caller, KeyRing, digest
 from gateway.config import ConfigError
 from tests.conftest import TEAM_A_KEY, GatewayFactory, auth, gateway_settings, wait_terminal
-from tests.metrics_support import parse, scrape, value
+from tests.gateway.metrics.conftest import parse, scrape, value
 
 ADMIN_KEY = "vgk_test_metrics_admin_0123456789"
 TOKEN_ENV = "TEST_METRICS_TOKEN"

@@ -11,7 +11,7 @@ from gateway.errors import Unauthorized
 from gateway.metrics.labels import OTHER, LabelGuard
 from gateway.metrics.registry import Metrics
 from gateway.schema.job import Usage, VideoJob
-from tests.metrics_support import registry_series, value
+from tests.gateway.metrics.conftest import registry_series, value
 
 JUNK = "junk-\u2603-" + "x" * 200
 

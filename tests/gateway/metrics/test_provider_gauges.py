@@ -20,7 +20,7 @@ from routing.health.breakers import (
     HealthUnavailable,
     MemoryCircuitBreakers,
 )
-from tests.metrics_support import registry_series, value
+from tests.gateway.metrics.conftest import registry_series, value
 
 VIDGEN = {"provider": "vidgen"}
 

@@ -13,7 +13,7 @@ from gateway.store.redis import RedisStore
 from sandbox.control import SandboxControl
 from sandbox.faults import FaultSpec
 from tests.conftest import REDIS_URL, GatewayFactory, auth, example_settings, gateway_settings
-from tests.metrics_support import scrape, value
+from tests.gateway.metrics.conftest import scrape, value
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
 SCENEX = {"model": "scenex", "prompt": "a lighthouse at dawn"}

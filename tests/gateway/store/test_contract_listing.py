@@ -7,7 +7,7 @@ import msgspec
 
 from gateway.schema.job import new_job_id
 from gateway.store.base import JobStore
-from tests.store_contract_support import T0, create_jobs, make_job, page_ids
+from tests.gateway.store.conftest import T0, create_jobs, make_job, page_ids
 
 # -------------------------------------------------------------------------------------------- listing
 

@@ -17,7 +17,7 @@ from gateway.store.base import JobStore
 from gateway.store.redis import RedisStore
 from gateway.videos.intake import normalize
 from providers.contract import Output, UpstreamJob
-from tests.store_contract_support import T0, create_jobs, make_job, page_ids
+from tests.gateway.store.conftest import T0, create_jobs, make_job, page_ids
 
 # --------------------------------------------------------------------------------------------- records
 

@@ -8,7 +8,7 @@ import asyncio
 import msgspec
 
 from gateway.store.base import JobStore
-from tests.store_contract_support import T0, create_jobs, make_job, page_ids
+from tests.gateway.store.conftest import T0, create_jobs, make_job, page_ids
 
 # ------------------------------------------------------------------------------------- poll schedule
 

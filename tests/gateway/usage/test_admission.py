@@ -30,8 +30,8 @@ from tests.conftest import (
     example_settings,
     gateway_settings,
 )
-from tests.metrics_support import scrape, value
-from tests.usage_support import FINANCE_KEY, MID_MARCH, hold, usage_keyring
+from tests.gateway.metrics.conftest import scrape, value
+from tests.gateway.usage.conftest import FINANCE_KEY, MID_MARCH, hold, usage_keyring
 
 # One Vidgen scene is 5 s at $0.02/s: every job below holds exactly $0.10.
 PROMPT = {"prompt": "a lighthouse at dawn"}

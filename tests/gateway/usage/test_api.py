@@ -20,8 +20,8 @@ import pytest
 
 from gateway.store.base import JobStore
 from tests.conftest import TEAM_A_KEY, TEAM_B_KEY, GatewayFactory, auth, example_settings, gateway_settings
-from tests.metrics_support import scrape, value
-from tests.usage_support import FINANCE_KEY, usage_keyring
+from tests.gateway.metrics.conftest import scrape, value
+from tests.gateway.usage.conftest import FINANCE_KEY, usage_keyring
 
 TODAY = dt.datetime.now(dt.UTC).date()
 RANGE = {"from": (TODAY - dt.timedelta(days=1)).isoformat(), "to": (TODAY + dt.timedelta(days=1)).isoformat()}

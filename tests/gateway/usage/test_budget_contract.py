@@ -14,7 +14,7 @@ from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.quota_settings import UNLIMITED, Allowance
 from gateway.usage.records import LedgerRecord
 from tests.conftest import REDIS_URL
-from tests.usage_support import MID_MARCH, hold, record
+from tests.gateway.usage.conftest import MID_MARCH, hold, record
 
 MARCH = "2025-03"
 

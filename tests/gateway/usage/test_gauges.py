@@ -9,8 +9,8 @@ from gateway.metrics.registry import Metrics
 from gateway.usage.budget import MemoryBudgetBook
 from gateway.usage.gauges import BudgetGauges
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
-from tests.metrics_support import registry_series, value
-from tests.usage_support import hold, record
+from tests.gateway.metrics.conftest import registry_series, value
+from tests.gateway.usage.conftest import hold, record
 
 
 async def test_limit_spent_and_reserved_are_published_per_team() -> None:

@@ -33,7 +33,7 @@ from tests.conftest import (
     example_settings,
     wait_terminal,
 )
-from tests.usage_support import FINANCE_KEY, usage_keyring
+from tests.gateway.usage.conftest import FINANCE_KEY, usage_keyring
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
 

@@ -16,7 +16,7 @@ from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import VIDGEN_KEY_ENV, auth, gateway_settings
 from tests.conftest import test_keyring as keyring_for_tests
-from tests.intake_support import MAX_IMAGE_BYTES, PNG, data_uri
+from tests.gateway.videos.conftest import MAX_IMAGE_BYTES, PNG, data_uri
 
 BODY_LIMIT = 8192
 

@@ -16,7 +16,7 @@ from gateway.schema.job import ImageRef
 from gateway.schema.wire import CreateVideoBody
 from gateway.videos.intake import Intake, decode_data_uri, image_data, normalize
 from providers.contract import Dimensions, ImageData, ImageUrl
-from tests.intake_support import MAX_IMAGE_BYTES, PNG, data_uri
+from tests.gateway.videos.conftest import MAX_IMAGE_BYTES, PNG, data_uri
 
 LIMITS = LimitsSettings(max_image_bytes=MAX_IMAGE_BYTES, max_metadata_entries=3)
 

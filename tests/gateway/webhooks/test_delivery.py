@@ -16,8 +16,8 @@ from gateway.logging import configure_logging
 from gateway.store.base import JobStore
 from sandbox.serving import serve_app
 from tests.conftest import TEAM_B_KEY, GatewayFactory, auth, gateway_settings, wait_terminal
-from tests.metrics_support import scrape, value
-from tests.webhook_support import SECRET_ENV, Receiver, new_secret, verify, wait_delivery, webhook_config
+from tests.gateway.metrics.conftest import scrape, value
+from tests.gateway.webhooks.conftest import SECRET_ENV, Receiver, new_secret, verify, wait_delivery, webhook_config
 
 
 @pytest.fixture

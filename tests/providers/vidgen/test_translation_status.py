@@ -19,7 +19,7 @@ from providers.contract import (
     UpstreamUnavailable,
 )
 from providers.vidgen import build_poll, classify_error, parse_status
-from tests.vidgen_translation_support import SETTINGS, fixture_reply
+from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
 
 # --------------------------------------------------------------------------------------------- status
 

@@ -28,7 +28,7 @@ from providers.vidgen import (
     parse_models,
     parse_submit,
 )
-from tests.vidgen_translation_support import SETTINGS, fixture_reply
+from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
 
 START = ImageData(mime_type="image/png", data=b"start", digest="0" * 64)
 END = ImageData(mime_type="image/jpeg", data=b"end", digest="1" * 64)

@@ -11,7 +11,8 @@ import pytest
 
 from routing.headroom.config import HeadroomConfig
 from routing.headroom.demand import demand_reserve
-from tests.headroom_support import Backend, Clock, config, open_backend
+from tests.conftest import FakeClock
+from tests.routing.headroom.conftest import Backend, config, open_backend
 
 # --------------------------------------------------------------------------------------------- sizing
 
@@ -72,7 +73,7 @@ AUTO = {"nanogpt": config(("generate", 6, 3600), reserve="auto")}
 async def test_exclusive_requests_seen_by_one_replica_size_the_reserve_on_another(backend: Backend) -> None:
     """Two exclusive requests noted on replica A (and two units taken) make replica B hold back the rest of a
     window of 6 (2 per hour expected over the hour until a unit frees, plus 1 = 3; 4 left is above that, 3 is not)."""
-    a, b = backend.replica(AUTO, Clock()), backend.replica(AUTO, Clock())
+    a, b = backend.replica(AUTO, FakeClock()), backend.replica(AUTO, FakeClock())
     for _ in range(2):
         await a.note_exclusive("nanogpt")
         assert await a.try_take("nanogpt", "generate")
@@ -86,7 +87,7 @@ async def test_exclusive_requests_seen_by_one_replica_size_the_reserve_on_anothe
 
 
 async def test_with_no_exclusive_request_seen_the_window_is_spent_to_the_end(backend: Backend) -> None:
-    headroom = backend.replica(AUTO, Clock())
+    headroom = backend.replica(AUTO, FakeClock())
     for _ in range(5):
         assert await headroom.try_take("nanogpt", "generate")
     assert (await headroom.reserved_units("nanogpt")).why is None
@@ -96,7 +97,7 @@ async def test_with_no_exclusive_request_seen_the_window_is_spent_to_the_end(bac
 async def test_exclusive_requests_are_counted_only_where_the_reserve_is_auto(backend: Backend) -> None:
     """A fixed reserve keeps its count of units and ignores the demand count (nothing is written for it)."""
     configs = {"nanogpt": config(("generate", 6, 3600), reserve=1), "other": config(("generate", 6, 3600))}
-    headroom = backend.replica(configs, Clock())
+    headroom = backend.replica(configs, FakeClock())
     for _ in range(4):
         await headroom.note_exclusive("nanogpt")
         await headroom.note_exclusive("other")
@@ -107,7 +108,7 @@ async def test_exclusive_requests_are_counted_only_where_the_reserve_is_auto(bac
 
 async def test_reserved_units_gives_the_units_kept_per_window(backend: Backend) -> None:
     """What claims that may go elsewhere must leave: the auto size per window, nothing without demand."""
-    headroom = backend.replica(AUTO, Clock())
+    headroom = backend.replica(AUTO, FakeClock())
     assert (await headroom.reserved_units("nanogpt")).units == {}
     for _ in range(2):
         await headroom.note_exclusive("nanogpt")
@@ -118,7 +119,7 @@ async def test_reserved_units_gives_the_units_kept_per_window(backend: Backend) 
 async def test_a_take_that_must_keep_the_reserve_stops_above_it(backend: Backend) -> None:
     """Window 6, keep 2: four takes that must keep 2 succeed, the next is refused with 2 left; plain takes (a
     request only this provider serves) then spend those 2."""
-    headroom = backend.replica({"nanogpt": config(("generate", 6, 3600), reserve=2)}, Clock())
+    headroom = backend.replica({"nanogpt": config(("generate", 6, 3600), reserve=2)}, FakeClock())
     assert [await headroom.try_take("nanogpt", "generate", keep=2) for _ in range(5)] == [True] * 4 + [False]
     assert await headroom.remaining("nanogpt", "generate") == 2
     assert [await headroom.try_take("nanogpt", "generate") for _ in range(3)] == [True, True, False]
@@ -126,7 +127,7 @@ async def test_a_take_that_must_keep_the_reserve_stops_above_it(backend: Backend
 
 async def test_concurrent_takes_that_must_keep_the_reserve_never_dig_into_it(backend: Backend) -> None:
     """Twenty takes at once on one replica, window 10, keep 3: exactly 7 succeed (check and take are one step)."""
-    headroom = backend.replica({"nanogpt": config(("generate", 10, 3600), reserve=3)}, Clock())
+    headroom = backend.replica({"nanogpt": config(("generate", 10, 3600), reserve=3)}, FakeClock())
     taken = await asyncio.gather(*(headroom.try_take("nanogpt", "generate", keep=3) for _ in range(20)))
     assert sum(taken) == 7
     assert await headroom.remaining("nanogpt", "generate") == 3

@@ -22,21 +22,10 @@ from routing.health.breakers import (
     MemoryCircuitBreakers,
 )
 from routing.health.redis_breakers import RedisCircuitBreakers
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, FakeClock
 
 T0 = 1_750_000_000.0
 SETTINGS = BreakerSettings(window_s=60, min_calls=4, failure_ratio=0.5, cooldown_s=30, half_open_probes=1)
-
-
-class FakeClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 Factory = Callable[[BreakerSettings], CircuitBreakers]
@@ -44,7 +33,7 @@ Factory = Callable[[BreakerSettings], CircuitBreakers]
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -1,5 +1,5 @@
-"""Shared by the test_store_contract_* modules: jobs one second apart and a paging helper, for the JobStore
-contract run against every store. Only builds data; the `store` fixture comes from conftest."""
+"""Shared by the test_contract_* modules: jobs one second apart and a paging helper, for the JobStore contract
+run against every store. Only builds data; the `store` fixture comes from tests/conftest.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Shared by the test_headroom* modules: a settable clock and a backend that hands out "replicas" — Headroom
-instances over one shared state (one MemoryStorage + MemoryHeadroomStore, or one Redis prefix with a client each)."""
+"""Shared by the headroom tests: a backend that hands out "replicas" — Headroom instances over one shared state
+(one MemoryStorage + MemoryHeadroomStore, or one Redis prefix with a client each) — and a config shorthand."""
 
 from __future__ import annotations
 
@@ -13,20 +13,9 @@ from limits.aio.storage import MemoryStorage
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from routing.headroom.store import MemoryHeadroomStore
 from routing.headroom.tracker import Headroom
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, WALL_START, FakeClock
 
-T0 = 1_750_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+T0 = WALL_START  # where every FakeClock() starts
 
 
 class Backend:
@@ -38,7 +27,7 @@ class Backend:
         self._replicas: list[Headroom] = []
         self._clients: list[aioredis.Redis] = []
 
-    def replica(self, configs: Mapping[str, HeadroomConfig], clock: Clock) -> Headroom:
+    def replica(self, configs: Mapping[str, HeadroomConfig], clock: FakeClock) -> Headroom:
         """Another gateway process: its own Headroom (and Redis client), the same shared state."""
         if self.kind == "memory":
             headroom = Headroom(configs, windows=self._windows, store=self._store, clock=clock)

@@ -1,4 +1,5 @@
-"""Reading metrics as a scraper does: the exposition parsed into series (name and labels) and their values."""
+"""Reading metrics as a scraper does: the exposition parsed into series (name and labels) and their values; and
+a Metrics with a sample in every metric. The usage, webhook and end-to-end tests import these readers too."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared by the test_vidgen_translation_* modules: the provider settings they build calls with and the
+"""Shared by the test_translation_* modules: the provider settings they build calls with and the
 recorded seed-000 replies they parse. Pure: no I/O beyond reading fixture files."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from providers.contract import ProviderSettings, Reply
 
-FIXTURES = Path(__file__).parent / "providers" / "vidgen" / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 SETTINGS = ProviderSettings(base_url="https://vidgen.test", api_key="sk-test")
 
 

@@ -1,5 +1,6 @@
-"""Shared by the webhook tests: a receiver served on loopback that fails its first N deliveries, a Standard
-Webhooks verifier written from the spec (independent of gateway/webhooks/signing.py), and the test config."""
+"""Shared by the webhook tests (here and the replica test in tests/e2e/): a receiver served on loopback that fails
+its first N deliveries, a Standard Webhooks verifier written from the spec (independent of
+gateway/webhooks/signing.py), and the test config."""
 
 from __future__ import annotations
 
