@@ -16,7 +16,7 @@ from gateway.config import Settings
 from gateway.store.base import JobStore
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from tests.conftest import TEAM_A_KEY, GatewayFactory, auth, example_settings
-from tests.e2e.test_gate import arm, generate_calls
+from tests.e2e.conftest import arm, generate_calls
 from tests.gateway.metrics.conftest import scrape, value
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}

@@ -3,35 +3,13 @@ how attempts are recorded, and what the client gets when nothing accepts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import msgspec
-import pytest
 
-from sandbox.control import SandboxControl
-from sandbox.faults import FaultSpec
 from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal
+from tests.e2e.conftest import arm, generate_calls
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
-
-
-@pytest.fixture
-async def gateway(sandbox: dict[str, str], serve_gateway: GatewayFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_gateway(example_settings(sandbox)) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield client
-
-
-async def arm(sandbox: dict[str, str], provider: str, **fault: Any) -> None:
-    async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        spec = FaultSpec(**{"action": "generate", "times": 1, **fault})
-        await SandboxControl(emulator).arm(spec)  # raises unless 201
-
-
-async def generate_calls(sandbox: dict[str, str], provider: str) -> int:
-    async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
 
 
 async def test_cheapest_eligible_provider_wins(gateway: httpx.AsyncClient) -> None:
@@ -45,7 +23,7 @@ async def test_a_429_moves_the_job_to_the_next_candidate_and_records_both(
     gateway: httpx.AsyncClient, sandbox: dict[str, str]
 ) -> None:
     """NanoGPT answers 429: the job lands on videogenapi, completes, and both attempts are on the job."""
-    await arm(sandbox, "nanogpt", status_code=429)
+    await arm(sandbox["nanogpt"], status_code=429)
     video = (await gateway.post("/v1/videos", json=SORA, headers=auth())).json()
     assert video["provider"] == "videogenapi"
     assert video["routing"]["attempts"] == [
@@ -61,12 +39,12 @@ async def test_content_policy_never_fails_over(gateway: httpx.AsyncClient, sandb
     reply = await gateway.post("/v1/videos", json={**SORA, "prompt": "x [sandbox:block]"}, headers=auth())
     assert reply.status_code == 400
     assert reply.json()["error"]["type"] == "content_policy"
-    assert await generate_calls(sandbox, "videogenapi") == 0
+    assert await generate_calls(sandbox["videogenapi"]) == 0
 
 
 async def test_no_fallbacks_when_the_request_says_so(gateway: httpx.AsyncClient, sandbox: dict[str, str]) -> None:
     """With allow_fallbacks false, the first candidate's 429 is the answer: 503 with Retry-After, no second try."""
-    await arm(sandbox, "nanogpt", status_code=429)
+    await arm(sandbox["nanogpt"], status_code=429)
     body = {**SORA, "routing": {"allow_fallbacks": False}}
     reply = await gateway.post("/v1/videos", json=body, headers=auth())
     assert reply.status_code == 503
@@ -78,8 +56,8 @@ async def test_every_candidate_failing_is_a_503_naming_each_attempt(
     gateway: httpx.AsyncClient, sandbox: dict[str, str]
 ) -> None:
     """Both sora-2 providers fail with fail-over-able errors: 503 listing both, and no job is left behind."""
-    await arm(sandbox, "nanogpt", status_code=503)
-    await arm(sandbox, "videogenapi", status_code=502)
+    await arm(sandbox["nanogpt"], status_code=503)
+    await arm(sandbox["videogenapi"], status_code=502)
     reply = await gateway.post("/v1/videos", json=SORA, headers=auth())
     assert reply.status_code == 503
     error = reply.json()["error"]
@@ -112,7 +90,7 @@ async def test_ops_can_let_content_policy_fail_over(sandbox: dict[str, str], ser
     )
     async with serve_gateway(settings) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
         reply = await client.post("/v1/videos", json={**SORA, "prompt": "x [sandbox:block]"}, headers=auth())
-    assert await generate_calls(sandbox, "nanogpt") == 1
-    assert await generate_calls(sandbox, "videogenapi") == 1
+    assert await generate_calls(sandbox["nanogpt"]) == 1
+    assert await generate_calls(sandbox["videogenapi"]) == 1
     assert reply.status_code == 400
     assert reply.json()["error"]["provider"] == "videogenapi"

@@ -4,41 +4,22 @@ policy never moves; `routing.max_attempts` bounds submit-time and post-acceptanc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import msgspec
-import pytest
 
 from gateway.schema.job import Attempt, VideoJob
 from gateway.videos.failover import next_query, replay_of
 from providers.contract import ErrorClass, Failure, GenerationRequest, ImageData, ImageUrl, Scene
 from routing.router import RouteQuery
-from sandbox.control import SandboxControl
-from sandbox.faults import FaultSpec
-from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal
+from tests.conftest import auth, wait_terminal
+from tests.e2e.conftest import arm, generate_calls
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
 # NanoGPT's status reply for a job that failed on its side (providers.md §4.5 shape B).
 GPU_LOST = '{"status": "FAILED", "error": "GPU node lost"}'
 NSFW = '{"status": "FAILED", "isNSFWError": true, "userFriendlyError": "flagged by the output filter"}'
-
-
-@pytest.fixture
-async def gateway(sandbox: dict[str, str], serve_gateway: GatewayFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_gateway(example_settings(sandbox)) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield client
-
-
-async def arm(sandbox: dict[str, str], provider: str, **fault: Any) -> None:
-    async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        await SandboxControl(emulator).arm(FaultSpec(**fault))  # raises unless 201
-
-
-async def generate_calls(sandbox: dict[str, str], provider: str) -> int:
-    async with httpx.AsyncClient(base_url=sandbox[provider]) as emulator:
-        return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
 
 
 async def create(gateway: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
@@ -54,7 +35,7 @@ async def test_an_accepted_job_that_fails_upstream_moves_to_the_next_provider_un
 ) -> None:
     """NanoGPT accepts, then reports FAILED (an internal error): the same job is submitted to videogenapi, completes
     there at videogenapi's price, and records both attempts."""
-    await arm(sandbox, "nanogpt", action="status", body=GPU_LOST, times=-1)
+    await arm(sandbox["nanogpt"], action="status", body=GPU_LOST, times=-1)
     video = await create(gateway)
     done = await wait_terminal(gateway, video["id"])
 
@@ -65,40 +46,40 @@ async def test_an_accepted_job_that_fails_upstream_moves_to_the_next_provider_un
     ]
     assert (done["seconds"], done["usage"]["cost_usd"]) == ("10", 1.99)
     assert done["error"] is None
-    assert (await generate_calls(sandbox, "nanogpt"), await generate_calls(sandbox, "videogenapi")) == (1, 1)
+    assert (await generate_calls(sandbox["nanogpt"]), await generate_calls(sandbox["videogenapi"])) == (1, 1)
 
 
 async def test_content_policy_after_acceptance_never_moves(gateway: httpx.AsyncClient, sandbox: dict[str, str]) -> None:
     """An output NanoGPT's filter flags fails the job as content_policy; videogenapi is never asked."""
-    await arm(sandbox, "nanogpt", action="status", body=NSFW, times=-1)
+    await arm(sandbox["nanogpt"], action="status", body=NSFW, times=-1)
     done = await wait_terminal(gateway, (await create(gateway))["id"])
 
     assert (done["status"], done["provider"], done["error"]["code"]) == ("failed", "nanogpt", "content_policy")
-    assert await generate_calls(sandbox, "videogenapi") == 0
+    assert await generate_calls(sandbox["videogenapi"]) == 0
 
 
 async def test_max_attempts_one_keeps_the_job_on_its_first_provider(
     gateway: httpx.AsyncClient, sandbox: dict[str, str]
 ) -> None:
     """`routing.max_attempts = 1`: NanoGPT's failure ends the job with NanoGPT's error; nothing is resubmitted."""
-    await arm(sandbox, "nanogpt", action="status", body=GPU_LOST, times=-1)
+    await arm(sandbox["nanogpt"], action="status", body=GPU_LOST, times=-1)
     done = await wait_terminal(gateway, (await create(gateway, routing={"max_attempts": 1}))["id"])
 
     assert (done["status"], done["provider"], done["error"]["code"]) == ("failed", "nanogpt", "upstream_error")
     assert "GPU node lost" in done["error"]["message"]
-    assert await generate_calls(sandbox, "videogenapi") == 0
+    assert await generate_calls(sandbox["videogenapi"]) == 0
 
 
 async def test_max_attempts_counts_submit_time_attempts_too(
     gateway: httpx.AsyncClient, sandbox: dict[str, str]
 ) -> None:
     """With `max_attempts = 1` a 429 at submit is not failed over either: the client gets NanoGPT's refusal."""
-    await arm(sandbox, "nanogpt", action="generate", status_code=429, times=1)
+    await arm(sandbox["nanogpt"], action="generate", status_code=429, times=1)
     reply = await gateway.post("/v1/videos", json={**SORA, "routing": {"max_attempts": 1}}, headers=auth())
 
     assert reply.status_code == 503, reply.text
     assert reply.json()["error"]["provider"] == "nanogpt"
-    assert await generate_calls(sandbox, "videogenapi") == 0
+    assert await generate_calls(sandbox["videogenapi"]) == 0
 
 
 async def test_when_the_next_provider_refuses_the_job_ends_with_the_first_failure_and_both_attempts(
@@ -106,8 +87,8 @@ async def test_when_the_next_provider_refuses_the_job_ends_with_the_first_failur
 ) -> None:
     """NanoGPT fails after acceptance and videogenapi answers the resubmission with a 503: the job fails with
     NanoGPT's error, both attempts recorded, and is finalized (nothing left scheduled)."""
-    await arm(sandbox, "nanogpt", action="status", body=GPU_LOST, times=-1)
-    await arm(sandbox, "videogenapi", action="generate", status_code=503, times=1)
+    await arm(sandbox["nanogpt"], action="status", body=GPU_LOST, times=-1)
+    await arm(sandbox["videogenapi"], action="generate", status_code=503, times=1)
     done = await wait_terminal(gateway, (await create(gateway))["id"])
 
     assert (done["status"], done["provider"], done["error"]["provider"]) == ("failed", "videogenapi", "nanogpt")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import httpx
 import msgspec
@@ -14,29 +13,11 @@ import pytest
 from gateway.config import Settings
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from routing.health.breakers import BreakerSettings
-from sandbox.control import SandboxControl
-from sandbox.faults import FaultSpec
 from tests.conftest import GatewayFactory, auth, example_settings
+from tests.e2e.conftest import arm, generate_calls, with_nanogpt
 
 SORA = {"model": "sora-2", "prompt": "a paper boat on a pond"}
 NANO_ONLY = {**SORA, "routing": {"providers": ["nanogpt"]}}
-
-
-async def arm(url: str, **fault: Any) -> None:
-    async with httpx.AsyncClient(base_url=url) as emulator:
-        spec = FaultSpec(**{"action": "generate", "times": 1, **fault})
-        await SandboxControl(emulator).arm(spec)  # raises unless 201
-
-
-async def generate_calls(url: str) -> int:
-    async with httpx.AsyncClient(base_url=url) as emulator:
-        return (await SandboxControl(emulator).stats()).calls.get("generate", 0)
-
-
-def with_nanogpt(settings: Settings, **changes: Any) -> Settings:
-    providers = dict(settings.providers)
-    providers["nanogpt"] = msgspec.structs.replace(providers["nanogpt"], **changes)
-    return msgspec.structs.replace(settings, providers=providers)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from gateway.config import Settings
 from gateway.store.base import JobStore
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from tests.conftest import GatewayFactory, auth, example_settings
-from tests.e2e.test_gate import generate_calls, with_nanogpt
+from tests.e2e.conftest import generate_calls, with_nanogpt
 
 SHARED = {"model": "kling-2.5", "prompt": "a fox in the snow", "seconds": 5}  # NanoGPT $0.35, videogenapi $1.99
 NANO_ONLY = {"model": "sora-2", "prompt": "a paper boat on a pond", "seconds": 4}  # videogenapi offers 10 s only
