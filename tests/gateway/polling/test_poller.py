@@ -4,15 +4,12 @@ statistics) + the memory or Redis store. Transient errors, give-up, deadlines, l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
-from gateway.config import Settings
 from gateway.errors import StoreUnavailable
 from gateway.polling.poller import Poller
 from gateway.schema.job import VideoJob, new_job_id
@@ -22,59 +19,8 @@ from gateway.store.redis import RedisStore
 from gateway.upstreams import build_upstreams
 from gateway.videos.writer import JobWriter
 from providers.contract import ignore_capacity
-from sandbox.control import SandboxControl
-from sandbox.faults import FaultSpec, StatsReport
-from sandbox.serving import serve_app
-from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, GatewayFactory, auth, gateway_settings, wait_terminal
-
-
-class Emulator:
-    """The Vidgen emulator's private control routes: fault switches and call statistics."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def fault(self, **spec: Any) -> None:
-        await SandboxControl(self.client).arm(FaultSpec(**{"action": "status", **spec}))  # raises unless 201
-
-    async def stats(self) -> StatsReport:
-        return await SandboxControl(self.client).stats()  # raises unless 200
-
-    async def status_calls(self) -> int:
-        return (await self.stats()).calls.get("status", 0)
-
-
-@contextlib.asynccontextmanager
-async def emulator_at(url: str) -> AsyncIterator[Emulator]:
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield Emulator(client)
-
-
-@contextlib.asynccontextmanager
-async def slow_vidgen(api_key: str, *, run_s: float) -> AsyncIterator[str]:
-    """A Vidgen emulator of its own whose jobs run `run_s` seconds (the shared fixture's run 0.25 s)."""
-    config = VidgenEmulatorConfig(api_keys=frozenset({api_key}), queue_s=0.05, run_s=run_s)
-    async with serve_app(create_vidgen_emulator(config)) as url:
-        yield url
-
-
-@contextlib.asynccontextmanager
-async def gateway(
-    serve_gateway: GatewayFactory, settings: Settings, store: JobStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        serve_gateway(settings, store=store) as url,
-        httpx.AsyncClient(base_url=url, timeout=10) as client,
-    ):
-        yield client
-
-
-async def submit(client: httpx.AsyncClient, prompt: str = "a lighthouse at dusk") -> str:
-    reply = await client.post("/v1/videos", json={"prompt": prompt}, headers=auth())
-    assert reply.status_code == 202, reply.text
-    video_id: str = reply.json()["id"]
-    return video_id
+from tests.gateway.polling.conftest import Emulator, emulator_at, gateway, slow_vidgen, submit
 
 
 async def stored(store: JobStore, job_id: str) -> VideoJob:

@@ -14,7 +14,7 @@ from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from tests.conftest import REDIS_URL, GatewayFactory, auth, gateway_settings, wait_terminal
-from tests.gateway.polling.test_poller import emulator_at, gateway, slow_vidgen, submit
+from tests.gateway.polling.conftest import emulator_at, gateway, slow_vidgen, submit
 
 
 async def test_an_upstream_call_that_would_outlast_the_lease_is_cut_short_as_a_timeout(
