@@ -1,5 +1,6 @@
 """Shared fixtures: a real Redis (separate db, unique key prefix per test), emulators and gateways served on
-loopback sockets, and helpers to build settings. Behaviour changes only through create_app arguments."""
+loopback sockets, a hand-moved clock, and helpers to build settings. Behaviour changes only through create_app
+arguments."""
 
 from __future__ import annotations
 
@@ -23,9 +24,27 @@ from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
+WALL_START = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 VIDGEN_KEY_ENV = "TEST_VIDGEN_API_KEY"
 TEAM_A_KEY = "vgk_test_team_a_" + secrets.token_hex(8)
 TEAM_B_KEY = "vgk_test_team_b_" + secrets.token_hex(8)
+
+
+class FakeClock:
+    """A clock the test moves by hand (from WALL_START unless told); with `step` set, every reading also moves it
+    on by `step`. Stands in for time.time in emulators, headroom, circuit breakers and speed books."""
+
+    def __init__(self, now: float = WALL_START) -> None:
+        self.now = now
+        self.step = 0.0
+
+    def __call__(self) -> float:
+        reading = self.now
+        self.now += self.step
+        return reading
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def test_keyring() -> KeyRing:

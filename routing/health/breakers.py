@@ -55,7 +55,8 @@ class HealthUnavailable(Exception):
 
 @runtime_checkable
 class CircuitBreakers(Protocol):
-    """One circuit per provider; every implementation passes the same contract suite (tests/test_health.py)."""
+    """One circuit per provider; every implementation passes the same contract suite
+    (tests/routing/health/test_breakers.py)."""
 
     async def allow(self, provider: str) -> bool:
         """Closed: yes. Open: no until the cooldown ends, then half-open with at most `half_open_probes`
