@@ -46,7 +46,7 @@ _REJECTED = {
 class Case:
     """What differs per provider: its model id, how it takes an image, and where §6.2 departs from the norm."""
 
-    slug: str
+    provider: str
     upstream_model: str
     image: Image
     classes: dict[int, ErrorClass]
@@ -66,7 +66,7 @@ def _data_image() -> Image:
 CASES = {
     # Vidgen: a 400 without the pre-generation block string is validation; 402 is undocumented (other 4xx).
     "vidgen": Case(
-        slug="vidgen",
+        provider="vidgen",
         upstream_model="scenex",
         image=_data_image(),
         classes={**_REJECTED, 402: ErrorClass.INVALID_REQUEST},
@@ -74,7 +74,7 @@ CASES = {
     ),
     # VideoGen: 402 is credits (quota); content policy shows up as a failed execution, not at submit.
     "videogen": Case(
-        slug="videogen",
+        provider="videogen",
         upstream_model="auto",
         image=_data_image(),
         classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
@@ -82,7 +82,7 @@ CASES = {
     ),
     # videogenapi: images by URL only; a content refusal is an undifferentiated 400 (§6.2: undocumented).
     "videogenapi": Case(
-        slug="videogenapi",
+        provider="videogenapi",
         upstream_model="kling_25",
         image=ImageUrl(url="https://images.example.com/frame.png"),
         classes={**_REJECTED, 402: ErrorClass.INVALID_REQUEST},
@@ -90,13 +90,13 @@ CASES = {
     ),
     # NanoGPT: 402 is insufficient balance (quota); content policy is a 400 at submit with its own code.
     "nanogpt": Case(
-        slug="nanogpt",
+        provider="nanogpt",
         upstream_model="kling-v25-turbo-pro",
         image=_data_image(),
         classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
     ),
 }
-SLUGS = [pytest.param(slug, id=slug) for slug in CASES if slug in PROVIDERS]
+PROVIDER_CASES = [pytest.param(provider, id=provider) for provider in CASES if provider in PROVIDERS]
 
 
 @dataclass
@@ -121,16 +121,16 @@ class Harness:
             if status.status in TERMINAL_STATUSES:
                 return status
             await asyncio.sleep(0.02)
-        raise AssertionError(f"{self.case.slug} job {job.upstream_id} never finished")
+        raise AssertionError(f"{self.case.provider} job {job.upstream_id} never finished")
 
 
-@pytest.fixture(params=SLUGS)
+@pytest.fixture(params=PROVIDER_CASES)
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     case = CASES[request.param]
     key = "sbx_" + secrets.token_hex(8)
-    async with serve_app(EMULATORS[case.slug](key, 0.02)) as url, httpx.AsyncClient(timeout=5) as http:
+    async with serve_app(EMULATORS[case.provider](key, 0.02)) as url, httpx.AsyncClient(timeout=5) as http:
         settings = ProviderSettings(base_url=url, api_key=key, timeout_s=0.5)
-        adapter = PROVIDERS[case.slug](http, settings)
+        adapter = PROVIDERS[case.provider](http, settings)
         async with httpx.AsyncClient(base_url=url, timeout=5) as emulator:
             yield Harness(case=case, adapter=adapter, emulator=emulator, http=http)
 
@@ -159,7 +159,7 @@ async def test_submit_errors_map_to_their_documented_class(harness: Harness, sta
     with pytest.raises(UpstreamError) as raised:
         await harness.adapter.submit(harness.request())
     assert raised.value.error_class == harness.case.classes[status_code]
-    assert raised.value.provider == harness.case.slug
+    assert raised.value.provider == harness.case.provider
 
 
 async def test_a_slow_submit_is_a_timeout_whose_outcome_is_unknown(harness: Harness) -> None:

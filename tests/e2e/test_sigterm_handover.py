@@ -18,7 +18,7 @@ from sandbox.faults import FaultSpec
 from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
-from tests.processes import gateway_process, on_shared_redis
+from tests.e2e.processes import gateway_process, on_shared_redis
 
 JOBS = 12
 LEASE_S = 20.0

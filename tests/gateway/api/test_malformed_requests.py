@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from tests.conftest import TEAM_A_KEY, VIDGEN_KEY_ENV, GatewayFactory, gateway_settings, gateway_settings_text
-from tests.processes import gateway_process
+from tests.e2e.processes import gateway_process
 
 
 async def _raw(url: str, request: bytes) -> tuple[int, bytes]:
