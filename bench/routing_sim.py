@@ -10,7 +10,7 @@ three arms, each on fresh emulators and a fresh Redis prefix:
 
 Provider time runs `time_scale` times the wall clock (emulator jobs, windows and Retry-After; the gateway's
 configured windows and poll cadence); times in the report are provider seconds. The cheapest feasible assignment
-(bench/routing_oracle.py) respects the configured windows (less the units failed calls took) and the cooldowns
+(bench/routing/oracle.py) respects the configured windows (less the units failed calls took) and the cooldowns
 NanoGPT announced with its 429s; the requests it cannot serve either are those for which capacity did not suffice.
 Prints a Markdown section and appends it to bench/RESULTS.md (--no-write to skip). In-process: emulators and gateway
 share one event loop on loopback."""
@@ -29,9 +29,9 @@ import httpx
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench.routing_oracle import Arrival, Offer, Outage, Spent, Window, cheapest_feasible
-from bench.routing_sim_report import report
-from bench.routing_sim_support import (
+from bench.routing.oracle import Arrival, Offer, Outage, Spent, Window, cheapest_feasible
+from bench.routing.report import report
+from bench.routing.workload import (
     ADMIN_TEAM,
     NANOGPT_EMULATOR_PER_MIN,
     ROOT,

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from bench.routing_oracle import Arrival, Offer, Outage, Spent, Window, cheapest_feasible, pack
-from bench.routing_sim_report import peak
+from bench.routing.oracle import Arrival, Offer, Outage, Spent, Window, cheapest_feasible, pack
+from bench.routing.report import peak
 
 
 def brute_force(intervals: list[tuple[float, float, int]], limit: int) -> int:

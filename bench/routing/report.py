@@ -9,8 +9,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.routing_oracle import Arrival, Offer, Window, cheapest_feasible
-from bench.routing_sim_support import Capacity, Fault, Job, Shapes
+from bench.routing.oracle import Arrival, Offer, Window, cheapest_feasible
+from bench.routing.workload import Capacity, Fault, Job, Shapes
 from bench.status_poll import machine
 
 
@@ -92,7 +92,7 @@ def report(
         "",
         load_line(workload, shapes, windows),
         "",
-        "Capacity sufficed = the cheapest feasible assignment (bench/routing_oracle.py: exact hindsight min-cost "
+        "Capacity sufficed = the cheapest feasible assignment (bench/routing/oracle.py: exact hindsight min-cost "
         "packing under the configured windows, less the units that arm's failed calls took, and the cooldowns "
         "NanoGPT announced in that arm) can serve the request. Cheapest $ = that assignment's cost for the requests "
         "the arm completed. Cost = sum of `usage.cost_usd`. Time to video (provider s) = create sent -> client poll "
