@@ -6,6 +6,7 @@ move an accepted job to another provider, and the record once one accepts. Every
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import random
 from collections.abc import Callable, Mapping
@@ -115,8 +116,13 @@ class Failover:
         )
         task = asyncio.create_task(self._record(job, followed, accepted, until=math.inf))
         self._recording[job.id] = task
-        task.add_done_callback(lambda _: self._recording.pop(job.id, None))
+        task.add_done_callback(functools.partial(self._recorded, job.id))
         raise AcceptedNotRecorded(job.id)
+
+    def _recorded(self, job_id: str, task: asyncio.Task[VideoJob | None]) -> None:
+        self._recording.pop(job_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job_record_abandoned", job_id=job_id, error=type(task.exception()).__name__)
 
     def _followed(self, job: VideoJob, accepted: Accepted) -> VideoJob:
         candidate = accepted.candidate
