@@ -42,6 +42,7 @@ from gateway.usage.gauges import BudgetGauges
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.ledger import settlement
 from gateway.usage.records import LedgerRecord, Quota
+from gateway.usage.retention import LedgerSweep
 from gateway.videos.assets import AssetLinks
 from gateway.videos.failover import Failover
 from gateway.videos.idempotency import IdempotentCreates, claim_ttl_s
@@ -75,7 +76,7 @@ def create_app(
     usage_hooks: UsageHooks = NO_HOOKS,
 ) -> Litestar:
     keys = keyring or KeyRing.from_config(settings.keys)
-    job_store = store or backends.store_from(settings)
+    job_store = store or backends.store_from(settings, clock)
     replica = new_replica_id()
     metrics = build_metrics(settings, keys.callers(), clock=clock)
 
@@ -110,7 +111,7 @@ def create_app(
             cancels_upstream=lambda provider: provider in upstreams and upstreams[provider].adapter.traits.can_cancel,
             hooks=hooks,
         )
-        outbox, idempotency_keys = backends.shared_records(job_store, clock)
+        outbox, idempotency_keys = backends.shared_records(settings, job_store, clock)
         app.state.outbox = outbox
         webhooks = WebhookDispatcher(
             outbox=outbox,
@@ -174,12 +175,17 @@ def create_app(
             observe_lag=metrics.poll_lag,
         )
         app.state.creates = IdempotentCreates(
-            service=app.state.service, keys=idempotency_keys, claim_ttl_s=claim_ttl_s(settings)
+            service=app.state.service,
+            keys=idempotency_keys,
+            claim_ttl_s=claim_ttl_s(settings),
+            record_ttl_s=settings.retention.idempotency_s,
         )
         heartbeat = asyncio.create_task(_beat(replicas, replica, settings.poller.heartbeat_s))
         task = asyncio.create_task(poller.run()) if run_poller else None
         budgets = BudgetGauges(admission.book, settings.quotas, metrics, clock=clock)
         budgets_task = asyncio.create_task(budgets.run())
+        ledger_sweep = LedgerSweep(admission.book, settings.retention, clock=clock)
+        ledger_sweep_task = asyncio.create_task(ledger_sweep.run())
         webhooks_task = asyncio.create_task(webhooks.run()) if run_poller else None
         log.info("gateway_started", store=type(job_store).__name__, providers=sorted(upstreams))
         try:
@@ -196,6 +202,8 @@ def create_app(
                 await heartbeat
             budgets.stop()
             await budgets_task
+            ledger_sweep.stop()
+            await ledger_sweep_task
             await metrics.providers.close()
             if webhooks_task is not None:
                 webhooks.stop()

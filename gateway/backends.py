@@ -31,21 +31,24 @@ from routing.speed.redis_book import RedisSpeedBook
 log = structlog.get_logger("gateway.backends")
 
 
-def store_from(settings: Settings) -> JobStore:
+def store_from(settings: Settings, clock: Callable[[], float]) -> JobStore:
     if settings.store.backend == "memory":
         log.warning("memory_store_in_use", note="single process; jobs do not survive a restart")
-        return MemoryStore()
+        return MemoryStore(retention=settings.retention, clock=clock)
     url = settings.store.redis_url
     if settings.store.redis_url_env:
         url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
-    return RedisStore.from_url(url, prefix=settings.store.key_prefix)
+    return RedisStore.from_url(url, prefix=settings.store.key_prefix, retention=settings.retention)
 
 
-def shared_records(store: JobStore, clock: Callable[[], float]) -> tuple[Outbox, IdempotencyKeys]:
-    """The webhook outbox and idempotency keys live where the jobs live: in Redis, or in this process."""
+def shared_records(settings: Settings, store: JobStore, clock: Callable[[], float]) -> tuple[Outbox, IdempotencyKeys]:
+    """The webhook outbox and idempotency keys live where the jobs live: in Redis, or in this process. Finished
+    deliveries are kept `[retention] webhooks_s` (idempotency records carry their own TTL)."""
+    keep_s = settings.retention.webhooks_s
     if isinstance(store, RedisStore):
-        return RedisOutbox(store.client, prefix=store.prefix), RedisIdempotencyKeys(store.client, prefix=store.prefix)
-    return MemoryOutbox(), MemoryIdempotencyKeys(clock=clock)
+        outbox = RedisOutbox(store.client, prefix=store.prefix, retention_s=keep_s)
+        return outbox, RedisIdempotencyKeys(store.client, prefix=store.prefix)
+    return MemoryOutbox(retention_s=keep_s, clock=clock), MemoryIdempotencyKeys(clock=clock)
 
 
 def replicas(store: JobStore, clock: Callable[[], float]) -> Replicas:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from gateway.cadence import PollingConfig
+from gateway.store.retention import RetentionSettings
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from gateway.webhooks.settings import WebhookSettings
 from routing.catalogue import Catalogue, Model
@@ -127,6 +128,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     metrics: MetricsSettings = MetricsSettings()
     quotas: QuotaSettings = QuotaSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    retention: RetentionSettings = RetentionSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()

@@ -4,10 +4,12 @@ arguments."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -45,6 +47,15 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 10.0) -> None:
+    """Poll `check` until it holds; bounded, so a state that never comes fails the test (no timing asserted)."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        await asyncio.sleep(0.05)
 
 
 def test_keyring() -> KeyRing:

@@ -1,22 +1,55 @@
-"""In-memory store: one process, nothing survives a restart. Same contract as the Redis store."""
+"""In-memory store: one process, nothing survives a restart. Same contract as the Redis store.
+
+Retention (when given): a finalized job expires `jobs_s` after its last write, as on Redis; expired jobs are
+dropped, record and index entry together, whenever the store is used (a heap of expiry times, so amortized)."""
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import time
+from collections.abc import Callable
 
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
+from gateway.store.retention import RetentionSettings
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, *, retention: RetentionSettings | None = None, clock: Callable[[], float] = time.time) -> None:
         self._jobs: dict[str, VideoJob] = {}
         self._teams: dict[str, list[str]] = {}
         self._due: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
+        self._retention = retention
+        self._clock = clock
+        self._expires: dict[str, float] = {}
+        self._expiry_heap: list[tuple[float, str]] = []
+
+    def _expire(self) -> None:
+        if not self._expiry_heap:
+            return
+        now = self._clock()
+        while self._expiry_heap and self._expiry_heap[0][0] <= now:
+            at, job_id = heapq.heappop(self._expiry_heap)
+            if self._expires.get(job_id) == at:  # else a stale entry: written again since
+                del self._expires[job_id]
+                self._remove(job_id)
+
+    def _remove(self, job_id: str) -> None:
+        job = self._jobs.pop(job_id, None)
+        self._due.pop(job_id, None)
+        self._expires.pop(job_id, None)
+        if job is not None:
+            ids = self._teams.get(job.team, [])
+            index = bisect.bisect_left(ids, job_id)
+            if index < len(ids) and ids[index] == job_id:
+                ids.pop(index)
+            if not ids:
+                self._teams.pop(job.team, None)
 
     async def create(self, job: VideoJob, *, poll_at: float) -> bool:
+        self._expire()
         if job.id in self._jobs:
             return False
         self._jobs[job.id] = job
@@ -25,13 +58,19 @@ class MemoryStore:
         return True
 
     async def get(self, job_id: str) -> VideoJob | None:
+        self._expire()
         return self._jobs.get(job_id)
 
     async def replace(self, job: VideoJob, *, expected_version: int, poll_at: float | None) -> bool:
+        self._expire()
         current = self._jobs.get(job.id)
         if current is None or current.version != expected_version:
             return False
         self._jobs[job.id] = job
+        if self._retention is not None and job.finalized_at is not None:
+            at = self._clock() + self._retention.jobs_s
+            self._expires[job.id] = at
+            heapq.heappush(self._expiry_heap, (at, job.id))
         if poll_at is None:
             self._due.pop(job.id, None)
         else:
@@ -42,17 +81,12 @@ class MemoryStore:
         self._due.pop(job_id, None)
 
     async def delete(self, job_id: str) -> None:
-        job = self._jobs.pop(job_id, None)
-        self._due.pop(job_id, None)
-        if job is not None:
-            ids = self._teams.get(job.team, [])
-            index = bisect.bisect_left(ids, job_id)
-            if index < len(ids) and ids[index] == job_id:
-                ids.pop(index)
+        self._remove(job_id)
 
     async def list_team(
         self, team: str, *, limit: int, after: str | None, order: Order, status: str | None
     ) -> tuple[list[VideoJob], bool]:
+        self._expire()
         ids = self._teams.get(team, [])
         if order == "asc":
             start = 0 if after is None else bisect.bisect_right(ids, after)

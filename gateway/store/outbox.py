@@ -5,6 +5,8 @@ one in outbox_redis.py passes the same contract suite."""
 from __future__ import annotations
 
 import heapq
+import time
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import msgspec
@@ -65,12 +67,31 @@ def delivery_id(job_id: str) -> str:
 
 
 class MemoryOutbox:
-    def __init__(self) -> None:
+    """With `retention_s`, a delivered or failed delivery is dropped that long after its last write (as on Redis),
+    whenever the outbox is next used."""
+
+    def __init__(self, *, retention_s: float | None = None, clock: Callable[[], float] = time.time) -> None:
         self._records: dict[str, WebhookDelivery] = {}
         self._due: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
+        self._retention_s = retention_s
+        self._clock = clock
+        self._expires: dict[str, float] = {}
+        self._expiry_heap: list[tuple[float, str]] = []
+
+    def _expire(self) -> None:
+        if not self._expiry_heap:
+            return
+        now = self._clock()
+        while self._expiry_heap and self._expiry_heap[0][0] <= now:
+            at, item = heapq.heappop(self._expiry_heap)
+            if self._expires.get(item) == at:
+                del self._expires[item]
+                self._records.pop(item, None)
+                self._due.pop(item, None)
 
     async def enqueue(self, delivery: WebhookDelivery, *, due_at: float) -> bool:
+        self._expire()
         if delivery.id in self._records:
             return False
         self._records[delivery.id] = delivery
@@ -78,13 +99,19 @@ class MemoryOutbox:
         return True
 
     async def get(self, delivery_id: str) -> WebhookDelivery | None:
+        self._expire()
         return self._records.get(delivery_id)
 
     async def replace(self, delivery: WebhookDelivery, *, expected_version: int, due_at: float | None) -> bool:
+        self._expire()
         current = self._records.get(delivery.id)
         if current is None or current.version != expected_version:
             return False
         self._records[delivery.id] = delivery
+        if self._retention_s is not None and delivery.state != "pending":
+            at = self._clock() + self._retention_s
+            self._expires[delivery.id] = at
+            heapq.heappush(self._expiry_heap, (at, delivery.id))
         if due_at is None:
             self._due.pop(delivery.id, None)
         else:

@@ -1,5 +1,6 @@
 """The webhook outbox on Redis, shared by every replica: `webhook:{id}` string (12-digit version, then the
-msgpack record) and the `webhook_due` zset (id -> due unix time). Each multi-key write is one Lua script."""
+msgpack record) and the `webhook_due` zset (id -> due unix time). Each multi-key write is one Lua script.
+With a retention, the write that marks a delivery delivered or failed gives its record that TTL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from gateway.store.outbox import WebhookDelivery
-from gateway.store.redis import CLAIM_SCRIPT, REPLACE_SCRIPT, store_errors
+from gateway.store.redis import CLAIM_SCRIPT, REPLACE_SCRIPT, store_errors, ttl_ms
 
 _VERSION_DIGITS = 12
 
@@ -21,8 +22,9 @@ return 1
 
 
 class RedisOutbox:
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis, *, prefix: str, retention_s: float | None = None) -> None:
         self._redis = client
+        self._retention_s = retention_s
         self._prefix = prefix
         self._due_key = f"{prefix}webhook_due"
         self._encoder = msgspec.msgpack.Encoder()
@@ -52,7 +54,10 @@ class RedisOutbox:
     async def replace(self, delivery: WebhookDelivery, *, expected_version: int, due_at: float | None) -> bool:
         expected = b"%0*d" % (_VERSION_DIGITS, expected_version)
         due = "" if due_at is None else repr(due_at)
-        args: list[str | bytes] = [delivery.id, expected, self._record(delivery), due]
+        ttl: str | int = ""
+        if self._retention_s is not None and delivery.state != "pending":
+            ttl = ttl_ms(self._retention_s)
+        args: list[str | bytes | int] = [delivery.id, expected, self._record(delivery), due, ttl]
         return bool(await self._replace(keys=[self._key(delivery.id), self._due_key], args=args))
 
     @store_errors

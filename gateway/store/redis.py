@@ -1,7 +1,11 @@
 """Redis store: the state every replica shares. Each write that touches several keys is one Lua script.
 
 Layout under the prefix: `job:{id}` string (12-digit version, then the msgpack record; one string so reads
-batch into MGET), `team:{team}` zset (lex-ordered ids), `poll` zset (id -> due unix time)."""
+batch into MGET), `team:{team}` zset (lex-ordered ids), `poll` zset (id -> due unix time).
+
+Retention (when given): a finalized job's record is written with a TTL, in the same script that takes it off the
+schedule; a create trims its team's index of ids created before the index cutoff (ids start with the creation
+time in hex ms, so that is one ZREMRANGEBYLEX). Listing skips ids whose record is gone."""
 
 from __future__ import annotations
 
@@ -17,24 +21,32 @@ from gateway.errors import StoreUnavailable
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
 from gateway.store.batching import BatchedReader
+from gateway.store.retention import RetentionSettings
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _VERSION_DIGITS = 12
 
+# ARGV[4]: '' or the lowest id the team index keeps (older ones are trimmed: amortized over creates).
 _CREATE = """
 if redis.call('SET', KEYS[1], ARGV[2], 'NX') == false then return 0 end
+if ARGV[4] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. ARGV[4]) end
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
 
 # Compare-and-set on the 12-digit version prefix, and (re)schedule or unschedule, at once (also the outbox's).
+# ARGV[5], when given and not '', is the record's time to live in ms (a finished record's retention).
 REPLACE_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
 if current == false or string.sub(current, 1, 12) ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[1], ARGV[3])
+if ARGV[5] ~= nil and ARGV[5] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
 if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 return 1
 """
@@ -64,10 +76,23 @@ def _store_errors(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corout
 store_errors = _store_errors
 
 
+def ttl_ms(seconds: float) -> int:
+    """A TTL for PX: whole milliseconds, at least one."""
+    return max(1, int(seconds * 1000))
+
+
+def oldest_kept_id(created_before: float) -> str:
+    """The lowest job id created at or after `created_before` can have (see `new_job_id`)."""
+    return f"video_{max(0, int(created_before * 1000)):012x}"
+
+
 class RedisStore:
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "vg:") -> None:
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str = "vg:", retention: RetentionSettings | None = None
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._retention = retention
         self._poll_key = f"{prefix}poll"
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(VideoJob)
@@ -86,8 +111,13 @@ class RedisStore:
         return self._prefix
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str) -> RedisStore:
-        return cls(aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), prefix=prefix)
+    def from_url(cls, url: str, *, prefix: str, retention: RetentionSettings | None = None) -> RedisStore:
+        client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        return cls(client, prefix=prefix, retention=retention)
+
+    @property
+    def retention(self) -> RetentionSettings | None:
+        return self._retention
 
     def _job_key(self, job_id: str) -> str:
         return f"{self._prefix}job:{job_id}"
@@ -98,7 +128,10 @@ class RedisStore:
     @_store_errors
     async def create(self, job: VideoJob, *, poll_at: float) -> bool:
         keys = [self._job_key(job.id), self._team_key(job.team), self._poll_key]
-        args: list[str | bytes | int] = [job.id, self._record(job), repr(poll_at)]
+        cutoff = ""
+        if self._retention is not None:
+            cutoff = oldest_kept_id(job.created_at - self._retention.jobs_s - self._retention.index_grace_s)
+        args: list[str | bytes | int] = [job.id, self._record(job), repr(poll_at), cutoff]
         return bool(await self._create(keys=keys, args=args))
 
     def _record(self, job: VideoJob) -> bytes:
@@ -117,7 +150,10 @@ class RedisStore:
         keys = [self._job_key(job.id), self._poll_key]
         due = "" if poll_at is None else repr(poll_at)
         expected = b"%0*d" % (_VERSION_DIGITS, expected_version)
-        args: list[str | bytes | int] = [job.id, expected, self._record(job), due]
+        ttl: str | int = ""
+        if self._retention is not None and job.finalized_at is not None:
+            ttl = ttl_ms(self._retention.jobs_s)
+        args: list[str | bytes | int] = [job.id, expected, self._record(job), due, ttl]
         return bool(await self._replace(keys=keys, args=args))
 
     @_store_errors

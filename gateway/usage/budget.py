@@ -6,6 +6,7 @@ reservations can together pass a limit, and a job settles into the ledger at mos
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
@@ -64,6 +65,18 @@ class BudgetBook(Protocol):
         """The ledger in the order it was written, from the records settled at `settled_from` (unix s) on."""
         ...
 
+    async def trim(self, now: float, *, keep_s: float) -> None:
+        """Retention: drop the ledger records settled more than `keep_s` before `now`, and the exactly-once
+        markers of every month that ended more than `keep_s` before `now`. Day and month aggregates stay.
+
+        Which marker must outlive what: settlement runs as a terminal effect until the job record is marked
+        finalized, and again on any replica holding a stale unfinalized copy, so a job's marker must outlive every
+        moment its record can still be finalized. Records are filed under their creation month; a job is finalized
+        within `index_grace_s` of its creation and its record expires `jobs_s` after that, so the config's
+        `ledger_s >= jobs_s + index_grace_s` makes a month's markers outlive every record of that month (the
+        records themselves are trimmed by settlement time; losing one never weakens the marker)."""
+        ...
+
 
 class _Month(msgspec.Struct, kw_only=True):
     spent_micros: int = 0
@@ -79,7 +92,7 @@ class MemoryBudgetBook:
         self._holds: dict[str, Hold] = {}
         self._months: dict[tuple[str, str], _Month] = {}
         self._active: dict[str, set[str]] = {}
-        self._settled: set[str] = set()
+        self._settled: dict[str, set[str]] = {}  # month -> job ids settled (the exactly-once marker)
         self._ledger: list[LedgerRecord] = []
         self._days: dict[str, dict[tuple[str, str, str, str], dict[str, int]]] = {}
 
@@ -139,9 +152,10 @@ class MemoryBudgetBook:
         return True
 
     async def settle(self, record: LedgerRecord) -> bool:
-        if record.job_id in self._settled:
+        settled = self._settled.setdefault(record.month, set())
+        if record.job_id in settled:
             return False
-        self._settled.add(record.job_id)
+        settled.add(record.job_id)
         self._ledger.append(record)
         dims = (record.team, record.key_id, record.provider, record.model)
         counters = self._days.setdefault(record.day, {}).setdefault(dims, {})
@@ -192,6 +206,19 @@ class MemoryBudgetBook:
         for record in list(self._ledger):
             if record.settled_at >= settled_from:
                 yield record
+
+    async def trim(self, now: float, *, keep_s: float) -> None:
+        cutoff = now - keep_s
+        self._ledger = [record for record in self._ledger if record.settled_at >= cutoff]
+        for month in [m for m in self._settled if month_end(m) <= cutoff]:
+            del self._settled[month]
+
+
+def month_end(month: str) -> float:
+    """When a `YYYY-MM` month ends (the next one starts), UTC unix time."""
+    year, number = (int(part) for part in month.split("-"))
+    year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+    return datetime.datetime(year, number, 1, tzinfo=datetime.UTC).timestamp()
 
 
 def _over_budget(kind: ScopeKind, name: str, allowance: Allowance, month: _Month, hold: Hold) -> Refusal | None:

@@ -4,7 +4,8 @@ of replicas never pass a limit together and a job settles into the ledger once.
 Layout under the prefix: `usage:holds` zset (job id -> hold expiry), `usage:hold:{job}` hash (cost_micros,
 video_seconds, msgpack record), `usage:month:{YYYY-MM}:{scope}` hash (spent/reserved micros and seconds),
 `usage:month:{YYYY-MM}:scopes` set, `usage:active:{scope}` set (concurrency slots), `usage:settled:{YYYY-MM}` set
-(the exactly-once marker), `usage:ledger` stream (the append-only records), `usage:day:{YYYY-MM-DD}` hash
+(the exactly-once marker) and `usage:settled_months` set (the months that have one, for retention),
+`usage:ledger` stream (the append-only records), `usage:day:{YYYY-MM-DD}` hash
 (`{counter}|{json [team, key, provider, model]}` -> count). Scopes are `team:{name}` and `key:{id}`."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from gateway.errors import StoreUnavailable
+from gateway.usage.budget import month_end
 from gateway.usage.quota_settings import Allowance
 from gateway.usage.records import (
     DayAggregate,
@@ -113,14 +115,15 @@ return 1
 # KEYS: holds, hold, team month, key month, team active, key active. ARGV: job.
 _RELEASE = _DROP + "return drop(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1])"
 
-# KEYS: settled, ledger, day, team month, key month, month scopes, holds, hold, team active, key active.
-# ARGV: job, record, cost, seconds, team scope, key scope, then (day field, amount) pairs.
+# KEYS: settled, ledger, day, team month, key month, month scopes, holds, hold, team active, key active, settled
+# months. ARGV: job, record, cost, seconds, team scope, key scope, month, then (day field, amount) pairs.
 _SETTLE = (
     _DROP
     + """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[11], ARGV[7])
 redis.call('XADD', KEYS[2], '*', 'job', ARGV[1], 'record', ARGV[2])
-for i = 7, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
+for i = 8, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 for _, month in ipairs({KEYS[4], KEYS[5]}) do
   redis.call('HINCRBY', month, 'spent_micros', ARGV[3])
   redis.call('HINCRBY', month, 'spent_seconds', ARGV[4])
@@ -156,6 +159,7 @@ class RedisBudgetBook:
         self._prefix = f"{prefix}usage:"
         self._holds_key = f"{self._prefix}holds"
         self._ledger_key = f"{self._prefix}ledger"
+        self._settled_months_key = f"{self._prefix}settled_months"
         self._reserve = client.register_script(_RESERVE)
         self._resize = client.register_script(_RESIZE)
         self._release = client.register_script(_RELEASE)
@@ -251,6 +255,7 @@ class RedisBudgetBook:
             hold,
             team_active,
             key_active,
+            self._settled_months_key,
         ]
         dims = json.dumps([record.team, record.key_id, record.provider, record.model])
         args: list[str | bytes] = [
@@ -260,6 +265,7 @@ class RedisBudgetBook:
             str(record.video_seconds),
             scope_id("team", team),
             scope_id("key", key),
+            month,
         ]
         for counter, amount in increments(record).items():
             args += [f"{counter}|{dims}", str(amount)]
@@ -313,6 +319,20 @@ class RedisBudgetBook:
             for (team, key, provider, model), counters in groups.items():
                 found.append(DayAggregate(day=day, team=team, key_id=key, provider=provider, model=model, **counters))
         return found
+
+    @_unavailable
+    async def trim(self, now: float, *, keep_s: float) -> None:
+        # Stream ids are the Redis millisecond of the append, which follows `settled_at` closely; exact (not `~`)
+        # so what is kept does not depend on the stream's node size, at a cost paid once per sweep.
+        cutoff = now - keep_s
+        await self._redis.xtrim(self._ledger_key, minid=str(max(0, int(cutoff * 1000))), approximate=False)
+        months = [m.decode() for m in cast(set[bytes], await self._redis.smembers(self._settled_months_key))]
+        ended = [month for month in months if month_end(month) <= cutoff]
+        if ended:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(*(f"{self._prefix}settled:{month}" for month in ended))
+                pipe.srem(self._settled_months_key, *ended)
+                await pipe.execute()
 
     async def records(self, *, settled_from: float = 0.0) -> AsyncIterator[LedgerRecord]:
         # Stream ids start with the (Redis) millisecond they were appended at, just after `settled_at`; a day of

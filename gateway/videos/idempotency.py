@@ -61,10 +61,13 @@ def fingerprint(intake: Intake, metadata: Mapping[str, str]) -> str:
 
 
 class IdempotentCreates:
-    def __init__(self, *, service: VideoService, keys: IdempotencyKeys, claim_ttl_s: float) -> None:
+    def __init__(
+        self, *, service: VideoService, keys: IdempotencyKeys, claim_ttl_s: float, record_ttl_s: float = KEY_TTL_S
+    ) -> None:
         self._service = service
         self._keys = keys
         self._claim_ttl_s = claim_ttl_s
+        self._record_ttl_s = record_ttl_s
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def create(
@@ -130,7 +133,7 @@ class IdempotentCreates:
                 log.warning("idempotency_release_failed")  # the claim expires after its lease
             raise
         try:
-            if not await self._keys.complete(key, token=token, job_id=job.id, ttl_s=KEY_TTL_S):
+            if not await self._keys.complete(key, token=token, job_id=job.id, ttl_s=self._record_ttl_s):
                 log.warning("idempotency_claim_lost", job_id=job.id)
         except StoreUnavailable:
             log.warning("idempotency_record_failed", job_id=job.id)
@@ -142,7 +145,7 @@ class IdempotentCreates:
         pause_s = _FIRST_WAIT_S
         while True:
             try:
-                if not await self._keys.complete(key, token=token, job_id=job_id, ttl_s=KEY_TTL_S):
+                if not await self._keys.complete(key, token=token, job_id=job_id, ttl_s=self._record_ttl_s):
                     log.warning("idempotency_claim_lost", job_id=job_id)
                 return
             except StoreUnavailable:
