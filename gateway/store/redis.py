@@ -17,6 +17,7 @@ from gateway.errors import StoreUnavailable
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
 from gateway.store.batching import BatchedReader
+from gateway.store.connect import redis_client
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -86,8 +87,9 @@ class RedisStore:
         return self._prefix
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str) -> RedisStore:
-        return cls(aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), prefix=prefix)
+    def from_url(cls, url: str, *, prefix: str, sentinel_password: str | None = None) -> RedisStore:
+        """A plain `redis://` URL, or `redis+sentinel://` for a sentinel-managed primary (gateway.store.connect)."""
+        return cls(redis_client(url, sentinel_password=sentinel_password), prefix=prefix)
 
     def _job_key(self, job_id: str) -> str:
         return f"{self._prefix}job:{job_id}"
