@@ -95,7 +95,11 @@ async def test_creates_ride_a_sentinel_failover_with_nothing_lost_or_duplicated(
     ):
         control = SandboxControl(emulator)
         await control.arm(FaultSpec(action="generate", delay_s=0.1, times=-1))  # creates are in flight at the kill
-        text = on_shared_redis(gateway_settings_text(vidgen_url), redis_url=group.url, prefix="vgsentinel:")
+        # A provider timeout (5 s) the emulator, sharing this event loop, cannot reach on a loaded machine: a
+        # timed-out submit is an unknown outcome (a 504 and an orphan upstream), not what this test is about.
+        text = gateway_settings_text(vidgen_url, lease_s=8.0).replace("timeout_s = 2.0", "timeout_s = 5.0")
+        text = text.replace("submit_grace_s = 5.0", "submit_grace_s = 10.0")
+        text = on_shared_redis(text, redis_url=group.url, prefix="vgsentinel:")
         settings = parse_settings(text, source="test")
         store = store_from(settings)  # the configured path: redis+sentinel:// through gateway.backends
         assert isinstance(store, RedisStore)
