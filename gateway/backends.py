@@ -9,8 +9,9 @@ from typing import Any
 import structlog
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
-from gateway.config import Settings, secret_from_env
+from gateway.config import ConfigError, Settings, secret_from_env
 from gateway.store.base import JobStore
+from gateway.store.connect import is_sentinel_url, parse_sentinel_url
 from gateway.store.idempotency import IdempotencyKeys, MemoryIdempotencyKeys, RedisIdempotencyKeys
 from gateway.store.memory import MemoryStore
 from gateway.store.outbox import MemoryOutbox, Outbox
@@ -38,7 +39,21 @@ def store_from(settings: Settings, clock: Callable[[], float]) -> JobStore:
     url = settings.store.redis_url
     if settings.store.redis_url_env:
         url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
-    return RedisStore.from_url(url, prefix=settings.store.key_prefix, retention=settings.retention)
+        if is_sentinel_url(url):
+            try:
+                parse_sentinel_url(url)
+            except ValueError as exc:  # named by its variable: the URL itself may hold a password
+                raise ConfigError(f"store.redis_url_env: {settings.store.redis_url_env}: {exc}") from None
+    sentinel_password = None
+    if settings.store.sentinel_password_env:
+        sentinel_password = secret_from_env(settings.store.sentinel_password_env, what="store.sentinel_password_env")
+    if is_sentinel_url(url):
+        target = parse_sentinel_url(url)
+        sentinels = ",".join(f"{host}:{port}" for host, port in target.sentinels)
+        log.info("redis_sentinel_store", sentinels=sentinels, service=target.service, db=target.db)
+    return RedisStore.from_url(
+        url, prefix=settings.store.key_prefix, retention=settings.retention, sentinel_password=sentinel_password
+    )
 
 
 def shared_records(settings: Settings, store: JobStore, clock: Callable[[], float]) -> tuple[Outbox, IdempotencyKeys]:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from gateway.cadence import PollingConfig
+from gateway.store.connect import is_sentinel_url, parse_sentinel_url
 from gateway.store.retention import RetentionSettings
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from gateway.webhooks.settings import WebhookSettings
@@ -42,6 +43,16 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_url_env: str | None = None
     key_prefix: str = "vg:"
+    # With a `redis+sentinel://` URL: the variable holding the sentinels' own password, when it differs from the
+    # data nodes' (the URL's password authenticates both otherwise).
+    sentinel_password_env: str | None = None
+
+    def __post_init__(self) -> None:
+        if is_sentinel_url(self.redis_url):
+            try:
+                parse_sentinel_url(self.redis_url)
+            except ValueError as exc:  # the message never quotes the URL: it may hold a password
+                raise ValueError(f"redis_url: {exc}") from None  # msgspec adds " - at `$.store`"
 
 
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -227,6 +238,8 @@ def configured_secrets(settings: Settings) -> list[str]:
     names += [k.key_env for k in settings.keys if k.key_env]
     if settings.store.redis_url_env:
         names.append(settings.store.redis_url_env)
+    if settings.store.sentinel_password_env:
+        names.append(settings.store.sentinel_password_env)
     if settings.metrics.bearer_token_env:
         names.append(settings.metrics.bearer_token_env)
     names += [team.secret_env for team in settings.webhooks.teams.values()]

@@ -21,6 +21,7 @@ from gateway.errors import StoreUnavailable
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
 from gateway.store.batching import BatchedReader
+from gateway.store.connect import redis_client
 from gateway.store.retention import RetentionSettings
 
 P = ParamSpec("P")
@@ -111,9 +112,16 @@ class RedisStore:
         return self._prefix
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str, retention: RetentionSettings | None = None) -> RedisStore:
-        client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        return cls(client, prefix=prefix, retention=retention)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str,
+        retention: RetentionSettings | None = None,
+        sentinel_password: str | None = None,
+    ) -> RedisStore:
+        """A plain `redis://` URL, or `redis+sentinel://` for a sentinel-managed primary (gateway.store.connect)."""
+        return cls(redis_client(url, sentinel_password=sentinel_password), prefix=prefix, retention=retention)
 
     @property
     def retention(self) -> RetentionSettings | None:

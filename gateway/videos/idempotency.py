@@ -136,7 +136,10 @@ class IdempotentCreates:
             if not await self._keys.complete(key, token=token, job_id=job.id, ttl_s=self._record_ttl_s):
                 log.warning("idempotency_claim_lost", job_id=job.id)
         except StoreUnavailable:
+            # The job exists and the client gets it: keep recording it under the key (our claim holds a retry off
+            # meanwhile), or a retry after the claim lapsed would start a second paid job (seen in a Redis failover).
             log.warning("idempotency_record_failed", job_id=job.id)
+            self._background(self._complete_when_reachable(key, token, job.id))
         return job
 
     async def _complete_when_reachable(self, key: str, token: str, job_id: str) -> None:

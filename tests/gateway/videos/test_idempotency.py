@@ -255,3 +255,55 @@ async def test_a_replay_after_the_job_was_deleted_returns_it_cancelled(
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["status"] == "cancelled"
     assert await submits(emulator) == 1
+
+
+class _CompleteFailsOnce:
+    """Memory keys whose first `complete` meets a store outage (the job is made, its key not yet recorded)."""
+
+    def __init__(self) -> None:
+        from gateway.store.idempotency import MemoryIdempotencyKeys
+
+        self.keys = MemoryIdempotencyKeys()
+        self.failed = False
+
+    async def claim(self, key: str, **kwargs: Any) -> Any:
+        return await self.keys.claim(key, **kwargs)
+
+    async def complete(self, key: str, **kwargs: Any) -> bool:
+        if not self.failed:
+            from gateway.errors import StoreUnavailable
+
+            self.failed = True
+            raise StoreUnavailable("the job store is unreachable")
+        return await self.keys.complete(key, **kwargs)
+
+    async def release(self, key: str, **kwargs: Any) -> None:
+        await self.keys.release(key, **kwargs)
+
+
+async def test_a_key_whose_record_failed_after_the_create_is_recorded_once_the_store_answers() -> None:
+    """The create made its job but writing the key's record met an outage: the record is retried in the background,
+    so a retry with the key gets that job (not, once the claim lapses, a second paid one)."""
+    from types import SimpleNamespace
+
+    from gateway.auth import Caller
+    from gateway.videos.idempotency import IdempotentCreates
+
+    made: list[Any] = []
+
+    class Service:
+        async def create(self, caller: Any, intake: Any, *, metadata: Any) -> Any:
+            made.append(SimpleNamespace(id=f"video_{len(made)}"))
+            return made[-1]
+
+        async def get(self, caller: Any, job_id: str, *, deleted: bool) -> Any:
+            return next(job for job in made if job.id == job_id)
+
+    creates = IdempotentCreates(service=Service(), keys=_CompleteFailsOnce(), claim_ttl_s=0.5)
+    caller = Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"}))
+    intake = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None)
+    first, replayed = await creates.create(caller, intake, metadata={}, idempotency_key="k1")
+    assert not replayed
+    await asyncio.sleep(0.7)  # past the claim's lease: only a recorded key still leads to the job
+    again, replayed = await creates.create(caller, intake, metadata={}, idempotency_key="k1")
+    assert (again.id, replayed, len(made)) == (first.id, True, 1)

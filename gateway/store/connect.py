@@ -1,0 +1,116 @@
+"""How the one Redis client every piece of shared state rides is built: from a plain `redis://` / `rediss://` /
+`unix://` URL, or from a `redis+sentinel://` URL naming the sentinels that manage a primary.
+
+    redis+sentinel://[[username]:password@]host:port[,host:port...]/<service-name>[/<db>]
+
+The scheme and the host list are the ones `limits` documents for its sentinel storage (a `/<db>` after the service
+name is ours; it defaults to 0). The URL's credentials authenticate the data nodes and, as in `limits`, the
+sentinels too; sentinels with a password of their own get it from `sentinel_password` instead (the store's
+`sentinel_password_env`). The client asks the sentinels for the primary before each new connection, so after a
+failover it follows the new primary (redis-py's SentinelConnectionPool); a primary none of the sentinels can name is
+a connection error, which the stores report as `StoreUnavailable` like any other outage.
+
+Errors from parsing never quote the URL: it may carry a password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+
+SENTINEL_SCHEME = "redis+sentinel"
+SOCKET_TIMEOUT_S = 5.0
+SENTINEL_SOCKETS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int
+    username: str | None
+    password: str | None
+
+    def __repr__(self) -> str:  # the password stays out of reprs (and so out of tracebacks and logs)
+        return f"SentinelTarget(sentinels={self.sentinels!r}, service={self.service!r}, db={self.db})"
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.split("://", 1)[0].lower() == SENTINEL_SCHEME
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """The sentinels, service and db a `redis+sentinel://` URL names; ValueError (never quoting the URL) if bad."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != SENTINEL_SCHEME:
+        raise ValueError(f"a sentinel URL starts with {SENTINEL_SCHEME}://")
+    if parts.query or parts.fragment:
+        raise ValueError("a redis+sentinel URL takes no query or fragment")
+    hosts = parts.netloc.rpartition("@")[2]
+    sentinels: list[tuple[str, int]] = []
+    for location in hosts.split(","):
+        host, _, port = location.strip().rpartition(":")
+        host = host.strip("[]")  # an IPv6 literal: [::1]:26379
+        if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+            raise ValueError("a redis+sentinel URL names every sentinel as host:port, comma-separated")
+        sentinels.append((host, int(port)))
+    segments = [unquote(s) for s in parts.path.split("/")[1:]]
+    if segments and segments[-1] == "":
+        segments.pop()
+    if not 1 <= len(segments) <= 2 or not segments[0]:
+        raise ValueError("a redis+sentinel URL ends with /<service-name> or /<service-name>/<db>")
+    if len(segments) == 2 and not segments[1].isdigit():
+        raise ValueError("the db after the service name in a redis+sentinel URL is a number")
+    return SentinelTarget(
+        sentinels=tuple(sentinels),
+        service=segments[0],
+        db=int(segments[1]) if len(segments) == 2 else 0,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class SentinelRedis(aioredis.Redis):
+    """The primary's client; closing it also closes the sentinel clients it asks for the primary's address."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        pool = self.connection_pool
+        await super().aclose(close_connection_pool)
+        manager = getattr(pool, "sentinel_manager", None)
+        if isinstance(manager, Sentinel):
+            await manager.aclose()
+
+
+def redis_client(url: str, *, sentinel_password: str | None = None) -> aioredis.Redis:
+    """The client for `url`: plain Redis, or the current primary of a sentinel-managed service."""
+    if not is_sentinel_url(url):
+        return aioredis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S)
+    target = parse_sentinel_url(url)
+    sockets: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": SOCKET_TIMEOUT_S}
+    auth: dict[str, Any] = {"username": target.username, "password": target.password}
+    sentinel_auth = auth if sentinel_password is None else {"password": sentinel_password}
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(target.sentinels),
+        # A sentinel answers a tiny query: one that does not within a second, at once, is skipped for the next
+        # (retrying it would stack on the retries below).
+        sentinel_kwargs={
+            **SENTINEL_SOCKETS,
+            "retry": Retry(NoBackoff(), 0),
+            **{k: v for k, v in sentinel_auth.items() if v is not None},
+        },
+        # A command that meets a dropped connection is retried, each new connection asking the sentinels for the
+        # primary first, so a blip of a second or two is ridden out; a longer failover is a StoreUnavailable (a
+        # retryable 503) within a few seconds. Connects retry inside commands' retries (both use this policy):
+        # redis-py's default (10 retries, up to 1 s apart) would hold a request ~45 s when no sentinel answers.
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
+        db=target.db,
+        **sockets,
+        **{k: v for k, v in auth.items() if v is not None},
+    )
+    client: aioredis.Redis = sentinel.master_for(target.service, redis_class=SentinelRedis)
+    return client
