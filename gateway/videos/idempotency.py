@@ -5,11 +5,12 @@ the key, a repeat with the same request gets that job back, and one with another
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -123,33 +124,39 @@ class IdempotentCreates:
             job = await self._service.create(caller, intake, metadata=metadata)
         except AcceptedNotRecorded as exc:
             # A provider has the job: the key must lead a retry to it, never to a second submit.
-            self._background(self._complete_when_reachable(key, token, exc.job_id))
+            self._background(self._until_reachable(self._completion(key, token, exc.job_id)))
             raise
         except BaseException:
             # Nothing was made: free the key so the client's retry can go ahead.
-            try:
-                await self._keys.release(key, token=token)
-            except StoreUnavailable:
-                log.warning("idempotency_release_failed")  # the claim expires after its lease
+            await self._write_key(functools.partial(self._keys.release, key, token=token), "idempotency_release_failed")
             raise
-        try:
-            if not await self._keys.complete(key, token=token, job_id=job.id, ttl_s=self._record_ttl_s):
-                log.warning("idempotency_claim_lost", job_id=job.id)
-        except StoreUnavailable:
-            # The job exists and the client gets it: keep recording it under the key (our claim holds a retry off
-            # meanwhile), or a retry after the claim lapsed would start a second paid job (seen in a Redis failover).
-            log.warning("idempotency_record_failed", job_id=job.id)
-            self._background(self._complete_when_reachable(key, token, job.id))
+        # The job exists and the client gets it. Should the store fail here, the key is recorded once it answers
+        # (our claim holds a retry off meanwhile): a retry after the claim lapsed would start a second paid job
+        # (seen in a Redis failover).
+        await self._write_key(self._completion(key, token, job.id), "idempotency_record_failed", job_id=job.id)
         return job
 
-    async def _complete_when_reachable(self, key: str, token: str, job_id: str) -> None:
-        """Record `job_id` under our claim once the store answers again (the claim, `claim_ttl_s` long, keeps the
-        key from a second create meanwhile)."""
+    def _completion(self, key: str, token: str, job_id: str) -> Callable[[], Awaitable[None]]:
+        async def complete() -> None:
+            if not await self._keys.complete(key, token=token, job_id=job_id, ttl_s=self._record_ttl_s):
+                log.warning("idempotency_claim_lost", job_id=job_id)
+
+        return complete
+
+    async def _write_key(self, write: Callable[[], Awaitable[object]], event: str, **fields: str) -> None:
+        """A write of the key's record now; while the store is unreachable, again in the background until it
+        answers, so a failed release does not hold the client's retries off for a whole claim lease."""
+        try:
+            await write()
+        except StoreUnavailable:
+            log.warning(event, **fields)
+            self._background(self._until_reachable(write))
+
+    async def _until_reachable(self, write: Callable[[], Awaitable[object]]) -> None:
         pause_s = _FIRST_WAIT_S
         while True:
             try:
-                if not await self._keys.complete(key, token=token, job_id=job_id, ttl_s=self._record_ttl_s):
-                    log.warning("idempotency_claim_lost", job_id=job_id)
+                await write()
                 return
             except StoreUnavailable:
                 await asyncio.sleep(pause_s)

@@ -101,7 +101,7 @@ async def test_creates_ride_a_sentinel_failover_with_nothing_lost_or_duplicated(
         text = text.replace("submit_grace_s = 5.0", "submit_grace_s = 10.0")
         text = on_shared_redis(text, redis_url=group.url, prefix="vgsentinel:")
         settings = parse_settings(text, source="test")
-        store = store_from(settings)  # the configured path: redis+sentinel:// through gateway.backends
+        store = store_from(settings, time.time)  # the configured path: redis+sentinel:// through gateway.backends
         assert isinstance(store, RedisStore)
         try:
             async with (

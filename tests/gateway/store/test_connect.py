@@ -3,6 +3,8 @@ URL, which may hold a password), which secrets the log redactor learns, and the 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import SentinelConnectionPool
@@ -51,7 +53,7 @@ def test_a_bad_sentinel_url_from_the_environment_fails_at_start_naming_the_varia
     monkeypatch.setenv("TEST_REDIS_URL", "redis+sentinel://:hunter2@h1:26379")
     settings = parse_settings('[store]\nbackend = "redis"\nredis_url_env = "TEST_REDIS_URL"\n', source="test")
     with pytest.raises(ConfigError) as error:
-        store_from(settings)
+        store_from(settings, time.time)
     assert str(error.value).startswith("store.redis_url_env: TEST_REDIS_URL: ")
     assert "hunter2" not in str(error.value)
 
