@@ -19,8 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP) lint typecheck layers
 	.ci/ensure-redis
-	# Four workers on two cores: most of the suite waits on sockets (emulators, Redis, gateway processes).
-	$(BIN)/pytest -q -n 4
+	# Four workers on two cores: most of the suite waits on sockets (emulators, Redis, gateway processes). Then the
+	# fault tests marked `serial`, alone (see pyproject.toml).
+	$(BIN)/pytest -q -n 4 -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway providers routing sandbox tests bench

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from gateway.schema.job import VideoJob
@@ -19,6 +20,8 @@ from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
 from tests.e2e.processes import gateway_process, on_shared_redis
+
+pytestmark = pytest.mark.serial
 
 JOBS = 200
 

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.backends import store_from
 from gateway.config import parse_settings
@@ -22,6 +23,8 @@ from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import GatewayFactory, auth, gateway_settings_text
 from tests.e2e.processes import on_shared_redis
 from tests.e2e.sentinel import sentinel_group
+
+pytestmark = pytest.mark.serial
 
 WORKERS = 4
 KILL_AFTER_S = 1.5

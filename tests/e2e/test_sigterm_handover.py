@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from gateway.store.redis import RedisStore
@@ -19,6 +20,8 @@ from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import REDIS_URL, VIDGEN_KEY_ENV, auth, gateway_settings_text
 from tests.e2e.processes import gateway_process, on_shared_redis
+
+pytestmark = pytest.mark.serial
 
 JOBS = 12
 LEASE_S = 20.0

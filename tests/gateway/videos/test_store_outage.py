@@ -21,6 +21,8 @@ from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import GatewayFactory, auth, gateway_settings_text, wait_terminal
 
+pytestmark = pytest.mark.serial
+
 JOBS = 10
 
 
