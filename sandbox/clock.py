@@ -1,14 +1,38 @@
-"""How a sandbox job advances: queued, then running, then done, on a clock the caller reads and passes in.
-Pure arithmetic shared by every emulator; it never reads a clock itself."""
+"""How a sandbox job advances: queued, then running, then done, on a clock the caller reads and passes in (pure
+arithmetic shared by every emulator); and the skew the control route adds to an emulator's clocks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import msgspec
 
 Phase = Literal["queued", "running", "done"]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class Skew:
+    """How far `POST /_sandbox/clock` has moved one emulator's time forward: added to every reading of both of its
+    clocks (job phases, rate windows, timestamps and URL expiry alike)."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def shifted(self, clock: Callable[[], float]) -> Callable[[], float]:
+        return lambda: clock() + self.offset_s
+
+
+class ClockAdvance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The control route's body: move this emulator's time forward by `advance_s` (never back)."""
+
+    advance_s: Annotated[float, msgspec.Meta(ge=0, le=365 * 86_400)]
+
+
+class ClockReading(msgspec.Struct, frozen=True, kw_only=True):
+    """The control route's reply: the total skew now, in seconds."""
+
+    offset_s: float
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True):

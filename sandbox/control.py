@@ -1,6 +1,6 @@
-"""A typed client for one emulator's private control routes (`/_sandbox/faults`, `/_sandbox/stats`): arm and clear
-fault switches, read and reset call statistics. There is no clock control: the emulators have no clock route (their
-clocks are callables injected when the app is built), so a test moves time on the clock it passed in."""
+"""A typed client for one emulator's private control routes (`/_sandbox/faults`, `/_sandbox/stats`,
+`/_sandbox/clock`): arm and clear fault switches, read and reset call statistics, move the emulator's time forward
+(for an emulator in another process; in-process, a test may also move the clock it passed in)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import http
 import httpx
 import msgspec
 
-from sandbox.faults import FAULTS_PATH, STATS_PATH, FaultSpec, QueuedReply, StatsReport
+from sandbox.clock import ClockAdvance, ClockReading
+from sandbox.faults import CLOCK_PATH, FAULTS_PATH, STATS_PATH, FaultSpec, QueuedReply, StatsReport
 
 _JSON = {"content-type": "application/json"}
 
@@ -50,6 +51,14 @@ class SandboxControl:
     async def reset_stats(self) -> None:
         """Zero the call counters and forget the switches taken."""
         _expect(await self._client.delete(self._base_url + STATS_PATH), http.HTTPStatus.NO_CONTENT)
+
+    async def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clocks `seconds` forward (jobs progress, windows slide, signed URLs age); returns
+        the total skew now."""
+        body = msgspec.json.encode(ClockAdvance(advance_s=seconds))
+        reply = await self._client.post(self._base_url + CLOCK_PATH, content=body, headers=_JSON)
+        _expect(reply, http.HTTPStatus.OK)
+        return msgspec.json.decode(reply.content, type=ClockReading).offset_s
 
 
 def _expect(reply: httpx.Response, status: int) -> None:

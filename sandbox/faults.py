@@ -16,8 +16,11 @@ from litestar import Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 
+from sandbox.clock import ClockAdvance, ClockReading, Skew
+
 FAULTS_PATH = "/_sandbox/faults"
 STATS_PATH = "/_sandbox/stats"
+CLOCK_PATH = "/_sandbox/clock"
 
 
 class Outcome(enum.StrEnum):
@@ -180,8 +183,13 @@ class QueuedReply(msgspec.Struct, frozen=True, kw_only=True):
     queued: int
 
 
-def control_handlers(faults: FaultQueue, stats: CallStats) -> list[HTTPRouteHandler]:
+def control_handlers(faults: FaultQueue, stats: CallStats, skew: Skew) -> list[HTTPRouteHandler]:
     """The private control routes (no auth; not part of any vendor API) for one emulator's state."""
+
+    @post(CLOCK_PATH, status_code=200)
+    async def advance_clock(data: JSONBody[ClockAdvance]) -> ClockReading:
+        skew.offset_s += data.advance_s
+        return ClockReading(offset_s=skew.offset_s)
 
     @post(FAULTS_PATH, status_code=201)
     async def push_fault(data: JSONBody[FaultSpec]) -> QueuedReply:
@@ -200,4 +208,4 @@ def control_handlers(faults: FaultQueue, stats: CallStats) -> list[HTTPRouteHand
         stats.reset()
         faults.forget_taken()
 
-    return [push_fault, clear_faults, read_stats, reset_stats]
+    return [push_fault, clear_faults, read_stats, reset_stats, advance_clock]

@@ -18,7 +18,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
 from sandbox.assets import sample_video
-from sandbox.clock import JobTimeline, Progress
+from sandbox.clock import JobTimeline, Progress, Skew
 from sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
 from sandbox.nanogpt.errors import (
     BLOCKED,
@@ -345,6 +345,8 @@ def create_nanogpt_emulator(
 ) -> Litestar:
     """The emulator app. `clock` drives job phases and the submit window; `wall_clock` (unix s) stamps times
     and the UTC day of the daily cap."""
+    skew = Skew()  # moved by POST /_sandbox/clock
+    clock, wall_clock = skew.shifted(clock), skew.shifted(wall_clock)
     emulator = _NanoGptEmulator(config, clock=clock, wall_clock=wall_clock)
 
     @post(SUBMIT_PATH, status_code=202)
@@ -371,7 +373,13 @@ def create_nanogpt_emulator(
         return emulator.video(filename)
 
     return Litestar(
-        route_handlers=[generate, status, video_models, video, *control_handlers(emulator.faults, emulator.stats)],
+        route_handlers=[
+            generate,
+            status,
+            video_models,
+            video,
+            *control_handlers(emulator.faults, emulator.stats, skew),
+        ],
         exception_handlers={VendorError: _render_vendor_error},
         openapi_config=None,
         request_max_body_size=64 * 1024 * 1024,  # so an oversized data URL meets NanoGPT's own 413, not ours

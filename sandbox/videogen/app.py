@@ -21,7 +21,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from sandbox.assets import sample_thumbnail, sample_video
-from sandbox.clock import JobTimeline
+from sandbox.clock import JobTimeline, Skew
 from sandbox.faults import CallStats, FaultQueue, apply_fault, control_handlers, marker_outcome
 from sandbox.videogen.jobs import (
     WINDOW_S,
@@ -343,9 +343,11 @@ def create_videogen_emulator(
 ) -> Litestar:
     """The emulator app. `clock` drives executions, files and rate windows; `wall_clock` (unix s) stamps
     `X-RateLimit-Reset` and URL expiries."""
+    skew = Skew()  # moved by POST /_sandbox/clock
+    clock, wall_clock = skew.shifted(clock), skew.shifted(wall_clock)
     emu = _VideoGenEmulator(config, clock=clock, wall_clock=wall_clock)
     return Litestar(
-        route_handlers=[*_api_routes(emu), *_storage_routes(emu), *control_handlers(emu.faults, emu.stats)],
+        route_handlers=[*_api_routes(emu), *_storage_routes(emu), *control_handlers(emu.faults, emu.stats, skew)],
         exception_handlers={VendorError: _render_vendor_error},
         openapi_config=None,
     )

@@ -19,7 +19,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
 from sandbox.assets import sample_video
-from sandbox.clock import JobTimeline
+from sandbox.clock import JobTimeline, Skew
 from sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
 from sandbox.videogenapi.jobs import (
     ErrorBody,
@@ -307,6 +307,8 @@ def create_videogenapi_emulator(
 ) -> Litestar:
     """The emulator app. `clock` drives job phases and the hourly windows; `wall_clock` (unix s) picks the
     usage month and stamps `completed_at` and `reset_time`."""
+    skew = Skew()  # moved by POST /_sandbox/clock
+    clock, wall_clock = skew.shifted(clock), skew.shifted(wall_clock)
     emulator = _VideoGenApiEmulator(config, clock=clock, wall_clock=wall_clock)
 
     @post(f"{API}/generate", status_code=200)
@@ -334,7 +336,14 @@ def create_videogenapi_emulator(
         return emulator.video(generation_id)
 
     return Litestar(
-        route_handlers=[generate, status, generations, user, video, *control_handlers(emulator.faults, emulator.stats)],
+        route_handlers=[
+            generate,
+            status,
+            generations,
+            user,
+            video,
+            *control_handlers(emulator.faults, emulator.stats, skew),
+        ],
         exception_handlers={VendorError: _render_vendor_error},
         openapi_config=None,
     )

@@ -21,7 +21,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
 from sandbox.assets import sample_thumbnail, sample_video
-from sandbox.clock import JobTimeline
+from sandbox.clock import JobTimeline, Skew
 from sandbox.faults import (
     CallStats,
     FaultQueue,
@@ -314,6 +314,8 @@ def create_vidgen_emulator(
     wall_clock: Callable[[], float] = time.time,
 ) -> Litestar:
     """The emulator app. `clock` drives job phases; `wall_clock` (unix s) stamps `meta.time` and URLs."""
+    skew = Skew()  # moved by POST /_sandbox/clock
+    clock, wall_clock = skew.shifted(clock), skew.shifted(wall_clock)
     emulator = _VidgenEmulator(config, clock=clock, wall_clock=wall_clock)
 
     @post(API_PATH, status_code=200)
@@ -331,7 +333,7 @@ def create_vidgen_emulator(
         )
 
     return Litestar(
-        route_handlers=[api_v2, asset, *control_handlers(emulator.faults, emulator.stats)],
+        route_handlers=[api_v2, asset, *control_handlers(emulator.faults, emulator.stats, skew)],
         exception_handlers={VendorError: _render_vendor_error},
         openapi_config=None,
     )

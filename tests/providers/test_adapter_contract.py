@@ -203,3 +203,21 @@ async def test_cancel_where_the_provider_can(harness: Harness) -> None:
                 return
             await asyncio.sleep(0.02)
         raise AssertionError("the cancelled job never showed as cancelled")
+
+
+@pytest.mark.parametrize("provider", PROVIDER_CASES)
+async def test_moving_the_emulator_clock_forward_finishes_a_long_job(provider: str) -> None:
+    """Through the typed control client: a job the emulator would run for hours (time scale 100) is still running,
+    and completes once the emulator's clock is moved six hours on."""
+    case = CASES[provider]
+    key = "sbx_" + secrets.token_hex(8)
+    async with serve_app(EMULATORS[provider](key, 100.0)) as url, httpx.AsyncClient(timeout=5) as http:
+        adapter = PROVIDERS[provider](http, ProviderSettings(base_url=url, api_key=key, timeout_s=2.0))
+        scene = Scene(prompt="a paper boat on a pond")
+        job = await adapter.submit(GenerationRequest(upstream_model=case.upstream_model, scenes=(scene,), seconds=5))
+        before = await adapter.poll(job)
+        skew_s = await SandboxControl(http, url).advance_clock(6 * 3600)
+        after = await adapter.poll(job)
+    assert before.status in ("queued", "in_progress"), before
+    assert skew_s == 6 * 3600
+    assert after.status == "completed", after
