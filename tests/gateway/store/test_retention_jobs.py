@@ -160,4 +160,4 @@ async def test_without_retention_nothing_expires(store: JobStore, redis_client: 
     await finish(store, job, now=now)
     assert await store.get(job.id) is not None
     if isinstance(store, RedisStore):
-        assert await redis_client.pttl(store.job_key(job.id)) == -1
+        assert await store.client.pttl(store.job_key(job.id)) == -1
