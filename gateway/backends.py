@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
-from gateway.config import ConfigError, Settings, secret_from_env
+from gateway.config import CLUSTER_UNSUPPORTED, ConfigError, Settings, secret_from_env
 from gateway.store.base import JobStore
-from gateway.store.connect import is_sentinel_url, parse_sentinel_url
+from gateway.store.connect import is_cluster_url, is_sentinel_url, parse_sentinel_url
 from gateway.store.idempotency import IdempotencyKeys, MemoryIdempotencyKeys, RedisIdempotencyKeys
 from gateway.store.memory import MemoryStore
 from gateway.store.outbox import MemoryOutbox, Outbox
@@ -39,6 +40,8 @@ def store_from(settings: Settings, clock: Callable[[], float]) -> JobStore:
     url = settings.store.redis_url
     if settings.store.redis_url_env:
         url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
+        if is_cluster_url(url):
+            raise ConfigError(f"store.redis_url_env: {settings.store.redis_url_env}: {CLUSTER_UNSUPPORTED}")
         if is_sentinel_url(url):
             try:
                 parse_sentinel_url(url)
@@ -66,6 +69,14 @@ def shared_records(settings: Settings, store: JobStore, clock: Callable[[], floa
     return MemoryOutbox(retention_s=keep_s, clock=clock), MemoryIdempotencyKeys(clock=clock)
 
 
+def _single_node(store: RedisStore) -> aioredis.Redis:
+    """The store's client for the state that does not run on a Redis Cluster yet (config load refuses cluster URLs
+    until it does: `gateway.config.CLUSTER_UNSUPPORTED`)."""
+    if not isinstance(store.client, aioredis.Redis):
+        raise ConfigError(CLUSTER_UNSUPPORTED)
+    return store.client
+
+
 def replicas(store: JobStore, clock: Callable[[], float]) -> Replicas:
     """Replica beats live where the jobs live: in Redis for every replica, or in this process."""
     if isinstance(store, RedisStore):
@@ -78,8 +89,9 @@ def gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> Pro
     configs = {provider: config.headroom for provider, config in settings.providers.items()}
     breakers: CircuitBreakers
     if isinstance(store, RedisStore):
-        headroom = Headroom.on_redis(configs, store.client, prefix=store.prefix, clock=clock)
-        breakers = RedisCircuitBreakers(store.client, settings.breakers, clock=clock, prefix=store.prefix)
+        client = _single_node(store)
+        headroom = Headroom.on_redis(configs, client, prefix=store.prefix, clock=clock)
+        breakers = RedisCircuitBreakers(client, settings.breakers, clock=clock, prefix=store.prefix)
     else:
         headroom = Headroom.in_memory(configs, clock=clock)
         breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
@@ -92,8 +104,9 @@ def admission(settings: Settings, store: JobStore, clock: Callable[[], float], h
     book: BudgetBook
     windows: Storage
     if isinstance(store, RedisStore):
-        book = RedisBudgetBook(store.client, prefix=store.prefix)
-        shared: dict[str, Any] = {"connection_pool": store.client.connection_pool}
+        client = _single_node(store)
+        book = RedisBudgetBook(client, prefix=store.prefix)
+        shared: dict[str, Any] = {"connection_pool": client.connection_pool}
         windows = RedisStorage(
             "async+redis://",
             implementation="redispy",
@@ -116,5 +129,6 @@ def speeds(store: JobStore) -> SpeedBook:
     """Observed speeds live where the jobs live: shared in Redis (one atomic update per completion, reads from a
     copy refreshed at most every second), per process in memory."""
     if isinstance(store, RedisStore):
-        return RedisSpeedBook(store.client, prefix=store.prefix)
+        client = _single_node(store)
+        return RedisSpeedBook(client, prefix=store.prefix)
     return SpeedBook()

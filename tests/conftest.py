@@ -9,7 +9,7 @@ import contextlib
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
+from tests.redis_cluster import redis_cluster
 
 REDIS_URL = "redis://127.0.0.1:6379/9"
 WALL_START = 1_750_000_000.0  # 2025-06-15T15:06:40Z
@@ -161,12 +162,31 @@ async def redis_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
         await redis_client.delete(*keys)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-primary Redis Cluster for the session (started only when a test asks for it)."""
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
+
+
+# The store suites (tests/gateway/store) also run on a Redis Cluster, alone after the parallel run: the cluster is
+# started once per process. Their own `store` fixture adds this param.
+ON_CLUSTER = pytest.param("cluster", marks=pytest.mark.serial)
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
+    async for made in make_store(request, redis_prefix):
+        yield made
+
+
+async def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
+    """The store `request.param` names: memory, one Redis, or the session's Redis Cluster."""
     if request.param == "memory":
         yield MemoryStore()
         return
-    redis_store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    url = request.getfixturevalue("redis_cluster_url") if request.param == "cluster" else REDIS_URL
+    redis_store = RedisStore.from_url(url, prefix=redis_prefix)
     yield redis_store
     await redis_store.close()
 

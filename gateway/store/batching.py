@@ -1,16 +1,30 @@
 """Coalesces concurrent single-key reads into one MGET: under load, one round trip and one pass through the
-Redis client serve every read that arrived in the same event-loop turn (auto-pipelining)."""
+Redis client serve every read that arrived in the same event-loop turn (auto-pipelining).
+
+On a Redis Cluster an MGET must name keys of one slot: there `mget` splits the keys by slot and sends one MGET
+per slot, pipelined per node (redis-py's `mget_nonatomic`); the reads are independent, so atomicity across them
+was never needed."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import cast
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from gateway.store.connect import RedisClient
+
+
+async def mget(client: RedisClient, keys: list[str]) -> list[bytes | None]:
+    """The values of `keys` in order (None where missing), on one node or across a cluster's slots."""
+    # The client is made without decode_responses, so values are bytes.
+    if isinstance(client, RedisCluster):
+        return cast(list[bytes | None], await client.mget_nonatomic(keys))
+    return cast(list[bytes | None], await client.mget(keys))
 
 
 class BatchedReader:
-    def __init__(self, client: aioredis.Redis, *, max_batch: int = 512) -> None:
+    def __init__(self, client: RedisClient, *, max_batch: int = 512) -> None:
         self._redis = client
         self._max_batch = max_batch
         self._pending: dict[str, list[asyncio.Future[bytes | None]]] = {}
@@ -39,8 +53,7 @@ class BatchedReader:
 
     async def _fetch(self, batch: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
         try:
-            # The client is made without decode_responses, so values are bytes.
-            values = cast(list[bytes | None], await self._redis.mget(list(batch)))
+            values = await mget(self._redis, list(batch))
         except BaseException as exc:  # every waiter sees the failure (or the cancellation) of its batch
             for futures in batch.values():
                 for future in futures:

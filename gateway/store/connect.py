@@ -1,7 +1,14 @@
 """How the one Redis client every piece of shared state rides is built: from a plain `redis://` / `rediss://` /
-`unix://` URL, or from a `redis+sentinel://` URL naming the sentinels that manage a primary.
+`unix://` URL, from a `redis+sentinel://` URL naming the sentinels that manage a primary, or from a
+`redis+cluster://` URL naming some nodes of a Redis Cluster.
 
     redis+sentinel://[[username]:password@]host:port[,host:port...]/<service-name>[/<db>]
+    redis+cluster://[[username]:password@]host:port[,host:port...]
+
+Both schemes and host lists are the ones `limits` documents for its sentinel and cluster storages. A cluster URL
+takes no path (a cluster has only db 0) and no query; the nodes named are only where the client starts: it asks
+them for the slot map and follows it (and its changes). Every store keeps the keys of each multi-key command in one
+hash slot (see `gateway.store.schedule`), so the same code runs on a single node and on a cluster.
 
 The scheme and the host list are the ones `limits` documents for its sentinel storage (a `/<db>` after the service
 name is ours; it defaults to 0). The URL's credentials authenticate the data nodes and, as in `limits`, the
@@ -19,11 +26,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
 SENTINEL_SCHEME = "redis+sentinel"
+CLUSTER_SCHEME = "redis+cluster"
+
+# The client every store takes: one node (plain or sentinel-managed) or a cluster.
+RedisClient = aioredis.Redis | RedisCluster
 SOCKET_TIMEOUT_S = 5.0
 SENTINEL_SOCKETS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 
@@ -44,6 +56,48 @@ def is_sentinel_url(url: str) -> bool:
     return url.split("://", 1)[0].lower() == SENTINEL_SCHEME
 
 
+@dataclass(frozen=True)
+class ClusterTarget:
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None
+    password: str | None
+
+    def __repr__(self) -> str:  # the password stays out of reprs
+        return f"ClusterTarget(nodes={self.nodes!r})"
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.split("://", 1)[0].lower() == CLUSTER_SCHEME
+
+
+def _host_list(netloc: str, scheme: str, what: str) -> tuple[tuple[str, int], ...]:
+    hosts = netloc.rpartition("@")[2]
+    found: list[tuple[str, int]] = []
+    for location in hosts.split(","):
+        host, _, port = location.strip().rpartition(":")
+        host = host.strip("[]")  # an IPv6 literal: [::1]:26379
+        if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+            raise ValueError(f"a {scheme} URL names every {what} as host:port, comma-separated")
+        found.append((host, int(port)))
+    return tuple(found)
+
+
+def parse_cluster_url(url: str) -> ClusterTarget:
+    """The startup nodes and credentials a `redis+cluster://` URL names; ValueError (never quoting the URL) if bad."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != CLUSTER_SCHEME:
+        raise ValueError(f"a cluster URL starts with {CLUSTER_SCHEME}://")
+    if parts.query or parts.fragment:
+        raise ValueError("a redis+cluster URL takes no query or fragment")
+    if parts.path not in ("", "/"):
+        raise ValueError("a redis+cluster URL takes no path: a cluster has only db 0")
+    return ClusterTarget(
+        nodes=_host_list(parts.netloc, CLUSTER_SCHEME, "node"),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
 def parse_sentinel_url(url: str) -> SentinelTarget:
     """The sentinels, service and db a `redis+sentinel://` URL names; ValueError (never quoting the URL) if bad."""
     parts = urlsplit(url)
@@ -51,14 +105,7 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
         raise ValueError(f"a sentinel URL starts with {SENTINEL_SCHEME}://")
     if parts.query or parts.fragment:
         raise ValueError("a redis+sentinel URL takes no query or fragment")
-    hosts = parts.netloc.rpartition("@")[2]
-    sentinels: list[tuple[str, int]] = []
-    for location in hosts.split(","):
-        host, _, port = location.strip().rpartition(":")
-        host = host.strip("[]")  # an IPv6 literal: [::1]:26379
-        if not host or not port.isdigit() or not 0 < int(port) < 65_536:
-            raise ValueError("a redis+sentinel URL names every sentinel as host:port, comma-separated")
-        sentinels.append((host, int(port)))
+    sentinels = _host_list(parts.netloc, SENTINEL_SCHEME, "sentinel")
     segments = [unquote(s) for s in parts.path.split("/")[1:]]
     if segments and segments[-1] == "":
         segments.pop()
@@ -86,10 +133,30 @@ class SentinelRedis(aioredis.Redis):
             await manager.aclose()
 
 
-def redis_client(url: str, *, sentinel_password: str | None = None) -> aioredis.Redis:
-    """The client for `url`: plain Redis, or the current primary of a sentinel-managed service."""
+def cluster_client(url: str) -> RedisCluster:
+    """The client of the cluster a `redis+cluster://` URL names."""
+    target = parse_cluster_url(url)
+    auth: dict[str, Any] = {"username": target.username, "password": target.password}
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+        # As for sentinels: a dropped connection or a moved slot is retried briefly, a longer outage is a
+        # StoreUnavailable within seconds rather than redis-py's long default.
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
+        **{k: v for k, v in auth.items() if v is not None},
+    )
+
+
+def redis_client(url: str, *, sentinel_password: str | None = None) -> RedisClient:
+    """The client for `url`: plain Redis, the current primary of a sentinel-managed service, or a cluster."""
+    if is_cluster_url(url):
+        return cluster_client(url)
     if not is_sentinel_url(url):
-        return aioredis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S)
+        plain: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
+        )
+        return plain
     target = parse_sentinel_url(url)
     sockets: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": SOCKET_TIMEOUT_S}
     auth: dict[str, Any] = {"username": target.username, "password": target.password}

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 import msgspec
-import redis.asyncio as aioredis
 
+from gateway.store.connect import RedisClient
 from gateway.store.redis import store_errors
 
 
@@ -97,7 +97,7 @@ return redis.call('DEL', KEYS[1])
 class RedisIdempotencyKeys:
     """One hash per key under `idem:`, expiring with its claim (short) or its record (24 h)."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str) -> None:
         self._prefix = f"{prefix}idem:"
         self._claim = client.register_script(_CLAIM)
         self._complete = client.register_script(_COMPLETE)

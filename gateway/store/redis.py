@@ -1,7 +1,18 @@
-"""Redis store: the state every replica shares. Each write that touches several keys is one Lua script.
+"""Redis store: the state every replica shares, on one node or a Redis Cluster (same code, same keys).
 
-Layout under the prefix: `job:{id}` string (12-digit version, then the msgpack record; one string so reads
-batch into MGET), `team:{team}` zset (lex-ordered ids), `poll` zset (id -> due unix time).
+Layout under the prefix: `job:{poll-NN}<id>` string (12-digit version, then the msgpack record; one string so
+reads batch into MGET), `team:{<team>}` zset (lex-ordered ids), `poll:{poll-NN}` zsets (id -> due unix time),
+the poll schedule sharded into buckets NN derived from the job id (`gateway.store.schedule`).
+
+Hash slots (Redis Cluster): a job's record and its schedule bucket share the `{poll-NN}` tag, so the writes that
+must be atomic over both (compare-and-set plus (un)schedule, create plus schedule, delete) stay one Lua script
+in one slot; jobs spread over the buckets' slots. A team's index is tagged by team (one slot per team) and is
+written in its own step: a create adds the id to the index first and then creates the record, a delete removes
+the record first and then the id. Either way a failure in between leaves at most an index id without a record,
+which listing skips (as it skips records retention dropped); listing also skips a record of another team, so an
+id that collided with another team's job could never leak it. Listing reads its page's records with MGET per
+slot on a cluster (the client's `mget_nonatomic`), one MGET on a single node; single reads are batched per slot
+(`gateway.store.batching`). The layout changed from the single-node one (no deployment had data to keep).
 
 Retention (when given): a finalized job's record is written with a TTL, in the same script that takes it off the
 schedule; a create trims its team's index of ids created before the index cutoff (ids start with the creation
@@ -11,30 +22,43 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 
 import msgspec
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from gateway.errors import StoreUnavailable
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
-from gateway.store.batching import BatchedReader
-from gateway.store.connect import redis_client
+from gateway.store.batching import BatchedReader, mget
+from gateway.store.connect import RedisClient, redis_client
 from gateway.store.retention import RetentionSettings
+from gateway.store.schedule import ShardedSchedule
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _VERSION_DIGITS = 12
 
-# ARGV[4]: '' or the lowest id the team index keeps (older ones are trimmed: amortized over creates).
-_CREATE = """
+# KEYS[1] a team index; ARGV[1] the id; ARGV[2] '' or the lowest id the index keeps (older ones are trimmed:
+# amortized over creates).
+_INDEX = """
+if ARGV[2] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[1], '-', '(' .. ARGV[2]) end
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+return 1
+"""
+
+# KEYS[1] the record, KEYS[2] its schedule bucket (one slot). Also the outbox's enqueue.
+CREATE_SCRIPT = """
 if redis.call('SET', KEYS[1], ARGV[2], 'NX') == false then return 0 end
-if ARGV[4] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. ARGV[4]) end
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS[1] the record, KEYS[2] its schedule bucket (one slot).
+_DELETE = """
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -50,13 +74,6 @@ else
 end
 if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 return 1
-"""
-
-# Take what is due and push each one's due time out by the lease (also the outbox's).
-CLAIM_SCRIPT = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
-return ids
 """
 
 
@@ -88,22 +105,21 @@ def oldest_kept_id(created_before: float) -> str:
 
 
 class RedisStore:
-    def __init__(
-        self, client: aioredis.Redis, *, prefix: str = "vg:", retention: RetentionSettings | None = None
-    ) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = "vg:", retention: RetentionSettings | None = None) -> None:
         self._redis = client
         self._prefix = prefix
         self._retention = retention
-        self._poll_key = f"{prefix}poll"
+        self._schedule = ShardedSchedule(client, prefix=prefix, name="poll", tag="poll")
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(VideoJob)
-        self._create = client.register_script(_CREATE)
+        self._index = client.register_script(_INDEX)
+        self._create = client.register_script(CREATE_SCRIPT)
         self._replace = client.register_script(REPLACE_SCRIPT)
-        self._claim = client.register_script(CLAIM_SCRIPT)
+        self._delete = client.register_script(_DELETE)
         self._reads = BatchedReader(client)
 
     @property
-    def client(self) -> aioredis.Redis:
+    def client(self) -> RedisClient:
         """The connection other shared state (headroom, circuit breakers) rides on."""
         return self._redis
 
@@ -127,19 +143,26 @@ class RedisStore:
     def retention(self) -> RetentionSettings | None:
         return self._retention
 
-    def _job_key(self, job_id: str) -> str:
-        return f"{self._prefix}job:{job_id}"
+    @property
+    def poll_keys(self) -> list[str]:
+        """The poll schedule's bucket keys (ops and tests read the whole schedule from them)."""
+        return self._schedule.keys
 
-    def _team_key(self, team: str) -> str:
-        return f"{self._prefix}team:{team}"
+    def job_key(self, job_id: str) -> str:
+        return f"{self._prefix}job:{self._schedule.tag_of(job_id)}{job_id}"
+
+    def team_key(self, team: str) -> str:
+        return f"{self._prefix}team:{{{team}}}"
 
     @_store_errors
     async def create(self, job: VideoJob, *, poll_at: float) -> bool:
-        keys = [self._job_key(job.id), self._team_key(job.team), self._poll_key]
         cutoff = ""
         if self._retention is not None:
             cutoff = oldest_kept_id(job.created_at - self._retention.jobs_s - self._retention.index_grace_s)
-        args: list[str | bytes | int] = [job.id, self._record(job), repr(poll_at), cutoff]
+        # The index first: an id there without a record is skipped by listing (see the module docstring).
+        await self._index(keys=[self.team_key(job.team)], args=[job.id, cutoff])
+        keys = [self.job_key(job.id), self._schedule.key_of(job.id)]
+        args: list[str | bytes | int] = [job.id, self._record(job), repr(poll_at)]
         return bool(await self._create(keys=keys, args=args))
 
     def _record(self, job: VideoJob) -> bytes:
@@ -150,12 +173,12 @@ class RedisStore:
 
     @_store_errors
     async def get(self, job_id: str) -> VideoJob | None:
-        record = await self._reads.get(self._job_key(job_id))
+        record = await self._reads.get(self.job_key(job_id))
         return None if record is None else self._decode(record)
 
     @_store_errors
     async def replace(self, job: VideoJob, *, expected_version: int, poll_at: float | None) -> bool:
-        keys = [self._job_key(job.id), self._poll_key]
+        keys = [self.job_key(job.id), self._schedule.key_of(job.id)]
         due = "" if poll_at is None else repr(poll_at)
         expected = b"%0*d" % (_VERSION_DIGITS, expected_version)
         ttl: str | int = ""
@@ -166,17 +189,15 @@ class RedisStore:
 
     @_store_errors
     async def unschedule(self, job_id: str) -> None:
-        await self._redis.zrem(self._poll_key, job_id)
+        await self._schedule.unschedule(job_id)
 
     @_store_errors
     async def delete(self, job_id: str) -> None:
         job = await self.get(job_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._job_key(job_id))
-            pipe.zrem(self._poll_key, job_id)
-            if job is not None:
-                pipe.zrem(self._team_key(job.team), job_id)
-            await pipe.execute()
+        # The record (and its schedule entry) first, then the index id: see the module docstring.
+        await self._delete(keys=[self.job_key(job_id), self._schedule.key_of(job_id)], args=[job_id])
+        if job is not None:
+            await self._redis.zrem(self.team_key(job.team), job_id)
 
     @_store_errors
     async def list_team(
@@ -188,7 +209,7 @@ class RedisStore:
         while True:
             ids = await self._ids_after(team, cursor, order, batch)
             for job in await self._fetch(ids):
-                if job.deleted_at is not None or (status is not None and job.status != status):
+                if job.team != team or job.deleted_at is not None or (status is not None and job.status != status):
                     continue
                 if len(page) == limit:
                     return page, True
@@ -198,7 +219,7 @@ class RedisStore:
             cursor = ids[-1]
 
     async def _ids_after(self, team: str, cursor: str | None, order: Order, count: int) -> list[str]:
-        key = self._team_key(team)
+        key = self.team_key(team)
         if order == "asc":
             low = "-" if cursor is None else f"({cursor}"
             raw = await self._redis.zrangebylex(key, low, "+", start=0, num=count)
@@ -210,18 +231,16 @@ class RedisStore:
     async def _fetch(self, ids: list[str]) -> list[VideoJob]:
         if not ids:
             return []
-        records = cast(list[bytes | None], await self._redis.mget([self._job_key(job_id) for job_id in ids]))
+        records = await mget(self._redis, [self.job_key(job_id) for job_id in ids])
         return [self._decode(r) for r in records if r is not None]
 
     @_store_errors
     async def claim_due(self, now: float, *, limit: int, lease_s: float) -> list[str]:
-        raw: list[bytes] = await self._claim(keys=[self._poll_key], args=[repr(now), limit, repr(now + lease_s)])
-        return [r.decode() for r in raw]
+        return await self._schedule.claim_due(now, limit=limit, lease_s=lease_s)
 
     @_store_errors
     async def next_due_at(self) -> float | None:
-        head = await self._redis.zrange(self._poll_key, 0, 0, withscores=True)
-        return float(head[0][1]) if head else None
+        return await self._schedule.next_due_at()
 
     async def ping(self) -> bool:
         try:

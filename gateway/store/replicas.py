@@ -10,8 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import redis.asyncio as aioredis
-
+from gateway.store.connect import RedisClient
 from gateway.store.redis import store_errors
 
 
@@ -43,7 +42,7 @@ class MemoryReplicas:
 class RedisReplicas:
     """`replica:{id}` keys under the store's prefix, each expiring with its beat."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
 

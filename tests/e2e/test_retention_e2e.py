@@ -50,7 +50,7 @@ async def test_a_finished_job_goes_after_its_retention(
         video_id = reply.json()["id"]
         assert (await wait_terminal(client, video_id))["status"] == "completed"
         if isinstance(kept_store, RedisStore):
-            pttl = await redis_client.pttl(f"{kept_store.prefix}job:{video_id}")
+            pttl = await redis_client.pttl(kept_store.job_key(video_id))
             assert 0 < pttl <= 1000
             idem = [k async for k in redis_client.scan_iter(match=f"{kept_store.prefix}idem:*")]
             assert len(idem) == 1
@@ -68,6 +68,6 @@ async def test_a_finished_job_goes_after_its_retention(
         reply = await client.post("/v1/videos", json={"model": "scenex", "prompt": "a dune"}, headers=auth())
         assert reply.status_code == 202, reply.text
         if isinstance(kept_store, RedisStore):
-            members = await redis_client.zrange(f"{kept_store.prefix}team:team-a", 0, -1)
+            members = await redis_client.zrange(kept_store.team_key("team-a"), 0, -1)
             assert members == [reply.json()["id"].encode()]
         await wait_terminal(client, reply.json()["id"])

@@ -27,6 +27,11 @@ JOBS = 12
 LEASE_S = 20.0
 
 
+async def whole_schedule(client: aioredis.Redis, store: RedisStore) -> dict[bytes, float]:
+    """Every scheduled id and its due time, over the schedule's buckets."""
+    return {m: s for key in store.poll_keys for m, s in await client.zrange(key, 0, -1, withscores=True)}
+
+
 async def test_sigterm_hands_claims_back_and_the_other_replica_takes_over(
     vidgen_key: str, tmp_path: Path, redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
@@ -63,10 +68,10 @@ async def test_sigterm_hands_claims_back_and_the_other_replica_takes_over(
                 await asyncio.to_thread(stopping.process.wait, 30)
                 # The survivor's own polls hold claims too, each for a moment: a claim the stopped replica left is
                 # one whose due time is still a lease away, unchanged, a second later.
-                before = dict(await redis_client.zrange(f"{redis_prefix}poll", 0, -1, withscores=True))
+                before = await whole_schedule(redis_client, store)
                 await asyncio.sleep(1.0)
                 now = time.time()
-                after = dict(await redis_client.zrange(f"{redis_prefix}poll", 0, -1, withscores=True))
+                after = await whole_schedule(redis_client, store)
                 ids = [reply.json()["id"] for reply in [*replies, late]]
                 for _ in range(300):
                     jobs = [await store.get(video_id) for video_id in ids]

@@ -1,14 +1,24 @@
 """Shared by the test_contract_* modules: jobs one second apart and a paging helper, for the JobStore contract
-run against every store. Only builds data; the `store` fixture comes from tests/conftest.py."""
+run against every store, and a `store` fixture that adds the Redis Cluster to tests/conftest.py's memory and Redis."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import msgspec
+import pytest
 
 from gateway.schema.job import VideoJob, new_job_id
 from gateway.store.base import JobStore, Order
+from tests.conftest import ON_CLUSTER, make_store
 
 T0 = 1_750_000_000.0
+
+
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
+    async for made in make_store(request, redis_prefix):
+        yield made
 
 
 def make_job(now: float, *, team: str = "team-a", **changes: object) -> VideoJob:

@@ -1,5 +1,6 @@
-"""`redis+sentinel://` URLs: what they name, how a bad one is refused (at load, naming the path, never quoting the
-URL, which may hold a password), which secrets the log redactor learns, and the client they build."""
+"""`redis+sentinel://` and `redis+cluster://` URLs: what they name, how a bad one is refused (at load, naming the
+path, never quoting the URL, which may hold a password), which secrets the log redactor learns, and the client they
+build; a cluster URL is refused by the gateway until every module supports it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
 
 from gateway.backends import store_from
 from gateway.config import ConfigError, configured_secrets, parse_settings
 from gateway.logging import Redactor
-from gateway.store.connect import parse_sentinel_url, redis_client
+from gateway.store.connect import parse_cluster_url, parse_sentinel_url, redis_client
 from gateway.store.redis import RedisStore
 
 
@@ -99,3 +101,42 @@ async def test_no_sentinel_answering_is_a_store_outage() -> None:
         assert not await store.ping()
     finally:
         await store.close()
+
+
+def test_a_cluster_url_names_the_startup_nodes_and_credentials() -> None:
+    target = parse_cluster_url("redis+cluster://app:p%40ss@10.0.0.1:7000,node-b:7001,[::1]:7002")
+    assert target.nodes == (("10.0.0.1", 7000), ("node-b", 7001), ("::1", 7002))
+    assert (target.username, target.password) == ("app", "p@ss")
+    assert "p@ss" not in repr(target)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis+cluster://:hunter2@h1", "host:port"),
+        ("redis+cluster://:hunter2@h1:7000/0", "no path"),
+        ("redis+cluster://:hunter2@h1:7000?ssl=true", "no query"),
+    ],
+)
+def test_a_bad_cluster_url_is_refused_without_quoting_it(url: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem) as error:
+        parse_cluster_url(url)
+    assert "hunter2" not in str(error.value)
+
+
+def test_a_cluster_url_builds_a_cluster_client() -> None:
+    assert isinstance(redis_client("redis+cluster://127.0.0.1:1,127.0.0.1:2"), RedisCluster)
+
+
+def test_the_gateway_refuses_a_cluster_url_until_every_module_supports_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job store, schedule, outbox and idempotency keys run on a cluster; budgets, request windows, headroom
+    and the speed book do not yet: a cluster URL is refused at load (file) or start (environment)."""
+    with pytest.raises(ConfigError, match="Redis Cluster") as error:
+        parse_settings('[store]\nbackend = "redis"\nredis_url = "redis+cluster://:hunter2@h1:7000"\n', source="t")
+    assert "hunter2" not in str(error.value)
+    monkeypatch.setenv("TEST_REDIS_URL", "redis+cluster://:hunter2@h1:7000")
+    settings = parse_settings('[store]\nbackend = "redis"\nredis_url_env = "TEST_REDIS_URL"\n', source="test")
+    with pytest.raises(ConfigError, match="Redis Cluster") as error:
+        store_from(settings, time.time)
+    assert str(error.value).startswith("store.redis_url_env: TEST_REDIS_URL: ")
+    assert "hunter2" not in str(error.value)

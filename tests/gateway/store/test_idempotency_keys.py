@@ -4,20 +4,27 @@ to the others, completing and releasing work only for the claim's owner, and cla
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.store.connect import cluster_client
 from gateway.store.idempotency import IdempotencyKeys, IdempotencyRecord, MemoryIdempotencyKeys, RedisIdempotencyKeys
+from tests.conftest import ON_CLUSTER
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def keys(request: pytest.FixtureRequest, redis_client: aioredis.Redis, redis_prefix: str) -> IdempotencyKeys:
-    return (
-        MemoryIdempotencyKeys()
-        if request.param == "memory"
-        else RedisIdempotencyKeys(redis_client, prefix=redis_prefix)
-    )
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def keys(
+    request: pytest.FixtureRequest, redis_client: aioredis.Redis, redis_prefix: str
+) -> AsyncIterator[IdempotencyKeys]:
+    if request.param == "memory":
+        yield MemoryIdempotencyKeys()
+    elif request.param == "redis":
+        yield RedisIdempotencyKeys(redis_client, prefix=redis_prefix)
+    else:
+        async with cluster_client(request.getfixturevalue("redis_cluster_url")) as client:
+            yield RedisIdempotencyKeys(client, prefix=redis_prefix)
 
 
 async def test_the_first_claim_wins_and_the_others_see_it(keys: IdempotencyKeys) -> None:

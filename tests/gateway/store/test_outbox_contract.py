@@ -4,20 +4,31 @@ deliveries atomically with a lease (a dead claimer's delivery comes back), compa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.store.connect import cluster_client
 from gateway.store.outbox import DeliveryAttempt, MemoryOutbox, Outbox, WebhookDelivery, delivery_id
 from gateway.store.outbox_redis import RedisOutbox
+from tests.conftest import ON_CLUSTER
 
 T0 = 1_750_000_000.0
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def outbox(request: pytest.FixtureRequest, redis_client: aioredis.Redis, redis_prefix: str) -> Outbox:
-    return MemoryOutbox() if request.param == "memory" else RedisOutbox(redis_client, prefix=redis_prefix)
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def outbox(
+    request: pytest.FixtureRequest, redis_client: aioredis.Redis, redis_prefix: str
+) -> AsyncIterator[Outbox]:
+    if request.param == "memory":
+        yield MemoryOutbox()
+    elif request.param == "redis":
+        yield RedisOutbox(redis_client, prefix=redis_prefix)
+    else:
+        async with cluster_client(request.getfixturevalue("redis_cluster_url")) as client:
+            yield RedisOutbox(client, prefix=redis_prefix)
 
 
 def delivery(job_id: str, **changes: object) -> WebhookDelivery:

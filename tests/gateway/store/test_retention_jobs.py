@@ -123,9 +123,9 @@ async def test_the_team_index_is_trimmed_when_the_team_creates_again(kept: Kept,
     assert await page_ids(kept.store, limit=10) == ([fresh.id], False)
     assert await page_ids(kept.store, "team-b", limit=10) == ([other_team.id], False)
     if isinstance(kept.store, RedisStore):
-        members = await redis_client.zrange(f"{kept.store.prefix}team:team-a", 0, -1)
+        members = await redis_client.zrange(kept.store.team_key("team-a"), 0, -1)
         assert members == [fresh.id.encode()]
-        assert await redis_client.zrange(f"{kept.store.prefix}team:team-b", 0, -1) == [other_team.id.encode()]
+        assert await redis_client.zrange(kept.store.team_key("team-b"), 0, -1) == [other_team.id.encode()]
 
 
 async def test_within_the_index_grace_an_entry_outlives_its_record_without_a_hole(
@@ -143,7 +143,7 @@ async def test_within_the_index_grace_an_entry_outlives_its_record_without_a_hol
         await eventually(lambda: _gone(store, jobs[1].id))
         assert await store.create(make_job(now + KEEP_S + 1), poll_at=now)  # does not trim: within the grace
 
-        assert await redis_client.zscore(f"{redis_prefix}team:team-a", jobs[1].id) is not None
+        assert await redis_client.zscore(store.team_key("team-a"), jobs[1].id) is not None
         first, more = await page_ids(store, limit=2)
         assert (first, more) == ([jobs[0].id, jobs[2].id], True)
         rest, more = await page_ids(store, limit=2, after=first[-1])
@@ -160,4 +160,4 @@ async def test_without_retention_nothing_expires(store: JobStore, redis_client: 
     await finish(store, job, now=now)
     assert await store.get(job.id) is not None
     if isinstance(store, RedisStore):
-        assert await redis_client.pttl(f"{store.prefix}job:{job.id}") == -1
+        assert await store.client.pttl(store.job_key(job.id)) == -1

@@ -79,4 +79,4 @@ async def test_without_retention_finished_deliveries_stay(redis_client: aioredis
     record = delivery("video_1", now)
     assert await outbox.enqueue(record, due_at=now)
     await attempted(outbox, record, now, state="delivered", finished_at=now, next_attempt_at=None)
-    assert await redis_client.pttl(f"{redis_prefix}webhook:{record.id}") == -1
+    assert await redis_client.pttl(outbox.key(record.id)) == -1
