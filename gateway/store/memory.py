@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
-from gateway.store.retention import RetentionSettings
+from gateway.store.retention import Expiries, RetentionSettings
 
 
 class MemoryStore:
@@ -23,23 +23,16 @@ class MemoryStore:
         self._heap: list[tuple[float, str]] = []
         self._retention = retention
         self._clock = clock
-        self._expires: dict[str, float] = {}
-        self._expiry_heap: list[tuple[float, str]] = []
+        self._expiries = Expiries()
 
     def _expire(self) -> None:
-        if not self._expiry_heap:
-            return
-        now = self._clock()
-        while self._expiry_heap and self._expiry_heap[0][0] <= now:
-            at, job_id = heapq.heappop(self._expiry_heap)
-            if self._expires.get(job_id) == at:  # else a stale entry: written again since
-                del self._expires[job_id]
-                self._remove(job_id)
+        for job_id in self._expiries.lapsed(self._clock()):
+            self._remove(job_id)
 
     def _remove(self, job_id: str) -> None:
         job = self._jobs.pop(job_id, None)
         self._due.pop(job_id, None)
-        self._expires.pop(job_id, None)
+        self._expiries.forget(job_id)
         if job is not None:
             ids = self._teams.get(job.team, [])
             index = bisect.bisect_left(ids, job_id)
@@ -68,9 +61,7 @@ class MemoryStore:
             return False
         self._jobs[job.id] = job
         if self._retention is not None and job.finalized_at is not None:
-            at = self._clock() + self._retention.jobs_s
-            self._expires[job.id] = at
-            heapq.heappush(self._expiry_heap, (at, job.id))
+            self._expiries.expire_at(job.id, self._clock() + self._retention.jobs_s)
         if poll_at is None:
             self._due.pop(job.id, None)
         else:

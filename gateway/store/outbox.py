@@ -11,6 +11,8 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from gateway.store.retention import Expiries
+
 DeliveryState = Literal["pending", "delivered", "failed"]
 
 
@@ -76,19 +78,12 @@ class MemoryOutbox:
         self._heap: list[tuple[float, str]] = []
         self._retention_s = retention_s
         self._clock = clock
-        self._expires: dict[str, float] = {}
-        self._expiry_heap: list[tuple[float, str]] = []
+        self._expiries = Expiries()
 
     def _expire(self) -> None:
-        if not self._expiry_heap:
-            return
-        now = self._clock()
-        while self._expiry_heap and self._expiry_heap[0][0] <= now:
-            at, item = heapq.heappop(self._expiry_heap)
-            if self._expires.get(item) == at:
-                del self._expires[item]
-                self._records.pop(item, None)
-                self._due.pop(item, None)
+        for item in self._expiries.lapsed(self._clock()):
+            self._records.pop(item, None)
+            self._due.pop(item, None)
 
     async def enqueue(self, delivery: WebhookDelivery, *, due_at: float) -> bool:
         self._expire()
@@ -109,9 +104,7 @@ class MemoryOutbox:
             return False
         self._records[delivery.id] = delivery
         if self._retention_s is not None and delivery.state != "pending":
-            at = self._clock() + self._retention_s
-            self._expires[delivery.id] = at
-            heapq.heappush(self._expiry_heap, (at, delivery.id))
+            self._expiries.expire_at(delivery.id, self._clock() + self._retention_s)
         if due_at is None:
             self._due.pop(delivery.id, None)
         else:

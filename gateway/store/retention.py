@@ -3,6 +3,7 @@ long-lived memory process) stops growing. Decoded with the rest of the config; e
 
 from __future__ import annotations
 
+import heapq
 from typing import Annotated
 
 import msgspec
@@ -37,3 +38,29 @@ class RetentionSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
                 f"ledger_s ({self.ledger_s:g}) must be at least jobs_s + index_grace_s"
                 f" ({self.jobs_s + self.index_grace_s:g})"
             )
+
+
+class Expiries:
+    """The memory stores' TTLs: when each record lapses. A record written again gets its new time; the entry of
+    its older time is skipped when reached."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def expire_at(self, item: str, at: float) -> None:
+        self._at[item] = at
+        heapq.heappush(self._heap, (at, item))
+
+    def forget(self, item: str) -> None:
+        self._at.pop(item, None)
+
+    def lapsed(self, now: float) -> list[str]:
+        """The records whose time has come, forgotten as they are returned."""
+        gone: list[str] = []
+        while self._heap and self._heap[0][0] <= now:
+            at, item = heapq.heappop(self._heap)
+            if self._at.get(item) == at:  # else a stale entry: written again since
+                del self._at[item]
+                gone.append(item)
+        return gone
