@@ -85,10 +85,10 @@ async def sample(client: aioredis.Redis, prefix: str, started: float, created: i
         "prefix_kib": sum(s or 0 for s in sizes) / 1024,
         "used_mib": int(info["used_memory"]) / 2**20,
         "index": await client.zcard(f"{prefix}team:bench"),
-        "ledger": await client.xlen(f"{prefix}usage:ledger"),
-        "markers": await client.scard(f"{prefix}usage:settled:{time.strftime('%Y-%m', time.gmtime())}"),
+        "ledger": await client.xlen(f"{prefix}usage:{{usage}}:ledger"),
+        "markers": await client.scard(f"{prefix}usage:{{usage}}:settled:{time.strftime('%Y-%m', time.gmtime())}"),
         "markers_kib": (
-            await client.memory_usage(f"{prefix}usage:settled:{time.strftime('%Y-%m', time.gmtime())}") or 0
+            await client.memory_usage(f"{prefix}usage:{{usage}}:settled:{time.strftime('%Y-%m', time.gmtime())}") or 0
         )
         / 1024,
         "load": os.getloadavg()[0],
