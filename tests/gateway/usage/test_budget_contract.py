@@ -4,30 +4,17 @@ when many race), holds resize and release exactly, and a job settles into the le
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 
-from gateway.store import connect
-from gateway.usage.budget import BudgetBook, MemoryBudgetBook
+from gateway.usage.budget import BudgetBook
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.quota_settings import UNLIMITED, Allowance
 from gateway.usage.records import LedgerRecord
-from tests.conftest import ON_CLUSTER, REDIS_URL, backend_url
+from tests.conftest import REDIS_URL
 from tests.gateway.usage.conftest import MID_MARCH, hold, record
 
 MARCH = "2025-03"
-
-
-@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
-async def book(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BudgetBook]:
-    if request.param == "memory":
-        yield MemoryBudgetBook()
-        return
-    client = connect.redis_client(backend_url(request))
-    yield RedisBudgetBook(client, prefix=redis_prefix)
-    await client.aclose()
 
 
 async def ledger(book: BudgetBook) -> list[LedgerRecord]:

@@ -7,29 +7,15 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 
-from gateway.store import connect
-from gateway.usage.budget import BudgetBook, MemoryBudgetBook, month_end
+from gateway.usage.budget import BudgetBook, month_end
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.records import day_of, month_of
-from tests.conftest import ON_CLUSTER, backend_url
 from tests.gateway.usage.conftest import record
 
 JAN_2020 = datetime.datetime(2020, 1, 15, 12, tzinfo=datetime.UTC).timestamp()
-
-
-@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
-async def book(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BudgetBook]:
-    if request.param == "memory":
-        yield MemoryBudgetBook()
-        return
-    client = connect.redis_client(backend_url(request))
-    yield RedisBudgetBook(client, prefix=redis_prefix)
-    await client.aclose()
 
 
 async def test_trim_drops_records_settled_before_the_cutoff(book: BudgetBook) -> None:
