@@ -7,8 +7,9 @@
 
 Both schemes and host lists are the ones `limits` documents for its sentinel and cluster storages. A cluster URL
 takes no path (a cluster has only db 0) and no query; the nodes named are only where the client starts: it asks
-them for the slot map and follows it (and its changes). Every store keeps the keys of each multi-key command in one
-hash slot (see `gateway.store.schedule`), so the same code runs on a single node and on a cluster.
+them for the slot map and follows it (and its changes). Every Redis-backed part keeps the keys of each multi-key
+command in one hash slot (the table in docs/architecture.md), so the same code runs on a single node and on a
+cluster. The `limits` request windows ride the same client (`windows_storage`).
 
 The scheme and the host list are the ones `limits` documents for its sentinel storage (a `/<db>` after the service
 name is ours; it defaults to 0). The URL's credentials authenticate the data nodes and, as in `limits`, the
