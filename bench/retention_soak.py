@@ -46,12 +46,19 @@ sweep_interval_s = 1.0
 
 
 @contextlib.asynccontextmanager
-async def gateway(vidgen_url: str, vidgen_key: str, prefix: str, client_key: str, keep_s: float) -> AsyncIterator[str]:
+async def gateway(
+    vidgen_url: str, vidgen_key: str, prefix: str, client_key: str, keep_s: float, *, redis_url: str = REDIS_URL
+) -> AsyncIterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
         text = bench_config(
-            port=port, prefix=prefix, key_digest=digest(client_key), vidgen_url=vidgen_url, poll_interval_s=0.2
+            port=port,
+            prefix=prefix,
+            key_digest=digest(client_key),
+            vidgen_url=vidgen_url,
+            poll_interval_s=0.2,
+            redis_url=redis_url,
         )
         text += RETENTION.format(keep=keep_s, ledger=3 * keep_s)
         config.write_text(text, encoding="utf-8")
