@@ -71,6 +71,15 @@ def test_the_redactor_learns_a_sentinel_urls_password_and_the_sentinels_own(monk
     assert "sentinel-pw-2" not in line
 
 
+def test_the_redactor_learns_a_cluster_urls_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redis+cluster URL's password (several nodes after the @) is a configured secret, so logs never show it."""
+    monkeypatch.setenv("TEST_REDIS_URL", "redis+cluster://app:cluster-pw-3@h1:7000,h2:7001")
+    text = '[store]\nbackend = "redis"\nredis_url_env = "TEST_REDIS_URL"\n'
+    secrets = configured_secrets(parse_settings(text, source="test"))
+    assert "cluster-pw-3" in secrets
+    assert "cluster-pw-3" not in Redactor(secrets).scrub("WRONGPASS for app cluster-pw-3")
+
+
 async def test_a_sentinel_url_builds_a_client_on_a_sentinel_pool_with_split_credentials() -> None:
     client = redis_client("redis+sentinel://u:data-pw@127.0.0.1:1,127.0.0.1:2/svc/4", sentinel_password="sent-pw")
     try:
@@ -130,10 +139,14 @@ def test_a_cluster_url_builds_a_cluster_client() -> None:
     assert isinstance(redis_client("redis+cluster://127.0.0.1:1,127.0.0.1:2"), RedisCluster)
 
 
-def test_a_cluster_url_is_accepted_at_load_and_a_bad_one_refused_without_quoting_it() -> None:
-    """A good redis+cluster URL loads; a bad one fails at load naming the problem, never the password."""
+async def test_a_cluster_url_is_accepted_at_load_and_a_bad_one_refused_without_quoting_it() -> None:
+    """A good redis+cluster URL loads and makes a store on a cluster client; a bad one fails at load naming the
+    problem, never the password."""
     good = parse_settings('[store]\nbackend = "redis"\nredis_url = "redis+cluster://:pw@h1:7000,h2:7001"\n', source="t")
-    assert good.store.redis_url == "redis+cluster://:pw@h1:7000,h2:7001"
+    store = store_from(good, time.time)
+    assert isinstance(store, RedisStore)
+    assert isinstance(store.client, RedisCluster)
+    await store.close()
     with pytest.raises(ConfigError, match="no path") as error:
         parse_settings('[store]\nbackend = "redis"\nredis_url = "redis+cluster://:hunter2@h1:7000/3"\n', source="t")
     assert "hunter2" not in str(error.value)
