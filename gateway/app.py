@@ -18,7 +18,7 @@ from litestar.di import Provide
 
 from gateway import backends
 from gateway.api.events import stream_video_events
-from gateway.api.http import error_response, request_id_middleware
+from gateway.api.http import QueryCheck, error_response, request_id_middleware
 from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
 from gateway.api.openapi import openapi_config, patch_openapi
@@ -251,6 +251,7 @@ def create_app(
         },
         lifespan=[lifespan],
         middleware=[request_id_middleware],
+        before_request=QueryCheck(),
         exception_handlers={Exception: error_response},
         openapi_config=openapi_config(),
         request_max_body_size=settings.server.max_body_bytes,
