@@ -21,7 +21,7 @@ from gateway.api.events import stream_video_events
 from gateway.api.http import QueryCheck, error_response, request_id_middleware
 from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
-from gateway.api.openapi import openapi_config, patch_openapi
+from gateway.api.openapi import docs_assets, openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
@@ -243,6 +243,7 @@ def create_app(
             healthz,
             readyz,
             scrape_metrics,
+            docs_assets(),
         ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),
