@@ -152,7 +152,7 @@ def _instance(request: GenerationRequest) -> Instance:
         prompt=_prompt(request),
         image=None if scene.image is None else _media(scene.image),
         last_frame=None if scene.end_image is None else _media(scene.end_image),
-        reference_images=tuple(ReferenceImage(image=_media(ref)) for ref in refs) or None,
+        reference_images=[ReferenceImage(image=_media(ref)) for ref in refs] or None,
     )
 
 
@@ -181,7 +181,7 @@ def _parameters(request: GenerationRequest, options: VeoOptions) -> Parameters:
 def build_submit(request: GenerationRequest, settings: ProviderSettings) -> HttpCall:
     options = veo_options(settings)
     _refuse_unsupported(request, options)
-    body = PredictBody(instances=(_instance(request),), parameters=_parameters(request, options))
+    body = PredictBody(instances=[_instance(request)], parameters=_parameters(request, options))
     return HttpCall(
         method="POST",
         path=f"{_model_path(request.upstream_model, options)}:predictLongRunning",

@@ -103,7 +103,7 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, re
     prompt: str
     image: Media | None = None
     last_frame: Media | None = None
-    reference_images: tuple[ReferenceImage, ...] | None = None
+    reference_images: list[ReferenceImage] | None = None
 
 
 class Parameters(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, rename="camel"):
@@ -117,7 +117,7 @@ class Parameters(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, 
 
 
 class PredictBody(msgspec.Struct, frozen=True, kw_only=True):
-    instances: tuple[Instance, ...]
+    instances: list[Instance]
     parameters: Parameters
 
 
