@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,14 +19,8 @@ from providers.contract import (
     VideoProvider,
 )
 from providers.veo import VeoProvider
+from tests.providers.veo.conftest import FIXTURES, GEMINI, VERTEX
 
-FIXTURES = Path(__file__).parent / "fixtures"
-GEMINI = ProviderSettings(base_url="https://generativelanguage.googleapis.com/", api_key="AIza-test")
-VERTEX = ProviderSettings(
-    base_url="https://us-central1-aiplatform.googleapis.com",
-    api_key="ya29.test",
-    options={"api": "vertex", "project": "my-project", "location": "us-central1", "storage_uri": "gs://my-bucket/veo"},
-)
 REQUEST = GenerationRequest(upstream_model="veo-3.0-generate-001", scenes=(Scene(prompt="a paper boat"),), seconds=8)
 GEMINI_JOB = UpstreamJob(
     provider="veo",

@@ -3,8 +3,6 @@ Vertex AI, and the documented replies (fixtures, see fixtures/SOURCES.md) throug
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import msgspec
 import pytest
 
@@ -24,14 +22,8 @@ from providers.contract import (
     UpstreamProtocolError,
 )
 from providers.veo import build_asset, build_poll, build_submit, classify_error, parse_status, parse_submit
+from tests.providers.veo.conftest import FIXTURES, GEMINI, VERTEX
 
-FIXTURES = Path(__file__).parent / "fixtures"
-GEMINI = ProviderSettings(base_url="https://generativelanguage.googleapis.com", api_key="AIza-test")
-VERTEX = ProviderSettings(
-    base_url="https://us-central1-aiplatform.googleapis.com",
-    api_key="ya29.test",
-    options={"api": "vertex", "project": "my-project", "location": "us-central1", "storage_uri": "gs://my-bucket/veo"},
-)
 PROMPT = "A close up of two people staring at a cryptic drawing on a wall, torchlight flickering."
 PNG = ImageData(mime_type="image/png", data=b"\x89PNG", digest="0" * 64)
 GEMINI_OP = "models/veo-3.0-generate-001/operations/zmnc0w0ohr5m"
