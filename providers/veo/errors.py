@@ -9,6 +9,7 @@ import re
 import msgspec
 
 from providers.contract import (
+    CapacityReport,
     ErrorClass,
     Failure,
     InvalidUpstreamRequest,
@@ -125,3 +126,10 @@ def operation_failure(error: RpcStatus) -> Failure:
     status = error.status or RPC_CODES.get(error.code or 0, "UNKNOWN")
     error_class = _FAILURE_CLASSES.get(status, ErrorClass.INTERNAL)
     return Failure(error_class=error_class, message=error.message or f"{SLUG} operation failed: {status}", code=status)
+
+
+def error_capacity(error: UpstreamError, *, model: str) -> CapacityReport | None:
+    """A 429 is capacity news for that model: Gemini quotas count per project and model (QuotaFailure ids)."""
+    if isinstance(error, UpstreamRateLimited | QuotaExhausted):
+        return CapacityReport(provider=SLUG, scope=f"model:{model}", remaining=0, retry_after_s=error.retry_after_s)
+    return None

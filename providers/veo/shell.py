@@ -1,5 +1,6 @@
-"""The thin async Veo shell: build -> send -> parse over an injected httpx client. All vendor knowledge lives in
-`translate`/`errors`; this only does I/O. The `options` are checked once, when the adapter is built."""
+"""The thin async Veo shell: build -> send -> parse over an injected httpx client, and a 429 to the capacity sink.
+All vendor knowledge lives in `translate`/`errors`; this only does I/O. The `options` are checked once, when the
+adapter is built."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from providers.contract import (
     ignore_capacity,
 )
 from providers.transport import CallObserver, Transport, ignore_calls
-from providers.veo.errors import classify_error
+from providers.veo.errors import classify_error, error_capacity
 from providers.veo.translate import build_asset, build_poll, build_submit, parse_status, parse_submit, veo_options
 from providers.veo.wire import SLUG
 
@@ -42,20 +43,25 @@ class VeoProvider:
     ) -> None:
         veo_options(settings)  # a bad `options` table fails at start, not on the first job
         self._settings = settings
+        self._capacity = capacity
         self._transport = Transport(client, settings, provider=SLUG, observe=observe)
 
-    async def _send(self, call: HttpCall) -> Reply:
+    async def _send(self, call: HttpCall, *, model: str) -> Reply:
         reply = await self._transport.send(call)
         if not 200 <= reply.status_code < 300:
-            raise classify_error(reply, now_s=time.time())
+            error = classify_error(reply, now_s=time.time())
+            if (report := error_capacity(error, model=model)) is not None:
+                self._capacity(report)
+            raise error
         return reply
 
     async def submit(self, request: GenerationRequest) -> UpstreamJob:
-        reply = await self._send(build_submit(request, self._settings))
+        reply = await self._send(build_submit(request, self._settings), model=request.upstream_model)
         return parse_submit(reply, request, self._settings)
 
     async def poll(self, job: UpstreamJob) -> UpstreamStatus:
-        return parse_status(await self._send(build_poll(job, self._settings)), self._settings)
+        reply = await self._send(build_poll(job, self._settings), model=job.upstream_model)
+        return parse_status(reply, self._settings)
 
     def asset_call(self, url: str) -> HttpCall:
         return build_asset(url, self._settings)  # the video downloads with the API credential (AssetSource)

@@ -9,6 +9,7 @@ import pytest
 
 from providers.contract import (
     AssetSource,
+    CapacityReport,
     GenerationRequest,
     ProviderSettings,
     Scene,
@@ -86,11 +87,15 @@ async def test_vertex_poll_posts_fetch_predict_operation_with_the_bearer_token()
     assert json.loads(request.content) == {"operationName": name}
 
 
-async def test_a_429_is_rate_limited_with_the_retry_info_delay() -> None:
-    """RESOURCE_EXHAUSTED at submit raises UpstreamRateLimited carrying RetryInfo's 34 s."""
+async def test_a_429_is_rate_limited_and_cools_the_model_down() -> None:
+    """RESOURCE_EXHAUSTED at submit raises UpstreamRateLimited carrying RetryInfo's 34 s, and tells the capacity
+    sink that this model's window is spent for that long."""
+    seen: list[CapacityReport] = []
+    client = httpx.AsyncClient(transport=httpx.MockTransport(FakeGoogle("error_429_resource_exhausted.json", 429)))
     with pytest.raises(UpstreamRateLimited) as raised:
-        await over(FakeGoogle("error_429_resource_exhausted.json", 429)).submit(REQUEST)
+        await VeoProvider(client, GEMINI, capacity=seen.append).submit(REQUEST)
     assert raised.value.retry_after_s == 34.0
+    assert seen == [CapacityReport(provider="veo", scope="model:veo-3.0-generate-001", remaining=0, retry_after_s=34.0)]
 
 
 async def test_a_connect_timeout_is_a_timeout_that_never_reached_google() -> None:
