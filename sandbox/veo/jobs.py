@@ -55,6 +55,7 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     durations: frozenset[int]
     resolutions: frozenset[str] = frozenset({"720p"})
     audio: bool = True
+    resolution_parameter: bool = True  # Veo 2 takes no `resolution` (720p only)
     last_frame: bool = False
     references: bool = False
     hd_needs_8s: bool = False  # Veo 3.1: "1080p" only with 8 s
@@ -75,7 +76,9 @@ def default_models() -> dict[str, ModelSpec]:
         "veo-3.1-fast-generate-preview": msgspec.structs.replace(veo31, references=False),
         "veo-3.0-generate-001": veo3,
         "veo-3.0-fast-generate-001": veo3,
-        "veo-2.0-generate-001": ModelSpec(durations=frozenset({5, 6, 7, 8}), audio=False, last_frame=True),
+        "veo-2.0-generate-001": ModelSpec(
+            durations=frozenset({5, 6, 7, 8}), audio=False, resolution_parameter=False, last_frame=True
+        ),
     }
 
 
@@ -229,7 +232,7 @@ def _check_parameters(
     allowed = GEMINI_PARAMETERS if api == "gemini" else VERTEX_PARAMETERS
     if unknown := sorted(names - allowed):
         raise invalid(f"`{unknown[0]}` isn't supported by this model. Please remove it or refer to the documentation.")
-    if "resolution" in names and not spec.audio and api == "gemini":  # Veo 2 has no resolution parameter
+    if "resolution" in names and not spec.resolution_parameter:
         raise invalid("`resolution` isn't supported by this model.")
     if api == "vertex" and spec.audio and params.generate_audio is None:
         raise invalid("generateAudio is required for this model.")
