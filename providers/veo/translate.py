@@ -97,7 +97,7 @@ def _refuse_unsupported(request: GenerationRequest, options: VeoOptions) -> None
     if request.watermark is not None:
         raise _invalid("the watermark (SynthID) cannot be controlled")
     if request.seed is not None and options.api == "gemini":
-        raise _invalid("the Gemini API documents no seed for Veo (Vertex AI does)")
+        raise _invalid("the Gemini API documents no seed for Veo (Vertex AI does)")  # [inference] refused, not sent
     audio = request.audio
     if audio is not None and (audio.prompt or audio.negative_prompt):
         raise _invalid("audio is prompted by the video prompt; there is no separate audio prompt")
@@ -278,7 +278,7 @@ def parse_status(reply: Reply, settings: ProviderSettings) -> UpstreamStatus:
     options = veo_options(settings)
     body = decode_reply(reply, LongRunning, provider=SLUG)
     if not body.done:
-        return UpstreamStatus(status="in_progress")  # operations report no progress and no queued phase
+        return UpstreamStatus(status="in_progress")  # [inference] no progress and no queued phase are reported
     if body.error is not None:
         return UpstreamStatus(status="failed", failure=operation_failure(body.error))
     if body.response is None:
