@@ -159,6 +159,7 @@ def create_app(
             gate=gate,
             clock=clock,
             margin_s=settings.poller.asset_refresh_margin_s,
+            client=client,
         )
         poller = Poller(
             store=job_store,

@@ -66,6 +66,7 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_job_duration_s: _Seconds | None = None
     polling: PollingConfig = PollingConfig()
     headroom: HeadroomConfig = HeadroomConfig()
+    options: dict[str, str] = {}  # adapter-specific (e.g. Veo's `api = "vertex"`); the adapter validates them
 
 
 class ApiKeyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
