@@ -218,11 +218,12 @@ def test_parse_submit_keeps_id_and_resolved_model() -> None:
     assert job == UpstreamJob(provider="vidgen", upstream_id="run_abc123xyz", upstream_model="scenex")
 
 
-def test_parse_submit_silent_model_fallback_is_a_protocol_error() -> None:
-    """A generate reply resolving to another model than requested is named as a silent fallback."""
+def test_parse_submit_silent_model_fallback_is_recorded_not_failed() -> None:
+    """A generate reply naming another model than requested is an accepted job followed under the model Vidgen
+    ran, with the requested one recorded (it was billed: failing it would pay twice)."""
     request = GenerationRequest(upstream_model="scenex-hd", scenes=(Scene(prompt="x"),))
-    with pytest.raises(UpstreamProtocolError, match="silently fell back"):
-        parse_submit(fixture_reply("generate_silent_model_fallback.json"), request)
+    job = parse_submit(fixture_reply("generate_silent_model_fallback.json"), request)
+    assert (job.upstream_id, job.upstream_model, job.requested_model) == ("run_abc123xyz", "scenex", "scenex-hd")
 
 
 def test_parse_submit_error_in_a_2xx_is_classified_like_an_error_reply() -> None:
