@@ -257,8 +257,17 @@ def _output(meta: Meta, reply: Reply) -> Output:
     urls = {image.type: image.url for image in meta.images}
     if "signed" not in urls:  # seed 000: the video is the `images[]` entry with type "signed"
         raise _protocol("COMPLETED without a `signed` image in meta.images", reply)
-    flags = {"c2pa": meta.enable_c2pa, "watermark": meta.enable_watermark}
-    texts = {"fingerprint": meta.fingerprint, "gen_id": meta.gen_id}
+    flags = {"c2pa": meta.enable_c2pa, "watermark": meta.enable_watermark, "upscale": meta.upscale}
+    # The C2PA fields the video was signed with (seed 000 meta `cs_*`): the overrides asked, else the defaults.
+    credentials = {
+        "c2pa_author": meta.cs_author,
+        "c2pa_title": meta.cs_title,
+        "c2pa_description": meta.cs_description,
+        "c2pa_organization": meta.cs_organization,
+        "c2pa_vendor": meta.cs_vendor,
+        "watermark_position": meta.wm_position,
+    }
+    texts = {"fingerprint": meta.fingerprint, "gen_id": meta.gen_id} | {k: v for k, v in credentials.items() if v}
     provenance = {key: str(flag).lower() for key, flag in flags.items() if flag is not None}
     provenance |= {key: text for key, text in texts.items() if text is not None}
     return Output(

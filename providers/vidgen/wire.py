@@ -55,6 +55,13 @@ class Meta(msgspec.Struct):
     enable_c2pa: bool | None = None
     enable_watermark: bool | None = None
     compliance_codes: list[str] | None = None
+    upscale: bool | None = None
+    wm_position: str | None = None
+    cs_author: str | None = None
+    cs_title: str | None = None
+    cs_description: str | None = None
+    cs_organization: str | None = None
+    cs_vendor: str | None = None
 
 
 class StatusReply(msgspec.Struct):

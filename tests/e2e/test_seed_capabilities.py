@@ -83,3 +83,20 @@ async def test_a_differing_model_echo_is_a_warning_not_a_second_paid_job(
     assert [a["outcome"] for a in video["routing"]["attempts"]] == ["accepted"]
     assert video["warnings"] == ["videogenapi ran model 'sora-2' instead of 'kling_25'"]
     assert await generate_calls(sandbox["nanogpt"]) == 0
+
+
+async def test_watermark_credentials_and_upscale_reach_vidgen(gateway: httpx.AsyncClient) -> None:
+    """Overlay, C2PA overrides and upscaling go to Vidgen, whose completed meta shows them in `output.provenance`."""
+    body = {
+        "model": "scenex",
+        "prompt": "a lighthouse at dawn",
+        "watermark_overlay": {"position": "top-left", "scale": 12, "opacity": 60},
+        "content_credentials": {"author": "Studio A", "title": "Lighthouse"},
+        "upscale": True,
+    }
+    video = await create(gateway, body)
+    done = await wait_terminal(gateway, video["id"])
+    assert done["status"] == "completed", done
+    provenance = done["output"]["provenance"]
+    assert (provenance["c2pa_author"], provenance["c2pa_title"]) == ("Studio A", "Lighthouse")
+    assert (provenance["watermark_position"], provenance["upscale"]) == ("top-left", "true")
