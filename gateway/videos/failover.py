@@ -355,7 +355,9 @@ def replay_of(query: RouteQuery, *, max_attempts: int) -> RouteQuery | None:
     """What a job record keeps to plan its request again: the route query when it can be kept whole and may be
     needed. A request carrying inline image bytes is not kept (the record holds digests, never image bytes),
     so such a job fails over at submit but not after acceptance."""
-    if max_attempts < 2 or any(isinstance(image, ImageData) for image in query.request.images):
+    overlay = query.request.watermark_overlay
+    inline = any(isinstance(image, ImageData) for image in query.request.images)
+    if max_attempts < 2 or inline or (overlay is not None and overlay.image is not None):
         return None
     return query
 

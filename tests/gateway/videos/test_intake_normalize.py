@@ -14,6 +14,7 @@ from gateway.config import LimitsSettings
 from gateway.errors import InvalidRequest, PayloadTooLarge
 from gateway.schema.job import ImageRef
 from gateway.schema.wire import CreateVideoBody
+from gateway.videos.failover import replay_of
 from gateway.videos.intake import Intake, decode_data_uri, image_data, normalize
 from providers.contract import Dimensions, ImageData, ImageUrl
 from tests.gateway.videos.conftest import MAX_IMAGE_BYTES, PNG, data_uri
@@ -358,3 +359,11 @@ def test_out_of_range_seed_options_are_refused_by_the_schema(fields: dict[str, A
 def test_a_4k_resolution_resolves_to_2160p_pixels() -> None:
     """`resolution: 2160p` (videogenapi's `4K`, seed 002) is 3840x2160 at 16:9."""
     assert _intake(prompt="a", resolution="2160p").query.request.dimensions == Dimensions(width=3840, height=2160)
+
+
+def test_a_watermark_image_keeps_the_request_off_the_job_record() -> None:
+    """A request carrying watermark image bytes is not kept for failover replay (records hold digests, never bytes)."""
+    with_image = _intake(prompt="a", watermark_overlay={"image_data_uri": data_uri(PNG)})
+    without_image = _intake(prompt="a", watermark_overlay={"position": "center"})
+    assert replay_of(with_image.query, max_attempts=3) is None
+    assert replay_of(without_image.query, max_attempts=3) == without_image.query
