@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import load_settings
 from providers.contract import (
     Capabilities,
     ExtraOutput,
@@ -21,7 +20,6 @@ from providers.contract import (
 from providers.videogen import build_submit, parse_status
 from routing.catalogue import Model, Offering, Price
 from routing.router import RouteQuery, Router
-from tests.conftest import EXAMPLE_CONFIG
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SETTINGS = ProviderSettings(base_url="https://api.videogen.test", api_key="vg-key")
@@ -94,12 +92,3 @@ def test_a_routed_request_sends_the_duration_an_operator_turned_on() -> None:
     """With `seconds_control` on (the vendor's MCP field), the priced length is sent as `durationSeconds`."""
     caps = Capabilities(modes=frozenset({"t2v"}), seconds=frozenset({4, 8}), default_seconds=8)
     assert body_of(build_submit(_routed(caps, seconds=4), SETTINGS))["durationSeconds"] == 4
-
-
-def test_the_example_catalogue_sends_videogen_no_duration() -> None:
-    """A default request planned on the example catalogue's VideoGen offering is sent without `durationSeconds`."""
-    settings = load_settings(EXAMPLE_CONFIG)
-    router = Router(settings.models, enabled={"videogen": True})
-    plan = router.plan(RouteQuery(model="videogen-clip", request=make_request()))
-    assert [c.provider for c in plan.candidates] == ["videogen"]
-    assert "durationSeconds" not in body_of(build_submit(plan.candidates[0].request, SETTINGS))

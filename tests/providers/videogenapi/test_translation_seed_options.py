@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config import load_settings
 from providers.contract import (
     CapacityReport,
     GenerationRequest,
@@ -17,7 +16,6 @@ from providers.contract import (
     UpstreamAuthError,
 )
 from providers.videogenapi import build_submit, build_user, classify_error, parse_user
-from tests.conftest import EXAMPLE_CONFIG
 
 SETTINGS = ProviderSettings(base_url="https://videogenapi.test", api_key="lt_test")
 
@@ -79,12 +77,3 @@ def test_a_rejected_key_on_user_is_the_auth_class() -> None:
     reply = Reply(status_code=401, headers={}, body=b'{"error": "Unauthorized", "message": "Invalid API key"}')
     with pytest.raises(UpstreamAuthError):
         raise classify_error(reply, now_s=0.0)
-
-
-def test_the_example_catalogue_offers_both_seeds_model_keys() -> None:
-    """videogenapi's keys come from configuration: the example offers seed 002's and seed 004's keys."""
-    settings = load_settings(EXAMPLE_CONFIG)
-    keys = {o.upstream_model for m in settings.models.values() for o in m.offerings if o.provider == "videogenapi"}
-    seed_002 = {"sora-2", "higgsfield_v1", "kling_25", "veo_3", "veo-31", "nanobanana-video", "ltxv-2", "ltxv-13b"}
-    seed_004 = {"kling-3", "veo3", "seedance-2", "veo2"}
-    assert seed_002 | {"seedance", "wan-25"} | seed_004 <= keys

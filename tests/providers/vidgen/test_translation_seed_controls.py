@@ -8,8 +8,6 @@ import pytest
 from providers.contract import (
     ContentCredentials,
     ErrorClass,
-    GenerationRequest,
-    HttpCall,
     ImageData,
     Reply,
     Scene,
@@ -18,19 +16,9 @@ from providers.contract import (
     WatermarkOverlay,
 )
 from providers.vidgen import build_optimize, build_submit, parse_optimize, parse_status
-from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
+from tests.providers.vidgen.conftest import SETTINGS, body_of, fixture_reply, make_request
 
 LOGO = ImageData(mime_type="image/png", data=b"logo", digest="0" * 64)
-
-
-def make_request(*scenes: Scene, **fields: object) -> GenerationRequest:
-    chosen = scenes or (Scene(prompt="ocean waves"),)
-    return GenerationRequest(upstream_model="scenex", scenes=chosen, **fields)  # type: ignore[arg-type]
-
-
-def body_of(call: HttpCall) -> dict[str, object]:
-    assert isinstance(call.json, dict)
-    return call.json
 
 
 def test_build_submit_sends_the_seed_multi_scene_example_with_upscale() -> None:

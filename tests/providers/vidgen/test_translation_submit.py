@@ -10,7 +10,6 @@ from providers.contract import (
     ContentPolicyError,
     Dimensions,
     GenerationRequest,
-    HttpCall,
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
@@ -28,21 +27,11 @@ from providers.vidgen import (
     parse_models,
     parse_submit,
 )
-from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
+from tests.providers.vidgen.conftest import SETTINGS, body_of, fixture_reply, make_request
 
 START = ImageData(mime_type="image/png", data=b"start", digest="0" * 64)
 END = ImageData(mime_type="image/jpeg", data=b"end", digest="1" * 64)
 CATALOGUE = VidgenCatalogue(models=frozenset({"scenex"}), max_scenes=5)
-
-
-def make_request(*scenes: Scene, **fields: object) -> GenerationRequest:
-    chosen = scenes or (Scene(prompt="ocean waves"),)
-    return GenerationRequest(upstream_model="scenex", scenes=chosen, **fields)  # type: ignore[arg-type]
-
-
-def body_of(call: HttpCall) -> dict[str, object]:
-    assert isinstance(call.json, dict)
-    return call.json
 
 
 # --------------------------------------------------------------------------------------------- models
