@@ -23,6 +23,7 @@ from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
 from gateway.api.openapi import docs_assets, openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
+from gateway.api.prompts import enhance_prompt
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
@@ -33,6 +34,7 @@ from gateway.config import Settings, configured_secrets
 from gateway.errors import StoreUnavailable
 from gateway.metrics.registry import Metrics, build_metrics
 from gateway.polling.poller import HEARTBEAT_TTL_FACTOR, Poller
+from gateway.prompts.enhance import PromptEnhancement
 from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
@@ -153,6 +155,7 @@ def create_app(
             metrics=metrics,
             replica=replica,
         )
+        app.state.prompt_enhancement = PromptEnhancement(router, upstreams)
         app.state.assets = AssetLinks(
             writer=writer,
             upstreams=upstreams,
@@ -235,6 +238,7 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            enhance_prompt,
             get_usage,
             get_usage_records,
             get_budgets,

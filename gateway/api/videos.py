@@ -165,6 +165,7 @@ async def get_video_content(
     video_id: _VideoId,
     session: NamedDependency[Session],
     variant: FromQuery[Literal["video", "thumbnail"]] = "video",
+    index: Annotated[int, QueryParameter(ge=0, le=100, description="0: the video; N: `output.extra[]` result N")] = 0,
 ) -> Redirect | Stream:
     """Redirect to the provider's asset, renewing an expired or expiring link first, or stream it where the
     provider serves it only with its credential (gateway/videos/assets.py)."""
@@ -175,7 +176,10 @@ async def get_video_content(
         raise Conflict(f"video {job.id} is {job.status}, not completed", code="video_not_ready")
     assets: AssetLinks = request.app.state.assets
     output = await assets.output(job)
-    url = output.video_url if variant == "video" else output.thumbnail_url
+    if index > len(output.extra):
+        raise InvalidRequest(f"video {job.id} has {len(output.extra)} extra result(s), not {index}", param="index")
+    asset = output if index == 0 else output.extra[index - 1]  # `index` 1..N: the `output.extra[]` results
+    url = asset.video_url if variant == "video" else asset.thumbnail_url
     if url is None:
         raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
     download = await assets.download(job, url)
