@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 
 from providers.contract import CapacitySink, ProviderSettings, VideoProvider
+from providers.fal import FalProvider
 from providers.nanogpt import NanoGptProvider
 from providers.transport import CallObserver
 from providers.videogen import VideoGenProvider
@@ -33,4 +34,5 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "videogen": VideoGenProvider,
     "videogenapi": VideoGenApiProvider,
     "nanogpt": NanoGptProvider,
+    "fal": FalProvider,
 }

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from litestar import Litestar
 
+from sandbox.fal.app import sandbox_app as fal_sandbox
 from sandbox.nanogpt.app import sandbox_app as nanogpt_sandbox
 from sandbox.videogen.app import sandbox_app as videogen_sandbox
 from sandbox.videogenapi.app import sandbox_app as videogenapi_sandbox
@@ -18,4 +19,5 @@ EMULATORS: dict[str, EmulatorFactory] = {
     "videogen": videogen_sandbox,
     "videogenapi": videogenapi_sandbox,
     "nanogpt": nanogpt_sandbox,
+    "fal": fal_sandbox,
 }
