@@ -102,6 +102,8 @@ def _refuse_unsupported(request: GenerationRequest, schema: InputSchema) -> None
         raise _invalid("this model has no prompt enhancement")
     if request.scenes[0].negative_terms and not schema.negative_prompt:
         raise _invalid("this model takes no negative prompt")
+    if request.audio is not None and (request.audio.prompt or request.audio.negative_prompt):
+        raise _invalid("audio prompts are not supported")
 
 
 def _prompt(request: GenerationRequest, schema: InputSchema) -> str:
@@ -175,8 +177,6 @@ def _option_fields(request: GenerationRequest, schema: InputSchema) -> dict[str,
     if schema.prompt_expansion_field is not None:
         fields[schema.prompt_expansion_field] = request.enhance_prompt  # its default is on: always said
     audio = request.audio
-    if audio is not None and (audio.prompt or audio.negative_prompt):
-        raise _invalid("audio prompts are not supported")
     if schema.audio_field is not None:
         fields[schema.audio_field] = audio is not None and audio.enabled  # default on: off unless asked
     elif audio is not None and audio.enabled:

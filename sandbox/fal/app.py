@@ -40,12 +40,14 @@ FILES = "files"  # the video's public path; fal serves outputs from its media CD
 
 class FalEmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The emulated account: keys and endpoints. A request waits `queue_s`, then runs `run_s`, both times
-    `time_scale`."""
+    `time_scale`. With `concurrency_limit`, at most that many of a key's requests are IN_PROGRESS at once and the
+    rest wait IN_QUEUE for a slot, never rejected (https://docs.fal.ai/documentation/model-apis/concurrency-limits)."""
 
     api_keys: frozenset[str]
     queue_s: NonNegative = 1.0
     run_s: NonNegative = 4.0
     time_scale: NonNegative = 1.0
+    concurrency_limit: Annotated[int, msgspec.Meta(ge=1)] | None = None
     endpoints: dict[str, EndpointSpec] = msgspec.field(default_factory=default_endpoints)
 
 
@@ -130,14 +132,13 @@ class _FalEmulator:
         prompt = body.get("prompt")
         seed = body.get("seed")
         now = self.clock()
-        cfg = self.config
         job = Job(
             request_id=str(uuid.uuid4()),  # fal's request ids are UUIDs (queue docs' example)
             key=key,
             endpoint=model_id,
             app=spec.app,
             created_at=now,
-            timeline=JobTimeline(created_at=now, queue_s=cfg.queue_s, run_s=cfg.run_s, time_scale=cfg.time_scale),
+            timeline=self._timeline(key, now),
             outcome=marker_outcome([prompt]) if isinstance(prompt, str) else None,
             # The queue takes any body; the model validates it when it runs, and the result carries its 422 [inference].
             errors=validate(spec, body),
@@ -149,6 +150,26 @@ class _FalEmulator:
         position = self._position(job, now)
         reply = SubmitBody(**msgspec.structs.asdict(links), status="IN_QUEUE", queue_position=position)
         return _json(reply)
+
+    def _timeline(self, key: str, now: float) -> JobTimeline:
+        """Queued `queue_s`, or longer until one of the key's slots frees (requests start in order). Fixed at submit:
+        a slot a later cancel frees is not handed to requests already waiting [inference, conservative]."""
+        cfg = self.config
+        ready = now + cfg.queue_s * cfg.time_scale
+        if cfg.concurrency_limit is not None:
+            ends = sorted(self._slot_end(job) for job in self.jobs.values() if job.key == key)
+            busy = [end for end in ends if end > ready]
+            if len(busy) >= cfg.concurrency_limit:
+                ready = busy[len(busy) - cfg.concurrency_limit]
+        queue_s = (ready - now) / cfg.time_scale if cfg.time_scale else 0.0
+        return JobTimeline(created_at=now, queue_s=queue_s, run_s=cfg.run_s, time_scale=cfg.time_scale)
+
+    @staticmethod
+    def _slot_end(job: Job) -> float:
+        """When a request gives its slot back: at its end, its cancellation, or never if it is stuck."""
+        if job.cancelled_at is not None:
+            return job.cancelled_at
+        return float("inf") if job.outcome is Outcome.STUCK else job.timeline.finished_at
 
     def _position(self, job: Job, now: float) -> int:
         """Requests of the same key ahead of this one, still queued [inference: the docs do not say whose]."""

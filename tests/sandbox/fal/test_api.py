@@ -6,9 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sandbox.fal.app import FalEmulatorConfig, create_fal_emulator
 from tests.conftest import FakeClock
-from tests.sandbox.conftest import Sandbox, add_fault
-from tests.sandbox.fal.conftest import AUTH, KLING, OTHER_KEY, path, submit
+from tests.sandbox.conftest import Sandbox, add_fault, running_emulator
+from tests.sandbox.fal.conftest import AUTH, KEY, KLING, OTHER_KEY, path, submit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 RUN_S = 5.0  # queue_s + run_s of the module's emulator
@@ -102,3 +103,17 @@ async def test_forced_errors_take_fals_shapes(client: httpx.AsyncClient, status_
     await add_fault(client, action="generate", status_code=status_code)
     reply = await client.post(f"/{KLING}", json={"prompt": "p"}, headers=AUTH)
     assert (reply.status_code, reply.json()) == (status_code, expected)
+
+
+async def test_over_the_concurrency_limit_requests_wait_in_queue_never_rejected() -> None:
+    """With a limit of one, a second request is accepted, waits IN_QUEUE while the first runs, then runs."""
+    config = FalEmulatorConfig(api_keys=frozenset({KEY}), queue_s=1.0, run_s=4.0, concurrency_limit=1)
+    async with running_emulator(lambda clock, _wall: create_fal_emulator(config, clock=clock)) as sandbox:
+        first, second = await submit(sandbox.client), await submit(sandbox.client)
+        sandbox.clock.advance(2.0)
+        states = [(await sandbox.client.get(b["status_url"], headers=AUTH)).json() for b in (first, second)]
+        assert [s["status"] for s in states] == ["IN_PROGRESS", "IN_QUEUE"]
+        assert states[1]["queue_position"] == 0
+        sandbox.clock.advance(3.5)  # the first finished at 5 s; the second runs from then on
+        later = (await sandbox.client.get(second["status_url"], headers=AUTH)).json()
+        assert later["status"] == "IN_PROGRESS"
