@@ -13,7 +13,7 @@ class InputSchema(msgspec.Struct, frozen=True, kw_only=True):
     aspect_ratio)` values (None where the model has no such field); `durations` maps seconds to the wire value."""
 
     image_to_video: str | None = None  # the model id taking `image_url`
-    durations: dict[int, str]
+    durations: dict[int, str | int]
     sizes: dict[str, tuple[str | None, str]]
     aspect_on_image: bool = False  # the image-to-video endpoint takes `aspect_ratio` too
     end_image_field: str | None = None  # the image-to-video field for a last frame
@@ -66,8 +66,20 @@ VEO_31_FAST = InputSchema(
     audio_field="generate_audio",
 )
 
+# https://fal.ai/models/fal-ai/ltx-2/text-to-video/fast (mirrored at eachlabs.ai ltx-v-2-text-to-video-fast/llms.txt)
+# and .../image-to-video/fast: duration an integer 6-20 (over 10 only at 25 fps and 1080p; fps is left at its default
+# 25); resolution 1080p|1440p|2160p; aspect_ratio 16:9; generate_audio (default true). Only 1080p 16:9 is offered.
+LTX_2_FAST = InputSchema(
+    image_to_video="fal-ai/ltx-2/image-to-video/fast",
+    durations={seconds: seconds for seconds in range(6, 21, 2)},
+    sizes={"1920x1080": ("1080p", "16:9")},
+    negative_prompt=False,
+    audio_field="generate_audio",
+)
+
 ENDPOINTS: dict[str, InputSchema] = {
     "fal-ai/kling-video/v2.5-turbo/pro/text-to-video": KLING_25_TURBO_PRO,
     "fal-ai/wan-25-preview/text-to-video": WAN_25,
     "fal-ai/veo3.1/fast": VEO_31_FAST,
+    "fal-ai/ltx-2/text-to-video/fast": LTX_2_FAST,
 }

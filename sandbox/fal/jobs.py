@@ -18,7 +18,7 @@ class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One fal model endpoint's input schema (its fal.ai model page): enum fields, required image, other fields."""
 
     app: str  # owner/app: where status, result and cancel live
-    enums: dict[str, tuple[str, ...]]
+    enums: dict[str, tuple[str | int, ...]]
     image: bool = False  # `image_url` required
     fields: frozenset[str] = frozenset()  # other documented inputs, not checked beyond their type [inference]
     max_prompt_chars: int | None = None
@@ -31,6 +31,12 @@ _WAN = "fal-ai/wan-25-preview"
 _WAN_FIELDS = frozenset({"negative_prompt", "seed", "enable_prompt_expansion", "audio_url", "enable_safety_checker"})
 _VEO = "fal-ai/veo3.1"
 _VEO_FIELDS = frozenset({"negative_prompt", "seed", "generate_audio", "auto_fix", "safety_tolerance"})
+_LTX = "fal-ai/ltx-2"
+_LTX_ENUMS: dict[str, tuple[str | int, ...]] = {
+    "duration": (6, 8, 10, 12, 14, 16, 18, 20),  # integers, unlike the other models' strings
+    "resolution": ("1080p", "1440p", "2160p"),
+    "fps": (25, 50),
+}
 
 
 def default_endpoints() -> dict[str, EndpointSpec]:
@@ -78,6 +84,12 @@ def default_endpoints() -> dict[str, EndpointSpec]:
             image=True,
             fields=_VEO_FIELDS,
             seed=True,
+        ),
+        "fal-ai/ltx-2/text-to-video/fast": EndpointSpec(
+            app=_LTX, enums={**_LTX_ENUMS, "aspect_ratio": ("16:9",)}, fields=frozenset({"generate_audio"})
+        ),
+        "fal-ai/ltx-2/image-to-video/fast": EndpointSpec(
+            app=_LTX, enums=_LTX_ENUMS, image=True, fields=frozenset({"generate_audio"})
         ),
     }
 
@@ -148,7 +160,7 @@ def validate(spec: EndpointSpec, body: dict[str, object]) -> list[ModelError]:
     for field, allowed in spec.enums.items():
         value = body.get(field)
         if value is not None and value not in allowed:
-            expected = " or ".join(f"'{option}'" for option in allowed)
+            expected = " or ".join(repr(option) for option in allowed)  # pydantic's quoting: '5' or 10
             errors.append(_invalid(field, f"Input should be {expected}", "literal_error", value))
     return errors
 

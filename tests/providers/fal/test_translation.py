@@ -45,6 +45,7 @@ SETTINGS = ProviderSettings(base_url="https://queue.fal.run", api_key="fal-key-i
 KLING = "fal-ai/kling-video/v2.5-turbo/pro/text-to-video"
 WAN = "fal-ai/wan-25-preview/text-to-video"
 VEO = "fal-ai/veo3.1/fast"
+LTX = "fal-ai/ltx-2/text-to-video/fast"
 FRAME = ImageUrl(url="https://v3.fal.media/files/panda/frame.jpg")
 VEO_JOB = UpstreamJob(provider="fal", upstream_id="80e732af-660e-45cd-bd63-580e4f2a94cc", upstream_model=VEO)
 
@@ -133,6 +134,20 @@ def test_wan_always_says_whether_to_rewrite_the_prompt() -> None:
     assert enhanced.json == {"prompt": "a paper boat on a pond", "enable_prompt_expansion": True}
 
 
+def test_ltx_takes_its_duration_as_an_integer() -> None:
+    """LTX-2 Fast's `duration` is an integer (6-20), unlike the other models' strings; 1080p 16:9 only."""
+    call = build_submit(request(LTX, seconds=12, dimensions=Dimensions(width=1920, height=1080)), SETTINGS)
+    assert call.json == {
+        "prompt": "a paper boat on a pond",
+        "duration": 12,
+        "resolution": "1080p",
+        "aspect_ratio": "16:9",
+        "generate_audio": False,
+    }
+    image = build_submit(request(LTX, scene=Scene(prompt="p", image=FRAME), seconds=6), SETTINGS)
+    assert image.path == "/fal-ai/ltx-2/image-to-video/fast"
+
+
 @pytest.mark.parametrize(
     ("model", "fields", "named"),
     [
@@ -145,6 +160,7 @@ def test_wan_always_says_whether_to_rewrite_the_prompt() -> None:
         (VEO, {"watermark": False}, "watermark"),
         (VEO, {"scene": Scene(prompt="p", image=FRAME, end_image=FRAME)}, "no end frame"),
         (WAN, {"scene": Scene(prompt="x" * 801)}, "maximum is 800"),
+        (LTX, {"scene": Scene(prompt="p", negative_terms=("blur",))}, "no negative prompt"),
         ("fal-ai/unknown/model", {}, "no input schema is known"),
     ],
 )

@@ -56,6 +56,15 @@ async def test_invalid_input_is_the_models_422_in_the_result(clock: FakeClock, c
     assert (item["loc"], item["type"], item["input"]) == (["body", "duration"], "literal_error", "7")
 
 
+async def test_ltx_rejects_a_string_duration(clock: FakeClock, client: httpx.AsyncClient) -> None:
+    """LTX-2's `duration` is an integer: "6" fails its validation while 6 runs to a video."""
+    as_text = await submit(client, "fal-ai/ltx-2/text-to-video/fast", duration="6")
+    as_int = await submit(client, "fal-ai/ltx-2/text-to-video/fast", duration=6)
+    clock.advance(RUN_S)
+    assert (await client.get(as_text["response_url"], headers=AUTH)).status_code == 422
+    assert (await client.get(as_int["response_url"], headers=AUTH)).status_code == 200
+
+
 async def test_a_blocked_prompt_is_a_content_policy_violation(clock: FakeClock, client: httpx.AsyncClient) -> None:
     """[sandbox:block] ends the request with the error reference's content_policy_violation."""
     body = await submit(client, prompt="a scene [sandbox:block]")
