@@ -9,6 +9,7 @@ import urllib.parse
 import msgspec
 
 from providers.contract import (
+    ErrorClass,
     Failure,
     GenerationRequest,
     HttpCall,
@@ -33,6 +34,7 @@ from providers.fal.wire import (
     CANCELLED_OK,
     CLIENT_CANCELLED,
     SLUG,
+    TIMEOUT_ERROR_TYPES,
     CancelReply,
     StatusReply,
     SubmitReply,
@@ -251,8 +253,9 @@ def parse_result(reply: Reply) -> UpstreamStatus:
         raise classify_error(reply)
     if body.error_type == CLIENT_CANCELLED:  # a cancelled request ends with this request error [inference]
         return UpstreamStatus(status="cancelled")
-    error = classify_error(reply)
-    failure = Failure(error_class=error.error_class, message=describe(reply, body), code=error_code(body))
+    timed_out = body.error_type in TIMEOUT_ERROR_TYPES
+    error_class = ErrorClass.TIMEOUT if timed_out else classify_error(reply).error_class
+    failure = Failure(error_class=error_class, message=describe(reply, body), code=error_code(body))
     return UpstreamStatus(status="failed", failure=failure)
 
 

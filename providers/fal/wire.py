@@ -16,6 +16,7 @@ ALREADY_COMPLETED = "ALREADY_COMPLETED"
 # (https://fal.ai/docs/documentation/model-apis/request-errors) values the adapter acts on.
 CONTENT_POLICY_VIOLATION = "content_policy_violation"
 CLIENT_CANCELLED = "client_cancelled"
+TIMEOUT_ERROR_TYPES = frozenset({"request_timeout", "startup_timeout"})  # the request ran out of time
 
 
 class SubmitReply(msgspec.Struct):

@@ -56,7 +56,11 @@ def _json(reply: object, status_code: int = 200) -> Response[bytes]:
 
 
 def _render_error(_: Request[Any, Any, Any], exc: FalError) -> Response[bytes]:
-    return _json(exc.body, exc.status_code)
+    response = _json(exc.body, exc.status_code)
+    error_type = exc.body.get("error_type") if isinstance(exc.body, dict) else None
+    if isinstance(error_type, str):
+        response.headers["X-Fal-Error-Type"] = error_type  # the request-errors page: same value as `error_type`
+    return response
 
 
 # The request error type fal's table gives for each status (request-errors page, "Typical Status Code").

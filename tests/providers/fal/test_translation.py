@@ -224,7 +224,7 @@ def test_result_video_is_the_output() -> None:
     [
         ("error_422_content_policy.json", 422, ErrorClass.CONTENT_POLICY, "content_policy_violation"),
         ("error_422_validation.json", 422, ErrorClass.INVALID_REQUEST, "literal_error"),
-        ("error_504_request_timeout.json", 504, ErrorClass.UPSTREAM_UNAVAILABLE, "request_timeout"),
+        ("error_504_request_timeout.json", 504, ErrorClass.TIMEOUT, "request_timeout"),
         ("error_503_runner_scheduling.json", 503, ErrorClass.UPSTREAM_UNAVAILABLE, "runner_scheduling_failure"),
     ],
 )

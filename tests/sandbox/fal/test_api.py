@@ -84,6 +84,7 @@ async def test_cancel_then_the_result_is_client_cancelled(client: httpx.AsyncCli
     assert status.json()["status"] == "COMPLETED"
     result = await client.get(body["response_url"], headers=AUTH)
     assert (result.status_code, result.json()["error_type"]) == (499, "client_cancelled")
+    assert result.headers["x-fal-error-type"] == "client_cancelled"
     again = await client.put(body["cancel_url"], headers=AUTH)
     assert (again.status_code, again.json()) == (400, {"status": "ALREADY_COMPLETED"})
 
