@@ -12,6 +12,14 @@ from sandbox.clock import JobTimeline
 from sandbox.faults import Outcome
 
 State = Literal["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
+FieldType = Literal["string", "integer", "number", "boolean"]
+# pydantic's error type and message per JSON type [inference: fal apps validate their input with pydantic]
+_TYPE_CHECKS: dict[str, tuple[tuple[type, ...], str, str]] = {
+    "string": ((str,), "string_type", "Input should be a valid string"),
+    "integer": ((int,), "int_type", "Input should be a valid integer"),
+    "number": ((int, float), "float_type", "Input should be a valid number"),
+    "boolean": ((bool,), "bool_type", "Input should be a valid boolean"),
+}
 
 
 class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -20,17 +28,27 @@ class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True):
     app: str  # owner/app: where status, result and cancel live
     enums: dict[str, tuple[str | int, ...]]
     image: bool = False  # `image_url` required
-    fields: frozenset[str] = frozenset()  # other documented inputs, not checked beyond their type [inference]
+    fields: dict[str, FieldType] = {}  # other documented inputs and their JSON type
     max_prompt_chars: int | None = None
     seed: bool = False  # the output echoes `seed`
 
 
 _KLING = "fal-ai/kling-video"
-_KLING_FIELDS = frozenset({"negative_prompt", "cfg_scale"})
+_KLING_FIELDS: dict[str, FieldType] = {"negative_prompt": "string", "cfg_scale": "number"}
 _WAN = "fal-ai/wan-25-preview"
-_WAN_FIELDS = frozenset({"negative_prompt", "seed", "enable_prompt_expansion", "audio_url", "enable_safety_checker"})
+_WAN_FIELDS: dict[str, FieldType] = {
+    "negative_prompt": "string",
+    "seed": "integer",
+    "enable_prompt_expansion": "boolean",
+    "audio_url": "string",
+}
 _VEO = "fal-ai/veo3.1"
-_VEO_FIELDS = frozenset({"negative_prompt", "seed", "generate_audio", "auto_fix", "safety_tolerance"})
+_VEO_FIELDS: dict[str, FieldType] = {
+    "negative_prompt": "string",
+    "seed": "integer",
+    "generate_audio": "boolean",
+    "auto_fix": "boolean",
+}
 _LTX = "fal-ai/ltx-2"
 _LTX_ENUMS: dict[str, tuple[str | int, ...]] = {
     "duration": (6, 8, 10, 12, 14, 16, 18, 20),  # integers, unlike the other models' strings
@@ -47,7 +65,7 @@ def default_endpoints() -> dict[str, EndpointSpec]:
             app=_KLING, enums={"duration": two, "aspect_ratio": ("16:9", "9:16", "1:1")}, fields=_KLING_FIELDS
         ),
         "fal-ai/kling-video/v2.5-turbo/pro/image-to-video": EndpointSpec(
-            app=_KLING, enums={"duration": two}, image=True, fields=_KLING_FIELDS | {"tail_image_url"}
+            app=_KLING, enums={"duration": two}, image=True, fields={**_KLING_FIELDS, "tail_image_url": "string"}
         ),
         "fal-ai/wan-25-preview/text-to-video": EndpointSpec(
             app=_WAN,
@@ -86,10 +104,10 @@ def default_endpoints() -> dict[str, EndpointSpec]:
             seed=True,
         ),
         "fal-ai/ltx-2/text-to-video/fast": EndpointSpec(
-            app=_LTX, enums={**_LTX_ENUMS, "aspect_ratio": ("16:9",)}, fields=frozenset({"generate_audio"})
+            app=_LTX, enums={**_LTX_ENUMS, "aspect_ratio": ("16:9",)}, fields={"generate_audio": "boolean"}
         ),
         "fal-ai/ltx-2/image-to-video/fast": EndpointSpec(
-            app=_LTX, enums=_LTX_ENUMS, image=True, fields=frozenset({"generate_audio"})
+            app=_LTX, enums=_LTX_ENUMS, image=True, fields={"generate_audio": "boolean"}
         ),
     }
 
@@ -157,6 +175,12 @@ def validate(spec: EndpointSpec, body: dict[str, object]) -> list[ModelError]:
         )
     if spec.image and not isinstance(body.get("image_url"), str):
         errors.append(_invalid("image_url", "Field required", "missing", None))
+    for field, kind in spec.fields.items():
+        value = body.get(field)
+        accepted, error_type, message = _TYPE_CHECKS[kind]
+        wrong_bool = isinstance(value, bool) and kind != "boolean"  # JSON true is not a number
+        if value is not None and (wrong_bool or not isinstance(value, accepted)):
+            errors.append(_invalid(field, message, error_type, value))
     for field, allowed in spec.enums.items():
         value = body.get(field)
         if value is not None and value not in allowed:

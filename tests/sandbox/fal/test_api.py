@@ -56,6 +56,15 @@ async def test_invalid_input_is_the_models_422_in_the_result(clock: FakeClock, c
     assert (item["loc"], item["type"], item["input"]) == (["body", "duration"], "literal_error", "7")
 
 
+async def test_a_field_of_the_wrong_type_is_refused_by_the_model(clock: FakeClock, client: httpx.AsyncClient) -> None:
+    """Veo's `generate_audio` is a boolean: the string "yes" comes back as a `bool_type` error."""
+    body = await submit(client, "fal-ai/veo3.1/fast", generate_audio="yes")
+    clock.advance(RUN_S)
+    result = await client.get(body["response_url"], headers=AUTH)
+    assert result.status_code == 422
+    assert [(i["loc"], i["type"]) for i in result.json()["detail"]] == [(["body", "generate_audio"], "bool_type")]
+
+
 async def test_ltx_rejects_a_string_duration(clock: FakeClock, client: httpx.AsyncClient) -> None:
     """LTX-2's `duration` is an integer: "6" fails its validation while 6 runs to a video."""
     as_text = await submit(client, "fal-ai/ltx-2/text-to-video/fast", duration="6")
