@@ -5,6 +5,7 @@ and the sandbox fault controls. No adapter logic."""
 from __future__ import annotations
 
 import http
+import itertools
 import random
 import time
 import uuid
@@ -139,7 +140,6 @@ class _FalEmulator:
         job = Job(
             request_id=str(uuid.uuid4()),  # fal's request ids are UUIDs (queue docs' example)
             key=key,
-            endpoint=model_id,
             app=spec.app,
             created_at=now,
             timeline=self._timeline(key, now),
@@ -176,12 +176,10 @@ class _FalEmulator:
         return float("inf") if job.outcome is Outcome.STUCK else job.timeline.finished_at
 
     def _position(self, job: Job, now: float) -> int:
-        """Requests of the same key ahead of this one, still queued [inference: the docs do not say whose]."""
-        return sum(
-            1
-            for other in self.jobs.values()
-            if other.key == job.key and other.created_at < job.created_at and job_state(other, now) == "IN_QUEUE"
-        )
+        """Requests of the same key submitted before this one and still queued [inference: the docs do not say
+        whose requests count]."""
+        ahead = itertools.takewhile(lambda other: other is not job, self.jobs.values())
+        return sum(1 for other in ahead if other.key == job.key and job_state(other, now) == "IN_QUEUE")
 
     def owned(self, key: str, app: str, request_id: str) -> Job:
         job = self.jobs.get(request_id)

@@ -195,7 +195,6 @@ def validate(spec: EndpointSpec, body: dict[str, object]) -> list[ModelError]:
 class Job(msgspec.Struct, kw_only=True):
     request_id: str
     key: str
-    endpoint: str
     app: str
     created_at: float
     timeline: JobTimeline

@@ -125,14 +125,14 @@ async def test_forced_errors_take_fals_shapes(client: httpx.AsyncClient, status_
 
 
 async def test_over_the_concurrency_limit_requests_wait_in_queue_never_rejected() -> None:
-    """With a limit of one, a second request is accepted, waits IN_QUEUE while the first runs, then runs."""
+    """With a limit of one, later requests are accepted and wait IN_QUEUE in order while the first runs, then run."""
     config = FalEmulatorConfig(api_keys=frozenset({KEY}), queue_s=1.0, run_s=4.0, concurrency_limit=1)
     async with running_emulator(lambda clock, _wall: create_fal_emulator(config, clock=clock)) as sandbox:
-        first, second = await submit(sandbox.client), await submit(sandbox.client)
+        first, second, third = [await submit(sandbox.client) for _ in range(3)]
         sandbox.clock.advance(2.0)
-        states = [(await sandbox.client.get(b["status_url"], headers=AUTH)).json() for b in (first, second)]
-        assert [s["status"] for s in states] == ["IN_PROGRESS", "IN_QUEUE"]
-        assert states[1]["queue_position"] == 0
+        states = [(await sandbox.client.get(b["status_url"], headers=AUTH)).json() for b in (first, second, third)]
+        assert [s["status"] for s in states] == ["IN_PROGRESS", "IN_QUEUE", "IN_QUEUE"]
+        assert [s["queue_position"] for s in states[1:]] == [0, 1]
         sandbox.clock.advance(3.5)  # the first finished at 5 s; the second runs from then on
         later = (await sandbox.client.get(second["status_url"], headers=AUTH)).json()
         assert later["status"] == "IN_PROGRESS"
