@@ -105,6 +105,14 @@ CASES = {
         classes={**_REJECTED, 402: ErrorClass.INVALID_REQUEST},
         policy_at_submit=False,
     ),
+    # fal: the queue takes any body; a blocked prompt is the model's 422 in the result, so the job fails.
+    "fal": Case(
+        provider="fal",
+        upstream_model="fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
+        image=ImageUrl(url="https://images.example.com/frame.png"),
+        classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
+        policy_at_submit=False,
+    ),
 }
 PROVIDER_CASES = [pytest.param(provider, id=provider) for provider in CASES if provider in PROVIDERS]
 
