@@ -68,7 +68,7 @@ def _video_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
 
 def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     gaps: list[Gap] = []
-    if request.video_input is None and request.mode not in caps.modes:
+    if request.video_input is None and caps.modes and request.mode not in caps.modes:
         gaps.append(Gap(field="mode", reason=f"mode {request.mode} not offered (offers {sorted(caps.modes)})"))
     if len(request.scenes) > caps.max_scenes:
         gaps.append(Gap(field="scenes", reason=f"{len(request.scenes)} scenes exceed the {caps.max_scenes} allowed"))
