@@ -29,8 +29,8 @@ class ImageUrl(msgspec.Struct, frozen=True, kw_only=True, tag="url"):
     url: str
 
 
-class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
-    """An image carried inline; `data` are the decoded bytes, `digest` is their sha256 hex."""
+class InlineMedia(msgspec.Struct, frozen=True, kw_only=True):
+    """Media carried as bytes; `data` are the decoded bytes, `digest` is their sha256 hex."""
 
     mime_type: str
     data: bytes
@@ -42,6 +42,10 @@ class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
 
     def as_data_uri(self) -> str:
         return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+class ImageData(InlineMedia, frozen=True, kw_only=True, tag="data"):
+    """An image carried inline."""
 
 
 Image = ImageUrl | ImageData
@@ -53,19 +57,8 @@ class VideoUrl(msgspec.Struct, frozen=True, kw_only=True, tag="url"):
     url: str
 
 
-class VideoData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
-    """A source video carried as bytes (a client's upload); `digest` is their sha256 hex."""
-
-    mime_type: str
-    data: bytes
-    digest: str
-
-    @property
-    def size_bytes(self) -> int:
-        return len(self.data)
-
-    def as_data_uri(self) -> str:
-        return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+class VideoData(InlineMedia, frozen=True, kw_only=True, tag="data"):
+    """A source video carried as bytes (a client's upload, or a link's content fetched by an adapter)."""
 
 
 Video = VideoUrl | VideoData

@@ -55,10 +55,7 @@ async def edit_video(
 ) -> Response[Video]:
     """`video` is `{"id": ...}` of a completed video (JSON) or an uploaded MP4 (multipart); the output keeps the
     source's length."""
-    session.caller.require("videos")
-    body, upload = await _read(request, EditVideoBody)
-    source = await _source(request, session, body, upload, "edit")
-    return await _create(request, session, body, source, idempotency_key)
+    return await _from_source(request, session, EditVideoBody, "edit", idempotency_key)
 
 
 @post("/v1/videos/extensions", status_code=202, summary="Extend a video", operation_id="extendVideo")
@@ -68,10 +65,7 @@ async def extend_video(
     idempotency_key: _IdempotencyKey = None,
 ) -> Response[Video]:
     """`seconds` are added to the source and billed; the Video's `seconds` is the stitched total."""
-    session.caller.require("videos")
-    body, upload = await _read(request, ExtendVideoBody)
-    source = await _source(request, session, body, upload, "extend")
-    return await _create(request, session, body, source, idempotency_key)
+    return await _from_source(request, session, ExtendVideoBody, "extend", idempotency_key)
 
 
 @post("/v1/videos/characters", status_code=201, summary="Create a character", operation_id="createCharacter")
@@ -88,22 +82,27 @@ async def get_character(character_id: _VideoId, session: NamedDependency[Session
     raise NotFound(f"no character {character_id!r}: {_NO_CHARACTERS}", param="character_id")
 
 
-async def _source(
+async def _from_source(
     request: Request[Any, Any, Any],
     session: Session,
-    body: EditVideoBody,
-    upload: bytes | None,
+    body_type: type[EditVideoBody],
     operation: VideoOperation,
-) -> Source:
+    idempotency_key: str | None,
+) -> Response[Video]:
+    """An edit or an extension: the source is `video` (a completed video's id) or the uploaded file."""
+    session.caller.require("videos")
+    body, upload = await _read(request, body_type)
     if upload is not None and body.video is not None:
         raise InvalidRequest("give the source video once", code="conflicting_fields", param="video")
     if upload is not None:
-        return upload_source(upload, operation, limits=session.settings.limits)
-    if body.video is None:
+        source = upload_source(upload, operation, limits=session.settings.limits)
+    elif body.video is not None:
+        source = await _job_source(request, session, body.video.id, operation)
+    else:
         raise InvalidRequest(
             "`video` is required: {'id': <a completed video>} or an MP4 file", code="missing_field", param="video"
         )
-    return await _job_source(request, session, body.video.id, operation)
+    return await _create(request, session, body, source, idempotency_key)
 
 
 async def _job_source(

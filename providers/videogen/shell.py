@@ -13,7 +13,7 @@ from providers.contract import (
     CapacitySink,
     GenerationRequest,
     HttpCall,
-    ImageData,
+    InlineMedia,
     ProviderSettings,
     ProviderTraits,
     Reply,
@@ -84,7 +84,7 @@ class VideoGenProvider:
             raise classify_error(reply, now_s=time.time())
         return reply
 
-    async def _upload(self, media: ImageData | VideoData, role: str) -> str:
+    async def _upload(self, media: InlineMedia, role: str) -> str:
         """Upload one file and wait until VideoGen has processed it (providers.md §2.11); its file id."""
         call = build_upload(media, self._settings, display_name=f"{role}-{media.digest[:16]}")
         ticket = parse_upload(await self._send(call))

@@ -14,6 +14,7 @@ from providers.contract import (
     Image,
     ImageData,
     ImageUrl,
+    InlineMedia,
     InvalidUpstreamRequest,
     Operation,
     Output,
@@ -138,7 +139,7 @@ def plan_uploads(request: GenerationRequest) -> UploadPlan:
     )
 
 
-def build_upload(media: ImageData | VideoData, settings: ProviderSettings, *, display_name: str) -> HttpCall:
+def build_upload(media: InlineMedia, settings: ProviderSettings, *, display_name: str) -> HttpCall:
     """Step 1 of the upload flow: create a temporary IMAGE (or VIDEO, a source to restyle) file (providers.md
     §2.11)."""
     kind = "VIDEO" if isinstance(media, VideoData) else "IMAGE"
@@ -146,7 +147,7 @@ def build_upload(media: ImageData | VideoData, settings: ProviderSettings, *, di
     return HttpCall(method="POST", path=UPLOAD_PATH, operation=Operation.UPLOAD, json=body, headers=_auth(settings))
 
 
-def build_put(ticket: UploadTicket, media: ImageData | VideoData) -> HttpCall:
+def build_put(ticket: UploadTicket, media: InlineMedia) -> HttpCall:
     """Step 2: the raw bytes to the presigned URL, with NO Authorization header (providers.md §2.2)."""
     headers = {"Content-Type": media.mime_type}
     return HttpCall(
