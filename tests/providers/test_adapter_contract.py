@@ -4,11 +4,13 @@ the same faults, and the error class each provider's documents say (providers.md
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import httpx
+import msgspec
 import pytest
 
 from providers.contract import (
@@ -22,6 +24,7 @@ from providers.contract import (
     UpstreamError,
     UpstreamStatus,
     UpstreamTimeout,
+    VideoData,
     VideoInput,
     VideoOperation,
     VideoProvider,
@@ -29,6 +32,7 @@ from providers.contract import (
 )
 from providers.mp4 import duration_s
 from providers.registry import PROVIDERS
+from sandbox.assets import sample_video_lasting
 from sandbox.control import SandboxControl
 from sandbox.faults import FaultSpec
 from sandbox.registry import EMULATORS
@@ -189,6 +193,19 @@ async def test_video_operations_complete_with_the_right_length(provider: str, op
         source_mp4, made_mp4 = [(await http.get(o.video_url)).content for o in (source.output, made.output)]
     added_s = 5 if operation == "extend" else 0
     assert duration_s(made_mp4) == (duration_s(source_mp4) or 0) + added_s
+
+
+async def test_a_source_video_where_the_operation_is_not_offered_is_an_invalid_request(harness: Harness) -> None:
+    """An extension sent to the t2v model of the case (or a provider with no video input) is refused as invalid,
+    by the adapter or by the provider, never turned into a text-to-video job."""
+    data = sample_video_lasting(2)
+    video = VideoData(mime_type="video/mp4", data=data, digest=hashlib.sha256(data).hexdigest())
+    request = msgspec.structs.replace(
+        harness.request(), video_input=VideoInput(operation="extend", video=video, source_seconds=2)
+    )
+    with pytest.raises(UpstreamError) as raised:
+        await harness.adapter.submit(request)
+    assert raised.value.error_class == ErrorClass.INVALID_REQUEST
 
 
 @pytest.mark.parametrize("status_code", [400, 401, 402, 429, 500, 502, 503])
