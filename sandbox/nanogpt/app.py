@@ -120,7 +120,8 @@ DEFAULT_MODELS: dict[str, VideoModel] = {
         image_to_video=False,
         video_operation="extend",
     ),
-    # Seed 003 names it among the models a `reference_image` guides; Runway's Aleph edits a source video.
+    # Seed 003 names it among the models a `reference_image` guides; that it is an edit model (a source video in,
+    # the same length out) is Runway's description of Aleph, not the seed's [inference].
     "runwayml-gen4-aleph": VideoModel(
         name="Runway Gen-4 Aleph",
         per_second_usd=0.15,
