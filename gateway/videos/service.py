@@ -111,6 +111,7 @@ class VideoService:
             strategy=strategy,
             webhook=intake.webhook,
             replica=self._replica,
+            source=intake.source,
         )
 
     async def get(self, caller: Caller, job_id: str, *, deleted: bool = False) -> VideoJob:

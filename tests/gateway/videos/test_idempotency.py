@@ -301,7 +301,7 @@ async def test_a_key_whose_record_failed_after_the_create_is_recorded_once_the_s
 
     creates = IdempotentCreates(service=Service(), keys=_CompleteFailsOnce(), claim_ttl_s=0.5)
     caller = Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"}))
-    intake = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None)
+    intake = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None, source=None)
     first, replayed = await creates.create(caller, intake, metadata={}, idempotency_key="k1")
     assert not replayed
     await asyncio.sleep(0.7)  # past the claim's lease: only a recorded key still leads to the job
