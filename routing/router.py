@@ -109,7 +109,7 @@ class Router:
         """The catalogue's models with an offering that could serve the request as asked (rules, circuits and
         headroom aside): what to suggest when the requested model cannot."""
         offerings = self._offerings(AUTO)
-        return sorted({m for m, o in offerings if not self._fit(query, m, o)[0] and m != query.model})
+        return sorted({m for m, o in offerings if m != query.model and self._fit(query, m, o)[1] is not None})
 
     def _offerings(self, model_id: str) -> list[tuple[str, Offering]]:
         if model_id == AUTO:
