@@ -58,7 +58,7 @@ async def test_explain_tells_never_from_not_now(
     never = (await client.post("/v1/routing/explain", json={"prompt": "a fox", "seconds": 4}, headers=ADMIN)).json()
     assert never["outcome"] == "unsupported_request"
     assert [(d["provider"], d["permanent"]) for d in never["dropped"]] == [("vidgen", True)]
-    assert never["models_serving"] == ["sora-2", "veo-3", "veo-3-fast", "veo-3.1-fast", "videogen-clip"]
+    assert never["models_serving"] == ["ltx-video-13b", "sora-2", "veo-3", "veo-3-fast", "veo-3.1-fast"]
     settings = example_settings(sandbox)
     providers = {**settings.providers, "vidgen": msgspec.structs.replace(settings.providers["vidgen"], enabled=False)}
     keys = KeyRing({digest(ADMIN_KEY): Caller(key_id="ops", team="ops", scopes=frozenset({"videos", "admin"}))})
