@@ -41,6 +41,8 @@ class ModelList(msgspec.Struct, kw_only=True):
 
 @get("/v1/models", summary="List canonical models", operation_id="listModels")
 async def list_models(session: NamedDependency[Session]) -> ModelList:
+    """Every canonical model a create's `model` can name: its modes, and per provider offering whether it is
+    enabled, its capabilities, its price and the typical cost of a clip; `price_range_usd` spans the offerings."""
     session.caller.require("videos")
     router = session.service.planner.router
     return ModelList(data=[_model(model_id, model, router) for model_id, model in sorted(router.catalogue.items())])

@@ -1,24 +1,132 @@
-"""The OpenAPI document (litestar's, plus the create body, which the route reads itself: JSON or multipart) and the
-interactive reference at `/docs`, whose Swagger UI assets the gateway serves itself from an installed package, so
-the page works with no internet."""
+"""The OpenAPI document (litestar's, plus what litestar cannot see: the create body, which the route reads itself as
+JSON or multipart; each operation's error replies in the gateway's envelope; tags) and the interactive reference at
+`/docs`, whose Swagger UI assets the gateway serves itself from an installed package, so the page works offline."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import msgspec
 import openapi_ui_bundles.swagger_ui
-from litestar import Litestar, Router, post
+from litestar import Litestar, Router, get, post
 from litestar.datastructures import CacheControlHeader
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIMediaType, RequestBody, Schema, SecurityScheme
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    PathItem,
+    Reference,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+    Tag,
+)
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import JSONBody
 from litestar.static_files import create_static_files_router
 
-from gateway.schema.wire import CreateVideoBody
+from gateway.errors import (
+    Conflict,
+    ContentPolicy,
+    ErrorEnvelope,
+    Forbidden,
+    GatewayError,
+    InvalidRequest,
+    NoProviderAvailable,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+    RateLimited,
+    StoreUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+    UnsupportedRequest,
+    UpstreamFailed,
+    UpstreamTimedOut,
+)
+from gateway.schema.wire import (
+    CreateVideoBody,
+    EditVideoBody,
+    ExtendVideoBody,
+    PromptEnhanceBody,
+    RemixVideoBody,
+)
 
 DOCS_ASSETS = "/docs/assets"
+
+_Errors = tuple[type[GatewayError], ...]
+# What any operation can answer: a 400 for an unknown query parameter, a repeated header or a malformed value.
+_ANY: _Errors = (InvalidRequest,)
+# ... and one that takes a key: a missing or unknown key, a key without the route's scope.
+_KEYED: _Errors = (*_ANY, Unauthorized, Forbidden)
+# ... and one that reads a body (413 past `[server] max_body_bytes`).
+_BODY: _Errors = (*_KEYED, PayloadTooLarge)
+# A job is made: the body's media type, the idempotency key, quotas, routing and the providers' submit answers.
+_CREATES: _Errors = (
+    *_BODY,
+    UnsupportedMediaType,
+    UnsupportedRequest,
+    ContentPolicy,
+    Conflict,
+    RateLimited,
+    QuotaExceeded,
+    NoProviderAvailable,
+    UpstreamFailed,
+    UpstreamTimedOut,
+    StoreUnavailable,
+)
+
+# The error replies of each operation, by operation id: what its handler and everything it calls can raise (see
+# gateway/errors.py). A new route adds one line; tests/gateway/api/test_openapi.py fails for an operation missing
+# here, and the schemathesis run in `make test` fails for a status the live route answers that is not listed.
+OPERATION_ERRORS: dict[str, _Errors] = {
+    "createVideo": _CREATES,
+    "remixVideo": (*_CREATES, NotFound),
+    "editVideo": (*_CREATES, NotFound),
+    "extendVideo": (*_CREATES, NotFound),
+    "listVideos": (*_KEYED, StoreUnavailable),
+    "getVideo": (*_KEYED, NotFound, StoreUnavailable),
+    "deleteVideo": (*_KEYED, NotFound, StoreUnavailable),
+    "getVideoContent": (*_KEYED, NotFound, Conflict, UpstreamFailed, UpstreamTimedOut, StoreUnavailable),
+    "streamVideoEvents": (*_KEYED, NotFound, StoreUnavailable),
+    "getVideoWebhook": (*_KEYED, NotFound, StoreUnavailable),
+    "createCharacter": _KEYED,
+    "getCharacter": (*_KEYED, NotFound),
+    "enhancePrompt": (*_BODY, UnsupportedRequest, NoProviderAvailable, UpstreamFailed, UpstreamTimedOut),
+    "listModels": _KEYED,
+    "getUsage": (*_KEYED, StoreUnavailable),
+    "getUsageRecords": (*_KEYED, StoreUnavailable),
+    "getBudgets": (*_KEYED, StoreUnavailable),
+    "explain": (*_BODY, UnsupportedMediaType, StoreUnavailable),
+    "providers": (*_KEYED, StoreUnavailable),
+    "getRoutingRules": _KEYED,
+    "reloadRoutingRules": (*_KEYED, Conflict),
+    "healthz": _ANY,
+    "readyz": (*_ANY, StoreUnavailable),
+}
+
+TAGS = {
+    "videos": "Create, follow, download and delete video jobs (`videos` scope).",
+    "models": "The canonical models, their providers and prices.",
+    "usage": "Finance: usage, the ledger and budgets (`usage` scope).",
+    "admin": "Operators: routing rules and plans, provider state (`admin` scope).",
+    "ops": "Liveness and readiness, for load balancers and orchestrators (no key).",
+}
+# Tags by path prefix, first match wins: a new route under a known prefix is tagged with no edit here.
+_TAG_BY_PREFIX = (
+    ("/v1/videos", "videos"),
+    ("/v1/prompts", "videos"),
+    ("/v1/models", "models"),
+    ("/v1/usage", "usage"),
+    ("/v1/", "admin"),
+    ("/", "ops"),
+)
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -34,6 +142,7 @@ def openapi_config() -> OpenAPIConfig:
         description="One /v1/videos API in front of several AI video-generation providers.",
         path="/docs",
         render_plugins=[swagger],
+        use_handler_docstrings=True,
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(
@@ -42,6 +151,7 @@ def openapi_config() -> OpenAPIConfig:
             }
         ),
         security=[{"bearer": []}],
+        tags=[Tag(name=name, description=description) for name, description in TAGS.items()],
     )
 
 
@@ -56,9 +166,41 @@ def docs_assets() -> Router:
     )
 
 
-@post("/v1/videos", sync_to_thread=False)
-def _documented_create(data: JSONBody[CreateVideoBody]) -> None:
-    """Only documents the body; the served route is gateway.api.videos.create_video."""
+@get("/error", sync_to_thread=False)
+def _documented_error() -> ErrorEnvelope:
+    """Only puts the envelope's schema in the components."""
+    raise NotImplementedError
+
+
+def _documented_body(operation_id: str, body: type[msgspec.Struct]) -> HTTPRouteHandler:
+    """A route that only documents `body`, for an operation whose handler reads its body itself."""
+
+    def handler(data: Any) -> None:
+        return None
+
+    handler.__annotations__ = {"data": JSONBody[body], "return": None}  # type: ignore[misc,valid-type]
+    return post(f"/{operation_id}", sync_to_thread=False, name=operation_id)(handler)
+
+
+_CREATE_FORM = (
+    "The OpenAI SDK's form: every field of the JSON body, nested objects as bracketed keys (`metadata[project]`,"
+    " `routing[strategy]`), list items repeated with `[]` (`routing[providers][]`, `scenes[][prompt]`), every value"
+    " a string; plus an optional `input_reference` image file."
+)
+_SOURCE_FORM = (
+    "The OpenAI SDK's form: `prompt`, `model`, `seconds` as text fields, and the source as `video[id]` (a completed"
+    " video) or a `video` MP4 file."
+)
+# Operations whose handler reads its body itself (JSON, or a multipart form where the form's description is given):
+# the JSON body's schema comes from the struct, the form's from its description and file part.
+BODIES: dict[str, tuple[type[msgspec.Struct], str | None, str | None]] = {
+    "createVideo": (CreateVideoBody, _CREATE_FORM, "input_reference"),
+    "explain": (CreateVideoBody, _CREATE_FORM, "input_reference"),
+    "remixVideo": (RemixVideoBody, "The OpenAI SDK's form: `prompt`, `model`, `seconds` as text fields.", None),
+    "editVideo": (EditVideoBody, _SOURCE_FORM, "video"),
+    "extendVideo": (ExtendVideoBody, _SOURCE_FORM, "video"),
+    "enhancePrompt": (PromptEnhanceBody, None, None),
+}
 
 
 def render_openapi(app: Litestar) -> str:
@@ -73,28 +215,99 @@ def render_openapi(app: Litestar) -> str:
 
 
 def patch_openapi(app: Litestar) -> None:
-    """Give `POST /v1/videos` its real request body (generated from the struct) and both media types."""
-    phantom = Litestar(route_handlers=[_documented_create], openapi_config=openapi_config()).openapi_schema
+    """Add what litestar cannot see: the bodies routes read themselves, error replies in the envelope, tags."""
+    documented = [_documented_body(operation_id, body) for operation_id, (body, _, _) in BODIES.items()]
+    phantom = Litestar(route_handlers=[*documented, _documented_error], openapi_config=openapi_config()).openapi_schema
     schema = app.openapi_schema
-    phantom_op = phantom.paths["/v1/videos"].post if phantom.paths else None
-    target = schema.paths["/v1/videos"].post if schema.paths else None
-    if phantom_op is None or target is None or phantom_op.request_body is None:
-        raise RuntimeError("could not document POST /v1/videos")
-    json_body = phantom_op.request_body
-    assert isinstance(json_body, RequestBody)
-    form = Schema(
-        type=OpenAPIType.OBJECT,
-        description=(
-            "The OpenAI SDK's form: every field of the JSON body, nested objects as bracketed keys"
-            " (`metadata[project]`, `routing[strategy]`), list items repeated with `[]` (`routing[providers][]`,"
-            " `scenes[][prompt]`), every value a string; plus an optional `input_reference` image file."
-        ),
-        properties={"input_reference": Schema(type=OpenAPIType.STRING, format="binary")},  # type: ignore[arg-type]
-    )
-    target.request_body = RequestBody(
-        required=True,
-        content={**json_body.content, "multipart/form-data": OpenAPIMediaType(schema=form)},
-    )
     components = schema.components
     for name, component in (phantom.components.schemas or {}).items():
         components.schemas.setdefault(name, component)
+    for path, item in (schema.paths or {}).items():
+        for operation in _operations(item):
+            operation.tags = [next(tag for prefix, tag in _TAG_BY_PREFIX if path.startswith(prefix))]
+            _document_errors(operation)
+            if operation.operation_id in BODIES:
+                phantom_item = (phantom.paths or {})[f"/{operation.operation_id}"]
+                assert phantom_item.post is not None
+                assert isinstance(phantom_item.post.request_body, RequestBody)
+                operation.request_body = _body(phantom_item.post.request_body, *BODIES[operation.operation_id][1:])
+            if operation.operation_id in _CSV_REPLIES:
+                _add_csv(operation)
+            _document_redirects(operation)
+
+
+def _document_redirects(operation: Operation) -> None:
+    """A redirect has an empty body and says where in `Location` (litestar would document a JSON body)."""
+    for status, response in (operation.responses or {}).items():
+        if status.startswith("3") and isinstance(response, OpenAPIResponse):
+            response.content = None
+            response.description = "A redirect: the target URL is in `Location`; the body is empty"
+            response.headers = {
+                "Location": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI))
+            }
+
+
+def _body(json_body: RequestBody, form: str | None, file_part: str | None) -> RequestBody:
+    content = dict(json_body.content)
+    if form is not None:
+        files = {} if file_part is None else {file_part: Schema(type=OpenAPIType.STRING, format="binary")}  # type: ignore[arg-type]
+        content["multipart/form-data"] = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.OBJECT, description=form, properties=files)  # type: ignore[arg-type]
+        )
+    return RequestBody(required=True, content=content)
+
+
+def _operations(item: PathItem) -> list[Operation]:
+    methods = (item.get, item.put, item.post, item.delete, item.patch)
+    return [operation for operation in methods if operation is not None]
+
+
+def _document_errors(operation: Operation) -> None:
+    """Every error status the operation can answer, in the gateway's envelope (never litestar's default shape)."""
+    public = operation.security == [{}]
+    errors = OPERATION_ERRORS.get(operation.operation_id or "", _ANY if public else _KEYED)
+    responses = operation.responses or {}
+    for status in sorted({error.status_code for error in errors}):
+        classes = [error for error in errors if error.status_code == status]
+        responses[str(status)] = OpenAPIResponse(
+            description=_describe(classes),
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Reference(ref="#/components/schemas/ErrorEnvelope"),
+                    example=_example(classes[0]),
+                )
+            },
+        )
+    operation.responses = responses
+
+
+def _describe(classes: list[type[GatewayError]]) -> str:
+    types = sorted({f"`{error.type}`" for error in classes})
+    retryable = {error.retryable for error in classes}
+    retry = " (retryable)" if retryable == {True} else " (some retryable)" if True in retryable else ""
+    return f"{', '.join(types)}{retry}: `error.code` and `error.message` say which and why"
+
+
+def _example(error: type[GatewayError]) -> dict[str, object]:
+    body = error(_EXAMPLE_MESSAGES.get(error.type, "see `error.code`")).body("2f1c0a9b3e4d0000000001")
+    example: dict[str, object] = msgspec.to_builtins(body)
+    return example
+
+
+_EXAMPLE_MESSAGES = {
+    "invalid_request": "unknown query parameter `limt`",
+    "unauthorized": "missing Authorization header; send `Authorization: Bearer <key>`",
+    "forbidden": "this key lacks the `usage` scope",
+    "not_found": "no video vid_0123456789abcdef",
+}
+
+# Operations whose 200 is also `text/csv` with `format=csv`.
+_CSV_REPLIES = ("getUsage", "getUsageRecords")
+
+
+def _add_csv(operation: Operation) -> None:
+    ok = (operation.responses or {}).get("200")
+    if isinstance(ok, OpenAPIResponse) and ok.content:
+        ok.content["text/csv"] = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.STRING, description="One header row, then one row per record")
+        )
