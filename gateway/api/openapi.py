@@ -222,6 +222,8 @@ def patch_openapi(app: Litestar) -> None:
     components = schema.components
     for name, component in (phantom.components.schemas or {}).items():
         components.schemas.setdefault(name, component)
+    for struct in _strict_structs([body for body, _, _ in BODIES.values()]):
+        components.schemas[struct.__name__].additional_properties = False
     for path, item in (schema.paths or {}).items():
         for operation in _operations(item):
             operation.tags = [next(tag for prefix, tag in _TAG_BY_PREFIX if path.startswith(prefix))]
@@ -234,6 +236,25 @@ def patch_openapi(app: Litestar) -> None:
             if operation.operation_id in _CSV_REPLIES:
                 _add_csv(operation)
             _document_redirects(operation)
+
+
+def _strict_structs(roots: list[type[msgspec.Struct]]) -> set[type[msgspec.Struct]]:
+    """The structs reachable from `roots` that refuse unknown fields (a 400 `unknown_field`): their schemas say
+    `additionalProperties: false`, which litestar leaves out."""
+    found: set[type[msgspec.Struct]] = set()
+    pending: list[object] = list(msgspec.inspect.multi_type_info(roots))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, msgspec.inspect.StructType):
+            if node.cls in found:
+                continue
+            if node.forbid_unknown_fields:
+                found.add(node.cls)
+            pending.extend(field.type for field in node.fields)
+        elif isinstance(node, msgspec.inspect.Type):  # a list, union, dict, constrained type...: its parts
+            for value in (getattr(node, name) for name in node.__struct_fields__):
+                pending.extend(value if isinstance(value, tuple) else [value])
+    return found
 
 
 def _document_redirects(operation: Operation) -> None:
