@@ -54,8 +54,12 @@ from gateway.schema.wire import (
     CreateVideoBody,
     EditVideoBody,
     ExtendVideoBody,
+    Health,
     PromptEnhanceBody,
     RemixVideoBody,
+    Video,
+    VideoDeleted,
+    VideoList,
 )
 
 DOCS_ASSETS = "/docs/assets"
@@ -203,12 +207,92 @@ BODIES: dict[str, tuple[type[msgspec.Struct], str | None, str | None]] = {
 }
 
 
+_VIDEO_ID = "video_01a24a4a75ae4e56dd13a259faf5"
+_FOX = "a red fox running through fresh snow at golden hour -people"
+# Example bodies, by operation id (what the docs page's "Try it out" starts from).
+REQUEST_EXAMPLES: dict[str, dict[str, object]] = {
+    "createVideo": {"model": "scenex", "prompt": _FOX, "seconds": 5, "size": "832x480", "metadata": {"project": "x"}},
+    "explain": {"model": "auto", "prompt": _FOX, "seconds": 5, "routing": {"strategy": "cheapest"}},
+    "remixVideo": {"prompt": "the same fox, now at night under the northern lights"},
+    "editVideo": {"video": {"id": _VIDEO_ID}, "prompt": "make the snow fall harder"},
+    "extendVideo": {"video": {"id": _VIDEO_ID}, "prompt": "the fox stops and looks back", "seconds": 4},
+    "enhancePrompt": {"prompt": "fox in snow"},
+}
+_QUEUED_VIDEO: dict[str, object] = {
+    "id": _VIDEO_ID,
+    "object": "video",
+    "status": "queued",
+    "progress": 0,
+    "model": "scenex",
+    "provider": "vidgen",
+    "created_at": 1767225600,
+    "completed_at": None,
+    "expires_at": None,
+    "prompt": _FOX,
+    "seconds": "5",
+    "size": "832x480",
+    "output": None,
+    "error": None,
+    "usage": None,
+    "routing": {"strategy": "balanced", "attempts": [{"provider": "vidgen", "outcome": "accepted"}]},
+    "warnings": [],
+    "metadata": {"project": "x"},
+}
+_COMPLETED_VIDEO: dict[str, object] = {
+    **_QUEUED_VIDEO,
+    "status": "completed",
+    "progress": 100,
+    "completed_at": 1767225671,
+    "expires_at": 1767829671,
+    "output": {
+        "video_url": f"https://gateway.example.com/v1/videos/{_VIDEO_ID}/content",
+        "thumbnail_url": f"https://gateway.example.com/v1/videos/{_VIDEO_ID}/content?variant=thumbnail",
+        "provenance": {"c2pa": "true", "watermark": "true"},
+    },
+    "usage": {"video_seconds": 5, "cost_usd": 0.1, "cost_source": "price_table"},
+}
+# Example replies, by operation id: (status, the reply's struct). Structs, not dicts: decoding checks each example
+# against its type, and litestar keeps a struct's null fields, where it drops a dict's.
+REPLY_EXAMPLES: dict[str, tuple[str, msgspec.Struct]] = {
+    "createVideo": ("202", msgspec.convert(_QUEUED_VIDEO, Video)),
+    "remixVideo": (
+        "202",
+        msgspec.convert({**_QUEUED_VIDEO, "remixed_from_video_id": _VIDEO_ID, "operation": "remix"}, Video),
+    ),
+    "getVideo": ("200", msgspec.convert(_COMPLETED_VIDEO, Video)),
+    "listVideos": (
+        "200",
+        msgspec.convert(
+            {"data": [_COMPLETED_VIDEO], "first_id": _VIDEO_ID, "last_id": _VIDEO_ID, "has_more": False}, VideoList
+        ),
+    ),
+    "deleteVideo": ("200", VideoDeleted(id=_VIDEO_ID)),
+    "healthz": ("200", Health(status="ok")),
+    "readyz": ("200", Health(status="ok", checks={"store": "ok", "config": "loaded"})),
+}
+
+
+def _add_examples(operation: Operation) -> None:
+    operation_id = operation.operation_id or ""
+    body = operation.request_body
+    if operation_id in REQUEST_EXAMPLES and isinstance(body, RequestBody):
+        body.content["application/json"].example = REQUEST_EXAMPLES[operation_id]
+    if operation_id in REPLY_EXAMPLES:
+        status, example = REPLY_EXAMPLES[operation_id]
+        reply = (operation.responses or {})[status]
+        assert isinstance(reply, OpenAPIResponse)
+        assert reply.content is not None
+        reply.content["application/json"].example = example
+
+
 def render_openapi(app: Litestar) -> str:
     """The document as committed in openapi/openapi.json: indented, sorted keys, sets as sorted lists."""
 
     def sets_as_lists(value: object) -> object:
         if isinstance(value, set | frozenset):
             return sorted(value)
+        if isinstance(value, msgspec.Struct):  # an example reply
+            return msgspec.to_builtins(value)
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
     return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True, default=sets_as_lists) + "\n"
@@ -236,6 +320,7 @@ def patch_openapi(app: Litestar) -> None:
             if operation.operation_id in _CSV_REPLIES:
                 _add_csv(operation)
             _document_redirects(operation)
+            _add_examples(operation)
 
 
 def _strict_structs(roots: list[type[msgspec.Struct]]) -> set[type[msgspec.Struct]]:

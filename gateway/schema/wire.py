@@ -150,11 +150,10 @@ class CreateVideoBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     reference_images: Annotated[
         list[ImageBody], msgspec.Meta(max_length=9, description="Images whose subjects or style the video keeps")
     ] = []
-    seconds: (
-        Annotated[int, msgspec.Meta(ge=1, le=120, description="Length in seconds; default the model's")]
-        | Annotated[Literal["4", "8", "12"], _about("The OpenAI SDK's spelling of 4, 8 or 12 seconds")]
-        | None
-    ) = None
+    seconds: Annotated[
+        Annotated[int, msgspec.Meta(ge=1, le=120)] | Literal["4", "8", "12"] | None,
+        _about('Length in seconds, 1-120, or the OpenAI SDK\'s strings "4", "8", "12"; default the model\'s'),
+    ] = None
     size: (
         Annotated[str, msgspec.Meta(pattern="^[0-9]{2,5}x[0-9]{2,5}$", description="`WIDTHxHEIGHT` in pixels")] | None
     ) = None
@@ -227,10 +226,11 @@ class ExtendVideoBody(EditVideoBody, frozen=True, kw_only=True, forbid_unknown_f
     """`POST /v1/videos/extensions`: `seconds` are the seconds added to the source, 1-120 (the SDK documents 4, 8,
     12, 16, 20 and sends them as strings; routing decides which lengths an offering takes)."""
 
-    seconds: (
-        Annotated[int, msgspec.Meta(ge=1, le=120, description="Seconds added to the source")]
-        | Annotated[str, msgspec.Meta(pattern="^[1-9][0-9]?$|^1[01][0-9]$|^120$", description="The same, as a string")]
-    )
+    seconds: Annotated[
+        Annotated[int, msgspec.Meta(ge=1, le=120)]
+        | Annotated[str, msgspec.Meta(pattern="^[1-9][0-9]?$|^1[01][0-9]$|^120$")],
+        _about("Seconds added to the source, 1-120, as a number or a string"),
+    ]
 
 
 class Character(msgspec.Struct, kw_only=True):
