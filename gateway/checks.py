@@ -108,12 +108,12 @@ async def _check_redis(settings: Settings, environ: Mapping[str, str]) -> Findin
         return Finding("redis", "fail", f"{where}: {exc}")
     try:
         version = _first_node(await client.info("server")).get("redis_version", "unknown")
-        persistence = await _persistence(client)
+        status, persistence = await _persistence(client)
     except (RedisError, OSError) as exc:
         return Finding("redis", "fail", f"{where}: cannot reach it: {type(exc).__name__}")
     finally:
         await client.aclose()
-    return Finding("redis", "ok", f"{where}: Redis {version}; {persistence}")
+    return Finding("redis", status, f"{where}: Redis {version}; {persistence}")
 
 
 def _redis_where(url: str) -> str:
@@ -129,16 +129,17 @@ def _first_node(info: Mapping[str, Any]) -> Mapping[str, Any]:
     return next((value for value in info.values() if isinstance(value, Mapping)), {})
 
 
-async def _persistence(client: RedisClient) -> str:
-    """`CONFIG GET appendonly` and `save`; a managed Redis may refuse CONFIG, which is said rather than failed."""
+async def _persistence(client: RedisClient) -> tuple[Status, str]:
+    """`CONFIG GET appendonly` and `save`; a managed Redis may refuse CONFIG, which is said rather than failed.
+    No persistence at all is a warning: the gateway works, but a Redis restart loses every job."""
     try:
         appendonly = _first_node_value(await client.config_get("appendonly"), "appendonly")
         save = _first_node_value(await client.config_get("save"), "save")
     except ResponseError:
-        return "persistence unknown (CONFIG GET refused, as managed Redis often does)"
+        return "ok", "persistence unknown (CONFIG GET refused, as managed Redis often does)"
     if appendonly != "yes" and not save:
-        return "NO persistence (appendonly no, save off): a restart loses every job and the usage ledger"
-    return f"appendonly {appendonly}, save {save!r}"
+        return "warn", "NO persistence (appendonly no, save off): a restart loses every job and the usage ledger"
+    return "ok", f"appendonly {appendonly}, save {save!r}"
 
 
 def _first_node_value(reply: Mapping[Any, Any], name: str) -> str:
