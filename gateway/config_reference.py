@@ -116,7 +116,8 @@ def _type(kind: mi.Type) -> str:
         case mi.UnionType():
             return " or ".join(_type(member) for member in kind.types if not isinstance(member, mi.NoneType))
         case mi.LiteralType():
-            return "one of " + ", ".join(f"`{json.dumps(value)}`" for value in kind.values)
+            values = ", ".join(f"`{json.dumps(value)}`" for value in kind.values)
+            return values if len(kind.values) == 1 else f"one of {values}"
         case mi.StructType():
             return "table (below)"
         case mi.DictType():
