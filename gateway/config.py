@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -137,6 +137,19 @@ class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     provider_refresh_timeout_s: _Seconds = 2.0
 
 
+class ControlSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The control plane (gateway/control/): every replica checks the documents' versions every `check_s` besides
+    the change notification; `history` versions of each document are kept for rollback, `audit_entries` audit
+    entries in all; a rotated key's old secret works `rotation_grace_s` more; key last-used times are written
+    once per `last_used_flush_s`, not on every request."""
+
+    check_s: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.25
+    history: Annotated[int, msgspec.Meta(ge=2, le=1_000)] = 50
+    audit_entries: Annotated[int, msgspec.Meta(ge=10, le=1_000_000)] = 10_000
+    rotation_grace_s: Annotated[float, msgspec.Meta(ge=0, le=30 * 86_400)] = 86_400.0
+    last_used_flush_s: Annotated[float, msgspec.Meta(gt=0, le=3_600)] = 30.0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
@@ -149,6 +162,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     quotas: QuotaSettings = QuotaSettings()
     webhooks: WebhookSettings = WebhookSettings()
     retention: RetentionSettings = RetentionSettings()
+    control: ControlSettings = ControlSettings()
     default_model: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     keys: tuple[ApiKeyConfig, ...] = ()
@@ -191,7 +205,7 @@ def parse_settings(text: str | bytes, *, source: str = "<config>") -> Settings:
     try:
         return msgspec.toml.decode(text, type=Settings)
     except msgspec.ValidationError as exc:
-        located = _entry_error(text) if "[...]" in str(exc) else None
+        located = entry_error(msgspec.toml.decode(text)) if "[...]" in str(exc) else None
         raise ConfigError(f"{source}: {located or exc}") from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
@@ -206,9 +220,9 @@ _TABLES: tuple[tuple[str, type], ...] = (
 )
 
 
-def _entry_error(text: str | bytes) -> str | None:
-    """msgspec shows a dict key as `[...]` in paths; decode each named entry alone to say which one is bad."""
-    raw = msgspec.toml.decode(text)
+def entry_error(raw: Any) -> str | None:
+    """msgspec shows a dict key as `[...]` in paths; decode each named entry of `raw` (the whole config as
+    builtins) alone to say which one is bad."""
     for table, entry_type in _TABLES:
         entries = raw
         for part in table.split("."):
