@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -145,7 +146,16 @@ def _serve(settings: Settings, server: str, workers: int) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    Server(
+    class ReloadInApp(Server):  # type: ignore[misc,valid-type]
+        """granian answers SIGHUP by respawning its workers, which drops a memory store's jobs; pass it on to
+        the workers instead, where the app applies the file's routing table to the control plane."""
+
+        def signal_handler_reload(self, *args: object, **kwargs: object) -> None:
+            for worker in self.wrks:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker._id(), signal.SIGHUP)
+
+    ReloadInApp(
         "gateway.asgi:app", address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True
     ).serve()
 
