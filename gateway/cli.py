@@ -1,5 +1,5 @@
 """`video-gateway`: run the gateway (optionally on the sandbox emulators), dump the OpenAPI document, make keys,
-and ask a running gateway for its routing plan or its usage report."""
+ask a running gateway for its routing plan or its usage report, and change its control plane (gateway/admin_cli.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway import admin_cli
 from gateway.asgi import CONFIG_ENV, DEFAULT_CONFIG
 from gateway.auth import digest, new_key
 from gateway.config import ConfigError, Settings, load_settings
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--url", default="http://127.0.0.1:8080")
     explain.add_argument("--team", help="evaluate the rules as this team")
     explain.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding an admin key")
+    admin_cli.add_routing_parsers(routing)
     _usage_parser(commands)
+    admin_cli.add_parsers(commands)
     args = parser.parse_args(argv)
     try:
         match args.command:
@@ -49,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                 return _run(args)
             case "openapi":
                 return _openapi(args.config)
-            case "routing":
+            case "routing" if args.routing == "explain":
                 return _explain(args)
+            case "routing" | "apply" | "export" | "keys" | "teams" | "audit":
+                return admin_cli.run(args)
             case "usage":
                 return _usage(args)
             case _:
