@@ -142,8 +142,8 @@ def _decoded(data: bytes, kind: type[Any], *, under: str | None = None) -> Any:
         return msgspec.json.decode(data, type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         error = from_validation(exc)
-        if under and error.param:
-            error.param = f"{under}.{error.param}"
+        if under:
+            error.param = f"{under}.{error.param}" if error.param else under
             error.message = f"{error.message} (in `{under}`)"
         raise error from exc
 

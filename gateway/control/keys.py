@@ -4,6 +4,7 @@ reply may show (never the digest). The new secret leaves only in the create/rota
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 import msgspec
 
@@ -19,7 +20,7 @@ class KeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     team: TeamName
     scopes: frozenset[Scope] = frozenset({"videos"})
     id: KeyId | None = None
-    expires_at: float | None = None
+    expires_at: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
 class KeyView(msgspec.Struct, frozen=True, kw_only=True):

@@ -51,6 +51,53 @@ def _if_match(version: int) -> dict[str, str]:
     return {"If-Match": f'"{version}"'}
 
 
+HOSTILE = [
+    ("PUT", "/v1/admin/routing", b"{not json", "invalid_json", None),
+    ("PUT", "/v1/admin/routing", b"[]", "invalid_routing_rules", "$.routing"),
+    ("PUT", "/v1/admin/routing", b'{"rules": [{"name": "a b"}]}', "invalid_routing_rules", "$.routing.rules[0].name"),
+    (
+        "PUT",
+        "/v1/admin/quotas",
+        b'{"teams": {"t": {"max_concurrent_jobs": 0}}}',
+        "invalid_value",
+        "$.quotas.teams.t.max_concurrent_jobs",
+    ),
+    ("PUT", "/v1/admin/quotas", b'{"tenants": {}}', "invalid_value", "$.quotas"),
+    ("PUT", "/v1/admin/teams/a%20b", b"{}", "invalid_value", "team"),
+    (
+        "PUT",
+        "/v1/admin/providers/vidgen",
+        b'{"enabled": "yes"}',
+        "invalid_routing_rules",
+        "$.routing.providers.vidgen.enabled",
+    ),
+    ("POST", "/v1/admin/routing/rollback", b'{"version": 0}', "invalid_value", "version"),
+    ("POST", "/v1/admin/routing/preview", b'{"routing": {}}', "missing_field", None),
+    ("POST", "/v1/admin/keys", b'{"team": "t", "scopes": ["root"]}', "invalid_value", "scopes[0]"),
+    ("POST", "/v1/admin/keys", b'{"team": "t", "secret": "mine"}', "unknown_field", "secret"),
+    ("POST", "/v1/admin/keys", b'{"team": "t", "expires_at": -1}', "invalid_value", "expires_at"),
+    ("GET", "/v1/admin/audit?kind=jobs", b"", None, None),
+    ("GET", "/v1/admin/audit?limit=0", b"", None, None),
+]
+
+
+async def test_hostile_admin_bodies_are_400s_naming_the_problem_and_change_nothing(admin: httpx.AsyncClient) -> None:
+    """Each malformed body or query is a 400 in the envelope (with its code and path where given); no version moves."""
+    for method, path, body, code, param in HOSTILE:
+        reply = await admin.request(
+            method, path, content=body, headers={**_if_match(1), "Content-Type": "application/json"}
+        )
+        error = reply.json()["error"]
+        assert (path, reply.status_code) == (path, 400), reply.text
+        if code is not None:
+            assert (path, error["code"]) == (path, code), reply.text
+        if param is not None:
+            assert (path, error["param"]) == (path, param), reply.text
+    versions = [(await admin.get(f"/v1/admin/{kind}")).json()["version"] for kind in ("routing", "quotas")]
+    assert versions == [1, 1]
+    assert [k["id"] for k in (await admin.get("/v1/admin/keys")).json()["data"]] == ["ops", "key-a"]
+
+
 async def test_a_put_with_the_current_version_makes_the_next_one(admin: httpx.AsyncClient) -> None:
     """The seeded table is version 1 (ETag "1"); a PUT with If-Match "1" makes version 2 and explain runs it."""
     seeded = await admin.get("/v1/admin/routing")
