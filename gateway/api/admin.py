@@ -17,7 +17,7 @@ from gateway.api.operations import Explanation, explanation
 from gateway.api.videos import Session
 from gateway.config import ControlSettings
 from gateway.control import keys as key_changes
-from gateway.control.documents import KeysDocument, Kind, TeamName, quota_limits, quotas_table, routing_table
+from gateway.control.documents import Document, KeysDocument, Kind, TeamName, quota_limits, quotas_table, routing_table
 from gateway.control.plane import Change, ControlPlane, Current, etag
 from gateway.control.watcher import ControlWatcher
 from gateway.errors import ErrorEnvelope, InvalidRequest, NotFound, PreconditionRequired, from_validation
@@ -153,6 +153,24 @@ def _versioned(kind: Kind, version: int, value: Any) -> Response[Versioned]:
     return Response(body, headers={"ETag": etag(version)})
 
 
+async def _read(request: Request[Any, Any, Any], session: Session, kind: Kind) -> Response[Versioned]:
+    current = await _room(request, session).plane.read(kind)
+    return _versioned(kind, current.version, current.document)
+
+
+async def _replace(
+    request: Request[Any, Any, Any], session: Session, kind: Kind, checked: Callable[[Any, ControlRoom], Document]
+) -> Response[Versioned]:
+    """A whole document from the body, checked as the file's table, as the version after the If-Match one."""
+    room = _room(request, session)
+    expected = _if_match(request)
+    document = checked(await _json(request), room)
+    before = await room.plane.read(kind)
+    change = Change(document, before=msgspec.to_builtins(before.document), after=msgspec.to_builtins(document))
+    revision = await room.plane.write(kind, change, expected=expected, actor=session.caller.key_id, action="put")
+    return await _written(room, kind, revision.version, document)
+
+
 async def _written(room: ControlRoom, kind: Kind, version: int, value: Any) -> Response[Versioned]:
     """The reply to a write, once this replica runs it (the others follow within `check_s`)."""
     await room.watcher.catch_up()
@@ -169,8 +187,7 @@ async def _written(room: ControlRoom, kind: Kind, version: int, value: Any) -> R
     responses=_errors(),
 )
 async def get_routing(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
-    current = await _room(request, session).plane.read("routing")
-    return _versioned("routing", current.version, current.document)
+    return await _read(request, session, "routing")
 
 
 @put(
@@ -180,13 +197,10 @@ async def get_routing(request: Request[Any, Any, Any], session: NamedDependency[
     responses=_errors(400, 412, 428),
 )
 async def put_routing(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
-    room = _room(request, session)
-    expected = _if_match(request)
-    table = routing_table(await _json(request), room.rules, source="PUT /v1/admin/routing")
-    before = await room.plane.read("routing")
-    change = Change(table, before=msgspec.to_builtins(before.document), after=msgspec.to_builtins(table))
-    revision = await room.plane.write("routing", change, expected=expected, actor=session.caller.key_id, action="put")
-    return await _written(room, "routing", revision.version, table)
+    def checked(table: Any, room: ControlRoom) -> Document:
+        return routing_table(table, room.rules, source="PUT /v1/admin/routing")
+
+    return await _replace(request, session, "routing", checked)
 
 
 @post(
@@ -306,8 +320,7 @@ def _rules(current: Current) -> RoutingRules:
     responses=_errors(),
 )
 async def get_quotas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
-    current = await _room(request, session).plane.read("quotas")
-    return _versioned("quotas", current.version, current.document)
+    return await _read(request, session, "quotas")
 
 
 @put(
@@ -317,13 +330,7 @@ async def get_quotas(request: Request[Any, Any, Any], session: NamedDependency[S
     responses=_errors(400, 412, 428),
 )
 async def put_quotas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
-    room = _room(request, session)
-    expected = _if_match(request)
-    table = quotas_table(await _json(request))
-    before = await room.plane.read("quotas")
-    change = Change(table, before=msgspec.to_builtins(before.document), after=msgspec.to_builtins(table))
-    revision = await room.plane.write("quotas", change, expected=expected, actor=session.caller.key_id, action="put")
-    return await _written(room, "quotas", revision.version, table)
+    return await _replace(request, session, "quotas", lambda table, _: quotas_table(table))
 
 
 @get(

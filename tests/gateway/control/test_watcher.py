@@ -46,13 +46,17 @@ def _watcher(store: MemoryControlStore, applied: list[Document]) -> ControlWatch
     )
 
 
-async def test_the_timer_applies_a_change_whose_notification_was_lost() -> None:
-    """With no notification at all, the watcher still applies version 2 from its version check."""
-    store = DeafStore()
+async def _seeded(store: MemoryControlStore) -> tuple[ControlPlane, ControlWatcher, list[Document]]:
+    """A plane seeded with the default routing table, and a watcher recording what it applies."""
     plane = ControlPlane(store, clock=lambda: 0.0)
     await plane.seed("routing", RoutingRules(), actor="test")
     applied: list[Document] = []
-    watcher = _watcher(store, applied)
+    return plane, _watcher(store, applied), applied
+
+
+async def test_the_timer_applies_a_change_whose_notification_was_lost() -> None:
+    """With no notification at all, the watcher still applies version 2 from its version check."""
+    plane, watcher, applied = await _seeded(DeafStore())
     running = asyncio.create_task(watcher.run())
     try:
         await plane.write(
@@ -72,11 +76,7 @@ async def test_the_timer_applies_a_change_whose_notification_was_lost() -> None:
 
 async def test_a_table_naming_an_unknown_provider_is_not_applied() -> None:
     """A replica whose config lacks the provider a table allows keeps its rules and reports the old version."""
-    store = MemoryControlStore()
-    plane = ControlPlane(store, clock=lambda: 0.0)
-    await plane.seed("routing", RoutingRules(), actor="test")
-    applied: list[Document] = []
-    watcher = _watcher(store, applied)
+    plane, watcher, applied = await _seeded(MemoryControlStore())
     await watcher.sync()
     bad = {"rules": [{"name": "x", "allow": ["nanogpt"]}]}
     await plane.write("routing", Change(msgspec.convert(bad, RoutingRules)), expected=1, actor="t", action="put")
