@@ -43,6 +43,7 @@ from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
 from gateway.store.replicas import Replicas, ReplicaStatus, new_replica_id
 from gateway.upstreams import build_upstreams
+from gateway.usage.admission import Admission
 from gateway.usage.gauges import BudgetGauges
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.ledger import settlement
@@ -109,30 +110,15 @@ def create_app(
         )
         hooks = _metered(usage_hooks, metrics)
         admission = backends.admission(settings, job_store, clock, hooks)
-        control_store = backends.control_store(settings, job_store)
-        plane = ControlPlane(control_store, clock=clock)
-        started_at = clock()
-
-        def status() -> ReplicaStatus:
-            now = clock()
-            until = now + settings.poller.heartbeat_s * HEARTBEAT_TTL_FACTOR
-            return ReplicaStatus(
-                id=replica,
-                started_at=started_at,
-                beat_at=now,
-                until=until,
-                applied=dict(watcher.applied),
-                applied_at=dict(watcher.applied_at),
-            )
-
-        watcher = ControlWatcher(
-            control_store,
-            apply=_appliers(rules, admission.replace_quotas, keys),
-            check_s=settings.control.check_s,
+        plane, watcher, status = _control_plane(
+            settings,
+            job_store,
+            rules=rules,
+            admission=admission,
+            keys=keys,
+            replicas=replicas,
+            replica=replica,
             clock=clock,
-            on_applied=functools.partial(_beat_once, replicas, status),
-            take_used=keys.take_used,
-            flush_used_s=settings.control.last_used_flush_s,
         )
         await _start_control(
             plane, watcher, settings, keys, source=f"file:{config_path}" if config_path else "start-up"
@@ -345,6 +331,45 @@ def _appliers(
             keys.replace(key_changes.accepted(document))
 
     return {"routing": routing, "quotas": quotas, "keys": accepted_keys}
+
+
+def _control_plane(
+    settings: Settings,
+    job_store: JobStore,
+    *,
+    rules: RulesHolder,
+    admission: Admission,
+    keys: KeyRing,
+    replicas: Replicas,
+    replica: str,
+    clock: Callable[[], float],
+) -> tuple[ControlPlane, ControlWatcher, Callable[[], ReplicaStatus]]:
+    """The control plane where the jobs live, the watcher applying it to this replica, and what this replica's
+    beats say (including the versions it runs)."""
+    control_store = backends.control_store(settings, job_store)
+    started_at = clock()
+
+    def status() -> ReplicaStatus:
+        now = clock()
+        return ReplicaStatus(
+            id=replica,
+            started_at=started_at,
+            beat_at=now,
+            until=now + settings.poller.heartbeat_s * HEARTBEAT_TTL_FACTOR,
+            applied=dict(watcher.applied),
+            applied_at=dict(watcher.applied_at),
+        )
+
+    watcher = ControlWatcher(
+        control_store,
+        apply=_appliers(rules, admission.replace_quotas, keys),
+        check_s=settings.control.check_s,
+        clock=clock,
+        on_applied=functools.partial(_beat_once, replicas, status),
+        take_used=keys.take_used,
+        flush_used_s=settings.control.last_used_flush_s,
+    )
+    return ControlPlane(control_store, clock=clock), watcher, status
 
 
 async def _start_control(

@@ -18,7 +18,7 @@ from gateway.api.videos import Session
 from gateway.config import ControlSettings
 from gateway.control import keys as key_changes
 from gateway.control.documents import Document, KeysDocument, Kind, TeamName, quota_limits, quotas_table, routing_table
-from gateway.control.plane import Change, ControlPlane, Current, etag
+from gateway.control.plane import Change, ControlPlane, Current, Edit, etag
 from gateway.control.watcher import ControlWatcher
 from gateway.errors import ErrorEnvelope, InvalidRequest, NotFound, PreconditionRequired, from_validation
 from gateway.schema.wire import CreateVideoBody
@@ -389,17 +389,14 @@ def _quotas(current: Current) -> QuotaSettings:
 async def create_key(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> key_changes.IssuedKey:
     room = _room(request, session)
     body: key_changes.KeyCreate = _decoded(await request.body(), key_changes.KeyCreate)
-    issued: list[tuple[str, Any]] = []
 
     def add(current: Current) -> Change:
         document, record, secret = key_changes.create(_keys(current), body, now=room.plane.now())
-        issued[:] = [(secret, record)]
-        return Change(document, target=record.id, after=key_changes.view(record))
+        view = key_changes.view(record)
+        return Change(document, target=record.id, after=view, reply=key_changes.issued(record, secret))
 
-    await room.plane.edit("keys", add, expected=None, actor=session.caller.key_id, action="create_key")
-    await room.watcher.catch_up()
-    secret, record = issued[0]
-    return key_changes.issued(record, secret)
+    issued: key_changes.IssuedKey = await _key_change(room, session, add, action="create_key")
+    return issued
 
 
 @get(
@@ -430,14 +427,11 @@ async def revoke_key(
     def revoke(current: Current) -> Change:
         before = _keys(current).get(key_id)
         document, record = key_changes.revoke(_keys(current), key_id, now=room.plane.now())
-        return Change(
-            document, target=key_id, before=before and key_changes.view(before), after=key_changes.view(record)
-        )
+        view = key_changes.view(record)
+        return Change(document, target=key_id, before=before and key_changes.view(before), after=view, reply=view)
 
-    _, change = await room.plane.edit("keys", revoke, expected=None, actor=session.caller.key_id, action="revoke_key")
-    await room.watcher.catch_up()
-    assert isinstance(change.after, key_changes.KeyView)
-    return change.after
+    revoked: key_changes.KeyView = await _key_change(room, session, revoke, action="revoke_key")
+    return revoked
 
 
 @post(
@@ -451,21 +445,23 @@ async def rotate_key(
     request: Request[Any, Any, Any], session: NamedDependency[Session], key_id: _KeyIdParam
 ) -> key_changes.IssuedKey:
     room = _room(request, session)
-    issued: list[tuple[str, Any]] = []
 
     def rotate(current: Current) -> Change:
         before = _keys(current).get(key_id)
         grace_s = room.settings.rotation_grace_s
         document, record, secret = key_changes.rotate(_keys(current), key_id, now=room.plane.now(), grace_s=grace_s)
-        issued[:] = [(secret, record)]
-        return Change(
-            document, target=key_id, before=before and key_changes.view(before), after=key_changes.view(record)
-        )
+        view, issued = key_changes.view(record), key_changes.issued(record, secret)
+        return Change(document, target=key_id, before=before and key_changes.view(before), after=view, reply=issued)
 
-    await room.plane.edit("keys", rotate, expected=None, actor=session.caller.key_id, action="rotate_key")
+    rotated: key_changes.IssuedKey = await _key_change(room, session, rotate, action="rotate_key")
+    return rotated
+
+
+async def _key_change(room: ControlRoom, session: Session, edit: Edit, *, action: str) -> Any:
+    """One key's change on whichever keys version is current (no If-Match), run here at once; its reply."""
+    _, change = await room.plane.edit("keys", edit, expected=None, actor=session.caller.key_id, action=action)
     await room.watcher.catch_up()
-    secret, record = issued[0]
-    return key_changes.issued(record, secret)
+    return change.reply
 
 
 def _keys(current: Current) -> KeysDocument:

@@ -27,12 +27,14 @@ class Current(NamedTuple):
 
 
 class Change(NamedTuple):
-    """A new document, what the audit entry says changed (`target`, before and after as builtins), and a reply."""
+    """A new document, what the audit entry says changed (`target`, before and after as builtins), and what the
+    write answers (a new key's secret: never in the document or the audit)."""
 
     document: Document
     target: str | None = None
     before: Any = None
     after: Any = None
+    reply: Any = None
 
 
 Edit = Callable[[Current], Change]
