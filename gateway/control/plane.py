@@ -116,9 +116,9 @@ class ControlPlane:
         if earlier is None:
             raise NotFound(f"{kind} version {version} is not in the kept history", param="version")
         current = await self.read(kind)
-        before = msgspec.to_builtins(current.document)
         document = decode(kind, earlier.document)
-        change = Change(document, target=f"v{version}", before=before, after=msgspec.to_builtins(document))
+        before, after = _public(kind, current.document), _public(kind, document)
+        change = Change(document, target=f"v{version}", before=before, after=after)
         return await self.write(kind, change, expected=expected, actor=actor, action="rollback")
 
     async def seed(self, kind: Kind, document: Document, *, actor: str) -> None:
