@@ -17,6 +17,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.auth import digest
 from tests.conftest import REDIS_URL, TEAM_A_KEY, TEAM_B_KEY, VIDGEN_KEY_ENV, auth, gateway_settings_text
 from tests.e2e.processes import GatewayProcess, gateway_process, on_shared_redis
 
@@ -142,6 +143,9 @@ async def test_a_key_made_on_one_replica_works_on_both_and_its_revocation_reache
     elapsed_s = await within(a_refuses_it, limit_s=1.0)
     print(f"\nkey revoked through B refused by A after {elapsed_s * 1000:.0f} ms")
     assert (await pair.on_a.get("/v1/videos", headers=auth(TEAM_B_KEY))).status_code == 200
+    logs = pair.a.log() + pair.b.log()
+    assert secret not in logs
+    assert digest(secret) not in logs
 
 
 async def test_a_replica_killed_during_a_change_leaves_the_list_and_the_survivor_runs_the_change(pair: Pair) -> None:

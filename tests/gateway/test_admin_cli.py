@@ -88,6 +88,32 @@ async def test_keys_create_list_and_revoke(url: str, capsys: pytest.CaptureFixtu
     assert json.loads(_printed(capsys))["revoked_at"] is not None
 
 
+async def test_routing_preview_rollback_and_audit(
+    url: str, vidgen_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """preview shows the plan under the file's table beside the active one; rollback restores version 1's table as
+    version 3; audit lists the changes by the admin key."""
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        gateway_settings_text(vidgen_url) + '\n[[routing.rules]]\nname = "no-vidgen"\ndeny = ["vidgen"]\n'
+    )
+    request = tmp_path / "create.json"
+    request.write_text('{"model": "scenex", "prompt": "a cat"}')
+    assert await _cli("routing", "preview", "--file", str(config), "--request", str(request)) == 0
+    preview = json.loads(_printed(capsys))
+    assert [c["provider"] for c in preview["active"]["candidates"]] == ["vidgen"]
+    assert preview["proposed"]["candidates"] == []
+    assert await _cli("apply", "--file", str(config)) == 0
+    assert await _cli("routing", "rollback", "1") == 0
+    _printed(capsys)
+    assert await _cli("routing", "get") == 0
+    live = json.loads(_printed(capsys))
+    assert (live["version"], live["value"]["rules"]) == (3, [])
+    assert await _cli("audit", "--kind", "routing") == 0
+    audit = json.loads(_printed(capsys))["data"]
+    assert [(e["version"], e["action"], e["actor"]) for e in audit[:2]] == [(3, "rollback", "ops"), (2, "put", "ops")]
+
+
 async def test_a_refusal_is_one_line_and_exit_2(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
