@@ -19,10 +19,10 @@ from litestar.di import Provide
 from gateway import backends
 from gateway.api.admin import ADMIN_ROUTES, ControlRoom
 from gateway.api.events import stream_video_events
-from gateway.api.http import error_response, request_id_middleware
+from gateway.api.http import QueryCheck, error_response, request_id_middleware
 from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
-from gateway.api.openapi import openapi_config, patch_openapi
+from gateway.api.openapi import docs_assets, openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.routing import Reloader, get_routing_rules, reload_routing_rules
 from gateway.api.system import healthz, readyz
@@ -188,6 +188,7 @@ def create_app(
             gate=gate,
             clock=clock,
             margin_s=settings.poller.asset_refresh_margin_s,
+            client=client,
         )
         poller = Poller(
             store=job_store,
@@ -276,6 +277,7 @@ def create_app(
             healthz,
             readyz,
             scrape_metrics,
+            docs_assets(),
         ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),
@@ -284,6 +286,7 @@ def create_app(
         },
         lifespan=[lifespan],
         middleware=[request_id_middleware],
+        before_request=QueryCheck(),
         exception_handlers={Exception: error_response},
         openapi_config=openapi_config(),
         request_max_body_size=settings.server.max_body_bytes,

@@ -14,8 +14,10 @@ from gateway.cadence import Cadence, resolve_cadence
 from gateway.config import ConfigError, ProviderConfig, secret_from_env
 from gateway.scrubbing import Scrubber
 from providers.contract import (
+    AssetSource,
     CapacitySink,
     GenerationRequest,
+    HttpCall,
     Operation,
     ProviderSettings,
     UpstreamError,
@@ -65,6 +67,16 @@ class Upstream(msgspec.Struct, frozen=True, kw_only=True):
         except UpstreamError as exc:
             raise self._scrubbed(exc) from exc.__cause__
 
+    def asset_call(self, url: str) -> HttpCall | None:
+        """The authenticated download of an asset this provider serves only with its credential; None where a
+        redirect to the URL serves the client."""
+        if not isinstance(self.adapter, AssetSource):
+            return None
+        try:
+            return self.adapter.asset_call(url)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
+
     def _scrubbed(self, exc: UpstreamError) -> UpstreamError:
         """The same error (class, status, retry-after) with its provider text made safe to keep."""
         exc.message = self.scrubber.provider_text(exc.message)
@@ -90,8 +102,12 @@ def build_upstreams(
             base_url=config.base_url,
             api_key=secret_from_env(config.api_key_env, what=f"providers.{provider}.api_key_env"),
             timeout_s=config.timeout_s,
+            options=config.options,
         )
-        adapter = factory(client, settings, observe=observe, capacity=capacity)
+        try:
+            adapter = factory(client, settings, observe=observe, capacity=capacity)
+        except ValueError as exc:  # an adapter refusing its `options` (msgspec.ValidationError is one)
+            raise ConfigError(f"providers.{provider}.options: {exc}") from exc
         traits = adapter.traits
         interval_s = config.poll_interval_s or traits.poll_interval_s
         upstreams[provider] = Upstream(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Callable
-from typing import Annotated, ClassVar, Literal, Protocol
+from typing import Annotated, ClassVar, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -312,6 +312,8 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     api_key: str
     timeout_s: float = 30.0
+    # Adapter-specific settings (`[providers.<slug>.options]`), decoded and validated by the adapter itself.
+    options: dict[str, str] = {}
 
 
 class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
@@ -356,4 +358,15 @@ class VideoProvider(Protocol):
 
     async def cancel(self, job: UpstreamJob) -> bool:
         """Ask the provider to stop the job; False (and no call) where the provider has no cancel API."""
+        ...
+
+
+@runtime_checkable
+class AssetSource(Protocol):
+    """An adapter whose provider serves finished videos only with its own credential (Google Veo): the gateway
+    downloads through `asset_call` and streams the bytes, never redirecting a client there. Adapters whose asset
+    URLs are public or presigned do not implement it."""
+
+    def asset_call(self, url: str) -> HttpCall:
+        """The authenticated GET of `url`; raises UpstreamProtocolError for a URL outside the provider's hosts."""
         ...

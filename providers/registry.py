@@ -10,6 +10,7 @@ import httpx
 from providers.contract import CapacitySink, ProviderSettings, VideoProvider
 from providers.nanogpt import NanoGptProvider
 from providers.transport import CallObserver
+from providers.veo import VeoProvider
 from providers.videogen import VideoGenProvider
 from providers.videogenapi import VideoGenApiProvider
 from providers.vidgen import VidgenProvider
@@ -33,4 +34,5 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "videogen": VideoGenProvider,
     "videogenapi": VideoGenApiProvider,
     "nanogpt": NanoGptProvider,
+    "veo": VeoProvider,
 }

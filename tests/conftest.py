@@ -169,9 +169,18 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield url
 
 
-# The store suites (tests/gateway/store) also run on a Redis Cluster, alone after the parallel run: the cluster is
-# started once per process. Their own `store` fixture adds this param.
+# The suites of Redis-backed state (store, outbox, idempotency, budgets, headroom, breakers, speed book, replicas)
+# also run on a Redis Cluster, alone after the parallel run: the cluster is started once per process. Their
+# backend fixtures add this param next to "redis" and take the URL from `backend_url`.
 ON_CLUSTER = pytest.param("cluster", marks=pytest.mark.serial)
+
+
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """The Redis a backend fixture's param names: the session's Redis Cluster for "cluster", else the test Redis."""
+    if request.param == "cluster":
+        url: str = request.getfixturevalue("redis_cluster_url")
+        return url
+    return REDIS_URL
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -185,8 +194,7 @@ async def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> Async
     if request.param == "memory":
         yield MemoryStore()
         return
-    url = request.getfixturevalue("redis_cluster_url") if request.param == "cluster" else REDIS_URL
-    redis_store = RedisStore.from_url(url, prefix=redis_prefix)
+    redis_store = RedisStore.from_url(backend_url(request), prefix=redis_prefix)
     yield redis_store
     await redis_store.close()
 

@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryParameter
-from litestar.response import Redirect
+from litestar.response import Redirect, Stream
 from litestar.response.base import ASGIResponse
 
 from gateway.auth import Caller
@@ -149,14 +150,24 @@ async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) ->
     "/v1/videos/{video_id:str}/content",
     summary="Download the video or its thumbnail",
     operation_id="getVideoContent",
+    status_code=302,
+    responses={
+        200: ResponseSpec(
+            data_container=bytes,
+            media_type="video/mp4",
+            description="The asset itself, streamed, where the provider serves it only with its credential",
+            generate_examples=False,
+        )
+    },
 )
 async def get_video_content(
     request: Request[Any, Any, Any],
     video_id: _VideoId,
     session: NamedDependency[Session],
     variant: FromQuery[Literal["video", "thumbnail"]] = "video",
-) -> Redirect:
-    """Redirect to the provider's asset, renewing an expired or expiring link first (gateway/videos/assets.py)."""
+) -> Redirect | Stream:
+    """Redirect to the provider's asset, renewing an expired or expiring link first, or stream it where the
+    provider serves it only with its credential (gateway/videos/assets.py)."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -167,6 +178,11 @@ async def get_video_content(
     url = output.video_url if variant == "video" else output.thumbnail_url
     if url is None:
         raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
+    download = await assets.download(job, url)
+    if download is not None:  # the provider serves it only with its credential: streamed, never redirected
+        return Stream(
+            download.chunks, status_code=200, media_type=download.media_type, background=BackgroundTask(download.close)
+        )
     return Redirect(path=url, status_code=302)
 
 
