@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
 from gateway import admin_cli
 from gateway.asgi import CONFIG_ENV, DEFAULT_CONFIG
 from gateway.auth import digest, new_key
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     routing = commands.add_parser("routing", help="routing tools").add_subparsers(dest="routing", required=True)
     explain = routing.add_parser("explain", help="the plan a running gateway makes for a create body")
     explain.add_argument("--file", required=True, help="a create body (JSON)")
-    explain.add_argument("--url", default="http://127.0.0.1:8080")
+    explain.add_argument("--url", default=os.environ.get(admin_cli.URL_ENV, "http://127.0.0.1:8080"))
     explain.add_argument("--team", help="evaluate the rules as this team")
     explain.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding an admin key")
     admin_cli.add_routing_parsers(routing)
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
     except ConfigError as exc:
         print(f"video-gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as exc:  # `routing explain` and `usage`: the gateway is unreachable
+        print(f"video-gateway: cannot reach the gateway at {args.url}: {exc}", file=sys.stderr)
         return 2
 
 
@@ -183,8 +188,6 @@ def _openapi(config: str) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     """POST the body to /v1/routing/explain and print the plan; the key comes from the environment only."""
-    import httpx
-
     key = os.environ.get(args.key_env)
     if not key:
         print(f"video-gateway: set {args.key_env} to an admin key", file=sys.stderr)
@@ -214,15 +217,13 @@ def _usage_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     usage.add_argument("--records", action="store_true", help="the ledger records instead of the aggregates")
     usage.add_argument("--budgets", action="store_true", help="the budget view instead (see --month)")
     usage.add_argument("--month", help="with --budgets: the UTC month, YYYY-MM (default: this one)")
-    usage.add_argument("--url", default="http://127.0.0.1:8080")
+    usage.add_argument("--url", default=os.environ.get(admin_cli.URL_ENV, "http://127.0.0.1:8080"))
     usage.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding a key with the usage scope")
 
 
 def _usage(args: argparse.Namespace) -> int:
     """GET the report and print it as the API gives it (pretty JSON, or CSV as is); the key comes from the
     environment only. Exit 1 with the error envelope when the gateway refuses."""
-    import httpx
-
     key = os.environ.get(args.key_env)
     if not key:
         print(f"video-gateway: set {args.key_env} to a key with the usage scope", file=sys.stderr)
