@@ -17,7 +17,16 @@ from gateway.api.operations import Explanation, explanation
 from gateway.api.videos import Session
 from gateway.config import ControlSettings
 from gateway.control import keys as key_changes
-from gateway.control.documents import Document, KeysDocument, Kind, TeamName, quota_limits, quotas_table, routing_table
+from gateway.control.documents import (
+    Document,
+    KeysDocument,
+    Kind,
+    TeamName,
+    decode,
+    quota_limits,
+    quotas_table,
+    routing_table,
+)
 from gateway.control.plane import Change, ControlPlane, Current, Edit, etag
 from gateway.control.watcher import ControlWatcher
 from gateway.errors import ErrorEnvelope, InvalidRequest, NotFound, PreconditionRequired, from_validation
@@ -171,6 +180,21 @@ async def _replace(
     return await _written(room, kind, revision.version, document)
 
 
+async def _rollback(request: Request[Any, Any, Any], session: Session, kind: Kind) -> Response[Versioned]:
+    """A kept version of `kind` made current again, as the version after the If-Match one (never for keys: that
+    could bring back a revoked key)."""
+    room = _room(request, session)
+    expected = _if_match(request)
+    body: RollbackBody = _decoded(await request.body(), RollbackBody)
+    revision = await room.plane.rollback(kind, body.version, expected=expected, actor=session.caller.key_id)
+    return await _written(room, kind, revision.version, decode(kind, revision.document))
+
+
+async def _history(request: Request[Any, Any, Any], session: Session, kind: Kind) -> Listing:
+    revisions = await _room(request, session).plane.store.history(kind)
+    return Listing(data=[RevisionView(version=r.version, action=r.action, actor=r.actor, at=r.at) for r in revisions])
+
+
 async def _written(room: ControlRoom, kind: Kind, version: int, value: Any) -> Response[Versioned]:
     """The reply to a write, once this replica runs it (the others follow within `check_s`)."""
     await room.watcher.catch_up()
@@ -211,12 +235,7 @@ async def put_routing(request: Request[Any, Any, Any], session: NamedDependency[
     responses=_errors(400, 404, 412, 428),
 )
 async def rollback_routing(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
-    room = _room(request, session)
-    expected = _if_match(request)
-    body: RollbackBody = _decoded(await request.body(), RollbackBody)
-    revision = await room.plane.rollback("routing", body.version, expected=expected, actor=session.caller.key_id)
-    restored = msgspec.json.decode(revision.document, type=RoutingRules)
-    return await _written(room, "routing", revision.version, restored)
+    return await _rollback(request, session, "routing")
 
 
 @get(
@@ -226,8 +245,7 @@ async def rollback_routing(request: Request[Any, Any, Any], session: NamedDepend
     responses=_errors(),
 )
 async def routing_history(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
-    revisions = await _room(request, session).plane.store.history("routing")
-    return Listing(data=[RevisionView(version=r.version, action=r.action, actor=r.actor, at=r.at) for r in revisions])
+    return await _history(request, session, "routing")
 
 
 @post(
@@ -331,6 +349,27 @@ async def get_quotas(request: Request[Any, Any, Any], session: NamedDependency[S
 )
 async def put_quotas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
     return await _replace(request, session, "quotas", lambda table, _: quotas_table(table))
+
+
+@post(
+    "/v1/admin/quotas/rollback",
+    status_code=200,
+    summary="Restore a kept [quotas] table as a new version",
+    operation_id="adminRollbackQuotas",
+    responses=_errors(400, 404, 412, 428),
+)
+async def rollback_quotas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
+    return await _rollback(request, session, "quotas")
+
+
+@get(
+    "/v1/admin/quotas/history",
+    summary="The kept [quotas] versions, newest first",
+    operation_id="adminQuotasHistory",
+    responses=_errors(),
+)
+async def quotas_history(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
+    return await _history(request, session, "quotas")
 
 
 @get(
@@ -528,6 +567,8 @@ ADMIN_ROUTES = [
     put_provider,
     get_quotas,
     put_quotas,
+    rollback_quotas,
+    quotas_history,
     get_team,
     put_team,
     create_key,

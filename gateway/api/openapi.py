@@ -82,6 +82,7 @@ class _PreviewDoc(msgspec.Struct, kw_only=True):
 _ADMIN_BODIES: tuple[tuple[str, str, type[msgspec.Struct]], ...] = (
     ("/v1/admin/routing", "put", RoutingRules),
     ("/v1/admin/routing/rollback", "post", _RollbackDoc),
+    ("/v1/admin/quotas/rollback", "post", _RollbackDoc),
     ("/v1/admin/routing/preview", "post", _PreviewDoc),
     ("/v1/admin/providers/{slug}", "put", ProviderRule),
     ("/v1/admin/quotas", "put", QuotaSettings),

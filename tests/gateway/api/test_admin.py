@@ -20,6 +20,8 @@ ADMIN_ROUTES = [
     ("GET", "/v1/admin/routing"),
     ("PUT", "/v1/admin/routing"),
     ("POST", "/v1/admin/routing/rollback"),
+    ("POST", "/v1/admin/quotas/rollback"),
+    ("GET", "/v1/admin/quotas/history"),
     ("GET", "/v1/admin/routing/history"),
     ("POST", "/v1/admin/routing/preview"),
     ("GET", "/v1/admin/providers/vidgen"),
@@ -189,6 +191,16 @@ async def test_a_team_quota_applies_to_the_next_create(admin: httpx.AsyncClient)
     first = await admin.post("/v1/videos", json=body, headers=auth(TEAM_A_KEY))
     second = await admin.post("/v1/videos", json=body, headers=auth(TEAM_A_KEY))
     assert (first.status_code, second.status_code) == (202, 429)
+
+
+async def test_a_quotas_rollback_restores_the_earlier_limits(admin: httpx.AsyncClient) -> None:
+    """Team limits set in v2 are gone after rolling back to v1 (as v3); the history shows the three versions."""
+    await admin.put("/v1/admin/teams/team-a", json={"max_concurrent_jobs": 1}, headers=_if_match(1))
+    reply = await admin.post("/v1/admin/quotas/rollback", json={"version": 1}, headers=_if_match(2))
+    assert (reply.status_code, reply.json()["version"], reply.json()["value"]["teams"]) == (200, 3, {})
+    assert (await admin.get("/v1/admin/teams/team-a")).json()["value"] is None
+    history = (await admin.get("/v1/admin/quotas/history")).json()["data"]
+    assert [(h["version"], h["action"]) for h in history] == [(3, "rollback"), (2, "team"), (1, "seed")]
 
 
 async def test_a_created_key_works_until_it_is_revoked(admin: httpx.AsyncClient) -> None:
