@@ -5,6 +5,7 @@ tag, so the commit script runs on one node of a Redis Cluster too."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import cast
 
 import msgspec
@@ -116,7 +117,9 @@ class RedisControlStore:
                 if message["type"] == "message":
                     wake()
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            # Bounded: a stop must never wait on a subscription connection that stopped answering.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), timeout=1.0)  # type: ignore[no-untyped-call]
 
     @store_errors
     async def touch(self, last_used: dict[str, float]) -> None:

@@ -89,8 +89,7 @@ class ControlWatcher:
                     log.warning("control_sync_failed")
         finally:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await asyncio.wait({listener}, timeout=2.0)  # the listener's own close is bounded too
 
     async def flush_used(self) -> None:
         await self._store.touch(self._take_used())
