@@ -24,9 +24,11 @@ from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
 from gateway.api.openapi import docs_assets, openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
+from gateway.api.prompts import enhance_prompt
 from gateway.api.routing import Reloader, get_routing_rules, reload_routing_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
+from gateway.api.video_edits import create_character, edit_video, extend_video, get_character, remix_video
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
@@ -38,6 +40,7 @@ from gateway.control.watcher import ControlWatcher
 from gateway.errors import GatewayError, StoreUnavailable
 from gateway.metrics.registry import Metrics, build_metrics
 from gateway.polling.poller import HEARTBEAT_TTL_FACTOR, Poller
+from gateway.prompts.enhance import PromptEnhancement
 from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
@@ -182,6 +185,7 @@ def create_app(
             metrics=metrics,
             replica=replica,
         )
+        app.state.prompt_enhancement = PromptEnhancement(router, upstreams)
         app.state.assets = AssetLinks(
             writer=writer,
             upstreams=upstreams,
@@ -268,6 +272,12 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            enhance_prompt,
+            remix_video,
+            edit_video,
+            extend_video,
+            create_character,
+            get_character,
             get_usage,
             get_usage_records,
             get_budgets,

@@ -19,8 +19,10 @@ from providers.contract import (
     GenerationRequest,
     HttpCall,
     Operation,
+    PromptEnhancer,
     ProviderSettings,
     UpstreamError,
+    UpstreamInternalError,
     UpstreamJob,
     UpstreamStatus,
     VideoProvider,
@@ -58,8 +60,20 @@ class Upstream(msgspec.Struct, frozen=True, kw_only=True):
             failure,
             message=self.scrubber.provider_text(failure.message),
             code=None if failure.code is None else self.scrubber.provider_text(failure.code),
+            details={
+                key: [self.scrubber.provider_text(value) for value in values] for key, values in failure.details.items()
+            },
         )
         return msgspec.structs.replace(status, failure=clean)
+
+    async def enhance_prompt(self, prompt: str, *, upstream_model: str) -> str:
+        """The provider's standalone prompt enhancement; its adapter must offer one (`PromptEnhancer`)."""
+        if not isinstance(self.adapter, PromptEnhancer):
+            raise UpstreamInternalError(f"{self.provider} has no prompt enhancement", provider=self.provider)
+        try:
+            return await self.adapter.enhance_prompt(prompt, upstream_model=upstream_model)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
 
     async def cancel(self, job: UpstreamJob) -> bool:
         try:

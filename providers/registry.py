@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 
 from providers.contract import CapacitySink, ProviderSettings, VideoProvider
+from providers.fal import FalProvider
 from providers.nanogpt import NanoGptProvider
 from providers.transport import CallObserver
 from providers.veo import VeoProvider
@@ -35,4 +36,5 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "videogenapi": VideoGenApiProvider,
     "nanogpt": NanoGptProvider,
     "veo": VeoProvider,
+    "fal": FalProvider,
 }

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from litestar import Litestar
 
+from sandbox.fal.app import sandbox_app as fal_sandbox
 from sandbox.nanogpt.app import sandbox_app as nanogpt_sandbox
 from sandbox.veo.app import sandbox_app as veo_sandbox
 from sandbox.videogen.app import sandbox_app as videogen_sandbox
@@ -20,4 +21,5 @@ EMULATORS: dict[str, EmulatorFactory] = {
     "videogenapi": videogenapi_sandbox,
     "nanogpt": nanogpt_sandbox,
     "veo": veo_sandbox,
+    "fal": fal_sandbox,
 }
