@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -184,6 +184,22 @@ class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """A scrape waits at most this long for that read, else shows the last values."""
 
 
+class ControlSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The control plane (gateway/control/): the routing, quotas and keys documents every replica applies."""
+
+    check_s: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.25
+    """Every replica checks the documents' versions this often, besides the change notification, so a missed
+    notification never leaves it stale for longer."""
+    history: Annotated[int, msgspec.Meta(ge=2, le=1_000)] = 50
+    """Versions of each document kept for rollback."""
+    audit_entries: Annotated[int, msgspec.Meta(ge=10, le=1_000_000)] = 10_000
+    """Audit entries kept in all (the oldest are dropped)."""
+    rotation_grace_s: Annotated[float, msgspec.Meta(ge=0, le=30 * 86_400)] = 86_400.0
+    """How long a rotated key's old secret keeps working, unless the rotation names its own grace."""
+    last_used_flush_s: Annotated[float, msgspec.Meta(gt=0, le=3_600)] = 30.0
+    """Key last-used times are written once per this period, not on every request."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     """The HTTP server."""
@@ -207,6 +223,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Outgoing job webhooks."""
     retention: RetentionSettings = RetentionSettings()
     """How long shared records are kept."""
+    control: ControlSettings = ControlSettings()
+    """The control plane: runtime routing, quotas and keys shared by every replica."""
     default_model: str | None = None
     """The model used when a request names none; must be in `[models]`."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -254,7 +272,7 @@ def parse_settings(text: str | bytes, *, source: str = "<config>") -> Settings:
     try:
         return msgspec.toml.decode(text, type=Settings)
     except msgspec.ValidationError as exc:
-        located = _entry_error(text) if "[...]" in str(exc) else None
+        located = entry_error(msgspec.toml.decode(text)) if "[...]" in str(exc) else None
         raise ConfigError(f"{source}: {located or exc}") from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
@@ -269,9 +287,9 @@ _TABLES: tuple[tuple[str, type], ...] = (
 )
 
 
-def _entry_error(text: str | bytes) -> str | None:
-    """msgspec shows a dict key as `[...]` in paths; decode each named entry alone to say which one is bad."""
-    raw = msgspec.toml.decode(text)
+def entry_error(raw: Any) -> str | None:
+    """msgspec shows a dict key as `[...]` in paths; decode each named entry of `raw` (the whole config as
+    builtins) alone to say which one is bad."""
     for table, entry_type in _TABLES:
         entries = raw
         for part in table.split("."):

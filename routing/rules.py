@@ -217,10 +217,30 @@ def parse_rules(
     try:
         rules = msgspec.toml.decode(text, type=_ConfigFile).routing
     except msgspec.ValidationError as exc:
-        detail, path = _located(text, str(exc))
+        detail, path = _located(msgspec.toml.decode(text), str(exc))
         raise RulesError(detail, path=path, source=source) from exc
     except msgspec.DecodeError as exc:
         raise RulesError(f"not valid TOML: {exc}", source=source) from exc
+    return _validated(rules, source=source, known_providers=known_providers, known_models=known_models)
+
+
+def convert_rules(
+    table: Any, *, source: str, known_providers: Collection[str], known_models: Collection[str]
+) -> RoutingRules:
+    """Decode and validate a `[routing]` table given as builtins (a JSON body): the same checks, and the same
+    paths (`$.routing...`), as the file's."""
+    raw = {"routing": table}
+    try:
+        rules = msgspec.convert(raw, _ConfigFile).routing
+    except msgspec.ValidationError as exc:
+        detail, path = _located(raw, str(exc))
+        raise RulesError(detail, path=path, source=source) from exc
+    return _validated(rules, source=source, known_providers=known_providers, known_models=known_models)
+
+
+def _validated(
+    rules: RoutingRules, *, source: str, known_providers: Collection[str], known_models: Collection[str]
+) -> RoutingRules:
     try:
         validate(rules, known_providers=known_providers, known_models=known_models)
     except RulesError as exc:
@@ -233,7 +253,7 @@ _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _DICT_KEY = "[...]"
 
 
-def _located(text: str | bytes, message: str) -> tuple[str, str]:
+def _located(raw: Any, message: str) -> tuple[str, str]:
     """Split msgspec's message into (detail, path), naming the dict key msgspec shows as `[...]`."""
     found = _AT_PATH.match(message)
     if found is None:
@@ -241,7 +261,6 @@ def _located(text: str | bytes, message: str) -> tuple[str, str]:
     detail, path = found.group("detail"), found.group("path")
     head, marker, rest = path.partition(_DICT_KEY)
     if marker:
-        raw = msgspec.toml.decode(text)
         key = _bad_key(raw, _segments(head), message)
         if key is not None:
             path = f"{head}{_key(key)}{rest}"
@@ -329,13 +348,35 @@ class RulesHolder:
         return self._active
 
     @property
+    def known_providers(self) -> frozenset[str]:
+        return self._known_providers
+
+    @property
+    def known_models(self) -> frozenset[str]:
+        return self._known_models
+
+    @property
     def version(self) -> str:
         return self._active.version
 
     def reload(self, text: str | bytes, *, source: str) -> ActiveRules:
         """Make the `[routing]` table of `text` active; on any error raise RulesError and keep the old rules."""
-        rules = parse_rules(text, source=source, known_providers=self._known_providers, known_models=self._known_models)
-        self._active = self._stamp(rules, source)
+        return self.install(self.parse(text, source=source), source=source)
+
+    def parse(self, text: str | bytes, *, source: str) -> RoutingRules:
+        """The `[routing]` table of a config file, validated against this gateway's providers and models."""
+        return parse_rules(text, source=source, known_providers=self._known_providers, known_models=self._known_models)
+
+    def convert(self, table: Any, *, source: str) -> RoutingRules:
+        """A `[routing]` table given as builtins, validated as `parse` does."""
+        return convert_rules(
+            table, source=source, known_providers=self._known_providers, known_models=self._known_models
+        )
+
+    def install(self, rules: RoutingRules, *, source: str) -> ActiveRules:
+        """Make `rules` active (validated again: a table checked elsewhere may name what this gateway lacks)."""
+        known = {"known_providers": self._known_providers, "known_models": self._known_models}
+        self._active = self._stamp(_validated(rules, source=source, **known), source)
         return self._active
 
     def resolve(self, *, team: str, model: str, metadata: Mapping[str, str] | None = None) -> Policy:
