@@ -25,6 +25,7 @@ from routing.rules import validate as validate_rules
 
 Scope = Literal["videos", "usage", "admin"]
 _Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+_HeaderName = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9-]{1,64}$")]
 
 
 class ConfigError(Exception):
@@ -67,6 +68,11 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     base_url: str
     api_key_env: str
+    # The adapter kind when it differs from the slug: a generic kind (`openai`) may serve several slugs, each with
+    # its own key header (default `Authorization: Bearer`; `api-key` for Azure) and query (Azure's `api-version`).
+    adapter: str | None = None
+    key_header: _HeaderName | None = None
+    query: dict[str, str] = {}
     enabled: bool = True
     timeout_s: _Seconds = 30.0
     poll_interval_s: _Seconds | None = None

@@ -14,16 +14,19 @@ from gateway.cadence import Cadence, resolve_cadence
 from gateway.config import ConfigError, ProviderConfig, secret_from_env
 from gateway.scrubbing import Scrubber
 from providers.contract import (
+    Asset,
+    AssetSource,
     CapacitySink,
     GenerationRequest,
     Operation,
     ProviderSettings,
     UpstreamError,
     UpstreamJob,
+    UpstreamProtocolError,
     UpstreamStatus,
     VideoProvider,
 )
-from providers.registry import PROVIDERS
+from providers.registry import GENERIC_ADAPTERS, PROVIDERS
 from providers.transport import CallObserver
 
 
@@ -59,6 +62,17 @@ class Upstream(msgspec.Struct, frozen=True, kw_only=True):
         )
         return msgspec.structs.replace(status, failure=clean)
 
+    async def download(self, url: str) -> Asset:
+        """The bytes behind an output URL that needs the provider's key (`Output.key_required`)."""
+        if not isinstance(self.adapter, AssetSource):
+            raise UpstreamProtocolError(
+                f"{self.provider} gave a keyed asset it cannot download", provider=self.provider
+            )
+        try:
+            return await self.adapter.download(url)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
+
     async def cancel(self, job: UpstreamJob) -> bool:
         try:
             return await self.adapter.cancel(job)
@@ -83,13 +97,14 @@ def build_upstreams(
 ) -> dict[str, Upstream]:
     upstreams: dict[str, Upstream] = {}
     for provider, config in configs.items():
-        factory = PROVIDERS.get(provider)
-        if factory is None:
-            raise ConfigError(f"providers.{provider}: no adapter for this provider (known: {', '.join(PROVIDERS)})")
+        factory = PROVIDERS[_adapter_kind(provider, config)]
         settings = ProviderSettings(
             base_url=config.base_url,
             api_key=secret_from_env(config.api_key_env, what=f"providers.{provider}.api_key_env"),
             timeout_s=config.timeout_s,
+            name=provider,
+            key_header=config.key_header,
+            query=dict(config.query),
         )
         adapter = factory(client, settings, observe=observe, capacity=capacity)
         traits = adapter.traits
@@ -102,6 +117,20 @@ def build_upstreams(
             scrubber=scrubber or Scrubber(),
         )
     return upstreams
+
+
+def _adapter_kind(provider: str, config: ProviderConfig) -> str:
+    """The adapter kind serving `provider`; only a generic kind takes another slug or connection options."""
+    kind = config.adapter or provider
+    if kind not in PROVIDERS:
+        raise ConfigError(f"providers.{provider}: no adapter {kind!r} (known: {', '.join(PROVIDERS)})")
+    if kind not in GENERIC_ADAPTERS and (kind != provider or config.key_header or config.query):
+        generic = ", ".join(sorted(GENERIC_ADAPTERS))
+        raise ConfigError(
+            f"providers.{provider}: adapter {kind!r} serves only its own slug and takes no key_header or query"
+            f" (generic adapters: {generic})"
+        )
+    return kind
 
 
 def _cadence(provider: str, config: ProviderConfig, interval_s: float) -> Cadence:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Callable
-from typing import Annotated, ClassVar, Literal, Protocol
+from typing import Annotated, ClassVar, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -164,6 +164,9 @@ class Output(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_url: str | None = None
     expires_at: int | None = None
     provenance: dict[str, str] = {}
+    # The URLs answer only with the provider's key (OpenAI's `/videos/{id}/content`): the gateway downloads them
+    # through the adapter (`AssetSource`) and relays the bytes, never redirecting a client there.
+    key_required: bool = False
 
 
 class ErrorClass(enum.StrEnum):
@@ -312,6 +315,12 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     api_key: str
     timeout_s: float = 30.0
+    # For adapter kinds configured under several slugs (the generic OpenAI-compatible one): the configured slug,
+    # the header that carries the key (None or `Authorization` -> `Bearer <key>`, any other -> the bare key, as
+    # Azure's `api-key`) and query parameters sent on every call (Azure's `api-version`). Other adapters ignore them.
+    name: str | None = None
+    key_header: str | None = None
+    query: dict[str, str] = {}
 
 
 class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
@@ -342,6 +351,20 @@ CapacitySink = Callable[[CapacityReport], None]
 
 def ignore_capacity(report: CapacityReport) -> None:
     return None
+
+
+class Asset(msgspec.Struct, frozen=True, kw_only=True):
+    """A downloaded output file."""
+
+    media_type: str
+    content: bytes
+
+
+@runtime_checkable
+class AssetSource(Protocol):
+    """An adapter whose outputs need its key to download (`Output.key_required`)."""
+
+    async def download(self, url: str) -> Asset: ...
 
 
 class VideoProvider(Protocol):

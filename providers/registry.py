@@ -9,6 +9,7 @@ import httpx
 
 from providers.contract import CapacitySink, ProviderSettings, VideoProvider
 from providers.nanogpt import NanoGptProvider
+from providers.openai import OpenAiCompatibleProvider
 from providers.transport import CallObserver
 from providers.videogen import VideoGenProvider
 from providers.videogenapi import VideoGenApiProvider
@@ -33,4 +34,9 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "videogen": VideoGenProvider,
     "videogenapi": VideoGenApiProvider,
     "nanogpt": NanoGptProvider,
+    "openai": OpenAiCompatibleProvider,
 }
+
+# Adapter kinds that may serve several configured providers (`adapter = "openai"` under any slug) and read the
+# connection options `key_header` and `query`; every other kind is configured under its own slug only.
+GENERIC_ADAPTERS: frozenset[str] = frozenset({"openai"})

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from litestar import Litestar
 
 from sandbox.nanogpt.app import sandbox_app as nanogpt_sandbox
+from sandbox.openai.app import sandbox_app as openai_sandbox
 from sandbox.videogen.app import sandbox_app as videogen_sandbox
 from sandbox.videogenapi.app import sandbox_app as videogenapi_sandbox
 from sandbox.vidgen.app import sandbox_app as vidgen_sandbox
@@ -18,4 +19,5 @@ EMULATORS: dict[str, EmulatorFactory] = {
     "videogen": videogen_sandbox,
     "videogenapi": videogenapi_sandbox,
     "nanogpt": nanogpt_sandbox,
+    "openai": openai_sandbox,
 }

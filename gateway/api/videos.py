@@ -149,14 +149,28 @@ async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) ->
     "/v1/videos/{video_id:str}/content",
     summary="Download the video or its thumbnail",
     operation_id="getVideoContent",
+    responses={
+        200: ResponseSpec(
+            data_container=bytes,
+            media_type="application/octet-stream",
+            description="The asset itself (video/mp4 or an image), relayed when the provider's URL needs its key",
+            generate_examples=False,
+        ),
+        302: ResponseSpec(
+            data_container=None,
+            description="Redirect (Location) to the provider's asset URL",
+            generate_examples=False,
+        ),
+    },
 )
 async def get_video_content(
     request: Request[Any, Any, Any],
     video_id: _VideoId,
     session: NamedDependency[Session],
     variant: FromQuery[Literal["video", "thumbnail"]] = "video",
-) -> Redirect:
-    """Redirect to the provider's asset, renewing an expired or expiring link first (gateway/videos/assets.py)."""
+) -> Redirect | Response[bytes]:
+    """Redirect to the provider's asset, renewing an expired or expiring link first; an asset that needs the
+    provider's key is fetched and relayed instead (gateway/videos/assets.py)."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -167,6 +181,9 @@ async def get_video_content(
     url = output.video_url if variant == "video" else output.thumbnail_url
     if url is None:
         raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
+    if output.key_required:
+        asset = await assets.download(job, url)
+        return Response(asset.content, media_type=asset.media_type)
     return Redirect(path=url, status_code=302)
 
 

@@ -1,7 +1,8 @@
 """Where `GET /v1/videos/{id}/content` redirects: the provider's asset URL, refreshed first when it has expired
 or is about to (VideoGen's `downloadUrlExpiresAt`, Vidgen's presigned `X-Amz-Expires`), so a client is never
 sent to a dead link. A refresh is one status call (counted in the provider's status window) whose fresh URL is
-written back to the job; concurrent requests for one job in this process share it."""
+written back to the job; concurrent requests for one job in this process share it. An asset only the provider's
+key opens (OpenAI's content route) is fetched through its adapter and relayed instead."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from gateway.errors import GatewayError, UpstreamFailed, UpstreamTimedOut
 from gateway.schema.job import VideoJob
 from gateway.upstreams import Upstream
 from gateway.videos.writer import JobWriter
-from providers.contract import ErrorClass, Output, UpstreamError
+from providers.contract import Asset, ErrorClass, Output, UpstreamError
 from routing.gate import ProviderGate
 
 log = structlog.get_logger("gateway.videos.assets")
@@ -81,11 +82,33 @@ class AssetLinks:
         await self._keep(job, status.output)
         return status.output
 
+    async def download(self, job: VideoJob, url: str) -> Asset:
+        """An asset only the provider's key opens, fetched through its adapter for the client (a 502/504 when the
+        provider cannot give it)."""
+        upstream = self._upstreams.get(job.provider or "")
+        if upstream is None:
+            raise _download_failed(job, f"provider {job.provider!r} is not configured: its asset cannot be fetched")
+        try:
+            return await upstream.download(url)
+        except UpstreamError as exc:
+            log.warning("asset_download_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+            if exc.error_class == ErrorClass.TIMEOUT:
+                raise UpstreamTimedOut(
+                    f"{job.provider} did not send the asset in time",
+                    code="asset_download_timeout",
+                    provider=job.provider,
+                ) from exc
+            raise _download_failed(job, f"{job.provider} could not send the asset: {exc.message}") from exc
+
     async def _keep(self, job: VideoJob, output: Output) -> None:
         """Write the fresh output back (compare-and-set; a lost race only means someone else wrote first)."""
         updated = msgspec.structs.replace(job, output=output, updated_at=self._clock())
         if await self._writer.write(job, updated) is not None:
             log.info("asset_link_refreshed", job_id=job.id, provider=job.provider, expires_at=output.expires_at)
+
+
+def _download_failed(job: VideoJob, message: str) -> GatewayError:
+    return UpstreamFailed(message, code="asset_download_failed", provider=job.provider)
 
 
 def _refresh_failed(job: VideoJob, message: str) -> GatewayError:
