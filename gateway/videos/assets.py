@@ -69,14 +69,7 @@ class AssetLinks:
         try:
             status = await upstream.poll(job.upstream)
         except UpstreamError as exc:
-            log.warning("asset_refresh_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
-            if exc.error_class == ErrorClass.TIMEOUT:
-                raise UpstreamTimedOut(
-                    f"{job.provider} did not answer in time for a fresh link",
-                    code="asset_refresh_timeout",
-                    provider=job.provider,
-                ) from exc
-            raise _refresh_failed(job, f"{job.provider} could not renew the link: {exc.message}") from exc
+            raise _upstream_failed(job, exc, "refresh", "answer in time for a fresh link", "renew the link") from exc
         if status.status != "completed" or status.output is None:
             raise _refresh_failed(job, f"{job.provider} now reports the video as {status.status}: no fresh link")
         await self._keep(job, status.output)
@@ -91,14 +84,7 @@ class AssetLinks:
         try:
             return await upstream.download(url)
         except UpstreamError as exc:
-            log.warning("asset_download_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
-            if exc.error_class == ErrorClass.TIMEOUT:
-                raise UpstreamTimedOut(
-                    f"{job.provider} did not send the asset in time",
-                    code="asset_download_timeout",
-                    provider=job.provider,
-                ) from exc
-            raise _download_failed(job, f"{job.provider} could not send the asset: {exc.message}") from exc
+            raise _upstream_failed(job, exc, "download", "send the asset in time", "send the asset") from exc
 
     async def _keep(self, job: VideoJob, output: Output) -> None:
         """Write the fresh output back (compare-and-set; a lost race only means someone else wrote first)."""
@@ -109,6 +95,15 @@ class AssetLinks:
 
 def _download_failed(job: VideoJob, message: str) -> GatewayError:
     return UpstreamFailed(message, code="asset_download_failed", provider=job.provider)
+
+
+def _upstream_failed(job: VideoJob, exc: UpstreamError, step: str, late: str, failed: str) -> GatewayError:
+    """An asset `step` (refresh, download) the provider could not serve: a 504 when it timed out, else a 502."""
+    log.warning(f"asset_{step}_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+    if exc.error_class == ErrorClass.TIMEOUT:
+        return UpstreamTimedOut(f"{job.provider} did not {late}", code=f"asset_{step}_timeout", provider=job.provider)
+    message = f"{job.provider} could not {failed}: {exc.message}"
+    return UpstreamFailed(message, code=f"asset_{step}_failed", provider=job.provider)
 
 
 def _refresh_failed(job: VideoJob, message: str) -> GatewayError:

@@ -5,6 +5,7 @@ HttpCalls, `parse_*` read Replies. No I/O, env, clock or globals. Only OpenAI's 
 from __future__ import annotations
 
 import urllib.parse
+from typing import Literal
 
 from providers.contract import (
     ErrorClass,
@@ -61,25 +62,22 @@ def _video_path(upstream_id: str) -> str:
     return f"{VIDEOS_PATH}/{urllib.parse.quote(upstream_id, safe='')}"
 
 
-def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
+def _video_call(
+    method: Literal["GET", "DELETE"], operation: Operation, job: UpstreamJob, settings: ProviderSettings
+) -> HttpCall:
+    path = _video_path(job.upstream_id)
     return HttpCall(
-        method="GET",
-        path=_video_path(job.upstream_id),
-        operation=Operation.STATUS,
-        params=dict(settings.query),
-        headers=_headers(settings),
+        method=method, path=path, operation=operation, params=dict(settings.query), headers=_headers(settings)
     )
+
+
+def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
+    return _video_call("GET", Operation.STATUS, job, settings)
 
 
 def build_cancel(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
     """`DELETE /videos/{id}`: OpenAI removes the video; another gateway cancels its job."""
-    return HttpCall(
-        method="DELETE",
-        path=_video_path(job.upstream_id),
-        operation=Operation.CANCEL,
-        params=dict(settings.query),
-        headers=_headers(settings),
-    )
+    return _video_call("DELETE", Operation.CANCEL, job, settings)
 
 
 def build_download(url: str, settings: ProviderSettings) -> HttpCall:
