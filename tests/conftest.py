@@ -313,4 +313,7 @@ def example_settings(
         if slug in kept
     }
     poller = msgspec.structs.replace(example.poller, tick_s=0.02, lease_s=3.0, max_backoff_s=0.2)
-    return msgspec.structs.replace(example, providers=configs, models=models, poller=poller, keys=())
+    default_model = example.default_model if example.default_model in models else None
+    return msgspec.structs.replace(
+        example, providers=configs, models=models, default_model=default_model, poller=poller, keys=()
+    )

@@ -93,9 +93,10 @@ def _count(headers: dict[str, str], name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def parse_capacity(reply: Reply, *, provider: str, now_s: float) -> tuple[CapacityReport, ...]:
-    """The `x-ratelimit-{limit,remaining,reset}-requests` headers as one account window; a 429 without them
-    still reports the account exhausted for its wait."""
+def parse_capacity(reply: Reply, *, provider: str, scope: str, now_s: float) -> tuple[CapacityReport, ...]:
+    """The `x-ratelimit-{limit,remaining,reset}-requests` headers as the window of the call's operation (`scope`:
+    the emulator, like OpenAI's per-model RPM on video creates, counts creates); a 429 without them still reports
+    that scope exhausted for its wait."""
     headers = reply.headers
     limit = _count(headers, "x-ratelimit-limit-requests")
     remaining = _count(headers, "x-ratelimit-remaining-requests")
@@ -107,6 +108,7 @@ def parse_capacity(reply: Reply, *, provider: str, now_s: float) -> tuple[Capaci
     return (
         CapacityReport(
             provider=provider,
+            scope=scope,
             limit=limit,
             remaining=0 if limited and remaining is None else remaining,
             reset_at=None if reset_s is None else now_s + reset_s,

@@ -58,7 +58,7 @@ class OpenAiCompatibleProvider:
     async def _send(self, call: HttpCall) -> Reply:
         reply = await self._transport.send(call)
         now_s = time.time()
-        for report in parse_capacity(reply, provider=self.provider, now_s=now_s):
+        for report in parse_capacity(reply, provider=self.provider, scope=call.operation, now_s=now_s):
             self._capacity(report)
         if not 200 <= reply.status_code < 400:
             raise classify_error(reply, provider=self.provider, now_s=now_s)

@@ -146,7 +146,9 @@ async def test_rate_limited_create_reports_capacity_and_raises_with_the_wait() -
     with pytest.raises(UpstreamRateLimited) as raised:
         await over(fake, seen=seen).submit(REQUEST)
     assert raised.value.retry_after_s == 30.0
-    assert [(r.provider, r.limit, r.remaining, r.retry_after_s) for r in seen] == [("openai", 2, 0, 30.0)]
+    assert [(r.provider, r.scope, r.limit, r.remaining, r.retry_after_s) for r in seen] == [
+        ("openai", "generate", 2, 0, 30.0)
+    ]
 
 
 async def test_connect_timeout_is_a_timeout_that_reached_nobody() -> None:

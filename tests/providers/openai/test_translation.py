@@ -277,20 +277,27 @@ def test_reset_durations_read_as_openai_writes_them(text: str, seconds: float) -
     assert reset_duration_s(text) == pytest.approx(seconds)
 
 
-def test_rate_limit_headers_become_an_account_window() -> None:
-    """`x-ratelimit-{limit,remaining,reset}-requests` report the window to routing."""
+def test_rate_limit_headers_become_the_operations_window() -> None:
+    """`x-ratelimit-{limit,remaining,reset}-requests` report the call's operation window to routing."""
     headers = {
         "x-ratelimit-limit-requests": "25",
         "x-ratelimit-remaining-requests": "0",
         "x-ratelimit-reset-requests": "12s",
     }
-    (report,) = parse_capacity(fixture_reply("video_queued.json", 200, headers), provider="openai", now_s=1000.0)
-    assert (report.limit, report.remaining, report.reset_at, report.retry_after_s) == (25, 0, 1012.0, 12.0)
+    reply = fixture_reply("video_queued.json", 200, headers)
+    (report,) = parse_capacity(reply, provider="openai", scope="generate", now_s=1000.0)
+    assert (report.scope, report.limit, report.remaining, report.reset_at, report.retry_after_s) == (
+        "generate",
+        25,
+        0,
+        1012.0,
+        12.0,
+    )
 
 
 def test_reply_without_rate_headers_reports_nothing() -> None:
     """A 200 with no `x-ratelimit-*` headers says nothing about capacity."""
-    assert parse_capacity(fixture_reply("video_queued.json"), provider="openai", now_s=0.0) == ()
+    assert parse_capacity(fixture_reply("video_queued.json"), provider="openai", scope="status", now_s=0.0) == ()
 
 
 def test_fixture_errors_are_the_documented_envelope() -> None:
