@@ -12,11 +12,9 @@ from providers.openai.translate import (
     parse_status,
     parse_submit,
 )
-from providers.openai.wire import SECONDS, SIZES, SLUG
+from providers.openai.wire import SLUG
 
 __all__ = [
-    "SECONDS",
-    "SIZES",
     "SLUG",
     "OpenAiCompatibleProvider",
     "build_cancel",

@@ -37,7 +37,8 @@ from providers.transport import decode_reply
 
 # --------------------------------------------------------------------------------------------- requests
 
-# A fixed boundary keeps the body a pure function of the request; 32 random hex digits never occur in an image.
+# A fixed boundary keeps the body a pure function of the request; these 32 random hex digits occurring inside an
+# image by chance is as likely as guessing a 128-bit key.
 _BOUNDARY = "video-gateway-9f1c2e7a4b6d8e0f1a3c5e7b9d2f4a6c"
 _MULTIPART = f"multipart/form-data; boundary={_BOUNDARY}"
 

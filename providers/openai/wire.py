@@ -10,8 +10,8 @@ SLUG = "openai"  # the adapter kind; each configured instance reports its own sl
 VIDEOS_PATH = "/videos"  # POST create, GET /{id} retrieve, DELETE /{id}, GET /{id}/content (API reference)
 CONTENT_SUFFIX = "/content"  # ?variant=video|thumbnail|spritesheet
 DEFAULT_KEY_HEADER = "Authorization"  # `Authorization: Bearer <key>`; any other header carries the bare key
-SECONDS = frozenset({4, 8, 12})  # `seconds`: "4", "8" or "12" (strings), default "4"
-SIZES = frozenset({"720x1280", "1280x720", "1024x1792", "1792x1024"})  # `size`, default "720x1280"
+# OpenAI's own `seconds` ("4", "8", "12") and `size` values are the catalogue's capabilities, not checked here: other
+# services speaking this API (another gateway) take other values.
 REFERENCE_FILENAME = "input_reference"  # the multipart file part's name
 
 

@@ -212,6 +212,8 @@ class _OpenAiEmulator:
         return _json(Deleted(id=video_id, object="video.deleted", deleted=True))
 
     def listing(self, key: str, limit: str | None, after: str | None, order: str | None) -> Response[bytes]:
+        """The list envelope, newest first unless `order=asc`; `limit` 1-100, default 20 [inference: OpenAI's usual
+        list bounds; the video reference does not state them]."""
         try:
             count = int(limit or 20)
         except ValueError:
@@ -271,7 +273,7 @@ async def _create_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, str
     if not isinstance(raw, dict):
         raise invalid("The request body must be a JSON object.")
     has_reference = json_reference(raw.pop("input_reference", None))
-    for name, value in raw.items():
+    for name, value in raw.items():  # every create parameter is a string [inference: the wording of the 400]
         if not isinstance(value, str):
             kind = type(value).__name__
             raise invalid(

@@ -136,7 +136,8 @@ def _choice(value: str, allowed: tuple[str, ...], param: str) -> str:
 
 
 def check_create(fields: dict[str, str], has_reference: bool) -> CreateSettings:
-    """The create parameters checked in the API reference's order; unknown ones are refused as OpenAI does."""
+    """The create parameters checked in the API reference's order; unknown ones are refused as OpenAI's JSON APIs
+    refuse them (`unknown_parameter`) [inference: the wording of these 400s for the video route]."""
     unknown = sorted(set(fields) - CREATE_FIELDS)
     if unknown:
         raise invalid(f"Unknown parameter: '{unknown[0]}'.", param=unknown[0], code="unknown_parameter")
