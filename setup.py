@@ -18,6 +18,8 @@ setup(
             "mypy>=1.11",
             "import-linter>=2.0",
             "openai>=2.0",
+            # Validates the rendered Kubernetes overlays against the API's own schemas, offline (tests/deploy).
+            "kubernetes-validate>=1.30",
         ],
         # `pip install '.[sandbox]'` from a checkout: the emulators for `make run`, tests and benches. Never in
         # `pip install .` nor the Docker image. A wheel built here points at this checkout's sandbox/.

@@ -18,6 +18,7 @@ from gateway.cadence import Cadence, PollingConfig, base_delay_s, resolve_cadenc
 from gateway.config import PollerSettings
 from gateway.polling.poller import Poller
 from gateway.schema.job import VideoJob, new_job_id
+from gateway.store.connect import windows_storage
 from gateway.store.redis import RedisStore
 from gateway.upstreams import Upstream
 from gateway.videos.writer import JobWriter
@@ -156,7 +157,8 @@ async def _follow(
         max_job_duration_s=86_400.0,
         cadence=cadence,
     )
-    headroom = Headroom.on_redis({SLUG: HeadroomConfig()}, store.client, prefix=store.prefix)
+    windows = windows_storage(store.client, key_prefix=f"{store.prefix}headroom")
+    headroom = Headroom.on_redis({SLUG: HeadroomConfig()}, store.client, windows=windows, prefix=store.prefix)
     breakers = RedisCircuitBreakers(store.client, BreakerSettings(), clock=time.time, prefix=store.prefix)
     gate = ProviderGate(headroom, breakers)
     lags: list[tuple[float, float]] = []

@@ -46,12 +46,19 @@ sweep_interval_s = 1.0
 
 
 @contextlib.asynccontextmanager
-async def gateway(vidgen_url: str, vidgen_key: str, prefix: str, client_key: str, keep_s: float) -> AsyncIterator[str]:
+async def gateway(
+    vidgen_url: str, vidgen_key: str, prefix: str, client_key: str, keep_s: float, *, redis_url: str = REDIS_URL
+) -> AsyncIterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.toml"
         text = bench_config(
-            port=port, prefix=prefix, key_digest=digest(client_key), vidgen_url=vidgen_url, poll_interval_s=0.2
+            port=port,
+            prefix=prefix,
+            key_digest=digest(client_key),
+            vidgen_url=vidgen_url,
+            poll_interval_s=0.2,
+            redis_url=redis_url,
         )
         text += RETENTION.format(keep=keep_s, ledger=3 * keep_s)
         config.write_text(text, encoding="utf-8")
@@ -85,10 +92,10 @@ async def sample(client: aioredis.Redis, prefix: str, started: float, created: i
         "prefix_kib": sum(s or 0 for s in sizes) / 1024,
         "used_mib": int(info["used_memory"]) / 2**20,
         "index": await client.zcard(f"{prefix}team:bench"),
-        "ledger": await client.xlen(f"{prefix}usage:ledger"),
-        "markers": await client.scard(f"{prefix}usage:settled:{time.strftime('%Y-%m', time.gmtime())}"),
+        "ledger": await client.xlen(f"{prefix}usage:{{usage}}:ledger"),
+        "markers": await client.scard(f"{prefix}usage:{{usage}}:settled:{time.strftime('%Y-%m', time.gmtime())}"),
         "markers_kib": (
-            await client.memory_usage(f"{prefix}usage:settled:{time.strftime('%Y-%m', time.gmtime())}") or 0
+            await client.memory_usage(f"{prefix}usage:{{usage}}:settled:{time.strftime('%Y-%m', time.gmtime())}") or 0
         )
         / 1024,
         "load": os.getloadavg()[0],

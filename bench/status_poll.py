@@ -62,13 +62,19 @@ seconds_per_scene = 5
 
 
 def bench_config(
-    *, port: int, prefix: str, key_digest: str, vidgen_url: str = "http://127.0.0.1:9", poll_interval_s: float = 1.0
+    *,
+    port: int,
+    prefix: str,
+    key_digest: str,
+    vidgen_url: str = "http://127.0.0.1:9",
+    poll_interval_s: float = 1.0,
+    redis_url: str = REDIS_URL,
 ) -> str:
     """The one-provider gateway config both gateway benches serve: Redis store under `prefix`, one client key, Vidgen
     at `vidgen_url` (by default nothing listens: the status-poll bench never calls it)."""
     return CONFIG.format(
         port=port,
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         prefix=prefix,
         key_digest=key_digest,
         vidgen_url=vidgen_url,

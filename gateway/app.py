@@ -18,11 +18,12 @@ from litestar.di import Provide
 
 from gateway import backends
 from gateway.api.events import stream_video_events
-from gateway.api.http import error_response, request_id_middleware
+from gateway.api.http import QueryCheck, error_response, request_id_middleware
 from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
-from gateway.api.openapi import openapi_config, patch_openapi
+from gateway.api.openapi import docs_assets, openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
+from gateway.api.prompts import enhance_prompt
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
@@ -33,6 +34,7 @@ from gateway.config import Settings, configured_secrets
 from gateway.errors import StoreUnavailable
 from gateway.metrics.registry import Metrics, build_metrics
 from gateway.polling.poller import HEARTBEAT_TTL_FACTOR, Poller
+from gateway.prompts.enhance import PromptEnhancement
 from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
@@ -153,12 +155,14 @@ def create_app(
             metrics=metrics,
             replica=replica,
         )
+        app.state.prompt_enhancement = PromptEnhancement(router, upstreams)
         app.state.assets = AssetLinks(
             writer=writer,
             upstreams=upstreams,
             gate=gate,
             clock=clock,
             margin_s=settings.poller.asset_refresh_margin_s,
+            client=client,
         )
         poller = Poller(
             store=job_store,
@@ -234,6 +238,7 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            enhance_prompt,
             get_usage,
             get_usage_records,
             get_budgets,
@@ -243,6 +248,7 @@ def create_app(
             healthz,
             readyz,
             scrape_metrics,
+            docs_assets(),
         ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),
@@ -251,6 +257,7 @@ def create_app(
         },
         lifespan=[lifespan],
         middleware=[request_id_middleware],
+        before_request=QueryCheck(),
         exception_handlers={Exception: error_response},
         openapi_config=openapi_config(),
         request_max_body_size=settings.server.max_body_bytes,

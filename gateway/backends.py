@@ -4,15 +4,19 @@ Redis, so every replica sees one count; in this process with the memory store. O
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-import redis.asyncio as aioredis
 import structlog
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 
-from gateway.config import CLUSTER_UNSUPPORTED, ConfigError, Settings, secret_from_env
+from gateway.config import ConfigError, Settings, secret_from_env
 from gateway.store.base import JobStore
-from gateway.store.connect import is_cluster_url, is_sentinel_url, parse_sentinel_url
+from gateway.store.connect import (
+    is_cluster_url,
+    is_sentinel_url,
+    parse_cluster_url,
+    parse_sentinel_url,
+    windows_storage,
+)
 from gateway.store.idempotency import IdempotencyKeys, MemoryIdempotencyKeys, RedisIdempotencyKeys
 from gateway.store.memory import MemoryStore
 from gateway.store.outbox import MemoryOutbox, Outbox
@@ -33,20 +37,27 @@ from routing.speed.redis_book import RedisSpeedBook
 log = structlog.get_logger("gateway.backends")
 
 
+def redis_url(settings: Settings) -> str:
+    """The store's Redis URL: from the file, or from the environment variable it names (checked here: the URL
+    itself may hold a password, so an error names the variable, never the value)."""
+    if not settings.store.redis_url_env:
+        return settings.store.redis_url
+    url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
+    try:
+        if is_cluster_url(url):
+            parse_cluster_url(url)
+        if is_sentinel_url(url):
+            parse_sentinel_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"store.redis_url_env: {settings.store.redis_url_env}: {exc}") from None
+    return url
+
+
 def store_from(settings: Settings, clock: Callable[[], float]) -> JobStore:
     if settings.store.backend == "memory":
         log.warning("memory_store_in_use", note="single process; jobs do not survive a restart")
         return MemoryStore(retention=settings.retention, clock=clock)
-    url = settings.store.redis_url
-    if settings.store.redis_url_env:
-        url = secret_from_env(settings.store.redis_url_env, what="store.redis_url_env")
-        if is_cluster_url(url):
-            raise ConfigError(f"store.redis_url_env: {settings.store.redis_url_env}: {CLUSTER_UNSUPPORTED}")
-        if is_sentinel_url(url):
-            try:
-                parse_sentinel_url(url)
-            except ValueError as exc:  # named by its variable: the URL itself may hold a password
-                raise ConfigError(f"store.redis_url_env: {settings.store.redis_url_env}: {exc}") from None
+    url = redis_url(settings)
     sentinel_password = None
     if settings.store.sentinel_password_env:
         sentinel_password = secret_from_env(settings.store.sentinel_password_env, what="store.sentinel_password_env")
@@ -54,6 +65,9 @@ def store_from(settings: Settings, clock: Callable[[], float]) -> JobStore:
         target = parse_sentinel_url(url)
         sentinels = ",".join(f"{host}:{port}" for host, port in target.sentinels)
         log.info("redis_sentinel_store", sentinels=sentinels, service=target.service, db=target.db)
+    if is_cluster_url(url):
+        nodes = ",".join(f"{host}:{port}" for host, port in parse_cluster_url(url).nodes)
+        log.info("redis_cluster_store", nodes=nodes)
     return RedisStore.from_url(
         url, prefix=settings.store.key_prefix, retention=settings.retention, sentinel_password=sentinel_password
     )
@@ -69,14 +83,6 @@ def shared_records(settings: Settings, store: JobStore, clock: Callable[[], floa
     return MemoryOutbox(retention_s=keep_s, clock=clock), MemoryIdempotencyKeys(clock=clock)
 
 
-def _single_node(store: RedisStore) -> aioredis.Redis:
-    """The store's client for the state that does not run on a Redis Cluster yet (config load refuses cluster URLs
-    until it does: `gateway.config.CLUSTER_UNSUPPORTED`)."""
-    if not isinstance(store.client, aioredis.Redis):
-        raise ConfigError(CLUSTER_UNSUPPORTED)
-    return store.client
-
-
 def replicas(store: JobStore, clock: Callable[[], float]) -> Replicas:
     """Replica beats live where the jobs live: in Redis for every replica, or in this process."""
     if isinstance(store, RedisStore):
@@ -89,9 +95,9 @@ def gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> Pro
     configs = {provider: config.headroom for provider, config in settings.providers.items()}
     breakers: CircuitBreakers
     if isinstance(store, RedisStore):
-        client = _single_node(store)
-        headroom = Headroom.on_redis(configs, client, prefix=store.prefix, clock=clock)
-        breakers = RedisCircuitBreakers(client, settings.breakers, clock=clock, prefix=store.prefix)
+        windows = windows_storage(store.client, key_prefix=f"{store.prefix}headroom")
+        headroom = Headroom.on_redis(configs, store.client, windows=windows, prefix=store.prefix, clock=clock)
+        breakers = RedisCircuitBreakers(store.client, settings.breakers, clock=clock, prefix=store.prefix)
     else:
         headroom = Headroom.in_memory(configs, clock=clock)
         breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)
@@ -104,16 +110,8 @@ def admission(settings: Settings, store: JobStore, clock: Callable[[], float], h
     book: BudgetBook
     windows: Storage
     if isinstance(store, RedisStore):
-        client = _single_node(store)
-        book = RedisBudgetBook(client, prefix=store.prefix)
-        shared: dict[str, Any] = {"connection_pool": client.connection_pool}
-        windows = RedisStorage(
-            "async+redis://",
-            implementation="redispy",
-            key_prefix=f"{store.prefix}quota",
-            wrap_exceptions=True,
-            **shared,
-        )
+        book = RedisBudgetBook(store.client, prefix=store.prefix)
+        windows = windows_storage(store.client, key_prefix=f"{store.prefix}quota")
     else:
         book, windows = MemoryBudgetBook(), MemoryStorage()
     known = {key.id for key in settings.keys}
@@ -129,6 +127,5 @@ def speeds(store: JobStore) -> SpeedBook:
     """Observed speeds live where the jobs live: shared in Redis (one atomic update per completion, reads from a
     copy refreshed at most every second), per process in memory."""
     if isinstance(store, RedisStore):
-        client = _single_node(store)
-        return RedisSpeedBook(client, prefix=store.prefix)
+        return RedisSpeedBook(store.client, prefix=store.prefix)
     return SpeedBook()

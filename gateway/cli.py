@@ -193,6 +193,8 @@ def _usage_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     usage.add_argument("--to", dest="last", help="last UTC day, YYYY-MM-DD (default: today)")
     usage.add_argument("--group-by", help="comma list of team, key, provider, model, day (default: team)")
     usage.add_argument("--team", help="only this team")
+    usage.add_argument("--provider", help="only this provider (slug)")
+    usage.add_argument("--model", help="only this canonical model")
     usage.add_argument("--csv", action="store_true", help="print CSV instead of JSON")
     usage.add_argument("--records", action="store_true", help="the ledger records instead of the aggregates")
     usage.add_argument("--budgets", action="store_true", help="the budget view instead (see --month)")
@@ -214,8 +216,10 @@ def _usage(args: argparse.Namespace) -> int:
         path, params = "/v1/usage/budgets", {"month": args.month}
     else:
         path = "/v1/usage/records" if args.records else "/v1/usage"
-        params = {"from": args.first, "to": args.last, "group_by": args.group_by, "team": args.team}
-        params["format"] = "csv" if args.csv else None
+        params = {"from": args.first, "to": args.last, "team": args.team, "provider": args.provider}
+        params |= {"model": args.model, "format": "csv" if args.csv else None}
+        if not args.records:  # the ledger is not grouped: it lists the records themselves
+            params["group_by"] = args.group_by
     reply = httpx.get(
         f"{args.url.rstrip('/')}{path}",
         params={k: v for k, v in params.items() if v is not None},

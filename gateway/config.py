@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from gateway.cadence import PollingConfig
-from gateway.store.connect import is_cluster_url, is_sentinel_url, parse_sentinel_url
+from gateway.store.connect import is_cluster_url, is_sentinel_url, parse_cluster_url, parse_sentinel_url
 from gateway.store.retention import RetentionSettings
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from gateway.webhooks.settings import WebhookSettings
@@ -39,13 +39,6 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     public_base_url: str | None = None
 
 
-# Until every Redis-backed module keeps its multi-key commands in one hash slot, a cluster URL is refused at load.
-CLUSTER_UNSUPPORTED = (
-    "Redis Cluster (redis+cluster://) is not supported yet: the usage budgets, request windows, headroom and "
-    "speed book still need one node; use redis:// or redis+sentinel://"
-)
-
-
 class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -56,13 +49,13 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     sentinel_password_env: str | None = None
 
     def __post_init__(self) -> None:
-        if is_cluster_url(self.redis_url):
-            raise ValueError(f"redis_url: {CLUSTER_UNSUPPORTED}")
-        if is_sentinel_url(self.redis_url):
-            try:
+        try:
+            if is_cluster_url(self.redis_url):
+                parse_cluster_url(self.redis_url)
+            if is_sentinel_url(self.redis_url):
                 parse_sentinel_url(self.redis_url)
-            except ValueError as exc:  # the message never quotes the URL: it may hold a password
-                raise ValueError(f"redis_url: {exc}") from None  # msgspec adds " - at `$.store`"
+        except ValueError as exc:  # the message never quotes the URL: it may hold a password
+            raise ValueError(f"redis_url: {exc}") from None  # msgspec adds " - at `$.store`"
 
 
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -79,6 +72,7 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_job_duration_s: _Seconds | None = None
     polling: PollingConfig = PollingConfig()
     headroom: HeadroomConfig = HeadroomConfig()
+    options: dict[str, str] = {}  # adapter-specific (e.g. Veo's `api = "vertex"`); the adapter validates them
 
 
 class ApiKeyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

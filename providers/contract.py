@@ -67,6 +67,28 @@ class Music(msgspec.Struct, frozen=True, kw_only=True):
     keyscale: str | None = None
 
 
+class WatermarkOverlay(msgspec.Struct, frozen=True, kw_only=True):
+    """A custom visible watermark (seed 000 `wm_*`): the image and where and how it is drawn; None = vendor default."""
+
+    image: ImageData | None = None
+    position: Literal["top-left", "top-right", "center", "bottom-left", "bottom-right"] | None = None
+    scale: int | None = None
+    opacity: int | None = None
+    rotation_deg: int | None = None
+    padding_x: int | None = None
+    padding_y: int | None = None
+
+
+class ContentCredentials(msgspec.Struct, frozen=True, kw_only=True):
+    """Overrides of the C2PA manifest's fields (seed 000 `cs_*`); None keeps the provider's configured default."""
+
+    author: str | None = None
+    title: str | None = None
+    description: str | None = None
+    organization: str | None = None
+    vendor: str | None = None
+
+
 class Dimensions(msgspec.Struct, frozen=True, kw_only=True):
     width: int
     height: int
@@ -81,6 +103,8 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     `upstream_model` is the provider's own model id for the chosen offering."""
 
     upstream_model: str
+    # A provider's own sub-model selector set by the offering's configuration (videogenapi `veo_model`).
+    upstream_variant: str | None = None
     scenes: tuple[Scene, ...]
     multi_scene: bool = False
     seconds: int | None = None
@@ -91,6 +115,12 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     music: Music | None = None
     enhance_prompt: bool = False
     watermark: bool | None = None
+    watermark_overlay: WatermarkOverlay | None = None
+    content_credentials: ContentCredentials | None = None
+    upscale: bool = False
+    results: int = 1
+    temporary_output: bool = False
+    camera_fixed: bool | None = None
 
     @property
     def mode(self) -> Mode:
@@ -138,13 +168,26 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     negative_prompt: bool = False
     seed: bool = False
     enhance_prompt: bool = False
+    # Prompt enhancement on its own (`POST /v1/prompts/enhance`), without generating.
+    prompt_enhancement: bool = False
     watermark_control: bool = False
+    watermark_overlay: bool = False
+    content_credentials: bool = False
+    upscale: bool = False
+    max_results: _Positive = 1
+    temporary_output: bool = False
+    camera_fixed: bool = False
+    # False where the provider's documents name no length field: the provider picks the length (priced at
+    # `default_seconds`) and none is sent; an operator who knows the field works turns it on.
+    seconds_control: bool = True
     image_transports: frozenset[ImageTransport] = frozenset({"data_uri", "url"})
     max_image_bytes: _Positive | None = None
 
     def __post_init__(self) -> None:
         if self.size_range is not None and self.size_range[0] > self.size_range[1]:
             raise ValueError("size_range must be [low, high]")
+        if not self.seconds_control and self.default_seconds is None:
+            raise ValueError("seconds_control = false needs default_seconds (the length that is priced)")
 
 
 # ---------------------------------------- jobs and status
@@ -157,6 +200,17 @@ class UpstreamJob(msgspec.Struct, frozen=True, kw_only=True):
     upstream_id: str
     upstream_model: str
     reported_cost_micros: int | None = None
+    # The model the gateway asked for, kept only when the provider's reply named another (`upstream_model`):
+    # the job was accepted and is followed; the difference is recorded and logged, never a failure.
+    requested_model: str | None = None
+
+
+class ExtraOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """A further result of a call that made several (VideoGen `numResults`)."""
+
+    video_url: str
+    thumbnail_url: str | None = None
+    expires_at: int | None = None
 
 
 class Output(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,9 +218,7 @@ class Output(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_url: str | None = None
     expires_at: int | None = None
     provenance: dict[str, str] = {}
-    # The URLs answer only with the provider's key (OpenAI's `/videos/{id}/content`): the gateway downloads them
-    # through the adapter (`AssetSource`) and relays the bytes, never redirecting a client there.
-    key_required: bool = False
+    extra: tuple[ExtraOutput, ...] = ()
 
 
 class ErrorClass(enum.StrEnum):
@@ -187,6 +239,8 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
     error_class: ErrorClass
     message: str
     code: str | None = None
+    # What the provider said about why, as lists of its own ids (Vidgen `filter_categories`, `compliance_codes`).
+    details: dict[str, list[str]] = {}
 
 
 class UpstreamStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -286,6 +340,8 @@ class Operation(enum.StrEnum):
     UPLOAD_PUT = "upload_put"  # the presigned PUT of an upload's bytes
     FILE = "file"
     MODELS = "models"
+    ENHANCE = "enhance"  # prompt enhancement on its own (Vidgen `optimize`)
+    ACCOUNT = "account"  # a read-only account check (videogenapi `/user`)
 
 
 class HttpCall(msgspec.Struct, frozen=True, kw_only=True):
@@ -315,6 +371,8 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     api_key: str
     timeout_s: float = 30.0
+    # Adapter-specific settings (`[providers.<slug>.options]`), decoded and validated by the adapter itself.
+    options: dict[str, str] = {}
     # For adapter kinds configured under several slugs (the generic OpenAI-compatible one): the configured slug,
     # the header that carries the key (None or `Authorization` -> `Bearer <key>`, any other -> the bare key, as
     # Azure's `api-key`) and query parameters sent on every call (Azure's `api-version`). Other adapters ignore them.
@@ -353,20 +411,6 @@ def ignore_capacity(report: CapacityReport) -> None:
     return None
 
 
-class Asset(msgspec.Struct, frozen=True, kw_only=True):
-    """A downloaded output file."""
-
-    media_type: str
-    content: bytes
-
-
-@runtime_checkable
-class AssetSource(Protocol):
-    """An adapter whose outputs need its key to download (`Output.key_required`)."""
-
-    async def download(self, url: str) -> Asset: ...
-
-
 class VideoProvider(Protocol):
     """The thin async shell every adapter exposes."""
 
@@ -380,3 +424,23 @@ class VideoProvider(Protocol):
     async def cancel(self, job: UpstreamJob) -> bool:
         """Ask the provider to stop the job; False (and no call) where the provider has no cancel API."""
         ...
+
+
+@runtime_checkable
+class AssetSource(Protocol):
+    """An adapter whose provider serves finished videos only with its own credential (Google Veo): the gateway
+    downloads through `asset_call` and streams the bytes, never redirecting a client there. Adapters whose asset
+    URLs are public or presigned do not implement it."""
+
+    def asset_call(self, url: str) -> HttpCall:
+        """The authenticated GET of `url`; raises UpstreamProtocolError for a URL outside the provider's hosts."""
+        ...
+
+
+@runtime_checkable
+class PromptEnhancer(Protocol):
+    """An adapter whose provider enhances a prompt on its own, without generating (Vidgen `optimize`)."""
+
+    provider: str
+
+    async def enhance_prompt(self, prompt: str, *, upstream_model: str) -> str: ...

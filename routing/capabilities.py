@@ -17,6 +17,10 @@ DROPPABLE = frozenset(
         "negative_prompt",
         "enhance_prompt",
         "watermark",
+        "watermark_overlay",
+        "content_credentials",
+        "camera_fixed",
+        "temporary_output",
     }
 )
 
@@ -57,6 +61,10 @@ def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
 
 def _seconds_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     seconds = resolved_seconds(request, caps)
+    if not caps.seconds_control:
+        if request.seconds not in (None, caps.default_seconds) or any(s.seconds is not None for s in request.scenes):
+            return [Gap(field="seconds", reason=f"the provider picks the length ({caps.default_seconds} s typical)")]
+        return []
     per_scene = caps.seconds_per_scene
     if per_scene is not None:
         expected = per_scene * len(request.scenes)
@@ -86,10 +94,18 @@ def _option_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
         "negative_prompt": (any(s.negative_terms for s in request.scenes), caps.negative_prompt),
         "enhance_prompt": (request.enhance_prompt, caps.enhance_prompt),
         "watermark": (request.watermark is not None, caps.watermark_control),
+        "watermark_overlay": (request.watermark_overlay is not None, caps.watermark_overlay),
+        "content_credentials": (request.content_credentials is not None, caps.content_credentials),
+        "upscale": (request.upscale, caps.upscale),
+        "temporary_output": (request.temporary_output, caps.temporary_output),
+        "camera_fixed": (request.camera_fixed is not None, caps.camera_fixed),
     }
-    return [
+    gaps = [
         Gap(field=f, reason=f"{f} not supported") for f, (asked, offered) in wanted.items() if asked and not offered
     ]
+    if request.results > caps.max_results:
+        gaps.append(Gap(field="n", reason=f"{request.results} results per call exceed the {caps.max_results} offered"))
+    return gaps
 
 
 def _size_ok(width: int, height: int, caps: Capabilities) -> bool:
@@ -129,6 +145,11 @@ def without(request: GenerationRequest, gaps: list[Gap]) -> GenerationRequest:
         changes["enhance_prompt"] = False
     if "watermark" in fields:
         changes["watermark"] = None
+    for name in ("watermark_overlay", "content_credentials", "camera_fixed"):
+        if name in fields:
+            changes[name] = None
+    if "temporary_output" in fields:
+        changes["temporary_output"] = False
     if "negative_prompt" in fields:
         changes["scenes"] = tuple(msgspec.structs.replace(s, negative_terms=()) for s in request.scenes)
     return msgspec.structs.replace(request, **changes)

@@ -107,21 +107,28 @@ class Router:
         refusal = None if policy is None else policy.refusal(offering.provider)
         if refusal is not None:
             reasons.append(refusal)
-        request = msgspec.structs.replace(query.request, upstream_model=offering.upstream_model)
+        request = msgspec.structs.replace(
+            query.request, upstream_model=offering.upstream_model, upstream_variant=offering.upstream_variant
+        )
         gaps = capability_gaps(request, offering.capabilities)
         hard = [g for g in gaps if not (query.best_effort and g.droppable)]
         reasons += [g.reason for g in hard]
         seconds = resolved_seconds(request, offering.capabilities)
         size = _size_of(request, offering)
         audio = request.audio is not None and request.audio.enabled and offering.capabilities.audio
-        cost = offering.price.estimate_micros(seconds=seconds or 0, resolution=_tier(size), audio=audio)
+        # Each result of a several-results call is a video billed as one (VideoGen `numResults`).
+        cost = offering.price.estimate_micros(seconds=seconds or 0, resolution=_tier(size), audio=audio) * max(
+            1, request.results
+        )
         if query.max_cost_micros is not None and cost > query.max_cost_micros:
             reasons.append(f"estimated cost {cost / 1e6:.4f} USD exceeds max_cost_usd")
         if reasons or seconds is None:
             return Drop(model=model_id, provider=offering.provider, reasons=tuple(reasons))
         soft = [g for g in gaps if g not in hard]
-        # The length that is priced is the length that is asked for: never left to the provider's default.
-        request = msgspec.structs.replace(without(request, soft) if soft else request, seconds=seconds)
+        # The length that is priced is the length that is asked for: never left to the provider's default, except
+        # where the provider has no documented length field (then nothing is sent and its default is priced).
+        asked = seconds if offering.capabilities.seconds_control else None
+        request = msgspec.structs.replace(without(request, soft) if soft else request, seconds=asked)
         return Candidate(
             model=model_id,
             provider=offering.provider,

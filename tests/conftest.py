@@ -170,9 +170,18 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         yield url
 
 
-# The store suites (tests/gateway/store) also run on a Redis Cluster, alone after the parallel run: the cluster is
-# started once per process. Their own `store` fixture adds this param.
+# The suites of Redis-backed state (store, outbox, idempotency, budgets, headroom, breakers, speed book, replicas)
+# also run on a Redis Cluster, alone after the parallel run: the cluster is started once per process. Their
+# backend fixtures add this param next to "redis" and take the URL from `backend_url`.
 ON_CLUSTER = pytest.param("cluster", marks=pytest.mark.serial)
+
+
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """The Redis a backend fixture's param names: the session's Redis Cluster for "cluster", else the test Redis."""
+    if request.param == "cluster":
+        url: str = request.getfixturevalue("redis_cluster_url")
+        return url
+    return REDIS_URL
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -186,8 +195,7 @@ async def make_store(request: pytest.FixtureRequest, redis_prefix: str) -> Async
     if request.param == "memory":
         yield MemoryStore()
         return
-    url = request.getfixturevalue("redis_cluster_url") if request.param == "cluster" else REDIS_URL
-    redis_store = RedisStore.from_url(url, prefix=redis_prefix)
+    redis_store = RedisStore.from_url(backend_url(request), prefix=redis_prefix)
     yield redis_store
     await redis_store.close()
 
@@ -283,22 +291,25 @@ async def sandbox(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, st
         yield urls
 
 
-# The providers the routing, failover and quota tests were written against: `example_settings` keeps only these
-# unless told otherwise, so an offering the example catalogue gains does not reroute their requests.
-SEED_PROVIDERS = frozenset({"vidgen", "videogen", "videogenapi", "nanogpt"})
-
-
 def example_settings(
-    urls: dict[str, str], *, poll_interval_s: float = 0.05, providers: frozenset[str] | None = SEED_PROVIDERS
+    urls: dict[str, str],
+    *,
+    poll_interval_s: float = 0.05,
+    providers: frozenset[str] | None = None,
+    generic: bool = False,
 ) -> Settings:
     """The example config with its real catalogue, pointed at the served emulators and polling fast; restricted to
-    `providers` (their offerings and entries), or every provider with `providers=None`."""
+    `providers` (their entries and offerings) when given, else every provider but those a generic adapter serves
+    (`adapter = "openai"`: they join the routes the routing and failover tests pin only when `generic` is set)."""
     import msgspec
 
     from gateway.config import load_settings
 
     example = load_settings(EXAMPLE_CONFIG)
-    kept = set(example.providers) if providers is None else set(providers)
+    if providers is None:
+        kept = {slug for slug, config in example.providers.items() if generic or config.adapter is None}
+    else:
+        kept = set(providers)
     models = {
         model_id: msgspec.structs.replace(model, offerings=offerings)
         for model_id, model in example.models.items()

@@ -73,6 +73,28 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+class QueryCheck:
+    """A `before_request` hook: a query parameter the matched route does not take is a 400 naming it, never
+    silently ignored (a mistyped `provider=` filter would otherwise report on everything). Each route's names are
+    read once from litestar's own signature model, so a new route needs no list kept by hand."""
+
+    def __init__(self) -> None:
+        self._taken: dict[int, frozenset[str]] = {}
+
+    async def __call__(self, request: Request[Any, Any, Any]) -> None:
+        if not request.scope.get("query_string"):
+            return
+        handler = request.route_handler
+        taken = self._taken.get(id(handler))
+        if taken is None:
+            model = handler.create_kwargs_model(path_parameters=dict.fromkeys(request.path_params))  # type: ignore[arg-type]
+            taken = self._taken[id(handler)] = frozenset(p.field_alias for p in model.expected_query_params)
+        unknown = sorted(set(request.query_params) - taken)
+        if unknown:
+            names = ", ".join(f"`{name}`" for name in unknown)
+            raise InvalidRequest(f"unknown query parameter {names}", code="unknown_parameter", param=unknown[0])
+
+
 def _check_single_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
     seen: set[bytes] = set()
     for name, _ in headers:

@@ -1,26 +1,58 @@
-"""The OpenAPI document: litestar's, plus the create body, which the route reads itself (JSON or multipart)."""
+"""The OpenAPI document (litestar's, plus the create body, which the route reads itself: JSON or multipart) and the
+interactive reference at `/docs`, whose Swagger UI assets the gateway serves itself from an installed package, so
+the page works with no internet."""
 
 from __future__ import annotations
 
 import json
 
-from litestar import Litestar, post
+import openapi_ui_bundles.swagger_ui
+from litestar import Litestar, Router, post
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, OpenAPIMediaType, RequestBody, Schema, SecurityScheme
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody
+from litestar.static_files import create_static_files_router
 
 from gateway.schema.wire import CreateVideoBody
 
+DOCS_ASSETS = "/docs/assets"
+
 
 def openapi_config() -> OpenAPIConfig:
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+    )
     return OpenAPIConfig(
         title="video-gateway",
         version="1",
         description="One /v1/videos API in front of several AI video-generation providers.",
         path="/docs",
-        render_plugins=[ScalarRenderPlugin()],
+        render_plugins=[swagger],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http", scheme="bearer", description="A gateway key: `Authorization: Bearer vgk_...`"
+                )
+            }
+        ),
+        security=[{"bearer": []}],
+    )
+
+
+def docs_assets() -> Router:
+    """Swagger UI's files from the installed `openapi-ui-bundles` package, cached a day by browsers."""
+    return create_static_files_router(
+        path=DOCS_ASSETS,
+        directories=[openapi_ui_bundles.swagger_ui.static_path],
+        include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=86_400, public=True),
+        name="docs_assets",
     )
 
 

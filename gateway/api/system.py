@@ -10,12 +10,12 @@ from gateway.schema.wire import Health
 from gateway.store.base import JobStore
 
 
-@get("/healthz", summary="Liveness", operation_id="healthz")
+@get("/healthz", summary="Liveness", operation_id="healthz", security=[{}])
 async def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", summary="Readiness: store reachable and config loaded", operation_id="readyz")
+@get("/readyz", summary="Readiness: store reachable and config loaded", operation_id="readyz", security=[{}])
 async def readyz(store: NamedDependency[JobStore]) -> Health:
     if not await store.ping():
         raise StoreUnavailable("the job store does not answer")

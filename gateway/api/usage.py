@@ -26,6 +26,7 @@ from gateway.usage.reports import (
     parse_month,
     parse_query,
     record_csv_line,
+    record_row,
     totals,
     usage_rows,
     wanted,
@@ -34,6 +35,8 @@ from gateway.usage.reports import (
 _From = Annotated[str | None, QueryParameter(name="from", max_length=10, description="first UTC day, YYYY-MM-DD")]
 _To = Annotated[str | None, QueryParameter(name="to", max_length=10, description="last UTC day, YYYY-MM-DD")]
 _Team = Annotated[str | None, QueryParameter(max_length=200, description="only this team")]
+_Provider = Annotated[str | None, QueryParameter(max_length=200, description="only this provider (slug)")]
+_Model = Annotated[str | None, QueryParameter(max_length=200, description="only this canonical model")]
 _Format = Annotated[Literal["json", "csv"], QueryParameter()]
 
 
@@ -53,14 +56,18 @@ async def get_usage(
     last: _To = None,
     group_by: Annotated[str | None, QueryParameter(max_length=200)] = None,
     team: _Team = None,
+    provider: _Provider = None,
+    model: _Model = None,
     format: _Format = "json",
 ) -> Response[UsageReport] | Stream:
     """Jobs created from `from` to `to` (UTC days, both included; default this month): settled jobs, succeeded,
     failed, cancelled, video seconds and cost, and what is reserved for jobs not yet settled. `group_by` is a
-    comma list of team, key, provider, model, day (default team)."""
+    comma list of team, key, provider, model, day (default team); `team`, `provider` and `model` narrow it to one."""
     session.caller.require("usage")
     service = session.service
-    query = parse_query(first=first, last=last, group_by=group_by, team=team, now=service.now())
+    query = parse_query(
+        first=first, last=last, group_by=group_by, team=team, provider=provider, model=model, now=service.now()
+    )
     book = service.admission.book
     rows = usage_rows(query, await book.aggregates(query.days()), await book.holds())
     if format == "csv":
@@ -92,16 +99,21 @@ async def get_usage_records(
     first: _From = None,
     last: _To = None,
     team: _Team = None,
+    provider: _Provider = None,
+    model: _Model = None,
     format: _Format = "json",
 ) -> Response[RecordList] | Stream:
-    """The settled jobs created from `from` to `to`, in settlement order: what `/v1/usage` adds up."""
+    """The settled jobs created from `from` to `to`, in settlement order: what `/v1/usage` adds up, narrowed
+    like it by `team`, `provider` and `model`. Times are ISO 8601 UTC."""
     session.caller.require("usage")
     service = session.service
-    query = parse_query(first=first, last=last, group_by=None, team=team, now=service.now())
+    query = parse_query(
+        first=first, last=last, group_by=None, team=team, provider=provider, model=model, now=service.now()
+    )
     book = service.admission.book
     if format == "csv":
         return Stream(_records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
-    records = [r async for r in book.records(settled_from=_start(query)) if wanted(query, r)]
+    records = [record_row(r) async for r in book.records(settled_from=_start(query)) if wanted(query, r)]
     return Response(RecordList(from_day=query.first_day.isoformat(), to_day=query.last_day.isoformat(), data=records))
 
 

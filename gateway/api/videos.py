@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryParameter
-from litestar.response import Redirect
+from litestar.response import Redirect, Stream
 from litestar.response.base import ASGIResponse
 
 from gateway.auth import Caller
@@ -149,18 +150,14 @@ async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) ->
     "/v1/videos/{video_id:str}/content",
     summary="Download the video or its thumbnail",
     operation_id="getVideoContent",
+    status_code=302,
     responses={
         200: ResponseSpec(
             data_container=bytes,
-            media_type="application/octet-stream",
-            description="The asset itself (video/mp4 or an image), relayed when the provider's URL needs its key",
+            media_type="video/mp4",
+            description="The asset itself, streamed, where the provider serves it only with its credential",
             generate_examples=False,
-        ),
-        302: ResponseSpec(
-            data_container=None,
-            description="Redirect (Location) to the provider's asset URL",
-            generate_examples=False,
-        ),
+        )
     },
 )
 async def get_video_content(
@@ -168,9 +165,10 @@ async def get_video_content(
     video_id: _VideoId,
     session: NamedDependency[Session],
     variant: FromQuery[Literal["video", "thumbnail"]] = "video",
-) -> Redirect | Response[bytes]:
-    """Redirect to the provider's asset, renewing an expired or expiring link first; an asset that needs the
-    provider's key is fetched and relayed instead (gateway/videos/assets.py)."""
+    index: Annotated[int, QueryParameter(ge=0, le=100, description="0: the video; N: `output.extra[]` result N")] = 0,
+) -> Redirect | Stream:
+    """Redirect to the provider's asset, renewing an expired or expiring link first, or stream it where the
+    provider serves it only with its credential (gateway/videos/assets.py)."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -178,12 +176,17 @@ async def get_video_content(
         raise Conflict(f"video {job.id} is {job.status}, not completed", code="video_not_ready")
     assets: AssetLinks = request.app.state.assets
     output = await assets.output(job)
-    url = output.video_url if variant == "video" else output.thumbnail_url
+    if index > len(output.extra):
+        raise InvalidRequest(f"video {job.id} has {len(output.extra)} extra result(s), not {index}", param="index")
+    asset = output if index == 0 else output.extra[index - 1]  # `index` 1..N: the `output.extra[]` results
+    url = asset.video_url if variant == "video" else asset.thumbnail_url
     if url is None:
         raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
-    if output.key_required:
-        asset = await assets.download(job, url)
-        return Response(asset.content, media_type=asset.media_type)
+    download = await assets.download(job, url)
+    if download is not None:  # the provider serves it only with its credential: streamed, never redirected
+        return Stream(
+            download.chunks, status_code=200, media_type=download.media_type, background=BackgroundTask(download.close)
+        )
     return Redirect(path=url, status_code=302)
 
 

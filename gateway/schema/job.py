@@ -10,7 +10,16 @@ from typing import Literal, Protocol
 import msgspec
 
 from gateway.errors import UPSTREAM_CODES
-from gateway.schema.wire import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage, VideoWebhook
+from gateway.schema.wire import (
+    RoutingAttempt,
+    Video,
+    VideoError,
+    VideoExtraOutput,
+    VideoOutput,
+    VideoRouting,
+    VideoUsage,
+    VideoWebhook,
+)
 from providers.contract import (
     TERMINAL_STATUSES,
     CanonicalStatus,
@@ -44,6 +53,7 @@ class JobError(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     provider: str | None = None
     retryable: bool = False
+    details: dict[str, list[str]] = {}
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
@@ -119,7 +129,9 @@ def new_job_id(now: float) -> str:
 
 def job_error(failure: Failure, provider: str | None) -> JobError:
     job = UPSTREAM_CODES[failure.error_class].job
-    return JobError(code=job.type, message=failure.message, provider=provider, retryable=job.retryable)
+    return JobError(
+        code=job.type, message=failure.message, provider=provider, retryable=job.retryable, details=failure.details
+    )
 
 
 def apply_status(job: VideoJob, status: UpstreamStatus, *, now: float, usage: Usage | None) -> VideoJob:
@@ -163,6 +175,16 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
             video_url=content_url,
             thumbnail_url=None if output.thumbnail_url is None else f"{content_url}?variant=thumbnail",
             provenance=output.provenance,
+            extra=[
+                VideoExtraOutput(
+                    index=index,
+                    video_url=f"{content_url}?index={index}",
+                    thumbnail_url=None
+                    if extra.thumbnail_url is None
+                    else f"{content_url}?variant=thumbnail&index={index}",
+                )
+                for index, extra in enumerate(output.extra, start=1)
+            ],
         ),
         error=None
         if job.error is None
@@ -171,6 +193,7 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
             message=job.error.message,
             provider=job.error.provider,
             retryable=job.error.retryable,
+            details=job.error.details,
         ),
         usage=None
         if job.usage is None

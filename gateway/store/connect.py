@@ -7,8 +7,9 @@
 
 Both schemes and host lists are the ones `limits` documents for its sentinel and cluster storages. A cluster URL
 takes no path (a cluster has only db 0) and no query; the nodes named are only where the client starts: it asks
-them for the slot map and follows it (and its changes). Every store keeps the keys of each multi-key command in one
-hash slot (see `gateway.store.schedule`), so the same code runs on a single node and on a cluster.
+them for the slot map and follows it (and its changes). Every Redis-backed part keeps the keys of each multi-key
+command in one hash slot (the table in docs/architecture.md), so the same code runs on a single node and on a
+cluster. The `limits` request windows ride the same client (`windows_storage`).
 
 The scheme and the host list are the ones `limits` documents for its sentinel storage (a `/<db>` after the service
 name is ours; it defaults to 0). The URL's credentials authenticate the data nodes and, as in `limits`, the
@@ -22,14 +23,18 @@ Errors from parsing never quote the URL: it may carry a password."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+import redis.exceptions
+from limits.aio.storage import RedisClusterStorage, RedisStorage, Storage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.exceptions import RedisClusterException
 
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
@@ -133,11 +138,37 @@ class SentinelRedis(aioredis.Redis):
             await manager.aclose()
 
 
-def cluster_client(url: str) -> RedisCluster:
+class ClusterRedis(RedisCluster):
+    """redis-py's async cluster client, with two fixes the cluster suites showed were needed.
+
+    It learns the slot map before its first command: a burst of commands on a client that has not (the first
+    requests after start-up) is routed without the map, meets dropped connections and is retried, and in our
+    tests a script ran twice. And a cluster none of whose nodes answers, at start or after a blip, is a
+    ConnectionError (what a node that does not answer is), which every store reports as unavailable, rather than
+    redis-py's RedisClusterException, which is not a RedisError at all."""
+
+    async def initialize(
+        self,
+        additional_startup_nodes_info: list[tuple[str, int]] | None = None,
+        last_failed_node_name: str | None = None,
+    ) -> ClusterRedis:
+        try:
+            await super().initialize(additional_startup_nodes_info, last_failed_node_name)
+        except RedisClusterException as exc:  # no node answered, or the slots are not all served
+            raise redis.exceptions.ConnectionError("the Redis Cluster cannot be reached") from exc
+        return self
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
+def cluster_client(url: str) -> ClusterRedis:
     """The client of the cluster a `redis+cluster://` URL names."""
     target = parse_cluster_url(url)
     auth: dict[str, Any] = {"username": target.username, "password": target.password}
-    return RedisCluster(
+    return ClusterRedis(
         startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
         socket_timeout=SOCKET_TIMEOUT_S,
         socket_connect_timeout=SOCKET_TIMEOUT_S,
@@ -145,6 +176,34 @@ def cluster_client(url: str) -> RedisCluster:
         # StoreUnavailable within seconds rather than redis-py's long default.
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
         **{k: v for k, v in auth.items() if v is not None},
+    )
+
+
+class _ClusterWindows(RedisClusterStorage):
+    """`limits`' cluster storage over a client of ours. `limits` builds its own cluster client from a URL; this
+    hands its bridge the store's client instead, as its single-node storage does with a `connection_pool`: one set
+    of connections, and the fixes of `ClusterRedis`. The URL given to `limits` is a placeholder it never uses."""
+
+    def __init__(self, client: RedisCluster, *, key_prefix: str) -> None:
+        self._client = client
+        placeholder = "async+redis+cluster://localhost:7000"
+        super().__init__(placeholder, wrap_exceptions=True, implementation="redispy", key_prefix=key_prefix)
+
+    def configure_bridge(self) -> None:
+        bridge = cast(RedispyBridge, self.bridge)
+        client: Any = self._client  # limits' client protocol is narrower than redis-py's annotations
+        bridge.storage = client
+        bridge.connection_getter = lambda _readonly: client
+
+
+def windows_storage(client: RedisClient, *, key_prefix: str) -> Storage:
+    """The `limits` storage of request windows over `client` (the store's): its moving windows are one key each, so
+    every window command stays in one slot on a cluster."""
+    if isinstance(client, RedisCluster):
+        return _ClusterWindows(client, key_prefix=key_prefix)
+    shared: dict[str, Any] = {"connection_pool": client.connection_pool}
+    return RedisStorage(
+        "async+redis://", implementation="redispy", key_prefix=key_prefix, wrap_exceptions=True, **shared
     )
 
 

@@ -31,10 +31,21 @@ class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
     last_day: dt.date
     group_by: tuple[Dimension, ...]
     team: str | None = None
+    provider: str | None = None
+    model: str | None = None
 
     def days(self) -> list[str]:
         count = (self.last_day - self.first_day).days + 1
         return [(self.first_day + dt.timedelta(days=i)).isoformat() for i in range(count)]
+
+    def selects(self, *, day: str, team: str, provider: str, model: str) -> bool:
+        """A row of the query's days, and of its team, provider and model where it names them."""
+        return (
+            self.first_day.isoformat() <= day <= self.last_day.isoformat()
+            and self.team in (None, team)
+            and self.provider in (None, provider)
+            and self.model in (None, model)
+        )
 
 
 class UsageRow(msgspec.Struct, kw_only=True):
@@ -96,9 +107,17 @@ class BudgetView(msgspec.Struct, kw_only=True):
 
 
 def parse_query(
-    *, first: str | None, last: str | None, group_by: str | None, team: str | None, now: float
+    *,
+    first: str | None,
+    last: str | None,
+    group_by: str | None,
+    now: float,
+    team: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
 ) -> UsageQuery:
-    """The report's parameters; a bad one is a 400 naming it. Defaults: this month so far, grouped by team."""
+    """The report's parameters; a bad one is a 400 naming it. Defaults: this month so far, grouped by team; an
+    empty filter is no filter."""
     today = dt.date.fromisoformat(day_of(now))
     first_day = _date(first, "from") if first else today.replace(day=1)
     last_day = _date(last, "to") if last else today
@@ -106,7 +125,14 @@ def parse_query(
         raise InvalidRequest("`to` is before `from`", code="invalid_value", param="to")
     if (last_day - first_day).days + 1 > MAX_DAYS:
         raise InvalidRequest(f"at most {MAX_DAYS} days per report", code="invalid_value", param="to")
-    return UsageQuery(first_day=first_day, last_day=last_day, group_by=_dimensions(group_by), team=team or None)
+    return UsageQuery(
+        first_day=first_day,
+        last_day=last_day,
+        group_by=_dimensions(group_by),
+        team=team or None,
+        provider=provider or None,
+        model=model or None,
+    )
 
 
 def parse_month(month: str | None, *, now: float) -> str:
@@ -141,11 +167,12 @@ def _dimensions(value: str | None) -> tuple[Dimension, ...]:
 
 
 def usage_rows(query: UsageQuery, aggregates: Iterable[DayAggregate], holds: Iterable[Hold]) -> list[UsageRow]:
-    """Settled aggregates and open holds of the query's days (and team), summed per group, sorted by group."""
-    days = set(query.days())
+    """Settled aggregates and open holds the query selects, summed per group, sorted by group."""
     groups: dict[tuple[str, ...], UsageRow] = {}
     for aggregate in aggregates:
-        if aggregate.day not in days or (query.team and aggregate.team != query.team):
+        if not query.selects(
+            day=aggregate.day, team=aggregate.team, provider=aggregate.provider, model=aggregate.model
+        ):
             continue
         row = _row(
             groups, query.group_by, aggregate.team, aggregate.key_id, aggregate.provider, aggregate.model, aggregate.day
@@ -153,7 +180,7 @@ def usage_rows(query: UsageQuery, aggregates: Iterable[DayAggregate], holds: Ite
         for counter in COUNTERS:
             setattr(row, counter, getattr(row, counter) + getattr(aggregate, counter))
     for hold in holds:
-        if hold.day not in days or (query.team and hold.team != query.team):
+        if not query.selects(day=hold.day, team=hold.team, provider=hold.provider, model=hold.model):
             continue
         row = _row(groups, query.group_by, hold.team, hold.key_id, hold.provider, hold.model, hold.day)
         row.reserved_not_settled_micros += hold.cost_micros
@@ -224,30 +251,77 @@ def csv_lines(by: Sequence[Dimension], rows: Iterable[UsageRow]) -> Iterator[str
         yield ",".join(cells) + "\r\n"
 
 
+class RecordRow(msgspec.Struct, kw_only=True):
+    """A ledger record as finance reads it: the stored record with its times as ISO 8601 UTC strings and its cost
+    in exact dollars beside the micro-dollars. One row per settled job."""
+
+    job_id: str
+    team: str
+    key_id: str
+    provider: str
+    model: str
+    status: str
+    requested_seconds: int
+    video_seconds: int
+    size: str | None
+    estimated_cost_micros: int
+    cost_micros: int
+    cost_usd: str
+    cost_source: str
+    error_code: str | None
+    created_at: str
+    completed_at: str | None
+    settled_at: str
+
+
 class RecordList(msgspec.Struct, kw_only=True):
     object: Literal["list"] = "list"
     from_day: str = msgspec.field(name="from")
     to_day: str = msgspec.field(name="to")
-    data: list[LedgerRecord]
-
-
-_RECORD_FIELDS = tuple(LedgerRecord.__struct_fields__)
+    data: list[RecordRow]
 
 
 def wanted(query: UsageQuery, record: LedgerRecord) -> bool:
-    """A ledger record of the query's days (by creation, like the aggregates) and team."""
-    return query.first_day.isoformat() <= record.day <= query.last_day.isoformat() and (
-        query.team is None or record.team == query.team
+    """A ledger record the query selects (its day is the job's creation day, like the aggregates')."""
+    return query.selects(day=record.day, team=record.team, provider=record.provider, model=record.model)
+
+
+def record_row(record: LedgerRecord) -> RecordRow:
+    return RecordRow(
+        job_id=record.job_id,
+        team=record.team,
+        key_id=record.key_id,
+        provider=record.provider,
+        model=record.model,
+        status=record.status,
+        requested_seconds=record.requested_seconds,
+        video_seconds=record.video_seconds,
+        size=record.size,
+        estimated_cost_micros=record.estimated_cost_micros,
+        cost_micros=record.cost_micros,
+        cost_usd=exact_usd(record.cost_micros),
+        cost_source=record.cost_source,
+        error_code=record.error_code,
+        created_at=iso_utc(record.created_at),
+        completed_at=None if record.completed_at is None else iso_utc(record.completed_at),
+        settled_at=iso_utc(record.settled_at),
     )
 
 
-RECORD_CSV_HEADER = ",".join((*_RECORD_FIELDS, "cost_usd")) + "\r\n"
+def iso_utc(epoch_s: float) -> str:
+    """`2026-12-06T07:01:02.345Z`: ISO 8601 in UTC to the millisecond, what spreadsheets and databases parse."""
+    moment = dt.datetime.fromtimestamp(epoch_s, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_RECORD_FIELDS = tuple(RecordRow.__struct_fields__)
+RECORD_CSV_HEADER = ",".join(_RECORD_FIELDS) + "\r\n"
 
 
 def record_csv_line(record: LedgerRecord) -> str:
-    """One ledger record as a CSV line (after `RECORD_CSV_HEADER`), `cost_usd` exact beside `cost_micros`."""
-    cells = ["" if (v := getattr(record, f)) is None else _cell(str(v)) for f in _RECORD_FIELDS]
-    return ",".join((*cells, exact_usd(record.cost_micros))) + "\r\n"
+    """One ledger record as a CSV line (after `RECORD_CSV_HEADER`), in the JSON row's columns and values."""
+    row = record_row(record)
+    return ",".join("" if (v := getattr(row, f)) is None else _cell(str(v)) for f in _RECORD_FIELDS) + "\r\n"
 
 
 def exact_usd(micros: int) -> str:

@@ -11,10 +11,9 @@ from providers.nanogpt.translate import (
     parse_status,
     parse_submit,
 )
-from providers.nanogpt.wire import MAX_IMAGE_BYTES, SIZE_TOKENS, SLUG, ModelRule
+from providers.nanogpt.wire import SIZE_TOKENS, SLUG, ModelRule
 
 __all__ = [
-    "MAX_IMAGE_BYTES",
     "SIZE_TOKENS",
     "SLUG",
     "ModelRule",

@@ -26,7 +26,6 @@ from providers.nanogpt.errors import SCOPE_BALANCE, classify_error, error_messag
 from providers.nanogpt.wire import (
     API_KEY_HEADER,
     DEFAULT_RULE,
-    MAX_IMAGE_BYTES,
     MODEL_RULES,
     ORIENTATIONS,
     SIZE_TOKENS,
@@ -73,8 +72,12 @@ def _check_unsupported(request: GenerationRequest) -> None:
         raise _invalid("one prompt per job: NanoGPT has no scenes")
     if request.music is not None and request.music.enabled:
         raise _invalid("music is not supported")
-    if request.watermark is not None:
+    if request.watermark is not None or request.watermark_overlay is not None:
         raise _invalid("the watermark cannot be controlled")
+    if request.content_credentials is not None or request.upscale or request.temporary_output:
+        raise _invalid("content credentials, upscaling and temporary outputs are not request options")
+    if request.results != 1 or request.upstream_variant is not None:
+        raise _invalid("one video per job, and no sub-model selector")
     audio = request.audio
     if audio is not None and (audio.prompt or audio.negative_prompt):
         raise _invalid("audio is a `generateAudio` switch; an audio prompt cannot be sent")
@@ -130,8 +133,7 @@ def _image_value(image: Image) -> str:
                 raise _invalid(f"image URLs must be HTTPS (§4.3 imageUrl), not {url.split(':', 1)[0]}")
             return url
         case ImageData():
-            if image.size_bytes > MAX_IMAGE_BYTES:
-                raise _invalid(f"an image of {image.size_bytes} bytes exceeds the {MAX_IMAGE_BYTES}-byte upload limit")
+            # Seed 003 recommends `imageDataUrl` "for private assets or files larger than 4 MB": no cap here.
             return image.as_data_uri()
 
 
@@ -168,6 +170,8 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings) -> Http
         body["generateAudio"] = True
     if request.enhance_prompt:
         body["enhancePrompt"] = True
+    if request.camera_fixed is not None:
+        body["camera_fixed"] = request.camera_fixed  # seed 003: Seedance and Wan variants
     body |= _image_fields(request, rule)
     return HttpCall(
         method="POST", path=SUBMIT_PATH, operation=Operation.GENERATE, json=body, headers=_headers(settings)

@@ -1,4 +1,4 @@
-"""OpenAI-shaped error replies (docs/providers.md §8.5) to the upstream error taxonomy, and the rate-limit headers
+"""OpenAI-shaped error replies (docs/providers.md §11.3) to the upstream error taxonomy, and the rate-limit headers
 to capacity reports; pure, no I/O or clock. The envelope's `code` decides where it names the problem; else the
 HTTP status."""
 

@@ -8,7 +8,6 @@ import time
 import httpx
 
 from providers.contract import (
-    Asset,
     CapacitySink,
     GenerationRequest,
     HttpCall,
@@ -19,13 +18,11 @@ from providers.contract import (
     UpstreamStatus,
     ignore_capacity,
 )
-from providers.http_headers import header
 from providers.openai.errors import classify_error, parse_capacity
 from providers.openai.translate import (
+    build_asset,
     build_cancel,
-    build_download,
     build_poll,
-    build_redirect,
     build_submit,
     parse_status,
     parse_submit,
@@ -36,7 +33,7 @@ from providers.transport import CallObserver, Transport, ignore_calls
 
 class OpenAiCompatibleProvider:
     """Any `/v1/videos` service behind the `VideoProvider` protocol, plus `AssetSource`: its content URLs need
-    the key, so the gateway downloads them through `download`."""
+    the key, so the gateway downloads them through `asset_call` and streams them."""
 
     # Sora renders take minutes [inference: the guide shows no figure]: 10 s polls, a one-hour hard cap.
     # `DELETE /videos/{id}` removes the video (OpenAI) or cancels the job (another gateway).
@@ -75,13 +72,5 @@ class OpenAiCompatibleProvider:
         await self._send(build_cancel(job, self._settings))
         return True
 
-    async def download(self, url: str) -> Asset:
-        """The bytes behind a content URL. Another gateway redirects to its provider's asset: that one hop is
-        followed without our key (it may be another host)."""
-        reply = await self._send(build_download(url, self._settings))
-        location = header(reply.headers, "location")
-        if 300 <= reply.status_code < 400 and location:
-            reply = await self._send(build_redirect(str(httpx.URL(url).join(location))))
-        if reply.status_code != 200:
-            raise classify_error(reply, provider=self.provider)
-        return Asset(media_type=header(reply.headers, "content-type") or "application/octet-stream", content=reply.body)
+    def asset_call(self, url: str) -> HttpCall:
+        return build_asset(url, self._settings)  # the content route needs the key (AssetSource)

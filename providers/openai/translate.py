@@ -1,4 +1,4 @@
-"""Pure translation between canonical types and the OpenAI video API (docs/providers.md §8): `build_*` make
+"""Pure translation between canonical types and the OpenAI video API (docs/providers.md §11): `build_*` make
 HttpCalls, `parse_*` read Replies. No I/O, env, clock or globals. Only OpenAI's create fields are sent (`prompt`,
 `model`, `seconds`, `size`, `input_reference`); a request asking for more is refused here, never trimmed."""
 
@@ -81,14 +81,14 @@ def build_cancel(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
     return _video_call("DELETE", Operation.CANCEL, job, settings)
 
 
-def build_download(url: str, settings: ProviderSettings) -> HttpCall:
-    """A content URL this adapter wrote (`content_url`): absolute, its query included, sent with the key."""
+def build_asset(url: str, settings: ProviderSettings) -> HttpCall:
+    """The download of a content URL this adapter wrote (`content_url`): it needs the key, which is therefore sent
+    only to the service's own base URL."""
+    base = settings.base_url.rstrip("/") + "/"
+    if not url.startswith(base):
+        name = provider_name(settings)
+        raise UpstreamProtocolError(f"{name} asset URL is not under {base}: the key is not sent there", provider=name)
     return HttpCall(method="GET", path=url, operation=Operation.FILE, headers=_headers(settings))
-
-
-def build_redirect(url: str) -> HttpCall:
-    """The hop after a content URL redirected: no key, the target may be another host (a presigned asset)."""
-    return HttpCall(method="GET", path=url, operation=Operation.FILE)
 
 
 def content_url(upstream_id: str, variant: str, settings: ProviderSettings) -> str:
@@ -201,12 +201,12 @@ def parse_submit(reply: Reply, request: GenerationRequest, settings: ProviderSet
 
 def _completed(video: Video, job: UpstreamJob, settings: ProviderSettings) -> UpstreamStatus:
     # The asset expiry (`expires_at`) is when the provider deletes it, not a link to renew: kept as provenance.
+    # The content URLs need the key: the gateway downloads them through `asset_call` and streams them.
     facts = {"expires_at": None if video.expires_at is None else str(video.expires_at), "size": video.size}
     output = Output(
         video_url=content_url(job.upstream_id, "video", settings),
         thumbnail_url=content_url(job.upstream_id, "thumbnail", settings),
         provenance={key: value for key, value in facts.items() if value is not None},
-        key_required=True,
     )
     return UpstreamStatus(status="completed", progress=100, output=output)
 

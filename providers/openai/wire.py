@@ -1,4 +1,4 @@
-"""The OpenAI video API's wire (docs/providers.md §8): its paths and JSON shapes as msgspec structs, shared by
+"""The OpenAI video API's wire (docs/providers.md §11): its paths and JSON shapes as msgspec structs, shared by
 every service that speaks it (OpenAI, Azure OpenAI's v1 API, another video-gateway). Vendor structs tolerate
 unknown fields; nothing here does I/O or translation."""
 

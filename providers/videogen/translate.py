@@ -9,6 +9,7 @@ import urllib.parse
 import msgspec
 
 from providers.contract import (
+    ExtraOutput,
     GenerationRequest,
     HttpCall,
     Image,
@@ -33,6 +34,7 @@ from providers.videogen.wire import (
     FILES_PATH,
     GENERATE_PATH,
     MAX_REFERENCE_IMAGES,
+    NUM_RESULTS_RANGE,
     SLUG,
     UPLOAD_PATH,
     UPSTREAM_MODEL,
@@ -91,6 +93,13 @@ def _check_shape(request: GenerationRequest) -> None:
 def _check_options(request: GenerationRequest) -> None:
     if request.seed is not None:
         raise _invalid("seed is not supported")
+    if request.upscale or request.camera_fixed is not None or request.upstream_variant is not None:
+        raise _invalid("upscaling and a fixed camera are not request options")
+    if request.watermark_overlay is not None or request.content_credentials is not None:
+        raise _invalid("only watermarkMode is documented: no custom watermark or content credentials")
+    low, high = NUM_RESULTS_RANGE
+    if not low <= request.results <= high:
+        raise _invalid(f"numResults must be {low}-{high}, not {request.results}")
     if request.enhance_prompt:
         raise _invalid("prompt enhancement is not a request option")
     if request.music is not None and request.music.enabled:
@@ -167,6 +176,8 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings, files: 
     body: dict[str, object] = {"prompt": request.scenes[0].prompt, **_file_fields(request, files)}
     if (ratio := _aspect_ratio(request)) is not None:
         body["aspectRatio"] = ratio
+    # `durationSeconds` is not in seed 001: sent only when routing set a length, which it does only for an offering
+    # whose catalogue entry turns `seconds_control` on (providers.md §2.3: the vendor's MCP contract takes it).
     if (seconds := request.seconds or request.scenes[0].seconds) is not None:
         body["durationSeconds"] = seconds
     if request.audio is not None:
@@ -175,6 +186,10 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings, files: 
         body["suppressBackgroundMusic"] = True
     if request.watermark is not None:
         body["watermarkMode"] = WATERMARK_MODES[request.watermark]
+    if request.results != 1:
+        body["numResults"] = request.results  # seed 001: 1-100, default 1
+    if request.temporary_output:
+        body["isOutputTemporary"] = True  # seed 001: kept at least 24 hours, not analysed
     return HttpCall(method="POST", path=GENERATE_PATH, operation=Operation.GENERATE, json=body, headers=_auth(settings))
 
 
@@ -242,16 +257,27 @@ def _expiry(*candidates: float | None) -> int | None:
     return next((int(value) for value in candidates if value is not None and value > 0), None)
 
 
-def _output(result: ToolResult, reply: Reply) -> Output:
+def _asset(result: ToolResult, reply: Reply) -> ExtraOutput:
     file = result.file or FileInfo()
     video_url = result.download_url or file.download_url  # `downloadUrl` may be null (providers.md §2.4)
     if not video_url:
         raise _protocol("execution succeeded without a downloadUrl", reply)
-    return Output(
+    return ExtraOutput(
         video_url=video_url,
         thumbnail_url=result.thumbnail_url or file.thumbnail_url,
         expires_at=_expiry(result.download_url_expires_at, file.download_url_expires_at),
-        provenance={"file_id": result.file_id} if result.file_id else {},
+    )
+
+
+def _output(results: list[ToolResult], reply: Reply) -> Output:
+    """The first result is the video; the others of a `numResults` call (seed 001) are its `extra` results."""
+    first = _asset(results[0], reply)
+    return Output(
+        video_url=first.video_url,
+        thumbnail_url=first.thumbnail_url,
+        expires_at=first.expires_at,
+        provenance={"file_id": results[0].file_id} if results[0].file_id else {},
+        extra=tuple(_asset(result, reply) for result in results[1:]),
     )
 
 
@@ -268,7 +294,7 @@ def parse_status(reply: Reply) -> UpstreamStatus:
         case "succeeded":
             if not body.results:  # "present (non-empty) when succeeded"
                 raise _protocol("execution succeeded without results", reply)
-            return UpstreamStatus(status="completed", progress=100, output=_output(body.results[0], reply))
+            return UpstreamStatus(status="completed", progress=100, output=_output(body.results, reply))
         case "failed":
             return UpstreamStatus(status="failed", failure=classify_failure(body.error))
         case "cancelled":

@@ -2,10 +2,13 @@
 in process memory or in Redis. Times come from the caller's clock; this module decides nothing about headroom.
 
 Redis layout under the prefix: `headroom:{provider}:slots` zset (job id -> lease expiry, unix s),
-`headroom:{provider}:readings` hash (scope -> 20-char receipt time, then the msgpack `Reading`)."""
+`headroom:{provider}:readings` hash (scope -> 20-char receipt time, then the msgpack `Reading`). Every script
+touches one key (a flush of several providers' readings is one script per provider), so on a Redis Cluster each
+stays in one slot, and providers' keys spread over the slots."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import Callable, Coroutine, Sequence
@@ -14,6 +17,7 @@ from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar, cast
 import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from providers import contract
 
@@ -43,14 +47,14 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
-# KEYS[i] readings hash of reading i; ARGV[2i-1] its scope, ARGV[2i] its record. An older reading never
-# overwrites a newer one (replicas flush out of order); the fixed-width receipt time compares as a string.
+# KEYS[1] one provider's readings hash; ARGV (scope, record) pairs. An older reading never overwrites a newer one
+# (replicas flush out of order); the fixed-width receipt time compares as a string.
 _PUT_READINGS = """
-for i = 1, #KEYS do
-  local scope, record = ARGV[2 * i - 1], ARGV[2 * i]
-  local current = redis.call('HGET', KEYS[i], scope)
+for i = 1, #ARGV, 2 do
+  local scope, record = ARGV[i], ARGV[i + 1]
+  local current = redis.call('HGET', KEYS[1], scope)
   if current == false or string.sub(current, 1, 20) <= string.sub(record, 1, 20) then
-    redis.call('HSET', KEYS[i], scope, record)
+    redis.call('HSET', KEYS[1], scope, record)
   end
 end
 return 1
@@ -155,7 +159,7 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
 class RedisHeadroomStore:
     """Shared by every replica: each read-modify-write is one Lua script, so replicas never race."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, *, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
@@ -190,13 +194,12 @@ class RedisHeadroomStore:
 
     @_unavailable
     async def put_readings(self, readings: Sequence[Reading]) -> None:
-        if not readings:
-            return
-        keys = [self._readings_key(r.report.provider) for r in readings]
-        args: list[str | bytes] = []
+        by_provider: dict[str, list[str | bytes]] = {}
         for reading in readings:
-            args += [reading.report.scope, f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)]
-        await self._put(keys=keys, args=args)
+            record = f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)
+            by_provider.setdefault(reading.report.provider, []).extend([reading.report.scope, record])
+        puts = [self._put(keys=[self._readings_key(p)], args=args) for p, args in by_provider.items()]
+        await asyncio.gather(*puts)
 
     @_unavailable
     async def readings(self, provider: str) -> list[Reading]:

@@ -9,15 +9,15 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
 import structlog
 from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from redis.asyncio.cluster import RedisCluster
 
 from providers import contract
 from providers.contract import Operation
@@ -124,16 +124,14 @@ class Headroom:
     def on_redis(
         cls,
         configs: Mapping[str, HeadroomConfig],
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisCluster,
         *,
+        windows: Storage,
         prefix: str,
         clock: Callable[[], float] = time.time,
     ) -> Headroom:
-        """Windows, slots and readings under `prefix`, over the app's own client (its connection pool)."""
-        shared: dict[str, Any] = {"connection_pool": client.connection_pool}
-        windows = RedisStorage(
-            "async+redis://", implementation="redispy", key_prefix=f"{prefix}headroom", wrap_exceptions=True, **shared
-        )
+        """Slots and readings under `prefix` over the app's own client (one node or a cluster); the `limits` windows
+        on the storage the caller built next to it (the gateway's `windows_storage`)."""
         return cls(configs, windows=windows, store=RedisHeadroomStore(client, prefix=prefix), clock=clock)
 
     def now(self) -> float:

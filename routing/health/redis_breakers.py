@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from routing.health.breakers import (
     BUCKETS,
@@ -132,7 +133,12 @@ def _circuit(raw: dict[Any, Any]) -> Circuit:
 
 class RedisCircuitBreakers:
     def __init__(
-        self, client: aioredis.Redis, settings: BreakerSettings, *, clock: Callable[[], float], prefix: str = "vg:"
+        self,
+        client: aioredis.Redis | RedisCluster,
+        settings: BreakerSettings,
+        *,
+        clock: Callable[[], float],
+        prefix: str = "vg:",
     ) -> None:
         self._redis = client
         self._settings = settings

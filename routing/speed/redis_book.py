@@ -15,6 +15,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
+from redis.asyncio.cluster import RedisCluster
 
 from routing.speed.book import Observed, SpeedBook
 
@@ -51,7 +52,7 @@ class RedisSpeedBook(SpeedBook):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | RedisCluster,
         *,
         prefix: str,
         alpha: float = 0.2,

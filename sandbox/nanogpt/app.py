@@ -110,7 +110,7 @@ DEFAULT_MODELS: dict[str, VideoModel] = {
         per_video_usd=0.24,
         durations=("5", "10"),
         default_duration="5",
-        aspects=("16:9", "1:1", "3:4", "9:16", "21:9", "9:21"),
+        aspects=("16:9", "1:1", "3:4", "9:16", "21:9"),  # seed 003 lists no 9:21
         resolutions=("480p", "720p"),
     ),
     "lightricks-ltx-2-fast": VideoModel(

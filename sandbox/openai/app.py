@@ -1,4 +1,4 @@
-"""OpenAI video API emulator (docs/providers.md §8): `/v1/videos` create (JSON or multipart), retrieve, list,
+"""OpenAI video API emulator (docs/providers.md §11): `/v1/videos` create (JSON or multipart), retrieve, list,
 delete and content, the error envelope, per-key request windows with `x-ratelimit-*` headers, and the sandbox
 fault controls. The Azure flavour serves the same under `/openai/v1`, keyed by `api-key` and `api-version`."""
 

@@ -1,4 +1,4 @@
-"""The OpenAI video emulator's wire (docs/providers.md §8): error envelopes, the create parameters and their
+"""The OpenAI video emulator's wire (docs/providers.md §11): error envelopes, the create parameters and their
 checks, the video object over a job's timeline. Pure: no HTTP, clock reading or randomness."""
 
 from __future__ import annotations

@@ -5,9 +5,13 @@ not built and nothing is started: the machines that run the tests reach no conta
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
+import pytest
 import yaml
 
 from gateway.config import Settings, load_settings
@@ -21,7 +25,7 @@ def yaml_file(path: str) -> Any:
 
 
 def production() -> Settings:
-    return load_settings(DEPLOY / "gateway.production.toml")
+    return load_settings(DEPLOY / "base" / "gateway.production.toml")
 
 
 def secret_names(settings: Settings) -> set[str]:
@@ -55,7 +59,7 @@ def test_compose_runs_two_gateways_on_one_redis_with_aof() -> None:
     for service in gateways.values():
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
         assert service["environment"]["VIDEO_GATEWAY_REDIS_URL"] == "redis://redis:6379/0"
-        assert f"./gateway.production.toml:{CONFIG_IN_CONTAINER}:ro" in service["volumes"]
+        assert f"./base/gateway.production.toml:{CONFIG_IN_CONTAINER}:ro" in service["volumes"]
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     redis = compose["services"]["redis"]["command"]
     assert redis[redis.index("--appendonly") + 1] == "yes"
@@ -97,10 +101,10 @@ def test_grafana_is_provisioned_with_the_data_source_and_the_dashboards() -> Non
 
 
 def test_kubernetes_runs_two_probed_replicas_on_the_generated_config() -> None:
-    """The Deployment: 2 replicas, readiness /readyz and liveness /healthz, secrets from the Secret, and the config
-    from the ConfigMap kustomize generates from the production file."""
-    kustomization = yaml_file("kustomization.yaml")
-    docs = [doc for path in kustomization["resources"] for doc in yaml.safe_load_all((DEPLOY / path).read_text())]
+    """The base Deployment: 2 replicas, readiness /readyz and liveness /healthz, secrets from the Secret, and the
+    config from the ConfigMap kustomize generates from the production file."""
+    kustomization = yaml_file("base/kustomization.yaml")
+    docs = [d for path in kustomization["resources"] for d in yaml.safe_load_all((DEPLOY / "base" / path).read_text())]
     (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
     assert deployment["spec"]["replicas"] == 2
     pod = deployment["spec"]["template"]["spec"]
@@ -118,6 +122,78 @@ def test_kubernetes_runs_two_probed_replicas_on_the_generated_config() -> None:
     (redis,) = [d for d in docs if d["kind"] == "StatefulSet"]
     args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
+
+
+KUSTOMIZATIONS = ["base", "overlays/production", "overlays/production-ingress"]
+
+
+def rendered(kustomization: str) -> list[dict[str, Any]]:
+    """What `kubectl kustomize deploy/<kustomization>` renders (skipped where kubectl is not installed)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the overlays are rendered where it is")
+    argv = [kubectl, "kustomize", str(DEPLOY / kustomization)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603 - our files
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_every_kustomization_renders_to_valid_kubernetes_objects(kustomization: str) -> None:
+    """Each rendered object validates strictly (unknown fields refused) against the Kubernetes API schema, except
+    the Prometheus Operator's ServiceMonitor, which has no schema there and is checked by shape below."""
+    objects = rendered(kustomization)
+    version = kubernetes_validate.latest_version()
+    for obj in objects:
+        if obj["kind"] == "ServiceMonitor":
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            raise AssertionError(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}") from exc
+    kinds = sorted(obj["kind"] for obj in objects)
+    expected = {
+        "base": ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "Service", "StatefulSet"],
+        "overlays/production": [
+            "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy",
+            "PodDisruptionBudget", "Service", "Service", "ServiceMonitor", "StatefulSet",
+        ],
+    }  # fmt: skip
+    expected["overlays/production-ingress"] = sorted([*expected["overlays/production"], "Ingress"])
+    assert kinds == expected[kustomization]
+
+
+def test_production_autoscales_monitors_and_fences_the_gateway() -> None:
+    """The production overlay: the HPA (2 to 10) owns the replica count, the ServiceMonitor scrapes the Service's
+    port with the metrics token from the Secret, and the policies let only gateway pods reach Redis."""
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in rendered("overlays/production")}
+    deployment = objects["Deployment", "video-gateway"]
+    assert "replicas" not in deployment["spec"]
+    hpa = objects["HorizontalPodAutoscaler", "video-gateway"]["spec"]
+    assert (hpa["scaleTargetRef"]["name"], hpa["minReplicas"], hpa["maxReplicas"]) == ("video-gateway", 2, 10)
+    monitor = objects["ServiceMonitor", "video-gateway"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    service = objects["Service", "video-gateway"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["authorization"]["credentials"] == {
+        "name": "video-gateway-secrets",
+        "key": production().metrics.bearer_token_env,
+    }
+    fence = objects["NetworkPolicy", "video-gateway-redis"]["spec"]
+    assert fence["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "video-gateway-redis"}
+    (allowed,) = fence["ingress"]
+    assert allowed["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "video-gateway"}}}]
+
+
+def test_the_ingress_routes_to_the_gateway_service() -> None:
+    """The optional Ingress sends every path to the gateway Service's `http` port."""
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in rendered("overlays/production-ingress")}
+    (rule,) = objects["Ingress", "video-gateway"]["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "video-gateway", "port": {"name": "http"}}
 
 
 def test_the_image_runs_the_gateway_as_a_non_root_user_on_the_deployed_config() -> None:

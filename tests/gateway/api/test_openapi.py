@@ -4,6 +4,7 @@ documents both create bodies; the interactive docs page is served."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,38 @@ async def test_docs_page_is_served_as_html(gateway: httpx.AsyncClient) -> None:
     assert reply.status_code == 200
     assert reply.headers["content-type"].startswith("text/html")
     assert "<html" in reply.text.lower()
+
+
+async def test_docs_page_loads_only_assets_the_gateway_serves(gateway: httpx.AsyncClient) -> None:
+    """Every script, stylesheet and icon `/docs` references is a same-origin path the gateway answers 200 for,
+    with the right type and a real Swagger UI body: the page works with no internet."""
+    page = (await gateway.get("/docs")).text
+    referenced = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page)
+    assert sorted(referenced) == [
+        "/docs/assets/favicon-32x32.png",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui-standalone-preset.js",
+        "/docs/assets/swagger-ui.css",
+    ]
+    kinds = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+    for path in referenced:
+        reply = await gateway.get(path)
+        assert reply.status_code == 200, path
+        assert kinds[path[path.rindex(".") :]] in reply.headers["content-type"], path
+        assert len(reply.content) > 500, path
+    bundle = (await gateway.get("/docs/assets/swagger-ui-bundle.js")).text
+    assert "SwaggerUIBundle" in bundle
+
+
+async def test_the_document_offers_bearer_auth(document: dict[str, Any]) -> None:
+    """The document declares a bearer scheme every operation uses unless it is public (health checks)."""
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "description": "A gateway key: `Authorization: Bearer vgk_...`",
+        "scheme": "bearer",
+        "type": "http",
+    }
+    assert document["security"] == [{"bearer": []}]
+    assert document["paths"]["/healthz"]["get"]["security"] == [{}]
 
 
 async def test_served_document_lists_the_create_route(gateway: httpx.AsyncClient) -> None:

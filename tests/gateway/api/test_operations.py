@@ -52,7 +52,7 @@ async def test_providers_show_circuit_headroom_and_speed(gateway: tuple[str, htt
     """Every configured provider appears with its circuit state and headroom; speed appears once a job finished."""
     _, client = gateway
     states = (await client.get("/v1/providers", headers=ADMIN)).json()
-    assert [s["provider"] for s in states] == ["nanogpt", "videogen", "videogenapi", "vidgen"]
+    assert [s["provider"] for s in states] == ["fal", "nanogpt", "veo", "videogen", "videogenapi", "vidgen"]
     assert all(s["circuit"]["state"] == "closed" and s["headroom"]["available"] for s in states)
 
 

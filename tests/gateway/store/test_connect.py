@@ -1,6 +1,6 @@
 """`redis+sentinel://` and `redis+cluster://` URLs: what they name, how a bad one is refused (at load, naming the
 path, never quoting the URL, which may hold a password), which secrets the log redactor learns, and the client they
-build; a cluster URL is refused by the gateway until every module supports it."""
+build; an unreachable sentinel set or cluster is a store outage."""
 
 from __future__ import annotations
 
@@ -71,6 +71,15 @@ def test_the_redactor_learns_a_sentinel_urls_password_and_the_sentinels_own(monk
     assert "sentinel-pw-2" not in line
 
 
+def test_the_redactor_learns_a_cluster_urls_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redis+cluster URL's password (several nodes after the @) is a configured secret, so logs never show it."""
+    monkeypatch.setenv("TEST_REDIS_URL", "redis+cluster://app:cluster-pw-3@h1:7000,h2:7001")
+    text = '[store]\nbackend = "redis"\nredis_url_env = "TEST_REDIS_URL"\n'
+    secrets = configured_secrets(parse_settings(text, source="test"))
+    assert "cluster-pw-3" in secrets
+    assert "cluster-pw-3" not in Redactor(secrets).scrub("WRONGPASS for app cluster-pw-3")
+
+
 async def test_a_sentinel_url_builds_a_client_on_a_sentinel_pool_with_split_credentials() -> None:
     client = redis_client("redis+sentinel://u:data-pw@127.0.0.1:1,127.0.0.1:2/svc/4", sentinel_password="sent-pw")
     try:
@@ -90,11 +99,13 @@ async def test_a_sentinel_url_builds_a_client_on_a_sentinel_pool_with_split_cred
     await plain.aclose()
 
 
-async def test_no_sentinel_answering_is_a_store_outage() -> None:
-    """A primary no sentinel can name is a connection error: the stores' StoreUnavailable (a retryable 503)."""
+@pytest.mark.parametrize("url", ["redis+sentinel://127.0.0.1:1/svc/0", "redis+cluster://127.0.0.1:1"])
+async def test_no_sentinel_or_cluster_node_answering_is_a_store_outage(url: str) -> None:
+    """A primary no sentinel can name, or a cluster none of whose nodes answers, is the stores' StoreUnavailable
+    (a retryable 503): for the cluster not redis-py's RedisClusterException, which would be a 500."""
     from gateway.errors import StoreUnavailable
 
-    store = RedisStore.from_url("redis+sentinel://127.0.0.1:1/svc/0", prefix="vgtest:")
+    store = RedisStore.from_url(url, prefix="vgtest:")
     try:
         with pytest.raises(StoreUnavailable):
             await store.get("video_x")
@@ -128,15 +139,25 @@ def test_a_cluster_url_builds_a_cluster_client() -> None:
     assert isinstance(redis_client("redis+cluster://127.0.0.1:1,127.0.0.1:2"), RedisCluster)
 
 
-def test_the_gateway_refuses_a_cluster_url_until_every_module_supports_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The job store, schedule, outbox and idempotency keys run on a cluster; budgets, request windows, headroom
-    and the speed book do not yet: a cluster URL is refused at load (file) or start (environment)."""
-    with pytest.raises(ConfigError, match="Redis Cluster") as error:
-        parse_settings('[store]\nbackend = "redis"\nredis_url = "redis+cluster://:hunter2@h1:7000"\n', source="t")
+async def test_a_cluster_url_is_accepted_at_load_and_a_bad_one_refused_without_quoting_it() -> None:
+    """A good redis+cluster URL loads and makes a store on a cluster client; a bad one fails at load naming the
+    problem, never the password."""
+    good = parse_settings('[store]\nbackend = "redis"\nredis_url = "redis+cluster://:pw@h1:7000,h2:7001"\n', source="t")
+    store = store_from(good, time.time)
+    assert isinstance(store, RedisStore)
+    assert isinstance(store.client, RedisCluster)
+    await store.close()
+    with pytest.raises(ConfigError, match="no path") as error:
+        parse_settings('[store]\nbackend = "redis"\nredis_url = "redis+cluster://:hunter2@h1:7000/3"\n', source="t")
     assert "hunter2" not in str(error.value)
-    monkeypatch.setenv("TEST_REDIS_URL", "redis+cluster://:hunter2@h1:7000")
+
+
+def test_a_bad_cluster_url_from_the_environment_fails_at_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_REDIS_URL", "redis+cluster://:hunter2@h1")
     settings = parse_settings('[store]\nbackend = "redis"\nredis_url_env = "TEST_REDIS_URL"\n', source="test")
-    with pytest.raises(ConfigError, match="Redis Cluster") as error:
+    with pytest.raises(ConfigError, match="host:port") as error:
         store_from(settings, time.time)
     assert str(error.value).startswith("store.redis_url_env: TEST_REDIS_URL: ")
     assert "hunter2" not in str(error.value)

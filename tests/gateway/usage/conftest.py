@@ -1,17 +1,34 @@
-"""Shared pieces of the usage tests: a finance key, a keyring with it, holds and ledger records to feed a book."""
+"""Shared pieces of the usage tests: a finance key, a keyring with it, holds and ledger records to feed a book, and
+the `book` fixture: the memory book, and the Redis one on one Redis and on the session's Redis Cluster."""
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import AsyncIterator
+
+import pytest
 
 from gateway.auth import Caller, KeyRing, digest
+from gateway.store import connect
+from gateway.usage.budget import BudgetBook, MemoryBudgetBook
+from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.records import Hold, LedgerRecord, SettledStatus
-from tests.conftest import TEAM_A_KEY, TEAM_B_KEY
+from tests.conftest import ON_CLUSTER, TEAM_A_KEY, TEAM_B_KEY, backend_url
 
 FINANCE_KEY = "vgk_test_finance_" + secrets.token_hex(8)
 # A fixed instant (2025-03-15 12:00 UTC), so days and months in assertions are known.
 MID_MARCH = 1742040000.0
+
+
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def book(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BudgetBook]:
+    if request.param == "memory":
+        yield MemoryBudgetBook()
+        return
+    client = connect.redis_client(backend_url(request))
+    yield RedisBudgetBook(client, prefix=redis_prefix)
+    await client.aclose()
 
 
 def usage_keyring() -> KeyRing:

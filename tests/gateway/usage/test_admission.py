@@ -9,31 +9,39 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from limits.aio.storage import MemoryStorage
 
 from gateway.store.base import JobStore
 from gateway.usage.admission import Admission
-from gateway.usage.budget import BudgetBook, MemoryBudgetBook
-from gateway.usage.budget_redis import RedisBudgetBook
+from gateway.usage.budget import BudgetBook
 from gateway.usage.hooks import UsageHooks
 from gateway.usage.quota_settings import UNLIMITED, QuotaSettings
 from gateway.usage.records import Quota, month_of
 from sandbox.control import SandboxControl
 from sandbox.faults import FaultSpec
 from tests.conftest import (
-    REDIS_URL,
+    ON_CLUSTER,
     TEAM_A_KEY,
     TEAM_B_KEY,
     GatewayFactory,
     auth,
     example_settings,
     gateway_settings,
+    make_store,
 )
 from tests.gateway.metrics.conftest import scrape, value
 from tests.gateway.usage.conftest import FINANCE_KEY, MID_MARCH, hold, usage_keyring
 
 # One Vidgen scene is 5 s at $0.02/s: every job below holds exactly $0.10.
+
+
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def store(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[JobStore]:
+    """tests/conftest.py's stores and the Redis Cluster: budgets and request windows ride the store's client."""
+    async for made in make_store(request, redis_prefix):
+        yield made
+
+
 PROMPT = {"prompt": "a lighthouse at dawn"}
 
 
@@ -210,16 +218,6 @@ async def test_the_hold_covers_the_priciest_candidate_then_shrinks_to_the_accept
         await SandboxControl(emulator).arm(FaultSpec(action="generate", status_code=429, times=1))
     assert (await sandbox_gateway.post("/v1/videos", json=SORA, headers=auth())).json()["provider"] == "videogenapi"
     assert (await budget_row(sandbox_gateway, "team", "team-a"))["reserved_micros"] == 400_000 + 1_990_000
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def book(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BudgetBook]:
-    if request.param == "memory":
-        yield MemoryBudgetBook()
-        return
-    client = aioredis.Redis.from_url(REDIS_URL)
-    yield RedisBudgetBook(client, prefix=redis_prefix)
-    await client.aclose()
 
 
 async def test_the_sweep_releases_holds_whose_replica_died_before_storing_the_job(book: BudgetBook) -> None:

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -30,7 +31,7 @@ JOBS = [
     ({"model": "scenex", "scenes": [{"prompt": "a harbour at dawn"}, {"prompt": "at dusk"}]}, auth()),
     ({"model": "sora-2", "prompt": "a paper boat"}, auth(TEAM_B_KEY)),
     ({"model": "sora-2", "prompt": "a paper boat [sandbox:fail]"}, auth()),
-    ({"model": "videogen-clip", "prompt": "a kite", "seconds": 3}, auth(TEAM_B_KEY)),
+    ({"model": "videogen-clip", "prompt": "a kite"}, auth(TEAM_B_KEY)),
 ]
 METRICS = ("jobs", "succeeded", "failed", "cancelled", "video_seconds", "cost_micros")
 
@@ -71,7 +72,7 @@ def summed(records: list[dict[str, Any]], by: tuple[str, ...]) -> dict[tuple[str
     groups: dict[tuple[str, ...], Counter[str]] = {}
     for r in records:
         values = {"team": r["team"], "key": r["key_id"], "provider": r["provider"], "model": r["model"]}
-        values["day"] = dt.datetime.fromtimestamp(r["created_at"], dt.UTC).date().isoformat()
+        values["day"] = r["created_at"][:10]
         counter = groups.setdefault(tuple(values[d] for d in by), Counter())
         counter.update({"jobs": 1, outcome[r["status"]]: 1})
         counter.update({"video_seconds": r["video_seconds"], "cost_micros": r["cost_micros"]})
@@ -130,6 +131,52 @@ async def test_a_team_filter_and_a_date_range_narrow_the_report(settled_gateway:
     past = {"from": "2020-01-01", "to": "2020-01-31"}
     reply = await settled_gateway.get("/v1/usage", params=past, headers=auth(FINANCE_KEY))
     assert (reply.json()["data"], reply.json()["totals"]["jobs"]) == ([], 0)
+
+
+async def test_provider_and_model_filters_narrow_the_report_and_the_ledger(settled_gateway: httpx.AsyncClient) -> None:
+    """`provider=` and `model=` keep only that provider's or model's jobs, in the report and in the records."""
+    by_provider = (await usage(settled_gateway, provider="videogen", group_by="provider")).json()
+    assert [(row["provider"], row["jobs"]) for row in by_provider["data"]] == [("videogen", 1)]
+    by_model = (await usage(settled_gateway, model="sora-2", group_by="model")).json()
+    assert [(row["model"], row["jobs"], row["failed"]) for row in by_model["data"]] == [("sora-2", 2, 1)]
+    reply = await settled_gateway.get(
+        "/v1/usage/records", params={**RANGE, "model": "scenex"}, headers=auth(FINANCE_KEY)
+    )
+    assert [(r["model"], r["provider"]) for r in reply.json()["data"]] == [("scenex", "vidgen")] * 2
+    nothing = (await usage(settled_gateway, provider="no-such-provider")).json()
+    assert (nothing["data"], nothing["totals"]["jobs"]) == ([], 0)
+
+
+async def test_ledger_times_are_iso_8601_utc_in_json_and_csv(settled_gateway: httpx.AsyncClient) -> None:
+    """Every ledger time reads `YYYY-MM-DDTHH:MM:SS.mmmZ`, the same in the JSON records and their CSV."""
+    iso = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+    records = await ledger(settled_gateway)
+    reply = await settled_gateway.get("/v1/usage/records", params={**RANGE, "format": "csv"}, headers=auth(FINANCE_KEY))
+    rows = {r["job_id"]: r for r in csv.DictReader(io.StringIO(reply.text))}
+    for record in records:
+        for field in ("created_at", "completed_at", "settled_at"):
+            assert iso.match(record[field]), (field, record[field])
+            assert rows[record["job_id"]][field] == record[field]
+        assert record["created_at"] <= record["settled_at"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "named"),
+    [
+        ("/v1/usage", {"provder": "vidgen"}, "`provder`"),
+        ("/v1/usage/records", {"team": "team-a", "since": "2025-01-01"}, "`since`"),
+        ("/v1/usage/budgets", {"team": "team-a"}, "`team`"),
+    ],
+)
+async def test_unknown_query_parameters_are_a_400_naming_them(
+    bare_gateway: httpx.AsyncClient, path: str, params: dict[str, str], named: str
+) -> None:
+    """A query parameter the route does not take (a mistyped filter) is refused by name, never ignored."""
+    reply = await bare_gateway.get(path, params=params, headers=auth(FINANCE_KEY))
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert (error["code"], error["param"]) == ("unknown_parameter", named.strip("`"))
+    assert named in error["message"]
 
 
 @pytest.fixture

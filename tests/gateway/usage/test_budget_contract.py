@@ -4,12 +4,10 @@ when many race), holds resize and release exactly, and a job settles into the le
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 
-from gateway.usage.budget import BudgetBook, MemoryBudgetBook
+from gateway.usage.budget import BudgetBook
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.quota_settings import UNLIMITED, Allowance
 from gateway.usage.records import LedgerRecord
@@ -17,16 +15,6 @@ from tests.conftest import REDIS_URL
 from tests.gateway.usage.conftest import MID_MARCH, hold, record
 
 MARCH = "2025-03"
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def book(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BudgetBook]:
-    if request.param == "memory":
-        yield MemoryBudgetBook()
-        return
-    client = aioredis.Redis.from_url(REDIS_URL)
-    yield RedisBudgetBook(client, prefix=redis_prefix)
-    await client.aclose()
 
 
 async def ledger(book: BudgetBook) -> list[LedgerRecord]:

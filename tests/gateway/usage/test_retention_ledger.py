@@ -7,28 +7,15 @@ from __future__ import annotations
 import asyncio
 import datetime
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 import redis.asyncio as aioredis
 
-from gateway.usage.budget import BudgetBook, MemoryBudgetBook, month_end
+from gateway.usage.budget import BudgetBook, month_end
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.records import day_of, month_of
-from tests.conftest import REDIS_URL
 from tests.gateway.usage.conftest import record
 
 JAN_2020 = datetime.datetime(2020, 1, 15, 12, tzinfo=datetime.UTC).timestamp()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def book(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[BudgetBook]:
-    if request.param == "memory":
-        yield MemoryBudgetBook()
-        return
-    client = aioredis.Redis.from_url(REDIS_URL)
-    yield RedisBudgetBook(client, prefix=redis_prefix)
-    await client.aclose()
 
 
 async def test_trim_drops_records_settled_before_the_cutoff(book: BudgetBook) -> None:
@@ -67,13 +54,15 @@ async def test_the_redis_marker_index_forgets_trimmed_months(redis_client: aiore
     book = RedisBudgetBook(redis_client, prefix=redis_prefix)
     assert await book.settle(record("job-2020", created_at=JAN_2020))
     assert await book.settle(record("job-recent", created_at=time.time() - 31))
-    months = await redis_client.smembers(f"{redis_prefix}usage:settled_months")
+    months = await redis_client.smembers(f"{redis_prefix}usage:{{usage}}:settled_months")
     assert months == {b"2020-01", month_of(time.time() - 31).encode()}
 
     await book.trim(time.time(), keep_s=30 * 86_400.0)
 
-    assert await redis_client.smembers(f"{redis_prefix}usage:settled_months") == {month_of(time.time() - 31).encode()}
-    assert not await redis_client.exists(f"{redis_prefix}usage:settled:2020-01")
+    assert await redis_client.smembers(f"{redis_prefix}usage:{{usage}}:settled_months") == {
+        month_of(time.time() - 31).encode()
+    }
+    assert not await redis_client.exists(f"{redis_prefix}usage:{{usage}}:settled:2020-01")
 
 
 def test_month_end_is_the_next_month_start_utc() -> None:

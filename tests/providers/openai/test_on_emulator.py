@@ -42,17 +42,18 @@ async def until_terminal(adapter: OpenAiCompatibleProvider) -> UpstreamStatus:
 
 
 async def test_an_azure_instance_runs_a_job_and_downloads_it() -> None:
-    """Submit, poll and download all carry `api-key` and `api-version`; the MP4 comes back through the adapter."""
+    """Submit, poll and the asset call all carry `api-key` and `api-version`; the MP4 downloads with them."""
     key = "az-" + secrets.token_hex(8)
     config = OpenAiEmulatorConfig(api_keys=frozenset({key}), flavour="azure", api_version="v1", time_scale=0.02)
     async with serve_app(create_openai_emulator(config)) as url, httpx.AsyncClient(timeout=5) as http:
         adapter = OpenAiCompatibleProvider(http, azure(url, key))
         status = await until_terminal(adapter)
         assert status.output is not None
-        asset = await adapter.download(status.output.video_url)
+        call = adapter.asset_call(status.output.video_url)
+        asset = await http.get(call.path, headers=call.headers)
     assert status.status == "completed"
     assert "api-version=v1" in status.output.video_url
-    assert asset.media_type == "video/mp4"
+    assert (asset.status_code, asset.headers["content-type"]) == (200, "video/mp4")
     assert mp4_boxes(asset.content)[0] == b"ftyp"
 
 

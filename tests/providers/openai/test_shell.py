@@ -1,5 +1,5 @@
 """The generic OpenAI-compatible shell over httpx.MockTransport: what goes on the wire per configured instance,
-cancel by DELETE, keyed downloads (and a redirect hop that never carries the key), capacity headers and
+cancel by DELETE, the keyed asset call (the key only to the base URL), capacity headers and
 transport errors."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from providers.contract import (
     ProviderSettings,
     Scene,
     UpstreamJob,
+    UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -107,35 +108,14 @@ async def test_cancel_deletes_the_video() -> None:
     assert fake.requests[0].method == "DELETE"
 
 
-async def test_download_sends_the_key_to_the_content_route() -> None:
-    """A keyed content URL is fetched with the key and its bytes and media type returned."""
-    fake = FakeUpstream(
-        {"GET api.openai.com/v1/videos/video_123/content": (200, b"mp4-bytes", {"content-type": "video/mp4"})}
-    )
-    asset = await over(fake).download("https://api.openai.com/v1/videos/video_123/content?variant=video")
-    assert (asset.media_type, asset.content) == ("video/mp4", b"mp4-bytes")
-    assert fake.requests[0].headers["authorization"] == "Bearer sk-test"
-    assert fake.requests[0].url.params["variant"] == "video"
-
-
-async def test_download_follows_a_redirect_without_the_key() -> None:
-    """Another gateway redirects to its provider's asset: that hop is followed, and never sent our key."""
-    fake = FakeUpstream(
-        {
-            "GET gateway.example.com/v1/videos/vid_1/content": (
-                302,
-                b"",
-                {"location": "https://cdn.example.net/a.mp4"},
-            ),
-            "GET cdn.example.net/a.mp4": (200, b"mp4-bytes", {"content-type": "video/mp4"}),
-        }
-    )
-    settings = ProviderSettings(base_url="https://gateway.example.com/v1", api_key="vg-secret", key_header="x-api-key")
-    asset = await over(fake, settings).download("https://gateway.example.com/v1/videos/vid_1/content?variant=video")
-    assert asset.content == b"mp4-bytes"
-    hop = fake.requests[1]
-    assert "x-api-key" not in hop.headers
-    assert "authorization" not in hop.headers
+def test_asset_call_sends_the_key_to_the_content_route_only() -> None:
+    """A content URL under the base URL is fetched with the key; any other host never gets it."""
+    adapter = over(FakeUpstream({}), AZURE)
+    url = "https://contoso.openai.azure.com/openai/v1/videos/video_123/content?api-version=preview&variant=video"
+    call = adapter.asset_call(url)
+    assert (call.method, call.path, call.headers) == ("GET", url, {"api-key": "az-test"})
+    with pytest.raises(UpstreamProtocolError, match="not under"):
+        adapter.asset_call("https://evil.example.com/openai/v1/videos/video_123/content")
 
 
 async def test_rate_limited_create_reports_capacity_and_raises_with_the_wait() -> None:

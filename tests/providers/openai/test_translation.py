@@ -189,15 +189,14 @@ def test_running_statuses_map_with_their_progress(name: str, status: str, progre
     assert (parsed.status, parsed.progress) == (status, progress)
 
 
-def test_completed_video_points_at_the_keyed_content_route() -> None:
-    """A completed video's outputs are the content URLs (video, thumbnail), flagged as needing the key."""
+def test_completed_video_points_at_the_content_route() -> None:
+    """A completed video's outputs are the content URLs (video, thumbnail), the instance's query included."""
     parsed = parse_status(fixture_reply("video_completed.json"), JOB, AZURE)
     assert parsed.status == "completed"
     assert parsed.output is not None
     base = "https://contoso.openai.azure.com/openai/v1/videos/video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
     assert parsed.output.video_url == f"{base}/content?api-version=preview&variant=video"
     assert parsed.output.thumbnail_url == f"{base}/content?api-version=preview&variant=thumbnail"
-    assert parsed.output.key_required
     assert parsed.output.provenance == {"expires_at": "1758945210", "size": "1280x720"}
 
 

@@ -1,40 +1,43 @@
 """Shared by the headroom tests: a backend that hands out "replicas" — Headroom instances over one shared state
-(one MemoryStorage + MemoryHeadroomStore, or one Redis prefix with a client each) — and a config shorthand."""
+(one MemoryStorage + MemoryHeadroomStore, or one Redis prefix with a client each, on one Redis or the session's
+Redis Cluster) — as the `backend` fixture of every headroom suite, and a config shorthand."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import redis.asyncio as aioredis
+import pytest
 from limits.aio.storage import MemoryStorage
 
+from gateway.store.connect import RedisClient, redis_client, windows_storage
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from routing.headroom.store import MemoryHeadroomStore
 from routing.headroom.tracker import Headroom
-from tests.conftest import REDIS_URL, WALL_START, FakeClock
+from tests.conftest import ON_CLUSTER, REDIS_URL, WALL_START, FakeClock, backend_url
 
 T0 = WALL_START  # where every FakeClock() starts
 
 
 class Backend:
-    def __init__(self, kind: str, prefix: str) -> None:
+    def __init__(self, kind: str, prefix: str, *, url: str = REDIS_URL) -> None:
         self.kind = kind
         self._prefix = prefix
+        self._url = url
         self._windows = MemoryStorage()
         self._store = MemoryHeadroomStore()
         self._replicas: list[Headroom] = []
-        self._clients: list[aioredis.Redis] = []
+        self._clients: list[RedisClient] = []
 
     def replica(self, configs: Mapping[str, HeadroomConfig], clock: FakeClock) -> Headroom:
         """Another gateway process: its own Headroom (and Redis client), the same shared state."""
         if self.kind == "memory":
             headroom = Headroom(configs, windows=self._windows, store=self._store, clock=clock)
         else:
-            client = aioredis.Redis.from_url(REDIS_URL)
+            client = redis_client(self._url)
             self._clients.append(client)
-            headroom = Headroom.on_redis(configs, client, prefix=self._prefix, clock=clock)
+            windows = windows_storage(client, key_prefix=f"{self._prefix}headroom")
+            headroom = Headroom.on_redis(configs, client, windows=windows, prefix=self._prefix, clock=clock)
         self._replicas.append(headroom)
         return headroom
 
@@ -45,9 +48,9 @@ class Backend:
             await client.aclose()
 
 
-@contextlib.asynccontextmanager
-async def open_backend(kind: str, prefix: str) -> AsyncIterator[Backend]:
-    shared = Backend(kind, prefix)
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def backend(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Backend]:
+    shared = Backend(request.param, redis_prefix, url=backend_url(request))
     try:
         yield shared
     finally:

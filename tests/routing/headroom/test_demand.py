@@ -4,7 +4,6 @@ requests only one provider can serve (memory and a real Redis, across replicas),
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from routing.headroom.config import HeadroomConfig
 from routing.headroom.demand import demand_reserve
 from tests.conftest import FakeClock
-from tests.routing.headroom.conftest import Backend, config, open_backend
+from tests.routing.headroom.conftest import Backend, config
 
 # --------------------------------------------------------------------------------------------- sizing
 
@@ -59,12 +58,6 @@ def test_a_reserve_that_is_neither_a_count_nor_auto_is_refused(raw: bytes) -> No
 
 
 # --------------------------------------------------------------------------------------------- shared count
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Backend]:
-    async with open_backend(request.param, redis_prefix) as shared:
-        yield shared
 
 
 AUTO = {"nanogpt": config(("generate", 6, 3600), reserve="auto")}

@@ -3,19 +3,9 @@ quotas and balance become `availability()` verdicts with reasons, shared across 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from providers.contract import CapacityReport as Said
 from tests.conftest import FakeClock
-from tests.routing.headroom.conftest import T0, Backend, config, open_backend
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Backend]:
-    async with open_backend(request.param, redis_prefix) as shared:
-        yield shared
+from tests.routing.headroom.conftest import T0, Backend, config
 
 
 async def test_a_429_cools_the_provider_down_until_retry_after(backend: Backend) -> None:

@@ -11,19 +11,13 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.store.connect import windows_storage
 from providers.contract import CapacityReport as Said
 from routing.headroom.config import HeadroomConfig
 from routing.headroom.store import HeadroomUnavailable
 from routing.headroom.tracker import Headroom
 from tests.conftest import FakeClock
-from tests.routing.headroom.conftest import Backend, config, open_backend
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Backend]:
-    async with open_backend(request.param, redis_prefix) as shared:
-        yield shared
-
+from tests.routing.headroom.conftest import Backend, config
 
 # --------------------------------------------------------------------------------------------- config
 
@@ -235,7 +229,8 @@ def _closed_port() -> int:
 async def unreachable() -> AsyncIterator[Headroom]:
     client = aioredis.Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/9", socket_connect_timeout=1)
     configs = {"videogen": config(("generate", 5, 3600), max_in_flight=2)}
-    yield Headroom.on_redis(configs, client, prefix="vgtest:down:", clock=FakeClock())
+    windows = windows_storage(client, key_prefix="vgtest:down:headroom")
+    yield Headroom.on_redis(configs, client, windows=windows, prefix="vgtest:down:", clock=FakeClock())
     await client.aclose()
 
 

@@ -5,7 +5,7 @@ state shared between replicas, and atomicity under concurrent callers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import pytest
@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from gateway.store import connect
 from routing.health.breakers import (
     BreakerSettings,
     CircuitBreakers,
@@ -22,7 +23,7 @@ from routing.health.breakers import (
     MemoryCircuitBreakers,
 )
 from routing.health.redis_breakers import RedisCircuitBreakers
-from tests.conftest import REDIS_URL, FakeClock
+from tests.conftest import ON_CLUSTER, REDIS_URL, FakeClock, backend_url
 
 T0 = 1_750_000_000.0
 SETTINGS = BreakerSettings(window_s=60, min_calls=4, failure_ratio=0.5, cooldown_s=30, half_open_probes=1)
@@ -36,14 +37,15 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-@pytest.fixture(params=["memory", "redis"])
-def make_breakers(
-    request: pytest.FixtureRequest, clock: FakeClock, redis_client: aioredis.Redis, redis_prefix: str
-) -> Factory:
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def make_breakers(request: pytest.FixtureRequest, clock: FakeClock, redis_prefix: str) -> AsyncIterator[Factory]:
     """Builds breakers of one implementation on the shared fake clock; Redis ones share one test prefix."""
     if request.param == "memory":
-        return lambda settings: MemoryCircuitBreakers(settings, clock=clock)
-    return lambda settings: RedisCircuitBreakers(redis_client, settings, clock=clock, prefix=redis_prefix)
+        yield lambda settings: MemoryCircuitBreakers(settings, clock=clock)
+        return
+    client = connect.redis_client(backend_url(request))
+    yield lambda settings: RedisCircuitBreakers(client, settings, clock=clock, prefix=redis_prefix)
+    await client.aclose()
 
 
 @pytest.fixture

@@ -10,20 +10,24 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.store import connect
 from routing.speed.book import Observed, SpeedBook, ewma
 from routing.speed.redis_book import RedisSpeedBook
-from tests.conftest import REDIS_URL, FakeClock
+from tests.conftest import ON_CLUSTER, REDIS_URL, FakeClock, backend_url
 
 Books = Callable[[], SpeedBook]
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def books(request: pytest.FixtureRequest, redis_client: aioredis.Redis, redis_prefix: str) -> Books:
+@pytest.fixture(params=["memory", "redis", ON_CLUSTER])
+async def books(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Books]:
     """Makes books that share state the way the backend does (memory: one book; Redis: one prefix)."""
     if request.param == "memory":
         book = SpeedBook(alpha=0.5)
-        return lambda: book
-    return lambda: RedisSpeedBook(redis_client, prefix=redis_prefix, alpha=0.5)
+        yield lambda: book
+        return
+    client = connect.redis_client(backend_url(request))
+    yield lambda: RedisSpeedBook(client, prefix=redis_prefix, alpha=0.5)
+    await client.aclose()
 
 
 async def test_the_first_observation_is_taken_then_averaged(books: Books) -> None:
