@@ -27,6 +27,7 @@ from gateway.api.prompts import enhance_prompt
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
+from gateway.api.video_edits import create_character, edit_video, extend_video, get_character, remix_video
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
@@ -239,6 +240,11 @@ def create_app(
             delete_video,
             get_video_content,
             enhance_prompt,
+            remix_video,
+            edit_video,
+            extend_video,
+            create_character,
+            get_character,
             get_usage,
             get_usage_records,
             get_budgets,

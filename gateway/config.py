@@ -124,6 +124,7 @@ class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_image_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10 * 1024 * 1024
+    max_video_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 20 * 1024 * 1024  # an uploaded source video
     max_metadata_entries: Annotated[int, msgspec.Meta(ge=0)] = 16
 
 

@@ -14,6 +14,10 @@ Mode = Literal["t2v", "i2v", "first_last", "reference", "multi_scene"]
 CanonicalStatus = Literal["queued", "in_progress", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 ImageTransport = Literal["data_uri", "url"]
+# Video-to-video: what is done to a source video, and how an offering takes the source (a link it fetches, an
+# upload through its own file flow, or inline data).
+VideoOperation = Literal["remix", "edit", "extend"]
+VideoTransport = Literal["url", "upload", "data"]
 
 
 # ---------------------------------------- request
@@ -25,8 +29,8 @@ class ImageUrl(msgspec.Struct, frozen=True, kw_only=True, tag="url"):
     url: str
 
 
-class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
-    """An image carried inline; `data` are the decoded bytes, `digest` is their sha256 hex."""
+class InlineMedia(msgspec.Struct, frozen=True, kw_only=True):
+    """Media carried as bytes; `data` are the decoded bytes, `digest` is their sha256 hex."""
 
     mime_type: str
     data: bytes
@@ -40,7 +44,33 @@ class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
         return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
+class ImageData(InlineMedia, frozen=True, kw_only=True, tag="data"):
+    """An image carried inline."""
+
+
 Image = ImageUrl | ImageData
+
+
+class VideoUrl(msgspec.Struct, frozen=True, kw_only=True, tag="url"):
+    """A source video behind a link (a fresh one to another job's asset): the provider, or its adapter, fetches it."""
+
+    url: str
+
+
+class VideoData(InlineMedia, frozen=True, kw_only=True, tag="data"):
+    """A source video carried as bytes (a client's upload, or a link's content fetched by an adapter)."""
+
+
+Video = VideoUrl | VideoData
+
+
+class VideoInput(msgspec.Struct, frozen=True, kw_only=True):
+    """The source of a video-to-video request: what to do with it, the video and its length. For `extend` the
+    request's `seconds` are the added seconds; for `remix` and `edit` the output keeps the source's length."""
+
+    operation: VideoOperation
+    video: Video
+    source_seconds: int
 
 
 class Scene(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,6 +151,7 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     results: int = 1
     temporary_output: bool = False
     camera_fixed: bool | None = None
+    video_input: VideoInput | None = None
 
     @property
     def mode(self) -> Mode:
@@ -140,6 +171,22 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
         framed = (img for s in self.scenes for img in (s.image, s.end_image) if img is not None)
         return (*framed, *self.reference_images)
 
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """The provider-specific features this request asks for, named, for an adapter that offers none of them to
+        refuse at once rather than drop them silently (routing filters on the capability flags first)."""
+        asked = {
+            "a source video": self.video_input is not None,
+            "a watermark overlay": self.watermark_overlay is not None,
+            "content credentials": self.content_credentials is not None,
+            "upscaling": self.upscale,
+            "several results": self.results != 1,
+            "temporary output": self.temporary_output,
+            "a fixed camera": self.camera_fixed is not None,
+            "a sub-model variant": self.upstream_variant is not None,
+        }
+        return tuple(name for name, wanted in asked.items() if wanted)
+
 
 # ---------------------------------------- capabilities
 
@@ -150,9 +197,11 @@ _Size = Annotated[str, msgspec.Meta(pattern="^[0-9]{2,5}x[0-9]{2,5}$")]
 
 
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """What one offering (provider x model) can do; routing filters on this, adapters never clamp."""
+    """What one offering (provider x model) can do; routing filters on this, adapters never clamp.
 
-    modes: Annotated[frozenset[Mode], msgspec.Meta(min_length=1)]
+    An offering that only transforms videos (an extend or edit model) has no `modes`, only `video_operations`."""
+
+    modes: frozenset[Mode] = frozenset()
     seconds: frozenset[_Positive] = frozenset()
     default_seconds: _Positive | None = None
     seconds_per_scene: _Positive | None = None
@@ -182,8 +231,16 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     seconds_control: bool = True
     image_transports: frozenset[ImageTransport] = frozenset({"data_uri", "url"})
     max_image_bytes: _Positive | None = None
+    video_operations: frozenset[VideoOperation] = frozenset()
+    video_transports: frozenset[VideoTransport] = frozenset()
+    max_source_seconds: _Positive | None = None
+    max_source_bytes: _Positive | None = None
 
     def __post_init__(self) -> None:
+        if not self.modes and not self.video_operations:
+            raise ValueError("an offering needs modes or video_operations")
+        if self.video_operations and not self.video_transports:
+            raise ValueError("video_operations need video_transports (url, upload or data)")
         if self.size_range is not None and self.size_range[0] > self.size_range[1]:
             raise ValueError("size_range must be [low, high]")
         if not self.seconds_control and self.default_seconds is None:
@@ -342,6 +399,7 @@ class Operation(enum.StrEnum):
     MODELS = "models"
     ENHANCE = "enhance"  # prompt enhancement on its own (Vidgen `optimize`)
     ACCOUNT = "account"  # a read-only account check (videogenapi `/user`)
+    SOURCE = "source"  # fetching a source video from its link, for a provider that cannot take the link itself
 
 
 class HttpCall(msgspec.Struct, frozen=True, kw_only=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from providers.contract import Capabilities, GenerationRequest, ImageData
+from providers.contract import Capabilities, GenerationRequest, ImageData, VideoData, VideoTransport
 
 # Fields a best-effort request may lose (with a warning); every other gap makes the offering ineligible.
 DROPPABLE = frozenset(
@@ -36,12 +36,43 @@ class Gap(msgspec.Struct, frozen=True, kw_only=True):
 
 def capability_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     """Everything in `request` that `caps` cannot honour."""
-    return [*_shape_gaps(request, caps), *_option_gaps(request, caps)]
+    return [*_video_gaps(request, caps), *_shape_gaps(request, caps), *_option_gaps(request, caps)]
+
+
+# Which offerings can take a source as it comes: a link goes anywhere (an upload or data offering's adapter fetches
+# the bytes first), bytes cannot become a link the provider could fetch.
+_TRANSPORTS_FOR: dict[str, frozenset[VideoTransport]] = {
+    "url": frozenset({"url", "upload", "data"}),
+    "data": frozenset({"upload", "data"}),
+}
+
+
+def _video_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    source = request.video_input
+    if source is None:
+        if caps.modes:
+            return []
+        return [Gap(field="mode", reason=f"takes only a source video ({', '.join(sorted(caps.video_operations))})")]
+    if source.operation not in caps.video_operations:
+        offered = ", ".join(sorted(caps.video_operations)) or "none"
+        return [Gap(field="operation", reason=f"operation {source.operation} not offered (offers {offered})")]
+    gaps: list[Gap] = []
+    kind = "data" if isinstance(source.video, VideoData) else "url"
+    if not _TRANSPORTS_FOR[kind] & caps.video_transports:
+        taken = ", ".join(sorted(caps.video_transports))
+        gaps.append(Gap(field="video", reason=f"a source video as {kind} not accepted (takes {taken})"))
+    if caps.max_source_seconds is not None and source.source_seconds > caps.max_source_seconds:
+        reason = f"a {source.source_seconds} s source exceeds the {caps.max_source_seconds} s allowed"
+        gaps.append(Gap(field="video", reason=reason))
+    limit = caps.max_source_bytes
+    if limit is not None and isinstance(source.video, VideoData) and source.video.size_bytes > limit:
+        gaps.append(Gap(field="video", reason=f"the source video exceeds {limit} bytes"))
+    return gaps
 
 
 def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     gaps: list[Gap] = []
-    if request.mode not in caps.modes:
+    if request.video_input is None and caps.modes and request.mode not in caps.modes:
         gaps.append(Gap(field="mode", reason=f"mode {request.mode} not offered (offers {sorted(caps.modes)})"))
     if len(request.scenes) > caps.max_scenes:
         gaps.append(Gap(field="scenes", reason=f"{len(request.scenes)} scenes exceed the {caps.max_scenes} allowed"))
@@ -60,6 +91,9 @@ def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
 
 
 def _seconds_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    source = request.video_input
+    if source is not None and source.operation != "extend":
+        return []  # a remix or an edit keeps the source's length; `max_source_seconds` bounds it
     seconds = resolved_seconds(request, caps)
     if not caps.seconds_control:
         if request.seconds not in (None, caps.default_seconds) or any(s.seconds is not None for s in request.scenes):

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
@@ -16,10 +15,11 @@ from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryPara
 from litestar.response import Redirect, Stream
 from litestar.response.base import ASGIResponse
 
+from gateway.api.bodies import read_body
 from gateway.auth import Caller
 from gateway.cadence import poll_hint_s
 from gateway.config import Settings
-from gateway.errors import Conflict, InvalidRequest, UnsupportedMediaType, from_validation
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.schema.job import VideoJob, to_video
 from gateway.schema.wire import CreateVideoBody, Video, VideoDeleted, VideoList
 from gateway.videos.assets import AssetLinks
@@ -29,17 +29,6 @@ from gateway.videos.service import VideoService
 from gateway.webhooks.targets import requested_webhook
 from providers.contract import ImageData
 
-_FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
-    "scenes",
-    "image",
-    "end_image",
-    "reference_images",
-    "audio",
-    "music",
-    "routing",
-    "webhook",
-    "metadata",
-}
 _VideoId = Annotated[str, PathParameter(max_length=64)]
 _IdempotencyKey = Annotated[
     str | None,
@@ -73,9 +62,12 @@ async def create_video(
     """With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
     made (its current state) and `Idempotent-Replayed: true`; the same key with another request is a 409.
 
-    When no provider can take the request at once but one's block lapses within the gateway's capacity wait (a 429
-    cooldown, a full rate window; 5 s by default), the reply waits for it; otherwise 503 `no_provider_available`
-    names each candidate and why it was dropped."""
+    Gateway fields sent as multipart (the OpenAI SDK's `extra_body`) use bracketed keys: `metadata[project]=x`,
+    `routing[providers][]=nanogpt`. When no configured offering could ever serve the request as asked (mode,
+    seconds, size, a field), the reply is a 400 `unsupported_request` naming what does not fit per offering and
+    the models that could serve it. When offerings fit but none can take it at once and one's block lapses within
+    the gateway's capacity wait (a 429 cooldown, a full rate window; 5 s by default), the reply waits for it;
+    otherwise 503 `no_provider_available` (with `Retry-After` when a block lapses on its own)."""
     caller = session.caller
     caller.require("videos")
     settings = session.settings
@@ -164,11 +156,13 @@ async def get_video_content(
     request: Request[Any, Any, Any],
     video_id: _VideoId,
     session: NamedDependency[Session],
-    variant: FromQuery[Literal["video", "thumbnail"]] = "video",
+    variant: FromQuery[Literal["video", "thumbnail", "spritesheet"]] = "video",
     index: Annotated[int, QueryParameter(ge=0, le=100, description="0: the video; N: `output.extra[]` result N")] = 0,
 ) -> Redirect | Stream:
     """Redirect to the provider's asset, renewing an expired or expiring link first, or stream it where the
-    provider serves it only with its credential (gateway/videos/assets.py)."""
+    provider serves it only with its credential (gateway/videos/assets.py). A variant the provider did not make
+    (no provider makes a spritesheet; some no thumbnail) is a 404 `variant_not_available` naming the variant and
+    the provider."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -179,9 +173,14 @@ async def get_video_content(
     if index > len(output.extra):
         raise InvalidRequest(f"video {job.id} has {len(output.extra)} extra result(s), not {index}", param="index")
     asset = output if index == 0 else output.extra[index - 1]  # `index` 1..N: the `output.extra[]` results
-    url = asset.video_url if variant == "video" else asset.thumbnail_url
+    url = {"video": asset.video_url, "thumbnail": asset.thumbnail_url}.get(variant)
     if url is None:
-        raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
+        raise NotFound(
+            f"{job.provider} made no {variant} for video {job.id}",
+            code="variant_not_available",
+            param="variant",
+            provider=job.provider,
+        )
     download = await assets.download(job, url)
     if download is not None:  # the provider serves it only with its credential: streamed, never redirected
         return Stream(
@@ -191,36 +190,12 @@ async def get_video_content(
 
 
 async def read_create(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if media_type in ("application/json", ""):
-            return msgspec.json.decode(await request.body(), type=CreateVideoBody), None
-        if media_type == "multipart/form-data":
-            return await _read_form(request, settings)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise from_validation(exc) from exc
-    raise UnsupportedMediaType(f"content type {media_type!r}: send application/json or multipart/form-data")
-
-
-async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
-    """The OpenAI SDK's multipart create: scalar fields plus an optional `input_reference` image file."""
-    form = await request.form()
-    fields: dict[str, str] = {}
-    upload: ImageData | None = None
-    for name, value in form.multi_items():
-        if name == "input_reference" and isinstance(value, UploadFile):
-            data = await value.read()
-            mime = (value.content_type or "").split(";")[0].strip().lower()
-            upload = image_data(data, mime, param="input_reference", max_bytes=settings.limits.max_image_bytes)
-        elif name == "input_reference":
-            raise InvalidRequest("`input_reference` must be an image file part", code="invalid_value", param=name)
-        elif name not in _FORM_FIELDS or not isinstance(value, str):
-            raise InvalidRequest(f"unknown field `{name}`", code="unknown_field", param=name)
-        elif name in fields:
-            raise InvalidRequest(f"field `{name}` given twice", code="invalid_value", param=name)
-        else:
-            fields[name] = value
-    return msgspec.convert(fields, CreateVideoBody, strict=False), upload
+    """The create body (gateway/api/bodies.py) and, in multipart, an optional `input_reference` image file."""
+    body, upload = await read_body(request, CreateVideoBody, file_field="input_reference")
+    if upload is None:
+        return body, None
+    max_bytes = settings.limits.max_image_bytes
+    return body, image_data(upload.data, upload.mime, param="input_reference", max_bytes=max_bytes)
 
 
 def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:

@@ -27,6 +27,7 @@ from providers.contract import (
     Output,
     UpstreamJob,
     UpstreamStatus,
+    VideoOperation,
 )
 from routing.router import RouteQuery
 
@@ -39,6 +40,19 @@ class ImageRef(msgspec.Struct, frozen=True, kw_only=True):
     digest: str | None = None
     size_bytes: int | None = None
     mime_type: str | None = None
+
+
+class SourceRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The source of a video-to-video job: a gateway video (its id and its provider's job id) or an upload (its
+    digest and size, never its bytes), and its length in seconds."""
+
+    operation: VideoOperation
+    seconds: int
+    video_id: str | None = None
+    provider: str | None = None
+    upstream_id: str | None = None
+    digest: str | None = None
+    size_bytes: int | None = None
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,11 +122,21 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     # Set once every terminal effect (slot release, settlement, webhook) has run; see gateway/videos/writer.py.
     finalized_at: float | None = None
     webhook: JobWebhook | None = None
+    source: SourceRef | None = None
     version: int = 1
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def output_seconds(self) -> int | None:
+        """The length of the video it makes: an extension's is its source's plus the seconds it added (and
+        billed); every other job's is what it billed."""
+        source = self.source
+        if self.seconds is None or source is None or source.operation != "extend":
+            return self.seconds
+        return source.seconds + self.seconds
 
 
 class TerminalEffect(Protocol):
@@ -167,7 +191,7 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
         completed_at=None if job.completed_at is None else int(job.completed_at),
         expires_at=None if output is None else output.expires_at,
         prompt=job.prompt,
-        seconds=None if job.seconds is None else str(job.seconds),
+        seconds=None if job.output_seconds is None else str(job.output_seconds),
         size=job.size,
         output=None
         if output is None
@@ -211,4 +235,6 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
         warnings=list(job.warnings),
         metadata=job.metadata,
         webhook=None if job.webhook is None else VideoWebhook(url=job.webhook.url),
+        remixed_from_video_id=None if job.source is None else job.source.video_id,
+        operation=None if job.source is None else job.source.operation,
     )

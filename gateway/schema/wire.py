@@ -124,6 +124,48 @@ class VideoExtraOutput(msgspec.Struct, kw_only=True):
     thumbnail_url: str | None
 
 
+class SourceRefBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A completed gateway video of the caller's team, by id (the OpenAI SDK's `{"id": ...}`)."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class RemixVideoBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /v1/videos/{id}/remix`: the source video again, as `prompt` now says (it keeps its length). `model`
+    defaults to `auto`: routing picks among the offerings that take the operation."""
+
+    prompt: _Prompt
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    routing: RoutingBody | None = None
+    webhook: WebhookBody | None = None
+    metadata: dict[_MetaKey, _MetaValue] = {}
+
+
+class EditVideoBody(RemixVideoBody, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /v1/videos/edits`: `video` is `{"id": ...}` in JSON; in multipart, an uploaded MP4 file part (or a
+    `video[id]` field)."""
+
+    video: SourceRefBody | None = None
+
+
+class ExtendVideoBody(EditVideoBody, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`POST /v1/videos/extensions`: `seconds` are the seconds added to the source, 1-120 (the SDK documents 4, 8,
+    12, 16, 20 and sends them as strings; routing decides which lengths an offering takes)."""
+
+    seconds: (
+        Annotated[int, msgspec.Meta(ge=1, le=120)]
+        | Annotated[str, msgspec.Meta(pattern="^[1-9][0-9]?$|^1[01][0-9]$|^120$")]
+    )
+
+
+class Character(msgspec.Struct, kw_only=True):
+    """OpenAI's character object; never produced while no provider offers characters."""
+
+    id: str | None
+    created_at: int
+    name: str | None
+
+
 class VideoOutput(msgspec.Struct, kw_only=True):
     video_url: str
     thumbnail_url: str | None
@@ -200,6 +242,10 @@ class Video(msgspec.Struct, kw_only=True):
     warnings: list[str]
     metadata: dict[str, str]
     webhook: VideoWebhook | None = None
+    # Video-to-video: the gateway video this one was made from (OpenAI's field, set for edits and extensions
+    # too), and what was done to it.
+    remixed_from_video_id: str | None = None
+    operation: Literal["remix", "edit", "extend"] | None = None
 
 
 class VideoList(msgspec.Struct, kw_only=True):

@@ -22,7 +22,7 @@ from gateway.schema.job import Attempt, VideoJob, fail, job_error
 from gateway.upstreams import Upstream
 from gateway.usage.admission import Admission
 from gateway.videos.writer import JobWriter
-from providers.contract import ErrorClass, Failure, ImageData, UpstreamError, UpstreamJob
+from providers.contract import ErrorClass, Failure, ImageData, UpstreamError, UpstreamJob, VideoData
 from routing.planner import Planner
 from routing.router import Candidate, RouteQuery, UnknownModel
 
@@ -353,12 +353,15 @@ def _submit_failure(last: UpstreamError | None, attempts: list[Attempt], *, fail
 
 def replay_of(query: RouteQuery, *, max_attempts: int) -> RouteQuery | None:
     """What a job record keeps to plan its request again: the route query when it can be kept whole and may be
-    needed. A request carrying inline image bytes is not kept (the record holds digests, never image bytes),
-    so such a job fails over at submit but not after acceptance."""
+    needed. A request carrying inline image, watermark or source video bytes is not kept (the record holds
+    digests, never their bytes), so such a job fails over at submit but not after acceptance."""
     overlay = query.request.watermark_overlay
+    source = query.request.video_input
     inline = any(isinstance(image, ImageData) for image in query.request.images)
     if max_attempts < 2 or inline or (overlay is not None and overlay.image is not None):
         return None
+    if source is not None and isinstance(source.video, VideoData):
+        return None  # an uploaded source video: its bytes are not kept either
     return query
 
 

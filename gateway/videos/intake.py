@@ -11,8 +11,8 @@ import msgspec
 
 from gateway.config import LimitsSettings
 from gateway.errors import InvalidRequest, PayloadTooLarge
-from gateway.schema.job import ImageRef, JobWebhook
-from gateway.schema.wire import CreateVideoBody, ImageBody, SceneBody, WatermarkOverlayBody
+from gateway.schema.job import ImageRef, JobWebhook, SourceRef
+from gateway.schema.wire import CreateVideoBody, ImageBody, RoutingBody, SceneBody, WatermarkOverlayBody
 from providers.contract import (
     Audio,
     ContentCredentials,
@@ -57,6 +57,8 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     webhook: JobWebhook | None = None
     # `routing.max_attempts`: providers this request may be sent to in all; None means `[failover] max_attempts`.
     max_attempts: int | None = None
+    # A video-to-video request's source, recorded on the job (gateway/videos/sources.py).
+    source: SourceRef | None = None
 
 
 def normalize(
@@ -101,20 +103,26 @@ def normalize(
         temporary_output=body.temporary_output,
         camera_fixed=body.camera_fixed,
     )
-    routing = body.routing
-    query = RouteQuery(
+    query = route_query(model, request, body.routing, best_effort=body.best_effort)
+    prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
+    max_attempts = body.routing.max_attempts if body.routing else None
+    return Intake(query=query, images=tuple(refs), prompt=prompt, max_attempts=max_attempts)
+
+
+def route_query(
+    model: str, request: GenerationRequest, routing: RoutingBody | None, *, best_effort: bool = False
+) -> RouteQuery:
+    """What the router is asked: the request and the body's `routing` preferences."""
+    return RouteQuery(
         model=model,
         request=request,
-        best_effort=body.best_effort,
+        best_effort=best_effort,
         allow_providers=tuple(routing.providers) if routing else (),
         exclude_providers=tuple(routing.exclude) if routing else (),
         max_cost_micros=usd_to_micros(routing.max_cost_usd) if routing and routing.max_cost_usd else None,
         strategy=routing.strategy if routing else None,
         allow_fallbacks=routing.allow_fallbacks if routing else True,
     )
-    prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
-    max_attempts = routing.max_attempts if routing else None
-    return Intake(query=query, images=tuple(refs), prompt=prompt, max_attempts=max_attempts)
 
 
 def _watermark_overlay(

@@ -98,6 +98,8 @@ def _refuse_unsupported(request: GenerationRequest, schema: InputSchema) -> None
         raise _invalid("music is not supported")
     if request.watermark is not None:
         raise _invalid("the watermark cannot be controlled")
+    if request.extras:
+        raise _invalid(f"not supported: {', '.join(request.extras)}")
     if request.seed is not None and not schema.seed:
         raise _invalid("this model takes no seed")
     if request.enhance_prompt and schema.prompt_expansion_field is None:

@@ -10,6 +10,7 @@ from providers.nanogpt.translate import (
     parse_balance,
     parse_status,
     parse_submit,
+    source_link,
 )
 from providers.nanogpt.wire import SIZE_TOKENS, SLUG, ModelRule
 
@@ -26,4 +27,5 @@ __all__ = [
     "parse_balance",
     "parse_status",
     "parse_submit",
+    "source_link",
 ]

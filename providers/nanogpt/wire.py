@@ -7,6 +7,9 @@ from typing import Literal
 
 import msgspec
 
+# Source videos sent inline (`videoDataUrl`): the docs page's "API uploads ≤4 MB" (§4.3) [inference: seed 003 gives
+# no video size; images have no cap, since seed 003 recommends `imageDataUrl` for files larger than 4 MB].
+MAX_SOURCE_VIDEO_BYTES = 4 * 1024 * 1024
 SLUG = "nanogpt"
 SUBMIT_PATH = "/api/generate-video"  # §4.2; settings.base_url is the host root
 STATUS_PATH = "/api/video/status"  # §4.2 unified status: `?requestId=` (alias `runId=`)

@@ -110,6 +110,13 @@ def _refuse_unsupported(request: GenerationRequest, settings: ProviderSettings) 
         (request.music is not None and request.music.enabled, "music is not supported"),
         (request.enhance_prompt, "prompt enhancement is not supported"),
         (request.watermark is not None, "the watermark cannot be controlled per request"),
+        (request.watermark_overlay is not None or request.content_credentials is not None, "no overlay or credentials"),
+        (request.upscale, "upscaling is not supported"),
+        (request.results != 1, "one result per call"),
+        (request.temporary_output or request.camera_fixed is not None, "output and camera options are not supported"),
+        (request.upstream_variant is not None, "no sub-model selector (the model map is `upstream_model`)"),
+        # remix, edits and extensions exist in the API but are not built in this adapter: routed elsewhere
+        (request.video_input is not None, "video input (remix, edit, extend) is not supported by this adapter"),
     )
     for refused, message in refusals:
         if refused:

@@ -96,6 +96,8 @@ def _refuse_unsupported(request: GenerationRequest, options: VeoOptions) -> None
         raise _invalid("prompt enhancement cannot be asked for per request")
     if request.watermark is not None:
         raise _invalid("the watermark (SynthID) cannot be controlled")
+    if request.extras:
+        raise _invalid(f"not supported: {', '.join(request.extras)}")
     if request.seed is not None and options.api == "gemini":
         raise _invalid("the Gemini API documents no seed for Veo (Vertex AI does)")  # [inference] refused, not sent
     audio = request.audio

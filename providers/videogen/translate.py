@@ -15,6 +15,7 @@ from providers.contract import (
     Image,
     ImageData,
     ImageUrl,
+    InlineMedia,
     InvalidUpstreamRequest,
     Operation,
     Output,
@@ -25,6 +26,8 @@ from providers.contract import (
     UpstreamProtocolError,
     UpstreamStatus,
     UpstreamUnavailable,
+    Video,
+    VideoData,
 )
 from providers.transport import decode_reply
 from providers.videogen.errors import classify_error, classify_failure
@@ -58,6 +61,7 @@ class UploadPlan(msgspec.Struct, frozen=True, kw_only=True):
 
     start_frame: ImageData | None = None
     references: tuple[ImageData, ...] = ()
+    video: Video | None = None  # a link is fetched by the shell first (providers/source_video.py), then uploaded
 
 
 def _invalid(message: str) -> InvalidUpstreamRequest:
@@ -82,12 +86,25 @@ def _check_shape(request: GenerationRequest) -> None:
         raise _invalid("there is no negative prompt field")
     if scene.end_image is not None:
         raise _invalid("there is no last-frame input (providers.md §2.9)")
+    if request.video_input is not None:
+        _check_source(request)
+        return  # a restyle keeps its source's length: no durationSeconds is sent
     seconds = {s for s in (request.seconds, scene.seconds) if s is not None}
     if len(seconds) > 1:
         raise _invalid(f"the request asks for {request.seconds}s but its scene for {scene.seconds}s")
     low, high = DURATION_RANGE_S
     if seconds and not low <= min(seconds) <= high:
         raise _invalid(f"durationSeconds must be {low}-{high}, not {min(seconds)}")
+
+
+def _check_source(request: GenerationRequest) -> None:
+    """seed 001 `videoFileId`: "the model restyles or transforms the input video"; there is no extend."""
+    source = request.video_input
+    assert source is not None
+    if source.operation == "extend":
+        raise _invalid("a video can be restyled (videoFileId), not extended")
+    if request.images:
+        raise _invalid("a source video cannot be sent with images")
 
 
 def _check_options(request: GenerationRequest) -> None:
@@ -127,20 +144,23 @@ def plan_uploads(request: GenerationRequest) -> UploadPlan:
     return UploadPlan(
         start_frame=None if start is None else _data(start, "start frame"),
         references=tuple(_data(image, "reference image") for image in request.reference_images),
+        video=None if request.video_input is None else request.video_input.video,
     )
 
 
-def build_upload(image: ImageData, settings: ProviderSettings, *, display_name: str) -> HttpCall:
-    """Step 1 of the upload flow: create a temporary IMAGE file (providers.md §2.11)."""
-    body = {"displayName": display_name, "type": "IMAGE", "isTemporary": True}
+def build_upload(media: InlineMedia, settings: ProviderSettings, *, display_name: str) -> HttpCall:
+    """Step 1 of the upload flow: create a temporary IMAGE (or VIDEO, a source to restyle) file (providers.md
+    §2.11)."""
+    kind = "VIDEO" if isinstance(media, VideoData) else "IMAGE"
+    body = {"displayName": display_name, "type": kind, "isTemporary": True}
     return HttpCall(method="POST", path=UPLOAD_PATH, operation=Operation.UPLOAD, json=body, headers=_auth(settings))
 
 
-def build_put(ticket: UploadTicket, image: ImageData) -> HttpCall:
+def build_put(ticket: UploadTicket, media: InlineMedia) -> HttpCall:
     """Step 2: the raw bytes to the presigned URL, with NO Authorization header (providers.md §2.2)."""
-    headers = {"Content-Type": image.mime_type}
+    headers = {"Content-Type": media.mime_type}
     return HttpCall(
-        method="PUT", path=ticket.upload_url, operation=Operation.UPLOAD_PUT, content=image.data, headers=headers
+        method="PUT", path=ticket.upload_url, operation=Operation.UPLOAD_PUT, content=media.data, headers=headers
     )
 
 
@@ -161,9 +181,15 @@ def _aspect_ratio(request: GenerationRequest) -> dict[str, int] | None:
 
 def _file_fields(request: GenerationRequest, files: UploadedFiles) -> dict[str, object]:
     plan = plan_uploads(request)
-    if (plan.start_frame is None) != (files.start_frame is None) or len(plan.references) != len(files.references):
-        raise _invalid("its images must be uploaded first (plan_uploads), one file id per image")
+    if (
+        (plan.start_frame is None) != (files.start_frame is None)
+        or len(plan.references) != len(files.references)
+        or (plan.video is None) != (files.video is None)
+    ):
+        raise _invalid("its images and source video must be uploaded first (plan_uploads), one file id each")
     fields: dict[str, object] = {}
+    if files.video is not None:
+        fields["videoFileId"] = files.video  # seed 001: "the model restyles or transforms the input video"
     if files.start_frame is not None:
         fields["startFrameFileId"] = files.start_frame  # the opening frame (videogen-mcp contract)
     if files.references:
@@ -177,8 +203,10 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings, files: 
     if (ratio := _aspect_ratio(request)) is not None:
         body["aspectRatio"] = ratio
     # `durationSeconds` is not in seed 001: sent only when routing set a length, which it does only for an offering
-    # whose catalogue entry turns `seconds_control` on (providers.md §2.3: the vendor's MCP contract takes it).
-    if (seconds := request.seconds or request.scenes[0].seconds) is not None:
+    # whose catalogue entry turns `seconds_control` on (providers.md §2.3: the vendor's MCP contract takes it); never
+    # for a source video, whose length the source decides.
+    seconds = request.seconds or request.scenes[0].seconds
+    if seconds is not None and request.video_input is None:
         body["durationSeconds"] = seconds
     if request.audio is not None:
         body["generateAudio"] = request.audio.enabled

@@ -97,7 +97,9 @@ class UploadTicket(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UploadedFiles(msgspec.Struct, frozen=True, kw_only=True):
-    """The processed file ids of a request's images: its start frame and its reference images, in order."""
+    """The processed file ids of a request's uploads: its start frame, its reference images (in order) and its
+    source video."""
 
     start_frame: str | None = None
     references: tuple[str, ...] = ()
+    video: str | None = None

@@ -69,6 +69,8 @@ def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
 
 def _refuse_unsupported(request: GenerationRequest) -> None:
     """What seed 002 has no field for: refused, so nothing is dropped silently."""
+    if request.video_input is not None:
+        raise _invalid("there is no source-video input")
     if request.multi_scene or len(request.scenes) != 1:
         raise _invalid("one prompt per video; multi-scene is not supported")
     scene = request.scenes[0]

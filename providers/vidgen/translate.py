@@ -91,6 +91,8 @@ def _scene(scene: Scene) -> dict[str, object]:
 
 
 def _check_unsupported(request: GenerationRequest) -> None:
+    if request.video_input is not None:
+        raise _invalid("there is no source-video input (seed 000 takes frames only)")
     if request.seed is not None:
         raise _invalid("seed is not supported")
     if request.results != 1 or request.upstream_variant is not None:

@@ -191,6 +191,27 @@ async def test_json_and_multipart_forms_of_one_request_share_a_key(
     assert await submits(emulator) == 1
 
 
+async def test_json_and_bracketed_multipart_with_gateway_fields_share_a_key(
+    client: httpx.AsyncClient, emulator: httpx.AsyncClient
+) -> None:
+    """Metadata, routing and audio in the SDK's bracketed form keys fingerprint as the same JSON body does."""
+    body = {**BODY, "metadata": {"project": "x"}, "routing": {"providers": ["vidgen"], "max_cost_usd": 1.5}}
+    first = await client.post("/v1/videos", json={**body, "audio": {"enabled": True}}, headers=keyed("order-7"))
+    fields = [
+        *((name, (None, value)) for name, value in BODY.items()),
+        ("metadata[project]", (None, "x")),
+        ("routing[providers][]", (None, "vidgen")),
+        ("routing[max_cost_usd]", (None, "1.5")),
+        ("audio[enabled]", (None, "true")),
+    ]
+    form = await client.post("/v1/videos", files=fields, headers=keyed("order-7"))
+
+    assert form.status_code == 202, form.text
+    assert form.headers["idempotent-replayed"] == "true"
+    assert form.json()["id"] == first.json()["id"]
+    assert await submits(emulator) == 1
+
+
 @pytest.mark.parametrize("key", ["x" * 256, "has space", "tab\there", ""])
 async def test_malformed_keys_are_refused(client: httpx.AsyncClient, key: str) -> None:
     """A key that is too long, empty or not printable ASCII is a 400 naming the header, before any work."""
@@ -301,7 +322,7 @@ async def test_a_key_whose_record_failed_after_the_create_is_recorded_once_the_s
 
     creates = IdempotentCreates(service=Service(), keys=_CompleteFailsOnce(), claim_ttl_s=0.5)
     caller = Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"}))
-    intake = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None)
+    intake = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None, source=None)
     first, replayed = await creates.create(caller, intake, metadata={}, idempotency_key="k1")
     assert not replayed
     await asyncio.sleep(0.7)  # past the claim's lease: only a recorded key still leads to the job

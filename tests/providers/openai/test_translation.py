@@ -132,6 +132,9 @@ def test_url_start_frame_is_an_image_url_reference() -> None:
         ({"enhance_prompt": True}, "enhancement"),
         ({"watermark": False}, "watermark"),
         ({"reference_images": (ImageUrl(url="https://images.example.com/a.png"),)}, "reference images"),
+        ({"upscale": True}, "upscaling"),
+        ({"results": 2}, "one result"),
+        ({"camera_fixed": True}, "camera"),
     ],
 )
 def test_fields_the_api_lacks_are_refused(changes: dict[str, Any], named: str) -> None:

@@ -310,7 +310,7 @@ async def test_daily_cap_answers_429_until_midnight_utc() -> None:
 # --------------------------------------------------------------------------------------------- catalogue
 
 
-async def test_video_models_lists_the_six_models_in_the_catalogue_shape(client: httpx.AsyncClient) -> None:
+async def test_video_models_lists_the_eight_models_in_the_catalogue_shape(client: httpx.AsyncClient) -> None:
     """§4.9 without auth: a list of model objects with architecture, pricing, capabilities and parameters."""
     body = (await client.get("/api/v1/video-models", params={"detailed": "true"})).json()
     ids = [model["id"] for model in body["data"]]
@@ -319,10 +319,12 @@ async def test_video_models_lists_the_six_models_in_the_catalogue_shape(client: 
         "veo3-1-video",
         "kling-v25-turbo-pro",
         "wan-wavespeed-25",
+        "wan-wavespeed-25-extend",
+        "runwayml-gen4-aleph",
         "seedance-video",
         "lightricks-ltx-2-fast",
     ]
-    assert (body["object"], body["meta"]["count"]) == ("list", 6)
+    assert (body["object"], body["meta"]["count"]) == ("list", 8)
     sora = body["data"][0]
     assert set(sora) >= {"id", "object", "name", "architecture", "pricing", "capabilities", "supported_parameters"}
     assert sora["pricing"] == {"currency": "USD", "per_second": 0.1}
