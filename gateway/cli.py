@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("openapi", help="print the OpenAPI document").add_argument(
         "--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
     )
+    check = commands.add_parser("check", help="check a config file and what it needs (env, Redis, providers)")
+    check.add_argument("--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+    check.add_argument("--json", action="store_true", help="print the findings as JSON (for CI)")
     commands.add_parser("new-key", help="print a new client key and the sha256 to put in the config")
     routing = commands.add_parser("routing", help="routing tools").add_subparsers(dest="routing", required=True)
     explain = routing.add_parser("explain", help="the plan a running gateway makes for a create body")
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 return _explain(args)
             case "usage":
                 return _usage(args)
+            case "check":
+                return _check(args.config, as_json=args.json)
             case _:
                 key = new_key()
                 print(json.dumps({"key": key, "sha256": digest(key)}, indent=2))
@@ -164,6 +169,22 @@ def _openapi(config: str) -> int:
     app: Litestar = create_app(settings, keyring=KeyRing({}), run_poller=False)
     sys.stdout.write(render_openapi(app))
     return 0
+
+
+def _check(config: str, *, as_json: bool) -> int:
+    """Every finding of `gateway.checks`; exit 1 when one failed."""
+    import asyncio
+
+    import msgspec
+
+    from gateway.checks import render_text, run_checks
+
+    report = asyncio.run(run_checks(config))
+    if as_json:
+        print(msgspec.json.format(msgspec.json.encode(report).decode()))
+    else:
+        sys.stdout.write(render_text(report))
+    return 0 if report.ok else 1
 
 
 def _explain(args: argparse.Namespace) -> int:

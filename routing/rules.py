@@ -43,7 +43,9 @@ class Weights(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """How the `balanced` strategy trades cost against speed."""
 
     cost: _Weight = 1.0
+    """The weight of the estimated cost under `balanced`."""
     speed: _Weight = 1.0
+    """The weight of the observed time to complete under `balanced`."""
 
     def __post_init__(self) -> None:
         if not (self.cost or self.speed):
@@ -54,16 +56,22 @@ class ProviderRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Per provider: `enabled = false` takes it out; `drain = true` takes no new jobs but follows existing ones."""
 
     enabled: bool = True
+    """`false` takes the provider out of routing for new jobs."""
     drain: bool = False
+    """`true` takes no new jobs but follows the provider's existing ones."""
     weight: _Weight = 1.0
+    """Validated, but no ranking strategy reads it yet."""
 
 
 class Match(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Every condition given must hold; an empty condition matches anything."""
 
     teams: tuple[_Name, ...] = ()
+    """The rule applies to these teams only; empty, any team."""
     models: tuple[_Name, ...] = ()
+    """The rule applies to these canonical models only; empty, any model."""
     metadata: dict[_Name, str] = {}
+    """The rule applies when the request's `metadata` has every one of these key/value pairs."""
 
     def holds(self, *, team: str, model: str, metadata: Mapping[str, str]) -> bool:
         if self.teams and team not in self.teams:
@@ -75,20 +83,33 @@ class Match(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 class Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: _RuleName
+    """The rule's name, unique, shown by `POST /v1/routing/explain`."""
     match: Match = Match()
+    """When the rule applies; every condition given must hold."""
     strategy: Strategy | None = None
+    """Replaces the strategy for matching requests."""
     allow: tuple[_Name, ...] = ()
+    """Only these providers (narrows what earlier rules allowed)."""
     deny: tuple[_Name, ...] = ()
+    """Never these providers (adds to what earlier rules denied)."""
     order: tuple[_Name, ...] = ()
+    """The provider order for the `priority` strategy."""
     max_cost_usd: _CapUSD | None = None
+    """A cap on a job's estimated cost; offerings above it are left out (a later rule can only lower it)."""
     stop: bool = True
+    """Stop at this rule when it matches; `false` goes on to the next matching rules."""
 
 
 class RoutingRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     default_strategy: Strategy = "cheapest"
+    """How candidates are ranked: `cheapest` (estimated cost), `fastest` (observed time to complete), `balanced`
+    (weighted, see `weights`), `priority` (ops order)."""
     weights: Weights = Weights()
+    """How `balanced` trades cost against speed."""
     providers: dict[_Name, ProviderRule] = {}
+    """Per provider slug: enable, drain."""
     rules: tuple[Rule, ...] = ()
+    """Ordered rules by team, model and metadata, applied in file order until one with `stop`."""
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
