@@ -25,6 +25,7 @@ from routing.rules import validate as validate_rules
 
 Scope = Literal["videos", "usage", "admin"]
 _Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+_HeaderName = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9-]{1,64}$")]
 
 
 class ConfigError(Exception):
@@ -76,6 +77,14 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     docs/providers.md for each provider's production URL."""
     api_key_env: str
     """The environment variable holding the provider API key (never the key itself)."""
+    adapter: str | None = None
+    """The adapter kind when it differs from the provider's name: a generic kind (`openai`, any service speaking
+    OpenAI's `/v1/videos`) may serve several providers, each under a name of its own; unset, the name itself."""
+    key_header: _HeaderName | None = None
+    """Generic adapters only: the header carrying the key; unset or `Authorization`, `Bearer <key>`; any other
+    (Azure's `api-key`) carries the bare key."""
+    query: dict[str, str] = {}
+    """Generic adapters only: query parameters sent on every call (Azure's `api-version`)."""
     enabled: bool = True
     """`false` takes the provider out of routing at start-up (its jobs already accepted are still followed)."""
     timeout_s: _Seconds = 30.0

@@ -460,6 +460,12 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True):
     timeout_s: float = 30.0
     # Adapter-specific settings (`[providers.<slug>.options]`), decoded and validated by the adapter itself.
     options: dict[str, str] = {}
+    # For adapter kinds configured under several slugs (the generic OpenAI-compatible one): the configured slug,
+    # the header that carries the key (None or `Authorization` -> `Bearer <key>`, any other -> the bare key, as
+    # Azure's `api-key`) and query parameters sent on every call (Azure's `api-version`). Other adapters ignore them.
+    name: str | None = None
+    key_header: str | None = None
+    query: dict[str, str] = {}
 
 
 class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
