@@ -1,6 +1,7 @@
-"""The OpenAPI document (litestar's, plus what litestar cannot see: the create body, which the route reads itself as
-JSON or multipart; each operation's error replies in the gateway's envelope; tags) and the interactive reference at
-`/docs`, whose Swagger UI assets the gateway serves itself from an installed package, so the page works offline."""
+"""The OpenAPI document (litestar's, plus what litestar cannot see: the bodies of routes that read their body
+themselves, the admin writes' decoded with the config file's structs; each operation's error replies in the
+gateway's envelope; tags; examples) and the interactive reference at `/docs`, whose Swagger UI assets the gateway
+serves itself from an installed package, so the page works offline."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import JSONBody
 from litestar.static_files import create_static_files_router
 
+from gateway.control.keys import KeyCreate
 from gateway.errors import (
     Conflict,
     ContentPolicy,
@@ -41,6 +43,8 @@ from gateway.errors import (
     NoProviderAvailable,
     NotFound,
     PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
     QuotaExceeded,
     RateLimited,
     StoreUnavailable,
@@ -61,6 +65,8 @@ from gateway.schema.wire import (
     VideoDeleted,
     VideoList,
 )
+from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
+from routing.rules import ProviderRule, RoutingRules
 
 DOCS_ASSETS = "/docs/assets"
 
@@ -85,6 +91,10 @@ _CREATES: _Errors = (
     UpstreamTimedOut,
     StoreUnavailable,
 )
+
+# The control plane's reads and its versioned writes (`If-Match`: 428 without it, 412 on a stale version).
+_ADMIN_READ: _Errors = (*_KEYED, StoreUnavailable)
+_ADMIN_WRITE: _Errors = (*_BODY, PreconditionFailed, PreconditionRequired, StoreUnavailable)
 
 # The error replies of each operation, by operation id: what its handler and everything it calls can raise (see
 # gateway/errors.py). A new route adds one line; tests/gateway/api/test_openapi.py fails for an operation missing
@@ -113,6 +123,26 @@ OPERATION_ERRORS: dict[str, _Errors] = {
     "reloadRoutingRules": (*_KEYED, Conflict),
     "healthz": _ANY,
     "readyz": (*_ANY, StoreUnavailable),
+    # The control plane (gateway/api/admin.py declares its own statuses next to each route; these add the rest).
+    "adminGetRouting": _ADMIN_READ,
+    "adminRoutingHistory": _ADMIN_READ,
+    "adminGetProvider": (*_ADMIN_READ, NotFound),
+    "adminGetQuotas": _ADMIN_READ,
+    "adminQuotasHistory": _ADMIN_READ,
+    "adminGetTeam": _ADMIN_READ,
+    "adminListKeys": _ADMIN_READ,
+    "adminAudit": _ADMIN_READ,
+    "adminReplicas": _ADMIN_READ,
+    "adminPreviewRouting": (*_BODY, StoreUnavailable),
+    "adminPutRouting": _ADMIN_WRITE,
+    "adminRollbackRouting": (*_ADMIN_WRITE, NotFound),
+    "adminPutProvider": (*_ADMIN_WRITE, NotFound),
+    "adminPutQuotas": _ADMIN_WRITE,
+    "adminRollbackQuotas": (*_ADMIN_WRITE, NotFound),
+    "adminPutTeam": _ADMIN_WRITE,
+    "adminCreateKey": (*_BODY, Conflict, StoreUnavailable),
+    "adminRevokeKey": (*_ADMIN_READ, NotFound, Conflict),
+    "adminRotateKey": (*_BODY, NotFound, Conflict, StoreUnavailable),
 }
 
 TAGS = {
@@ -285,6 +315,30 @@ def _add_examples(operation: Operation) -> None:
         reply.content["application/json"].example = example
 
 
+class _RollbackDoc(msgspec.Struct, kw_only=True):
+    version: int
+
+
+class _PreviewDoc(msgspec.Struct, kw_only=True):
+    routing: RoutingRules
+    request: CreateVideoBody
+    team: str | None = None
+
+
+# Each admin write's body, documented from msgspec's JSON schema (litestar's generator cannot hash the dict
+# defaults of the config structs).
+_ADMIN_BODIES: tuple[tuple[str, str, type[msgspec.Struct]], ...] = (
+    ("/v1/admin/routing", "put", RoutingRules),
+    ("/v1/admin/routing/rollback", "post", _RollbackDoc),
+    ("/v1/admin/quotas/rollback", "post", _RollbackDoc),
+    ("/v1/admin/routing/preview", "post", _PreviewDoc),
+    ("/v1/admin/providers/{slug}", "put", ProviderRule),
+    ("/v1/admin/quotas", "put", QuotaSettings),
+    ("/v1/admin/teams/{team}", "put", QuotaLimits),
+    ("/v1/admin/keys", "post", KeyCreate),
+)
+
+
 def render_openapi(app: Litestar) -> str:
     """The document as committed in openapi/openapi.json: indented, sorted keys, sets as sorted lists."""
 
@@ -308,6 +362,7 @@ def patch_openapi(app: Litestar) -> None:
         components.schemas.setdefault(name, component)
     for struct in _strict_structs([body for body, _, _ in BODIES.values()]):
         components.schemas[struct.__name__].additional_properties = False
+    _document_admin_bodies(schema.paths or {}, components.schemas)
     for path, item in (schema.paths or {}).items():
         for operation in _operations(item):
             operation.tags = [next(tag for prefix, tag in _TAG_BY_PREFIX if path.startswith(prefix))]
@@ -363,6 +418,20 @@ def _body(json_body: RequestBody, form: str | None, file_part: str | None) -> Re
     return RequestBody(required=True, content=content)
 
 
+def _document_admin_bodies(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    refs, definitions = msgspec.json.schema_components(
+        [body for _, _, body in _ADMIN_BODIES], ref_template="#/components/schemas/{name}"
+    )
+    for name, definition in definitions.items():
+        schemas.setdefault(name, definition)  # plain JSON Schema; the renderer passes dicts through
+    for (path, method, _), ref in zip(_ADMIN_BODIES, refs, strict=True):
+        served = getattr(paths[path], method, None)
+        if served is None:
+            raise RuntimeError(f"could not document {method.upper()} {path}")
+        media = OpenAPIMediaType(schema=Reference(ref=ref["$ref"]))
+        served.request_body = RequestBody(required=True, content={"application/json": media})
+
+
 def _operations(item: PathItem) -> list[Operation]:
     methods = (item.get, item.put, item.post, item.delete, item.patch)
     return [operation for operation in methods if operation is not None]
@@ -375,8 +444,11 @@ def _document_errors(operation: Operation) -> None:
     responses = operation.responses or {}
     for status in sorted({error.status_code for error in errors}):
         classes = [error for error in errors if error.status_code == status]
+        declared = responses.get(str(status))
+        # A route that declares a status in the envelope next to its handler keeps its own description.
+        kept = declared.description if isinstance(declared, OpenAPIResponse) and _is_envelope(declared) else None
         responses[str(status)] = OpenAPIResponse(
-            description=_describe(classes),
+            description=kept or _describe(classes),
             content={
                 "application/json": OpenAPIMediaType(
                     schema=Reference(ref="#/components/schemas/ErrorEnvelope"),
@@ -385,6 +457,11 @@ def _document_errors(operation: Operation) -> None:
             },
         )
     operation.responses = responses
+
+
+def _is_envelope(response: OpenAPIResponse) -> bool:
+    media = (response.content or {}).get("application/json")
+    return media is not None and isinstance(media.schema, Reference) and media.schema.ref.endswith("/ErrorEnvelope")
 
 
 def _describe(classes: list[type[GatewayError]]) -> str:
