@@ -267,9 +267,12 @@ def test_reply_examples_are_whole_videos(document: dict[str, Any], operation_id:
         *("SourceRefBody", "PromptEnhanceBody", "EnhancedPrompt", "Video", "VideoOutput", "VideoExtraOutput"),
         *("VideoError", "VideoUsage", "VideoRouting", "RoutingAttempt", "VideoWebhook", "VideoList", "VideoDeleted"),
         *("WebhookDeliveryView", "WebhookAttemptView", "Character", "Health", "ErrorEnvelope", "ErrorBody"),
+        *("ModelList", "ModelView", "OfferingView", "UsageReport", "UsageRow", "RecordList", "RecordRow"),
+        *("BudgetView", "BudgetRow"),
     ],
 )
-def test_every_field_of_the_video_wire_is_described(document: dict[str, Any], component: str) -> None:
-    """Each field of the create bodies, the Video and the error envelope carries a description."""
+def test_every_field_of_the_client_wire_is_described(document: dict[str, Any], component: str) -> None:
+    """Each field of the create bodies, the Video, the error envelope, the models and the finance reports carries a
+    description."""
     properties = document["components"]["schemas"][component]["properties"]
     assert [name for name, field in properties.items() if not field.get("description")] == []
