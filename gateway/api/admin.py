@@ -67,8 +67,11 @@ class Versioned(msgspec.Struct, kw_only=True):
     """A document (or one entry of it) with the document's version, which is also the reply's `ETag`."""
 
     kind: str
+    """The document: `routing`, `quotas` or `keys`."""
     version: int
+    """The document's version (also the reply's `ETag`; send it back as `If-Match` to change it)."""
     value: Any
+    """The document, or the one entry asked for (null when there is none)."""
 
 
 class RollbackBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -85,7 +88,9 @@ class PreviewBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 class Preview(msgspec.Struct, kw_only=True):
     active: Explanation
+    """The plan under the routing table in force."""
     proposed: Explanation
+    """The plan under the proposed table (nothing is applied)."""
 
 
 class RevisionView(msgspec.Struct, kw_only=True):
@@ -108,7 +113,9 @@ class AuditView(msgspec.Struct, kw_only=True):
 
 class Listing(msgspec.Struct, kw_only=True):
     object: str = "list"
+    """Always `list`."""
     data: list[Any]
+    """The items."""
 
 
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:

@@ -32,6 +32,7 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import JSONBody
 from litestar.static_files import create_static_files_router
 
+from gateway.config_reference import field_descriptions
 from gateway.control.keys import KeyCreate
 from gateway.errors import (
     Conflict,
@@ -317,12 +318,16 @@ def _add_examples(operation: Operation) -> None:
 
 class _RollbackDoc(msgspec.Struct, kw_only=True):
     version: int
+    """The earlier version to restore, as a new version."""
 
 
 class _PreviewDoc(msgspec.Struct, kw_only=True):
     routing: RoutingRules
+    """The proposed `[routing]` table, as `PUT /v1/admin/routing` takes it."""
     request: CreateVideoBody
+    """A create body, as `POST /v1/videos` takes it."""
     team: str | None = None
+    """Evaluate the rules as this team (default: the caller's)."""
 
 
 # Each admin write's body, documented from msgspec's JSON schema (litestar's generator cannot hash the dict
@@ -363,6 +368,7 @@ def patch_openapi(app: Litestar) -> None:
     for struct in _strict_structs([body for body, _, _ in BODIES.values()]):
         components.schemas[struct.__name__].additional_properties = False
     _document_admin_bodies(schema.paths or {}, components.schemas)
+    _describe_fields(components.schemas)
     for path, item in (schema.paths or {}).items():
         for operation in _operations(item):
             operation.tags = [next(tag for prefix, tag in _TAG_BY_PREFIX if path.startswith(prefix))]
@@ -376,6 +382,45 @@ def patch_openapi(app: Litestar) -> None:
                 _add_csv(operation)
             _document_redirects(operation)
             _add_examples(operation)
+
+
+def _describe_fields(schemas: dict[str, Any]) -> None:
+    """A field with no `Meta(description=...)` takes its attribute docstring (the string under the field, as the
+    configuration reference reads it), so structs shared with the config file are described once, in the code."""
+    structs = _our_structs()
+    for name, schema in schemas.items():
+        struct = structs.get(name)
+        if struct is None:
+            continue
+        described = field_descriptions(struct)
+        wire_names = dict(zip(struct.__struct_encode_fields__, struct.__struct_fields__, strict=True))
+        # litestar's Schema objects, or the plain JSON Schema dicts msgspec makes for the admin bodies.
+        properties = schema.properties if isinstance(schema, Schema) else schema.get("properties")
+        for wire_name, field in (properties or {}).items():
+            text = described.get(wire_names.get(wire_name, wire_name))
+            if not text:
+                continue
+            if isinstance(field, dict):
+                field.setdefault("description", text)
+            elif not field.description:
+                field.description = text
+
+
+def _our_structs() -> dict[str, type[msgspec.Struct]]:
+    """Every msgspec struct of the gateway, routing and providers packages by class name (litestar's component
+    names); a name two classes share is left out rather than guessed."""
+    found: dict[str, type[msgspec.Struct]] = {}
+    shared: set[str] = set()
+    pending: list[type[msgspec.Struct]] = list(msgspec.Struct.__subclasses__())
+    while pending:
+        struct = pending.pop()
+        pending.extend(struct.__subclasses__())
+        if not struct.__module__.startswith(("gateway.", "routing.", "providers.")):
+            continue
+        if struct.__name__ in found and found[struct.__name__] is not struct:
+            shared.add(struct.__name__)
+        found[struct.__name__] = struct
+    return {name: struct for name, struct in found.items() if name not in shared}
 
 
 def _strict_structs(roots: list[type[msgspec.Struct]]) -> set[type[msgspec.Struct]]:
