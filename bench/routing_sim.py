@@ -1,6 +1,6 @@
 """Routing simulation: a seeded open-loop workload (Poisson arrivals; mixed models, t2v/i2v, seconds, teams) through
-the gateway against the four provider emulators, with configured windows, quotas and a seeded fault plan, for
-three arms, each on fresh emulators and a fresh Redis prefix:
+the gateway against the emulator of every provider the example catalogue configures (sandbox/registry.py), with
+configured windows, quotas and a seeded fault plan, for three arms, each on fresh emulators and a fresh Redis prefix:
 
   router       our gateway as configured (default strategy `cheapest`, failover on)
   single       every request pinned to the first catalogue offering able to serve it, no fallbacks
@@ -10,10 +10,10 @@ three arms, each on fresh emulators and a fresh Redis prefix:
 
 Provider time runs `time_scale` times the wall clock (emulator jobs, windows and Retry-After; the gateway's
 configured windows and poll cadence); times in the report are provider seconds. The cheapest feasible assignment
-(bench/routing/oracle.py) respects the configured windows (less the units failed calls took) and the cooldowns
-NanoGPT announced with its 429s; the requests it cannot serve either are those for which capacity did not suffice.
-Prints a Markdown section and appends it to bench/RESULTS.md (--no-write to skip). In-process: emulators and gateway
-share one event loop on loopback."""
+(bench/routing/oracle.py) respects the configured windows (NanoGPT's, Veo's per model, videogenapi's sora-2; less
+the units failed calls took) and the cooldowns NanoGPT announced with its 429s; the requests it cannot serve either
+are those for which capacity did not suffice. Prints a Markdown section and appends it to bench/RESULTS.md
+(--no-write to skip). In-process: emulators and gateway share one event loop on loopback."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from bench.routing.workload import (
     ADMIN_TEAM,
     NANOGPT_EMULATOR_PER_MIN,
     ROOT,
+    VEO_EMULATOR_PER_MIN,
     Capacity,
     Fault,
     Job,
@@ -49,8 +50,11 @@ from bench.routing.workload import (
     load_settings,
     make_workload,
     probe,
+    veo_models,
 )
 from bench.status_poll import write_results
+from gateway.config import Settings
+from sandbox.registry import EMULATORS
 
 ARMS = ("router", "single", "round-robin")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -101,10 +105,12 @@ async def run_job(ctx: dict[str, Any], job: Job) -> None:
         error = reply.json().get("error") or {}
         job.result.update(status="rejected", error=error.get("code"), message=error.get("message"))
         job.result["met_429"] = _met_429(error)
+        job.result["met_5xx"] = _met_5xx(error)
         return
     job.result["id"] = reply.json()["id"]
     attempts = reply.json()["routing"]["attempts"]
     job.result["met_429"] = [a["provider"] for a in attempts if a["error_code"] == "rate_limited"]
+    job.result["met_5xx"] = [a["provider"] for a in attempts if a["error_code"] == "upstream_unavailable"]
     await follow(ctx, job, headers, sent)
 
 
@@ -113,7 +119,16 @@ def _met_429(error: dict[str, Any]) -> list[str]:
     if error.get("code") == "rate_limited" and error.get("provider"):
         return [error["provider"]]
     message = error.get("message") or ""
-    return [p for p in ("vidgen", "videogen", "videogenapi", "nanogpt") if f"{p}: rate_limited" in message]
+    return [p for p in EMULATORS if f"{p}: rate_limited" in message]
+
+
+def _met_5xx(error: dict[str, Any]) -> list[str]:
+    """The providers whose 5xx a refused create met (a call was made): the one named, or those listed as
+    `provider: upstream_unavailable`."""
+    if error.get("code") == "upstream_unavailable" and error.get("provider"):
+        return [error["provider"]]
+    message = error.get("message") or ""
+    return [p for p in EMULATORS for _ in range(message.count(f"{p}: upstream_unavailable"))]
 
 
 async def inject(ctx: dict[str, Any], faults: list[Fault]) -> None:
@@ -144,10 +159,22 @@ async def run_arm(arm: str, workload: list[Job], faults: list[Fault], args: argp
         for at_s, code in _taken(stats["nanogpt"], ctx["t0"], capacity)
         if code == 429
     ]
-    # Every NanoGPT call a fault answered took a unit of the gateway's NanoGPT window (it counts claims).
+    # Every NanoGPT or Veo call a fault answered took a unit of the gateway's window (it counts claims).
     spent = [Spent("nanogpt", "*", at_s) for at_s, _ in _taken(stats["nanogpt"], ctx["t0"], capacity)]
+    spent += [
+        Spent("veo", _model_at(workload, "veo", at_s), at_s) for at_s, _ in _taken(stats["veo"], ctx["t0"], capacity)
+    ]
     jobs = [dict(j.result) for j in workload]
     return {"arm": arm, "wall_s": wall_s, "stats": stats, "outages": outages, "spent": spent, "jobs": jobs}
+
+
+def _model_at(workload: list[Job], provider: str, at_s: float) -> str:
+    """The model of the call a fault of `provider` answered at `at_s` (its windows are per model): that of the
+    request last sent before it among those that met a 5xx there."""
+    met = [j for j in workload if provider in j.result.get("met_5xx", ()) and j.result.get("sent_s", 0.0) <= at_s]
+    if not met:
+        raise ValueError(f"no request met the {provider} fault at {at_s:.1f} s")
+    return max(met, key=lambda j: j.result["sent_s"]).model
 
 
 def _taken(stats: dict[str, Any], t0: float, capacity: Capacity) -> list[tuple[float, int]]:
@@ -155,14 +182,16 @@ def _taken(stats: dict[str, Any], t0: float, capacity: Capacity) -> list[tuple[f
     return [((t["at"] - t0) / capacity.time_scale, t["status_code"]) for t in stats["faults_taken"]]
 
 
-def oracle_windows(capacity: Capacity) -> list[Window]:
-    """The windows that bind an assignment, in provider seconds. NanoGPT's own 50/min is implied by the gateway's
-    tighter window of the same length; videogenapi's monthly allowance is far from reached in one run."""
-    if capacity.nanogpt_per_min > NANOGPT_EMULATOR_PER_MIN:
-        raise ValueError("the gateway's NanoGPT window must be the binding one for the oracle to be exact")
+def oracle_windows(capacity: Capacity, settings: Settings) -> list[Window]:
+    """The windows that bind an assignment, in provider seconds. NanoGPT's own 50/min and Veo's 10/min per model are
+    implied by the gateway's windows of the same length, no looser; videogenapi's monthly allowance is far from reached
+    in one run; fal limits concurrency only (it queues, never refuses), which costs time, not capacity."""
+    if capacity.nanogpt_per_min > NANOGPT_EMULATOR_PER_MIN or capacity.veo_per_min > VEO_EMULATOR_PER_MIN:
+        raise ValueError("the gateway's windows must be the binding ones for the oracle to be exact")
     return [
         Window("nanogpt", limit=capacity.nanogpt_per_min, per_s=60.0),
         Window("videogenapi", limit=capacity.videogenapi_sora_per_hour, per_s=3600.0, model="sora-2"),
+        *(Window("veo", limit=capacity.veo_per_min, per_s=60.0, model=m) for m in sorted(veo_models(settings))),
     ]
 
 
@@ -182,9 +211,9 @@ def arrivals(
     ]
 
 
-def judge(outcome: dict[str, Any], workload: list[Job], shapes: Shapes, capacity: Capacity) -> dict[str, Any]:
+def judge(outcome: dict[str, Any], workload: list[Job], shapes: Shapes, windows: list[Window]) -> dict[str, Any]:
     """The oracle's verdicts for one arm: which requests capacity could serve, and the least cost of what it did."""
-    jobs, windows = outcome["jobs"], oracle_windows(capacity)
+    jobs = outcome["jobs"]
     everything = cheapest_feasible(arrivals(workload, jobs, shapes), windows, outcome["outages"], outcome["spent"])
     completed = {j.index for j, r in zip(workload, jobs, strict=True) if r.get("status") == "completed"}
     least = cheapest_feasible(
@@ -216,16 +245,17 @@ async def main_async(args: argparse.Namespace) -> str:
     generated = make_workload(settings, capacity, seed=args.seed, jobs=args.jobs)
     shapes = await probe_shapes(generated, capacity)
     workload = [j for j in generated if shapes[j.shape]]
-    faults = fault_plan(capacity, seed=args.seed, until_s=workload[-1].at_s)
+    faults = fault_plan(capacity, seed=args.seed, until_s=workload[-1].at_s, providers=settings.providers)
+    windows = oracle_windows(capacity, settings)
     order = {m: [o.provider for o in model.offerings] for m, model in settings.models.items()}
     rows = []
     for arm in args.arms:
         arm_bodies(arm, workload, shapes, order)
         outcome = await run_arm(arm, workload, faults, args)
-        rows.append((outcome, judge(outcome, workload, shapes, capacity)))
+        rows.append((outcome, judge(outcome, workload, shapes, windows)))
         print(f"[{arm}] done in {outcome['wall_s']:.1f}s", file=sys.stderr)
     dropped = len(generated) - len(workload)
-    return report(rows, workload, shapes, faults, args, dropped=dropped, windows=oracle_windows(capacity))
+    return report(rows, workload, shapes, faults, args, dropped=dropped, windows=windows)
 
 
 def quiet() -> None:
@@ -249,6 +279,8 @@ def main() -> None:
     parser.add_argument("--nanogpt-per-min", type=int, default=Capacity.nanogpt_per_min)
     parser.add_argument("--nanogpt-reserve", type=reserve_arg, default=Capacity.nanogpt_reserve, help="N or auto")
     parser.add_argument("--nanogpt-reserve-margin", type=int, default=Capacity.nanogpt_reserve_margin)
+    parser.add_argument("--veo-per-min", type=int, default=Capacity.veo_per_min)
+    parser.add_argument("--veo-reserve", type=reserve_arg, default=Capacity.veo_reserve, help="N or auto")
     parser.add_argument("--videogenapi-sora-per-hour", type=int, default=Capacity.videogenapi_sora_per_hour)
     parser.add_argument("--same-provider-retries", type=int, default=Capacity.same_provider_retries)
     parser.add_argument(
@@ -263,6 +295,8 @@ def main() -> None:
         nanogpt_per_min=args.nanogpt_per_min,
         nanogpt_reserve=args.nanogpt_reserve,
         nanogpt_reserve_margin=args.nanogpt_reserve_margin,
+        veo_per_min=args.veo_per_min,
+        veo_reserve=args.veo_reserve,
         videogenapi_sora_per_hour=args.videogenapi_sora_per_hour,
         same_provider_retries=args.same_provider_retries,
         capacity_wait_s=args.capacity_wait,

@@ -78,11 +78,12 @@ def report(
         f" --time-scale {capacity.time_scale:g} --nanogpt-per-min {capacity.nanogpt_per_min}"
         f" --nanogpt-reserve {capacity.nanogpt_reserve}"
         + (f" --nanogpt-reserve-margin {capacity.nanogpt_reserve_margin}" if capacity.nanogpt_reserve == "auto" else "")
+        + f" --veo-per-min {capacity.veo_per_min} --veo-reserve {capacity.veo_reserve}"
         + f" --videogenapi-sora-per-hour {capacity.videogenapi_sora_per_hour}"
         + ("" if len(args.arms) == 3 else f" --arms {' '.join(args.arms)}")
         + f" --same-provider-retries {capacity.same_provider_retries} --capacity-wait {capacity.capacity_wait_s:g}`."
-        " One process, one event loop: four emulators and the gateway (Redis store) on loopback; each arm on fresh"
-        " emulators and a fresh Redis prefix.",
+        f" One process, one event loop: the emulators of {', '.join(sorted(rows[0]['stats']))} and the gateway"
+        " (Redis store) on loopback; each arm on fresh emulators and a fresh Redis prefix.",
         "",
         f"Workload: {len(workload)} requests over {workload[-1].at_s / 60:.1f} provider minutes ({dropped} generated "
         f"shapes had no capable offering and were not sent), teams {sorted({j.team for j in workload})}, "
