@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import re
 import sys
 import time
 from collections import defaultdict
@@ -104,8 +105,8 @@ async def run_job(ctx: dict[str, Any], job: Job) -> None:
     if reply.status_code >= 300:
         error = reply.json().get("error") or {}
         job.result.update(status="rejected", error=error.get("code"), message=error.get("message"))
-        job.result["met_429"] = _met_429(error)
-        job.result["met_5xx"] = _met_5xx(error)
+        job.result["met_429"] = met_429(error)
+        job.result["met_5xx"] = met_5xx(error)
         return
     job.result["id"] = reply.json()["id"]
     attempts = reply.json()["routing"]["attempts"]
@@ -114,15 +115,21 @@ async def run_job(ctx: dict[str, Any], job: Job) -> None:
     await follow(ctx, job, headers, sent)
 
 
-def _met_429(error: dict[str, Any]) -> list[str]:
-    """The providers whose 429 a refused create met: the one named, or those listed as `provider: rate_limited`."""
+def met_429(error: dict[str, Any]) -> list[str]:
+    """The providers whose 429 a refused create met: the one named, those listed as `provider: rate_limited`, or
+    those a plan after it dropped as cooling down after a 429 (the request that consumed a 429 and was then
+    replanned is refused as `no_provider_available`, naming the cooldown)."""
     if error.get("code") == "rate_limited" and error.get("provider"):
         return [error["provider"]]
     message = error.get("message") or ""
-    return [p for p in EMULATORS if f"{p}: rate_limited" in message]
+    return [
+        p
+        for p in EMULATORS
+        if f"{p}: rate_limited" in message or re.search(rf"\b{p}: cooling down [0-9.]+ s after a 429", message)
+    ]
 
 
-def _met_5xx(error: dict[str, Any]) -> list[str]:
+def met_5xx(error: dict[str, Any]) -> list[str]:
     """The providers whose 5xx a refused create met (a call was made): the one named, or those listed as
     `provider: upstream_unavailable`."""
     if error.get("code") == "upstream_unavailable" and error.get("provider"):
@@ -198,17 +205,26 @@ def oracle_windows(capacity: Capacity, settings: Settings) -> list[Window]:
 def arrivals(
     workload: list[Job], jobs: list[dict[str, Any]], shapes: Shapes, only: set[int] | None = None
 ) -> list[Arrival]:
-    """Each request when it was sent, with its capable offerings; minus any provider whose 429 it met (the provider
-    refused it capacity: the request that consumed an injected 429 cannot have been served there)."""
+    """Each request when it was sent, with its capable offerings; minus any provider that refused it (`refused_by`)."""
     return [
         Arrival(
             index=j.index,
             at_s=r.get("sent_s", j.at_s),
-            offers=tuple(Offer(*o) for o in shapes[j.shape] if o[0] not in r.get("met_429", ())),
+            offers=tuple(Offer(*o) for o in shapes[j.shape] if o[0] not in refused_by(r)),
         )
         for j, r in zip(workload, jobs, strict=True)
         if only is None or j.index in only
     ]
+
+
+def refused_by(result: dict[str, Any]) -> set[str]:
+    """The providers that refused the request: one whose 429 it met (the request that consumed an injected 429
+    cannot have been served there), and, for a create refused in the end, one whose injected 5xx answered every
+    attempt the gateway's retry budget allowed there (it was served nowhere: each of its attempts failed)."""
+    refused = set(result.get("met_429", ()))
+    if result.get("status") == "rejected":
+        refused |= set(result.get("met_5xx", ()))
+    return refused
 
 
 def judge(outcome: dict[str, Any], workload: list[Job], shapes: Shapes, windows: list[Window]) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""The routing benchmark's setup from the example catalogue: every configured provider's faults and windows, and a
-workload of the models a text request can reach."""
+"""The routing benchmark's setup from the example catalogue (every configured provider's faults and windows, a
+workload of the models a text request can reach) and which providers the oracle counts out for a request."""
 
 from __future__ import annotations
 
 from bench.routing.oracle import Window
 from bench.routing.workload import EXAMPLE_CONFIG, Capacity, fault_plan, load_settings, make_workload
-from bench.routing_sim import oracle_windows
+from bench.routing_sim import met_5xx, met_429, oracle_windows, refused_by
 
 
 def test_a_provider_joining_the_plan_leaves_the_others_faults_unchanged() -> None:
@@ -42,3 +42,24 @@ def test_the_workload_draws_only_models_a_text_request_reaches() -> None:
     models = {job.model for job in workload}
     assert not models & {"runway-aleph", "wan-2.5-extend"}
     assert {"veo-3", "veo-3-fast", "veo-2", "wan-2.5"} <= models
+
+
+def test_a_create_replanned_after_its_own_429_counts_that_provider_out() -> None:
+    """The request that consumed NanoGPT's 429 and was refused on the replan names the cooldown, not the 429."""
+    message = (
+        "no provider can take this request now (videogenapi (sora-2): 8 s not offered (offers [10]); "
+        "nanogpt (sora-2): nanogpt: cooling down 3 s after a 429 (rate))"
+    )
+    assert met_429({"code": "no_provider_available", "message": message}) == ["nanogpt"]
+
+
+def test_a_refused_create_counts_out_the_provider_whose_5xx_answered_every_attempt() -> None:
+    """Two videogenapi 502s (attempt and retry) on a refused create: videogenapi is out for it; not so once served."""
+    error = {
+        "code": "all_attempts_failed",
+        "message": "every candidate failed (videogenapi: upstream_unavailable; videogenapi: upstream_unavailable)",
+    }
+    met = met_5xx(error)
+    assert met == ["videogenapi", "videogenapi"]
+    assert refused_by({"status": "rejected", "met_429": [], "met_5xx": met}) == {"videogenapi"}
+    assert refused_by({"status": "completed", "met_429": [], "met_5xx": ["fal"]}) == set()
