@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bench.routing.oracle import Window
 from bench.routing.workload import EXAMPLE_CONFIG, Capacity, fault_plan, load_settings, make_workload
-from bench.routing_sim import met_5xx, met_429, oracle_windows, refused_by
+from bench.routing_sim import gate_refused, met_5xx, met_429, oracle_windows, refused_by
 
 
 def test_a_provider_joining_the_plan_leaves_the_others_faults_unchanged() -> None:
@@ -63,3 +63,13 @@ def test_a_refused_create_counts_out_the_provider_whose_5xx_answered_every_attem
     assert met == ["videogenapi", "videogenapi"]
     assert refused_by({"status": "rejected", "met_429": [], "met_5xx": met}) == {"videogenapi"}
     assert refused_by({"status": "completed", "met_429": [], "met_5xx": ["fal"]}) == set()
+
+
+def test_a_retry_the_window_stopped_leaves_the_provider_counted_in() -> None:
+    """NanoGPT's 503, then its retry refused for headroom: the window (the oracle weighs it) stopped it, not a fault."""
+    error = {
+        "code": "all_attempts_failed",
+        "message": "every candidate failed (nanogpt: upstream_unavailable; nanogpt: no_headroom)",
+    }
+    result = {"status": "rejected", "met_429": [], "met_5xx": met_5xx(error), "gate_refused": gate_refused(error)}
+    assert refused_by(result) == set()
