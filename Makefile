@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers unit openapi bench clean
+.PHONY: run test lint typecheck layers unit openapi config-docs bench clean
 
 $(STAMP): pyproject.toml setup.py sandbox/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ layers: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/video-gateway openapi --config deploy/gateway.example.toml > openapi/openapi.json
+
+# The configuration reference, generated from the config structs (a test fails when the committed file drifts).
+config-docs: $(STAMP)
+	$(BIN)/python -m gateway.config_reference > docs/configuration.md
 
 bench: $(STAMP)
 	.ci/ensure-redis

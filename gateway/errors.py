@@ -167,6 +167,20 @@ class StoreUnavailable(GatewayError):
     retryable = True
 
 
+class PreconditionFailed(GatewayError):
+    """A control-plane write named (`If-Match`) a version that is no longer current: read again and retry."""
+
+    status_code = 412
+    type = "precondition_failed"
+
+
+class PreconditionRequired(GatewayError):
+    """A control-plane write without `If-Match`: a write must say which version it changes."""
+
+    status_code = 428
+    type = "precondition_required"
+
+
 class ClientCodes(NamedTuple):
     """What a client is told of one upstream error class: `reply` with `code` when a submit was refused (a
     create's answer), `job` when an accepted job ended so (its `error.code` is `job.type`, its `retryable`

@@ -1,22 +1,28 @@
-"""The OpenAPI document (litestar's, plus the create body, which the route reads itself: JSON or multipart) and the
+"""The OpenAPI document (litestar's, plus the bodies of routes that read their body themselves: the create, JSON or
+multipart, and the admin writes, decoded with the config file's structs so errors name the file's paths) and the
 interactive reference at `/docs`, whose Swagger UI assets the gateway serves itself from an installed package, so
 the page works with no internet."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import msgspec
 import openapi_ui_bundles.swagger_ui
 from litestar import Litestar, Router, post
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIMediaType, RequestBody, Schema, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPIMediaType, Reference, RequestBody, Schema, SecurityScheme
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody
 from litestar.static_files import create_static_files_router
 
+from gateway.control.keys import KeyCreate
 from gateway.schema.wire import CreateVideoBody
+from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
+from routing.rules import ProviderRule, RoutingRules
 
 DOCS_ASSETS = "/docs/assets"
 
@@ -61,6 +67,30 @@ def _documented_create(data: JSONBody[CreateVideoBody]) -> None:
     """Only documents the body; the served route is gateway.api.videos.create_video."""
 
 
+class _RollbackDoc(msgspec.Struct, kw_only=True):
+    version: int
+
+
+class _PreviewDoc(msgspec.Struct, kw_only=True):
+    routing: RoutingRules
+    request: CreateVideoBody
+    team: str | None = None
+
+
+# Each admin write's body, documented from msgspec's JSON schema (litestar's generator cannot hash the dict
+# defaults of the config structs).
+_ADMIN_BODIES: tuple[tuple[str, str, type[msgspec.Struct]], ...] = (
+    ("/v1/admin/routing", "put", RoutingRules),
+    ("/v1/admin/routing/rollback", "post", _RollbackDoc),
+    ("/v1/admin/quotas/rollback", "post", _RollbackDoc),
+    ("/v1/admin/routing/preview", "post", _PreviewDoc),
+    ("/v1/admin/providers/{slug}", "put", ProviderRule),
+    ("/v1/admin/quotas", "put", QuotaSettings),
+    ("/v1/admin/teams/{team}", "put", QuotaLimits),
+    ("/v1/admin/keys", "post", KeyCreate),
+)
+
+
 def render_openapi(app: Litestar) -> str:
     """The document as committed in openapi/openapi.json: indented, sorted keys, sets as sorted lists."""
 
@@ -73,7 +103,8 @@ def render_openapi(app: Litestar) -> str:
 
 
 def patch_openapi(app: Litestar) -> None:
-    """Give `POST /v1/videos` its real request body (generated from the struct) and both media types."""
+    """Give `POST /v1/videos` its real request body (generated from the struct) and both media types, and each
+    admin write its body."""
     phantom = Litestar(route_handlers=[_documented_create], openapi_config=openapi_config()).openapi_schema
     schema = app.openapi_schema
     phantom_op = phantom.paths["/v1/videos"].post if phantom.paths else None
@@ -98,3 +129,18 @@ def patch_openapi(app: Litestar) -> None:
     components = schema.components
     for name, component in (phantom.components.schemas or {}).items():
         components.schemas.setdefault(name, component)
+    _document_admin_bodies(schema.paths or {}, components.schemas)
+
+
+def _document_admin_bodies(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    refs, definitions = msgspec.json.schema_components(
+        [body for _, _, body in _ADMIN_BODIES], ref_template="#/components/schemas/{name}"
+    )
+    for name, definition in definitions.items():
+        schemas.setdefault(name, definition)  # plain JSON Schema; the renderer passes dicts through
+    for (path, method, _), ref in zip(_ADMIN_BODIES, refs, strict=True):
+        served = getattr(paths[path], method, None)
+        if served is None:
+            raise RuntimeError(f"could not document {method.upper()} {path}")
+        media = OpenAPIMediaType(schema=Reference(ref=ref["$ref"]))
+        served.request_body = RequestBody(required=True, content={"application/json": media})

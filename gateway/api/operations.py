@@ -10,9 +10,13 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from gateway.api.videos import Session, read_create
+from gateway.auth import Caller
+from gateway.schema.wire import CreateVideoBody
 from gateway.videos.intake import normalize
+from providers.contract import ImageData
 from routing.headroom.tracker import HeadroomView
 from routing.health.breakers import CircuitSnapshot
+from routing.planner import Planner
 from routing.ranking import Score
 from routing.router import Drop
 
@@ -75,11 +79,23 @@ async def explain_route(
     session.caller.require("admin")
     caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
     body, upload = await read_create(request, session.settings)
+    return await explanation(session, caller, body, upload)
+
+
+async def explanation(
+    session: Session,
+    caller: Caller,
+    body: CreateVideoBody,
+    upload: ImageData | None = None,
+    *,
+    planner: Planner | None = None,
+) -> Explanation:
+    """What `explain` shows for `body` as `caller`, under `planner`'s rules (by default the ones in force)."""
     limits, default_model = session.settings.limits, session.settings.default_model
     intake = normalize(body, limits=limits, default_model=default_model, upload=upload)
-    planner = session.service.planner
+    planner = planner or session.service.planner
     await planner.speeds.refresh()  # ops see every replica's observations as of now
-    planned = await session.service.plan(caller, intake, dict(body.metadata))
+    planned = await session.service.plan(caller, intake, dict(body.metadata), planner=planner)
     plan = planned.plan
     unservable = plan.unservable
     return Explanation(

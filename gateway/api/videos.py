@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
@@ -16,14 +15,14 @@ from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryPara
 from litestar.response import Redirect, Stream
 from litestar.response.base import ASGIResponse
 
+from gateway.api.bodies import read_body
 from gateway.auth import Caller
 from gateway.cadence import poll_hint_s
 from gateway.config import Settings
-from gateway.errors import Conflict, InvalidRequest, NotFound, UnsupportedMediaType, from_validation
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.schema.job import VideoJob, to_video
 from gateway.schema.wire import CreateVideoBody, Video, VideoDeleted, VideoList
 from gateway.videos.assets import AssetLinks
-from gateway.videos.form import bracketed, unflatten
 from gateway.videos.idempotency import IdempotentCreates
 from gateway.videos.intake import image_data, normalize
 from gateway.videos.service import VideoService
@@ -191,38 +190,12 @@ async def get_video_content(
 
 
 async def read_create(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if media_type in ("application/json", ""):
-            return msgspec.json.decode(await request.body(), type=CreateVideoBody), None
-        if media_type == "multipart/form-data":
-            return await _read_form(request, settings)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise from_validation(exc) from exc
-    raise UnsupportedMediaType(f"content type {media_type!r}: send application/json or multipart/form-data")
-
-
-async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
-    """The OpenAI SDK's multipart create: every JSON body field in its bracketed form spelling (gateway/videos/
-    form.py), plus an optional `input_reference` image file."""
-    form = await request.form()
-    fields: list[tuple[str, str]] = []
-    upload: ImageData | None = None
-    for name, value in form.multi_items():
-        if name == "input_reference" and isinstance(value, UploadFile):
-            data = await value.read()
-            mime = (value.content_type or "").split(";")[0].strip().lower()
-            upload = image_data(data, mime, param="input_reference", max_bytes=settings.limits.max_image_bytes)
-        elif name == "input_reference":
-            raise InvalidRequest("`input_reference` must be an image file part", code="invalid_value", param=name)
-        elif not isinstance(value, str):
-            raise InvalidRequest(f"`{name}` must be a text field, not a file", code="invalid_value", param=name)
-        else:
-            fields.append((name, value))
-    try:
-        return msgspec.convert(unflatten(fields), CreateVideoBody, strict=False), upload
-    except msgspec.ValidationError as exc:
-        raise from_validation(exc, spell=bracketed) from exc
+    """The create body (gateway/api/bodies.py) and, in multipart, an optional `input_reference` image file."""
+    body, upload = await read_body(request, CreateVideoBody, file_field="input_reference")
+    if upload is None:
+        return body, None
+    max_bytes = settings.limits.max_image_bytes
+    return body, image_data(upload.data, upload.mime, param="input_reference", max_bytes=max_bytes)
 
 
 def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:

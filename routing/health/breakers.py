@@ -23,10 +23,15 @@ class BreakerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     `cooldown_s` let `half_open_probes` calls through to decide whether it closes again."""
 
     window_s: _Seconds = 60.0
+    """The span of recent outcomes the breaker looks at."""
     min_calls: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10
+    """Outcomes needed in the window before the breaker may open."""
     failure_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
+    """The share of failures in the window at or above which it opens."""
     cooldown_s: _Seconds = 30.0
+    """How long an open breaker keeps the provider out before probing."""
     half_open_probes: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 1
+    """Calls let through after the cooldown to decide whether it closes again."""
 
 
 class CircuitState(enum.StrEnum):
