@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -64,6 +65,7 @@ class Capacity:
     veo_503_per_min: float = 1.0  # injected Veo 503s (UNAVAILABLE, Poisson)
     fal_concurrency: int = 10  # emulator: the account's IN_PROGRESS limit (fal queues the rest, never refuses)
     fal_503_per_min: float = 1.0  # injected fal 503s (Poisson)
+    openai_503_per_min: float = 1.0  # injected 503s on the OpenAI-compatible provider (Poisson)
     same_provider_retries: int = 1  # [failover] of the gateway under test, every arm
     retry_backoff_s: float = 1.0
     capacity_wait_s: float = 5.0  # [failover] wait_for_capacity_s (the gateway's default, here in provider seconds)
@@ -90,7 +92,8 @@ class Capacity:
             f"{VEO_EMULATOR_PER_MIN}/min; fal: emulator "
             f"concurrency {self.fal_concurrency}; faults: NanoGPT 503 {self.nanogpt_503_per_min:g}/min, NanoGPT 429 "
             f"(Retry-After 60 s) x{self.nanogpt_429s}, videogenapi 502 {self.videogenapi_502_per_min:g}/min, Veo 503 "
-            f"{self.veo_503_per_min:g}/min, fal 503 {self.fal_503_per_min:g}/min; gateway [failover] "
+            f"{self.veo_503_per_min:g}/min, fal 503 {self.fal_503_per_min:g}/min, openai 503 "
+            f"{self.openai_503_per_min:g}/min; gateway [failover] "
             f"same_provider_retries {self.same_provider_retries}, backoff {self.retry_backoff_s:g} s, "
             f"wait_for_capacity {self.capacity_wait_s:g} s"
         )
@@ -167,6 +170,7 @@ def fault_rates(capacity: Capacity) -> tuple[tuple[str, int, float], ...]:
         ("videogenapi", 502, capacity.videogenapi_502_per_min),
         ("veo", 503, capacity.veo_503_per_min),
         ("fal", 503, capacity.fal_503_per_min),
+        ("openai", 503, capacity.openai_503_per_min),
     )
 
 
@@ -265,7 +269,9 @@ def gateway_settings(urls: dict[str, str], capacity: Capacity) -> Settings:
     }
     providers = {}
     for slug, p in example.providers.items():
-        changes: dict[str, Any] = {"base_url": urls[slug], "poll_interval_s": capacity.real(1.0), "timeout_s": 2.0}
+        # The emulator's host with the configured base URL's path (the OpenAI-compatible adapter's ends in `/v1`).
+        base_url = urls[slug].rstrip("/") + urlsplit(p.base_url).path.rstrip("/")
+        changes: dict[str, Any] = {"base_url": base_url, "poll_interval_s": capacity.real(1.0), "timeout_s": 2.0}
         if slug in headroom:
             changes["headroom"] = headroom[slug]
         providers[slug] = msgspec.structs.replace(p, **changes)
