@@ -66,8 +66,14 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     create.add_argument("--scopes", default="videos", help="comma list of videos, usage, admin")
     create.add_argument("--expires-at", type=float, help="unix seconds")
     _with_target(keys.add_parser("list", help="every key, without secrets"))
-    for verb in ("revoke", "rotate"):
-        _with_target(keys.add_parser(verb, help=f"{verb} a key")).add_argument("key_id")
+    _with_target(keys.add_parser("revoke", help="revoke a key")).add_argument("key_id")
+    rotate = _with_target(keys.add_parser("rotate", help="a new secret for a key"))
+    rotate.add_argument("key_id")
+    rotate.add_argument(
+        "--grace-s",
+        type=float,
+        help="seconds the old secret keeps working (default [control] rotation_grace_s; 0: none)",
+    )
     teams = commands.add_parser("teams", help="team quotas and budgets").add_subparsers(dest="teams", required=True)
     _with_target(teams.add_parser("get", help="a team's quotas")).add_argument("team")
     team_set = _with_target(teams.add_parser("set", help="replace a team's quotas"))
@@ -181,7 +187,8 @@ def _keys(admin: Admin, args: argparse.Namespace) -> int:
         case "revoke":
             reply = admin.json("DELETE", f"/v1/admin/keys/{args.key_id}")
         case _:
-            reply = admin.json("POST", f"/v1/admin/keys/{args.key_id}/rotate")
+            grace = None if args.grace_s is None else {"grace_s": args.grace_s}
+            reply = admin.json("POST", f"/v1/admin/keys/{args.key_id}/rotate", body=grace)
     _print(reply)
     return 0
 
