@@ -124,10 +124,9 @@ def _run_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.add_argument("--time-scale", type=float, default=0.5, help="sandbox job clock speed (smaller is faster)")
 
 
-def _listen_address(args: argparse.Namespace, settings: Settings) -> tuple[str, int]:
+def _listen_address(host: str | None, port: int | None, settings: Settings) -> tuple[str, int]:
     """The flag, else the environment variable, else the config's `[server]`."""
-    host = args.host or os.environ.get(HOST_ENV) or settings.server.host
-    port = args.port
+    host = host or os.environ.get(HOST_ENV) or settings.server.host
     if port is None and os.environ.get(PORT_ENV):
         try:
             port = int(os.environ[PORT_ENV])
@@ -144,8 +143,9 @@ def _run(args: argparse.Namespace) -> int:
     the emulators first."""
     settings = load_settings(args.config)
     os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
-    host, port = _listen_address(args, settings)
+    host, port = _listen_address(args.host, args.port, settings)
     _ensure_free(host, port, "the gateway", f"is a gateway running? choose another port: --port or {PORT_ENV}")
+    os.environ.pop(SANDBOX_ENV, None)  # sandbox mode (loopback webhooks) only with --sandbox
     with contextlib.ExitStack() as stack:
         if args.sandbox:
             client_key = _invent_secrets(settings)
@@ -286,13 +286,13 @@ def _serve(host: str, port: int, server: str, workers: int) -> None:
 
 def _probe(args: argparse.Namespace) -> int:
     """The container health check: GET /healthz on this host at the port the server was told (flag, env, config);
-    exit 0 when it answers 200, else 1 with the reason on one line."""
-    settings = load_settings(args.config)
-    port = args.port
-    if port is None:
-        port = int(os.environ[PORT_ENV]) if os.environ.get(PORT_ENV, "").isdigit() else settings.server.port
-    host = os.environ.get(HOST_ENV) or settings.server.host
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104 - mapped away
+    exit 0 when it answers 200, else 1 (never 2, which Docker reserves) with the reason on one line."""
+    try:
+        host, port = _listen_address(None, args.port, load_settings(args.config))
+    except (ConfigError, Failure) as exc:
+        print(f"video-gateway: {exc}", file=sys.stderr)
+        return 1
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - a wildcard is probed on loopback
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/healthz"
     try:
         reply = httpx.get(url, timeout=args.timeout)

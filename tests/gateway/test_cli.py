@@ -249,7 +249,7 @@ async def test_probe_follows_the_configured_port_and_the_env_override(
     vidgen_url: str, serve_gateway: GatewayFactory, tmp_path: Path
 ) -> None:
     """`probe` exits 0 against a gateway on the port in the config or in `VIDEO_GATEWAY_PORT` (which wins), and 1
-    with one line where nothing listens."""
+    with one line where nothing listens or the config cannot be read."""
     async with serve_gateway(gateway_settings(vidgen_url)) as url:
         port = url.rpartition(":")[2]
         config = tmp_path / "gateway.toml"
@@ -258,8 +258,10 @@ async def test_probe_follows_the_configured_port_and_the_env_override(
         closed = str(free_port())
         from_env = await asyncio.to_thread(_cli, "probe", "--config", EXAMPLE_CONFIG, env=_env(VIDEO_GATEWAY_PORT=port))
         down = await asyncio.to_thread(_cli, "probe", "--config", str(config), env=_env(VIDEO_GATEWAY_PORT=closed))
+    no_config = await asyncio.to_thread(_cli, "probe", "--config", "/nonexistent/gateway.toml")
     assert (from_config.returncode, from_env.returncode) == (0, 0), (from_config.stderr, from_env.stderr)
-    assert down.returncode == 1
+    assert (down.returncode, no_config.returncode) == (1, 1)  # Docker reserves 2
+    assert no_config.stderr.startswith("video-gateway: /nonexistent/gateway.toml: cannot read")
     assert down.stderr.splitlines() == [
         f"video-gateway: http://127.0.0.1:{closed}/healthz: [Errno 111] Connection refused"
     ]
