@@ -75,7 +75,8 @@ async def explain_route(
     session: NamedDependency[Session],
     team: Annotated[str | None, QueryParameter(max_length=64)] = None,
 ) -> Explanation:
-    """Ranked candidates with their score components and every dropped offering with its reasons; no submit."""
+    """What a create with this body would do now, without submitting: the ranked candidates with their score
+    components, every dropped offering with its reasons, and the outcome. `team` plans as that team would."""
     session.caller.require("admin")
     caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
     body, upload = await read_create(request, session.settings)
@@ -135,6 +136,8 @@ def _explained(drop: Drop, *, now: float) -> ExplainedDrop:
 
 @get("/v1/providers", summary="Provider state: enabled, circuit, headroom, observed speed", operation_id="providers")
 async def list_providers(session: NamedDependency[Session]) -> list[ProviderState]:
+    """Each configured provider: enabled or not, its circuit breaker, its rate and concurrency headroom, and the
+    generation seconds and completions observed per model (every replica's)."""
     session.caller.require("admin")
     service = session.service
     circuits = await service.planner.gate.breakers.snapshots(set(service.upstreams))
