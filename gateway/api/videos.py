@@ -77,7 +77,11 @@ async def create_video(
     body, upload = await read_create(request, settings)
     intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
     webhook = requested_webhook(
-        body.webhook, team=caller.team, settings=settings.webhooks, content_base=content_base(request)
+        body.webhook,
+        team=caller.team,
+        settings=settings.webhooks,
+        content_base=content_base(request),
+        allow_loopback=request.app.state.webhook_loopback,
     )
     creates: IdempotentCreates = request.app.state.creates
     job, replayed = await creates.create(

@@ -302,8 +302,10 @@ async def test_the_cli_prints_the_report_as_csv(idle_gateway: httpx.AsyncClient)
     assert [row["provider"] for row in csv.DictReader(io.StringIO(done.stdout))] == ["nanogpt", "vidgen"]
 
 
-async def test_the_cli_exits_1_with_the_error_when_refused(bare_gateway: httpx.AsyncClient) -> None:
-    """A key without the usage scope: exit status 1 and the error envelope on stdout."""
+async def test_the_cli_exits_2_with_one_line_when_refused(bare_gateway: httpx.AsyncClient) -> None:
+    """A key without the usage scope: exit status 2 and one line on stderr naming the status and error code."""
     done = await asyncio.to_thread(run_cli, ["--budgets", "--url", str(bare_gateway.base_url)], TEAM_A_KEY)
-    assert done.returncode == 1
-    assert '"missing_scope"' in done.stdout
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("video-gateway: GET /v1/usage/budgets: 403 missing_scope: ")
+    assert done.stdout == ""
