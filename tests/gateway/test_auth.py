@@ -139,8 +139,12 @@ def test_missing_scope_is_forbidden() -> None:
 
 
 def test_present_scope_passes() -> None:
-    """A caller with the scope passes `require`."""
-    _ring().authenticate(f"Bearer {TEAM_A_KEY}").require("videos")
+    """A caller with the scope passes `require`, and the same caller is still refused a scope it lacks."""
+    caller = _ring().authenticate(f"Bearer {TEAM_A_KEY}")
+    caller.require("videos")
+
+    with pytest.raises(Forbidden):
+        caller.require("usage")
 
 
 # ------------------------------------------------------------------------------------------------ HTTP

@@ -1,5 +1,6 @@
-"""Pure videogenapi reply translation: recorded status bodies through parse_status, error bodies through
-classify_error (the 429 split), and usage counters through parse_capacity. No I/O beyond fixture files."""
+"""Pure videogenapi reply translation: status bodies (fixtures/SOURCES.md: seed or ours) through parse_status,
+error bodies through classify_error (the 429 split), and usage counters through parse_capacity. No I/O beyond
+fixture files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pure Vidgen translation of polling and errors: recorded seed-000 payloads through build_poll, parse_status
+"""Pure Vidgen translation of polling and errors: seed-000 payloads through build_poll, parse_status
 and classify_error. The catalogue and the submit live elsewhere."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pure Vidgen translation of the catalogue and the submit: recorded seed-000 payloads through build_models,
+"""Pure Vidgen translation of the catalogue and the submit: seed-000 payloads through build_models,
 parse_models, check_catalogue, build_submit and parse_submit. Polling and error mapping live elsewhere."""
 
 from __future__ import annotations
@@ -88,8 +88,11 @@ def test_check_catalogue_refuses_more_scenes_than_max_scenes() -> None:
 
 
 def test_check_catalogue_accepts_an_offered_model_within_the_cap() -> None:
-    """A request for an offered model with five scenes passes the catalogue check."""
+    """A request for an offered model with five scenes (the cap) passes the catalogue check; a sixth does not."""
     check_catalogue(make_request(*[Scene(prompt=f"shot {i}") for i in range(5)]), CATALOGUE)
+
+    with pytest.raises(InvalidUpstreamRequest):
+        check_catalogue(make_request(*[Scene(prompt=f"shot {i}") for i in range(6)]), CATALOGUE)
 
 
 # --------------------------------------------------------------------------------------------- submit
