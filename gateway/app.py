@@ -23,9 +23,11 @@ from gateway.api.metrics import scrape_metrics
 from gateway.api.models import list_models
 from gateway.api.openapi import docs_assets, openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
+from gateway.api.prompts import enhance_prompt
 from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
+from gateway.api.video_edits import create_character, edit_video, extend_video, get_character, remix_video
 from gateway.api.videos import Session, create_video, delete_video, get_video, get_video_content, list_videos
 from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
@@ -33,6 +35,7 @@ from gateway.config import Settings, configured_secrets
 from gateway.errors import StoreUnavailable
 from gateway.metrics.registry import Metrics, build_metrics
 from gateway.polling.poller import HEARTBEAT_TTL_FACTOR, Poller
+from gateway.prompts.enhance import PromptEnhancement
 from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
@@ -153,12 +156,14 @@ def create_app(
             metrics=metrics,
             replica=replica,
         )
+        app.state.prompt_enhancement = PromptEnhancement(router, upstreams)
         app.state.assets = AssetLinks(
             writer=writer,
             upstreams=upstreams,
             gate=gate,
             clock=clock,
             margin_s=settings.poller.asset_refresh_margin_s,
+            client=client,
         )
         poller = Poller(
             store=job_store,
@@ -234,6 +239,12 @@ def create_app(
             list_videos,
             delete_video,
             get_video_content,
+            enhance_prompt,
+            remix_video,
+            edit_video,
+            extend_video,
+            create_character,
+            get_character,
             get_usage,
             get_usage_records,
             get_budgets,

@@ -66,6 +66,7 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_job_duration_s: _Seconds | None = None
     polling: PollingConfig = PollingConfig()
     headroom: HeadroomConfig = HeadroomConfig()
+    options: dict[str, str] = {}  # adapter-specific (e.g. Veo's `api = "vertex"`); the adapter validates them
 
 
 class ApiKeyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -117,6 +118,7 @@ class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_image_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10 * 1024 * 1024
+    max_video_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 20 * 1024 * 1024  # an uploaded source video
     max_metadata_entries: Annotated[int, msgspec.Meta(ge=0)] = 16
 
 

@@ -5,6 +5,7 @@ gateway/api/http.py; nothing here carries a trace or a secret."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
 import msgspec
@@ -131,7 +132,18 @@ class ContentPolicy(GatewayError):
     type = "content_policy"
 
 
+class UnsupportedRequest(GatewayError):
+    """No configured offering could serve the request as asked (mode, seconds, size, fields): "never", so not
+    worth a retry; the message names what does not fit per offering and the models that could serve it."""
+
+    status_code = 400
+    type = "unsupported_request"
+
+
 class NoProviderAvailable(GatewayError):
+    """Offerings that fit exist but none can take the request now (disabled, ops rules, circuit, headroom):
+    "not now", with `Retry-After` when the first block lapses on its own."""
+
     status_code = 503
     type = "no_provider_available"
     retryable = True
@@ -197,18 +209,21 @@ _MSGSPEC_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<field>[^`]+)`")
 
 
-def from_validation(exc: msgspec.ValidationError | msgspec.DecodeError) -> InvalidRequest:
-    """A body that does not decode: name the offending parameter as a dotted path."""
+def from_validation(
+    exc: msgspec.ValidationError | msgspec.DecodeError, *, spell: Callable[[str], str] = str
+) -> InvalidRequest:
+    """A body that does not decode: name the offending parameter as a dotted path, or as `spell` writes it (a
+    multipart form's bracketed keys)."""
     text = str(exc)
     match = _MSGSPEC_PATH.search(text)
     path = (match.group("path") if match else "").replace("[...]", "")
     message = _MSGSPEC_PATH.sub("", text)
     unknown = _UNKNOWN_FIELD.search(message)
     if unknown:
-        param = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
-        return InvalidRequest(f"unknown field `{param}`", code="unknown_field", param=param)
+        field = spell(f"{path}.{unknown.group('field')}" if path else unknown.group("field"))
+        return InvalidRequest(f"unknown field `{field}`", code="unknown_field", param=field)
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
         return InvalidRequest(f"body is not valid JSON: {message}", code="invalid_json")
     code = "missing_field" if message.startswith("Object missing required field") else "invalid_value"
-    param = path or None
-    return InvalidRequest(f"{message} at `{path}`" if path else message, code=code, param=param)
+    path = spell(path)
+    return InvalidRequest(f"{message} at `{path}`" if path else message, code=code, param=path or None)

@@ -14,11 +14,15 @@ from gateway.cadence import Cadence, resolve_cadence
 from gateway.config import ConfigError, ProviderConfig, secret_from_env
 from gateway.scrubbing import Scrubber
 from providers.contract import (
+    AssetSource,
     CapacitySink,
     GenerationRequest,
+    HttpCall,
     Operation,
+    PromptEnhancer,
     ProviderSettings,
     UpstreamError,
+    UpstreamInternalError,
     UpstreamJob,
     UpstreamStatus,
     VideoProvider,
@@ -56,12 +60,34 @@ class Upstream(msgspec.Struct, frozen=True, kw_only=True):
             failure,
             message=self.scrubber.provider_text(failure.message),
             code=None if failure.code is None else self.scrubber.provider_text(failure.code),
+            details={
+                key: [self.scrubber.provider_text(value) for value in values] for key, values in failure.details.items()
+            },
         )
         return msgspec.structs.replace(status, failure=clean)
+
+    async def enhance_prompt(self, prompt: str, *, upstream_model: str) -> str:
+        """The provider's standalone prompt enhancement; its adapter must offer one (`PromptEnhancer`)."""
+        if not isinstance(self.adapter, PromptEnhancer):
+            raise UpstreamInternalError(f"{self.provider} has no prompt enhancement", provider=self.provider)
+        try:
+            return await self.adapter.enhance_prompt(prompt, upstream_model=upstream_model)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
 
     async def cancel(self, job: UpstreamJob) -> bool:
         try:
             return await self.adapter.cancel(job)
+        except UpstreamError as exc:
+            raise self._scrubbed(exc) from exc.__cause__
+
+    def asset_call(self, url: str) -> HttpCall | None:
+        """The authenticated download of an asset this provider serves only with its credential; None where a
+        redirect to the URL serves the client."""
+        if not isinstance(self.adapter, AssetSource):
+            return None
+        try:
+            return self.adapter.asset_call(url)
         except UpstreamError as exc:
             raise self._scrubbed(exc) from exc.__cause__
 
@@ -90,8 +116,12 @@ def build_upstreams(
             base_url=config.base_url,
             api_key=secret_from_env(config.api_key_env, what=f"providers.{provider}.api_key_env"),
             timeout_s=config.timeout_s,
+            options=config.options,
         )
-        adapter = factory(client, settings, observe=observe, capacity=capacity)
+        try:
+            adapter = factory(client, settings, observe=observe, capacity=capacity)
+        except ValueError as exc:  # an adapter refusing its `options` (msgspec.ValidationError is one)
+            raise ConfigError(f"providers.{provider}.options: {exc}") from exc
         traits = adapter.traits
         interval_s = config.poll_interval_s or traits.poll_interval_s
         upstreams[provider] = Upstream(

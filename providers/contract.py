@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Callable
-from typing import Annotated, ClassVar, Literal, Protocol
+from typing import Annotated, ClassVar, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -14,6 +14,10 @@ Mode = Literal["t2v", "i2v", "first_last", "reference", "multi_scene"]
 CanonicalStatus = Literal["queued", "in_progress", "completed", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 ImageTransport = Literal["data_uri", "url"]
+# Video-to-video: what is done to a source video, and how an offering takes the source (a link it fetches, an
+# upload through its own file flow, or inline data).
+VideoOperation = Literal["remix", "edit", "extend"]
+VideoTransport = Literal["url", "upload", "data"]
 
 
 # ---------------------------------------- request
@@ -25,8 +29,8 @@ class ImageUrl(msgspec.Struct, frozen=True, kw_only=True, tag="url"):
     url: str
 
 
-class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
-    """An image carried inline; `data` are the decoded bytes, `digest` is their sha256 hex."""
+class InlineMedia(msgspec.Struct, frozen=True, kw_only=True):
+    """Media carried as bytes; `data` are the decoded bytes, `digest` is their sha256 hex."""
 
     mime_type: str
     data: bytes
@@ -40,7 +44,33 @@ class ImageData(msgspec.Struct, frozen=True, kw_only=True, tag="data"):
         return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
+class ImageData(InlineMedia, frozen=True, kw_only=True, tag="data"):
+    """An image carried inline."""
+
+
 Image = ImageUrl | ImageData
+
+
+class VideoUrl(msgspec.Struct, frozen=True, kw_only=True, tag="url"):
+    """A source video behind a link (a fresh one to another job's asset): the provider, or its adapter, fetches it."""
+
+    url: str
+
+
+class VideoData(InlineMedia, frozen=True, kw_only=True, tag="data"):
+    """A source video carried as bytes (a client's upload, or a link's content fetched by an adapter)."""
+
+
+Video = VideoUrl | VideoData
+
+
+class VideoInput(msgspec.Struct, frozen=True, kw_only=True):
+    """The source of a video-to-video request: what to do with it, the video and its length. For `extend` the
+    request's `seconds` are the added seconds; for `remix` and `edit` the output keeps the source's length."""
+
+    operation: VideoOperation
+    video: Video
+    source_seconds: int
 
 
 class Scene(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,6 +97,28 @@ class Music(msgspec.Struct, frozen=True, kw_only=True):
     keyscale: str | None = None
 
 
+class WatermarkOverlay(msgspec.Struct, frozen=True, kw_only=True):
+    """A custom visible watermark (seed 000 `wm_*`): the image and where and how it is drawn; None = vendor default."""
+
+    image: ImageData | None = None
+    position: Literal["top-left", "top-right", "center", "bottom-left", "bottom-right"] | None = None
+    scale: int | None = None
+    opacity: int | None = None
+    rotation_deg: int | None = None
+    padding_x: int | None = None
+    padding_y: int | None = None
+
+
+class ContentCredentials(msgspec.Struct, frozen=True, kw_only=True):
+    """Overrides of the C2PA manifest's fields (seed 000 `cs_*`); None keeps the provider's configured default."""
+
+    author: str | None = None
+    title: str | None = None
+    description: str | None = None
+    organization: str | None = None
+    vendor: str | None = None
+
+
 class Dimensions(msgspec.Struct, frozen=True, kw_only=True):
     width: int
     height: int
@@ -81,6 +133,8 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     `upstream_model` is the provider's own model id for the chosen offering."""
 
     upstream_model: str
+    # A provider's own sub-model selector set by the offering's configuration (videogenapi `veo_model`).
+    upstream_variant: str | None = None
     scenes: tuple[Scene, ...]
     multi_scene: bool = False
     seconds: int | None = None
@@ -91,6 +145,13 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
     music: Music | None = None
     enhance_prompt: bool = False
     watermark: bool | None = None
+    watermark_overlay: WatermarkOverlay | None = None
+    content_credentials: ContentCredentials | None = None
+    upscale: bool = False
+    results: int = 1
+    temporary_output: bool = False
+    camera_fixed: bool | None = None
+    video_input: VideoInput | None = None
 
     @property
     def mode(self) -> Mode:
@@ -110,6 +171,22 @@ class GenerationRequest(msgspec.Struct, frozen=True, kw_only=True):
         framed = (img for s in self.scenes for img in (s.image, s.end_image) if img is not None)
         return (*framed, *self.reference_images)
 
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """The provider-specific features this request asks for, named, for an adapter that offers none of them to
+        refuse at once rather than drop them silently (routing filters on the capability flags first)."""
+        asked = {
+            "a source video": self.video_input is not None,
+            "a watermark overlay": self.watermark_overlay is not None,
+            "content credentials": self.content_credentials is not None,
+            "upscaling": self.upscale,
+            "several results": self.results != 1,
+            "temporary output": self.temporary_output,
+            "a fixed camera": self.camera_fixed is not None,
+            "a sub-model variant": self.upstream_variant is not None,
+        }
+        return tuple(name for name, wanted in asked.items() if wanted)
+
 
 # ---------------------------------------- capabilities
 
@@ -120,9 +197,11 @@ _Size = Annotated[str, msgspec.Meta(pattern="^[0-9]{2,5}x[0-9]{2,5}$")]
 
 
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """What one offering (provider x model) can do; routing filters on this, adapters never clamp."""
+    """What one offering (provider x model) can do; routing filters on this, adapters never clamp.
 
-    modes: Annotated[frozenset[Mode], msgspec.Meta(min_length=1)]
+    An offering that only transforms videos (an extend or edit model) has no `modes`, only `video_operations`."""
+
+    modes: frozenset[Mode] = frozenset()
     seconds: frozenset[_Positive] = frozenset()
     default_seconds: _Positive | None = None
     seconds_per_scene: _Positive | None = None
@@ -138,13 +217,34 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     negative_prompt: bool = False
     seed: bool = False
     enhance_prompt: bool = False
+    # Prompt enhancement on its own (`POST /v1/prompts/enhance`), without generating.
+    prompt_enhancement: bool = False
     watermark_control: bool = False
+    watermark_overlay: bool = False
+    content_credentials: bool = False
+    upscale: bool = False
+    max_results: _Positive = 1
+    temporary_output: bool = False
+    camera_fixed: bool = False
+    # False where the provider's documents name no length field: the provider picks the length (priced at
+    # `default_seconds`) and none is sent; an operator who knows the field works turns it on.
+    seconds_control: bool = True
     image_transports: frozenset[ImageTransport] = frozenset({"data_uri", "url"})
     max_image_bytes: _Positive | None = None
+    video_operations: frozenset[VideoOperation] = frozenset()
+    video_transports: frozenset[VideoTransport] = frozenset()
+    max_source_seconds: _Positive | None = None
+    max_source_bytes: _Positive | None = None
 
     def __post_init__(self) -> None:
+        if not self.modes and not self.video_operations:
+            raise ValueError("an offering needs modes or video_operations")
+        if self.video_operations and not self.video_transports:
+            raise ValueError("video_operations need video_transports (url, upload or data)")
         if self.size_range is not None and self.size_range[0] > self.size_range[1]:
             raise ValueError("size_range must be [low, high]")
+        if not self.seconds_control and self.default_seconds is None:
+            raise ValueError("seconds_control = false needs default_seconds (the length that is priced)")
 
 
 # ---------------------------------------- jobs and status
@@ -157,6 +257,17 @@ class UpstreamJob(msgspec.Struct, frozen=True, kw_only=True):
     upstream_id: str
     upstream_model: str
     reported_cost_micros: int | None = None
+    # The model the gateway asked for, kept only when the provider's reply named another (`upstream_model`):
+    # the job was accepted and is followed; the difference is recorded and logged, never a failure.
+    requested_model: str | None = None
+
+
+class ExtraOutput(msgspec.Struct, frozen=True, kw_only=True):
+    """A further result of a call that made several (VideoGen `numResults`)."""
+
+    video_url: str
+    thumbnail_url: str | None = None
+    expires_at: int | None = None
 
 
 class Output(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,6 +275,7 @@ class Output(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_url: str | None = None
     expires_at: int | None = None
     provenance: dict[str, str] = {}
+    extra: tuple[ExtraOutput, ...] = ()
 
 
 class ErrorClass(enum.StrEnum):
@@ -184,6 +296,8 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
     error_class: ErrorClass
     message: str
     code: str | None = None
+    # What the provider said about why, as lists of its own ids (Vidgen `filter_categories`, `compliance_codes`).
+    details: dict[str, list[str]] = {}
 
 
 class UpstreamStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -283,6 +397,9 @@ class Operation(enum.StrEnum):
     UPLOAD_PUT = "upload_put"  # the presigned PUT of an upload's bytes
     FILE = "file"
     MODELS = "models"
+    ENHANCE = "enhance"  # prompt enhancement on its own (Vidgen `optimize`)
+    ACCOUNT = "account"  # a read-only account check (videogenapi `/user`)
+    SOURCE = "source"  # fetching a source video from its link, for a provider that cannot take the link itself
 
 
 class HttpCall(msgspec.Struct, frozen=True, kw_only=True):
@@ -312,6 +429,8 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True):
     base_url: str
     api_key: str
     timeout_s: float = 30.0
+    # Adapter-specific settings (`[providers.<slug>.options]`), decoded and validated by the adapter itself.
+    options: dict[str, str] = {}
 
 
 class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
@@ -357,3 +476,23 @@ class VideoProvider(Protocol):
     async def cancel(self, job: UpstreamJob) -> bool:
         """Ask the provider to stop the job; False (and no call) where the provider has no cancel API."""
         ...
+
+
+@runtime_checkable
+class AssetSource(Protocol):
+    """An adapter whose provider serves finished videos only with its own credential (Google Veo): the gateway
+    downloads through `asset_call` and streams the bytes, never redirecting a client there. Adapters whose asset
+    URLs are public or presigned do not implement it."""
+
+    def asset_call(self, url: str) -> HttpCall:
+        """The authenticated GET of `url`; raises UpstreamProtocolError for a URL outside the provider's hosts."""
+        ...
+
+
+@runtime_checkable
+class PromptEnhancer(Protocol):
+    """An adapter whose provider enhances a prompt on its own, without generating (Vidgen `optimize`)."""
+
+    provider: str
+
+    async def enhance_prompt(self, prompt: str, *, upstream_model: str) -> str: ...

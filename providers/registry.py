@@ -8,8 +8,10 @@ from typing import Protocol
 import httpx
 
 from providers.contract import CapacitySink, ProviderSettings, VideoProvider
+from providers.fal import FalProvider
 from providers.nanogpt import NanoGptProvider
 from providers.transport import CallObserver
+from providers.veo import VeoProvider
 from providers.videogen import VideoGenProvider
 from providers.videogenapi import VideoGenApiProvider
 from providers.vidgen import VidgenProvider
@@ -33,4 +35,6 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "videogen": VideoGenProvider,
     "videogenapi": VideoGenApiProvider,
     "nanogpt": NanoGptProvider,
+    "veo": VeoProvider,
+    "fal": FalProvider,
 }

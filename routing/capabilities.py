@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from providers.contract import Capabilities, GenerationRequest, ImageData
+from providers.contract import Capabilities, GenerationRequest, ImageData, VideoData, VideoTransport
 
 # Fields a best-effort request may lose (with a warning); every other gap makes the offering ineligible.
 DROPPABLE = frozenset(
@@ -17,6 +17,10 @@ DROPPABLE = frozenset(
         "negative_prompt",
         "enhance_prompt",
         "watermark",
+        "watermark_overlay",
+        "content_credentials",
+        "camera_fixed",
+        "temporary_output",
     }
 )
 
@@ -32,12 +36,43 @@ class Gap(msgspec.Struct, frozen=True, kw_only=True):
 
 def capability_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     """Everything in `request` that `caps` cannot honour."""
-    return [*_shape_gaps(request, caps), *_option_gaps(request, caps)]
+    return [*_video_gaps(request, caps), *_shape_gaps(request, caps), *_option_gaps(request, caps)]
+
+
+# Which offerings can take a source as it comes: a link goes anywhere (an upload or data offering's adapter fetches
+# the bytes first), bytes cannot become a link the provider could fetch.
+_TRANSPORTS_FOR: dict[str, frozenset[VideoTransport]] = {
+    "url": frozenset({"url", "upload", "data"}),
+    "data": frozenset({"upload", "data"}),
+}
+
+
+def _video_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    source = request.video_input
+    if source is None:
+        if caps.modes:
+            return []
+        return [Gap(field="mode", reason=f"takes only a source video ({', '.join(sorted(caps.video_operations))})")]
+    if source.operation not in caps.video_operations:
+        offered = ", ".join(sorted(caps.video_operations)) or "none"
+        return [Gap(field="operation", reason=f"operation {source.operation} not offered (offers {offered})")]
+    gaps: list[Gap] = []
+    kind = "data" if isinstance(source.video, VideoData) else "url"
+    if not _TRANSPORTS_FOR[kind] & caps.video_transports:
+        taken = ", ".join(sorted(caps.video_transports))
+        gaps.append(Gap(field="video", reason=f"a source video as {kind} not accepted (takes {taken})"))
+    if caps.max_source_seconds is not None and source.source_seconds > caps.max_source_seconds:
+        reason = f"a {source.source_seconds} s source exceeds the {caps.max_source_seconds} s allowed"
+        gaps.append(Gap(field="video", reason=reason))
+    limit = caps.max_source_bytes
+    if limit is not None and isinstance(source.video, VideoData) and source.video.size_bytes > limit:
+        gaps.append(Gap(field="video", reason=f"the source video exceeds {limit} bytes"))
+    return gaps
 
 
 def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
     gaps: list[Gap] = []
-    if request.mode not in caps.modes:
+    if request.video_input is None and caps.modes and request.mode not in caps.modes:
         gaps.append(Gap(field="mode", reason=f"mode {request.mode} not offered (offers {sorted(caps.modes)})"))
     if len(request.scenes) > caps.max_scenes:
         gaps.append(Gap(field="scenes", reason=f"{len(request.scenes)} scenes exceed the {caps.max_scenes} allowed"))
@@ -56,7 +91,14 @@ def _shape_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
 
 
 def _seconds_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
+    source = request.video_input
+    if source is not None and source.operation != "extend":
+        return []  # a remix or an edit keeps the source's length; `max_source_seconds` bounds it
     seconds = resolved_seconds(request, caps)
+    if not caps.seconds_control:
+        if request.seconds not in (None, caps.default_seconds) or any(s.seconds is not None for s in request.scenes):
+            return [Gap(field="seconds", reason=f"the provider picks the length ({caps.default_seconds} s typical)")]
+        return []
     per_scene = caps.seconds_per_scene
     if per_scene is not None:
         expected = per_scene * len(request.scenes)
@@ -86,10 +128,18 @@ def _option_gaps(request: GenerationRequest, caps: Capabilities) -> list[Gap]:
         "negative_prompt": (any(s.negative_terms for s in request.scenes), caps.negative_prompt),
         "enhance_prompt": (request.enhance_prompt, caps.enhance_prompt),
         "watermark": (request.watermark is not None, caps.watermark_control),
+        "watermark_overlay": (request.watermark_overlay is not None, caps.watermark_overlay),
+        "content_credentials": (request.content_credentials is not None, caps.content_credentials),
+        "upscale": (request.upscale, caps.upscale),
+        "temporary_output": (request.temporary_output, caps.temporary_output),
+        "camera_fixed": (request.camera_fixed is not None, caps.camera_fixed),
     }
-    return [
+    gaps = [
         Gap(field=f, reason=f"{f} not supported") for f, (asked, offered) in wanted.items() if asked and not offered
     ]
+    if request.results > caps.max_results:
+        gaps.append(Gap(field="n", reason=f"{request.results} results per call exceed the {caps.max_results} offered"))
+    return gaps
 
 
 def _size_ok(width: int, height: int, caps: Capabilities) -> bool:
@@ -129,6 +179,11 @@ def without(request: GenerationRequest, gaps: list[Gap]) -> GenerationRequest:
         changes["enhance_prompt"] = False
     if "watermark" in fields:
         changes["watermark"] = None
+    for name in ("watermark_overlay", "content_credentials", "camera_fixed"):
+        if name in fields:
+            changes[name] = None
+    if "temporary_output" in fields:
+        changes["temporary_output"] = False
     if "negative_prompt" in fields:
         changes["scenes"] = tuple(msgspec.structs.replace(s, negative_terms=()) for s in request.scenes)
     return msgspec.structs.replace(request, **changes)

@@ -44,6 +44,8 @@ class Offering(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     provider: str
     upstream_model: str
+    # The provider's sub-model selector, sent only by adapters that document one (videogenapi `veo_model`).
+    upstream_variant: str | None = None
     capabilities: Capabilities
     price: Price
 

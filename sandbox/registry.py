@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from litestar import Litestar
 
+from sandbox.fal.app import sandbox_app as fal_sandbox
 from sandbox.nanogpt.app import sandbox_app as nanogpt_sandbox
+from sandbox.veo.app import sandbox_app as veo_sandbox
 from sandbox.videogen.app import sandbox_app as videogen_sandbox
 from sandbox.videogenapi.app import sandbox_app as videogenapi_sandbox
 from sandbox.vidgen.app import sandbox_app as vidgen_sandbox
@@ -18,4 +20,6 @@ EMULATORS: dict[str, EmulatorFactory] = {
     "videogen": videogen_sandbox,
     "videogenapi": videogenapi_sandbox,
     "nanogpt": nanogpt_sandbox,
+    "veo": veo_sandbox,
+    "fal": fal_sandbox,
 }

@@ -277,6 +277,13 @@ async def sandbox(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, st
     """Every provider emulator the example config names, served on loopback: slug -> base URL.
 
     Each gets a fresh key in the env var the example config names, as `make run` does."""
+    async with serve_sandbox(monkeypatch) as urls:
+        yield urls
+
+
+@contextlib.asynccontextmanager
+async def serve_sandbox(env: pytest.MonkeyPatch) -> AsyncIterator[dict[str, str]]:
+    """The `sandbox` fixture's emulators, for a fixture of another scope (with its own `MonkeyPatch`)."""
     from gateway.config import load_settings
     from sandbox.registry import EMULATORS
 
@@ -285,7 +292,7 @@ async def sandbox(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, st
         urls: dict[str, str] = {}
         for slug, provider in example.providers.items():
             key = f"sbx_{slug}_" + secrets.token_hex(8)
-            monkeypatch.setenv(provider.api_key_env, key)
+            env.setenv(provider.api_key_env, key)
             urls[slug] = await stack.enter_async_context(serve_app(EMULATORS[slug](key, SANDBOX_TIME_SCALE)))
         yield urls
 

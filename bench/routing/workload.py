@@ -113,6 +113,8 @@ def allowed_seconds(settings: Settings, model: str) -> list[int]:
         values.update(getattr(caps, "seconds", None) or ())
         if getattr(caps, "seconds_per_scene", None):
             values.add(caps.seconds_per_scene)
+        if not caps.seconds_control and caps.default_seconds is not None:
+            values.add(caps.default_seconds)  # the provider picks the length: only its priced default fits
     return sorted(values)
 
 

@@ -84,7 +84,11 @@ def patch_openapi(app: Litestar) -> None:
     assert isinstance(json_body, RequestBody)
     form = Schema(
         type=OpenAPIType.OBJECT,
-        description="OpenAI SDK form: prompt, model, seconds, size and other scalar fields; input_reference file.",
+        description=(
+            "The OpenAI SDK's form: every field of the JSON body, nested objects as bracketed keys"
+            " (`metadata[project]`, `routing[strategy]`), list items repeated with `[]` (`routing[providers][]`,"
+            " `scenes[][prompt]`), every value a string; plus an optional `input_reference` image file."
+        ),
         properties={"input_reference": Schema(type=OpenAPIType.STRING, format="binary")},  # type: ignore[arg-type]
     )
     target.request_body = RequestBody(

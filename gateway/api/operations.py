@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get, post
@@ -29,22 +29,31 @@ class ExplainedCandidate(msgspec.Struct, kw_only=True):
 
 
 class ExplainedDrop(msgspec.Struct, kw_only=True):
-    """`clears_in_s`: when every reason lapses on its own by then (a 429 cooldown, a full window), the seconds
-    until it does; a create waits that long for it when it is within `[failover] wait_for_capacity_s`."""
+    """`permanent`: a reason can never clear for this request as asked (a capability gap, the request's own cost
+    cap or provider list), else the block is the gateway's state or the ops' choice ("not now"). `clears_in_s`:
+    when every reason lapses on its own by then (a 429 cooldown, a full window), the seconds until it does; a
+    create waits that long for it when it is within `[failover] wait_for_capacity_s`."""
 
     provider: str
     model: str
     reasons: list[str]
+    permanent: bool
     clears_in_s: float | None = None
 
 
 class Explanation(msgspec.Struct, kw_only=True):
+    """`outcome`: what a create would get now: `routed` (a candidate is left), `no_provider_available` (a 503:
+    offerings fit but none can take it now) or `unsupported_request` (a 400: none could ever serve it as asked,
+    `models_serving` lists the models that could)."""
+
     team: str
     strategy: str
     rules_version: str
     matched_rules: list[str]
+    outcome: Literal["routed", "no_provider_available", "unsupported_request"]
     candidates: list[ExplainedCandidate]
     dropped: list[ExplainedDrop]
+    models_serving: list[str] = []
 
 
 class ProviderState(msgspec.Struct, kw_only=True):
@@ -71,11 +80,14 @@ async def explain_route(
     planner = session.service.planner
     await planner.speeds.refresh()  # ops see every replica's observations as of now
     planned = await session.service.plan(caller, intake, dict(body.metadata))
+    plan = planned.plan
+    unservable = plan.unservable
     return Explanation(
         team=caller.team,
         strategy=planned.strategy,
         rules_version=planner.rules.version,
         matched_rules=list(planned.policy.matched),
+        outcome="unsupported_request" if unservable else "routed" if planned.ranked else "no_provider_available",
         candidates=[
             ExplainedCandidate(
                 provider=r.candidate.provider,
@@ -89,13 +101,20 @@ async def explain_route(
             )
             for i, r in enumerate(planned.ranked)
         ],
-        dropped=[_explained(d, now=session.service.now()) for d in planned.plan.dropped],
+        dropped=[_explained(d, now=session.service.now()) for d in plan.dropped],
+        models_serving=planner.router.models_serving(intake.query) if unservable else [],
     )
 
 
 def _explained(drop: Drop, *, now: float) -> ExplainedDrop:
     clears_in_s = None if drop.clears_at is None else round(max(0.0, drop.clears_at - now), 3)
-    return ExplainedDrop(provider=drop.provider, model=drop.model, reasons=list(drop.reasons), clears_in_s=clears_in_s)
+    return ExplainedDrop(
+        provider=drop.provider,
+        model=drop.model,
+        reasons=list(drop.reasons),
+        permanent=drop.permanent,
+        clears_in_s=clears_in_s,
+    )
 
 
 @get("/v1/providers", summary="Provider state: enabled, circuit, headroom, observed speed", operation_id="providers")

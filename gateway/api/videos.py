@@ -7,38 +7,29 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryParameter
-from litestar.response import Redirect
+from litestar.response import Redirect, Stream
 from litestar.response.base import ASGIResponse
 
 from gateway.auth import Caller
 from gateway.cadence import poll_hint_s
 from gateway.config import Settings
-from gateway.errors import Conflict, InvalidRequest, UnsupportedMediaType, from_validation
+from gateway.errors import Conflict, InvalidRequest, NotFound, UnsupportedMediaType, from_validation
 from gateway.schema.job import VideoJob, to_video
 from gateway.schema.wire import CreateVideoBody, Video, VideoDeleted, VideoList
 from gateway.videos.assets import AssetLinks
+from gateway.videos.form import bracketed, unflatten
 from gateway.videos.idempotency import IdempotentCreates
 from gateway.videos.intake import image_data, normalize
 from gateway.videos.service import VideoService
 from gateway.webhooks.targets import requested_webhook
 from providers.contract import ImageData
 
-_FORM_FIELDS = frozenset(CreateVideoBody.__struct_fields__) - {
-    "scenes",
-    "image",
-    "end_image",
-    "reference_images",
-    "audio",
-    "music",
-    "routing",
-    "webhook",
-    "metadata",
-}
 _VideoId = Annotated[str, PathParameter(max_length=64)]
 _IdempotencyKey = Annotated[
     str | None,
@@ -72,9 +63,12 @@ async def create_video(
     """With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
     made (its current state) and `Idempotent-Replayed: true`; the same key with another request is a 409.
 
-    When no provider can take the request at once but one's block lapses within the gateway's capacity wait (a 429
-    cooldown, a full rate window; 5 s by default), the reply waits for it; otherwise 503 `no_provider_available`
-    names each candidate and why it was dropped."""
+    Gateway fields sent as multipart (the OpenAI SDK's `extra_body`) use bracketed keys: `metadata[project]=x`,
+    `routing[providers][]=nanogpt`. When no configured offering could ever serve the request as asked (mode,
+    seconds, size, a field), the reply is a 400 `unsupported_request` naming what does not fit per offering and
+    the models that could serve it. When offerings fit but none can take it at once and one's block lapses within
+    the gateway's capacity wait (a 429 cooldown, a full rate window; 5 s by default), the reply waits for it;
+    otherwise 503 `no_provider_available` (with `Retry-After` when a block lapses on its own)."""
     caller = session.caller
     caller.require("videos")
     settings = session.settings
@@ -149,14 +143,27 @@ async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) ->
     "/v1/videos/{video_id:str}/content",
     summary="Download the video or its thumbnail",
     operation_id="getVideoContent",
+    status_code=302,
+    responses={
+        200: ResponseSpec(
+            data_container=bytes,
+            media_type="video/mp4",
+            description="The asset itself, streamed, where the provider serves it only with its credential",
+            generate_examples=False,
+        )
+    },
 )
 async def get_video_content(
     request: Request[Any, Any, Any],
     video_id: _VideoId,
     session: NamedDependency[Session],
-    variant: FromQuery[Literal["video", "thumbnail"]] = "video",
-) -> Redirect:
-    """Redirect to the provider's asset, renewing an expired or expiring link first (gateway/videos/assets.py)."""
+    variant: FromQuery[Literal["video", "thumbnail", "spritesheet"]] = "video",
+    index: Annotated[int, QueryParameter(ge=0, le=100, description="0: the video; N: `output.extra[]` result N")] = 0,
+) -> Redirect | Stream:
+    """Redirect to the provider's asset, renewing an expired or expiring link first, or stream it where the
+    provider serves it only with its credential (gateway/videos/assets.py). A variant the provider did not make
+    (no provider makes a spritesheet; some no thumbnail) is a 404 `variant_not_available` naming the variant and
+    the provider."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -164,9 +171,22 @@ async def get_video_content(
         raise Conflict(f"video {job.id} is {job.status}, not completed", code="video_not_ready")
     assets: AssetLinks = request.app.state.assets
     output = await assets.output(job)
-    url = output.video_url if variant == "video" else output.thumbnail_url
+    if index > len(output.extra):
+        raise InvalidRequest(f"video {job.id} has {len(output.extra)} extra result(s), not {index}", param="index")
+    asset = output if index == 0 else output.extra[index - 1]  # `index` 1..N: the `output.extra[]` results
+    url = {"video": asset.video_url, "thumbnail": asset.thumbnail_url}.get(variant)
     if url is None:
-        raise InvalidRequest(f"{job.provider} gave no {variant} for this video", param="variant")
+        raise NotFound(
+            f"{job.provider} made no {variant} for video {job.id}",
+            code="variant_not_available",
+            param="variant",
+            provider=job.provider,
+        )
+    download = await assets.download(job, url)
+    if download is not None:  # the provider serves it only with its credential: streamed, never redirected
+        return Stream(
+            download.chunks, status_code=200, media_type=download.media_type, background=BackgroundTask(download.close)
+        )
     return Redirect(path=url, status_code=302)
 
 
@@ -183,9 +203,10 @@ async def read_create(request: Request[Any, Any, Any], settings: Settings) -> tu
 
 
 async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
-    """The OpenAI SDK's multipart create: scalar fields plus an optional `input_reference` image file."""
+    """The OpenAI SDK's multipart create: every JSON body field in its bracketed form spelling (gateway/videos/
+    form.py), plus an optional `input_reference` image file."""
     form = await request.form()
-    fields: dict[str, str] = {}
+    fields: list[tuple[str, str]] = []
     upload: ImageData | None = None
     for name, value in form.multi_items():
         if name == "input_reference" and isinstance(value, UploadFile):
@@ -194,13 +215,14 @@ async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tup
             upload = image_data(data, mime, param="input_reference", max_bytes=settings.limits.max_image_bytes)
         elif name == "input_reference":
             raise InvalidRequest("`input_reference` must be an image file part", code="invalid_value", param=name)
-        elif name not in _FORM_FIELDS or not isinstance(value, str):
-            raise InvalidRequest(f"unknown field `{name}`", code="unknown_field", param=name)
-        elif name in fields:
-            raise InvalidRequest(f"field `{name}` given twice", code="invalid_value", param=name)
+        elif not isinstance(value, str):
+            raise InvalidRequest(f"`{name}` must be a text field, not a file", code="invalid_value", param=name)
         else:
-            fields[name] = value
-    return msgspec.convert(fields, CreateVideoBody, strict=False), upload
+            fields.append((name, value))
+    try:
+        return msgspec.convert(unflatten(fields), CreateVideoBody, strict=False), upload
+    except msgspec.ValidationError as exc:
+        raise from_validation(exc, spell=bracketed) from exc
 
 
 def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:

@@ -26,7 +26,7 @@ FAILOVER_REASONS = frozenset(e.value for e in ErrorClass) | {
 }
 ERROR_CLASSES = frozenset(e.value for e in ErrorClass)
 # The codes of the 503 `no_provider_available` replies (gateway/videos/service.py).
-REFUSAL_REASONS = frozenset({"no_provider_available", "all_attempts_failed"})
+REFUSAL_REASONS = frozenset({"unsupported_request", "no_provider_available", "all_attempts_failed"})
 # Defaults for the features that report through `Metrics`; their owners pass their own vocabularies when wiring.
 QUOTAS = frozenset({"requests", "max_concurrent_jobs", "monthly_budget_usd", "monthly_video_seconds"})
 BUDGET_PERIODS = frozenset({"day", "month"})

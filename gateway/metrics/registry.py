@@ -128,7 +128,7 @@ class Metrics:
         )
         self._refusals = Counter(
             "video_gateway_router_refusals_total",
-            "Creates refused 503: no eligible provider, or every attempt failed.",
+            "Creates refused: no offering fits (unsupported_request), none can take it now, or every attempt failed.",
             ["reason"],
             registry=r,
         )

@@ -10,7 +10,16 @@ from typing import Literal, Protocol
 import msgspec
 
 from gateway.errors import UPSTREAM_CODES
-from gateway.schema.wire import RoutingAttempt, Video, VideoError, VideoOutput, VideoRouting, VideoUsage, VideoWebhook
+from gateway.schema.wire import (
+    RoutingAttempt,
+    Video,
+    VideoError,
+    VideoExtraOutput,
+    VideoOutput,
+    VideoRouting,
+    VideoUsage,
+    VideoWebhook,
+)
 from providers.contract import (
     TERMINAL_STATUSES,
     CanonicalStatus,
@@ -18,6 +27,7 @@ from providers.contract import (
     Output,
     UpstreamJob,
     UpstreamStatus,
+    VideoOperation,
 )
 from routing.router import RouteQuery
 
@@ -32,6 +42,19 @@ class ImageRef(msgspec.Struct, frozen=True, kw_only=True):
     mime_type: str | None = None
 
 
+class SourceRef(msgspec.Struct, frozen=True, kw_only=True):
+    """The source of a video-to-video job: a gateway video (its id and its provider's job id) or an upload (its
+    digest and size, never its bytes), and its length in seconds."""
+
+    operation: VideoOperation
+    seconds: int
+    video_id: str | None = None
+    provider: str | None = None
+    upstream_id: str | None = None
+    digest: str | None = None
+    size_bytes: int | None = None
+
+
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     provider: str
     outcome: Literal["accepted", "failed"]
@@ -44,6 +67,7 @@ class JobError(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     provider: str | None = None
     retryable: bool = False
+    details: dict[str, list[str]] = {}
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,11 +122,21 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     # Set once every terminal effect (slot release, settlement, webhook) has run; see gateway/videos/writer.py.
     finalized_at: float | None = None
     webhook: JobWebhook | None = None
+    source: SourceRef | None = None
     version: int = 1
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def output_seconds(self) -> int | None:
+        """The length of the video it makes: an extension's is its source's plus the seconds it added (and
+        billed); every other job's is what it billed."""
+        source = self.source
+        if self.seconds is None or source is None or source.operation != "extend":
+            return self.seconds
+        return source.seconds + self.seconds
 
 
 class TerminalEffect(Protocol):
@@ -119,7 +153,9 @@ def new_job_id(now: float) -> str:
 
 def job_error(failure: Failure, provider: str | None) -> JobError:
     job = UPSTREAM_CODES[failure.error_class].job
-    return JobError(code=job.type, message=failure.message, provider=provider, retryable=job.retryable)
+    return JobError(
+        code=job.type, message=failure.message, provider=provider, retryable=job.retryable, details=failure.details
+    )
 
 
 def apply_status(job: VideoJob, status: UpstreamStatus, *, now: float, usage: Usage | None) -> VideoJob:
@@ -155,7 +191,7 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
         completed_at=None if job.completed_at is None else int(job.completed_at),
         expires_at=None if output is None else output.expires_at,
         prompt=job.prompt,
-        seconds=None if job.seconds is None else str(job.seconds),
+        seconds=None if job.output_seconds is None else str(job.output_seconds),
         size=job.size,
         output=None
         if output is None
@@ -163,6 +199,16 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
             video_url=content_url,
             thumbnail_url=None if output.thumbnail_url is None else f"{content_url}?variant=thumbnail",
             provenance=output.provenance,
+            extra=[
+                VideoExtraOutput(
+                    index=index,
+                    video_url=f"{content_url}?index={index}",
+                    thumbnail_url=None
+                    if extra.thumbnail_url is None
+                    else f"{content_url}?variant=thumbnail&index={index}",
+                )
+                for index, extra in enumerate(output.extra, start=1)
+            ],
         ),
         error=None
         if job.error is None
@@ -171,6 +217,7 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
             message=job.error.message,
             provider=job.error.provider,
             retryable=job.error.retryable,
+            details=job.error.details,
         ),
         usage=None
         if job.usage is None
@@ -188,4 +235,6 @@ def to_video(job: VideoJob, *, content_url: str) -> Video:
         warnings=list(job.warnings),
         metadata=job.metadata,
         webhook=None if job.webhook is None else VideoWebhook(url=job.webhook.url),
+        remixed_from_video_id=None if job.source is None else job.source.video_id,
+        operation=None if job.source is None else job.source.operation,
     )

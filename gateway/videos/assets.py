@@ -1,14 +1,16 @@
 """Where `GET /v1/videos/{id}/content` redirects: the provider's asset URL, refreshed first when it has expired
 or is about to (VideoGen's `downloadUrlExpiresAt`, Vidgen's presigned `X-Amz-Expires`), so a client is never
 sent to a dead link. A refresh is one status call (counted in the provider's status window) whose fresh URL is
-written back to the job; concurrent requests for one job in this process share it."""
+written back to the job; concurrent requests for one job in this process share it. A provider that serves its assets
+only with its own credential (Veo) is never redirected to: the gateway downloads with the credential and streams."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Literal
 
+import httpx
 import msgspec
 import structlog
 
@@ -24,6 +26,14 @@ log = structlog.get_logger("gateway.videos.assets")
 Variant = Literal["video", "thumbnail"]
 
 
+class AssetDownload(msgspec.Struct, frozen=True, kw_only=True):
+    """An open authenticated download: stream `chunks`, then await `close()` whatever happened."""
+
+    media_type: str
+    chunks: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]]
+
+
 class AssetLinks:
     def __init__(
         self,
@@ -33,7 +43,9 @@ class AssetLinks:
         gate: ProviderGate,
         clock: Callable[[], float],
         margin_s: float,
+        client: httpx.AsyncClient,
     ) -> None:
+        self._client = client
         self._writer = writer
         self._upstreams = upstreams
         self._gate = gate
@@ -54,6 +66,32 @@ class AssetLinks:
             self._refreshing[job.id] = refreshing
             refreshing.add_done_callback(lambda _: self._refreshing.pop(job.id, None))
         return await asyncio.shield(refreshing)
+
+    async def download(self, job: VideoJob, url: str) -> AssetDownload | None:
+        """The asset opened with the provider's credential, where its provider needs one; None to redirect."""
+        upstream = self._upstreams.get(job.provider or "")
+        try:
+            call = None if upstream is None else upstream.asset_call(url)
+        except UpstreamError as exc:
+            raise UpstreamFailed(exc.message, code="asset_download_failed", provider=job.provider) from exc
+        if call is None:
+            return None
+        request = self._client.build_request(call.method, call.path, headers=call.headers)
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            message = f"{job.provider} did not start sending the video in time"
+            raise UpstreamTimedOut(message, code="asset_download_timeout", provider=job.provider) from exc
+        except httpx.TransportError as exc:
+            message = f"{job.provider} could not be reached for the video: {type(exc).__name__}"
+            raise UpstreamFailed(message, code="asset_download_failed", provider=job.provider) from exc
+        if response.status_code != 200:
+            await response.aclose()
+            log.warning("asset_download_failed", job_id=job.id, provider=job.provider, status=response.status_code)
+            message = f"{job.provider} answered {response.status_code} for the video"
+            raise UpstreamFailed(message, code="asset_download_failed", provider=job.provider)
+        media_type = response.headers.get("content-type", "video/mp4")
+        return AssetDownload(media_type=media_type, chunks=response.aiter_bytes(), close=response.aclose)
 
     async def _refresh(self, job: VideoJob) -> Output:
         upstream = self._upstreams.get(job.provider or "")

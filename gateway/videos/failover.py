@@ -22,7 +22,7 @@ from gateway.schema.job import Attempt, VideoJob, fail, job_error
 from gateway.upstreams import Upstream
 from gateway.usage.admission import Admission
 from gateway.videos.writer import JobWriter
-from providers.contract import ErrorClass, Failure, ImageData, UpstreamError, UpstreamJob
+from providers.contract import ErrorClass, Failure, ImageData, UpstreamError, UpstreamJob, VideoData
 from routing.planner import Planner
 from routing.router import Candidate, RouteQuery, UnknownModel
 
@@ -138,7 +138,7 @@ class Failover:
             seconds=candidate.seconds,
             size=candidate.size,
             estimated_cost_micros=candidate.estimated_cost_micros,
-            warnings=candidate.warnings,
+            warnings=(*candidate.warnings, *_model_swap(job.id, accepted.upstream)),
             updated_at=now,
             # The provider's maximum duration runs from its acceptance (a failed-over job gets the new one's).
             deadline_at=now + upstream.max_job_duration_s,
@@ -353,10 +353,15 @@ def _submit_failure(last: UpstreamError | None, attempts: list[Attempt], *, fail
 
 def replay_of(query: RouteQuery, *, max_attempts: int) -> RouteQuery | None:
     """What a job record keeps to plan its request again: the route query when it can be kept whole and may be
-    needed. A request carrying inline image bytes is not kept (the record holds digests, never image bytes),
-    so such a job fails over at submit but not after acceptance."""
-    if max_attempts < 2 or any(isinstance(image, ImageData) for image in query.request.images):
+    needed. A request carrying inline image, watermark or source video bytes is not kept (the record holds
+    digests, never their bytes), so such a job fails over at submit but not after acceptance."""
+    overlay = query.request.watermark_overlay
+    source = query.request.video_input
+    inline = any(isinstance(image, ImageData) for image in query.request.images)
+    if max_attempts < 2 or inline or (overlay is not None and overlay.image is not None):
         return None
+    if source is not None and isinstance(source.video, VideoData):
+        return None  # an uploaded source video: its bytes are not kept either
     return query
 
 
@@ -394,3 +399,18 @@ def handing_over(job: VideoJob, failure: Failure, *, provider: str, replica: str
         next_poll_at=None,
         updated_at=now,
     )
+
+
+def _model_swap(job_id: str, upstream: UpstreamJob) -> tuple[str, ...]:
+    """A provider that ran another model than asked: logged and kept as a warning on the job, never a failure
+    (it accepted and bills the job; failing it would start a second paid job elsewhere)."""
+    if upstream.requested_model is None:
+        return ()
+    log.warning(
+        "upstream_model_differed",
+        job_id=job_id,
+        provider=upstream.provider,
+        requested_model=upstream.requested_model,
+        upstream_model=upstream.upstream_model,
+    )
+    return (f"{upstream.provider} ran model {upstream.upstream_model!r} instead of {upstream.requested_model!r}",)

@@ -57,7 +57,11 @@ def fingerprint(intake: Intake, metadata: Mapping[str, str]) -> str:
     """A hash of the request as normalized (JSON and multipart forms of one request hash alike): the routing
     query with decoded images, the prompt, the metadata and the webhook URL."""
     webhook_url = None if intake.webhook is None else intake.webhook.url
-    material = (intake.query, intake.prompt, intake.images, dict(metadata), webhook_url)
+    query = intake.query
+    if intake.source is not None:
+        # A source video's link is renewed from one request to the next: the source is named by its reference.
+        query = msgspec.structs.replace(query, request=msgspec.structs.replace(query.request, video_input=None))
+    material = (query, intake.prompt, intake.images, intake.source, dict(metadata), webhook_url)
     return hashlib.sha256(_ENCODER.encode(material)).hexdigest()
 
 

@@ -11,16 +11,27 @@ import msgspec
 
 from gateway.config import LimitsSettings
 from gateway.errors import InvalidRequest, PayloadTooLarge
-from gateway.schema.job import ImageRef, JobWebhook
-from gateway.schema.wire import CreateVideoBody, ImageBody, SceneBody
-from providers.contract import Audio, Dimensions, GenerationRequest, Image, ImageData, ImageUrl, Music, Scene
+from gateway.schema.job import ImageRef, JobWebhook, SourceRef
+from gateway.schema.wire import CreateVideoBody, ImageBody, RoutingBody, SceneBody, WatermarkOverlayBody
+from providers.contract import (
+    Audio,
+    ContentCredentials,
+    Dimensions,
+    GenerationRequest,
+    Image,
+    ImageData,
+    ImageUrl,
+    Music,
+    Scene,
+    WatermarkOverlay,
+)
 from providers.prompts import split_negative_terms
 from routing.catalogue import usd_to_micros
 from routing.router import RouteQuery
 
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 _DATA_URI = re.compile(r"^data:(?P<mime>[a-z]+/[a-z0-9.+-]+);base64,", re.IGNORECASE)
-_SHORT_SIDE = {"480p": 480, "720p": 720, "1080p": 1080}
+_SHORT_SIDE = {"480p": 480, "720p": 720, "1080p": 1080, "2160p": 2160}
 # Exact pixel sizes per tier and aspect; long sides are the sizes providers document (multiples of 8).
 _LONG_SIDE = {
     ("480p", "16:9"): 832,
@@ -32,6 +43,9 @@ _LONG_SIDE = {
     ("480p", "3:2"): 720,
     ("720p", "3:2"): 1080,
     ("1080p", "3:2"): 1620,
+    ("2160p", "16:9"): 3840,  # 4K (videogenapi `resolution: "4K"`, seed 002)
+    ("2160p", "4:3"): 2880,
+    ("2160p", "3:2"): 3240,
 }
 
 
@@ -43,6 +57,8 @@ class Intake(msgspec.Struct, frozen=True, kw_only=True):
     webhook: JobWebhook | None = None
     # `routing.max_attempts`: providers this request may be sent to in all; None means `[failover] max_attempts`.
     max_attempts: int | None = None
+    # A video-to-video request's source, recorded on the job (gateway/videos/sources.py).
+    source: SourceRef | None = None
 
 
 def normalize(
@@ -78,21 +94,49 @@ def normalize(
         music=None if body.music is None else Music(**msgspec.structs.asdict(body.music)),
         enhance_prompt=body.enhance_prompt,
         watermark=body.watermark,
+        watermark_overlay=_watermark_overlay(body.watermark_overlay, limits, refs),
+        content_credentials=None
+        if body.content_credentials is None
+        else ContentCredentials(**msgspec.structs.asdict(body.content_credentials)),
+        upscale=body.upscale,
+        results=body.n,
+        temporary_output=body.temporary_output,
+        camera_fixed=body.camera_fixed,
     )
-    routing = body.routing
-    query = RouteQuery(
+    query = route_query(model, request, body.routing, best_effort=body.best_effort)
+    prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
+    max_attempts = body.routing.max_attempts if body.routing else None
+    return Intake(query=query, images=tuple(refs), prompt=prompt, max_attempts=max_attempts)
+
+
+def route_query(
+    model: str, request: GenerationRequest, routing: RoutingBody | None, *, best_effort: bool = False
+) -> RouteQuery:
+    """What the router is asked: the request and the body's `routing` preferences."""
+    return RouteQuery(
         model=model,
         request=request,
-        best_effort=body.best_effort,
+        best_effort=best_effort,
         allow_providers=tuple(routing.providers) if routing else (),
         exclude_providers=tuple(routing.exclude) if routing else (),
         max_cost_micros=usd_to_micros(routing.max_cost_usd) if routing and routing.max_cost_usd else None,
         strategy=routing.strategy if routing else None,
         allow_fallbacks=routing.allow_fallbacks if routing else True,
     )
-    prompt = body.prompt if body.prompt is not None else " | ".join(s.prompt for s in body.scenes or [])
-    max_attempts = routing.max_attempts if routing else None
-    return Intake(query=query, images=tuple(refs), prompt=prompt, max_attempts=max_attempts)
+
+
+def _watermark_overlay(
+    body: WatermarkOverlayBody | None, limits: LimitsSettings, refs: list[ImageRef]
+) -> WatermarkOverlay | None:
+    if body is None:
+        return None
+    fields = msgspec.structs.asdict(body)
+    uri = fields.pop("image_data_uri")
+    param = "watermark_overlay.image_data_uri"
+    image = None if uri is None else decode_data_uri(uri, param=param, max_bytes=limits.max_image_bytes)
+    if image is not None:
+        refs.append(ImageRef(role=param, digest=image.digest, size_bytes=image.size_bytes, mime_type=image.mime_type))
+    return WatermarkOverlay(image=image, **fields)
 
 
 def _scenes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping
 
 import msgspec
@@ -9,7 +10,14 @@ import structlog
 
 from gateway.auth import Caller
 from gateway.config import FailoverSettings
-from gateway.errors import InvalidRequest, NoProviderAvailable, NotFound, StoreUnavailable
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    NoProviderAvailable,
+    NotFound,
+    StoreUnavailable,
+    UnsupportedRequest,
+)
 from gateway.metrics.registry import Metrics
 from gateway.schema.job import VideoJob, new_job_id
 from gateway.store.base import JobStore, Order
@@ -20,7 +28,7 @@ from gateway.videos.intake import Intake
 from gateway.videos.writer import JobWriter
 from providers.contract import UpstreamError
 from routing.planner import Planned, Planner
-from routing.router import Candidate, UnknownModel
+from routing.router import Candidate, Plan, UnknownModel
 
 log = structlog.get_logger("gateway.videos.service")
 
@@ -69,9 +77,9 @@ class VideoService:
         if planned.waited_s:
             self._metrics.waited_for_capacity(planned.waited_s)
         if not planned.ranked:
-            reasons = "; ".join(f"{d.provider}: {', '.join(d.reasons)}" for d in planned.plan.dropped)
-            self._metrics.refused("no_provider_available")
-            raise NoProviderAvailable(f"no provider can serve this request ({reasons})")
+            error = self._refusal(intake, planned.plan)
+            self._metrics.refused(error.type)
+            raise error
         tries = (intake.max_attempts or self._settings.max_attempts) if intake.query.allow_fallbacks else 1
         candidates = planned.candidates(tries)
         self._metrics.routed(candidates[0].provider, candidates[0].model, planned.strategy)
@@ -88,6 +96,18 @@ class VideoService:
                 raise
         # Until then the poller leaves the still-submitting record alone (it was scheduled at the grace).
         return await self._failover.follow(job, accepted, record_until=job.created_at + self._submit_grace_s)
+
+    def _refusal(self, intake: Intake, plan: Plan) -> GatewayError:
+        """Why nothing is left: "never" (a 400 naming what does not fit where, and what could serve it) or
+        "not now" (a 503, with `Retry-After` when the first block lapses on its own)."""
+        if plan.unservable:
+            models = self.planner.router.models_serving(intake.query)
+            could = f"; models that could serve it: {', '.join(models)}" if models else "; no configured model can"
+            return UnsupportedRequest(f"no configured offering can serve this request ({_drops(plan)}){could}")
+        headers = {}
+        if plan.clears_at is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(plan.clears_at - self._clock())))
+        return NoProviderAvailable(f"no provider can take this request now ({_drops(plan)})", headers=headers)
 
     def _new_job(
         self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str], strategy: str
@@ -111,6 +131,7 @@ class VideoService:
             strategy=strategy,
             webhook=intake.webhook,
             replica=self._replica,
+            source=intake.source,
         )
 
     async def get(self, caller: Caller, job_id: str, *, deleted: bool = False) -> VideoJob:
@@ -152,6 +173,10 @@ class VideoService:
         except UpstreamError as exc:
             # Best effort: the job is cancelled for the client either way; the provider may still finish it.
             log.warning("upstream_cancel_failed", job_id=job.id, provider=exc.provider, error_class=exc.error_class)
+
+
+def _drops(plan: Plan) -> str:
+    return "; ".join(f"{d.provider} ({d.model}): {', '.join(d.reasons)}" for d in plan.dropped)
 
 
 async def _known_model(planning: Awaitable[Planned]) -> Planned:

@@ -10,11 +10,11 @@ from providers.nanogpt.translate import (
     parse_balance,
     parse_status,
     parse_submit,
+    source_link,
 )
-from providers.nanogpt.wire import MAX_IMAGE_BYTES, SIZE_TOKENS, SLUG, ModelRule
+from providers.nanogpt.wire import SIZE_TOKENS, SLUG, ModelRule
 
 __all__ = [
-    "MAX_IMAGE_BYTES",
     "SIZE_TOKENS",
     "SLUG",
     "ModelRule",
@@ -27,4 +27,5 @@ __all__ = [
     "parse_balance",
     "parse_status",
     "parse_submit",
+    "source_link",
 ]

@@ -19,8 +19,16 @@ from providers.contract import (
     ignore_capacity,
 )
 from providers.nanogpt.errors import classify_error, error_capacity
-from providers.nanogpt.translate import build_poll, build_submit, parse_balance, parse_status, parse_submit
-from providers.nanogpt.wire import SLUG
+from providers.nanogpt.translate import (
+    build_poll,
+    build_submit,
+    parse_balance,
+    parse_status,
+    parse_submit,
+    source_link,
+)
+from providers.nanogpt.wire import MAX_SOURCE_VIDEO_BYTES, SLUG
+from providers.source_video import build_fetch, parse_fetch, with_video
 from providers.transport import CallObserver, Transport, ignore_calls
 
 
@@ -53,6 +61,10 @@ class NanoGptProvider:
         return reply
 
     async def submit(self, request: GenerationRequest) -> UpstreamJob:
+        if (link := source_link(request)) is not None:
+            # The source's link is not one NanoGPT takes (HTTPS only): its bytes go inline instead.
+            fetched = await self._transport.send(build_fetch(link))
+            request = with_video(request, parse_fetch(fetched, provider=SLUG, max_bytes=MAX_SOURCE_VIDEO_BYTES))
         reply = await self._send(build_submit(request, self._settings))
         job = parse_submit(reply, request)
         if (balance := parse_balance(reply)) is not None:

@@ -21,12 +21,14 @@ from providers.contract import (
     UpstreamJob,
     UpstreamProtocolError,
     UpstreamStatus,
+    VideoData,
+    VideoUrl,
 )
 from providers.nanogpt.errors import SCOPE_BALANCE, classify_error, error_message
 from providers.nanogpt.wire import (
     API_KEY_HEADER,
     DEFAULT_RULE,
-    MAX_IMAGE_BYTES,
+    MAX_SOURCE_VIDEO_BYTES,
     MODEL_RULES,
     ORIENTATIONS,
     SIZE_TOKENS,
@@ -73,14 +75,21 @@ def _check_unsupported(request: GenerationRequest) -> None:
         raise _invalid("one prompt per job: NanoGPT has no scenes")
     if request.music is not None and request.music.enabled:
         raise _invalid("music is not supported")
-    if request.watermark is not None:
+    if request.watermark is not None or request.watermark_overlay is not None:
         raise _invalid("the watermark cannot be controlled")
+    if request.content_credentials is not None or request.upscale or request.temporary_output:
+        raise _invalid("content credentials, upscaling and temporary outputs are not request options")
+    if request.results != 1 or request.upstream_variant is not None:
+        raise _invalid("one video per job, and no sub-model selector")
     audio = request.audio
     if audio is not None and (audio.prompt or audio.negative_prompt):
         raise _invalid("audio is a `generateAudio` switch; an audio prompt cannot be sent")
 
 
 def _duration_fields(request: GenerationRequest, rule: ModelRule) -> dict[str, object]:
+    source = request.video_input
+    if source is not None and source.operation != "extend":
+        return {}  # an edit keeps its source's length: no duration is asked for
     scene_s = request.scenes[0].seconds
     if request.seconds is not None and scene_s not in (None, request.seconds):
         raise _invalid(f"the scene asks {scene_s}s but the request {request.seconds}s")
@@ -130,8 +139,7 @@ def _image_value(image: Image) -> str:
                 raise _invalid(f"image URLs must be HTTPS (§4.3 imageUrl), not {url.split(':', 1)[0]}")
             return url
         case ImageData():
-            if image.size_bytes > MAX_IMAGE_BYTES:
-                raise _invalid(f"an image of {image.size_bytes} bytes exceeds the {MAX_IMAGE_BYTES}-byte upload limit")
+            # Seed 003 recommends `imageDataUrl` "for private assets or files larger than 4 MB": no cap here.
             return image.as_data_uri()
 
 
@@ -151,6 +159,34 @@ def _image_fields(request: GenerationRequest, rule: ModelRule) -> dict[str, obje
     return fields
 
 
+def source_link(request: GenerationRequest) -> str | None:
+    """The link the shell must fetch and send as `videoDataUrl`: `videoUrl` takes HTTPS links only (§4.3)."""
+    source = request.video_input
+    if source is None or not isinstance(source.video, VideoUrl):
+        return None
+    return None if source.video.url.lower().startswith("https://") else source.video.url
+
+
+def _video_fields(request: GenerationRequest) -> dict[str, object]:
+    """§4.3 media fields for a source video: `videoUrl` (preferred) or `videoDataUrl`; `mode` marks an edit."""
+    source = request.video_input
+    if source is None:
+        return {}
+    if request.images:  # "Provide only the media fields that your target model expects"
+        raise _invalid("a source video cannot be sent with images")
+    fields: dict[str, object] = {} if source.operation == "extend" else {"mode": "video-edit"}
+    match source.video:
+        case VideoUrl(url=url):
+            if not url.lower().startswith("https://"):
+                raise _invalid("a source video link must be HTTPS (§4.3 videoUrl): fetch it first (source_link)")
+            return fields | {"videoUrl": url}
+        case VideoData():
+            if source.video.size_bytes > MAX_SOURCE_VIDEO_BYTES:
+                size = source.video.size_bytes
+                raise _invalid(f"a source video of {size} bytes exceeds the {MAX_SOURCE_VIDEO_BYTES}-byte upload limit")
+            return fields | {"videoDataUrl": source.video.as_data_uri()}
+
+
 def build_submit(request: GenerationRequest, settings: ProviderSettings) -> HttpCall:
     """§4.3 body with only the fields the request uses ("some models fail when extra media fields are present")."""
     _check_unsupported(request)
@@ -168,7 +204,9 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings) -> Http
         body["generateAudio"] = True
     if request.enhance_prompt:
         body["enhancePrompt"] = True
-    body |= _image_fields(request, rule)
+    if request.camera_fixed is not None:
+        body["camera_fixed"] = request.camera_fixed  # seed 003: Seedance and Wan variants
+    body |= _image_fields(request, rule) | _video_fields(request)
     return HttpCall(
         method="POST", path=SUBMIT_PATH, operation=Operation.GENERATE, json=body, headers=_headers(settings)
     )

@@ -7,11 +7,13 @@ from typing import Literal
 
 import msgspec
 
+# Source videos sent inline (`videoDataUrl`): the docs page's "API uploads ≤4 MB" (§4.3) [inference: seed 003 gives
+# no video size; images have no cap, since seed 003 recommends `imageDataUrl` for files larger than 4 MB].
+MAX_SOURCE_VIDEO_BYTES = 4 * 1024 * 1024
 SLUG = "nanogpt"
 SUBMIT_PATH = "/api/generate-video"  # §4.2; settings.base_url is the host root
 STATUS_PATH = "/api/video/status"  # §4.2 unified status: `?requestId=` (alias `runId=`)
 API_KEY_HEADER = "x-api-key"  # §4.1: the video pages and every observed video client use it
-MAX_IMAGE_BYTES = 4 * 1024 * 1024  # §4.3 "API uploads ≤4 MB" (decoded image bytes)
 
 # ------------------------------------------------------------------------------------------- model rules
 
@@ -58,7 +60,8 @@ _SIZES_BY_ASPECT: dict[str, dict[str, tuple[int, int]]] = {
     "21:9": {"480p": (1120, 480), "720p": (1680, 720), "1080p": (2520, 1080)},
     "1:1": {"480p": (480, 480), "720p": (720, 720), "1080p": (1080, 1080)},
 }
-_PORTRAIT = {"16:9": "9:16", "4:3": "3:4", "21:9": "9:21"}
+# Seed 003 `aspect_ratio` lists 16:9, 9:16, 1:1, 3:4, 4:3, 21:9 and auto: 21:9 has no portrait token (no 9:21).
+_PORTRAIT = {"16:9": "9:16", "4:3": "3:4"}
 
 
 def _size_tokens() -> dict[tuple[int, int], tuple[str, str]]:

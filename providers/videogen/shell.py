@@ -13,15 +13,18 @@ from providers.contract import (
     CapacitySink,
     GenerationRequest,
     HttpCall,
-    ImageData,
+    InlineMedia,
     ProviderSettings,
     ProviderTraits,
     Reply,
     UpstreamJob,
     UpstreamStatus,
     UpstreamTimeout,
+    Video,
+    VideoData,
     ignore_capacity,
 )
+from providers.source_video import build_fetch, parse_fetch
 from providers.transport import CallObserver, Transport, ignore_calls
 from providers.videogen.errors import classify_error, parse_capacity
 from providers.videogen.translate import (
@@ -81,11 +84,11 @@ class VideoGenProvider:
             raise classify_error(reply, now_s=time.time())
         return reply
 
-    async def _upload(self, image: ImageData, role: str) -> str:
-        """Upload one image and wait until VideoGen has processed it (providers.md §2.11); its file id."""
-        call = build_upload(image, self._settings, display_name=f"{role}-{image.digest[:16]}")
+    async def _upload(self, media: InlineMedia, role: str) -> str:
+        """Upload one file and wait until VideoGen has processed it (providers.md §2.11); its file id."""
+        call = build_upload(media, self._settings, display_name=f"{role}-{media.digest[:16]}")
         ticket = parse_upload(await self._send(call))
-        check_put(await self._transport.send(build_put(ticket, image)))  # storage, not the API: no capacity report
+        check_put(await self._transport.send(build_put(ticket, media)))  # storage, not the API: no capacity report
         for delay_s in (*self._file_ready_delays_s, None):
             if parse_file(await self._send(build_file(ticket.file_id, self._settings))):
                 return ticket.file_id
@@ -99,10 +102,17 @@ class VideoGenProvider:
         try:
             start = None if plan.start_frame is None else await self._upload(plan.start_frame, "start-frame")
             references = [await self._upload(image, "reference") for image in plan.references]
+            video = None if plan.video is None else await self._upload(await self._source(plan.video), "source")
         except UpstreamTimeout as exc:
             # Nothing is generated (or billed) before generate is sent, so an upload timeout is a known outcome.
             raise UpstreamTimeout(exc.message, provider=SLUG, outcome_unknown=False) from exc
-        return UploadedFiles(start_frame=start, references=tuple(references))
+        return UploadedFiles(start_frame=start, references=tuple(references), video=video)
+
+    async def _source(self, video: Video) -> VideoData:
+        """The source video's bytes: VideoGen takes files only, so a link is fetched first (no credentials sent)."""
+        if isinstance(video, VideoData):
+            return video
+        return parse_fetch(await self._transport.send(build_fetch(video.url)), provider=SLUG, max_bytes=None)
 
     async def submit(self, request: GenerationRequest) -> UpstreamJob:
         files = await self._upload_all(request)

@@ -9,11 +9,13 @@ import urllib.parse
 import msgspec
 
 from providers.contract import (
+    ExtraOutput,
     GenerationRequest,
     HttpCall,
     Image,
     ImageData,
     ImageUrl,
+    InlineMedia,
     InvalidUpstreamRequest,
     Operation,
     Output,
@@ -24,6 +26,8 @@ from providers.contract import (
     UpstreamProtocolError,
     UpstreamStatus,
     UpstreamUnavailable,
+    Video,
+    VideoData,
 )
 from providers.transport import decode_reply
 from providers.videogen.errors import classify_error, classify_failure
@@ -33,6 +37,7 @@ from providers.videogen.wire import (
     FILES_PATH,
     GENERATE_PATH,
     MAX_REFERENCE_IMAGES,
+    NUM_RESULTS_RANGE,
     SLUG,
     UPLOAD_PATH,
     UPSTREAM_MODEL,
@@ -56,6 +61,7 @@ class UploadPlan(msgspec.Struct, frozen=True, kw_only=True):
 
     start_frame: ImageData | None = None
     references: tuple[ImageData, ...] = ()
+    video: Video | None = None  # a link is fetched by the shell first (providers/source_video.py), then uploaded
 
 
 def _invalid(message: str) -> InvalidUpstreamRequest:
@@ -80,6 +86,9 @@ def _check_shape(request: GenerationRequest) -> None:
         raise _invalid("there is no negative prompt field")
     if scene.end_image is not None:
         raise _invalid("there is no last-frame input (providers.md §2.9)")
+    if request.video_input is not None:
+        _check_source(request)
+        return  # a restyle keeps its source's length: no durationSeconds is sent
     seconds = {s for s in (request.seconds, scene.seconds) if s is not None}
     if len(seconds) > 1:
         raise _invalid(f"the request asks for {request.seconds}s but its scene for {scene.seconds}s")
@@ -88,9 +97,26 @@ def _check_shape(request: GenerationRequest) -> None:
         raise _invalid(f"durationSeconds must be {low}-{high}, not {min(seconds)}")
 
 
+def _check_source(request: GenerationRequest) -> None:
+    """seed 001 `videoFileId`: "the model restyles or transforms the input video"; there is no extend."""
+    source = request.video_input
+    assert source is not None
+    if source.operation == "extend":
+        raise _invalid("a video can be restyled (videoFileId), not extended")
+    if request.images:
+        raise _invalid("a source video cannot be sent with images")
+
+
 def _check_options(request: GenerationRequest) -> None:
     if request.seed is not None:
         raise _invalid("seed is not supported")
+    if request.upscale or request.camera_fixed is not None or request.upstream_variant is not None:
+        raise _invalid("upscaling and a fixed camera are not request options")
+    if request.watermark_overlay is not None or request.content_credentials is not None:
+        raise _invalid("only watermarkMode is documented: no custom watermark or content credentials")
+    low, high = NUM_RESULTS_RANGE
+    if not low <= request.results <= high:
+        raise _invalid(f"numResults must be {low}-{high}, not {request.results}")
     if request.enhance_prompt:
         raise _invalid("prompt enhancement is not a request option")
     if request.music is not None and request.music.enabled:
@@ -118,20 +144,23 @@ def plan_uploads(request: GenerationRequest) -> UploadPlan:
     return UploadPlan(
         start_frame=None if start is None else _data(start, "start frame"),
         references=tuple(_data(image, "reference image") for image in request.reference_images),
+        video=None if request.video_input is None else request.video_input.video,
     )
 
 
-def build_upload(image: ImageData, settings: ProviderSettings, *, display_name: str) -> HttpCall:
-    """Step 1 of the upload flow: create a temporary IMAGE file (providers.md §2.11)."""
-    body = {"displayName": display_name, "type": "IMAGE", "isTemporary": True}
+def build_upload(media: InlineMedia, settings: ProviderSettings, *, display_name: str) -> HttpCall:
+    """Step 1 of the upload flow: create a temporary IMAGE (or VIDEO, a source to restyle) file (providers.md
+    §2.11)."""
+    kind = "VIDEO" if isinstance(media, VideoData) else "IMAGE"
+    body = {"displayName": display_name, "type": kind, "isTemporary": True}
     return HttpCall(method="POST", path=UPLOAD_PATH, operation=Operation.UPLOAD, json=body, headers=_auth(settings))
 
 
-def build_put(ticket: UploadTicket, image: ImageData) -> HttpCall:
+def build_put(ticket: UploadTicket, media: InlineMedia) -> HttpCall:
     """Step 2: the raw bytes to the presigned URL, with NO Authorization header (providers.md §2.2)."""
-    headers = {"Content-Type": image.mime_type}
+    headers = {"Content-Type": media.mime_type}
     return HttpCall(
-        method="PUT", path=ticket.upload_url, operation=Operation.UPLOAD_PUT, content=image.data, headers=headers
+        method="PUT", path=ticket.upload_url, operation=Operation.UPLOAD_PUT, content=media.data, headers=headers
     )
 
 
@@ -152,9 +181,15 @@ def _aspect_ratio(request: GenerationRequest) -> dict[str, int] | None:
 
 def _file_fields(request: GenerationRequest, files: UploadedFiles) -> dict[str, object]:
     plan = plan_uploads(request)
-    if (plan.start_frame is None) != (files.start_frame is None) or len(plan.references) != len(files.references):
-        raise _invalid("its images must be uploaded first (plan_uploads), one file id per image")
+    if (
+        (plan.start_frame is None) != (files.start_frame is None)
+        or len(plan.references) != len(files.references)
+        or (plan.video is None) != (files.video is None)
+    ):
+        raise _invalid("its images and source video must be uploaded first (plan_uploads), one file id each")
     fields: dict[str, object] = {}
+    if files.video is not None:
+        fields["videoFileId"] = files.video  # seed 001: "the model restyles or transforms the input video"
     if files.start_frame is not None:
         fields["startFrameFileId"] = files.start_frame  # the opening frame (videogen-mcp contract)
     if files.references:
@@ -167,7 +202,11 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings, files: 
     body: dict[str, object] = {"prompt": request.scenes[0].prompt, **_file_fields(request, files)}
     if (ratio := _aspect_ratio(request)) is not None:
         body["aspectRatio"] = ratio
-    if (seconds := request.seconds or request.scenes[0].seconds) is not None:
+    # `durationSeconds` is not in seed 001: sent only when routing set a length, which it does only for an offering
+    # whose catalogue entry turns `seconds_control` on (providers.md §2.3: the vendor's MCP contract takes it); never
+    # for a source video, whose length the source decides.
+    seconds = request.seconds or request.scenes[0].seconds
+    if seconds is not None and request.video_input is None:
         body["durationSeconds"] = seconds
     if request.audio is not None:
         body["generateAudio"] = request.audio.enabled
@@ -175,6 +214,10 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings, files: 
         body["suppressBackgroundMusic"] = True
     if request.watermark is not None:
         body["watermarkMode"] = WATERMARK_MODES[request.watermark]
+    if request.results != 1:
+        body["numResults"] = request.results  # seed 001: 1-100, default 1
+    if request.temporary_output:
+        body["isOutputTemporary"] = True  # seed 001: kept at least 24 hours, not analysed
     return HttpCall(method="POST", path=GENERATE_PATH, operation=Operation.GENERATE, json=body, headers=_auth(settings))
 
 
@@ -242,16 +285,27 @@ def _expiry(*candidates: float | None) -> int | None:
     return next((int(value) for value in candidates if value is not None and value > 0), None)
 
 
-def _output(result: ToolResult, reply: Reply) -> Output:
+def _asset(result: ToolResult, reply: Reply) -> ExtraOutput:
     file = result.file or FileInfo()
     video_url = result.download_url or file.download_url  # `downloadUrl` may be null (providers.md §2.4)
     if not video_url:
         raise _protocol("execution succeeded without a downloadUrl", reply)
-    return Output(
+    return ExtraOutput(
         video_url=video_url,
         thumbnail_url=result.thumbnail_url or file.thumbnail_url,
         expires_at=_expiry(result.download_url_expires_at, file.download_url_expires_at),
-        provenance={"file_id": result.file_id} if result.file_id else {},
+    )
+
+
+def _output(results: list[ToolResult], reply: Reply) -> Output:
+    """The first result is the video; the others of a `numResults` call (seed 001) are its `extra` results."""
+    first = _asset(results[0], reply)
+    return Output(
+        video_url=first.video_url,
+        thumbnail_url=first.thumbnail_url,
+        expires_at=first.expires_at,
+        provenance={"file_id": results[0].file_id} if results[0].file_id else {},
+        extra=tuple(_asset(result, reply) for result in results[1:]),
     )
 
 
@@ -268,7 +322,7 @@ def parse_status(reply: Reply) -> UpstreamStatus:
         case "succeeded":
             if not body.results:  # "present (non-empty) when succeeded"
                 raise _protocol("execution succeeded without results", reply)
-            return UpstreamStatus(status="completed", progress=100, output=_output(body.results[0], reply))
+            return UpstreamStatus(status="completed", progress=100, output=_output(body.results, reply))
         case "failed":
             return UpstreamStatus(status="failed", failure=classify_failure(body.error))
         case "cancelled":

@@ -17,6 +17,7 @@ UPLOAD_PATH = "/v1/files/upload"  # providers.md §2.11 step 1
 FILES_PATH = "/v1/files"  # /{fileId}: poll until a rendition is ready (§2.11 step 3)
 IMAGE_TRANSPORTS: frozenset[ImageTransport] = frozenset({"data_uri"})  # uploads only, never URLs (§5)
 DURATION_RANGE_S = (1, 30)  # `durationSeconds` 1-30, omitted = auto (providers.md §2.3, MCP contract)
+NUM_RESULTS_RANGE = (1, 100)  # seed 001 `numResults`: "1-100, Defaults to 1"
 # The vendor's MCP caps prompt-to-clip at 4 reference images (providers.md §2.3); the API states no cap.
 MAX_REFERENCE_IMAGES = 4
 WATERMARK_MODES = {True: "VIDEO_GEN", False: "NONE"}  # None -> omitted -> AUTO (seed 001 `watermarkMode`)
@@ -96,7 +97,9 @@ class UploadTicket(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UploadedFiles(msgspec.Struct, frozen=True, kw_only=True):
-    """The processed file ids of a request's images: its start frame and its reference images, in order."""
+    """The processed file ids of a request's uploads: its start frame, its reference images (in order) and its
+    source video."""
 
     start_frame: str | None = None
     references: tuple[str, ...] = ()
+    video: str | None = None

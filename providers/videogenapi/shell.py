@@ -8,6 +8,7 @@ import time
 import httpx
 
 from providers.contract import (
+    CapacityReport,
     CapacitySink,
     GenerationRequest,
     HttpCall,
@@ -20,7 +21,15 @@ from providers.contract import (
 )
 from providers.transport import CallObserver, Transport, ignore_calls
 from providers.videogenapi.errors import classify_error
-from providers.videogenapi.translate import build_poll, build_submit, parse_capacity, parse_status, parse_submit
+from providers.videogenapi.translate import (
+    build_poll,
+    build_submit,
+    build_user,
+    parse_capacity,
+    parse_status,
+    parse_submit,
+    parse_user,
+)
 from providers.videogenapi.wire import SLUG
 
 
@@ -59,6 +68,16 @@ class VideoGenApiProvider:
 
     async def poll(self, job: UpstreamJob) -> UpstreamStatus:
         return parse_status(await self._send(build_poll(job, self._settings), model=job.upstream_model))
+
+    async def check_account(self) -> CapacityReport:
+        """A read-only credential check (`GET /v1/user`): raises the auth error class for a bad key, else the
+        month's usage (also handed to the capacity sink). For a `check` command; nothing is generated."""
+        reply = await self._transport.send(build_user(self._settings))
+        if not 200 <= reply.status_code < 300:
+            raise classify_error(reply, now_s=time.time())
+        report = parse_user(reply)
+        self._capacity(report)
+        return report
 
     async def cancel(self, job: UpstreamJob) -> bool:
         return False  # seed 002 lists no cancel endpoint; no call is made

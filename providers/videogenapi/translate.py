@@ -37,6 +37,7 @@ from providers.videogenapi.wire import (
     SIZES,
     SLUG,
     STATUS_PATH,
+    USER_PATH,
     VEO_REFERENCE_ASPECT,
     VEO_REFERENCE_MIN_IMAGES,
     GenerateReply,
@@ -68,6 +69,8 @@ def build_poll(job: UpstreamJob, settings: ProviderSettings) -> HttpCall:
 
 def _refuse_unsupported(request: GenerationRequest) -> None:
     """What seed 002 has no field for: refused, so nothing is dropped silently."""
+    if request.video_input is not None:
+        raise _invalid("there is no source-video input")
     if request.multi_scene or len(request.scenes) != 1:
         raise _invalid("one prompt per video; multi-scene is not supported")
     scene = request.scenes[0]
@@ -77,8 +80,12 @@ def _refuse_unsupported(request: GenerationRequest) -> None:
         raise _invalid("music is not supported (add_audio adds sound effects only)")
     if request.enhance_prompt:
         raise _invalid("prompt enhancement is not supported")
-    if request.watermark is not None:
+    if request.watermark is not None or request.watermark_overlay is not None:
         raise _invalid("the watermark cannot be controlled per request")
+    if request.content_credentials is not None or request.upscale or request.temporary_output:
+        raise _invalid("content credentials, upscaling and temporary outputs are not request options")
+    if request.results != 1:
+        raise _invalid("one video per generation")
     if scene.end_image is not None and scene.image is None:
         raise _invalid("an end frame needs a first frame")
 
@@ -153,6 +160,10 @@ def _option_fields(request: GenerationRequest) -> dict[str, object]:
     fields: dict[str, object] = {}
     if request.seed is not None:
         fields["seed"] = request.seed
+    if request.camera_fixed is not None:
+        fields["camera_fixed"] = request.camera_fixed  # seed 002: "Whether to fix the camera position"
+    if request.upstream_variant is not None:
+        fields["veo_model"] = request.upstream_variant  # seed 002 Veo 3.1 example: "veo_model": "veo3_fast"
     if (audio := request.audio) is not None:
         fields["add_audio"] = audio.enabled  # seed 002: Mirelo SFX after generation, same generation_id
         if audio.enabled and audio.prompt:
@@ -193,12 +204,29 @@ def parse_submit(reply: Reply, request: GenerationRequest) -> UpstreamJob:
         if body.error is not None or body.success is False:
             raise classify_error(reply)
         raise _protocol("generate reply lacks `generation_id`", reply)
-    echoed = _model_key(body.model)
-    if echoed is not None and echoed != request.upstream_model:
-        raise _protocol(f"ran model {echoed!r} instead of {request.upstream_model!r}", reply)
     if request.images and body.type == "text-to-video":
         raise _protocol("ran text-to-video, ignoring the request's images", reply)
-    return UpstreamJob(provider=SLUG, upstream_id=body.generation_id, upstream_model=request.upstream_model)
+    # Accepted (and counted against the plan): another model key in the echo is recorded, never a failure.
+    echoed = _model_key(body.model)
+    requested = request.upstream_model if echoed is not None and echoed != request.upstream_model else None
+    return UpstreamJob(
+        provider=SLUG,
+        upstream_id=body.generation_id,
+        upstream_model=echoed if requested is not None and echoed is not None else request.upstream_model,
+        requested_model=requested,
+    )
+
+
+def build_user(settings: ProviderSettings) -> HttpCall:
+    """seed 002 "User Information": `GET /v1/user`, read-only (no generation, nothing billed)."""
+    return HttpCall(method="GET", path=USER_PATH, operation=Operation.ACCOUNT, headers=_headers(settings))
+
+
+def parse_user(reply: Reply) -> CapacityReport:
+    """The month's usage of the `/user` reply (its body is undocumented: the `usage` counters one integrator
+    reads, providers.md §3.4); a reply without them reports nothing but proves the key works."""
+    body = decode_reply(reply, LimitCarrier, provider=SLUG)
+    return _month(body.usage) if body.usage is not None else CapacityReport(provider=SLUG, scope=SCOPE_MONTH)
 
 
 def _month(usage: Usage) -> CapacityReport:

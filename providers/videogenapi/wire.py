@@ -12,6 +12,7 @@ from providers.contract import ImageTransport
 SLUG = "videogenapi"
 GENERATE_PATH = "/api/v1/generate"  # seed 002 "Generate Video"; base URL is `https://videogenapi.com/api/v1/`
 STATUS_PATH = "/api/v1/status"  # /{generation_id} (seed 002 "Check Status")
+USER_PATH = "/api/v1/user"  # seed 002 "User Information": user information and usage statistics
 IMAGE_TRANSPORTS: frozenset[ImageTransport] = frozenset({"url"})  # seed 002 `image_url`: public URLs only
 MAX_PROMPT_CHARS = 1000  # seed 002 `prompt`: "max 1000 characters"
 MAX_REFERENCE_IMAGES = 5  # seed 002 `reference_image_urls`: "1-5 images"

@@ -5,10 +5,12 @@ from providers.vidgen.errors import classify_error
 from providers.vidgen.shell import VidgenProvider
 from providers.vidgen.translate import (
     build_models,
+    build_optimize,
     build_poll,
     build_submit,
     check_catalogue,
     parse_models,
+    parse_optimize,
     parse_status,
     parse_submit,
 )
@@ -21,11 +23,13 @@ __all__ = [
     "VidgenCatalogue",
     "VidgenProvider",
     "build_models",
+    "build_optimize",
     "build_poll",
     "build_submit",
     "check_catalogue",
     "classify_error",
     "parse_models",
+    "parse_optimize",
     "parse_status",
     "parse_submit",
 ]

@@ -13,6 +13,7 @@ from providers.contract import (
     CapacitySink,
     GenerationRequest,
     HttpCall,
+    InvalidUpstreamRequest,
     ProviderSettings,
     ProviderTraits,
     Reply,
@@ -24,10 +25,12 @@ from providers.transport import CallObserver, Transport, ignore_calls
 from providers.vidgen.errors import classify_error
 from providers.vidgen.translate import (
     build_models,
+    build_optimize,
     build_poll,
     build_submit,
     check_catalogue,
     parse_models,
+    parse_optimize,
     parse_status,
     parse_submit,
 )
@@ -82,6 +85,15 @@ class VidgenProvider:
         # Checked before generate: Vidgen silently swaps an unknown model for its first one (seed 000).
         check_catalogue(request, await self._offered())
         return parse_submit(await self._send(call), request)
+
+    async def enhance_prompt(self, prompt: str, *, upstream_model: str) -> str:
+        """seed 000 `optimize`: the prompt enhanced on its own; the model is checked first (an unknown one would
+        silently use the first model's enhancement prompt)."""
+        call = build_optimize(prompt, upstream_model, self._settings)
+        offered = await self._offered()
+        if upstream_model not in offered.models:
+            raise InvalidUpstreamRequest(f"vidgen does not offer model {upstream_model!r}", provider=SLUG)
+        return parse_optimize(await self._send(call))
 
     async def poll(self, job: UpstreamJob) -> UpstreamStatus:
         return parse_status(await self._send(build_poll(job, self._settings)))

@@ -7,6 +7,7 @@ import datetime as dt
 import urllib.parse
 
 from providers.contract import (
+    ContentCredentials,
     ErrorClass,
     Failure,
     GenerationRequest,
@@ -23,6 +24,7 @@ from providers.contract import (
     UpstreamJob,
     UpstreamProtocolError,
     UpstreamStatus,
+    WatermarkOverlay,
 )
 from providers.prompts import join_negatives
 from providers.transport import decode_reply
@@ -34,6 +36,7 @@ from providers.vidgen.wire import (
     GenerateReply,
     Meta,
     ModelsReply,
+    OptimizeReply,
     StatusReply,
     VidgenCatalogue,
 )
@@ -88,8 +91,14 @@ def _scene(scene: Scene) -> dict[str, object]:
 
 
 def _check_unsupported(request: GenerationRequest) -> None:
+    if request.video_input is not None:
+        raise _invalid("there is no source-video input (seed 000 takes frames only)")
     if request.seed is not None:
         raise _invalid("seed is not supported")
+    if request.results != 1 or request.upstream_variant is not None:
+        raise _invalid("one video per job, and no sub-model selector")
+    if request.temporary_output or request.camera_fixed is not None:
+        raise _invalid("temporary outputs and a fixed camera are not request options")
     if request.watermark is False:
         raise _invalid("the watermark is set in the vendor's admin panel, not per request")
     if request.reference_images:
@@ -119,6 +128,49 @@ def _dimension_fields(request: GenerationRequest) -> dict[str, object]:
     return fields
 
 
+def _watermark_fields(overlay: WatermarkOverlay) -> dict[str, object]:
+    """seed 000 `wm_*`: only what the request sets; the rest keeps the vendor's defaults."""
+    image = None if overlay.image is None else overlay.image.as_data_uri()  # "base64 data URI"
+    return _compact(
+        wm_image=image,
+        wm_position=overlay.position,
+        wm_scale=overlay.scale,
+        wm_transparency=overlay.opacity,  # seed 000: "Watermark opacity (0-100)"
+        wm_rotation=overlay.rotation_deg,
+        wm_padding_x=overlay.padding_x,
+        wm_padding_y=overlay.padding_y,
+    )
+
+
+def _credential_fields(credentials: ContentCredentials) -> dict[str, object]:
+    """seed 000 `cs_*` "Override C2PA metadata per request"; omitted fields keep the server's defaults."""
+    return _compact(
+        cs_author=credentials.author,
+        cs_title=credentials.title,
+        cs_description=credentials.description,
+        cs_organization=credentials.organization,
+        cs_vendor=credentials.vendor,
+    )
+
+
+def _option_fields(request: GenerationRequest) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    if request.enhance_prompt:
+        fields["optimize"] = True
+    if request.upscale:
+        fields["upscale"] = True  # seed 000: "Enable 2x AI upscaling"
+    if request.watermark_overlay is not None:
+        fields |= _watermark_fields(request.watermark_overlay)
+    if request.content_credentials is not None:
+        fields |= _credential_fields(request.content_credentials)
+    return fields
+
+
+def build_optimize(prompt: str, upstream_model: str, settings: ProviderSettings) -> HttpCall:
+    """seed 000 "POST optimize": enhance a prompt on its own with the model's configured LLM prompt."""
+    return _call(Operation.ENHANCE, {"action": "optimize", "prompt": prompt, "model": upstream_model}, settings)
+
+
 def build_submit(request: GenerationRequest, settings: ProviderSettings) -> HttpCall:
     _check_unsupported(request)
     body: dict[str, object] = {
@@ -126,9 +178,8 @@ def build_submit(request: GenerationRequest, settings: ProviderSettings) -> Http
         "model": request.upstream_model,
         "scenes": [_scene(scene) for scene in request.scenes],
         **_dimension_fields(request),
+        **_option_fields(request),
     }
-    if request.enhance_prompt:
-        body["optimize"] = True
     if (audio := request.audio) is not None:
         body["fx_sound"] = _compact(enabled=audio.enabled, prompt=audio.prompt, negative_prompt=audio.negative_prompt)
     if (music := request.music) is not None:
@@ -173,22 +224,52 @@ def parse_submit(reply: Reply, request: GenerationRequest) -> UpstreamJob:
         raise classify_error(reply)  # seed 000 samples: `if (job.error) throw`, even on a 2xx
     if body.id is None or body.model is None:
         raise _protocol("generate reply lacks `id` or `model`", reply)
-    if body.model != request.upstream_model:
-        # seed 000 "Silent fallbacks": an invalid model runs on the first configured model, with no error.
-        raise _protocol(f"silently fell back from model {request.upstream_model!r} to {body.model!r}", reply)
-    return UpstreamJob(provider=SLUG, upstream_id=body.id, upstream_model=body.model)
+    # seed 000 "Silent fallbacks": an invalid model runs on the first configured model, with no error. The job is
+    # accepted (and billed) all the same: it is followed under the model Vidgen ran, and the swap recorded.
+    requested = None if body.model == request.upstream_model else request.upstream_model
+    return UpstreamJob(provider=SLUG, upstream_id=body.id, upstream_model=body.model, requested_model=requested)
 
 
-def _failed(error_class: ErrorClass, message: str, code: str | None) -> UpstreamStatus:
-    return UpstreamStatus(status="failed", failure=Failure(error_class=error_class, message=message, code=code))
+def parse_optimize(reply: Reply) -> str:
+    """seed 000 optimize reply `{"prompt": ...}`; an `error` (e.g. "Enhancement failed") is classified."""
+    body = decode_reply(reply, OptimizeReply, provider=SLUG)
+    if body.prompt is None and body.error is not None:
+        raise classify_error(reply)
+    if not body.prompt:
+        raise _protocol("optimize reply lacks `prompt`", reply)
+    return body.prompt
+
+
+def _failed(
+    error_class: ErrorClass, message: str, code: str | None, details: dict[str, list[str]] | None = None
+) -> UpstreamStatus:
+    failure = Failure(error_class=error_class, message=message, code=code, details=details or {})
+    return UpstreamStatus(status="failed", failure=failure)
+
+
+def _block_details(body: StatusReply) -> dict[str, list[str]]:
+    """Why it was blocked, in Vidgen's own ids: `filter_categories` (seed 000 "Completed (Blocked)") and any
+    `compliance_codes` (seed 000 meta)."""
+    codes = body.meta.compliance_codes if body.meta is not None else None
+    found = {"filter_categories": body.filter_categories, "compliance_codes": codes}
+    return {key: list(values) for key, values in found.items() if values}
 
 
 def _output(meta: Meta, reply: Reply) -> Output:
     urls = {image.type: image.url for image in meta.images}
     if "signed" not in urls:  # seed 000: the video is the `images[]` entry with type "signed"
         raise _protocol("COMPLETED without a `signed` image in meta.images", reply)
-    flags = {"c2pa": meta.enable_c2pa, "watermark": meta.enable_watermark}
-    texts = {"fingerprint": meta.fingerprint, "gen_id": meta.gen_id}
+    flags = {"c2pa": meta.enable_c2pa, "watermark": meta.enable_watermark, "upscale": meta.upscale}
+    # The C2PA fields the video was signed with (seed 000 meta `cs_*`): the overrides asked, else the defaults.
+    credentials = {
+        "c2pa_author": meta.cs_author,
+        "c2pa_title": meta.cs_title,
+        "c2pa_description": meta.cs_description,
+        "c2pa_organization": meta.cs_organization,
+        "c2pa_vendor": meta.cs_vendor,
+        "watermark_position": meta.wm_position,
+    }
+    texts = {"fingerprint": meta.fingerprint, "gen_id": meta.gen_id} | {k: v for k, v in credentials.items() if v}
     provenance = {key: str(flag).lower() for key, flag in flags.items() if flag is not None}
     provenance |= {key: text for key, text in texts.items() if text is not None}
     return Output(
@@ -218,7 +299,7 @@ def _completed(body: StatusReply, reply: Reply) -> UpstreamStatus:
     verdicts = {body.compliance, body.meta.compliance if body.meta else None} - {None}
     if "unsafe" in verdicts:
         message = body.error or "vidgen blocked the output in post-generation compliance review"
-        return _failed(ErrorClass.CONTENT_POLICY, message, "content_blocked")
+        return _failed(ErrorClass.CONTENT_POLICY, message, "content_blocked", _block_details(body))
     if verdicts - {"safe"}:
         raise _protocol(f"COMPLETED with undocumented compliance {sorted(map(str, verdicts))}", reply)
     if body.meta is None:

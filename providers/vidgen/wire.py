@@ -35,6 +35,13 @@ class GenerateReply(msgspec.Struct):
     error: str | None = None
 
 
+class OptimizeReply(msgspec.Struct):
+    """seed 000 "POST optimize" reply."""
+
+    prompt: str | None = None
+    error: str | None = None
+
+
 class MetaImage(msgspec.Struct):
     url: str
     type: str
@@ -47,6 +54,14 @@ class Meta(msgspec.Struct):
     gen_id: str | None = None
     enable_c2pa: bool | None = None
     enable_watermark: bool | None = None
+    compliance_codes: list[str] | None = None
+    upscale: bool | None = None
+    wm_position: str | None = None
+    cs_author: str | None = None
+    cs_title: str | None = None
+    cs_description: str | None = None
+    cs_organization: str | None = None
+    cs_vendor: str | None = None
 
 
 class StatusReply(msgspec.Struct):
@@ -54,6 +69,7 @@ class StatusReply(msgspec.Struct):
     meta: Meta | None = None
     compliance: str | None = None
     error: str | None = None
+    filter_categories: list[str] | None = None  # seed 000 "Completed (Blocked)"
 
 
 class VidgenCatalogue(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+import httpx
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromPath
 
-from sandbox.assets import sample_video
+from sandbox.assets import sample_video, sample_video_lasting
 from sandbox.clock import JobTimeline, Progress, Skew
 from sandbox.faults import CallStats, FaultQueue, Outcome, apply_fault, control_handlers, marker_outcome
 from sandbox.nanogpt.errors import (
@@ -51,7 +52,10 @@ from sandbox.nanogpt.jobs import (
     VideoRef,
     accept,
     catalogue_card,
+    decode_media,
     job_state,
+    source_field,
+    source_seconds,
 )
 
 SUBMIT_PATH = "/api/generate-video"
@@ -105,12 +109,35 @@ DEFAULT_MODELS: dict[str, VideoModel] = {
         negative_prompt=True,
         seed=True,
     ),
+    # Seed 003 names it: "video is only accepted by select models (for example, wan-wavespeed-25-extend)".
+    "wan-wavespeed-25-extend": VideoModel(
+        name="Wan 2.5 Extend",
+        per_second_usd=0.05,
+        durations=("5", "10"),
+        default_duration="5",
+        aspect_field=None,
+        text_to_video=False,
+        image_to_video=False,
+        video_operation="extend",
+    ),
+    # Seed 003 names it among the models a `reference_image` guides; that it is an edit model (a source video in,
+    # the same length out) is Runway's description of Aleph, not the seed's [inference].
+    "runwayml-gen4-aleph": VideoModel(
+        name="Runway Gen-4 Aleph",
+        per_second_usd=0.15,
+        durations=(),
+        default_duration="5",
+        aspect_field=None,
+        text_to_video=False,
+        image_to_video=False,
+        video_operation="edit",
+    ),
     "seedance-video": VideoModel(
         name="Seedance",
         per_video_usd=0.24,
         durations=("5", "10"),
         default_duration="5",
-        aspects=("16:9", "1:1", "3:4", "9:16", "21:9", "9:21"),
+        aspects=("16:9", "1:1", "3:4", "9:16", "21:9"),  # seed 003 lists no 9:21
         resolutions=("480p", "720p"),
     ),
     "lightricks-ltx-2-fast": VideoModel(
@@ -229,18 +256,18 @@ class _NanoGptEmulator:
         window.append(now)
         self.daily[day] += 1
 
-    def generate(self, key: str, raw: bytes) -> SubmitReply:
+    async def generate(self, key: str, raw: bytes) -> SubmitReply:
         self.settle()
         self.admit(key)
         try:
             body = msgspec.json.decode(raw, type=GenerateBody)
         except msgspec.DecodeError:
             raise invalid("Request body must be a JSON object with the documented field types") from None
-        accepted = accept(body, self.config.models)
+        accepted = accept(body, self.config.models, source_s=await _source_seconds(body, self.config.models))
         outcome = marker_outcome([body.prompt or ""])
         if outcome is Outcome.BLOCKED:
             raise envelope(400, *BLOCKED, code="content_policy_violation", refund=NOT_CHARGED)
-        cost_micros = accepted.model.price_micros(accepted.duration)
+        cost_micros = accepted.model.price_micros(accepted.billed_s)
         if self.balances[key] < cost_micros:
             raise balance_error(cost_micros)
         self.balances[key] -= cost_micros
@@ -253,6 +280,7 @@ class _NanoGptEmulator:
             outcome=outcome,
             created_at=self.clock(),
             created_wall=self.wall_clock(),
+            output_s=accepted.output_s,
         )
         self.jobs[run_id] = job
         if outcome in REFUNDED_OUTCOMES:
@@ -322,7 +350,8 @@ class _NanoGptEmulator:
         job = self.jobs.get(filename.removesuffix(".mp4")) if filename.endswith(".mp4") else None
         if job is None or job_state(job.outcome, self.timeline(job).at(self.clock()).phase) != "completed":
             raise VendorError(404, PlainError(error=404, message="Not found"))
-        return Response(sample_video(), media_type="video/mp4")
+        content = sample_video() if job.output_s is None else sample_video_lasting(job.output_s)
+        return Response(content, media_type="video/mp4")
 
     def catalogue(self) -> dict[str, object]:
         cards = [catalogue_card(model_id, model) for model_id, model in self.config.models.items()]
@@ -331,6 +360,26 @@ class _NanoGptEmulator:
             "data": cards,
             "meta": {"count": len(cards), "generated_at": _iso_utc(self.wall_clock())},
         }
+
+
+async def _source_seconds(body: GenerateBody, models: dict[str, VideoModel]) -> float | None:
+    """A video-to-video model's source, checked to be a real, reachable MP4: a `videoUrl` is fetched, a
+    `videoDataUrl` decoded; its length. None for every other model."""
+    model = models.get(body.model or "")
+    found = None if model is None else source_field(body, body.model or "", model)
+    if found is None:
+        return None
+    field, value = found
+    if field == "videoDataUrl":
+        return source_seconds(field, decode_media(field, value))
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            fetched = await client.get(value)
+    except httpx.HTTPError:
+        raise invalid("videoUrl could not be fetched", param=field) from None  # [inference]: no documented error
+    if fetched.status_code != 200:
+        raise invalid(f"videoUrl could not be fetched (HTTP {fetched.status_code})", param=field)
+    return source_seconds(field, fetched.content)
 
 
 def _percent(progress: Progress) -> int:
@@ -354,7 +403,7 @@ def create_nanogpt_emulator(
         key = emulator.authorize(request, "generate")
         with emulator.stats.track("generate"):
             forced = await emulator.forced("generate")
-            return forced or _json(emulator.generate(key, await request.body()), 202)
+            return forced or _json(await emulator.generate(key, await request.body()), 202)
 
     @get(STATUS_PATH)
     async def status(request: Request[Any, Any, Any]) -> Response[bytes]:

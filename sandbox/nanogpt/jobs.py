@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Annotated, Literal
 
 import msgspec
 
+from providers.mp4 import duration_s
 from sandbox.clock import Phase
 from sandbox.faults import Outcome
 from sandbox.nanogpt.errors import MICROS_PER_USD, envelope, invalid
 
-MAX_UPLOAD_BYTES = 4 * 1024 * 1024  # §4.3 "API uploads ≤4 MB", measured on the decoded bytes
+# Source videos: §4.3 "API uploads ≤4 MB", decoded bytes [inference: seed 003 gives no videoDataUrl size].
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+MAX_SOURCE_S = 120  # seed 003: "Max source video length: 120 seconds"
 _USD = Annotated[float, msgspec.Meta(ge=0)]
 
 
@@ -36,10 +40,11 @@ class VideoModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     seed: bool = False
     last_frame_field: Literal["image_tail", "last_image"] | None = None
     reference_images: bool = False
+    # Seed 003: video-to-video models "create, extend, or edit a video" from a source (`videoUrl`, `videoDataUrl`).
+    video_operation: Literal["extend", "edit"] | None = None
 
-    def price_micros(self, duration: str) -> int:
+    def price_micros(self, seconds: int) -> int:
         """Per video plus per second, rounded per unit like the gateway's price table."""
-        seconds = int(duration.removesuffix("s"))
         return round(self.per_video_usd * MICROS_PER_USD) + round(self.per_second_usd * MICROS_PER_USD) * seconds
 
 
@@ -62,26 +67,55 @@ class GenerateBody(msgspec.Struct, kw_only=True):
     image_tail: str | None = None
     last_image: str | None = None
     reference_images: list[str] | None = msgspec.field(default=None, name="referenceImages")
+    video_url: str | None = msgspec.field(default=None, name="videoUrl")
+    video_data_url: str | None = msgspec.field(default=None, name="videoDataUrl")
+    video_attachment_id: str | None = msgspec.field(default=None, name="videoAttachmentId")
+    mode: str | None = None
 
 
 class Accepted(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str
     model: VideoModel
     duration: str
+    billed_s: int
+    output_s: float | None = None  # a video-to-video job's output length; None: the model's sample as is
+
+
+def decode_media(field: str, value: str) -> bytes:
+    """A base64 data URL's bytes; over 4 MB decoded is a 413 (§4.6)."""
+    header, comma, payload = value.partition(",")
+    try:
+        if not value.startswith("data:") or not comma or not header.endswith(";base64"):
+            raise ValueError(header)
+        data = base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        raise invalid(f"{field} is not a valid base64 data URL", param=field) from None
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise invalid(f"{field} exceeds the 4 MB upload limit", param=field, status_code=413)
+    return data
+
+
+def source_seconds(field: str, data: bytes) -> float:
+    """The source video's length; anything but a readable MP4 is refused [inference: the docs name no error]."""
+    seconds = duration_s(data)
+    if seconds is None:
+        raise invalid(f"{field} is not a readable MP4 video", param=field)
+    if seconds > MAX_SOURCE_S:
+        raise invalid(f"Max source video length: {MAX_SOURCE_S} seconds", param=field)
+    return seconds
 
 
 def _check_media(field: str, value: str, *, url_ok: bool = True, data_ok: bool = True) -> None:
-    """HTTPS URLs or base64 data URLs; a data URL over 4 MB decoded is a 413 (§4.6)."""
+    """HTTPS URLs or base64 data URLs of any size: seed 003 recommends `imageDataUrl` "for private assets or files
+    larger than 4 MB", so no 4 MB cap applies to a data URL."""
     if data_ok and value.startswith("data:"):
         header, comma, payload = value.partition(",")
         try:
             if not comma or not header.endswith(";base64"):
                 raise ValueError(header)
-            size_bytes = len(base64.b64decode(payload, validate=True))
+            base64.b64decode(payload, validate=True)
         except (ValueError, binascii.Error):
             raise invalid(f"{field} is not a valid base64 data URL", param=field) from None
-        if size_bytes > MAX_UPLOAD_BYTES:
-            raise invalid(f"{field} exceeds the 4 MB upload limit", param=field, status_code=413)
         return
     if not (url_ok and value.startswith("https://")):
         kinds = " or ".join(kind for kind, ok in (("an HTTPS URL", url_ok), ("a data URL", data_ok)) if ok)
@@ -129,13 +163,53 @@ def _check_choice(field: str, value: str | None, allowed: tuple[str, ...], model
         raise invalid(f"{field} {value!r} is not supported by {model_id} ({', '.join(allowed)})", param=field)
 
 
-def accept(body: GenerateBody, models: dict[str, VideoModel]) -> Accepted:
-    """Validate a submit in a fixed order: model, media, prompt, duration, shape; fields a model lacks are ignored."""
+def find_model(body: GenerateBody, models: dict[str, VideoModel]) -> VideoModel:
     if not body.model:
         raise invalid("model is required", param="model")
     model = models.get(body.model)
     if model is None:
         raise envelope(404, f"Model '{body.model}' not found", "not_found_error", code="model_not_found")
+    return model
+
+
+def source_field(body: GenerateBody, model_id: str, model: VideoModel) -> tuple[str, str] | None:
+    """The one source-video field a video-to-video model was given (its name and value); a model without a video
+    operation refuses one ("some models fail when extra media fields are present")."""
+    given = [(f, v) for f, v in (("videoUrl", body.video_url), ("videoDataUrl", body.video_data_url)) if v]
+    if body.video_attachment_id:
+        raise invalid("videoAttachmentId names no library video of this account", param="videoAttachmentId")
+    if model.video_operation is None:
+        if given:
+            raise invalid(f"{given[0][0]} is not supported by {model_id}", param=given[0][0])
+        return None
+    if len(given) != 1:
+        raise invalid(f"{model_id} needs one source video: videoUrl or videoDataUrl", param="videoUrl")
+    field, value = given[0]
+    if field == "videoUrl" and not value.startswith("https://"):
+        raise invalid("videoUrl must be an HTTPS URL", param=field)
+    return field, value
+
+
+def _accept_video(body: GenerateBody, model_id: str, model: VideoModel, source_s: float) -> Accepted:
+    """An extend adds its `duration` to the source; an edit keeps the source's length and bills it [inference]."""
+    if not (body.prompt or "").strip():
+        raise invalid("prompt is required for video edit and extend models", param="prompt")
+    if model.video_operation == "edit":
+        billed_s = math.ceil(source_s)
+        return Accepted(model_id=model_id, model=model, duration=str(billed_s), billed_s=billed_s, output_s=source_s)
+    duration = _check_duration(body, model_id, model)
+    added_s = int(duration.removesuffix("s"))
+    return Accepted(model_id=model_id, model=model, duration=duration, billed_s=added_s, output_s=source_s + added_s)
+
+
+def accept(body: GenerateBody, models: dict[str, VideoModel], *, source_s: float | None = None) -> Accepted:
+    """Validate a submit in a fixed order: model, media, prompt, duration, shape; fields a model lacks are ignored.
+
+    `source_s`: the length of the source video a video-to-video model was given (fetched and read by the app)."""
+    model = find_model(body, models)
+    assert body.model is not None
+    if model.video_operation is not None and source_s is not None:
+        return _accept_video(body, body.model, model, source_s)
     conditioned = _check_images(body, body.model, model)
     if not conditioned and not (body.prompt or "").strip():
         raise invalid("prompt is required for text-to-video", param="prompt")
@@ -148,7 +222,7 @@ def accept(body: GenerateBody, models: dict[str, VideoModel]) -> Accepted:
         _check_choice("orientation", body.orientation, model.aspects, body.model)
     if model.resolutions:
         _check_choice("resolution", body.resolution, model.resolutions, body.model)
-    return Accepted(model_id=body.model, model=model, duration=duration)
+    return Accepted(model_id=body.model, model=model, duration=duration, billed_s=int(duration.removesuffix("s")))
 
 
 # ------------------------------------------------------------------------------------------- job records
@@ -165,6 +239,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Outcome | None
     created_at: float  # emulator clock
     created_wall: float  # unix seconds
+    output_s: float | None = None
 
 
 def job_state(outcome: Outcome | None, phase: Phase) -> State:
@@ -264,6 +339,7 @@ def catalogue_card(model_id: str, model: VideoModel) -> dict[str, object]:
     pricing |= {"per_generation": model.per_video_usd} if model.per_video_usd else {}
     pricing |= {"per_second": model.per_second_usd} if model.per_second_usd else {}
     inputs = ["text", "image"] if model.image_to_video else ["text"]
+    inputs += ["video"] if model.video_operation else []
     return {
         "id": model_id,
         "object": "model",
@@ -275,6 +351,7 @@ def catalogue_card(model_id: str, model: VideoModel) -> dict[str, object]:
             "video_generation": True,
             "text_to_video": model.text_to_video,
             "image_to_video": model.image_to_video,
+            "video_to_video": model.video_operation is not None,
             "audio_generation": model.audio,
         },
         "supported_parameters": params,

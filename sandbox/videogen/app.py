@@ -20,7 +20,7 @@ from litestar import Litestar, Request, Response, get, post, put
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from sandbox.assets import sample_thumbnail, sample_video
+from sandbox.assets import sample_thumbnail, sample_video, sample_video_lasting
 from sandbox.clock import JobTimeline, Skew
 from sandbox.faults import CallStats, FaultQueue, apply_fault, control_handlers, marker_outcome
 from sandbox.videogen.jobs import (
@@ -40,6 +40,7 @@ from sandbox.videogen.jobs import (
     file_state,
     invalid,
     validate_generate,
+    video_seconds,
 )
 
 GENERATE_PATH = "/v1/tools/generate-video-clip"
@@ -194,6 +195,7 @@ class _VideoGenEmulator:
         self.executions: dict[str, Execution] = {}
         self.files: dict[str, StoredFile] = {}
         self.uploads: dict[str, str] = {}  # upload token -> file id
+        self.restyled_s: dict[str, float] = {}  # result file id of a restyle -> its length
         self.windows = HourlyWindows(config.limits(), WINDOW_S * config.time_scale)
         self.faults = FaultQueue(clock)
         self.stats = CallStats()
@@ -241,10 +243,17 @@ class _VideoGenEmulator:
             return False
         return file_state(stored, now=self.clock(), ready_s=self._scaled(self.config.file_ready_s)) == "ready"
 
+    def _video_length(self, key: str, file_id: str) -> float | None:
+        stored = self.files.get(file_id)
+        return None if stored is None or stored.owner != key else video_seconds(stored)
+
     def generate(self, call: _Call) -> Response[bytes]:
         body = decode_body(call.body, GenerateBody)
         clip = validate_generate(
-            body, add_on=self.config.add_on, file_ready=functools.partial(self._file_ready, call.key)
+            body,
+            add_on=self.config.add_on,
+            file_ready=functools.partial(self._file_ready, call.key),
+            video_length=functools.partial(self._video_length, call.key),
         )
         execution = Execution(
             id=self.config.id_prefix + secrets.token_hex(12),
@@ -254,6 +263,8 @@ class _VideoGenEmulator:
             outcome=marker_outcome([clip.prompt]),
         )
         self.executions[execution.id] = execution
+        if clip.restyled:
+            self.restyled_s |= {execution.result_file_id(i): clip.duration_s for i in range(clip.num_results)}
         return _json(_StartReply(tool_execution_id=execution.id), 202)
 
     def _execution(self, key: str, execution_id: str) -> Execution:
@@ -328,7 +339,9 @@ class _VideoGenEmulator:
         if refused is not None:
             return refused
         if name.endswith(".mp4"):
-            return Response(sample_video(), media_type="video/mp4")
+            restyled_s = self.restyled_s.get(name.removesuffix(".mp4"))
+            content = sample_video() if restyled_s is None else sample_video_lasting(restyled_s)
+            return Response(content, media_type="video/mp4")
         if name.endswith(".jpg"):
             return Response(sample_thumbnail(), media_type="image/jpeg")
         stored = self.files[name]  # a valid signature names a stored file

@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 
 import msgspec
 
+from providers.mp4 import duration_s
 from sandbox.clock import Progress
 from sandbox.faults import Outcome
 
@@ -147,6 +148,7 @@ class Clip(msgspec.Struct, frozen=True, kw_only=True):
     num_results: int
     temporary: bool
     file_ids: tuple[str, ...]
+    restyled: bool = False  # made from a source video (`videoFileId`): its output lasts `duration_s`
 
 
 def _ratio(raw: msgspec.Raw) -> tuple[float, float]:
@@ -174,8 +176,21 @@ def _check_ranges(body: GenerateBody) -> None:
         raise invalid(f"watermarkMode must be one of {', '.join(sorted(WATERMARK_MODES))}")
 
 
-def validate_generate(body: GenerateBody, *, add_on: bool, file_ready: Callable[[str], bool]) -> Clip:
-    """seed 001 rules: at least one input, ratio shape, ranges, the add-on for NONE, files that exist."""
+def video_seconds(stored: StoredFile) -> float | None:
+    """An uploaded source video's length: a VIDEO file whose bytes are a readable MP4, else None."""
+    return duration_s(stored.content) if stored.type == "VIDEO" else None
+
+
+def validate_generate(
+    body: GenerateBody,
+    *,
+    add_on: bool,
+    file_ready: Callable[[str], bool],
+    video_length: Callable[[str], float | None] = lambda file_id: None,
+) -> Clip:
+    """seed 001 rules: at least one input, ratio shape, ranges, the add-on for NONE, files that exist; a source
+    video must be a real MP4 (`video_length` reads it), and a restyle keeps its length unless
+    `durationSeconds` says otherwise [inference: the seed says only "restyles or transforms the input video"]."""
     videos = [*(body.video_file_ids or ()), *([body.video_file_id] if body.video_file_id else [])]
     images = [*([body.start_frame_file_id] if body.start_frame_file_id else []), *(body.image_file_ids or ())]
     prompt = (body.prompt or "").strip()
@@ -189,14 +204,19 @@ def validate_generate(body: GenerateBody, *, add_on: bool, file_ready: Callable[
     for file_id in (*images, *videos):
         if not file_ready(file_id):
             raise invalid(f"File {file_id} does not exist or has not finished processing.")
-    duration_s = float(body.duration_seconds) if body.duration_seconds is not None else AUTO_DURATION_S
+    lengths = [video_length(file_id) for file_id in videos]
+    if any(length is None for length in lengths):
+        raise invalid("videoFileId must name an uploaded VIDEO file holding an MP4.")  # [inference]
+    default_s = next((length for length in lengths if length is not None), AUTO_DURATION_S)
+    clip_s = float(body.duration_seconds) if body.duration_seconds is not None else default_s
     return Clip(
         prompt=prompt,
         ratio=ratio,
-        duration_s=duration_s,
+        duration_s=clip_s,
         num_results=body.num_results,
         temporary=body.is_output_temporary,
         file_ids=(*images, *videos),
+        restyled=bool(videos),
     )
 
 

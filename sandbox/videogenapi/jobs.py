@@ -71,6 +71,11 @@ def default_models() -> dict[str, ModelSpec]:
         "ltxv-13b": _spec("LTX-Video 13B", "Lightricks", (1, 60), "480p", i2v=False),
         "seedance": _spec("Seedance", "ByteDance", (5, 10), "1080p"),
         "wan-25": _spec("Wan 2.5", "Alibaba", (5, 10), "1080p"),
+        # Seed 004's keys; it gives no names, lengths or resolutions for them, so these are [inference].
+        "kling-3": _spec("Kling 3", "Kuaishou", (5, 10), "1080p"),
+        "veo3": _spec("Veo 3", "Google", (8, 8), "1080p", tier="premium"),
+        "seedance-2": _spec("Seedance 2", "ByteDance", (5, 10), "1080p"),
+        "veo2": _spec("Veo 2", "Google", (5, 8), "720p", tier="premium"),
     }
 
 

@@ -180,18 +180,18 @@ async def test_another_teams_job_is_a_404_everywhere(gateway: httpx.AsyncClient)
     assert (await gateway.get(f"/v1/videos/{video['id']}", headers=auth())).status_code == 200
 
 
-async def test_request_no_provider_can_serve_is_a_503_with_reasons(gateway: httpx.AsyncClient) -> None:
-    """Vidgen takes no image URLs and only 5 s per scene: the 503 names both reasons."""
+async def test_request_no_offering_can_serve_is_a_400_with_reasons(gateway: httpx.AsyncClient) -> None:
+    """Vidgen takes no image URLs and only 5 s per scene: a non-retryable 400 naming both reasons."""
     body = {"prompt": "x", "seconds": "4", "image": {"url": "https://example.invalid/a.png"}}
-    error = (await create(gateway, body, expect=503))["error"]
-    assert error["type"] == "no_provider_available"
+    error = (await create(gateway, body, expect=400))["error"]
+    assert (error["type"], error["retryable"]) == ("unsupported_request", False)
     assert "4 s not offered" in error["message"]
     assert "images as url not accepted" in error["message"]
 
 
 async def test_best_effort_drops_an_unsupported_field_with_a_warning(gateway: httpx.AsyncClient) -> None:
     """A seed (unsupported by Vidgen) is refused in strict mode and dropped with a warning in best-effort mode."""
-    strict = await create(gateway, {"prompt": "x", "seed": 7}, expect=503)
+    strict = await create(gateway, {"prompt": "x", "seed": 7}, expect=400)
     assert "seed not supported" in strict["error"]["message"]
     video = await create(gateway, {"prompt": "x", "seed": 7, "best_effort": True})
     assert video["warnings"] == ["vidgen dropped seed: seed not supported"]

@@ -15,6 +15,7 @@ OFFERINGS = [
     pytest.param(model_id, offering.provider, id=f"{model_id}@{offering.provider}")
     for model_id, model in load_settings(EXAMPLE_CONFIG).models.items()
     for offering in model.offerings
+    if offering.capabilities.modes  # video-to-video-only models: tests/e2e/test_video_to_video.py
 ]
 
 

@@ -224,3 +224,21 @@ def test_a_submit_grace_shorter_than_the_longest_submit_does_not_load() -> None:
     with pytest.raises(ValueError, match=r"poller.submit_grace_s .* must exceed the longest submit"):
         msgspec.structs.replace(base, poller=msgspec.structs.replace(base.poller, submit_grace_s=tight))
     assert msgspec.structs.replace(base, poller=msgspec.structs.replace(base.poller, submit_grace_s=tight + 1))
+
+
+async def test_bad_provider_options_fail_at_start_naming_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Veo's `options` asking for Vertex without a project is a start-up ConfigError naming providers.veo.options."""
+    import httpx
+
+    from gateway.upstreams import build_upstreams
+    from providers.contract import ignore_capacity
+    from providers.transport import ignore_calls
+
+    settings = parse_settings(
+        _edited('api_key_env = "GEMINI_API_KEY"', 'api_key_env = "GEMINI_API_KEY"\noptions = { api = "vertex" }')
+    )
+    monkeypatch.setenv("GEMINI_API_KEY", "ya29.test")
+    veo = {"veo": settings.providers["veo"]}
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ConfigError, match=r"providers\.veo\.options: .*storage_uri"):
+            build_upstreams(veo, client, observe=ignore_calls, capacity=ignore_capacity)

@@ -4,15 +4,18 @@ the same faults, and the error class each provider's documents say (providers.md
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import httpx
+import msgspec
 import pytest
 
 from providers.contract import (
     TERMINAL_STATUSES,
+    AssetSource,
     ErrorClass,
     GenerationRequest,
     Image,
@@ -22,9 +25,15 @@ from providers.contract import (
     UpstreamError,
     UpstreamStatus,
     UpstreamTimeout,
+    VideoData,
+    VideoInput,
+    VideoOperation,
     VideoProvider,
+    VideoUrl,
 )
+from providers.mp4 import duration_s
 from providers.registry import PROVIDERS
+from sandbox.assets import sample_video_lasting
 from sandbox.control import SandboxControl
 from sandbox.faults import FaultSpec
 from sandbox.registry import EMULATORS
@@ -53,6 +62,7 @@ class Case:
     bodies: dict[int, str] = field(default_factory=dict)
     policy_at_submit: bool = True
     policy_class: ErrorClass = ErrorClass.CONTENT_POLICY
+    video_models: dict[VideoOperation, str] = field(default_factory=dict)  # the model each operation runs on
 
 
 def _data_image() -> Image:
@@ -79,6 +89,7 @@ CASES = {
         image=_data_image(),
         classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
         policy_at_submit=False,
+        video_models={"edit": "auto", "remix": "auto"},
     ),
     # videogenapi: images by URL only; a content refusal is an undifferentiated 400 (§6.2: undocumented).
     "videogenapi": Case(
@@ -94,9 +105,37 @@ CASES = {
         upstream_model="kling-v25-turbo-pro",
         image=_data_image(),
         classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
+        video_models={
+            "extend": "wan-wavespeed-25-extend",
+            "edit": "runwayml-gen4-aleph",
+            "remix": "runwayml-gen4-aleph",
+        },
+    ),
+    # Veo (Gemini API): Google's canonical statuses (402 is none: other 4xx); RAI filtering fails the finished
+    # operation. Veo 2 takes the suite's 5 s request (Veo 3 takes 4, 6 or 8).
+    "veo": Case(
+        provider="veo",
+        upstream_model="veo-2.0-generate-001",
+        image=_data_image(),
+        classes={**_REJECTED, 402: ErrorClass.INVALID_REQUEST},
+        policy_at_submit=False,
+    ),
+    # fal: the queue takes any body; a blocked prompt is the model's 422 in the result, so the job fails.
+    "fal": Case(
+        provider="fal",
+        upstream_model="fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
+        image=ImageUrl(url="https://images.example.com/frame.png"),
+        classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
+        policy_at_submit=False,
     ),
 }
 PROVIDER_CASES = [pytest.param(provider, id=provider) for provider in CASES if provider in PROVIDERS]
+VIDEO_CASES = [
+    pytest.param(provider, operation, id=f"{provider}-{operation}")
+    for provider, case in CASES.items()
+    if provider in PROVIDERS
+    for operation in case.video_models
+]
 
 
 @dataclass
@@ -140,7 +179,10 @@ async def test_text_to_video_completes_with_a_downloadable_asset(harness: Harnes
     status = await harness.until_terminal(harness.request())
     assert status.status == "completed", status
     assert status.output is not None
-    video = await harness.http.get(status.output.video_url)
+    # A provider that serves its videos only with its credential (AssetSource) is downloaded the way the gateway does.
+    source = harness.adapter if isinstance(harness.adapter, AssetSource) else None
+    headers = source.asset_call(status.output.video_url).headers if source else None
+    video = await harness.http.get(status.output.video_url, headers=headers)
     assert video.status_code == 200
     assert mp4_boxes(video.content)[0] == b"ftyp"
 
@@ -149,6 +191,42 @@ async def test_image_to_video_completes(harness: Harness) -> None:
     """i2v, with the image in the transport this provider takes, reaches completed."""
     status = await harness.until_terminal(harness.request(image=True))
     assert status.status == "completed", status
+
+
+@pytest.mark.parametrize(("provider", "operation"), VIDEO_CASES)
+async def test_video_operations_complete_with_the_right_length(provider: str, operation: VideoOperation) -> None:
+    """Each offered operation on a link to the emulator's own output (fetched and passed on as the provider takes
+    it) completes: an extension by 5 s is 5 s longer than its source, an edit or remix as long."""
+    case = CASES[provider]
+    key = "sbx_" + secrets.token_hex(8)
+    async with serve_app(EMULATORS[provider](key, 0.02)) as url, httpx.AsyncClient(timeout=5) as http:
+        adapter = PROVIDERS[provider](http, ProviderSettings(base_url=url, api_key=key, timeout_s=2.0))
+        harness = Harness(case=case, adapter=adapter, emulator=http, http=http)
+        source = await harness.until_terminal(harness.request())
+        assert source.output is not None
+        video = VideoInput(operation=operation, video=VideoUrl(url=source.output.video_url), source_seconds=5)
+        scene = Scene(prompt="the same pond, at night")
+        model = case.video_models[operation]
+        request = GenerationRequest(upstream_model=model, scenes=(scene,), seconds=5, video_input=video)
+        made = await harness.until_terminal(request)
+        assert made.status == "completed", made
+        assert made.output is not None
+        source_mp4, made_mp4 = [(await http.get(o.video_url)).content for o in (source.output, made.output)]
+    added_s = 5 if operation == "extend" else 0
+    assert duration_s(made_mp4) == (duration_s(source_mp4) or 0) + added_s
+
+
+async def test_a_source_video_where_the_operation_is_not_offered_is_an_invalid_request(harness: Harness) -> None:
+    """An extension sent to the t2v model of the case (or a provider with no video input) is refused as invalid,
+    by the adapter or by the provider, never turned into a text-to-video job."""
+    data = sample_video_lasting(2)
+    video = VideoData(mime_type="video/mp4", data=data, digest=hashlib.sha256(data).hexdigest())
+    request = msgspec.structs.replace(
+        harness.request(), video_input=VideoInput(operation="extend", video=video, source_seconds=2)
+    )
+    with pytest.raises(UpstreamError) as raised:
+        await harness.adapter.submit(request)
+    assert raised.value.error_class == ErrorClass.INVALID_REQUEST
 
 
 @pytest.mark.parametrize("status_code", [400, 401, 402, 429, 500, 502, 503])

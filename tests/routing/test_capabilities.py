@@ -3,8 +3,10 @@ warning (best effort). Checked on the example catalogue, where providers differ.
 
 from __future__ import annotations
 
+import msgspec
+
 from gateway.config import load_settings
-from providers.contract import Audio, GenerationRequest, Scene
+from providers.contract import Audio, ContentCredentials, GenerationRequest, Scene, WatermarkOverlay
 from routing.router import RouteQuery, Router
 from tests.conftest import EXAMPLE_CONFIG
 
@@ -53,3 +55,49 @@ def test_auto_considers_every_model_that_can_serve_the_request() -> None:
     assert {"sora-2", "kling-2.5", "seedance"} <= models
     assert "scenex" not in models  # 10 s in one scene: Vidgen makes 5 s scenes
     assert any(d.model == "scenex" for d in plan.dropped)
+
+
+def _plan(model: str, **fields: object) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    request = GenerationRequest(upstream_model="", scenes=(Scene(prompt="a fox"),), **fields)  # type: ignore[arg-type]
+    plan = ROUTER.plan(RouteQuery(model=model, request=request))
+    return [c.provider for c in plan.candidates], {d.provider: d.reasons for d in plan.dropped}
+
+
+def test_upscale_is_served_only_where_the_capability_says_so() -> None:
+    """Vidgen offers upscaling; sora-2's offerings do not, so an upscale request finds none there."""
+    assert _plan("scenex", upscale=True)[0] == ["vidgen"]
+    kept, dropped = _plan("sora-2", upscale=True)
+    assert kept == []
+    assert all("upscale not supported" in reasons for reasons in dropped.values())
+
+
+def test_several_results_fit_only_an_offering_with_max_results() -> None:
+    """`n: 3` fits VideoGen (numResults 1-100) and no single-result offering."""
+    assert _plan("videogen-clip", results=3)[0] == ["videogen"]
+    kept, dropped = _plan("sora-2", results=3)
+    assert kept == []
+    assert any("3 results per call exceed the 1 offered" in reason for reason in dropped["nanogpt"])
+
+
+def test_several_results_are_priced_as_that_many_videos() -> None:
+    """The estimate of an `n: 2` request is twice the single one (each result is billed as a video)."""
+    request = GenerationRequest(upstream_model="", scenes=(Scene(prompt="a fox"),))
+    one = ROUTER.plan(RouteQuery(model="videogen-clip", request=request)).candidates[0]
+    two = ROUTER.plan(RouteQuery(model="videogen-clip", request=msgspec.structs.replace(request, results=2)))
+    assert two.candidates[0].estimated_cost_micros == 2 * one.estimated_cost_micros == 800_000
+
+
+def test_a_length_is_refused_where_the_provider_picks_it() -> None:
+    """VideoGen's example offering has no length control: a request naming 4 s is not sent there."""
+    kept, dropped = _plan("videogen-clip", seconds=4)
+    assert kept == []
+    assert any("the provider picks the length" in reason for reason in dropped["videogen"])
+
+
+def test_overrides_and_camera_control_follow_the_flags() -> None:
+    """Watermark overlays and content credentials fit Vidgen; a fixed camera fits videogenapi, not NanoGPT."""
+    overlay, credentials = WatermarkOverlay(position="center"), ContentCredentials(author="A")
+    assert _plan("scenex", watermark_overlay=overlay, content_credentials=credentials)[0] == ["vidgen"]
+    kept, dropped = _plan("sora-2", camera_fixed=True)
+    assert kept == ["videogenapi"]
+    assert any("camera_fixed not supported" in reason for reason in dropped["nanogpt"])

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from gateway.auth import Caller, KeyRing, digest
@@ -45,14 +46,35 @@ async def test_explain_ranks_candidates_and_lists_drops_without_submitting(
     [dropped] = plan["dropped"]
     assert dropped["provider"] == "videogenapi"
     assert any("8 s not offered" in reason for reason in dropped["reasons"])
+    assert (plan["outcome"], dropped["permanent"]) == ("routed", True)
     assert (await client.get("/v1/videos", headers=ADMIN)).json()["data"] == []
+
+
+async def test_explain_tells_never_from_not_now(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory, gateway: tuple[str, httpx.AsyncClient]
+) -> None:
+    """4 s on scenex can never be served (with the models that could); with Vidgen switched off, 5 s is "not now"."""
+    _, client = gateway
+    never = (await client.post("/v1/routing/explain", json={"prompt": "a fox", "seconds": 4}, headers=ADMIN)).json()
+    assert never["outcome"] == "unsupported_request"
+    assert [(d["provider"], d["permanent"]) for d in never["dropped"]] == [("vidgen", True)]
+    assert never["models_serving"] == ["ltx-video-13b", "sora-2", "veo-3", "veo-3-fast", "veo-3.1-fast"]
+    settings = example_settings(sandbox)
+    providers = {**settings.providers, "vidgen": msgspec.structs.replace(settings.providers["vidgen"], enabled=False)}
+    keys = KeyRing({digest(ADMIN_KEY): Caller(key_id="ops", team="ops", scopes=frozenset({"videos", "admin"}))})
+    off = msgspec.structs.replace(settings, providers=providers)
+    async with serve_gateway(off, keyring=keys) as url, httpx.AsyncClient(base_url=url, timeout=10) as other:
+        later = (await other.post("/v1/routing/explain", json={"prompt": "a fox"}, headers=ADMIN)).json()
+    assert later["outcome"] == "no_provider_available"
+    assert [(d["reasons"], d["permanent"]) for d in later["dropped"]] == [(["provider disabled"], False)]
+    assert later["models_serving"] == []
 
 
 async def test_providers_show_circuit_headroom_and_speed(gateway: tuple[str, httpx.AsyncClient]) -> None:
     """Every configured provider appears with its circuit state and headroom; speed appears once a job finished."""
     _, client = gateway
     states = (await client.get("/v1/providers", headers=ADMIN)).json()
-    assert [s["provider"] for s in states] == ["nanogpt", "videogen", "videogenapi", "vidgen"]
+    assert [s["provider"] for s in states] == ["fal", "nanogpt", "veo", "videogen", "videogenapi", "vidgen"]
     assert all(s["circuit"]["state"] == "closed" and s["headroom"]["available"] for s in states)
 
 

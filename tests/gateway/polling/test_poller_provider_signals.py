@@ -18,7 +18,7 @@ from sandbox.serving import serve_app
 from sandbox.videogen.app import VideoGenEmulatorConfig, create_videogen_emulator
 from tests.conftest import GatewayFactory, auth, example_settings, wait_terminal
 
-CLIP = {"model": "videogen-clip", "prompt": "a tide pool at noon", "seconds": 4}
+CLIP = {"model": "videogen-clip", "prompt": "a tide pool at noon"}
 
 
 def with_videogen(settings: Settings, **changes: float) -> Settings:

@@ -31,7 +31,7 @@ JOBS = [
     ({"model": "scenex", "scenes": [{"prompt": "a harbour at dawn"}, {"prompt": "at dusk"}]}, auth()),
     ({"model": "sora-2", "prompt": "a paper boat"}, auth(TEAM_B_KEY)),
     ({"model": "sora-2", "prompt": "a paper boat [sandbox:fail]"}, auth()),
-    ({"model": "videogen-clip", "prompt": "a kite", "seconds": 3}, auth(TEAM_B_KEY)),
+    ({"model": "videogen-clip", "prompt": "a kite"}, auth(TEAM_B_KEY)),
 ]
 METRICS = ("jobs", "succeeded", "failed", "cancelled", "video_seconds", "cost_micros")
 

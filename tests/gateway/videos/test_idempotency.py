@@ -303,7 +303,7 @@ async def test_a_key_whose_record_failed_after_the_create_is_recorded_once_the_s
 
     creates = IdempotentCreates(service=Service(), keys=_CompleteFailsOnce(), claim_ttl_s=0.5)
     caller = Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"}))
-    intake = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None)
+    intake = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None, source=None)
     first, replayed = await creates.create(caller, intake, metadata={}, idempotency_key="k1")
     assert not replayed
     await asyncio.sleep(0.7)  # past the claim's lease: only a recorded key still leads to the job
@@ -333,7 +333,7 @@ async def test_a_concurrent_repeat_that_outwaits_the_first_gets_a_retryable_409_
     keys = MemoryIdempotencyKeys(clock=FakeClock())
     creates = IdempotentCreates(service=SlowService(), keys=keys, claim_ttl_s=0.2)  # type: ignore[arg-type]
     caller = Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"}))
-    intake: Any = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None)
+    intake: Any = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None, source=None)
     first = asyncio.create_task(creates.create(caller, intake, metadata={}, idempotency_key="slow-key"))
     async with asyncio.timeout(10):
         await started.wait()  # the first holds the key

@@ -164,6 +164,29 @@ async def test_multipart_scalars_are_converted(gateway: httpx.AsyncClient) -> No
     assert (reply.json()["seconds"], reply.json()["size"]) == ("5", "640x480")
 
 
+@on_module_loop
+async def test_multipart_bracketed_fields_build_the_same_request_as_json(gateway: httpx.AsyncClient) -> None:
+    """Two scenes, metadata and a routing strategy in bracketed form keys make the job the JSON body would."""
+    files = [
+        ("scenes[][prompt]", (None, "dawn")),
+        ("scenes[][prompt]", (None, "dusk")),
+        ("metadata[project]", (None, "x")),
+        ("routing[strategy]", (None, "priority")),
+        ("music[bpm]", (None, "90")),
+    ]
+    reply = await gateway.post("/v1/videos", files=files)
+    assert reply.status_code == 202, reply.text
+    video = reply.json()
+    assert (video["seconds"], video["metadata"], video["routing"]["strategy"]) == ("10", {"project": "x"}, "priority")
+
+
+@on_module_loop
+async def test_multipart_nested_value_out_of_range_names_its_bracketed_key(gateway: httpx.AsyncClient) -> None:
+    """`music[bpm]=5` breaks the same bound as in JSON and the 400 names the field as the form spelled it."""
+    error = _envelope(await gateway.post("/v1/videos", files={"prompt": (None, "a"), "music[bpm]": (None, "5")}), 400)
+    assert (error["code"], error["param"]) == ("invalid_value", "music[bpm]")
+
+
 @pytest.mark.parametrize(
     ("query", "name"),
     [

@@ -14,6 +14,7 @@ from gateway.config import LimitsSettings
 from gateway.errors import InvalidRequest, PayloadTooLarge
 from gateway.schema.job import ImageRef
 from gateway.schema.wire import CreateVideoBody
+from gateway.videos.failover import replay_of
 from gateway.videos.intake import Intake, decode_data_uri, image_data, normalize
 from providers.contract import Dimensions, ImageData, ImageUrl
 from tests.gateway.videos.conftest import MAX_IMAGE_BYTES, PNG, data_uri
@@ -311,3 +312,56 @@ def test_audio_music_and_options_are_carried() -> None:
     assert request.music is not None
     assert (request.music.tags, request.music.bpm) == ("ambient", 90)
     assert (request.enhance_prompt, request.watermark) == (True, False)
+
+
+# ------------------------------------------------------------------------------------- seed capabilities
+
+
+def test_watermark_overlay_and_credentials_reach_the_request() -> None:
+    """A watermark overlay's data URI is decoded and measured; credentials and the other options pass through."""
+    intake = _intake(
+        prompt="a harbour",
+        watermark_overlay={"image_data_uri": data_uri(PNG), "position": "top-right", "opacity": 40},
+        content_credentials={"author": "Studio A"},
+        upscale=True,
+        n=3,
+        temporary_output=True,
+        camera_fixed=False,
+    )
+    request = intake.query.request
+    assert request.watermark_overlay is not None
+    assert request.watermark_overlay.image is not None
+    assert request.watermark_overlay.image.data == PNG
+    assert (request.watermark_overlay.position, request.watermark_overlay.opacity) == ("top-right", 40)
+    assert request.content_credentials is not None
+    assert request.content_credentials.author == "Studio A"
+    assert (request.upscale, request.results, request.temporary_output, request.camera_fixed) == (True, 3, True, False)
+    assert [ref.role for ref in intake.images] == ["watermark_overlay.image_data_uri"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"watermark_overlay": {"scale": 0}}, "watermark_overlay.scale"),
+        ({"watermark_overlay": {"rotation_deg": 361}}, "watermark_overlay.rotation_deg"),
+        ({"watermark_overlay": {"position": "middle"}}, "watermark_overlay.position"),
+        ({"n": 101}, "n"),
+    ],
+)
+def test_out_of_range_seed_options_are_refused_by_the_schema(fields: dict[str, Any], param: str) -> None:
+    """Seed 000's `wm_*` ranges and seed 001's `numResults` 1-100 are enforced before anything is spent."""
+    with pytest.raises(msgspec.ValidationError, match=param.replace(".", r"\.")):
+        _intake(prompt="a", **fields)
+
+
+def test_a_4k_resolution_resolves_to_2160p_pixels() -> None:
+    """`resolution: 2160p` (videogenapi's `4K`, seed 002) is 3840x2160 at 16:9."""
+    assert _intake(prompt="a", resolution="2160p").query.request.dimensions == Dimensions(width=3840, height=2160)
+
+
+def test_a_watermark_image_keeps_the_request_off_the_job_record() -> None:
+    """A request carrying watermark image bytes is not kept for failover replay (records hold digests, never bytes)."""
+    with_image = _intake(prompt="a", watermark_overlay={"image_data_uri": data_uri(PNG)})
+    without_image = _intake(prompt="a", watermark_overlay={"position": "center"})
+    assert replay_of(with_image.query, max_attempts=3) is None
+    assert replay_of(without_image.query, max_attempts=3) == without_image.query

@@ -194,3 +194,29 @@ def test_traits_follow_the_polling_guidance() -> None:
     traits = NanoGptProvider.traits
     assert (traits.poll_interval_s, traits.max_job_duration_s, traits.can_cancel) == (5.0, 900.0, False)
     assert NanoGptProvider.provider == "nanogpt"
+
+
+async def test_a_plain_http_source_link_is_fetched_and_sent_inline() -> None:
+    """seed 003 takes HTTPS `videoUrl`s only: an http source is fetched (no key sent) and goes as `videoDataUrl`."""
+    from providers.contract import VideoInput, VideoUrl
+
+    mp4 = b"\x00\x00\x00\x20ftypisom" + b"\0" * 24
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "assets.test":
+            return httpx.Response(200, content=mp4)
+        return httpx.Response(202, content=(FIXTURES / "submit_202.json").read_bytes())
+
+    seen: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: seen.append(request) or answer(request))
+    source = VideoInput(operation="edit", video=VideoUrl(url="http://assets.test/lake.mp4"), source_seconds=2)
+    request = GenerationRequest(
+        upstream_model="runwayml-gen4-aleph", scenes=(Scene(prompt="at night"),), video_input=source
+    )
+    await NanoGptProvider(httpx.AsyncClient(transport=transport), SETTINGS).submit(request)
+    fetch, submit = seen
+    assert (fetch.method, str(fetch.url), "x-api-key" in fetch.headers) == ("GET", "http://assets.test/lake.mp4", False)
+    assert (
+        json.loads(submit.content)["videoDataUrl"]
+        == "data:video/mp4;base64,AAAAIGZ0eXBpc29tAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    )

@@ -25,14 +25,15 @@ from providers.contract import (
     UpstreamJob,
     UpstreamProtocolError,
 )
-from providers.nanogpt import MAX_IMAGE_BYTES, build_poll, build_submit, parse_balance, parse_status, parse_submit
+from providers.nanogpt import build_poll, build_submit, parse_balance, parse_status, parse_submit
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SETTINGS = ProviderSettings(base_url="https://nano-gpt.test", api_key="sk-nano-test")
 START = ImageData(mime_type="image/png", data=b"start", digest="0" * 64)
 END = ImageData(mime_type="image/jpeg", data=b"end", digest="1" * 64)
 START_URL = ImageUrl(url="https://img.test/start.png")
-TOO_BIG = ImageData(mime_type="image/png", data=b"\0" * (MAX_IMAGE_BYTES + 1), digest="3" * 64)
+# Seed 003: `imageDataUrl` is "Recommended for private assets or files larger than 4 MB".
+OVER_4_MB = ImageData(mime_type="image/png", data=b"\0" * (4 * 1024 * 1024 + 1), digest="3" * 64)
 JOB = UpstreamJob(provider="nanogpt", upstream_id="vid_m1abc123def456", upstream_model="sora-2")
 
 
@@ -180,10 +181,24 @@ def test_build_submit_sends_reference_images_as_a_list() -> None:
     assert body["referenceImages"] == ["https://img.test/start.png", "data:image/jpeg;base64,ZW5k"]
 
 
-def test_build_submit_accepts_an_image_of_exactly_the_upload_limit() -> None:
-    """An image of exactly 4 MB is still sent inline."""
-    image = ImageData(mime_type="image/png", data=b"\0" * MAX_IMAGE_BYTES, digest="2" * 64)
-    assert "imageDataUrl" in body_of(build_submit(make_request(scene=Scene(prompt="x", image=image)), SETTINGS))
+def test_build_submit_sends_an_image_over_four_megabytes_as_a_data_url() -> None:
+    """An image larger than 4 MB goes inline as `imageDataUrl`, as seed 003 recommends, never refused."""
+    body = body_of(build_submit(make_request(scene=Scene(prompt="x", image=OVER_4_MB)), SETTINGS))
+    assert body["imageDataUrl"].startswith("data:image/png;base64,")
+
+
+@pytest.mark.parametrize("size", [(480, 1120), (720, 1680), (1080, 2520)])
+def test_build_submit_refuses_a_portrait_ultrawide_size_seed_003_does_not_list(size: tuple[int, int]) -> None:
+    """Seed 003 lists 21:9 but no 9:21, so a 9:21 size is refused, never sent as `aspect_ratio: "9:21"`."""
+    request = make_request("seedance-video", dimensions=Dimensions(width=size[0], height=size[1]))
+    with pytest.raises(InvalidUpstreamRequest, match="matches no"):
+        build_submit(request, SETTINGS)
+
+
+def test_build_submit_sends_camera_fixed_when_asked() -> None:
+    """A fixed camera is sent as seed 003's `camera_fixed` (Seedance and Wan variants)."""
+    body = body_of(build_submit(make_request("seedance-video", camera_fixed=True), SETTINGS))
+    assert body["camera_fixed"] is True
 
 
 @pytest.mark.parametrize(
@@ -195,7 +210,6 @@ def test_build_submit_accepts_an_image_of_exactly_the_upload_limit() -> None:
         (make_request("wan-wavespeed-25", dimensions=Dimensions(width=480, height=832)), "only makes 16:9"),
         (make_request("lightricks-ltx-2-fast", dimensions=Dimensions(width=1280, height=720)), "only makes 1080p"),
         (make_request(scene=Scene(prompt="x", image=ImageUrl(url="http://img.test/a.png"))), "HTTPS"),
-        (make_request(scene=Scene(prompt="x", image=TOO_BIG)), "upload limit"),
         (make_request(scene=Scene(prompt="x", image=START, end_image=END)), "no known last-frame field"),
         (make_request("kling-v25-turbo-pro", scene=Scene(prompt="x", end_image=END)), "needs a first frame"),
         (
@@ -214,7 +228,6 @@ def test_build_submit_accepts_an_image_of_exactly_the_upload_limit() -> None:
         "wan-portrait",
         "ltx-not-native",
         "http-image-url",
-        "image-over-4mb",
         "last-frame-unknown-key",
         "last-frame-without-first",
         "multi-scene",

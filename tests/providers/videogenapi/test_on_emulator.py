@@ -19,6 +19,7 @@ from providers.contract import (
     ProviderSettings,
     QuotaExhausted,
     Scene,
+    UpstreamAuthError,
     UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamUnavailable,
@@ -147,3 +148,28 @@ async def test_limits_surface_as_quota_and_rate_limit_with_headroom() -> None:
             await hourly.submit(request_for("sora-2"))
     assert [(h.scope, h.used, h.remaining) for h in seen] == [("month", 1, 1), ("month", 2, 0), ("month", 2, 0)]
     assert caught.value.retry_after_s == 3000
+
+
+async def test_check_account_reads_the_month_usage_from_user(adapter: Adapter) -> None:
+    """`check_account` is a read-only `GET /v1/user`: the key works and the month's usage is reported."""
+    report = await adapter.provider.check_account()
+    assert (report.provider, report.scope) == ("videogenapi", "month")
+    assert report.limit is not None
+    assert report.used is not None
+    assert report in adapter.headroom
+
+
+async def test_check_account_with_a_rejected_key_is_the_auth_class(sandbox: Sandbox) -> None:
+    """A key the emulator does not know fails the account check as the auth error class."""
+    async with httpx.AsyncClient() as client:
+        provider = VideoGenApiProvider(client, ProviderSettings(base_url=sandbox.base_url, api_key="lt_unknown"))
+        with pytest.raises(UpstreamAuthError):
+            await provider.check_account()
+
+
+@pytest.mark.parametrize("model", ["kling-3", "veo3", "seedance-2", "veo2"])
+async def test_seed_004_model_keys_are_accepted(adapter: Adapter, model: str) -> None:
+    """Seed 004's model keys (the example catalogue offers them next to seed 002's) are accepted as asked."""
+    request = GenerationRequest(upstream_model=model, scenes=(Scene(prompt="a fox in the snow"),))
+    job = await adapter.provider.submit(request)
+    assert (job.upstream_model, job.requested_model) == (model, None)

@@ -263,10 +263,15 @@ def test_parse_submit_accepts_an_image_to_video_reply_for_an_i2v_request() -> No
     assert job.upstream_id == "gen_68671800a1b2c_055868"
 
 
+def test_parse_submit_model_swap_is_recorded_not_failed() -> None:
+    """An accepted generation whose echo names another model key is followed, the requested key recorded."""
+    job = parse_submit(fixture_reply("generate_model_swapped.json"), make_request())
+    assert (job.upstream_model, job.requested_model) == ("sora-2", "kling_25")
+
+
 @pytest.mark.parametrize(
     ("name", "request_", "match"),
     [
-        ("generate_model_swapped.json", make_request(), "ran model 'sora-2' instead of 'kling_25'"),
         ("generate.json", make_request(Scene(prompt="x", image=FIRST)), "ignoring the request's images"),
         ("generate_without_generation_id.json", make_request(), "generation_id"),
     ],
@@ -274,7 +279,7 @@ def test_parse_submit_accepts_an_image_to_video_reply_for_an_i2v_request() -> No
 def test_parse_submit_silent_changes_and_missing_ids_are_protocol_errors(
     name: str, request_: GenerationRequest, match: str
 ) -> None:
-    """A swapped model, a dropped image or a reply without an id is named, never accepted as a job."""
+    """A dropped image or a reply without an id is named, never accepted as a job."""
     with pytest.raises(UpstreamProtocolError, match=match):
         parse_submit(fixture_reply(name), request_)
 

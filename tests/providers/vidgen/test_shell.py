@@ -182,3 +182,24 @@ async def test_registry_builds_the_vidgen_adapter_by_slug() -> None:
     assert provider.provider == "vidgen"
     assert (provider.traits.poll_interval_s, provider.traits.max_job_duration_s) == (5.0, 1800.0)
     assert provider.traits.can_cancel is False
+
+
+async def test_enhance_prompt_checks_the_model_then_posts_optimize() -> None:
+    """Prompt enhancement fetches the catalogue, then posts the `optimize` action and returns its prompt."""
+    fake = FakeVidgen(optimize=(200, b'{"prompt": "a harbour at dawn, cinematic lighting"}', {}))
+    enhanced = await provider_over(fake).enhance_prompt("a harbour at dawn", upstream_model="scenex")
+    assert enhanced == "a harbour at dawn, cinematic lighting"
+    assert fake.actions == ["models", "optimize"]
+    assert json.loads(fake.requests[1].content) == {
+        "action": "optimize",
+        "prompt": "a harbour at dawn",
+        "model": "scenex",
+    }
+
+
+async def test_enhance_prompt_refuses_an_unoffered_model_before_optimize() -> None:
+    """An unknown model is refused before `optimize` (Vidgen would silently use its first model's prompt)."""
+    fake = FakeVidgen()
+    with pytest.raises(InvalidUpstreamRequest):
+        await provider_over(fake).enhance_prompt("a harbour", upstream_model="scenex-hd")
+    assert fake.actions == ["models"]

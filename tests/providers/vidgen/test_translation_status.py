@@ -56,8 +56,13 @@ def test_parse_status_completed_safe_reads_signed_video_thumbnail_and_provenance
     assert parsed.output.provenance == {
         "c2pa": "true",
         "watermark": "true",
+        "upscale": "false",
         "fingerprint": "a4f8e2c1b9d0...",
         "gen_id": "a1b2c3d4e5f6g7h8i9j0",
+        "c2pa_author": "Author",
+        "c2pa_title": "AI Video",
+        "c2pa_description": "Text to Video - Generative AI",
+        "watermark_position": "bottom-right",
     }
 
 

@@ -10,7 +10,6 @@ from providers.contract import (
     ContentPolicyError,
     Dimensions,
     GenerationRequest,
-    HttpCall,
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
@@ -28,21 +27,11 @@ from providers.vidgen import (
     parse_models,
     parse_submit,
 )
-from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
+from tests.providers.vidgen.conftest import SETTINGS, body_of, fixture_reply, make_request
 
 START = ImageData(mime_type="image/png", data=b"start", digest="0" * 64)
 END = ImageData(mime_type="image/jpeg", data=b"end", digest="1" * 64)
 CATALOGUE = VidgenCatalogue(models=frozenset({"scenex"}), max_scenes=5)
-
-
-def make_request(*scenes: Scene, **fields: object) -> GenerationRequest:
-    chosen = scenes or (Scene(prompt="ocean waves"),)
-    return GenerationRequest(upstream_model="scenex", scenes=chosen, **fields)  # type: ignore[arg-type]
-
-
-def body_of(call: HttpCall) -> dict[str, object]:
-    assert isinstance(call.json, dict)
-    return call.json
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -221,11 +210,12 @@ def test_parse_submit_keeps_id_and_resolved_model() -> None:
     assert job == UpstreamJob(provider="vidgen", upstream_id="run_abc123xyz", upstream_model="scenex")
 
 
-def test_parse_submit_silent_model_fallback_is_a_protocol_error() -> None:
-    """A generate reply resolving to another model than requested is named as a silent fallback."""
+def test_parse_submit_silent_model_fallback_is_recorded_not_failed() -> None:
+    """A generate reply naming another model than requested is an accepted job followed under the model Vidgen
+    ran, with the requested one recorded (it was billed: failing it would pay twice)."""
     request = GenerationRequest(upstream_model="scenex-hd", scenes=(Scene(prompt="x"),))
-    with pytest.raises(UpstreamProtocolError, match="silently fell back"):
-        parse_submit(fixture_reply("generate_silent_model_fallback.json"), request)
+    job = parse_submit(fixture_reply("generate_silent_model_fallback.json"), request)
+    assert (job.upstream_id, job.upstream_model, job.requested_model) == ("run_abc123xyz", "scenex", "scenex-hd")
 
 
 def test_parse_submit_error_in_a_2xx_is_classified_like_an_error_reply() -> None:

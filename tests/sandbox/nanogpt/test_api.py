@@ -103,12 +103,17 @@ async def test_unknown_model_is_not_found(client: httpx.AsyncClient) -> None:
     assert reply.json()["error"]["code"] == "model_not_found"
 
 
-async def test_data_url_over_four_megabytes_is_payload_too_large(client: httpx.AsyncClient) -> None:
-    """§4.6: an inline image above 4 MB (decoded) is a 413."""
+async def test_data_url_over_four_megabytes_is_accepted(client: httpx.AsyncClient) -> None:
+    """Seed 003 recommends `imageDataUrl` for files larger than 4 MB, so such a data URL is accepted."""
     big = "data:image/png;base64," + base64.b64encode(b"\0" * (4 * 1024 * 1024 + 1)).decode()
     reply = await post_generate(client, imageDataUrl=big)
-    assert reply.status_code == 413
-    assert reply.json()["error"]["param"] == "imageDataUrl"
+    assert reply.status_code == 202
+
+
+async def test_portrait_ultrawide_aspect_is_refused(client: httpx.AsyncClient) -> None:
+    """Seed 003 lists no `9:21` aspect ratio, so the emulator refuses it as a bad request."""
+    reply = await post_generate(client, model="seedance-video", aspect_ratio="9:21")
+    assert reply.status_code == 400
 
 
 async def test_non_json_body_is_a_bad_request(client: httpx.AsyncClient) -> None:
@@ -305,7 +310,7 @@ async def test_daily_cap_answers_429_until_midnight_utc() -> None:
 # --------------------------------------------------------------------------------------------- catalogue
 
 
-async def test_video_models_lists_the_six_models_in_the_catalogue_shape(client: httpx.AsyncClient) -> None:
+async def test_video_models_lists_the_eight_models_in_the_catalogue_shape(client: httpx.AsyncClient) -> None:
     """§4.9 without auth: a list of model objects with architecture, pricing, capabilities and parameters."""
     body = (await client.get("/api/v1/video-models", params={"detailed": "true"})).json()
     ids = [model["id"] for model in body["data"]]
@@ -314,10 +319,12 @@ async def test_video_models_lists_the_six_models_in_the_catalogue_shape(client: 
         "veo3-1-video",
         "kling-v25-turbo-pro",
         "wan-wavespeed-25",
+        "wan-wavespeed-25-extend",
+        "runwayml-gen4-aleph",
         "seedance-video",
         "lightricks-ltx-2-fast",
     ]
-    assert (body["object"], body["meta"]["count"]) == ("list", 6)
+    assert (body["object"], body["meta"]["count"]) == ("list", 8)
     sora = body["data"][0]
     assert set(sora) >= {"id", "object", "name", "architecture", "pricing", "capabilities", "supported_parameters"}
     assert sora["pricing"] == {"currency": "USD", "per_second": 0.1}

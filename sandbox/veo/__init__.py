@@ -1,0 +1,1 @@
+"""Google Veo emulator (Gemini API and Vertex AI long-running operations)."""
