@@ -42,8 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/status_poll.py
 
 # The modules `[tool.mutmut]` in pyproject.toml mutates, one run each (mutant names start with the module's path).
-MUTATE := providers.vidgen providers.videogen providers.videogenapi providers.nanogpt gateway.cadence \
-	routing.ranking routing.capabilities routing.rules gateway.usage.records gateway.usage.reports
+MUTATE := providers.vidgen providers.videogen providers.videogenapi providers.nanogpt providers.veo providers.fal \
+	gateway.cadence routing.ranking routing.capabilities routing.rules gateway.usage.records gateway.usage.reports
 
 mutation: $(STAMP)
 	# Not part of `make test`: CPU heavy (about half an hour on 2 cores). mutmut copies the code to mutants/ and runs,

@@ -130,3 +130,19 @@ async def test_a_bad_polling_table_fails_at_start_naming_the_provider(monkeypatc
 
 def _unobserved(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
     return None
+
+
+def test_edges_of_the_cadence_arithmetic() -> None:
+    """Growth 1 keeps every gap at the interval; a cap equal to the interval is allowed; draws outside [0, 1] are
+    clamped; an idle account's floor counts one job; a Retry-After shorter than the backoff does not shorten it."""
+    flat = resolve_cadence(PollingConfig(growth=1.0, jitter=0.5), interval_s=3.0)
+    assert [base_delay_s(flat, n) for n in (1, 2, 50)] == [3.0, 3.0, 3.0]
+    assert resolve_cadence(PollingConfig(max_interval_s=5.0), interval_s=5.0).max_interval_s == 5.0
+    assert next_delay_s(flat, polls_done=1, in_flight=1, draw=-3.0) == 3.0
+    assert next_delay_s(flat, polls_done=1, in_flight=1, draw=7.0) == 4.5
+    budgeted = cadence(status_window=(5000, 3600))
+    assert budget_floor_s(budgeted, 0) == budget_floor_s(budgeted, 1) == pytest.approx(3600 / (5000 * 0.9))
+    assert backoff_delay_s(cadence(), errors=3, cap_s=30.0, retry_after_s=1.0, draw=0.0) == 20.0
+    quick = resolve_cadence(PollingConfig(jitter=0.0), interval_s=0.25)
+    assert backoff_delay_s(quick, errors=1, cap_s=30.0, retry_after_s=None, draw=0.0) == 0.25
+    assert backoff_delay_s(quick, errors=40, cap_s=1e12, retry_after_s=None, draw=0.0) == 0.25 * 2.0**32

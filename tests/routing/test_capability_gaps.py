@@ -25,6 +25,18 @@ def request(*scenes: Scene, **fields: object) -> GenerationRequest:
     return GenerationRequest(upstream_model="m", scenes=scenes or (Scene(prompt="a fox"),), **fields)  # type: ignore[arg-type]
 
 
+def every_option() -> GenerationRequest:
+    """A t2v request asking for every option an offering may lack."""
+    return request(
+        Scene(prompt="a", negative_terms=("blur",)),
+        seed=1,
+        audio=Audio(prompt="rain", negative_prompt="wind"),
+        music=Music(),
+        enhance_prompt=True,
+        watermark=True,
+    )
+
+
 def gaps(req: GenerationRequest, caps: Capabilities = T2V) -> list[tuple[str, str]]:
     return [(g.field, g.reason) for g in capability_gaps(req, caps)]
 
@@ -138,14 +150,7 @@ def test_options_switched_off_or_offered_are_no_gap() -> None:
         enhance_prompt=True,
         watermark_control=True,
     )
-    asked = request(
-        Scene(prompt="a", negative_terms=("blur",)),
-        seed=1,
-        audio=Audio(prompt="rain", negative_prompt="wind"),
-        music=Music(),
-        enhance_prompt=True,
-        watermark=True,
-    )
+    asked = every_option()
     assert gaps(asked, everything) == []
     assert [g[0] for g in gaps(asked)] == [
         "seed",
@@ -162,14 +167,7 @@ def test_options_switched_off_or_offered_are_no_gap() -> None:
 def test_best_effort_drops_exactly_the_fields_named() -> None:
     """`without` clears each dropped option and keeps everything else, the audio switch included when only its
     prompts go."""
-    asked = request(
-        Scene(prompt="a", negative_terms=("blur",)),
-        seed=1,
-        audio=Audio(prompt="rain", negative_prompt="wind"),
-        music=Music(),
-        enhance_prompt=True,
-        watermark=True,
-    )
+    asked = every_option()
     dropped = without(asked, [Gap(field=f, reason="") for f in ("seed", "music", "enhance_prompt", "watermark")])
     assert (dropped.seed, dropped.music, dropped.enhance_prompt, dropped.watermark) == (None, None, False, None)
     assert dropped.audio == asked.audio
