@@ -3,17 +3,23 @@ capability data, with its reason; what best effort drops; the clip length billed
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from providers.contract import (
     Audio,
     Capabilities,
+    ContentCredentials,
     Dimensions,
     GenerationRequest,
     ImageData,
     ImageUrl,
     Music,
     Scene,
+    VideoData,
+    VideoInput,
+    VideoUrl,
+    WatermarkOverlay,
 )
 from routing.capabilities import Gap, capability_gaps, resolved_seconds, typical_seconds, without
 
@@ -197,3 +203,103 @@ def test_the_billed_length_is_the_request_s_else_the_scenes_else_the_default() -
     assert typical_seconds(Capabilities(modes=frozenset({"t2v"}), seconds_per_scene=5)) == 5
     assert typical_seconds(Capabilities(modes=frozenset({"t2v"}), seconds=frozenset({10, 6, 8}))) == 6
     assert typical_seconds(Capabilities(modes=frozenset({"t2v"}))) == 0
+
+
+EDITOR = Capabilities(
+    video_operations=frozenset({"edit", "extend"}),
+    video_transports=frozenset({"url"}),
+    max_source_seconds=10,
+    max_source_bytes=100,
+    seconds=frozenset({5}),
+    default_seconds=5,
+)
+CLIP_URL = VideoUrl(url="https://x/clip.mp4")
+CLIP_DATA = VideoData(mime_type="video/mp4", data=b"\0" * 100, digest="2" * 64)
+
+
+def video(
+    operation: str, clip: VideoUrl | VideoData = CLIP_URL, *, source_s: int = 8, **fields: object
+) -> GenerationRequest:
+    source = VideoInput(operation=operation, video=clip, source_seconds=source_s)  # type: ignore[arg-type]
+    return request(video_input=source, **fields)
+
+
+def test_a_source_video_needs_its_operation_transport_length_and_size_offered() -> None:
+    """Each limit of a video-to-video offering is its own gap, with its reason; within them there is none."""
+    assert gaps(video("edit"), EDITOR) == []
+    assert gaps(video("remix"), EDITOR) == [("operation", "operation remix not offered (offers edit, extend)")]
+    assert gaps(video("edit"), T2V) == [("operation", "operation edit not offered (offers none)")]
+    assert gaps(video("edit", CLIP_DATA), EDITOR) == [("video", "a source video as data not accepted (takes url)")]
+    assert gaps(video("edit", source_s=10), EDITOR) == []
+    assert gaps(video("edit", source_s=11), EDITOR) == [("video", "a 11 s source exceeds the 10 s allowed")]
+    uploads = msgspec.structs.replace(EDITOR, video_transports=frozenset({"upload"}), max_source_bytes=99)
+    assert gaps(video("edit", CLIP_DATA), uploads) == [("video", "the source video exceeds 99 bytes")]
+    assert gaps(video("edit", CLIP_URL), uploads) == []  # a link is fetched by the adapter, whatever its size
+    data_only = msgspec.structs.replace(EDITOR, video_transports=frozenset({"data"}), max_source_bytes=None)
+    assert gaps(video("edit", CLIP_URL), data_only) == []
+    assert gaps(video("edit", CLIP_DATA), data_only) == []
+
+
+def test_an_offering_that_only_transforms_videos_refuses_a_plain_request() -> None:
+    """Without modes, a request with no source video is a mode gap naming the operations it takes."""
+    assert gaps(request(), EDITOR) == [("mode", "takes only a source video (edit, extend)")]
+
+
+def test_only_an_extension_asks_for_a_length() -> None:
+    """An edit keeps its source's length (no seconds gap even at a length not offered); an extension's added
+    seconds must be offered."""
+    assert gaps(video("edit", seconds=7), EDITOR) == []
+    assert gaps(video("extend", seconds=7), EDITOR) == [("seconds", "7 s not offered (offers [5])")]
+    assert gaps(video("extend", seconds=5), EDITOR) == []
+
+
+def test_where_the_provider_picks_the_length_only_its_default_may_be_asked() -> None:
+    """`seconds_control = false`: no length, or the default, passes; any other, on the request or a scene, is a gap."""
+    picks = Capabilities(modes=frozenset({"t2v"}), default_seconds=8, seconds_control=False)
+    reason = "the provider picks the length (8 s typical)"
+    assert gaps(request(), picks) == []
+    assert gaps(request(seconds=8), picks) == []
+    assert gaps(request(seconds=5), picks) == [("seconds", reason)]
+    assert gaps(request(Scene(prompt="a", seconds=8)), picks) == [("seconds", reason)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"watermark_overlay": WatermarkOverlay()}, "watermark_overlay"),
+        ({"content_credentials": ContentCredentials()}, "content_credentials"),
+        ({"upscale": True}, "upscale"),
+        ({"temporary_output": True}, "temporary_output"),
+        ({"camera_fixed": False}, "camera_fixed"),
+    ],
+)
+def test_the_newer_options_are_gaps_where_not_offered(fields: dict[str, object], field: str) -> None:
+    """Each option named after itself; all but upscaling may be dropped in best effort."""
+    [gap] = capability_gaps(request(**fields), T2V)
+    assert (gap.field, gap.reason, gap.droppable) == (field, f"{field} not supported", field != "upscale")
+
+
+def test_more_results_than_offered_is_a_gap_on_n() -> None:
+    """Two videos per call where one is offered: a gap on `n`; up to the offered count, none."""
+    assert gaps(request(results=2)) == [("n", "2 results per call exceed the 1 offered")]
+    assert gaps(request(results=2), msgspec.structs.replace(T2V, max_results=2)) == []
+
+
+def test_best_effort_drops_the_newer_options_to_their_defaults() -> None:
+    """Overlay, credentials and fixed camera become None, a temporary output False; audio without prompts stays."""
+    asked = request(
+        watermark_overlay=WatermarkOverlay(),
+        content_credentials=ContentCredentials(),
+        camera_fixed=True,
+        temporary_output=True,
+        audio=Audio(),
+    )
+    named = [
+        Gap(field=f, reason="")
+        for f in ("watermark_overlay", "content_credentials", "camera_fixed", "temporary_output")
+    ]
+    dropped = without(asked, named)
+    assert (dropped.watermark_overlay, dropped.content_credentials, dropped.camera_fixed) == (None, None, None)
+    assert dropped.temporary_output is False
+    assert dropped.audio == Audio()
+    assert without(request(), [Gap(field="audio_prompt", reason="")]).audio is None
