@@ -17,6 +17,7 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 
 from gateway import backends
+from gateway.api.admin import ADMIN_ROUTES, ControlRoom
 from gateway.api.events import stream_video_events
 from gateway.api.http import QueryCheck, error_response, request_id_middleware
 from gateway.api.metrics import scrape_metrics
@@ -24,7 +25,7 @@ from gateway.api.models import list_models
 from gateway.api.openapi import docs_assets, openapi_config, patch_openapi
 from gateway.api.operations import explain_route, list_providers
 from gateway.api.prompts import enhance_prompt
-from gateway.api.routing import get_routing_rules, reload_routing_rules, reload_rules
+from gateway.api.routing import Reloader, get_routing_rules, reload_routing_rules
 from gateway.api.system import healthz, readyz
 from gateway.api.usage import get_budgets, get_usage, get_usage_records
 from gateway.api.video_edits import create_character, edit_video, extend_video, get_character, remix_video
@@ -32,18 +33,24 @@ from gateway.api.videos import Session, create_video, delete_video, get_video, g
 from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
 from gateway.config import Settings, configured_secrets
-from gateway.errors import StoreUnavailable
+from gateway.control import keys as key_changes
+from gateway.control.documents import Document, KeyRecord, KeysDocument, Kind
+from gateway.control.plane import ControlPlane
+from gateway.control.watcher import ControlWatcher
+from gateway.errors import GatewayError, StoreUnavailable
 from gateway.metrics.registry import Metrics, build_metrics
 from gateway.polling.poller import HEARTBEAT_TTL_FACTOR, Poller
 from gateway.prompts.enhance import PromptEnhancement
 from gateway.schema.job import TerminalEffect, VideoJob
 from gateway.scrubbing import Scrubber
 from gateway.store.base import JobStore
-from gateway.store.replicas import Replicas, new_replica_id
+from gateway.store.replicas import Replicas, ReplicaStatus, new_replica_id
 from gateway.upstreams import build_upstreams
+from gateway.usage.admission import Admission
 from gateway.usage.gauges import BudgetGauges
 from gateway.usage.hooks import NO_HOOKS, UsageHooks
 from gateway.usage.ledger import settlement
+from gateway.usage.quota_settings import QuotaSettings
 from gateway.usage.records import LedgerRecord, Quota
 from gateway.usage.retention import LedgerSweep
 from gateway.videos.assets import AssetLinks
@@ -57,7 +64,7 @@ from providers.transport import CallObserver
 from routing.gate import ProviderGate
 from routing.planner import Planner
 from routing.router import Router
-from routing.rules import RulesHolder
+from routing.rules import RoutingRules, RulesHolder
 
 log = structlog.get_logger("gateway.app")
 
@@ -104,10 +111,32 @@ def create_app(
         rules = RulesHolder(
             settings.routing, known_providers=settings.providers, known_models=settings.models, source="start-up"
         )
-        app.state.reload_rules = functools.partial(reload_rules, rules, config_path)
-        _on_sighup(app.state.reload_rules)
         hooks = _metered(usage_hooks, metrics)
         admission = backends.admission(settings, job_store, clock, hooks)
+        plane, watcher, status = _control_plane(
+            settings,
+            job_store,
+            rules=rules,
+            admission=admission,
+            keys=keys,
+            replicas=replicas,
+            replica=replica,
+            clock=clock,
+        )
+        await _start_control(
+            plane, watcher, settings, keys, source=f"file:{config_path}" if config_path else "start-up"
+        )
+        app.state.reloader = Reloader(rules=rules, plane=plane, watcher=watcher, config_path=config_path)
+        app.state.control = ControlRoom(
+            plane=plane,
+            watcher=watcher,
+            replicas=replicas,
+            rules=rules,
+            settings=settings.control,
+            last_used=keys.used,
+        )
+        _on_sighup(app.state.reloader)
+        watcher_task = asyncio.create_task(watcher.run())
         settle = settlement(
             admission.book,
             clock=clock,
@@ -185,9 +214,9 @@ def create_app(
             claim_ttl_s=claim_ttl_s(settings),
             record_ttl_s=settings.retention.idempotency_s,
         )
-        heartbeat = asyncio.create_task(_beat(replicas, replica, settings.poller.heartbeat_s))
+        heartbeat = asyncio.create_task(_beat(replicas, status, settings.poller.heartbeat_s))
         task = asyncio.create_task(poller.run()) if run_poller else None
-        budgets = BudgetGauges(admission.book, settings.quotas, metrics, clock=clock)
+        budgets = BudgetGauges(admission.book, lambda: admission.quotas, metrics, clock=clock)
         budgets_task = asyncio.create_task(budgets.run())
         ledger_sweep = LedgerSweep(admission.book, settings.retention, clock=clock)
         ledger_sweep_task = asyncio.create_task(ledger_sweep.run())
@@ -202,9 +231,12 @@ def create_app(
                     await asyncio.wait_for(task, timeout=settings.poller.stop_timeout_s)
                 except TimeoutError:
                     log.warning("poller_stop_timed_out")
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for background in (heartbeat, watcher_task):
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
+            with contextlib.suppress(StoreUnavailable):
+                await watcher.flush_used()
             budgets.stop()
             await budgets_task
             ledger_sweep.stop()
@@ -234,6 +266,7 @@ def create_app(
             list_providers,
             get_routing_rules,
             reload_routing_rules,
+            *ADMIN_ROUTES,
             create_video,
             get_video,
             list_videos,
@@ -274,26 +307,115 @@ def create_app(
     return app
 
 
-def _on_sighup(reload: Callable[[], object]) -> None:
-    """SIGHUP reloads the routing rules, as `POST /v1/routing/reload` does (where the loop can take signals)."""
+def _on_sighup(reloader: Reloader) -> None:
+    """SIGHUP applies the file's routing table to the control plane, as `POST /v1/routing/reload` does (where the
+    loop can take signals; `video-gateway run` has granian pass its main process's SIGHUP on to the workers)."""
+
+    async def reload() -> None:
+        try:
+            await reloader.reload(actor="SIGHUP")
+        except GatewayError as exc:
+            log.warning("routing_reload_rejected", trigger="SIGHUP", error=exc.message)
 
     def handle() -> None:
-        try:
-            reload()
-        except Exception:
-            log.warning("routing_reload_rejected", trigger="SIGHUP", exc_info=True)
+        reloads.add(task := asyncio.ensure_future(reload()))
+        task.add_done_callback(reloads.discard)
 
+    reloads: set[asyncio.Future[None]] = set()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, handle)
 
 
-async def _beat(replicas: Replicas, replica: str, interval_s: float) -> None:
-    """Say this replica is alive every `interval_s`, until cancelled; a store outage only skips beats."""
+def _appliers(
+    rules: RulesHolder, replace_quotas: Callable[[QuotaSettings], None], keys: KeyRing
+) -> dict[Kind, Callable[[Document], None]]:
+    """How each control-plane document takes effect in this replica: one reference swap each."""
+
+    def routing(document: Document) -> None:
+        if isinstance(document, RoutingRules):
+            rules.install(document, source="control plane")
+
+    def quotas(document: Document) -> None:
+        if isinstance(document, QuotaSettings):
+            replace_quotas(document)
+
+    def accepted_keys(document: Document) -> None:
+        if isinstance(document, KeysDocument):
+            keys.replace(key_changes.accepted(document))
+
+    return {"routing": routing, "quotas": quotas, "keys": accepted_keys}
+
+
+def _control_plane(
+    settings: Settings,
+    job_store: JobStore,
+    *,
+    rules: RulesHolder,
+    admission: Admission,
+    keys: KeyRing,
+    replicas: Replicas,
+    replica: str,
+    clock: Callable[[], float],
+) -> tuple[ControlPlane, ControlWatcher, Callable[[], ReplicaStatus]]:
+    """The control plane where the jobs live, the watcher applying it to this replica, and what this replica's
+    beats say (including the versions it runs)."""
+    control_store = backends.control_store(settings, job_store)
+    started_at = clock()
+
+    def status() -> ReplicaStatus:
+        now = clock()
+        return ReplicaStatus(
+            id=replica,
+            started_at=started_at,
+            beat_at=now,
+            until=now + settings.poller.heartbeat_s * HEARTBEAT_TTL_FACTOR,
+            applied=dict(watcher.applied),
+            applied_at=dict(watcher.applied_at),
+        )
+
+    watcher = ControlWatcher(
+        control_store,
+        apply=_appliers(rules, admission.replace_quotas, keys),
+        check_s=settings.control.check_s,
+        clock=clock,
+        on_applied=functools.partial(_beat_once, replicas, status),
+        take_used=keys.take_used,
+        flush_used_s=settings.control.last_used_flush_s,
+    )
+    return ControlPlane(control_store, clock=clock), watcher, status
+
+
+async def _start_control(
+    plane: ControlPlane, watcher: ControlWatcher, settings: Settings, keys: KeyRing, *, source: str
+) -> None:
+    """An empty control plane is seeded from the file (and the keys this app was given), then this replica runs
+    what the control plane holds. With the store down it starts on the file and catches up later."""
+    now = plane.now()
+    records = [
+        KeyRecord(id=caller.key_id, team=caller.team, scopes=caller.scopes, sha256=d, created_at=now)
+        for d, caller in keys.entries()
+    ]
+    try:
+        await plane.seed("routing", settings.routing, actor=source)
+        await plane.seed("quotas", settings.quotas, actor=source)
+        await plane.seed("keys", KeysDocument(keys=tuple(records)), actor=source)
+        await watcher.sync()
+    except StoreUnavailable:
+        log.warning("control_plane_unavailable_at_start", note="running on the file until the store answers")
+
+
+async def _beat_once(replicas: Replicas, status: Callable[[], ReplicaStatus]) -> None:
+    try:
+        await replicas.beat(status())
+    except StoreUnavailable:
+        log.warning("replica_beat_failed", replica=status().id)
+
+
+async def _beat(replicas: Replicas, status: Callable[[], ReplicaStatus], interval_s: float) -> None:
+    """Say this replica is alive (and what it runs) every `interval_s`, until cancelled; a store outage only skips
+    beats."""
     while True:
-        try:
-            await replicas.beat(replica, ttl_s=interval_s * HEARTBEAT_TTL_FACTOR)
-        except StoreUnavailable:
-            log.warning("replica_beat_failed", replica=replica)
+        await _beat_once(replicas, status)
         await asyncio.sleep(interval_s)
 
 

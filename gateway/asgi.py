@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 
 from litestar import Litestar
 
@@ -16,6 +17,8 @@ DEFAULT_CONFIG = "deploy/gateway.example.toml"
 
 
 def app() -> Litestar:
+    # Until the app's own handler is installed at start-up, a SIGHUP must not end the worker (the default).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config_path = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
     settings = load_settings(config_path)
     configure_logging(settings.log_level, secrets=configured_secrets(settings))

@@ -1,10 +1,14 @@
-"""Client keys: stored as sha256 digests only, looked up by digest and compared in constant time."""
+"""Client keys: stored as sha256 digests only, looked up by digest and compared in constant time. The control plane
+replaces the accepted set at runtime (gateway/control/watcher.py); last-used times are kept here and handed over
+in batches, never written per request."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable, Iterable
 
 import msgspec
 
@@ -36,12 +40,14 @@ def new_key() -> str:
 
 
 class KeyRing:
-    """The keys a gateway accepts. Holds digests, never keys."""
+    """The keys a gateway accepts. Holds digests, never keys; a digest may be valid only until a time (an expiring
+    key, or the old secret of a rotated one)."""
 
-    def __init__(self, keys: dict[str, Caller]) -> None:
-        # Indexed by a digest prefix; the full digest is then compared in constant time, so the lookup's
-        # timing says nothing about the rest of a stored digest.
-        self._by_prefix = {d[:_INDEX]: (d, caller) for d, caller in keys.items()}
+    def __init__(self, keys: dict[str, Caller], *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._used: dict[str, float] = {}
+        self._by_prefix: dict[str, tuple[str, Caller, float | None]] = {}
+        self.replace((d, caller, None) for d, caller in keys.items())
 
     @classmethod
     def from_config(cls, keys: tuple[ApiKeyConfig, ...]) -> KeyRing:
@@ -51,9 +57,19 @@ class KeyRing:
             by_digest[value] = Caller(key_id=key.id, team=key.team, scopes=key.scopes)
         return cls(by_digest)
 
+    def replace(self, entries: Iterable[tuple[str, Caller, float | None]]) -> None:
+        """Accept exactly these (digest, caller, valid until or None) from now on: one reference swap."""
+        # Indexed by a digest prefix; the full digest is then compared in constant time, so the lookup's
+        # timing says nothing about the rest of a stored digest.
+        self._by_prefix = {d[:_INDEX]: (d, caller, until) for d, caller, until in entries}
+
+    def entries(self) -> list[tuple[str, Caller]]:
+        """(digest, caller) of every accepted key: what seeds an empty control plane."""
+        return [(d, caller) for d, caller, _ in self._by_prefix.values()]
+
     def callers(self) -> list[Caller]:
         """Who the keys belong to (key ids and teams: what metrics may use as labels)."""
-        return [caller for _, caller in self._by_prefix.values()]
+        return [caller for _, caller, _ in self._by_prefix.values()]
 
     def authenticate(self, authorization: str | None) -> Caller:
         if not authorization:
@@ -63,7 +79,20 @@ class KeyRing:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Authorization must be `Bearer <key>`", code="invalid_authorization")
         presented = digest(token)
-        stored, caller = self._by_prefix.get(presented[:_INDEX], (_NO_DIGEST, None))
+        stored, caller, until = self._by_prefix.get(presented[:_INDEX], (_NO_DIGEST, None, None))
         if not hmac.compare_digest(presented, stored) or caller is None:
             raise Unauthorized("invalid API key", code="invalid_key")
+        now = self._clock()
+        if until is not None and until <= now:
+            raise Unauthorized("invalid API key", code="invalid_key")
+        self._used[caller.key_id] = now
         return caller
+
+    def used(self) -> dict[str, float]:
+        """When each key was last used since the last `take_used` (not yet written)."""
+        return dict(self._used)
+
+    def take_used(self) -> dict[str, float]:
+        """When each key was last used since the previous call (the batch the control plane writes)."""
+        used, self._used = self._used, {}
+        return used

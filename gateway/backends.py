@@ -9,6 +9,8 @@ import structlog
 from limits.aio.storage import MemoryStorage, Storage
 
 from gateway.config import ConfigError, Settings, secret_from_env
+from gateway.control.store import ControlStore, MemoryControlStore
+from gateway.control.store_redis import RedisControlStore
 from gateway.store.base import JobStore
 from gateway.store.connect import (
     is_cluster_url,
@@ -88,6 +90,14 @@ def replicas(store: JobStore, clock: Callable[[], float]) -> Replicas:
     if isinstance(store, RedisStore):
         return RedisReplicas(store.client, prefix=store.prefix)
     return MemoryReplicas(clock=clock)
+
+
+def control_store(settings: Settings, store: JobStore) -> ControlStore:
+    """The control plane's documents live where the jobs live: in Redis for every replica, or in this process."""
+    kept = {"history": settings.control.history, "audit_entries": settings.control.audit_entries}
+    if isinstance(store, RedisStore):
+        return RedisControlStore(store.client, prefix=store.prefix, **kept)
+    return MemoryControlStore(**kept)
 
 
 def gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> ProviderGate:

@@ -29,9 +29,13 @@ class PollingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     lengthened by a random fraction up to `jitter`, so jobs accepted together spread out."""
 
     first_poll_s: _Seconds | None = None
+    """The delay before a job's first poll after acceptance; unset, one interval."""
     growth: Annotated[float, msgspec.Meta(ge=1.0, le=4.0)] = 1.25
+    """Each later gap is the previous one times this."""
     max_interval_s: _Seconds | None = None
+    """The longest gap between two polls; unset, four intervals."""
     jitter: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.1
+    """Every gap is lengthened by a random fraction up to this, so jobs accepted together spread out."""
 
 
 class Cadence(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,5 +1,5 @@
 """`video-gateway`: run the gateway (optionally on the sandbox emulators), dump the OpenAPI document, make keys,
-and ask a running gateway for its routing plan or its usage report."""
+ask a running gateway for its routing plan or its usage report, and change its control plane (gateway/admin_cli.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
+from gateway import admin_cli
 from gateway.asgi import CONFIG_ENV, DEFAULT_CONFIG
 from gateway.auth import digest, new_key
 from gateway.config import ConfigError, Settings, load_settings
@@ -33,14 +37,19 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("openapi", help="print the OpenAPI document").add_argument(
         "--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
     )
+    check = commands.add_parser("check", help="check a config file and what it needs (env, Redis, providers)")
+    check.add_argument("--config", default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+    check.add_argument("--json", action="store_true", help="print the findings as JSON (for CI)")
     commands.add_parser("new-key", help="print a new client key and the sha256 to put in the config")
     routing = commands.add_parser("routing", help="routing tools").add_subparsers(dest="routing", required=True)
     explain = routing.add_parser("explain", help="the plan a running gateway makes for a create body")
     explain.add_argument("--file", required=True, help="a create body (JSON)")
-    explain.add_argument("--url", default="http://127.0.0.1:8080")
+    explain.add_argument("--url", default=os.environ.get(admin_cli.URL_ENV, "http://127.0.0.1:8080"))
     explain.add_argument("--team", help="evaluate the rules as this team")
     explain.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding an admin key")
+    admin_cli.add_routing_parsers(routing)
     _usage_parser(commands)
+    admin_cli.add_parsers(commands)
     args = parser.parse_args(argv)
     try:
         match args.command:
@@ -48,16 +57,23 @@ def main(argv: list[str] | None = None) -> int:
                 return _run(args)
             case "openapi":
                 return _openapi(args.config)
-            case "routing":
+            case "routing" if args.routing == "explain":
                 return _explain(args)
+            case "routing" | "apply" | "export" | "keys" | "teams" | "audit":
+                return admin_cli.run(args)
             case "usage":
                 return _usage(args)
+            case "check":
+                return _check(args.config, as_json=args.json)
             case _:
                 key = new_key()
                 print(json.dumps({"key": key, "sha256": digest(key)}, indent=2))
                 return 0
     except ConfigError as exc:
         print(f"video-gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as exc:  # `routing explain` and `usage`: the gateway is unreachable
+        print(f"video-gateway: cannot reach the gateway at {args.url}: {exc}", file=sys.stderr)
         return 2
 
 
@@ -145,7 +161,16 @@ def _serve(settings: Settings, server: str, workers: int) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    Server(
+    class ReloadInApp(Server):  # type: ignore[misc,valid-type]
+        """granian answers SIGHUP by respawning its workers, which drops a memory store's jobs; pass it on to
+        the workers instead, where the app applies the file's routing table to the control plane."""
+
+        def signal_handler_reload(self, *args: object, **kwargs: object) -> None:
+            for worker in self.wrks:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker._id(), signal.SIGHUP)
+
+    ReloadInApp(
         "gateway.asgi:app", address=host, port=port, interface=Interfaces.ASGI, workers=workers, factory=True
     ).serve()
 
@@ -166,10 +191,24 @@ def _openapi(config: str) -> int:
     return 0
 
 
+def _check(config: str, *, as_json: bool) -> int:
+    """Every finding of `gateway.checks`; exit 1 when one failed."""
+    import asyncio
+
+    import msgspec
+
+    from gateway.checks import render_text, run_checks
+
+    report = asyncio.run(run_checks(config))
+    if as_json:
+        print(msgspec.json.format(msgspec.json.encode(report).decode()))
+    else:
+        sys.stdout.write(render_text(report))
+    return 0 if report.ok else 1
+
+
 def _explain(args: argparse.Namespace) -> int:
     """POST the body to /v1/routing/explain and print the plan; the key comes from the environment only."""
-    import httpx
-
     key = os.environ.get(args.key_env)
     if not key:
         print(f"video-gateway: set {args.key_env} to an admin key", file=sys.stderr)
@@ -199,15 +238,13 @@ def _usage_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     usage.add_argument("--records", action="store_true", help="the ledger records instead of the aggregates")
     usage.add_argument("--budgets", action="store_true", help="the budget view instead (see --month)")
     usage.add_argument("--month", help="with --budgets: the UTC month, YYYY-MM (default: this one)")
-    usage.add_argument("--url", default="http://127.0.0.1:8080")
+    usage.add_argument("--url", default=os.environ.get(admin_cli.URL_ENV, "http://127.0.0.1:8080"))
     usage.add_argument("--key-env", default="VIDEO_GATEWAY_KEY", help="env var holding a key with the usage scope")
 
 
 def _usage(args: argparse.Namespace) -> int:
     """GET the report and print it as the API gives it (pretty JSON, or CSV as is); the key comes from the
     environment only. Exit 1 with the error envelope when the gateway refuses."""
-    import httpx
-
     key = os.environ.get(args.key_env)
     if not key:
         print(f"video-gateway: set {args.key_env} to a key with the usage scope", file=sys.stderr)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -25,6 +25,7 @@ from routing.rules import validate as validate_rules
 
 Scope = Literal["videos", "usage", "admin"]
 _Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+_HeaderName = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9-]{1,64}$")]
 
 
 class ConfigError(Exception):
@@ -33,19 +34,32 @@ class ConfigError(Exception):
 
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
+    """The address the server listens on; `0.0.0.0` to listen on every interface (in a container)."""
     port: Annotated[int, msgspec.Meta(ge=0, le=65_535)] = 8080
+    """The TCP port the server listens on."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 25 * 1024 * 1024
+    """The largest request body accepted; a larger one is refused with 413 before it is read whole."""
     public_base_url: str | None = None
+    """The gateway's external URL (e.g. `https://videos.example.com`), used in the links replies carry; unset, they
+    are built from the request's own origin."""
 
 
 class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     backend: Literal["memory", "redis"] = "memory"
+    """Where jobs, usage and shared limits live: `memory` (one process, lost on restart) or `redis` (shared by
+    every replica; needed in production)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """The Redis to use with `backend = "redis"`: `redis://`, `rediss://`,
+    `redis+sentinel://host1:26379,host2:26379/<service>[/<db>]` or `redis+cluster://host1:7000,host2:7001`. Put
+    a URL with a password in `redis_url_env` instead."""
     redis_url_env: str | None = None
+    """The environment variable holding the Redis URL; when set it replaces `redis_url` (use it when the URL
+    carries a password)."""
     key_prefix: str = "vg:"
-    # With a `redis+sentinel://` URL: the variable holding the sentinels' own password, when it differs from the
-    # data nodes' (the URL's password authenticates both otherwise).
+    """Prefix of every Redis key the gateway writes, so several gateways (or tests) can share one Redis."""
     sentinel_password_env: str | None = None
+    """With a `redis+sentinel://` URL: the variable holding the sentinels' own password, when it differs from the
+    data nodes' (the URL's password authenticates both otherwise)."""
 
     def __post_init__(self) -> None:
         try:
@@ -59,24 +73,49 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     base_url: str
+    """The provider's API root (the adapter adds its own paths); point it at a sandbox emulator to test. See
+    docs/providers.md for each provider's production URL."""
     api_key_env: str
+    """The environment variable holding the provider API key (never the key itself)."""
+    adapter: str | None = None
+    """The adapter kind when it differs from the provider's name: a generic kind (`openai`, any service speaking
+    OpenAI's `/v1/videos`) may serve several providers, each under a name of its own; unset, the name itself."""
+    key_header: _HeaderName | None = None
+    """Generic adapters only: the header carrying the key; unset or `Authorization`, `Bearer <key>`; any other
+    (Azure's `api-key`) carries the bare key."""
+    query: dict[str, str] = {}
+    """Generic adapters only: query parameters sent on every call (Azure's `api-version`)."""
     enabled: bool = True
+    """`false` takes the provider out of routing at start-up (its jobs already accepted are still followed)."""
     timeout_s: _Seconds = 30.0
+    """Per upstream HTTP call (submit, poll, cancel, download link); must be below `poller.lease_s`."""
     poll_interval_s: _Seconds | None = None
+    """The base gap between status polls of one job; unset, the adapter's default for this provider."""
     max_job_duration_s: _Seconds | None = None
+    """A job still not finished this long after acceptance is failed; unset, the adapter's default."""
     polling: PollingConfig = PollingConfig()
+    """The cadence around `poll_interval_s` (first poll, growth, cap, jitter)."""
     headroom: HeadroomConfig = HeadroomConfig()
-    options: dict[str, str] = {}  # adapter-specific (e.g. Veo's `api = "vertex"`); the adapter validates them
+    """The account's limits the gateway keeps (rate windows, in-flight cap, reserve, balance floor)."""
+    options: dict[str, str] = {}
+    """Adapter-specific settings (e.g. Veo's `api = "vertex"`, `project`, `location`, `storage_uri`); the adapter
+    validates them at start-up."""
 
 
 class ApiKeyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A client key: its sha256 digest (hex) in the file, or the env var holding the key itself."""
 
     id: str
+    """The key's name, in logs, usage records and `[quotas.keys.<id>]` (never the key)."""
     team: str
+    """The team the key belongs to: its jobs, usage, quotas, routing rules and webhook secret are the team's."""
     scopes: frozenset[Scope] = frozenset({"videos"})
+    """What the key may call: `videos` (the video API), `usage` (finance reports), `admin` (routing and provider
+    operations)."""
     sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")] | None = None
+    """The hex sha256 of the key (`video-gateway new-key` prints both); set this or `key_env`."""
     key_env: str | None = None
+    """The environment variable holding the key itself; set this or `sha256`."""
 
     def __post_init__(self) -> None:
         if (self.sha256 is None) == (self.key_env is None):
@@ -85,18 +124,28 @@ class ApiKeyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 class PollerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     tick_s: _Seconds = 0.25
+    """How often the poller looks for jobs due a status poll."""
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 200
+    """The most due jobs one replica claims per tick."""
     concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
+    """The most status polls one replica runs at once."""
     lease_s: _Seconds = 60.0
+    """A claimed job goes back to any replica after this; must exceed every provider's `timeout_s`, so a poll ends
+    within its lease."""
     max_consecutive_errors: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """Transient poll errors (429, 5xx, timeouts) in a row before the job is failed."""
     max_backoff_s: _Seconds = 120.0
+    """The longest wait between polls after transient errors (the backoff doubles up to it)."""
     submit_grace_s: _Seconds = 120.0
+    """A job still marked submitting this long after creation, whose replica stopped beating, is failed; must
+    exceed the longest submit (failover `wait_for_capacity_s` + `deadline_s` + the slowest provider timeout)."""
     stop_timeout_s: _Seconds = 30.0
-    # Every replica says it is alive this often (its beat lasts three times as long); the poller fails a record
-    # still submitting past its grace only once the replica that submitted it has stopped beating.
+    """On shutdown, how long in-flight polls and creates get to finish."""
     heartbeat_s: _Seconds = 5.0
-    # `content` refreshes an asset URL that expires within this margin before redirecting to it.
+    """Every replica says it is alive this often (its beat lasts three times as long); the poller fails a record
+    still submitting past its grace only once the replica that submitted it has stopped beating."""
     asset_refresh_margin_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 300.0
+    """`content` refreshes an asset URL that expires within this margin before redirecting to it."""
 
 
 class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -104,22 +153,30 @@ class FailoverSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     the request's `routing.max_attempts` says otherwise) and for how long at submit (the strategy is in `[routing]`)."""
 
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    """How many providers one request may be sent to, at submit and after acceptance together (a request's
+    `routing.max_attempts` may say otherwise)."""
     deadline_s: _Seconds = 60.0
-    # A prompt one provider blocks is likely blocked elsewhere: off unless ops decide otherwise.
+    """How long submit-time failover may go on for one request."""
     on_content_policy: bool = False
-    # Resubmit to the same provider, before the next candidate, after a reply that says nothing was accepted
-    # (a 502/503 answer; never after a timeout, whose outcome is unknown). The n-th retry waits n x backoff.
+    """Fail over after a content-policy refusal too. A prompt one provider blocks is likely blocked elsewhere: off
+    unless ops decide otherwise."""
     same_provider_retries: Annotated[int, msgspec.Meta(ge=0, le=3)] = 0
+    """Resubmit to the same provider, before the next candidate, after a reply that says nothing was accepted (a
+    502/503 answer; never after a timeout, whose outcome is unknown)."""
     same_provider_backoff_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.5
-    # A create no provider can take now waits, up to this long, for one whose every block lapses within it (a 429
-    # cooldown, a full moving window), instead of answering 503; 0 answers at once.
+    """The wait before a same-provider retry: the n-th retry waits n x this."""
     wait_for_capacity_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 5.0
+    """A create no provider can take now waits, up to this long, for one whose every block lapses within it (a 429
+    cooldown, a full moving window), instead of answering 503; 0 answers at once."""
 
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_image_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10 * 1024 * 1024
-    max_video_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 20 * 1024 * 1024  # an uploaded source video
+    """The largest image (start, end or reference frame) accepted in a request, decoded."""
+    max_video_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 20 * 1024 * 1024
+    """The largest uploaded source video accepted (video-to-video)."""
     max_metadata_entries: Annotated[int, msgspec.Meta(ge=0)] = 16
+    """The most `metadata` entries one job may carry."""
 
 
 class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -128,27 +185,65 @@ class MetricsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     scraped, at most once per `provider_refresh_s`, waiting at most `provider_refresh_timeout_s` (else stale)."""
 
     bearer_token_env: str | None = None
+    """The variable holding a token scrapers must send to `GET /metrics`; unset, the endpoint is open (it carries
+    team names and costs: set one in production)."""
     provider_refresh_s: Annotated[float, msgspec.Meta(ge=0, le=3_600)] = 5.0
+    """Circuit and headroom gauges are read from the shared state when scraped, at most this often."""
     provider_refresh_timeout_s: _Seconds = 2.0
+    """A scrape waits at most this long for that read, else shows the last values."""
+
+
+class ControlSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The control plane (gateway/control/): the routing, quotas and keys documents every replica applies."""
+
+    check_s: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.25
+    """Every replica checks the documents' versions this often, besides the change notification, so a missed
+    notification never leaves it stale for longer."""
+    history: Annotated[int, msgspec.Meta(ge=2, le=1_000)] = 50
+    """Versions of each document kept for rollback."""
+    audit_entries: Annotated[int, msgspec.Meta(ge=10, le=1_000_000)] = 10_000
+    """Audit entries kept in all (the oldest are dropped)."""
+    rotation_grace_s: Annotated[float, msgspec.Meta(ge=0, le=30 * 86_400)] = 86_400.0
+    """How long a rotated key's old secret keeps working, unless the rotation names its own grace."""
+    last_used_flush_s: Annotated[float, msgspec.Meta(gt=0, le=3_600)] = 30.0
+    """Key last-used times are written once per this period, not on every request."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
+    """The HTTP server."""
     store: StoreSettings = StoreSettings()
+    """Where shared state lives."""
     poller: PollerSettings = PollerSettings()
+    """Following accepted jobs to a terminal state."""
     limits: LimitsSettings = LimitsSettings()
+    """Request size limits."""
     failover: FailoverSettings = FailoverSettings()
+    """Sending a request to the next provider when one fails."""
     routing: RoutingRules = RoutingRules()
+    """Ops routing rules (hot-reloaded with `POST /v1/routing/reload` or SIGHUP)."""
     breakers: BreakerSettings = BreakerSettings()
+    """Circuit breakers per provider."""
     metrics: MetricsSettings = MetricsSettings()
+    """`GET /metrics`."""
     quotas: QuotaSettings = QuotaSettings()
+    """Request rate, concurrency and monthly budgets per team and per key."""
     webhooks: WebhookSettings = WebhookSettings()
+    """Outgoing job webhooks."""
     retention: RetentionSettings = RetentionSettings()
+    """How long shared records are kept."""
+    control: ControlSettings = ControlSettings()
+    """The control plane: runtime routing, quotas and keys shared by every replica."""
     default_model: str | None = None
+    """The model used when a request names none; must be in `[models]`."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """The lowest level of structured (JSON) log lines written."""
     keys: tuple[ApiKeyConfig, ...] = ()
+    """Client API keys, one `[[keys]]` table each."""
     providers: dict[str, ProviderConfig] = {}
+    """Provider accounts by slug (`vidgen`, `videogen`, `videogenapi`, `nanogpt`, `veo`, `fal`)."""
     models: Catalogue = {}
+    """The catalogue: canonical model ids and the provider offerings that serve them."""
 
     def __post_init__(self) -> None:
         for model_id, model in self.models.items():
@@ -186,7 +281,7 @@ def parse_settings(text: str | bytes, *, source: str = "<config>") -> Settings:
     try:
         return msgspec.toml.decode(text, type=Settings)
     except msgspec.ValidationError as exc:
-        located = _entry_error(text) if "[...]" in str(exc) else None
+        located = entry_error(msgspec.toml.decode(text)) if "[...]" in str(exc) else None
         raise ConfigError(f"{source}: {located or exc}") from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
@@ -201,9 +296,9 @@ _TABLES: tuple[tuple[str, type], ...] = (
 )
 
 
-def _entry_error(text: str | bytes) -> str | None:
-    """msgspec shows a dict key as `[...]` in paths; decode each named entry alone to say which one is bad."""
-    raw = msgspec.toml.decode(text)
+def entry_error(raw: Any) -> str | None:
+    """msgspec shows a dict key as `[...]` in paths; decode each named entry of `raw` (the whole config as
+    builtins) alone to say which one is bad."""
     for table, entry_type in _TABLES:
         entries = raw
         for part in table.split("."):

@@ -27,7 +27,7 @@ from providers.contract import (
     UpstreamStatus,
     VideoProvider,
 )
-from providers.registry import PROVIDERS
+from providers.registry import GENERIC_ADAPTERS, PROVIDERS
 from providers.transport import CallObserver
 
 
@@ -109,14 +109,15 @@ def build_upstreams(
 ) -> dict[str, Upstream]:
     upstreams: dict[str, Upstream] = {}
     for provider, config in configs.items():
-        factory = PROVIDERS.get(provider)
-        if factory is None:
-            raise ConfigError(f"providers.{provider}: no adapter for this provider (known: {', '.join(PROVIDERS)})")
+        factory = PROVIDERS[_adapter_kind(provider, config)]
         settings = ProviderSettings(
             base_url=config.base_url,
             api_key=secret_from_env(config.api_key_env, what=f"providers.{provider}.api_key_env"),
             timeout_s=config.timeout_s,
             options=config.options,
+            name=provider,
+            key_header=config.key_header,
+            query=dict(config.query),
         )
         try:
             adapter = factory(client, settings, observe=observe, capacity=capacity)
@@ -132,6 +133,20 @@ def build_upstreams(
             scrubber=scrubber or Scrubber(),
         )
     return upstreams
+
+
+def _adapter_kind(provider: str, config: ProviderConfig) -> str:
+    """The adapter kind serving `provider`; only a generic kind takes another slug or connection options."""
+    kind = config.adapter or provider
+    if kind not in PROVIDERS:
+        raise ConfigError(f"providers.{provider}: no adapter {kind!r} (known: {', '.join(PROVIDERS)})")
+    if kind not in GENERIC_ADAPTERS and (kind != provider or config.key_header or config.query):
+        generic = ", ".join(sorted(GENERIC_ADAPTERS))
+        raise ConfigError(
+            f"providers.{provider}: adapter {kind!r} serves only its own slug and takes no key_header or query"
+            f" (generic adapters: {generic})"
+        )
+    return kind
 
 
 def _cadence(provider: str, config: ProviderConfig, interval_s: float) -> Cadence:

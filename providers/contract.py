@@ -202,39 +202,68 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     An offering that only transforms videos (an extend or edit model) has no `modes`, only `video_operations`."""
 
     modes: frozenset[Mode] = frozenset()
+    """Generation modes offered (text, image, first and last frame, reference images, several scenes)."""
     seconds: frozenset[_Positive] = frozenset()
+    """The video lengths (seconds) the offering takes; empty with `seconds_per_scene` or when the provider picks."""
     default_seconds: _Positive | None = None
+    """The length used (and priced) when a request names none."""
     seconds_per_scene: _Positive | None = None
+    """Fixed seconds per scene, for providers whose length is scenes x this."""
     max_scenes: _Positive = 1
+    """The most scenes of a multi-scene request."""
     sizes: frozenset[_Size] = frozenset()
+    """The sizes offered, `WIDTHxHEIGHT`."""
     default_size: _Size | None = None
+    """The size used when a request names none."""
     size_range: tuple[_Pixels, _Pixels] | None = None
+    """Instead of a list: the low and high bounds of each side in pixels."""
     size_multiple: _Positive = 1
+    """With `size_range`: each side must be a multiple of this."""
     audio: bool = False
+    """The offering can generate audio with the video."""
     audio_prompt: bool = False
+    """A separate prompt for the audio is accepted."""
     audio_negative_prompt: bool = False
+    """A negative prompt for the audio is accepted."""
     music: bool = False
+    """Background music can be asked for."""
     negative_prompt: bool = False
+    """A negative prompt is accepted."""
     seed: bool = False
+    """A seed is accepted."""
     enhance_prompt: bool = False
-    # Prompt enhancement on its own (`POST /v1/prompts/enhance`), without generating.
+    """The provider can enhance the prompt before generating."""
     prompt_enhancement: bool = False
+    """Prompt enhancement on its own (`POST /v1/prompts/enhance`), without generating."""
     watermark_control: bool = False
+    """The provider's watermark can be turned off."""
     watermark_overlay: bool = False
+    """A custom watermark overlay can be asked for."""
     content_credentials: bool = False
+    """C2PA content credentials can be set."""
     upscale: bool = False
+    """AI upscaling can be asked for."""
     max_results: _Positive = 1
+    """The most videos one call can return (`n`)."""
     temporary_output: bool = False
+    """Output that the provider deletes early can be asked for."""
     camera_fixed: bool = False
-    # False where the provider's documents name no length field: the provider picks the length (priced at
-    # `default_seconds`) and none is sent; an operator who knows the field works turns it on.
+    """A fixed camera can be asked for."""
     seconds_control: bool = True
+    """False where the provider's documents name no length field: the provider picks the length (priced at
+    `default_seconds`) and none is sent; an operator who knows the field works turns it on."""
     image_transports: frozenset[ImageTransport] = frozenset({"data_uri", "url"})
+    """How images may be sent upstream."""
     max_image_bytes: _Positive | None = None
+    """The largest image the provider takes; unset, only `[limits] max_image_bytes` applies."""
     video_operations: frozenset[VideoOperation] = frozenset()
+    """Video-to-video operations offered."""
     video_transports: frozenset[VideoTransport] = frozenset()
+    """How a source video may be sent upstream."""
     max_source_seconds: _Positive | None = None
+    """The longest source video the provider takes."""
     max_source_bytes: _Positive | None = None
+    """The largest source video the provider takes."""
 
     def __post_init__(self) -> None:
         if not self.modes and not self.video_operations:
@@ -431,6 +460,12 @@ class ProviderSettings(msgspec.Struct, frozen=True, kw_only=True):
     timeout_s: float = 30.0
     # Adapter-specific settings (`[providers.<slug>.options]`), decoded and validated by the adapter itself.
     options: dict[str, str] = {}
+    # For adapter kinds configured under several slugs (the generic OpenAI-compatible one): the configured slug,
+    # the header that carries the key (None or `Authorization` -> `Bearer <key>`, any other -> the bare key, as
+    # Azure's `api-key`) and query parameters sent on every call (Azure's `api-version`). Other adapters ignore them.
+    name: str | None = None
+    key_header: str | None = None
+    query: dict[str, str] = {}
 
 
 class ProviderTraits(msgspec.Struct, frozen=True, kw_only=True):
@@ -447,13 +482,21 @@ class CapacityReport(msgspec.Struct, frozen=True, kw_only=True):
     Adapters parse it with a pure function and hand it to the injected `CapacitySink`; routing keeps it."""
 
     provider: str
+    """The provider slug the reading is from."""
     scope: str = "account"
+    """What the figures count: `account`, or a narrower scope the provider names (a model, an endpoint)."""
     limit: int | None = None
+    """The allowance of the current window, when the provider states it."""
     remaining: int | None = None
+    """What is left of that allowance."""
     reset_at: float | None = None
+    """When the window resets, unix seconds."""
     retry_after_s: float | None = None
+    """The wait the provider asked for (a 429 `Retry-After` or its equivalent), seconds."""
     used: int | None = None
+    """What was used in the current window or month, when the provider states it."""
     balance_micros: int | None = None
+    """The account balance the provider reported, micro-dollars (NanoGPT)."""
 
 
 CapacitySink = Callable[[CapacityReport], None]

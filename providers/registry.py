@@ -10,6 +10,7 @@ import httpx
 from providers.contract import CapacitySink, ProviderSettings, VideoProvider
 from providers.fal import FalProvider
 from providers.nanogpt import NanoGptProvider
+from providers.openai import OpenAiCompatibleProvider
 from providers.transport import CallObserver
 from providers.veo import VeoProvider
 from providers.videogen import VideoGenProvider
@@ -37,4 +38,9 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "nanogpt": NanoGptProvider,
     "veo": VeoProvider,
     "fal": FalProvider,
+    "openai": OpenAiCompatibleProvider,
 }
+
+# Adapter kinds that may serve several configured providers (`adapter = "openai"` under any slug) and read the
+# connection options `key_header` and `query`; every other kind is configured under its own slug only.
+GENERIC_ADAPTERS: frozenset[str] = frozenset({"openai"})

@@ -23,9 +23,13 @@ class Price(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     `audio_per_second_usd` on top when the request asks for audio."""
 
     per_video_usd: _USD = 0.0
+    """A flat price per video."""
     per_second_usd: _USD = 0.0
+    """A price per second of video (the fallback when a resolution tier is missing)."""
     per_second_usd_by_resolution: dict[str, _USD] = {}
+    """A price per second by resolution tier, the short side of the size (`{"720p" = 0.10}`)."""
     audio_per_second_usd: _USD = 0.0
+    """Added per second when the request asks for audio."""
 
     def __post_init__(self) -> None:
         # A model with no price is a configuration error, never a $0 job.
@@ -43,11 +47,15 @@ class Offering(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """One provider serving one canonical model."""
 
     provider: str
+    """The provider slug serving the model; must be under `[providers]`."""
     upstream_model: str
-    # The provider's sub-model selector, sent only by adapters that document one (videogenapi `veo_model`).
+    """The provider's own model id."""
     upstream_variant: str | None = None
+    """The provider's sub-model selector, sent only by adapters that document one (videogenapi `veo_model`)."""
     capabilities: Capabilities
+    """What this offering can do; routing filters on it and adapters never clamp."""
     price: Price
+    """What a job costs; estimated before submit, held against the budget, then settled."""
 
     def __post_init__(self) -> None:
         # Priced by resolution tier without a per-second fallback: every size the offering can produce needs its
@@ -65,7 +73,9 @@ class Offering(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     description: str = ""
+    """A one-line description, shown by `GET /v1/models`."""
     offerings: tuple[Offering, ...]
+    """The providers serving this model, one `[[models.<id>.offerings]]` table each."""
 
     def __post_init__(self) -> None:
         if not self.offerings:

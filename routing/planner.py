@@ -48,9 +48,18 @@ class Planner:
         self.speeds = speeds
         self._clock = clock
 
-    async def plan(self, query: RouteQuery, *, team: str, metadata: Mapping[str, str], demand: bool = False) -> Planned:
-        """`demand`: for a create (counted toward a demand-aware reserve), not an explain. Raises `UnknownModel`."""
-        policy = self.rules.resolve(team=team, model=query.model, metadata=metadata)
+    async def plan(
+        self,
+        query: RouteQuery,
+        *,
+        team: str,
+        metadata: Mapping[str, str],
+        demand: bool = False,
+        policy: Policy | None = None,
+    ) -> Planned:
+        """`demand`: for a create (counted toward a demand-aware reserve), not an explain. `policy`: the rules as
+        resolved earlier (a create keeps the table it started with), else as they are now. Raises `UnknownModel`."""
+        policy = policy or self.rules.resolve(team=team, model=query.model, metadata=metadata)
         plan = await self.gate.screen(self.router.plan(query, policy), demand=demand)
         strategy = query.strategy or policy.strategy
         ranked = rank(
@@ -69,7 +78,9 @@ class Planner:
         own by `wait_until` (a 429 cooldown, a full window), wait and plan again: a request a provider can take a
         moment later is served, not refused."""
         started = self._clock()
-        planned = await self.plan(query, team=team, metadata=metadata, demand=True)
+        # Resolved once: the rules may change while the create waits, and it finishes under those it started with.
+        policy = self.rules.resolve(team=team, model=query.model, metadata=metadata)
+        planned = await self.plan(query, team=team, metadata=metadata, demand=True, policy=policy)
         waited = False
         while not planned.ranked:
             clears_at = min((d.clears_at for d in planned.plan.dropped if d.clears_at is not None), default=math.inf)
@@ -78,7 +89,7 @@ class Planner:
             # Just past the moment (its window frees a unit then), spread so waiters do not all land at once.
             await asyncio.sleep(max(0.0, clears_at - self._clock()) + random.uniform(0.01, 0.05))
             waited = True
-            planned = await self.plan(query, team=team, metadata=metadata)
+            planned = await self.plan(query, team=team, metadata=metadata, policy=policy)
         if waited:
             planned = msgspec.structs.replace(planned, waited_s=self._clock() - started)
         return planned

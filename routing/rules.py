@@ -43,7 +43,9 @@ class Weights(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """How the `balanced` strategy trades cost against speed."""
 
     cost: _Weight = 1.0
+    """The weight of the estimated cost under `balanced`."""
     speed: _Weight = 1.0
+    """The weight of the observed time to complete under `balanced`."""
 
     def __post_init__(self) -> None:
         if not (self.cost or self.speed):
@@ -54,16 +56,22 @@ class ProviderRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Per provider: `enabled = false` takes it out; `drain = true` takes no new jobs but follows existing ones."""
 
     enabled: bool = True
+    """`false` takes the provider out of routing for new jobs."""
     drain: bool = False
+    """`true` takes no new jobs but follows the provider's existing ones."""
     weight: _Weight = 1.0
+    """Validated, but no ranking strategy reads it yet."""
 
 
 class Match(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Every condition given must hold; an empty condition matches anything."""
 
     teams: tuple[_Name, ...] = ()
+    """The rule applies to these teams only; empty, any team."""
     models: tuple[_Name, ...] = ()
+    """The rule applies to these canonical models only; empty, any model."""
     metadata: dict[_Name, str] = {}
+    """The rule applies when the request's `metadata` has every one of these key/value pairs."""
 
     def holds(self, *, team: str, model: str, metadata: Mapping[str, str]) -> bool:
         if self.teams and team not in self.teams:
@@ -75,20 +83,33 @@ class Match(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 class Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: _RuleName
+    """The rule's name, unique, shown by `POST /v1/routing/explain`."""
     match: Match = Match()
+    """When the rule applies; every condition given must hold."""
     strategy: Strategy | None = None
+    """Replaces the strategy for matching requests."""
     allow: tuple[_Name, ...] = ()
+    """Only these providers (narrows what earlier rules allowed)."""
     deny: tuple[_Name, ...] = ()
+    """Never these providers (adds to what earlier rules denied)."""
     order: tuple[_Name, ...] = ()
+    """The provider order for the `priority` strategy."""
     max_cost_usd: _CapUSD | None = None
+    """A cap on a job's estimated cost; offerings above it are left out (a later rule can only lower it)."""
     stop: bool = True
+    """Stop at this rule when it matches; `false` goes on to the next matching rules."""
 
 
 class RoutingRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     default_strategy: Strategy = "cheapest"
+    """How candidates are ranked: `cheapest` (estimated cost), `fastest` (observed time to complete), `balanced`
+    (weighted, see `weights`), `priority` (ops order)."""
     weights: Weights = Weights()
+    """How `balanced` trades cost against speed."""
     providers: dict[_Name, ProviderRule] = {}
+    """Per provider slug: enable, drain."""
     rules: tuple[Rule, ...] = ()
+    """Ordered rules by team, model and metadata, applied in file order until one with `stop`."""
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
@@ -196,10 +217,30 @@ def parse_rules(
     try:
         rules = msgspec.toml.decode(text, type=_ConfigFile).routing
     except msgspec.ValidationError as exc:
-        detail, path = _located(text, str(exc))
+        detail, path = _located(msgspec.toml.decode(text), str(exc))
         raise RulesError(detail, path=path, source=source) from exc
     except msgspec.DecodeError as exc:
         raise RulesError(f"not valid TOML: {exc}", source=source) from exc
+    return _validated(rules, source=source, known_providers=known_providers, known_models=known_models)
+
+
+def convert_rules(
+    table: Any, *, source: str, known_providers: Collection[str], known_models: Collection[str]
+) -> RoutingRules:
+    """Decode and validate a `[routing]` table given as builtins (a JSON body): the same checks, and the same
+    paths (`$.routing...`), as the file's."""
+    raw = {"routing": table}
+    try:
+        rules = msgspec.convert(raw, _ConfigFile).routing
+    except msgspec.ValidationError as exc:
+        detail, path = _located(raw, str(exc))
+        raise RulesError(detail, path=path, source=source) from exc
+    return _validated(rules, source=source, known_providers=known_providers, known_models=known_models)
+
+
+def _validated(
+    rules: RoutingRules, *, source: str, known_providers: Collection[str], known_models: Collection[str]
+) -> RoutingRules:
     try:
         validate(rules, known_providers=known_providers, known_models=known_models)
     except RulesError as exc:
@@ -212,7 +253,7 @@ _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _DICT_KEY = "[...]"
 
 
-def _located(text: str | bytes, message: str) -> tuple[str, str]:
+def _located(raw: Any, message: str) -> tuple[str, str]:
     """Split msgspec's message into (detail, path), naming the dict key msgspec shows as `[...]`."""
     found = _AT_PATH.match(message)
     if found is None:
@@ -220,7 +261,6 @@ def _located(text: str | bytes, message: str) -> tuple[str, str]:
     detail, path = found.group("detail"), found.group("path")
     head, marker, rest = path.partition(_DICT_KEY)
     if marker:
-        raw = msgspec.toml.decode(text)
         key = _bad_key(raw, _segments(head), message)
         if key is not None:
             path = f"{head}{_key(key)}{rest}"
@@ -308,13 +348,35 @@ class RulesHolder:
         return self._active
 
     @property
+    def known_providers(self) -> frozenset[str]:
+        return self._known_providers
+
+    @property
+    def known_models(self) -> frozenset[str]:
+        return self._known_models
+
+    @property
     def version(self) -> str:
         return self._active.version
 
     def reload(self, text: str | bytes, *, source: str) -> ActiveRules:
         """Make the `[routing]` table of `text` active; on any error raise RulesError and keep the old rules."""
-        rules = parse_rules(text, source=source, known_providers=self._known_providers, known_models=self._known_models)
-        self._active = self._stamp(rules, source)
+        return self.install(self.parse(text, source=source), source=source)
+
+    def parse(self, text: str | bytes, *, source: str) -> RoutingRules:
+        """The `[routing]` table of a config file, validated against this gateway's providers and models."""
+        return parse_rules(text, source=source, known_providers=self._known_providers, known_models=self._known_models)
+
+    def convert(self, table: Any, *, source: str) -> RoutingRules:
+        """A `[routing]` table given as builtins, validated as `parse` does."""
+        return convert_rules(
+            table, source=source, known_providers=self._known_providers, known_models=self._known_models
+        )
+
+    def install(self, rules: RoutingRules, *, source: str) -> ActiveRules:
+        """Make `rules` active (validated again: a table checked elsewhere may name what this gateway lacks)."""
+        known = {"known_providers": self._known_providers, "known_models": self._known_models}
+        self._active = self._stamp(_validated(rules, source=source, **known), source)
         return self._active
 
     def resolve(self, *, team: str, model: str, metadata: Mapping[str, str] | None = None) -> Policy:

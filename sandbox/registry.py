@@ -8,6 +8,7 @@ from litestar import Litestar
 
 from sandbox.fal.app import sandbox_app as fal_sandbox
 from sandbox.nanogpt.app import sandbox_app as nanogpt_sandbox
+from sandbox.openai.app import sandbox_app as openai_sandbox
 from sandbox.veo.app import sandbox_app as veo_sandbox
 from sandbox.videogen.app import sandbox_app as videogen_sandbox
 from sandbox.videogenapi.app import sandbox_app as videogenapi_sandbox
@@ -22,4 +23,5 @@ EMULATORS: dict[str, EmulatorFactory] = {
     "nanogpt": nanogpt_sandbox,
     "veo": veo_sandbox,
     "fal": fal_sandbox,
+    "openai": openai_sandbox,
 }

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -297,16 +298,40 @@ async def serve_sandbox(env: pytest.MonkeyPatch) -> AsyncIterator[dict[str, str]
         yield urls
 
 
-def example_settings(urls: dict[str, str], *, poll_interval_s: float = 0.05) -> Settings:
-    """The example config with its real catalogue, pointed at the served emulators and polling fast."""
+def example_settings(
+    urls: dict[str, str],
+    *,
+    poll_interval_s: float = 0.05,
+    providers: frozenset[str] | None = None,
+    generic: bool = False,
+) -> Settings:
+    """The example config with its real catalogue, pointed at the served emulators and polling fast; restricted to
+    `providers` (their entries and offerings) when given, else every provider but those a generic adapter serves
+    (`adapter = "openai"`: they join the routes the routing and failover tests pin only when `generic` is set)."""
     import msgspec
 
     from gateway.config import load_settings
 
     example = load_settings(EXAMPLE_CONFIG)
-    providers = {
-        slug: msgspec.structs.replace(p, base_url=urls[slug], poll_interval_s=poll_interval_s, timeout_s=2.0)
+    if providers is None:
+        kept = {slug for slug, config in example.providers.items() if generic or config.adapter is None}
+    else:
+        kept = set(providers)
+    models = {
+        model_id: msgspec.structs.replace(model, offerings=offerings)
+        for model_id, model in example.models.items()
+        if (offerings := tuple(o for o in model.offerings if o.provider in kept))
+    }
+    # The emulator's address with the example's own path (the OpenAI-compatible one is served under `/v1`).
+    configs = {
+        slug: msgspec.structs.replace(
+            p, base_url=urls[slug] + urlsplit(p.base_url).path, poll_interval_s=poll_interval_s, timeout_s=2.0
+        )
         for slug, p in example.providers.items()
+        if slug in kept
     }
     poller = msgspec.structs.replace(example.poller, tick_s=0.02, lease_s=3.0, max_backoff_s=0.2)
-    return msgspec.structs.replace(example, providers=providers, poller=poller, keys=())
+    default_model = example.default_model if example.default_model in models else None
+    return msgspec.structs.replace(
+        example, providers=configs, models=models, default_model=default_model, poller=poller, keys=()
+    )

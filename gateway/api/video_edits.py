@@ -3,16 +3,16 @@ provider serves yet: decode, authorise, hand to the service, render. No try/exce
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 
 # The path and header parameter types are the create route's, so both document them alike.
+from gateway.api.bodies import read_body
 from gateway.api.videos import Session, _IdempotencyKey, _VideoId, content_base
-from gateway.errors import InvalidRequest, NotFound, UnsupportedMediaType, from_validation
+from gateway.errors import InvalidRequest, NotFound
 from gateway.schema.job import to_video
 from gateway.schema.wire import Character, EditVideoBody, ExtendVideoBody, RemixVideoBody, Video
 from gateway.videos.idempotency import IdempotentCreates
@@ -20,9 +20,6 @@ from gateway.videos.sources import Source, job_source, upload_source, video_inta
 from gateway.webhooks.targets import requested_webhook
 from providers.contract import VideoOperation
 
-_Body = TypeVar("_Body", RemixVideoBody, EditVideoBody, ExtendVideoBody)
-# Scalar fields a multipart form may carry; the source is a `video` file part or a `video[id]` field.
-_FORM_FIELDS = frozenset({"prompt", "model", "seconds"})
 _NO_CHARACTERS = "no configured provider offers characters"
 
 
@@ -40,7 +37,7 @@ async def remix_video(
 ) -> Response[Video]:
     """The source (any provider made it) keeps its length; routed to offerings that take `remix`."""
     session.caller.require("videos")
-    body, upload = await _read(request, RemixVideoBody)
+    body, upload = await read_body(request, RemixVideoBody, file_field="video")
     if upload is not None:
         raise InvalidRequest("a remix's source is the video in the path, not a file", param="video")
     source = await _job_source(request, session, video_id, "remix")
@@ -91,11 +88,11 @@ async def _from_source(
 ) -> Response[Video]:
     """An edit or an extension: the source is `video` (a completed video's id) or the uploaded file."""
     session.caller.require("videos")
-    body, upload = await _read(request, body_type)
+    body, upload = await read_body(request, body_type, file_field="video")
     if upload is not None and body.video is not None:
         raise InvalidRequest("give the source video once", code="conflicting_fields", param="video")
     if upload is not None:
-        source = upload_source(upload, operation, limits=session.settings.limits)
+        source = upload_source(upload.data, operation, limits=session.settings.limits)
     elif body.video is not None:
         source = await _job_source(request, session, body.video.id, operation)
     else:
@@ -136,36 +133,3 @@ async def _create(
     )
     video = to_video(job, content_url=f"{base}/v1/videos/{job.id}/content")
     return Response(video, status_code=202, headers={"Idempotent-Replayed": "true"} if replayed else None)
-
-
-async def _read(request: Request[Any, Any, Any], body_type: type[_Body]) -> tuple[_Body, bytes | None]:
-    """JSON (the canonical body) or multipart (what the OpenAI SDK sends): the body and any uploaded video."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if media_type in ("application/json", ""):
-            return msgspec.json.decode(await request.body(), type=body_type), None
-        if media_type == "multipart/form-data":
-            return await _read_form(request, body_type)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise from_validation(exc) from exc
-    raise UnsupportedMediaType(f"content type {media_type!r}: send application/json or multipart/form-data")
-
-
-async def _read_form(request: Request[Any, Any, Any], body_type: type[_Body]) -> tuple[_Body, bytes | None]:
-    form = await request.form()
-    fields: dict[str, object] = {}
-    upload: bytes | None = None
-    for name, value in form.multi_items():
-        if name == "video" and isinstance(value, UploadFile):
-            upload = await value.read()
-        elif isinstance(value, UploadFile):
-            raise InvalidRequest(f"unexpected file part `{name}`", code="unknown_field", param=name)
-        elif name in fields or (name == "video[id]" and "video" in fields):
-            raise InvalidRequest(f"field `{name}` given twice", code="invalid_value", param=name)
-        elif name == "video[id]":
-            fields["video"] = {"id": value}
-        elif name in _FORM_FIELDS:
-            fields[name] = value
-        else:
-            raise InvalidRequest(f"unknown field `{name}`", code="unknown_field", param=name)
-    return msgspec.convert(fields, body_type, strict=False), upload

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
@@ -16,14 +15,14 @@ from litestar.params import FromQuery, HeaderParameter, PathParameter, QueryPara
 from litestar.response import Redirect, Stream
 from litestar.response.base import ASGIResponse
 
+from gateway.api.bodies import read_body
 from gateway.auth import Caller
 from gateway.cadence import poll_hint_s
 from gateway.config import Settings
-from gateway.errors import Conflict, InvalidRequest, NotFound, UnsupportedMediaType, from_validation
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.schema.job import VideoJob, to_video
 from gateway.schema.wire import CreateVideoBody, Video, VideoDeleted, VideoList
 from gateway.videos.assets import AssetLinks
-from gateway.videos.form import bracketed, unflatten
 from gateway.videos.idempotency import IdempotentCreates
 from gateway.videos.intake import image_data, normalize
 from gateway.videos.service import VideoService
@@ -60,7 +59,10 @@ async def create_video(
     session: NamedDependency[Session],
     idempotency_key: _IdempotencyKey = None,
 ) -> Response[Video]:
-    """With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
+    """Route the request to a provider offering the model, submit it and answer 202 with the queued Video; follow
+    it with `GET /v1/videos/{video_id}`, its events, or a webhook. The body is JSON or the OpenAI SDK's multipart.
+
+    With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
     made (its current state) and `Idempotent-Replayed: true`; the same key with another request is a 409.
 
     Gateway fields sent as multipart (the OpenAI SDK's `extra_body`) use bracketed keys: `metadata[project]=x`,
@@ -99,8 +101,10 @@ async def get_video(
     video_id: _VideoId,
     session: NamedDependency[Session],
 ) -> ASGIResponse:
-    """The status-poll hot path: encodes the Video itself and hands litestar a finished ASGI response
-    (bench/status_poll.py measures it against a bare route)."""
+    """The job's current state. While it is not terminal, `openai-poll-after-ms` and `Retry-After` say when the
+    next reading from the provider is due, so a poll then sees it."""
+    # The status-poll hot path: encodes the Video itself and hands litestar a finished ASGI response
+    # (bench/status_poll.py measures it against a bare route).
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -117,6 +121,8 @@ async def list_videos(
     order: FromQuery[Literal["asc", "desc"]] = "desc",
     status: FromQuery[Literal["queued", "in_progress", "completed", "failed", "cancelled"] | None] = None,
 ) -> VideoList:
+    """The caller's team's jobs, newest first unless `order=asc`, `limit` per page; pass the last id of a page as
+    `after` for the next one while `has_more`. Deleted jobs are not listed."""
     caller, service = session.caller, session.service
     caller.require("videos")
     jobs, more = await service.list(caller, limit=limit, after=after, order=order, status=status)
@@ -133,6 +139,8 @@ async def list_videos(
     operation_id="deleteVideo",
 )
 async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) -> VideoDeleted:
+    """Cancel the job at the provider where it can be (a job not yet finished is cancelled and settled) and remove
+    it from the team's view: later reads answer 404."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.delete(caller, video_id)
@@ -160,10 +168,11 @@ async def get_video_content(
     variant: FromQuery[Literal["video", "thumbnail", "spritesheet"]] = "video",
     index: Annotated[int, QueryParameter(ge=0, le=100, description="0: the video; N: `output.extra[]` result N")] = 0,
 ) -> Redirect | Stream:
-    """Redirect to the provider's asset, renewing an expired or expiring link first, or stream it where the
-    provider serves it only with its credential (gateway/videos/assets.py). A variant the provider did not make
-    (no provider makes a spritesheet; some no thumbnail) is a 404 `variant_not_available` naming the variant and
-    the provider."""
+    """A 302 to the provider's asset (an expired or expiring link is renewed first), or the asset itself where the
+    provider serves it only with its credential. 409 `video_not_ready` until the job completes. A variant the
+    provider did not make (no provider makes a spritesheet; some no thumbnail) is a 404 `variant_not_available`
+    naming the variant and the provider."""
+    # Redirect or stream: gateway/videos/assets.py decides.
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -191,38 +200,12 @@ async def get_video_content(
 
 
 async def read_create(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if media_type in ("application/json", ""):
-            return msgspec.json.decode(await request.body(), type=CreateVideoBody), None
-        if media_type == "multipart/form-data":
-            return await _read_form(request, settings)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise from_validation(exc) from exc
-    raise UnsupportedMediaType(f"content type {media_type!r}: send application/json or multipart/form-data")
-
-
-async def _read_form(request: Request[Any, Any, Any], settings: Settings) -> tuple[CreateVideoBody, ImageData | None]:
-    """The OpenAI SDK's multipart create: every JSON body field in its bracketed form spelling (gateway/videos/
-    form.py), plus an optional `input_reference` image file."""
-    form = await request.form()
-    fields: list[tuple[str, str]] = []
-    upload: ImageData | None = None
-    for name, value in form.multi_items():
-        if name == "input_reference" and isinstance(value, UploadFile):
-            data = await value.read()
-            mime = (value.content_type or "").split(";")[0].strip().lower()
-            upload = image_data(data, mime, param="input_reference", max_bytes=settings.limits.max_image_bytes)
-        elif name == "input_reference":
-            raise InvalidRequest("`input_reference` must be an image file part", code="invalid_value", param=name)
-        elif not isinstance(value, str):
-            raise InvalidRequest(f"`{name}` must be a text field, not a file", code="invalid_value", param=name)
-        else:
-            fields.append((name, value))
-    try:
-        return msgspec.convert(unflatten(fields), CreateVideoBody, strict=False), upload
-    except msgspec.ValidationError as exc:
-        raise from_validation(exc, spell=bracketed) from exc
+    """The create body (gateway/api/bodies.py) and, in multipart, an optional `input_reference` image file."""
+    body, upload = await read_body(request, CreateVideoBody, file_field="input_reference")
+    if upload is None:
+        return body, None
+    max_bytes = settings.limits.max_image_bytes
+    return body, image_data(upload.data, upload.mime, param="input_reference", max_bytes=max_bytes)
 
 
 def _content_url(request: Request[Any, Any, Any], job_id: str) -> str:

@@ -13,22 +13,23 @@ _Span = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class RetentionSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # A finalized job's record expires this long after its last write (its finalization, or a later asset-link
-    # refresh or client delete): then `GET /v1/videos/{id}` answers 404.
     jobs_s: _Span = 30 * DAY_S
-    # A job's entry in its team's listing index is trimmed (when the team next creates a job) once the job was
-    # created more than `jobs_s + index_grace_s` ago. The grace covers a job's life before it is finalized, so an
-    # entry outlives its record (listing skips a missing record) and a running job never drops out of the list.
+    """A finalized job's record expires this long after its last write (its finalization, or a later asset-link
+    refresh or client delete): then `GET /v1/videos/{id}` answers 404."""
     index_grace_s: Annotated[float, msgspec.Meta(ge=0)] = DAY_S
-    # A webhook delivery expires this long after its last attempt (delivered or failed).
+    """A job's entry in its team's listing index is trimmed (when the team next creates a job) once the job was
+    created more than `jobs_s + index_grace_s` ago. The grace covers a job's life before it is finalized, so an
+    entry outlives its record and a running job never drops out of the list."""
     webhooks_s: _Span = 7 * DAY_S
-    # A completed Idempotency-Key record (the key -> job id) is kept this long.
+    """A webhook delivery expires this long after its last attempt (delivered or failed)."""
     idempotency_s: _Span = DAY_S
-    # Usage ledger records are kept this long after settlement (day and month aggregates are kept forever); a
-    # month's exactly-once settlement markers go once the month ended this long ago.
+    """A completed Idempotency-Key record (the key -> job id) is kept this long."""
     ledger_s: _Span = 400 * DAY_S
-    # How often each replica trims the ledger and the old markers (the rest expires by itself).
+    """Usage ledger records are kept this long after settlement (day and month aggregates are kept forever); a
+    month's exactly-once settlement markers go once the month ended this long ago. At least `jobs_s +
+    index_grace_s`."""
     sweep_interval_s: _Span = 3_600.0
+    """How often each replica trims the ledger and the old markers (the rest expires by itself)."""
 
     def __post_init__(self) -> None:
         # The exactly-once marker of a job must outlive every moment its record can still be finalized (see

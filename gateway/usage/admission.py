@@ -61,6 +61,11 @@ class Admission:
     def quotas(self) -> QuotaSettings:
         return self._quotas
 
+    def replace_quotas(self, quotas: QuotaSettings) -> None:
+        """The control plane's `[quotas]` from now on (one reference swap; a create already admitted keeps its
+        holds)."""
+        self._quotas = quotas
+
     async def check_rate(self, caller: Caller) -> None:
         """One unit of the key's then the team's request windows; refused with the wait until one frees up."""
         scopes: list[tuple[ScopeKind, str, list[RateLimitItem]]] = [

@@ -23,7 +23,7 @@ class BudgetGauges:
     def __init__(
         self,
         book: BudgetBook,
-        quotas: QuotaSettings,
+        quotas: Callable[[], QuotaSettings],
         metrics: Metrics,
         *,
         clock: Callable[[], float],
@@ -38,7 +38,7 @@ class BudgetGauges:
 
     async def publish(self) -> None:
         month = month_of(self._clock())
-        view = await budget_view(self._book, self._quotas, month=month)
+        view = await budget_view(self._book, self._quotas(), month=month)
         for row in view.data:
             if row.scope != "team":
                 continue

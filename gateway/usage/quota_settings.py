@@ -20,9 +20,14 @@ class QuotaLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     `requests` is a `limits` rate string, moving window: "60/minute", or several, "10/second;500/hour"."""
 
     requests: str | None = None
+    """A request rate, moving window shared by every replica, in `limits` notation: `"60/minute"`, or several,
+    `"10/second;500/hour"`."""
     max_concurrent_jobs: _Positive | None = None
+    """Jobs admitted and not yet finished."""
     monthly_budget_usd: Annotated[float, msgspec.Meta(ge=0, le=100_000_000)] | None = None
+    """Cost reserved plus spent in the UTC calendar month."""
     monthly_video_seconds: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """Video seconds reserved plus billed in the UTC calendar month."""
 
     def __post_init__(self) -> None:
         if self.requests is not None:
@@ -49,8 +54,11 @@ class QuotaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """`teams` by team name and `keys` by key id; `default_team` applies to every team not named in `teams`."""
 
     default_team: QuotaLimits | None = None
+    """The limits of every team not named in `teams`."""
     teams: dict[str, QuotaLimits] = {}
+    """Limits per team name."""
     keys: dict[str, QuotaLimits] = {}
+    """Limits per key id (on top of its team's)."""
 
     def for_team(self, team: str) -> QuotaLimits:
         return self.teams.get(team) or self.default_team or _NONE

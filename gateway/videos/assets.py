@@ -79,6 +79,13 @@ class AssetLinks:
         request = self._client.build_request(call.method, call.path, headers=call.headers)
         try:
             response = await self._client.send(request, stream=True)
+            location = response.headers.get("location")
+            if response.is_redirect and location:
+                # Another gateway as the provider redirects to its own provider's asset: one hop, without the
+                # credential (the target may be another host).
+                await response.aclose()
+                hop = self._client.build_request("GET", request.url.join(location))
+                response = await self._client.send(hop, stream=True)
         except httpx.TimeoutException as exc:
             message = f"{job.provider} did not start sending the video in time"
             raise UpstreamTimedOut(message, code="asset_download_timeout", provider=job.provider) from exc

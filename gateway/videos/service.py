@@ -64,9 +64,13 @@ class VideoService:
     def now(self) -> float:
         return self._clock()
 
-    async def plan(self, caller: Caller, intake: Intake, metadata: dict[str, str]) -> Planned:
-        """The plan an explain shows: what a create with this body would be offered now."""
-        return await _known_model(self.planner.plan(intake.query, team=caller.team, metadata=metadata))
+    async def plan(
+        self, caller: Caller, intake: Intake, metadata: dict[str, str], *, planner: Planner | None = None
+    ) -> Planned:
+        """The plan an explain shows: what a create with this body would be offered now (by `planner`: a preview
+        of proposed rules; by default the one in force)."""
+        planning = (planner or self.planner).plan(intake.query, team=caller.team, metadata=metadata)
+        return await _known_model(planning)
 
     async def create(self, caller: Caller, intake: Intake, *, metadata: dict[str, str]) -> VideoJob:
         await self.admission.check_rate(caller)

@@ -18,22 +18,30 @@ class WebhookTeam(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """A team's signing secret, `whsec_<base64 of 24-64 bytes>`, lives in the environment variable named here."""
 
     secret_env: _EnvName
+    """The environment variable holding the team's signing secret, `whsec_` + base64 of 24-64 random bytes."""
 
 
 class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # SSRF guard: targets on private, loopback, link-local or reserved addresses are refused unless this is on
-    # (tests and local receivers only).
     allow_private_hosts: bool = False
+    """SSRF guard: targets on private, loopback, link-local or reserved addresses are refused unless this is on
+    (tests and local receivers only)."""
     timeout_s: _Seconds = 10.0
-    # The wait after each failed attempt; once it is used up the delivery is marked failed.
+    """Per delivery attempt, DNS included."""
     retry_schedule_s: Annotated[tuple[_Seconds, ...], msgspec.Meta(min_length=0, max_length=50)] = (
         DEFAULT_RETRY_SCHEDULE_S
     )
+    """The wait after each failed attempt (non-2xx, timeout, connection error); once it is used up the delivery is
+    marked failed. The default is about 32 hours, 12 attempts."""
     tick_s: _Seconds = 1.0
+    """How often each replica looks for deliveries due."""
     lease_s: _Seconds = 60.0
+    """A claimed delivery comes back to any replica after this; must exceed `timeout_s`."""
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 100
+    """The most due deliveries one replica claims per tick."""
     concurrency: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 16
+    """The most deliveries one replica sends at once."""
     teams: dict[str, WebhookTeam] = {}
+    """Signing secrets per team; a team without one gets a 400 `webhook_not_configured` when it asks for a webhook."""
 
     def __post_init__(self) -> None:
         # An attempt that can outlast its lease lets a second replica send the same delivery concurrently.

@@ -23,10 +23,15 @@ class BreakerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     `cooldown_s` let `half_open_probes` calls through to decide whether it closes again."""
 
     window_s: _Seconds = 60.0
+    """The span of recent outcomes the breaker looks at."""
     min_calls: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10
+    """Outcomes needed in the window before the breaker may open."""
     failure_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
+    """The share of failures in the window at or above which it opens."""
     cooldown_s: _Seconds = 30.0
+    """How long an open breaker keeps the provider out before probing."""
     half_open_probes: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 1
+    """Calls let through after the cooldown to decide whether it closes again."""
 
 
 class CircuitState(enum.StrEnum):
@@ -39,10 +44,15 @@ class CircuitSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """One provider's circuit as of now: what metrics export and `explain` prints."""
 
     state: CircuitState
+    """`closed` (calls flow), `open` (the provider is left out) or `half_open` (probe calls only)."""
     calls: int
+    """Calls counted in the current window."""
     failures: int
+    """Failures among them."""
     opened_at: float | None
+    """When the circuit last opened, unix seconds; null when closed."""
     probes_in_flight: int
+    """Probe calls under way while half open."""
 
 
 class HealthUnavailable(Exception):

@@ -148,3 +148,20 @@ async def test_concurrent_creates_for_the_last_unit_both_get_it_in_turn(
     assert [r.status_code for r in replies] == [202, 202], [r.text for r in replies]
     assert {r.json()["provider"] for r in replies} == {"nanogpt"}
     assert await generate_calls(sandbox["nanogpt"]) == 2
+
+
+@pytest.mark.parametrize("client", [nanogpt_window(3)], indirect=True)
+async def test_a_waiting_create_finishes_under_the_rules_it_started_with(client: httpx.AsyncClient) -> None:
+    """A NanoGPT-only create waiting for the window is still accepted by NanoGPT after a routing change denying
+    NanoGPT lands mid-wait; the next create, under the new table, is refused."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    assert (await client.post("/v1/videos", json=NANO_ONLY, headers=auth())).status_code == 202
+    waiting = asyncio.create_task(client.post("/v1/videos", json=NANO_ONLY, headers=auth()))
+    await asyncio.sleep(0.5)  # the create has resolved its rules and is waiting for the 3 s window
+    deny = {"rules": [{"name": "no-nanogpt", "deny": ["nanogpt"]}]}
+    changed = await client.put("/v1/admin/routing", json=deny, headers={**admin, "If-Match": '"1"'})
+    assert changed.status_code == 200, changed.text
+    accepted = await waiting
+    assert (accepted.status_code, accepted.json()["provider"]) == (202, "nanogpt")
+    refused = await client.post("/v1/videos", json=NANO_ONLY, headers=auth())
+    assert refused.status_code in (400, 503), refused.text

@@ -33,7 +33,10 @@ async def test_each_offering_completes_on_its_provider(
     sandbox: dict[str, str], serve_gateway: GatewayFactory, model: str, provider: str
 ) -> None:
     """A t2v request for the model, forced to the provider, completes and downloads a real MP4."""
-    async with serve_gateway(example_settings(sandbox)) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+    async with (
+        serve_gateway(example_settings(sandbox, generic=True)) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
         video = await create_forced(client, model, provider)
         done = await wait_terminal(client, video["id"])
         assert done["status"] == "completed", done

@@ -63,6 +63,9 @@ class Case:
     policy_at_submit: bool = True
     policy_class: ErrorClass = ErrorClass.CONTENT_POLICY
     video_models: dict[VideoOperation, str] = field(default_factory=dict)  # the model each operation runs on
+    seconds: int = 5
+    base_path: str = ""  # where the API sits under the emulator's address
+    cancel_removes: bool = False  # the cancel call deletes the job: later polls are a 404, not `cancelled`
 
 
 def _data_image() -> Image:
@@ -128,6 +131,17 @@ CASES = {
         classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
         policy_at_submit=False,
     ),
+    # OpenAI-compatible: `seconds` is "4", "8" or "12"; moderation refuses at submit; DELETE removes the video;
+    # 402 is not OpenAI's, read as another gateway's quota refusal.
+    "openai": Case(
+        provider="openai",
+        upstream_model="sora-2",
+        image=_data_image(),
+        classes={**_REJECTED, 402: ErrorClass.QUOTA_EXHAUSTED},
+        seconds=4,
+        base_path="/v1",
+        cancel_removes=True,
+    ),
 }
 PROVIDER_CASES = [pytest.param(provider, id=provider) for provider in CASES if provider in PROVIDERS]
 VIDEO_CASES = [
@@ -147,7 +161,7 @@ class Harness:
 
     def request(self, prompt: str = "a paper boat on a pond", *, image: bool = False) -> GenerationRequest:
         scene = Scene(prompt=prompt, image=self.case.image if image else None)
-        return GenerationRequest(upstream_model=self.case.upstream_model, scenes=(scene,), seconds=5)
+        return GenerationRequest(upstream_model=self.case.upstream_model, scenes=(scene,), seconds=self.case.seconds)
 
     async def arm(self, **fault: object) -> None:
         spec = FaultSpec(**{"action": "generate", "times": 1, **fault})
@@ -168,7 +182,7 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     case = CASES[request.param]
     key = "sbx_" + secrets.token_hex(8)
     async with serve_app(EMULATORS[case.provider](key, 0.02)) as url, httpx.AsyncClient(timeout=5) as http:
-        settings = ProviderSettings(base_url=url, api_key=key, timeout_s=0.5)
+        settings = ProviderSettings(base_url=url + case.base_path, api_key=key, timeout_s=0.5)
         adapter = PROVIDERS[case.provider](http, settings)
         async with httpx.AsyncClient(base_url=url, timeout=5) as emulator:
             yield Harness(case=case, adapter=adapter, emulator=emulator, http=http)
@@ -275,6 +289,11 @@ async def test_cancel_where_the_provider_can(harness: Harness) -> None:
     job = await harness.adapter.submit(harness.request("slow [sandbox:stuck]"))
     cancelled = await harness.adapter.cancel(job)
     assert cancelled == harness.adapter.traits.can_cancel
+    if cancelled and harness.case.cancel_removes:
+        with pytest.raises(UpstreamError) as raised:
+            await harness.adapter.poll(job)
+        assert raised.value.status_code == 404
+        return
     if cancelled:
         for _ in range(100):
             if (await harness.adapter.poll(job)).status == "cancelled":
@@ -290,9 +309,11 @@ async def test_moving_the_emulator_clock_forward_finishes_a_long_job(provider: s
     case = CASES[provider]
     key = "sbx_" + secrets.token_hex(8)
     async with serve_app(EMULATORS[provider](key, 100.0)) as url, httpx.AsyncClient(timeout=5) as http:
-        adapter = PROVIDERS[provider](http, ProviderSettings(base_url=url, api_key=key, timeout_s=2.0))
+        settings = ProviderSettings(base_url=url + case.base_path, api_key=key, timeout_s=2.0)
+        adapter = PROVIDERS[provider](http, settings)
         scene = Scene(prompt="a paper boat on a pond")
-        job = await adapter.submit(GenerationRequest(upstream_model=case.upstream_model, scenes=(scene,), seconds=5))
+        request = GenerationRequest(upstream_model=case.upstream_model, scenes=(scene,), seconds=case.seconds)
+        job = await adapter.submit(request)
         before = await adapter.poll(job)
         skew_s = await SandboxControl(http, url).advance_clock(6 * 3600)
         after = await adapter.poll(job)

@@ -22,12 +22,11 @@ def _query(
 
 
 def test_an_audio_prompt_rules_out_providers_that_only_switch_audio_on() -> None:
-    """NanoGPT takes audio as an on/off switch: with an audio prompt, only videogenapi remains for sora-2."""
+    """NanoGPT and OpenAI take no audio prompt (audio is a switch, or fixed): only videogenapi remains for sora-2."""
     plan = ROUTER.plan(_query(Audio(prompt="rain on a tin roof")))
     assert [c.provider for c in plan.candidates] == ["videogenapi"]
-    [dropped] = plan.dropped
-    assert dropped.provider == "nanogpt"
-    assert any("audio_prompt not supported" in reason for reason in dropped.reasons)
+    assert {d.provider for d in plan.dropped} == {"nanogpt", "openai"}
+    assert all(any("audio_prompt not supported" in reason for reason in d.reasons) for d in plan.dropped)
 
 
 def test_best_effort_drops_the_audio_prompt_but_keeps_the_audio() -> None:
@@ -43,7 +42,7 @@ def test_an_audio_negative_prompt_is_carried_by_no_sora_offering() -> None:
     """No sora-2 offering can carry an audio negative prompt: strict mode leaves no candidate, with reasons."""
     plan = ROUTER.plan(_query(Audio(negative_prompt="music")))
     assert plan.candidates == ()
-    assert {d.provider for d in plan.dropped} == {"videogenapi", "nanogpt"}
+    assert {d.provider for d in plan.dropped} == {"videogenapi", "nanogpt", "openai"}
     assert all(any("audio_negative_prompt" in r for r in d.reasons) for d in plan.dropped)
 
 

@@ -30,7 +30,14 @@ def test_a_shape_no_offering_takes_is_unservable_with_the_models_that_could() ->
     plan = router.plan(query)
     [drop] = plan.dropped
     assert (drop.provider, drop.permanent, plan.unservable) == ("vidgen", True, True)
-    assert router.models_serving(query) == ["ltx-video-13b", "sora-2", "veo-3", "veo-3-fast", "veo-3.1-fast"]
+    assert router.models_serving(query) == [
+        "ltx-video-13b",
+        "sora-2",
+        "sora-2-pro",
+        "veo-3",
+        "veo-3-fast",
+        "veo-3.1-fast",
+    ]
 
 
 def test_a_disabled_provider_is_not_now() -> None:

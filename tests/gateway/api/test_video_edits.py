@@ -51,6 +51,19 @@ CASES: dict[str, tuple[str, dict[str, Any], tuple[int, str, str | None]]] = {
         {"data": {"prompt": "x"}, "files": {"input_reference": MP4}},
         (400, "unknown_field", "input_reference"),
     ),
+    "bad-bracketed-form-value": (
+        "/v1/videos/edits",
+        {"data": {"prompt": "x", "metadata[project]": "p", "routing[max_cost_usd]": "cheap"}, "files": {"video": MP4}},
+        (400, "invalid_value", "routing[max_cost_usd]"),
+    ),
+    "extension-form-webhook-without-secret": (
+        "/v1/videos/extensions",
+        {
+            "data": {"prompt": "x", "seconds": "5", "webhook[url]": "https://hooks.example.com/v"},
+            "files": {"video": MP4},
+        },
+        (400, "webhook_not_configured", "webhook"),
+    ),
     "text-body": (
         "/v1/videos/edits",
         {"content": b"x", "headers": {"Content-Type": "text/plain"}},

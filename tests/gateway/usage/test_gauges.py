@@ -28,7 +28,7 @@ async def test_limit_spent_and_reserved_are_published_per_team() -> None:
     guard = LabelGuard(providers={"vidgen"}, models={"scenex"}, teams={"team-a"}, keys={"key-a"})
     metrics = Metrics(guard, clock=time.time, provider_refresh_s=0)
 
-    await BudgetGauges(book, quotas, metrics, clock=lambda: now).publish()
+    await BudgetGauges(book, lambda: quotas, metrics, clock=lambda: now).publish()
 
     series = registry_series(metrics.registry)
     assert value(series, "video_gateway_budget_limit_usd", team="team-a", period="month") == 10.0
