@@ -49,7 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/status_poll.py
 
 # The modules `[tool.mutmut]` in pyproject.toml mutates, one run each (mutant names start with the module's path).
-MUTATE := providers.vidgen providers.videogen providers.videogenapi providers.nanogpt providers.veo providers.fal \
+MUTATE := providers.vidgen providers.videogen providers.videogenapi providers.nanogpt providers.veo providers.fal providers.openai \
 	gateway.cadence routing.ranking routing.capabilities routing.rules gateway.usage.records gateway.usage.reports
 
 mutation: $(STAMP)
