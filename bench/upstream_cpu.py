@@ -7,7 +7,8 @@ run in an OS process of its own on loopback (so its CPU is never counted):
 2. Create end to end: a gateway OS process (granian, one worker, Redis store) before the same emulator, loaded
    with `POST /v1/videos` from this process; CPU = the gateway's utime + stime (/proc, its process tree) over
    the run / creates. Its first poll is due after 600 s, so no poll falls in the run. Minus part 1's submit
-   figure = the create's own CPU, excluding the upstream call.
+   figure = the create's own CPU, excluding the upstream call. Only with `--client gateway` (the default): the
+   gateway process always sends through its own client.
 
     .venv/bin/python bench/upstream_cpu.py [--polls 4000] [--creates 1000] [--concurrency 20] [--label main]
 
@@ -21,6 +22,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -248,7 +250,7 @@ async def create_path(openai_url: str, openai_key: str, *, creates: int, concurr
 def report(args: argparse.Namespace, submit: Figure, poll: Figure, create: Figure | None, loads: list[str]) -> str:
     command = (
         f"`nice .venv/bin/python bench/upstream_cpu.py --polls {args.polls} --creates {args.creates}"
-        f" --concurrency {args.concurrency} --client {args.client} --label {args.label}`"
+        f" --concurrency {args.concurrency} --client {args.client} --label {shlex.quote(args.label)}`"
     )
     lines = [
         f"### upstream_cpu ({args.label}) - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
@@ -278,7 +280,7 @@ async def run(args: argparse.Namespace) -> str:
             openai_url, creates=args.creates, polls=args.polls, concurrency=args.concurrency, option=args.client
         )
         create = None
-        if args.creates:
+        if args.creates and args.client == "gateway":  # the gateway process always uses its own client
             loads.append(load_average())
             create = await create_path(openai_url, key, creates=args.creates, concurrency=args.concurrency)
     return report(args, submit, poll, create, loads)
