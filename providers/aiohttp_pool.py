@@ -63,6 +63,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             connector = aiohttp.TCPConnector(
                 limit=self._limits.max_connections or 0,
                 keepalive_timeout=self._limits.keepalive_expiry or 0,
+                ssl=httpx.create_ssl_context(),  # the CA bundle httpx verified with (certifi, or SSL_CERT_FILE)
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
