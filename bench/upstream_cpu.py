@@ -140,7 +140,7 @@ def options_client(option: str) -> httpx.AsyncClient:
     raise ValueError(f"unknown client option {option!r}")
 
 
-def bench_upstream(openai_url: str, option: str) -> Upstream:
+def bench_upstream(openai_url: str, client: httpx.AsyncClient) -> Upstream:
     settings = parse_settings(
         CONFIG.format(
             port=0, redis_url=REDIS_URL, prefix="unused:", key_digest="0" * 64, openai_url=openai_url, key_env=KEY_ENV
@@ -148,7 +148,7 @@ def bench_upstream(openai_url: str, option: str) -> Upstream:
     )
     metrics = build_metrics(settings, [], clock=time.time)
     upstreams = build_upstreams(
-        settings.providers, options_client(option), observe=metrics.observer(ignore_calls), capacity=lambda _: None
+        settings.providers, client, observe=metrics.observer(ignore_calls), capacity=lambda _: None
     )
     return upstreams["openai"]
 
@@ -157,7 +157,13 @@ async def send_path(
     openai_url: str, *, creates: int, polls: int, concurrency: int, option: str
 ) -> tuple[Figure, Figure]:
     """CPU per submit and per status poll through the gateway's own upstream, in this process."""
-    upstream = bench_upstream(openai_url, option)
+    async with options_client(option) as client:
+        return await _send_path(
+            bench_upstream(openai_url, client), creates=creates, polls=polls, concurrency=concurrency
+        )
+
+
+async def _send_path(upstream: Upstream, *, creates: int, polls: int, concurrency: int) -> tuple[Figure, Figure]:
     jobs: list[UpstreamJob] = []
 
     async def submit(n: int) -> None:
@@ -290,7 +296,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--polls", type=int, default=4000)
-    parser.add_argument("--creates", type=int, default=1000)
+    parser.add_argument("--creates", type=int, default=1000, help="submits, and creates on a gateway process (>= 1)")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument(
         "--client",
