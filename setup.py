@@ -20,6 +20,8 @@ setup(
             "openai>=2.0",
             # Validates the rendered Kubernetes overlays against the API's own schemas, offline (tests/deploy).
             "kubernetes-validate>=1.30",
+            # Fuzzes the live gateway against the committed OpenAPI document (tests/e2e/test_openapi_conformance.py).
+            "schemathesis>=4.0",
         ],
         # `pip install '.[sandbox]'` from a checkout: the emulators for `make run`, tests and benches. Never in
         # `pip install .` nor the Docker image. A wheel built here points at this checkout's sandbox/.

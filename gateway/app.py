@@ -84,7 +84,10 @@ def create_app(
     run_poller: bool = True,
     observe: CallObserver = _no_observer,
     usage_hooks: UsageHooks = NO_HOOKS,
+    sandbox: bool = False,
 ) -> Litestar:
+    """`sandbox`: served by `video-gateway run --sandbox`, so webhook receivers on loopback are allowed (and only
+    loopback: private networks stay refused unless `[webhooks] allow_private_hosts`)."""
     keys = keyring or KeyRing.from_config(settings.keys)
     job_store = store or backends.store_from(settings, clock)
     replica = new_replica_id()
@@ -143,6 +146,7 @@ def create_app(
         )
         outbox, idempotency_keys = backends.shared_records(settings, job_store, clock)
         app.state.outbox = outbox
+        app.state.webhook_loopback = sandbox
         webhooks = WebhookDispatcher(
             outbox=outbox,
             client=client,
@@ -150,6 +154,7 @@ def create_app(
             secrets=team_secrets(settings.webhooks),
             clock=clock,
             on_outcome=metrics.webhook_delivery,
+            allow_loopback=sandbox,
         )
         writer = JobWriter(
             store=job_store,

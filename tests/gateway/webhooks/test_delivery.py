@@ -180,6 +180,28 @@ async def test_webhook_urls_the_gateway_must_not_call_are_refused(
     assert "password" not in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("sandbox", "url", "status"),
+    [
+        (False, "http://127.0.0.1:9/hook", 400),
+        (True, "http://127.0.0.1:9/hook", 202),
+        (True, "http://10.0.0.5/hook", 400),
+    ],
+)
+async def test_the_sandbox_allows_loopback_receivers_and_nothing_else_private(
+    vidgen_url: str, serve_gateway: GatewayFactory, team_secret: str, sandbox: bool, url: str, status: int
+) -> None:
+    """`create_app(sandbox=True)` (what `run --sandbox` serves) accepts a loopback receiver that is refused outside
+    the sandbox, and still refuses a private network's."""
+    settings = gateway_settings(vidgen_url, extra=webhook_config(allow_private=False))
+    async with serve_gateway(settings, sandbox=sandbox) as base, httpx.AsyncClient(base_url=base) as client:
+        reply = await client.post("/v1/videos", headers=auth(), json={"prompt": "a heron", "webhook": {"url": url}})
+
+    assert reply.status_code == status, reply.text
+    if status == 400:
+        assert reply.json()["error"]["code"] == "invalid_webhook_url"
+
+
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
     previous = structlog.get_config()
