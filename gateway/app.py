@@ -60,7 +60,7 @@ from gateway.videos.service import VideoService
 from gateway.videos.writer import JobWriter
 from gateway.webhooks.delivery import WebhookDispatcher
 from gateway.webhooks.signing import team_secrets
-from providers.transport import CallObserver
+from providers.transport import CallObserver, upstream_client
 from routing.gate import ProviderGate
 from routing.planner import Planner
 from routing.router import Router
@@ -95,9 +95,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        client = http_client or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        )
+        client = http_client or upstream_client()
         gate = backends.gate(settings, job_store, clock)
         upstreams = build_upstreams(
             settings.providers,
