@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.store.connect import redis_client
-from gateway.store.replicas import MemoryReplicas, RedisReplicas, Replicas
+from gateway.store.replicas import MemoryReplicas, RedisReplicas, Replicas, ReplicaStatus
 from tests.conftest import ON_CLUSTER, FakeClock, backend_url, eventually
 
 
@@ -28,16 +28,20 @@ async def replicas(request: pytest.FixtureRequest, redis_prefix: str, clock: Fak
     await client.aclose()
 
 
-async def test_a_beat_makes_only_its_replica_alive(replicas: Replicas) -> None:
+def _beat(replica: str, *, now: float, ttl_s: float) -> ReplicaStatus:
+    return ReplicaStatus(id=replica, started_at=now, beat_at=now, until=now + ttl_s, applied={"routing": 3})
+
+
+async def test_a_beat_makes_only_its_replica_alive(replicas: Replicas, clock: FakeClock) -> None:
     """After replica-a beats, replica-a is alive and replica-b, which never beat, is not."""
-    await replicas.beat("replica-a", ttl_s=30.0)
+    await replicas.beat(_beat("replica-a", now=clock(), ttl_s=30.0))
     assert await replicas.alive("replica-a")
     assert not await replicas.alive("replica-b")
 
 
 async def test_a_beat_not_renewed_lapses(replicas: Replicas, clock: FakeClock) -> None:
     """A beat with a TTL of 0.2 s is alive at first and, not renewed, lapses once 0.2 s have passed."""
-    await replicas.beat("replica-a", ttl_s=0.2)
+    await replicas.beat(_beat("replica-a", now=clock(), ttl_s=0.2))
     assert await replicas.alive("replica-a")
     clock.advance(1.0)
     await eventually(lambda: _gone(replicas, "replica-a"), timeout_s=5.0)
