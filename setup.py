@@ -20,6 +20,9 @@ setup(
             "openai>=2.0",
             # Validates the rendered Kubernetes overlays against the API's own schemas, offline (tests/deploy).
             "kubernetes-validate>=1.30",
+            # Drives Debian's headless Chromium through its chromedriver for the console's browser tests
+            # (tests/console): no browser download, unlike playwright.
+            "selenium>=4.40",
         ],
         # `pip install '.[sandbox]'` from a checkout: the emulators for `make run`, tests and benches. Never in
         # `pip install .` nor the Docker image. A wheel built here points at this checkout's sandbox/.

@@ -303,19 +303,28 @@ async def put_provider(
 ) -> Response[Versioned]:
     room = _room(request, session)
     expected = _if_match(request)
+    switches = await _json(request)
+    version, after = await set_provider(room, slug, switches, expected=expected, actor=session.caller.key_id)
+    return _versioned("routing", version, after)
+
+
+async def set_provider(
+    room: ControlRoom, slug: str, switches: Any, *, expected: int, actor: str
+) -> tuple[int, ProviderRule]:
+    """A provider's switches (as JSON builtins) written as the routing version after `expected`, run here at once:
+    the new version and the provider's rule (the admin API's and the console's one path)."""
     _known_provider(room, slug)
     current = await room.plane.read("routing")
     rules = _rules(current)
     table = msgspec.to_builtins(rules)
-    table.setdefault("providers", {})[slug] = await _json(request)
+    table.setdefault("providers", {})[slug] = switches
     changed = routing_table(table, room.rules, source=f"PUT /v1/admin/providers/{slug}")
     before = msgspec.to_builtins(rules.providers.get(slug, ProviderRule()))
     after = changed.providers[slug]
     change = Change(changed, target=slug, before=before, after=msgspec.to_builtins(after))
-    revision = await room.plane.write(
-        "routing", change, expected=expected, actor=session.caller.key_id, action="provider"
-    )
-    return await _written(room, "routing", revision.version, after)
+    revision = await room.plane.write("routing", change, expected=expected, actor=actor, action="provider")
+    await room.watcher.catch_up()
+    return revision.version, after
 
 
 def _known_provider(room: ControlRoom, slug: str) -> None:
@@ -428,13 +437,18 @@ def _quotas(current: Current) -> QuotaSettings:
 async def create_key(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> key_changes.IssuedKey:
     room = _room(request, session)
     body: key_changes.KeyCreate = _decoded(await request.body(), key_changes.KeyCreate)
+    return await add_key(room, body, actor=session.caller.key_id)
+
+
+async def add_key(room: ControlRoom, body: key_changes.KeyCreate, *, actor: str) -> key_changes.IssuedKey:
+    """A new client key, accepted here at once; the reply is the only place its secret appears."""
 
     def add(current: Current) -> Change:
         document, record, secret = key_changes.create(_keys(current), body, now=room.plane.now())
         view = key_changes.view(record)
         return Change(document, target=record.id, after=view, reply=key_changes.issued(record, secret))
 
-    issued: key_changes.IssuedKey = await _key_change(room, session, add, action="create_key")
+    issued: key_changes.IssuedKey = await _key_change(room, actor, add, action="create_key")
     return issued
 
 
@@ -445,10 +459,14 @@ async def create_key(request: Request[Any, Any, Any], session: NamedDependency[S
     responses=_errors(),
 )
 async def list_keys(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
-    room = _room(request, session)
+    return Listing(data=await key_views(_room(request, session)))
+
+
+async def key_views(room: ControlRoom) -> list[key_changes.KeyView]:
+    """Every client key with when it was last used (never a secret or digest)."""
     current = await room.plane.read("keys")
     used = {**(await room.plane.store.last_used()), **room.last_used()}
-    return Listing(data=[key_changes.view(k, last_used_at=used.get(k.id)) for k in _keys(current).keys])
+    return [key_changes.view(k, last_used_at=used.get(k.id)) for k in _keys(current).keys]
 
 
 @delete(
@@ -461,7 +479,11 @@ async def list_keys(request: Request[Any, Any, Any], session: NamedDependency[Se
 async def revoke_key(
     request: Request[Any, Any, Any], session: NamedDependency[Session], key_id: _KeyIdParam
 ) -> key_changes.KeyView:
-    room = _room(request, session)
+    return await remove_key(_room(request, session), key_id, actor=session.caller.key_id)
+
+
+async def remove_key(room: ControlRoom, key_id: str, *, actor: str) -> key_changes.KeyView:
+    """Revoke a key, refused here at once (every replica within `check_s`)."""
 
     def revoke(current: Current) -> Change:
         before = _keys(current).get(key_id)
@@ -469,7 +491,7 @@ async def revoke_key(
         view = key_changes.view(record)
         return Change(document, target=key_id, before=before and key_changes.view(before), after=view, reply=view)
 
-    revoked: key_changes.KeyView = await _key_change(room, session, revoke, action="revoke_key")
+    revoked: key_changes.KeyView = await _key_change(room, actor, revoke, action="revoke_key")
     return revoked
 
 
@@ -494,13 +516,13 @@ async def rotate_key(
         view, issued = key_changes.view(record), key_changes.issued(record, secret)
         return Change(document, target=key_id, before=before and key_changes.view(before), after=view, reply=issued)
 
-    rotated: key_changes.IssuedKey = await _key_change(room, session, rotate, action="rotate_key")
+    rotated: key_changes.IssuedKey = await _key_change(room, session.caller.key_id, rotate, action="rotate_key")
     return rotated
 
 
-async def _key_change(room: ControlRoom, session: Session, edit: Edit, *, action: str) -> Any:
+async def _key_change(room: ControlRoom, actor: str, edit: Edit, *, action: str) -> Any:
     """One key's change on whichever keys version is current (no If-Match), run here at once; its reply."""
-    _, change = await room.plane.edit("keys", edit, expected=None, actor=session.caller.key_id, action=action)
+    _, change = await room.plane.edit("keys", edit, expected=None, actor=actor, action=action)
     await room.watcher.catch_up()
     return change.reply
 

@@ -1,0 +1,350 @@
+"""The console's routes: sign-in, the ops pages (providers, keys) and the finance pages (spend, ledger records,
+CSV). Pages call the same functions as the admin and usage APIs; nothing here computes money or validates a
+document itself. Every change needs the session's CSRF token. No try/except here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
+
+import jinja2
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie, ResponseHeader
+from litestar.enums import MediaType
+from litestar.params import PathParameter, QueryParameter
+from litestar.response import Redirect, Stream
+from litestar.static_files import create_static_files_router
+
+from gateway.api.admin import ControlRoom, add_key, key_views, remove_key, set_provider
+from gateway.api.operations import provider_states
+from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
+from gateway.control import keys as key_changes
+from gateway.errors import Forbidden, InvalidRequest, Unauthorized
+from gateway.usage.reports import (
+    UsageQuery,
+    UsageRow,
+    csv_lines,
+    exact_usd,
+    parse_query,
+    record_row,
+    usage_rows,
+    wanted,
+)
+from gateway.videos.service import VideoService
+from routing.rules import ProviderRule, RoutingRules
+
+_Slug = Annotated[str, PathParameter(max_length=128)]
+_KeyId = Annotated[str, PathParameter(max_length=64)]
+_HERE = Path(__file__).parent
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+)
+_TEMPLATES.filters["usd"] = exact_usd
+# Self only: no inline script or style, no other origin, no framing. htmx is told not to inject its indicator style
+# (templates/base.html), so nothing needs 'unsafe-inline'.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_HEADERS = [
+    ResponseHeader(name="Content-Security-Policy", value=CSP),
+    ResponseHeader(name="X-Frame-Options", value="DENY"),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+]
+
+
+def _render(template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
+    html = _TEMPLATES.get_template(template).render(**context)
+    return Response(html, media_type=MediaType.HTML, status_code=status_code)
+
+
+def _sessions(request: Request[Any, Any, Any]) -> ConsoleSessions:
+    sessions: ConsoleSessions = request.app.state.console_sessions
+    return sessions
+
+
+def _viewer(request: Request[Any, Any, Any]) -> Viewer | None:
+    return _sessions(request).viewer(request.cookies.get(COOKIE))
+
+
+def _admin(viewer: Viewer) -> Viewer:
+    viewer.caller.require("admin")
+    return viewer
+
+
+def _finance(viewer: Viewer) -> Viewer:
+    if not viewer.caller.scopes & {"admin", "usage"}:
+        raise Forbidden("this key lacks the `usage` scope", code="missing_scope")
+    return viewer
+
+
+async def _changing(request: Request[Any, Any, Any]) -> tuple[Viewer, dict[str, str]]:
+    """The viewer behind a change and its form fields; refused without a live session or the session's CSRF token
+    (in the `X-CSRF-Token` header htmx sends, or the form's hidden field)."""
+    viewer = _viewer(request)
+    if viewer is None:
+        raise Unauthorized("sign in to the console first", code="console_signed_out")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    if not csrf_valid(viewer, request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)):
+        raise Forbidden("the change lacks this session's CSRF token; reload the page", code="csrf_token_invalid")
+    return viewer, form
+
+
+def _page(viewer: Viewer, template: str, **context: Any) -> Response[str]:
+    return _render(template, viewer=viewer, csrf_token=viewer.csrf_token, **context)
+
+
+def _to_login() -> Redirect:
+    return Redirect("/console/login", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------ sign-in
+
+
+@get("/")
+async def home(request: Request[Any, Any, Any]) -> Redirect:
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    return Redirect("/console/providers" if viewer.is_admin else "/console/usage", status_code=303)
+
+
+@get("/login")
+async def login_form() -> Response[str]:
+    return _render("login.html", error=None)
+
+
+@post("/login", status_code=303)
+async def login(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A key exchanged for a session cookie; the key goes no further than its digest."""
+    key = str((await request.form()).get("key", "")).strip()
+    signed = _sessions(request).sign_in(key) if key else None
+    if signed is None:
+        error = "That key is not accepted here: the console takes a valid key with the admin or usage scope."
+        return _render("login.html", status_code=403, error=error)
+    session_id, caller = signed
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    cookie = Cookie(
+        key=COOKIE, value=session_id, path="/console", httponly=True, samesite="strict", secure=secure, max_age=None
+    )
+    target = "/console/providers" if "admin" in caller.scopes else "/console/usage"
+    return Redirect(target, status_code=303, cookies=[cookie])
+
+
+@post("/logout", status_code=303)
+async def logout(request: Request[Any, Any, Any]) -> Redirect:
+    await _changing(request)
+    _sessions(request).sign_out(request.cookies.get(COOKIE))
+    redirect = _to_login()
+    redirect.delete_cookie(COOKIE, path="/console")
+    return redirect
+
+
+# ------------------------------------------------------------------------------------------------ providers
+
+
+async def _providers(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    service: VideoService = request.app.state.service
+    room: ControlRoom = request.app.state.control
+    current = await room.plane.read("routing")
+    assert isinstance(current.document, RoutingRules)
+    switches = current.document.providers
+    return {
+        "states": await provider_states(service),
+        "switches": {slug: switches.get(slug, ProviderRule()) for slug in room.rules.known_providers},
+        "version": current.version,
+        "now": service.now(),
+    }
+
+
+@get("/providers")
+async def providers_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    return _page(_admin(viewer), "providers.html", **await _providers(request))
+
+
+@get("/providers/table")
+async def providers_table(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The table alone: what the page swaps in every few seconds."""
+    viewer = _viewer(request)
+    if viewer is None:
+        raise Unauthorized("sign in to the console first", code="console_signed_out")
+    return _page(_admin(viewer), "providers_table.html", **await _providers(request))
+
+
+@post("/providers/{slug:str}", status_code=200)
+async def switch_provider(request: Request[Any, Any, Any], slug: _Slug) -> Response[Any]:
+    """Enable, disable, drain or undrain a provider as the routing version the page showed (If-Match)."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    current = await room.plane.read("routing")
+    assert isinstance(current.document, RoutingRules)
+    switches = msgspec.to_builtins(current.document.providers.get(slug, ProviderRule()))
+    for field in ("enabled", "drain"):
+        if field in form:
+            switches[field] = form[field] == "true"
+    await set_provider(room, slug, switches, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    return _page(viewer, "providers_table.html", **await _providers(request))
+
+
+def _version(form: dict[str, str]) -> int:
+    raw = form.get("version", "")
+    if not raw.isdigit():
+        raise InvalidRequest("the form lacks the version it changes", code="invalid_value", param="version")
+    return int(raw)
+
+
+# ------------------------------------------------------------------------------------------------ keys
+
+
+@get("/keys")
+async def keys_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    room: ControlRoom = request.app.state.control
+    return _page(_admin(viewer), "keys.html", keys=await key_views(room), issued=None)
+
+
+@post("/keys", status_code=201)
+async def create_key(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A new key through the control plane; this reply is the only page that shows its secret."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    scopes = [s for s in ("videos", "usage", "admin") if form.get(f"scope_{s}") == "on"]
+    fields = {"team": form.get("team", ""), "scopes": scopes or ["videos"], "id": form.get("id") or None}
+    body = msgspec.convert(fields, key_changes.KeyCreate)
+    issued = await add_key(room, body, actor=_admin(viewer).caller.key_id)
+    return _page(viewer, "keys.html", keys=await key_views(room), issued=issued)
+
+
+@post("/keys/{key_id:str}/revoke", status_code=303)
+async def revoke_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Redirect:
+    viewer, _ = await _changing(request)
+    await remove_key(request.app.state.control, key_id, actor=_admin(viewer).caller.key_id)
+    return Redirect("/console/keys", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------ finance
+
+
+_From = Annotated[str | None, QueryParameter(name="from", max_length=10)]
+_To = Annotated[str | None, QueryParameter(name="to", max_length=10)]
+_Filter = Annotated[str | None, QueryParameter(max_length=200)]
+_By = Annotated[Literal["team", "provider", "model"], QueryParameter(name="by")]
+
+
+class _Period(NamedTuple):
+    """A finance view's query parameters, as `/v1/usage` takes them."""
+
+    first: str | None
+    last: str | None
+    team: str | None
+    provider: str | None
+    model: str | None
+
+    def query(self, request: Request[Any, Any, Any], *, group_by: str | None) -> UsageQuery:
+        service: VideoService = request.app.state.service
+        fields = self._asdict()
+        return parse_query(group_by=group_by, now=service.now(), **fields)
+
+
+_GROUPS = ("team", "provider", "model")
+
+
+async def _rows(request: Request[Any, Any, Any], query: UsageQuery) -> list[UsageRow]:
+    """The very rows `/v1/usage` returns for the query."""
+    book = request.app.state.service.admission.book
+    return usage_rows(query, await book.aggregates(query.days()), await book.holds())
+
+
+@get("/usage")
+async def usage_page(
+    request: Request[Any, Any, Any],
+    first: _From = None,
+    last: _To = None,
+    team: _Filter = None,
+    provider: _Filter = None,
+    model: _Filter = None,
+    by: _By = "team",
+) -> Response[Any]:
+    """Spend by team, provider or model over a period (default: this month)."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    query = _Period(first, last, team, provider, model).query(request, group_by=by)
+    rows = await _rows(request, query)
+    return _page(_finance(viewer), "usage.html", query=query, group=by, groups=_GROUPS, rows=rows)
+
+
+@get("/usage/records")
+async def records_page(
+    request: Request[Any, Any, Any],
+    first: _From = None,
+    last: _To = None,
+    team: _Filter = None,
+    provider: _Filter = None,
+    model: _Filter = None,
+) -> Response[Any]:
+    """The ledger records a figure adds up, selected as `/v1/usage/records` selects them."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    query = _Period(first, last, team, provider, model).query(request, group_by=None)
+    book = request.app.state.service.admission.book
+    records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
+    return _page(_finance(viewer), "records.html", query=query, records=records)
+
+
+@get("/usage.csv")
+async def usage_csv(
+    request: Request[Any, Any, Any],
+    first: _From = None,
+    last: _To = None,
+    team: _Filter = None,
+    provider: _Filter = None,
+    model: _Filter = None,
+    by: _By = "team",
+) -> Stream:
+    """The view as CSV, written by `csv_lines` as `/v1/usage?format=csv` is: the same figures to the micro-dollar."""
+    viewer = _viewer(request)
+    if viewer is None:
+        raise Unauthorized("sign in to the console first", code="console_signed_out")
+    _finance(viewer)
+    query = _Period(first, last, team, provider, model).query(request, group_by=by)
+    lines = list(csv_lines(query.group_by, await _rows(request, query)))
+    name = f"usage-{query.first_day}-{query.last_day}.csv"
+    return Stream(iter(lines), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def console_router() -> Router:
+    """Every console route under `/console`, with its security headers; kept out of the OpenAPI document."""
+    assets = create_static_files_router(
+        path="/static", directories=[_HERE / "static"], include_in_schema=False, name="console_static"
+    )
+    return Router(
+        path="/console",
+        route_handlers=[
+            home,
+            login_form,
+            login,
+            logout,
+            providers_page,
+            providers_table,
+            switch_provider,
+            keys_page,
+            create_key,
+            revoke_key,
+            usage_page,
+            records_page,
+            usage_csv,
+            assets,
+        ],
+        response_headers=_HEADERS,
+        include_in_schema=False,
+    )
