@@ -11,6 +11,7 @@ import jinja2
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie, ResponseHeader
+from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Stream
@@ -21,6 +22,7 @@ from gateway.api.operations import provider_states
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
 from gateway.control import keys as key_changes
 from gateway.errors import Forbidden, InvalidRequest, Unauthorized
+from gateway.store.base import JobStore
 from gateway.usage.reports import (
     UsageQuery,
     UsageRow,
@@ -230,6 +232,50 @@ async def revoke_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Redirec
     return Redirect("/console/keys", status_code=303)
 
 
+# ------------------------------------------------------------------------------------------------ replicas, audit, jobs
+
+
+@get("/replicas")
+async def replicas_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Each live replica and the version of each control-plane document it runs."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    room: ControlRoom = request.app.state.control
+    return _page(_admin(viewer), "replicas.html", replicas=await room.replicas.live(), kinds=_KINDS)
+
+
+_KINDS = ("routing", "quotas", "keys")
+_JobId = Annotated[str | None, QueryParameter(max_length=64)]
+
+
+@get("/audit")
+async def audit_page(
+    request: Request[Any, Any, Any],
+    kind: Annotated[Literal["routing", "quotas", "keys"] | None, QueryParameter()] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1_000)] = 100,
+) -> Response[Any]:
+    """Who changed what and when, newest first, optionally one kind of document."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    room: ControlRoom = request.app.state.control
+    entries = await room.plane.store.audit(kind=kind, since=0.0, until=float("inf"), limit=limit)
+    return _page(_admin(viewer), "audit.html", entries=entries, kind=kind, kinds=_KINDS)
+
+
+@get("/jobs")
+async def jobs_page(
+    request: Request[Any, Any, Any], store: NamedDependency[JobStore], job_id: _JobId = None
+) -> Response[Any]:
+    """A job of any team by id: status, attempts, cost and webhook."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    job = await store.get(job_id) if job_id and job_id.startswith("video_") else None
+    return _page(_admin(viewer), "jobs.html", job_id=job_id or "", job=job)
+
+
 # ------------------------------------------------------------------------------------------------ finance
 
 
@@ -338,6 +384,9 @@ def console_router() -> Router:
             providers_table,
             switch_provider,
             keys_page,
+            replicas_page,
+            audit_page,
+            jobs_page,
             create_key,
             revoke_key,
             usage_page,

@@ -16,6 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from gateway.auth import Caller, KeyRing, digest
 from tests.conftest import GatewayFactory, example_settings
@@ -76,6 +77,9 @@ def sign_in(browser: WebDriver, base: str, key: str) -> None:
     browser.get(f"{base}/console/login")
     browser.find_element(By.ID, "key").send_keys(key)
     browser.find_element(By.ID, "sign-in").click()
+    # The reply lands on a page (signed in: with the header) or back on the form with the refusal: wait for it, so
+    # the next navigation cannot overtake the form post and its cookie.
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "header, #login-error"))
 
 
 def requested_urls(browser: WebDriver) -> list[str]:

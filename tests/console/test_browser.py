@@ -153,3 +153,27 @@ async def test_the_pages_load_no_external_url(driver: WebDriver, console: str) -
     assert any(u.endswith("/console/static/htmx.min.js") for u in urls)
     # data: URLs leave nothing to fetch (Chromium draws the date input's calendar icon with one).
     assert [u for u in urls if not u.startswith((console, "data:"))] == []
+
+
+async def test_admin_sees_the_drain_in_the_audit_the_replica_version_and_the_job(
+    driver: WebDriver, console: str, api: httpx.AsyncClient
+) -> None:
+    """After a drain through the API: the audit lists it, the replica runs routing version 2, and a job is found
+    by id with the provider it went to."""
+    drained = await api.put("/v1/admin/providers/nanogpt", json={"drain": True}, headers={**ADMIN, "If-Match": '"1"'})
+    assert drained.status_code == 200, drained.text
+    created = (await api.post("/v1/videos", json=SORA, headers=ADMIN)).json()
+
+    def look() -> tuple[str, str, str, str]:
+        sign_in(driver, console, ADMIN_KEY)
+        driver.get(f"{console}/console/audit?kind=routing")
+        target = _text(driver, "#audit tbody tr:first-child .target")
+        driver.get(f"{console}/console/replicas")
+        version = _text(driver, "#replicas tbody tr:first-child .routing")
+        driver.get(f"{console}/console/jobs")
+        driver.find_element(By.ID, "job-id").send_keys(created["id"])
+        driver.find_element(By.ID, "find-job").click()
+        return target, version, _text(driver, "#job .provider"), _text(driver, "#attempts tbody td:nth-child(3)")
+
+    target, version, provider, outcome = await in_browser(look)
+    assert (target, version, provider, outcome) == ("nanogpt", "2", "videogenapi", "accepted")
