@@ -37,19 +37,25 @@ def console_keyring() -> KeyRing:
     )
 
 
-@pytest.fixture(scope="session")
-def driver() -> Iterator[WebDriver]:
+def chromium() -> WebDriver:
     """Headless Chromium that records every request it makes (the performance log)."""
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or chromedriver is None:
+    binary, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if binary is None or chromedriver is None:
         pytest.fail("chromium and chromedriver are needed: run .ci/ensure-chromium (make test does)")
     options = webdriver.ChromeOptions()
-    options.binary_location = chromium
+    options.binary_location = binary
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     browser = webdriver.Chrome(options=options, service=Service(chromedriver))
     browser.implicitly_wait(5)
+    return browser
+
+
+@pytest.fixture(scope="session")
+def driver() -> Iterator[WebDriver]:
+    """One browser for the session's console tests."""
+    browser = chromium()
     yield browser
     browser.quit()
 
