@@ -318,14 +318,21 @@ async def usage_page(
     provider: _Filter = None,
     model: _Filter = None,
     by: _By = "team",
-) -> Response[Any]:
-    """Spend by team, provider or model over a period (default: this month)."""
+    format: Annotated[Literal["html", "csv"], QueryParameter()] = "html",
+) -> Response[Any] | Stream:
+    """Spend by team, provider or model over a period (default: this month); with `format=csv` the view as
+    `csv_lines` writes it for `/v1/usage?format=csv`: the same figures to the micro-dollar."""
     viewer = _viewer(request)
     if viewer is None:
         return _to_login()
+    _finance(viewer)
     query = _Period(first, last, team, provider, model).query(request, group_by=by)
     rows = await _rows(request, query)
-    return _page(_finance(viewer), "usage.html", query=query, group=by, groups=_GROUPS, rows=rows)
+    if format == "csv":
+        name = f"usage-{query.first_day}-{query.last_day}.csv"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Stream(iter(list(csv_lines(query.group_by, rows))), media_type="text/csv", headers=headers)
+    return _page(viewer, "usage.html", query=query, group=by, groups=_GROUPS, rows=rows)
 
 
 @get("/usage/records")
@@ -345,27 +352,6 @@ async def records_page(
     book = request.app.state.service.admission.book
     records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
     return _page(_finance(viewer), "records.html", query=query, records=records)
-
-
-@get("/usage.csv")
-async def usage_csv(
-    request: Request[Any, Any, Any],
-    first: _From = None,
-    last: _To = None,
-    team: _Filter = None,
-    provider: _Filter = None,
-    model: _Filter = None,
-    by: _By = "team",
-) -> Stream:
-    """The view as CSV, written by `csv_lines` as `/v1/usage?format=csv` is: the same figures to the micro-dollar."""
-    viewer = _viewer(request)
-    if viewer is None:
-        raise Unauthorized("sign in to the console first", code="console_signed_out")
-    _finance(viewer)
-    query = _Period(first, last, team, provider, model).query(request, group_by=by)
-    lines = list(csv_lines(query.group_by, await _rows(request, query)))
-    name = f"usage-{query.first_day}-{query.last_day}.csv"
-    return Stream(iter(lines), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def console_router() -> Router:
@@ -391,7 +377,6 @@ def console_router() -> Router:
             revoke_key,
             usage_page,
             records_page,
-            usage_csv,
             assets,
         ],
         response_headers=_HEADERS,

@@ -112,7 +112,7 @@ async def test_finance_spend_matches_usage_down_to_records_and_csv(
     assert sorted(jobs) == sorted(r["job_id"] for r in records)
     assert cookie is not None
     api.cookies.set("vg_console", cookie["value"])
-    exported = await api.get("/console/usage.csv")
+    exported = await api.get("/console/usage", params={"format": "csv"})
     assert exported.headers["content-type"].startswith("text/csv")
     assert exported.text == (await api.get("/v1/usage", params={"format": "csv"}, headers=FINANCE)).text
 

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from tests.console.conftest import ADMIN_KEY, VIDEOS_KEY
+from tests.console.conftest import ADMIN_KEY, FINANCE_KEY, VIDEOS_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -92,3 +92,13 @@ async def test_a_videos_key_cannot_sign_in(api: httpx.AsyncClient) -> None:
     assert reply.status_code == 403
     assert "admin or usage scope" in reply.text
     assert "set-cookie" not in reply.headers
+
+
+async def test_a_usage_key_sees_spend_but_no_ops_page(api: httpx.AsyncClient) -> None:
+    """A finance session lands on the spend page; the providers page is a 403 `missing_scope` for it."""
+    reply = await api.post("/console/login", data={"key": FINANCE_KEY})
+    assert (reply.status_code, reply.headers["location"]) == (303, "/console/usage")
+    assert (await api.get("/console/usage")).status_code == 200
+    refused = await api.get("/console/providers")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "missing_scope"
