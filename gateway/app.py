@@ -130,6 +130,7 @@ def create_app(
         )
         app.state.reloader = Reloader(rules=rules, plane=plane, watcher=watcher, config_path=config_path)
         app.state.console_sessions = ConsoleSessions(keys, clock=clock)
+        app.state.settings = settings
         app.state.control = ControlRoom(
             plane=plane,
             watcher=watcher,

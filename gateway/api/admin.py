@@ -174,10 +174,17 @@ async def _replace(
     room = _room(request, session)
     expected = _if_match(request)
     document = checked(await _json(request), room)
+    version = await replace_document(room, kind, document, expected=expected, actor=session.caller.key_id)
+    return _versioned(kind, version, document)
+
+
+async def replace_document(room: ControlRoom, kind: Kind, document: Document, *, expected: int, actor: str) -> int:
+    """A checked document as the version after `expected`, run here at once; the new version."""
     before = await room.plane.read(kind)
     change = Change(document, before=msgspec.to_builtins(before.document), after=msgspec.to_builtins(document))
-    revision = await room.plane.write(kind, change, expected=expected, actor=session.caller.key_id, action="put")
-    return await _written(room, kind, revision.version, document)
+    revision = await room.plane.write(kind, change, expected=expected, actor=actor, action="put")
+    await room.watcher.catch_up()
+    return revision.version
 
 
 async def _rollback(request: Request[Any, Any, Any], session: Session, kind: Kind) -> Response[Versioned]:
@@ -260,7 +267,14 @@ async def preview_routing(request: Request[Any, Any, Any], session: NamedDepende
     body: PreviewBody = _decoded(await request.body(), PreviewBody)
     table = routing_table(msgspec.json.decode(body.routing), room.rules, source="preview")
     create: CreateVideoBody = _decoded(body.request, CreateVideoBody, under="request")
-    caller = session.caller if body.team is None else msgspec.structs.replace(session.caller, team=body.team)
+    return await preview(room, session, table, create, team=body.team)
+
+
+async def preview(
+    room: ControlRoom, session: Session, table: RoutingRules, create: CreateVideoBody, *, team: str | None
+) -> Preview:
+    """The plan for `create` under the active rules and under `table`, as `team` (default: the caller's)."""
+    caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
     active = session.service.planner
     proposed_rules = RulesHolder(
         table, known_providers=room.rules.known_providers, known_models=room.rules.known_models, source="preview"

@@ -4,6 +4,8 @@ document itself. Every change needs the session's CSRF token. No try/except here
 
 from __future__ import annotations
 
+import difflib
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -17,11 +19,23 @@ from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Stream
 from litestar.static_files import create_static_files_router
 
-from gateway.api.admin import ControlRoom, add_key, key_views, remove_key, set_provider
+from gateway.api.admin import (
+    ControlRoom,
+    add_key,
+    key_views,
+    preview,
+    remove_key,
+    replace_document,
+    set_provider,
+)
+from gateway.api.http import error_response, to_gateway_error
 from gateway.api.operations import provider_states
+from gateway.api.videos import Session
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
 from gateway.control import keys as key_changes
+from gateway.control.documents import routing_table
 from gateway.errors import Forbidden, InvalidRequest, Unauthorized
+from gateway.schema.wire import CreateVideoBody
 from gateway.store.base import JobStore
 from gateway.usage.reports import (
     UsageQuery,
@@ -201,6 +215,96 @@ def _version(form: dict[str, str]) -> int:
     return int(raw)
 
 
+# ------------------------------------------------------------------------------------------------ routing
+
+_SAMPLE_REQUEST = '{"model": "sora-2", "prompt": "a paper boat"}'
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(msgspec.to_builtins(value), indent=2, sort_keys=True)
+
+
+def _parsed(text: str, field: str) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"{field}: not JSON ({exc})", code="invalid_json", param=field) from exc
+
+
+def _proposed(room: ControlRoom, form: dict[str, str]) -> RoutingRules:
+    """The edited table, checked exactly as `PUT /v1/admin/routing` checks it (errors name the path)."""
+    return routing_table(_parsed(form.get("routing", ""), "routing"), room.rules, source="console")
+
+
+@get("/routing")
+async def routing_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The active table in an editor, its kept versions with rollback."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    room: ControlRoom = request.app.state.control
+    current = await room.plane.read("routing")
+    history = await room.plane.store.history("routing")
+    return _page(
+        _admin(viewer),
+        "routing.html",
+        version=current.version,
+        table=_pretty(current.document),
+        sample=_SAMPLE_REQUEST,
+        history=history,
+    )
+
+
+@post("/routing/preview", status_code=200)
+async def routing_preview(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The diff against the active table and the plan for the pasted request under both; nothing is applied."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    table = _proposed(room, form)
+    create = msgspec.convert(_parsed(form.get("request", ""), "request"), CreateVideoBody)
+    current = await room.plane.read("routing")
+    diff = difflib.unified_diff(
+        _pretty(current.document).splitlines(), _pretty(table).splitlines(), "active", "proposed", lineterm=""
+    )
+    shown = await preview(room, _session(request, viewer), table, create, team=None)
+    return _page(viewer, "routing_preview.html", diff="\n".join(diff), preview=shown)
+
+
+@post("/routing", status_code=200)
+async def routing_apply(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The edited table as the version after the one the page showed (a stale page is a 412, nothing changes)."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    table = _proposed(room, form)
+    await replace_document(room, "routing", table, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    return _back_to("/console/routing", request)
+
+
+@post("/routing/rollback", status_code=200)
+async def routing_rollback(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A kept version made current again, as the version after the one the page showed."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    target = form.get("target", "")
+    if not target.isdigit():
+        raise InvalidRequest("the form lacks the version to restore", code="invalid_value", param="target")
+    actor = _admin(viewer).caller.key_id
+    await room.plane.rollback("routing", int(target), expected=_version(form), actor=actor)
+    await room.watcher.catch_up()
+    return _back_to("/console/routing", request)
+
+
+def _back_to(path: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    """After a change: htmx follows `HX-Redirect`; a plain form post a 303."""
+    if request.headers.get("hx-request"):
+        return Response("", headers={"HX-Redirect": path})
+    return Redirect(path, status_code=303)
+
+
+def _session(request: Request[Any, Any, Any], viewer: Viewer) -> Session:
+    return Session(caller=viewer.caller, service=request.app.state.service, settings=request.app.state.settings)
+
+
 # ------------------------------------------------------------------------------------------------ keys
 
 
@@ -354,6 +458,14 @@ async def records_page(
     return _page(_finance(viewer), "records.html", query=query, records=records)
 
 
+def _error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """An htmx request's error as a fragment it swaps in beside the form (the canonical envelope otherwise)."""
+    if not request.headers.get("hx-request"):
+        return error_response(request, exc)
+    error = to_gateway_error(exc)
+    return _render("error.html", status_code=error.status_code, error=error)
+
+
 def console_router() -> Router:
     """Every console route under `/console`, with its security headers; kept out of the OpenAPI document."""
     assets = create_static_files_router(
@@ -369,6 +481,10 @@ def console_router() -> Router:
             providers_page,
             providers_table,
             switch_provider,
+            routing_page,
+            routing_preview,
+            routing_apply,
+            routing_rollback,
             keys_page,
             replicas_page,
             audit_page,
@@ -380,5 +496,6 @@ def console_router() -> Router:
             assets,
         ],
         response_headers=_HEADERS,
+        exception_handlers={Exception: _error},
         include_in_schema=False,
     )

@@ -17,7 +17,7 @@ from tests.console.conftest import ADMIN_KEY, FINANCE_KEY, chromium, console_key
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "console"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-PAGES = ("providers", "keys", "replicas", "audit", "usage", "usage/records")
+PAGES = ("providers", "routing", "keys", "replicas", "audit", "usage", "usage/records")
 
 
 def shoot(base: str, job_id: str) -> None:
@@ -29,6 +29,14 @@ def shoot(base: str, job_id: str) -> None:
         for page in PAGES:
             browser.get(f"{base}/console/{page}")
             browser.save_screenshot(str(OUT / f"{page.replace('/', '-')}.png"))
+        browser.get(f"{base}/console/routing")
+        editor = browser.find_element(By.ID, "routing")
+        editor.clear()
+        editor.send_keys('{"rules": [{"name": "no-veo", "deny": ["veo"]}]}')
+        browser.find_element(By.ID, "preview").click()
+        browser.find_element(By.ID, "plans")
+        browser.execute_script("document.getElementById('outcome').scrollIntoView()")
+        browser.save_screenshot(str(OUT / "routing-preview.png"))
         browser.get(f"{base}/console/jobs?job_id={job_id}")
         browser.save_screenshot(str(OUT / "jobs.png"))
         browser.get(f"{base}/console/keys")

@@ -5,15 +5,28 @@ records and the CSV; a videos key is refused; and no page loads a URL outside th
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.console.conftest import ADMIN_KEY, FINANCE_KEY, VIDEOS_KEY, in_browser, requested_urls, sign_in
+from gateway.store.redis import RedisStore
+from tests.conftest import REDIS_URL, GatewayFactory, example_settings
+from tests.console.conftest import (
+    ADMIN_KEY,
+    FINANCE_KEY,
+    VIDEOS_KEY,
+    console_keyring,
+    in_browser,
+    requested_urls,
+    sign_in,
+)
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 FINANCE = {"Authorization": f"Bearer {FINANCE_KEY}"}
@@ -177,3 +190,73 @@ async def test_admin_sees_the_drain_in_the_audit_the_replica_version_and_the_job
 
     target, version, provider, outcome = await in_browser(look)
     assert (target, version, provider, outcome) == ("nanogpt", "2", "videogenapi", "accepted")
+
+
+DENY_NANOGPT = {"name": "no-nanogpt", "deny": ["nanogpt"]}
+
+
+@pytest.fixture
+async def shared_redis(redis_prefix: str) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two replicas' stores on one Redis prefix: one control plane between them."""
+    one, two = RedisStore.from_url(REDIS_URL, prefix=redis_prefix), RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    yield one, two
+    await one.close()
+    await two.close()
+
+
+async def test_admin_edits_previews_applies_and_rolls_back_routing_seen_by_a_second_replica(
+    driver: WebDriver,
+    sandbox: dict[str, str],
+    serve_gateway: GatewayFactory,
+    shared_redis: tuple[RedisStore, RedisStore],
+) -> None:
+    """A bad table shows its path inline; a deny rule previews without nanogpt, applies as version 2 (which the
+    second replica's console shows), and rolling back makes version 3 with nanogpt routed again."""
+    settings, keys = example_settings(sandbox), console_keyring()
+    one, two = shared_redis
+    async with (
+        serve_gateway(settings, keyring=keys, store=one) as base,
+        serve_gateway(settings, keyring=keys, store=two) as second,
+        httpx.AsyncClient(base_url=base, timeout=30, headers=ADMIN) as api,
+    ):
+        table = (await api.get("/v1/admin/routing")).json()["value"]
+        edited = json.dumps({**table, "rules": [DENY_NANOGPT]})
+
+        def edit(text: str) -> None:
+            editor = driver.find_element(By.ID, "routing")
+            editor.clear()
+            editor.send_keys(text)
+
+        def preview_and_apply() -> tuple[str, str, str, str]:
+            sign_in(driver, base, ADMIN_KEY)
+            driver.get(f"{base}/console/routing")
+            edit('{"rules": [{"name": "a b"}]}')
+            driver.find_element(By.ID, "preview").click()
+            error = _text(driver, "#error")
+            edit(edited)
+            driver.find_element(By.ID, "preview").click()
+            _wait_text(driver, "#plan-proposed .candidates", "videogenapi")
+            active = _text(driver, "#plan-active .candidates")
+            driver.find_element(By.ID, "apply").click()
+            _wait_text(driver, "#history tbody tr:first-child th", "2")
+            sign_in(driver, second, ADMIN_KEY)
+            driver.get(f"{second}/console/replicas")
+            versions = ",".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, "#replicas td.routing"))
+            return error, active, versions, driver.find_element(By.ID, "replicas").text
+
+        error, active, versions, _ = await in_browser(preview_and_apply)
+        assert "$.routing.rules[0].name" in error
+        assert set(active.split(", ")) == {"nanogpt", "videogenapi"}
+        assert versions == "2,2"
+        planned = (await api.post("/v1/routing/explain", json=SORA)).json()
+        assert [c["provider"] for c in planned["candidates"]] == ["videogenapi"]
+
+        def roll_back() -> None:
+            sign_in(driver, base, ADMIN_KEY)
+            driver.get(f"{base}/console/routing")
+            driver.find_element(By.ID, "rollback-1").click()
+            _wait_text(driver, "#history tbody tr:first-child th", "3")
+
+        await in_browser(roll_back)
+        planned = (await api.post("/v1/routing/explain", json=SORA)).json()
+        assert {c["provider"] for c in planned["candidates"]} == {"nanogpt", "videogenapi"}
