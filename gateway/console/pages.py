@@ -4,6 +4,7 @@ document itself. Every change needs the session's CSRF token. No try/except here
 
 from __future__ import annotations
 
+import calendar
 import difflib
 import json
 from pathlib import Path
@@ -40,8 +41,10 @@ from gateway.store.base import JobStore
 from gateway.usage.reports import (
     UsageQuery,
     UsageRow,
+    budget_view,
     csv_lines,
     exact_usd,
+    parse_month,
     parse_query,
     record_row,
     usage_rows,
@@ -466,6 +469,30 @@ def _error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _render("error.html", status_code=error.status_code, error=error)
 
 
+@get("/budgets")
+async def budgets_page(
+    request: Request[Any, Any, Any], month: Annotated[str | None, QueryParameter(max_length=7)] = None
+) -> Response[Any]:
+    """Each team's and key's month against its budget (`/v1/usage/budgets`' rows), beside how much of the month
+    has gone: the burn-down."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    service: VideoService = request.app.state.service
+    now = service.now()
+    chosen = parse_month(month, now=now)
+    view = await budget_view(service.admission.book, service.admission.quotas, month=chosen)
+    return _page(_finance(viewer), "budgets.html", view=view, elapsed=_month_elapsed(chosen, now))
+
+
+def _month_elapsed(month: str, now: float) -> float:
+    """How much of `month` (YYYY-MM, UTC) has gone by at `now`, from 0 to 1."""
+    year, number = (int(part) for part in month.split("-"))
+    start = calendar.timegm((year, number, 1, 0, 0, 0))
+    length_s = calendar.monthrange(year, number)[1] * 86_400
+    return min(max((now - start) / length_s, 0.0), 1.0)
+
+
 def console_router() -> Router:
     """Every console route under `/console`, with its security headers; kept out of the OpenAPI document."""
     assets = create_static_files_router(
@@ -493,6 +520,7 @@ def console_router() -> Router:
             revoke_key,
             usage_page,
             records_page,
+            budgets_page,
             assets,
         ],
         response_headers=_HEADERS,

@@ -17,7 +17,7 @@ from tests.console.conftest import ADMIN_KEY, FINANCE_KEY, chromium, console_key
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "console"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-PAGES = ("providers", "routing", "keys", "replicas", "audit", "usage", "usage/records")
+PAGES = ("providers", "routing", "keys", "replicas", "audit", "usage", "usage/records", "budgets")
 
 
 def shoot(base: str, job_id: str) -> None:
@@ -60,6 +60,7 @@ async def main() -> None:
                 for model in ("sora-2", "scenex", "videogen-clip"):
                     job_id = (await api.post("/v1/videos", json={"model": model, "prompt": "a kite"})).json()["id"]
                 await api.put("/v1/admin/providers/veo", json={"drain": True}, headers={"If-Match": '"1"'})
+                await api.put("/v1/admin/teams/ops", json={"monthly_budget_usd": 2}, headers={"If-Match": '"1"'})
                 await asyncio.sleep(2)  # let the emulators finish and the ledger settle
             await asyncio.to_thread(shoot, base, job_id)
 

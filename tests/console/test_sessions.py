@@ -102,3 +102,17 @@ async def test_a_usage_key_sees_spend_but_no_ops_page(api: httpx.AsyncClient) ->
     refused = await api.get("/console/providers")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "missing_scope"
+
+
+async def test_budgets_show_a_team_limit_set_through_the_admin_api(api: httpx.AsyncClient) -> None:
+    """A $250 monthly budget set for team-a shows on the finance budgets page with nothing spent yet."""
+    version = (await api.get("/v1/admin/quotas", headers=ADMIN)).json()["version"]
+    headers = {**ADMIN, "If-Match": f'"{version}"'}
+    assert (
+        await api.put("/v1/admin/teams/team-a", json={"monthly_budget_usd": 250}, headers=headers)
+    ).status_code == 200
+    await api.post("/console/login", data={"key": FINANCE_KEY})
+    page = (await api.get("/console/budgets")).text
+    row = page[page.index('data-name="team:team-a"') :].split("</tr>")[0]
+    assert "250.000000" in row
+    assert '<td class="cost spent">0.000000</td>' in row
