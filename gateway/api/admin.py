@@ -32,7 +32,7 @@ from gateway.control.watcher import ControlWatcher
 from gateway.errors import ErrorEnvelope, InvalidRequest, NotFound, PreconditionRequired, from_validation
 from gateway.schema.wire import CreateVideoBody
 from gateway.store.replicas import Replicas, ReplicaStatus
-from gateway.usage.quota_settings import QuotaSettings
+from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from routing.planner import Planner
 from routing.rules import ProviderRule, RoutingRules, RulesHolder
 
@@ -420,13 +420,20 @@ async def put_team(
     room = _room(request, session)
     expected = _if_match(request)
     limits = quota_limits(await _json(request), team=_team(team))
+    version = await set_team(room, team, limits, expected=expected, actor=session.caller.key_id)
+    return _versioned("quotas", version, limits)
+
+
+async def set_team(room: ControlRoom, team: str, limits: QuotaLimits, *, expected: int, actor: str) -> int:
+    """A team's checked limits as the quotas version after `expected`, run here at once; the new version."""
     current = await room.plane.read("quotas")
     quotas = _quotas(current)
     changed = msgspec.structs.replace(quotas, teams={**quotas.teams, team: limits})
     before = quotas.teams.get(team)
     change = Change(changed, target=team, before=msgspec.to_builtins(before), after=msgspec.to_builtins(limits))
-    revision = await room.plane.write("quotas", change, expected=expected, actor=session.caller.key_id, action="team")
-    return await _written(room, "quotas", revision.version, limits)
+    revision = await room.plane.write("quotas", change, expected=expected, actor=actor, action="team")
+    await room.watcher.catch_up()
+    return revision.version
 
 
 def _team(team: str) -> str:
@@ -523,6 +530,11 @@ async def rotate_key(
     raw = await request.body()
     asked: key_changes.KeyRotate = _decoded(raw, key_changes.KeyRotate) if raw.strip() else key_changes.KeyRotate()
     grace_s = room.settings.rotation_grace_s if asked.grace_s is None else asked.grace_s
+    return await renew_key(room, key_id, grace_s=grace_s, actor=session.caller.key_id)
+
+
+async def renew_key(room: ControlRoom, key_id: str, *, grace_s: float, actor: str) -> key_changes.IssuedKey:
+    """A new secret for a key (the old one valid `grace_s` more); the reply is the only place it appears."""
 
     def rotate(current: Current) -> Change:
         before = _keys(current).get(key_id)
@@ -530,7 +542,7 @@ async def rotate_key(
         view, issued = key_changes.view(record), key_changes.issued(record, secret)
         return Change(document, target=key_id, before=before and key_changes.view(before), after=view, reply=issued)
 
-    rotated: key_changes.IssuedKey = await _key_change(room, session.caller.key_id, rotate, action="rotate_key")
+    rotated: key_changes.IssuedKey = await _key_change(room, actor, rotate, action="rotate_key")
     return rotated
 
 

@@ -26,18 +26,21 @@ from gateway.api.admin import (
     key_views,
     preview,
     remove_key,
+    renew_key,
     replace_document,
     set_provider,
+    set_team,
 )
 from gateway.api.http import error_response, to_gateway_error
 from gateway.api.operations import provider_states
 from gateway.api.videos import Session
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
 from gateway.control import keys as key_changes
-from gateway.control.documents import routing_table
+from gateway.control.documents import quota_limits, routing_table
 from gateway.errors import Forbidden, InvalidRequest, Unauthorized
 from gateway.schema.wire import CreateVideoBody
 from gateway.store.base import JobStore
+from gateway.usage.quota_settings import QuotaSettings
 from gateway.usage.reports import (
     UsageQuery,
     UsageRow,
@@ -316,8 +319,7 @@ async def keys_page(request: Request[Any, Any, Any]) -> Response[Any]:
     viewer = _viewer(request)
     if viewer is None:
         return _to_login()
-    room: ControlRoom = request.app.state.control
-    return _page(_admin(viewer), "keys.html", keys=await key_views(room), issued=None)
+    return await _keys_page(_admin(viewer), request.app.state.control, issued=None)
 
 
 @post("/keys", status_code=201)
@@ -329,7 +331,7 @@ async def create_key(request: Request[Any, Any, Any]) -> Response[Any]:
     fields = {"team": form.get("team", ""), "scopes": scopes or ["videos"], "id": form.get("id") or None}
     body = msgspec.convert(fields, key_changes.KeyCreate)
     issued = await add_key(room, body, actor=_admin(viewer).caller.key_id)
-    return _page(viewer, "keys.html", keys=await key_views(room), issued=issued)
+    return await _keys_page(viewer, room, issued=issued)
 
 
 @post("/keys/{key_id:str}/revoke", status_code=303)
@@ -337,6 +339,58 @@ async def revoke_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Redirec
     viewer, _ = await _changing(request)
     await remove_key(request.app.state.control, key_id, actor=_admin(viewer).caller.key_id)
     return Redirect("/console/keys", status_code=303)
+
+
+@post("/keys/{key_id:str}/rotate", status_code=200)
+async def rotate_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Response[Any]:
+    """A new secret, shown on this reply only; the old one keeps working `[control] rotation_grace_s`."""
+    viewer, _ = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    actor = _admin(viewer).caller.key_id
+    issued = await renew_key(room, key_id, grace_s=room.settings.rotation_grace_s, actor=actor)
+    return await _keys_page(viewer, room, issued=issued)
+
+
+@post("/teams", status_code=303)
+async def set_team_limits(request: Request[Any, Any, Any]) -> Redirect:
+    """A team's quotas and budgets (left empty: that limit does not apply), as the quotas version the page showed."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    team = form.get("team", "")
+    fields = {name: form[name] for name in _LIMIT_FIELDS if form.get(name, "").strip()}
+    limits = quota_limits(_typed(fields), team=team)
+    await set_team(room, team, limits, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    return Redirect("/console/keys", status_code=303)
+
+
+_LIMIT_FIELDS = ("requests", "max_concurrent_jobs", "monthly_budget_usd", "monthly_video_seconds")
+
+
+def _typed(fields: dict[str, str]) -> dict[str, Any]:
+    """Form strings as the numbers the limits take (a malformed one is left as text: the check names it)."""
+    typed: dict[str, Any] = {}
+    for name, raw in fields.items():
+        if name == "requests":
+            typed[name] = raw
+            continue
+        try:
+            typed[name] = float(raw) if name == "monthly_budget_usd" else int(raw)
+        except ValueError:
+            typed[name] = raw
+    return typed
+
+
+async def _keys_page(viewer: Viewer, room: ControlRoom, *, issued: key_changes.IssuedKey | None) -> Response[str]:
+    quotas = await room.plane.read("quotas")
+    assert isinstance(quotas.document, QuotaSettings)
+    return _page(
+        viewer,
+        "keys.html",
+        keys=await key_views(room),
+        issued=issued,
+        teams=quotas.document.teams,
+        quotas_version=quotas.version,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ replicas, audit, jobs
@@ -518,6 +572,8 @@ def console_router() -> Router:
             jobs_page,
             create_key,
             revoke_key,
+            rotate_key,
+            set_team_limits,
             usage_page,
             records_page,
             budgets_page,

@@ -116,3 +116,33 @@ async def test_budgets_show_a_team_limit_set_through_the_admin_api(api: httpx.As
     row = page[page.index('data-name="team:team-a"') :].split("</tr>")[0]
     assert "250.000000" in row
     assert '<td class="cost spent">0.000000</td>' in row
+
+
+async def test_rotating_a_key_shows_a_new_secret_once_and_both_work(api: httpx.AsyncClient) -> None:
+    """Rotate on the keys page shows a new secret; it and the old one (within the grace period) both authenticate."""
+    created = (await api.post("/v1/admin/keys", json={"team": "ops", "id": "turn"}, headers=ADMIN)).json()
+    _, token = await _signed_in(api)
+    page = await api.post("/console/keys/turn/rotate", data={"csrf_token": token})
+    assert page.status_code == 200, page.text
+    match = re.search(r'<output id="issued-secret">([^<]+)</output>', page.text)
+    assert match is not None
+    fresh = match.group(1)
+    assert fresh != created["key"]
+    for secret in (fresh, created["key"]):
+        reply = await api.get("/v1/videos", headers={"Authorization": f"Bearer {secret}"})
+        assert reply.status_code == 200, reply.text
+    assert fresh not in (await api.get("/console/keys")).text
+
+
+async def test_team_limits_are_set_from_the_form_and_checked_as_the_file(api: httpx.AsyncClient) -> None:
+    """The team form writes a budget and rate the admin API then reads; a malformed rate is a 400 naming it."""
+    _, token = await _signed_in(api)
+    version = str((await api.get("/v1/admin/quotas", headers=ADMIN)).json()["version"])
+    form = {"csrf_token": token, "version": version, "team": "studio", "monthly_budget_usd": "120.5"}
+    bad = await api.post("/console/teams", data={**form, "requests": "often"})
+    assert bad.status_code == 400
+    assert "requests" in bad.json()["error"]["message"]
+    good = await api.post("/console/teams", data={**form, "requests": "60/minute"})
+    assert good.status_code == 303, good.text
+    team = (await api.get("/v1/admin/teams/studio", headers=ADMIN)).json()["value"]
+    assert (team["monthly_budget_usd"], team["requests"]) == (120.5, "60/minute")
