@@ -111,7 +111,7 @@ async def get_usage_records(
     )
     book = service.admission.book
     if format == "csv":
-        return Stream(_records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
+        return Stream(records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
     records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
     return Response(RecordList(from_day=query.first_day.isoformat(), to_day=query.last_day.isoformat(), data=records))
 
@@ -134,7 +134,8 @@ async def _each(lines: Iterator[str]) -> AsyncIterator[str]:
         yield line
 
 
-async def _records_csv(book: BudgetBook, query: UsageQuery) -> AsyncIterator[str]:
+async def records_csv(book: BudgetBook, query: UsageQuery) -> AsyncIterator[str]:
+    """The ledger records the query selects as CSV, header first (`/v1/usage/records?format=csv`, the console)."""
     yield RECORD_CSV_HEADER
     async for record in book.records(settled_from=query.starts_at()):
         if wanted(query, record):

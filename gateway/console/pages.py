@@ -33,6 +33,7 @@ from gateway.api.admin import (
 )
 from gateway.api.http import error_response, to_gateway_error
 from gateway.api.operations import provider_states
+from gateway.api.usage import records_csv
 from gateway.api.videos import Session
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
 from gateway.control import keys as key_changes
@@ -444,6 +445,7 @@ _From = Annotated[str | None, QueryParameter(name="from", max_length=10)]
 _To = Annotated[str | None, QueryParameter(name="to", max_length=10)]
 _Filter = Annotated[str | None, QueryParameter(max_length=200)]
 _By = Annotated[Literal["team", "provider", "model"], QueryParameter(name="by")]
+_Format = Annotated[Literal["html", "csv"], QueryParameter()]
 
 
 class _Period(NamedTuple):
@@ -479,7 +481,7 @@ async def usage_page(
     provider: _Filter = None,
     model: _Filter = None,
     by: _By = "team",
-    format: Annotated[Literal["html", "csv"], QueryParameter()] = "html",
+    format: _Format = "html",
 ) -> Response[Any] | Stream:
     """Spend by team, provider or model over a period (default: this month); with `format=csv` the view as
     `csv_lines` writes it for `/v1/usage?format=csv`: the same figures to the micro-dollar."""
@@ -490,9 +492,8 @@ async def usage_page(
     query = _Period(first, last, team, provider, model).query(request, group_by=by)
     rows = await _rows(request, query)
     if format == "csv":
-        name = f"usage-{query.first_day}-{query.last_day}.csv"
-        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-        return Stream(iter(list(csv_lines(query.group_by, rows))), media_type="text/csv", headers=headers)
+        lines = iter(list(csv_lines(query.group_by, rows)))
+        return Stream(lines, media_type="text/csv", headers=_attachment("usage", query))
     return _page(viewer, "usage.html", query=query, group=by, groups=_GROUPS, rows=rows)
 
 
@@ -504,23 +505,24 @@ async def records_page(
     team: _Filter = None,
     provider: _Filter = None,
     model: _Filter = None,
-) -> Response[Any]:
-    """The ledger records a figure adds up, selected as `/v1/usage/records` selects them."""
+    format: _Format = "html",
+) -> Response[Any] | Stream:
+    """The ledger records a figure adds up, selected as `/v1/usage/records` selects them (its CSV with
+    `format=csv`)."""
     viewer = _viewer(request)
     if viewer is None:
         return _to_login()
+    _finance(viewer)
     query = _Period(first, last, team, provider, model).query(request, group_by=None)
     book = request.app.state.service.admission.book
+    if format == "csv":
+        return Stream(records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
     records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
-    return _page(_finance(viewer), "records.html", query=query, records=records)
+    return _page(viewer, "records.html", query=query, records=records)
 
 
-def _error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """An htmx request's error as a fragment it swaps in beside the form (the canonical envelope otherwise)."""
-    if not request.headers.get("hx-request"):
-        return error_response(request, exc)
-    error = to_gateway_error(exc)
-    return _render("error.html", status_code=error.status_code, error=error)
+def _attachment(name: str, query: UsageQuery) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}-{query.first_day}-{query.last_day}.csv"'}
 
 
 @get("/budgets")
@@ -545,6 +547,14 @@ def _month_elapsed(month: str, now: float) -> float:
     start = calendar.timegm((year, number, 1, 0, 0, 0))
     length_s = calendar.monthrange(year, number)[1] * 86_400
     return min(max((now - start) / length_s, 0.0), 1.0)
+
+
+def _error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """An htmx request's error as a fragment it swaps in beside the form (the canonical envelope otherwise)."""
+    if not request.headers.get("hx-request"):
+        return error_response(request, exc)
+    error = to_gateway_error(exc)
+    return _render("error.html", status_code=error.status_code, error=error)
 
 
 def console_router() -> Router:

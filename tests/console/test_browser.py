@@ -128,6 +128,10 @@ async def test_finance_spend_matches_usage_down_to_records_and_csv(
     exported = await api.get("/console/usage", params={"format": "csv"})
     assert exported.headers["content-type"].startswith("text/csv")
     assert exported.text == (await api.get("/v1/usage", params={"format": "csv"}, headers=FINANCE)).text
+    params = {"team": "ops", "format": "csv"}
+    ledger = await api.get("/console/usage/records", params=params)
+    assert ledger.text == (await api.get("/v1/usage/records", params=params, headers=FINANCE)).text
+    assert ledger.text.count("\r\n") == 3  # the header and the two records
 
 
 async def test_a_videos_key_is_refused(driver: WebDriver, console: str) -> None:
