@@ -124,6 +124,7 @@ async def test_rotating_a_key_shows_a_new_secret_once_and_both_work(api: httpx.A
     _, token = await _signed_in(api)
     page = await api.post("/console/keys/turn/rotate", data={"csrf_token": token})
     assert page.status_code == 200, page.text
+    assert "<title>Keys · video-gateway console</title>" in page.text
     match = re.search(r'<output id="issued-secret">([^<]+)</output>', page.text)
     assert match is not None
     fresh = match.group(1)
