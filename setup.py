@@ -20,6 +20,8 @@ setup(
             "openai>=2.0",
             # Validates the rendered Kubernetes overlays against the API's own schemas, offline (tests/deploy).
             "kubernetes-validate>=1.30",
+            # Fuzzes the live gateway against the committed OpenAPI document (tests/e2e/test_openapi_conformance.py).
+            "schemathesis>=4.0",
             # Drives Debian's headless Chromium through its chromedriver for the console's browser tests
             # (tests/console): no browser download, unlike playwright.
             "selenium>=4.40",

@@ -169,14 +169,16 @@ def report(args: argparse.Namespace, rows: list[Row], lags: list[tuple[str, LagR
         f" jobs over: each first poll also renews the job's slot); steady = the {args.lag_duration:g} s after."
         " Memory: the process's RSS at the end (its peak), and Redis's growth.",
         "",
-        "| cadence | jobs | phase | polls/s | lag p50 ms | lag p99 ms | lag max ms | RSS MiB (peak) | Redis MiB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| cadence | jobs | phase | polls/s | CPU ms per poll | lag p50 ms | lag p99 ms | lag max ms | RSS MiB (peak) |"
+        " Redis MiB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, lag in lags:
         memory = f"{lag.rss_mib:.0f} ({lag.peak_rss_mib:.0f}) | {lag.redis_mib:.1f}"
         for phase, part in (("first pass", lag.first_pass), ("steady", lag.steady)):
             lines.append(
-                f"| {name} | {lag.jobs} | {phase} | {part.per_s:.0f} | {part.p50_ms:.0f} | {part.p99_ms:.0f} |"
+                f"| {name} | {lag.jobs} | {phase} | {part.per_s:.0f} | {part.cpu_ms_per_poll:.3f} | {part.p50_ms:.0f} |"
+                f" {part.p99_ms:.0f} |"
                 f" {part.max_ms:.0f} | {memory} |"
             )
     return "\n".join(lines) + "\n"

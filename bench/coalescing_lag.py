@@ -36,7 +36,7 @@ SEEDING_S = 15.0  # jobs are written before their schedule starts, so none is ov
 class FakeProvider:
     """Answers every poll `in_progress` after `latency_s` (a provider on a fast network); counts calls."""
 
-    slug = SLUG
+    provider = slug = SLUG
     traits = ProviderTraits(poll_interval_s=5.0, max_job_duration_s=86_400.0, can_cancel=False)
 
     def __init__(self, latency_s: float) -> None:
@@ -58,16 +58,18 @@ class FakeProvider:
 class Lag(msgspec.Struct, frozen=True, kw_only=True):
     polls: int
     per_s: float
+    cpu_ms_per_poll: float
     p50_ms: float
     p99_ms: float
     max_ms: float
 
     @classmethod
-    def of(cls, lags: list[float], seconds: float) -> Lag:
+    def of(cls, lags: list[float], seconds: float, cpu_s: float) -> Lag:
         ordered = sorted(lags) or [0.0]
         return cls(
             polls=len(lags),
             per_s=len(lags) / seconds,
+            cpu_ms_per_poll=cpu_s * 1000 / max(1, len(lags)),
             p50_ms=ordered[len(ordered) // 2] * 1000,
             p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
             max_ms=ordered[-1] * 1000,
@@ -174,8 +176,12 @@ async def _follow(
         draw=rng.random,
         observe_lag=lambda _, lag_s: lags.append((time.time(), lag_s)),
     )
+    cpu_at_start = time.process_time()
     running = asyncio.create_task(poller.run())
+    await asyncio.sleep(steady_from - time.time())
+    cpu_at_steady = time.process_time()
     await asyncio.sleep(steady_from + duration_s - time.time())
+    cpu_at_end = time.process_time()
     poller.stop()
     await running
     with contextlib.suppress(Exception):
@@ -184,8 +190,8 @@ async def _follow(
     steady = [lag for at, lag in lags if steady_from <= at < steady_from + duration_s]
     return LagResult(
         jobs=jobs,
-        first_pass=Lag.of(first, steady_from - start_at),
-        steady=Lag.of(steady, duration_s),
+        first_pass=Lag.of(first, steady_from - start_at, cpu_at_steady - cpu_at_start),
+        steady=Lag.of(steady, duration_s, cpu_at_end - cpu_at_steady),
         rss_mib=_rss_mib("VmRSS:"),
         peak_rss_mib=_rss_mib("VmHWM:"),
         redis_mib=await _redis_mib(store.client),

@@ -55,46 +55,57 @@ def _error_line(reply: httpx.Response) -> str:
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    apply = _with_target(commands.add_parser("apply", help="apply the file's [routing] and [quotas] to the gateway"))
-    apply.add_argument("--file", required=True)
+    apply = add_target_flags(
+        commands.add_parser("apply", help="apply the file's [routing] and [quotas] to the gateway")
+    )
+    apply.add_argument("--file", required=True, help="the config file whose [routing] and [quotas] to apply")
     apply.add_argument("--dry-run", action="store_true", help="print the diff per document, change nothing")
-    _with_target(commands.add_parser("export", help="the live routing, quotas and keys as TOML"))
+    add_target_flags(commands.add_parser("export", help="the live routing, quotas and keys as TOML"))
     keys = commands.add_parser("keys", help="client keys").add_subparsers(dest="keys", required=True)
-    create = _with_target(keys.add_parser("create", help="a new key; its secret is printed once"))
-    create.add_argument("--team", required=True)
-    create.add_argument("--id")
+    create = add_target_flags(keys.add_parser("create", help="a new key; its secret is printed once"))
+    create.add_argument("--team", required=True, help="the team the key bills to")
+    create.add_argument("--id", help="the key's id (default: made up)")
     create.add_argument("--scopes", default="videos", help="comma list of videos, usage, admin")
     create.add_argument("--expires-at", type=float, help="unix seconds")
-    _with_target(keys.add_parser("list", help="every key, without secrets"))
-    for verb in ("revoke", "rotate"):
-        _with_target(keys.add_parser(verb, help=f"{verb} a key")).add_argument("key_id")
+    add_target_flags(keys.add_parser("list", help="every key, without secrets"))
+    add_target_flags(keys.add_parser("revoke", help="revoke a key")).add_argument("key_id", help="the key's id")
+    rotate = add_target_flags(keys.add_parser("rotate", help="a new secret for a key"))
+    rotate.add_argument("key_id", help="the key's id")
+    rotate.add_argument(
+        "--grace-s",
+        type=float,
+        help="seconds the old secret keeps working (default [control] rotation_grace_s; 0: none)",
+    )
     teams = commands.add_parser("teams", help="team quotas and budgets").add_subparsers(dest="teams", required=True)
-    _with_target(teams.add_parser("get", help="a team's quotas")).add_argument("team")
-    team_set = _with_target(teams.add_parser("set", help="replace a team's quotas"))
-    team_set.add_argument("team")
+    add_target_flags(teams.add_parser("get", help="a team's quotas")).add_argument("team", help="the team")
+    team_set = add_target_flags(teams.add_parser("set", help="replace a team's quotas"))
+    team_set.add_argument("team", help="the team")
     team_set.add_argument("--requests", help='a rate such as "60/minute"')
-    team_set.add_argument("--max-concurrent-jobs", type=int)
-    team_set.add_argument("--monthly-budget-usd", type=float)
-    team_set.add_argument("--monthly-video-seconds", type=int)
-    audit = _with_target(commands.add_parser("audit", help="the control plane's audit trail, newest first"))
-    audit.add_argument("--kind", choices=["routing", "quotas", "keys"])
+    team_set.add_argument("--max-concurrent-jobs", type=int, help="jobs in flight at once")
+    team_set.add_argument("--monthly-budget-usd", type=float, help="spend per UTC month, in USD")
+    team_set.add_argument("--monthly-video-seconds", type=int, help="seconds of video per UTC month")
+    audit = add_target_flags(commands.add_parser("audit", help="the control plane's audit trail, newest first"))
+    audit.add_argument("--kind", choices=["routing", "quotas", "keys"], help="only this document's changes")
     audit.add_argument("--since", type=float, help="unix seconds")
-    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--limit", type=int, default=50, help="the most entries to print (default 50)")
 
 
 def add_routing_parsers(routing: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    _with_target(routing.add_parser("get", help="the routing table in force and its version"))
-    _with_target(routing.add_parser("rollback", help="restore a kept version")).add_argument("version", type=int)
-    _with_target(routing.add_parser("history", help="the kept versions"))
-    preview = _with_target(routing.add_parser("preview", help="a create body's plan under a file's [routing]"))
+    add_target_flags(routing.add_parser("get", help="the routing table in force and its version"))
+    rollback = add_target_flags(routing.add_parser("rollback", help="restore a kept version"))
+    rollback.add_argument("version", type=int, help="the version to restore (see `routing history`)")
+    add_target_flags(routing.add_parser("history", help="the kept versions"))
+    preview = add_target_flags(routing.add_parser("preview", help="a create body's plan under a file's [routing]"))
     preview.add_argument("--file", required=True, help="a config file whose [routing] table is proposed")
     preview.add_argument("--request", required=True, help="a create body (JSON)")
-    preview.add_argument("--team")
+    preview.add_argument("--team", help="evaluate the rules as this team")
 
 
-def _with_target(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--url", default=os.environ.get(URL_ENV, "http://127.0.0.1:8080"), help=f"(env {URL_ENV})")
-    parser.add_argument("--key-env", default=KEY_ENV, help="env var holding an admin key")
+def add_target_flags(parser: argparse.ArgumentParser, *, key: str = "an admin key") -> argparse.ArgumentParser:
+    """`--url` and `--key-env`: the gateway to call and the variable holding the key (never the key itself)."""
+    url = os.environ.get(URL_ENV, "http://127.0.0.1:8080")
+    parser.add_argument("--url", default=url, help=f"the gateway's base URL (env {URL_ENV}; default {url})")
+    parser.add_argument("--key-env", default=KEY_ENV, help=f"the env var holding {key} (default {KEY_ENV})")
     return parser
 
 
@@ -181,7 +192,8 @@ def _keys(admin: Admin, args: argparse.Namespace) -> int:
         case "revoke":
             reply = admin.json("DELETE", f"/v1/admin/keys/{args.key_id}")
         case _:
-            reply = admin.json("POST", f"/v1/admin/keys/{args.key_id}/rotate")
+            grace = None if args.grace_s is None else {"grace_s": args.grace_s}
+            reply = admin.json("POST", f"/v1/admin/keys/{args.key_id}/rotate", body=grace)
     _print(reply)
     return 0
 

@@ -62,7 +62,7 @@ from gateway.videos.service import VideoService
 from gateway.videos.writer import JobWriter
 from gateway.webhooks.delivery import WebhookDispatcher
 from gateway.webhooks.signing import team_secrets
-from providers.transport import CallObserver
+from providers.transport import CallObserver, upstream_client
 from routing.gate import ProviderGate
 from routing.planner import Planner
 from routing.router import Router
@@ -86,7 +86,10 @@ def create_app(
     run_poller: bool = True,
     observe: CallObserver = _no_observer,
     usage_hooks: UsageHooks = NO_HOOKS,
+    sandbox: bool = False,
 ) -> Litestar:
+    """`sandbox`: served by `video-gateway run --sandbox`, so webhook receivers on loopback are allowed (and only
+    loopback: private networks stay refused unless `[webhooks] allow_private_hosts`)."""
     keys = keyring or KeyRing.from_config(settings.keys)
     job_store = store or backends.store_from(settings, clock)
     replica = new_replica_id()
@@ -94,9 +97,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        client = http_client or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        )
+        client = http_client or upstream_client()
         gate = backends.gate(settings, job_store, clock)
         upstreams = build_upstreams(
             settings.providers,
@@ -149,6 +150,7 @@ def create_app(
         )
         outbox, idempotency_keys = backends.shared_records(settings, job_store, clock)
         app.state.outbox = outbox
+        app.state.webhook_loopback = sandbox
         webhooks = WebhookDispatcher(
             outbox=outbox,
             client=client,
@@ -156,6 +158,7 @@ def create_app(
             secrets=team_secrets(settings.webhooks),
             clock=clock,
             on_outcome=metrics.webhook_delivery,
+            allow_loopback=sandbox,
         )
         writer = JobWriter(
             store=job_store,

@@ -16,12 +16,21 @@ from gateway.cadence import PollingConfig
 from gateway.store.connect import is_cluster_url, is_sentinel_url, parse_cluster_url, parse_sentinel_url
 from gateway.store.retention import RetentionSettings
 from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
-from gateway.webhooks.settings import WebhookSettings
+from gateway.webhooks.settings import WebhookSettings, WebhookTeam
 from routing.catalogue import Catalogue, Model
 from routing.headroom.config import HeadroomConfig
 from routing.health.breakers import BreakerSettings
 from routing.rules import RoutingRules, RulesError
 from routing.rules import validate as validate_rules
+
+# The environment the entry points read (gateway/cli.py, gateway/asgi.py): the config file, the listen address
+# (over the file's `[server]`), and the sandbox handoff from `video-gateway run --sandbox` to its server workers.
+CONFIG_ENV = "VIDEO_GATEWAY_CONFIG"
+DEFAULT_CONFIG = "deploy/gateway.example.toml"
+HOST_ENV = "VIDEO_GATEWAY_HOST"
+PORT_ENV = "VIDEO_GATEWAY_PORT"
+SANDBOX_ENV = "VIDEO_GATEWAY_SANDBOX"
+SANDBOX_WEBHOOK_SECRET_ENV = "VIDEO_GATEWAY_SANDBOX_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
 
 Scope = Literal["videos", "usage", "admin"]
 _Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
@@ -321,6 +330,14 @@ def load_settings(path: str | Path) -> Settings:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     return parse_settings(text, source=str(path))
+
+
+def sandbox_settings(settings: Settings) -> Settings:
+    """`run --sandbox`: every team with a client key and no webhook secret of its own signs with the sandbox secret
+    (`VIDEO_GATEWAY_SANDBOX_WEBHOOK_SECRET`, made up by the CLI), so webhooks work without editing the config."""
+    teams = {key.team: WebhookTeam(secret_env=SANDBOX_WEBHOOK_SECRET_ENV) for key in settings.keys}
+    webhooks = msgspec.structs.replace(settings.webhooks, teams=teams | settings.webhooks.teams)
+    return msgspec.structs.replace(settings, webhooks=webhooks)
 
 
 def secret_from_env(name: str, *, what: str) -> str:

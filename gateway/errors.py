@@ -6,25 +6,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import ClassVar, NamedTuple
+from typing import Annotated, ClassVar, NamedTuple
 
 import msgspec
 
 from providers.contract import ErrorClass, UpstreamError
 
 
+def _described(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
 class ErrorBody(msgspec.Struct, kw_only=True):
-    type: str
-    code: str
-    message: str
-    param: str | None = None
-    provider: str | None = None
-    retryable: bool = False
-    request_id: str | None = None
+    type: Annotated[str, _described("The error's class, one per HTTP status family: `invalid_request`, `not_found`…")]
+    code: Annotated[str, _described("What exactly went wrong, stable for programs: `missing_scope`, `unknown_field`…")]
+    message: Annotated[str, _described("For people: what went wrong and, where it helps, how to fix it")]
+    param: Annotated[str | None, _described("The request parameter or body field at fault, as a dotted path")] = None
+    provider: Annotated[str | None, _described("The provider whose answer caused the error, if one did")] = None
+    retryable: Annotated[bool, _described("Whether the same request may succeed later (mind `Retry-After`)")] = False
+    request_id: Annotated[str | None, _described("The `X-Request-Id` of the request, for the gateway's logs")] = None
 
 
 class ErrorEnvelope(msgspec.Struct, kw_only=True):
-    error: ErrorBody
+    error: Annotated[ErrorBody, _described("Every error reply of the gateway is this one object")]
 
 
 class GatewayError(Exception):

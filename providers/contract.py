@@ -482,13 +482,21 @@ class CapacityReport(msgspec.Struct, frozen=True, kw_only=True):
     Adapters parse it with a pure function and hand it to the injected `CapacitySink`; routing keeps it."""
 
     provider: str
+    """The provider slug the reading is from."""
     scope: str = "account"
+    """What the figures count: `account`, or a narrower scope the provider names (a model, an endpoint)."""
     limit: int | None = None
+    """The allowance of the current window, when the provider states it."""
     remaining: int | None = None
+    """What is left of that allowance."""
     reset_at: float | None = None
+    """When the window resets, unix seconds."""
     retry_after_s: float | None = None
+    """The wait the provider asked for (a 429 `Retry-After` or its equivalent), seconds."""
     used: int | None = None
+    """What was used in the current window or month, when the provider states it."""
     balance_micros: int | None = None
+    """The account balance the provider reported, micro-dollars (NanoGPT)."""
 
 
 CapacitySink = Callable[[CapacityReport], None]

@@ -10,6 +10,7 @@ from typing import TypeVar
 import httpx
 import msgspec
 
+from providers.aiohttp_pool import AiohttpPool
 from providers.contract import (
     HttpCall,
     ProviderSettings,
@@ -27,6 +28,11 @@ CallObserver = Callable[[str, str, str, float], None]
 
 def ignore_calls(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
     return None
+
+
+def upstream_client() -> httpx.AsyncClient:
+    """The one client every adapter shares: at most 200 connections, over aiohttp's pool (`AiohttpPool`)."""
+    return httpx.AsyncClient(transport=AiohttpPool(httpx.Limits(max_connections=200, max_keepalive_connections=50)))
 
 
 class Transport:

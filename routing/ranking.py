@@ -19,9 +19,13 @@ ExpectedSeconds = Callable[[str, str], float | None]
 
 class Score(msgspec.Struct, frozen=True, kw_only=True):
     cost_usd: float
+    """The offering's estimated cost for this request, USD."""
     expected_s: float | None
+    """Its expected time to video from observed completions, seconds; null before any."""
     position: int
+    """Its place in the ops order (the `priority` strategy)."""
     total: float
+    """The figure candidates are sorted by under the strategy, lower first."""
 
 
 class Ranked(msgspec.Struct, frozen=True, kw_only=True):

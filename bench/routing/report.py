@@ -78,11 +78,12 @@ def report(
         f" --time-scale {capacity.time_scale:g} --nanogpt-per-min {capacity.nanogpt_per_min}"
         f" --nanogpt-reserve {capacity.nanogpt_reserve}"
         + (f" --nanogpt-reserve-margin {capacity.nanogpt_reserve_margin}" if capacity.nanogpt_reserve == "auto" else "")
+        + f" --veo-per-min {capacity.veo_per_min} --veo-reserve {capacity.veo_reserve}"
         + f" --videogenapi-sora-per-hour {capacity.videogenapi_sora_per_hour}"
         + ("" if len(args.arms) == 3 else f" --arms {' '.join(args.arms)}")
         + f" --same-provider-retries {capacity.same_provider_retries} --capacity-wait {capacity.capacity_wait_s:g}`."
-        " One process, one event loop: four emulators and the gateway (Redis store) on loopback; each arm on fresh"
-        " emulators and a fresh Redis prefix.",
+        f" One process, one event loop: the emulators of {', '.join(sorted(rows[0]['stats']))} and the gateway"
+        " (Redis store) on loopback; each arm on fresh emulators and a fresh Redis prefix.",
         "",
         f"Workload: {len(workload)} requests over {workload[-1].at_s / 60:.1f} provider minutes ({dropped} generated "
         f"shapes had no capable offering and were not sent), teams {sorted({j.team for j in workload})}, "
@@ -94,7 +95,9 @@ def report(
         "",
         "Capacity sufficed = the cheapest feasible assignment (bench/routing/oracle.py: exact hindsight min-cost "
         "packing under the configured windows, less the units that arm's failed calls took, and the cooldowns "
-        "NanoGPT announced in that arm) can serve the request. Cheapest $ = that assignment's cost for the requests "
+        "NanoGPT announced in that arm; without, for each request, the providers that refused it in that arm: a 429 "
+        "it met, or injected 5xx on every attempt there of a create refused in the end) can serve the request. "
+        "Cheapest $ = that assignment's cost for the requests "
         "the arm completed. Cost = sum of `usage.cost_usd`. Time to video (provider s) = create sent -> client poll "
         "sees `completed`.",
         "",
@@ -178,7 +181,17 @@ def miss_lines(result: tuple[dict[str, Any], dict[str, Any]], workload: list[Job
         for j, r in zip(workload, outcome["jobs"], strict=True)
         if j.index not in verdict["unservable"] and j.index not in verdict["completed"]
     ]
-    return [f"- {outcome['arm']} missed where capacity sufficed: {'; '.join(missed) or 'none'}."]
+    lost = [
+        f"#{j.index} {j.model} (capable: {', '.join(sorted({p for p, _, _ in shapes[j.shape]}))}; 5xx from "
+        f"{', '.join(r['met_5xx'])})"
+        for j, r in zip(workload, outcome["jobs"], strict=True)
+        if r.get("status") == "rejected" and r.get("met_5xx")
+    ]
+    return [
+        f"- {outcome['arm']} missed where capacity sufficed: {'; '.join(missed) or 'none'}.",
+        f"- {outcome['arm']} refused after injected 5xx answered every attempt at a provider (that provider is not "
+        f"counted as able to serve the request, as for a 429): {'; '.join(lost) or 'none'}.",
+    ]
 
 
 def verdict_lines(router: dict[str, Any]) -> list[str]:

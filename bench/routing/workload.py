@@ -10,10 +10,11 @@ import os
 import random
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -25,21 +26,23 @@ from gateway.config import Settings, load_settings
 from gateway.store.redis import RedisStore
 from routing.headroom.config import HeadroomConfig, WindowConfig
 from sandbox.control import SandboxControl
+from sandbox.fal.app import FalEmulatorConfig, create_fal_emulator
 from sandbox.faults import FaultSpec
 from sandbox.nanogpt.app import NanoGptEmulatorConfig, create_nanogpt_emulator
 from sandbox.registry import EMULATORS
 from sandbox.serving import serve_app
+from sandbox.veo.app import VeoEmulatorConfig, create_veo_emulator
 from sandbox.videogenapi.app import VideoGenApiEmulatorConfig, create_videogenapi_emulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/8"
 EXAMPLE_CONFIG = ROOT / "deploy" / "gateway.example.toml"
 TEAMS = ("studio", "ads", "research")
 ADMIN_TEAM = "ops"
 URL_IMAGE = "https://example.invalid/frame.png"  # the emulators take a URL as given; nothing fetches it
-URL_PROVIDERS = frozenset({"videogenapi", "nanogpt"})
 PROMPTS = ("a lighthouse at dawn", "a fox in the snow", "city traffic at night", "a paper boat on a pond")
 NANOGPT_EMULATOR_PER_MIN = 50  # the emulator's own submit window (providers.md §4.2)
+VEO_EMULATOR_PER_MIN = 10  # the emulator's generate window per key and model (its default; providers.md §8)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ class Capacity:
     nanogpt_503_per_min: float = 1.0  # injected NanoGPT 503s (Poisson), each consumed by the next submit
     nanogpt_429s: int = 2  # injected NanoGPT 429s (Retry-After: a minute), spread over the run
     videogenapi_502_per_min: float = 1.0  # injected videogenapi 502s (Poisson)
+    veo_per_min: int = VEO_EMULATOR_PER_MIN  # the gateway's configured Veo generate window per model: the account's
+    veo_reserve: int | str = 2  # [providers.veo.headroom] reserve, per model window (as NanoGPT's recorded runs)
+    veo_503_per_min: float = 1.0  # injected Veo 503s (UNAVAILABLE, Poisson)
+    fal_concurrency: int = 10  # emulator: the account's IN_PROGRESS limit (fal queues the rest, never refuses)
+    fal_503_per_min: float = 1.0  # injected fal 503s (Poisson)
+    openai_503_per_min: float = 1.0  # injected 503s on the OpenAI-compatible provider (Poisson)
     same_provider_retries: int = 1  # [failover] of the gateway under test, every arm
     retry_backoff_s: float = 1.0
     capacity_wait_s: float = 5.0  # [failover] wait_for_capacity_s (the gateway's default, here in provider seconds)
@@ -78,11 +87,15 @@ class Capacity:
             f"(reserve {self.nanogpt_reserve}"
             + (f", margin {self.nanogpt_reserve_margin}), " if self.nanogpt_reserve == "auto" else "), ")
             + f"emulator {NANOGPT_EMULATOR_PER_MIN}/min and ${self.nanogpt_balance_usd:.0f} balance; videogenapi: "
-            f"{self.videogenapi_monthly}/month, sora-2 {self.videogenapi_sora_per_hour}/h; faults: NanoGPT 503 "
-            f"{self.nanogpt_503_per_min:g}/min, NanoGPT 429 (Retry-After 60 s) x{self.nanogpt_429s}, videogenapi "
-            f"502 {self.videogenapi_502_per_min:g}/min; gateway [failover] same_provider_retries "
-            f"{self.same_provider_retries}, backoff {self.retry_backoff_s:g} s, wait_for_capacity "
-            f"{self.capacity_wait_s:g} s"
+            f"{self.videogenapi_monthly}/month, sora-2 {self.videogenapi_sora_per_hour}/h; Veo: gateway window "
+            f"{self.veo_per_min} generate/min per model (reserve {self.veo_reserve}), emulator "
+            f"{VEO_EMULATOR_PER_MIN}/min; fal: emulator "
+            f"concurrency {self.fal_concurrency}; faults: NanoGPT 503 {self.nanogpt_503_per_min:g}/min, NanoGPT 429 "
+            f"(Retry-After 60 s) x{self.nanogpt_429s}, videogenapi 502 {self.videogenapi_502_per_min:g}/min, Veo 503 "
+            f"{self.veo_503_per_min:g}/min, fal 503 {self.fal_503_per_min:g}/min, openai 503 "
+            f"{self.openai_503_per_min:g}/min; gateway [failover] "
+            f"same_provider_retries {self.same_provider_retries}, backoff {self.retry_backoff_s:g} s, "
+            f"wait_for_capacity {self.capacity_wait_s:g} s"
         )
 
 
@@ -119,12 +132,16 @@ def allowed_seconds(settings: Settings, model: str) -> list[int]:
 
 
 def make_workload(settings: Settings, capacity: Capacity, *, seed: int, jobs: int, i2v_share: float = 0.3) -> list[Job]:
-    """Seeded: Poisson arrivals; model uniform over the catalogue; i2v with `i2v_share` where every offering lists
-    it; seconds uniform over the union of the offerings' allowed values (so some requests fit only one provider)."""
+    """Seeded: Poisson arrivals; model uniform over the catalogue's text-to-video models; i2v with `i2v_share` where
+    every offering lists it; seconds uniform over the union of the offerings' allowed values (so some requests fit
+    only one provider)."""
     from tests.conftest import png_data_uri
 
     rng = random.Random(seed)
-    models, data_uri, at_s = sorted(settings.models), png_data_uri(), 0.0
+    models = sorted(
+        m for m, model in settings.models.items() if any("t2v" in o.capabilities.modes for o in model.offerings)
+    )
+    data_uri, at_s = png_data_uri(), 0.0
     workload = []
     for index in range(jobs):
         at_s += rng.expovariate(capacity.arrivals_per_min / 60)
@@ -135,7 +152,8 @@ def make_workload(settings: Settings, capacity: Capacity, *, seed: int, jobs: in
         seconds = rng.choice(allowed_seconds(settings, model))
         body: dict[str, Any] = {"model": model, "prompt": rng.choice(PROMPTS), "seconds": seconds}
         if mode == "i2v":
-            by_url = all(o.provider in URL_PROVIDERS for o in offerings)
+            # An image goes as a link where every offering takes one, else inline (the emulators fetch no link).
+            by_url = all("url" in o.capabilities.image_transports for o in offerings)
             body["image"] = {"url": URL_IMAGE} if by_url else {"data_uri": data_uri}
         team = rng.choice(TEAMS)
         job = Job(index=index, team=team, model=model, mode=mode, seconds=seconds, at_s=at_s, body=body)
@@ -144,19 +162,32 @@ def make_workload(settings: Settings, capacity: Capacity, *, seed: int, jobs: in
     return workload
 
 
-def fault_plan(capacity: Capacity, *, seed: int, until_s: float) -> list[Fault]:
-    """Seeded, the same in every arm: Poisson 503s/502s and evenly spread 429s over [0, until_s)."""
-    rng = random.Random(seed + 1)
-    faults = []
-    for provider, status_code, per_min in (
+def fault_rates(capacity: Capacity) -> tuple[tuple[str, int, float], ...]:
+    """(provider, status, per provider minute) of the Poisson 5xx faults; a provider the catalogue gains needs one
+    row here to meet faults (one the catalogue lacks is skipped)."""
+    return (
         ("nanogpt", 503, capacity.nanogpt_503_per_min),
         ("videogenapi", 502, capacity.videogenapi_502_per_min),
-    ):
+        ("veo", 503, capacity.veo_503_per_min),
+        ("fal", 503, capacity.fal_503_per_min),
+        ("openai", 503, capacity.openai_503_per_min),
+    )
+
+
+def fault_plan(capacity: Capacity, *, seed: int, until_s: float, providers: Iterable[str]) -> list[Fault]:
+    """Seeded, the same in every arm: Poisson 5xx and evenly spread NanoGPT 429s over [0, until_s), for the
+    `providers` the run serves. Each provider's draws come from its own stream, so adding one leaves the others'."""
+    served = set(providers)
+    faults = []
+    for provider, status_code, per_min in fault_rates(capacity):
+        if provider not in served:
+            continue
+        rng = random.Random(f"{seed + 1}:{provider}")
         at_s = rng.expovariate(per_min / 60) if per_min > 0 else until_s
         while at_s < until_s:
             faults.append(Fault(at_s=at_s, provider=provider, status_code=status_code))
             at_s += rng.expovariate(per_min / 60)
-    n = capacity.nanogpt_429s
+    n = capacity.nanogpt_429s if "nanogpt" in served else 0
     faults += [Fault(at_s=until_s * (k + 1) / (n + 1), provider="nanogpt", status_code=429) for k in range(n)]
     return sorted(faults, key=lambda f: f.at_s)
 
@@ -189,7 +220,13 @@ def emulator_app(slug: str, key: str, capacity: Capacity) -> Any:
             hourly_limits={"sora-2": capacity.videogenapi_sora_per_hour},
         )
         return create_videogenapi_emulator(config2)
-    return EMULATORS[slug](key, scale)
+    if slug == "veo":
+        veo = VeoEmulatorConfig(api_keys=frozenset({key}), requests_per_minute=VEO_EMULATOR_PER_MIN, time_scale=scale)
+        return create_veo_emulator(veo)
+    if slug == "fal":
+        fal = FalEmulatorConfig(api_keys=frozenset({key}), concurrency_limit=capacity.fal_concurrency, time_scale=scale)
+        return create_fal_emulator(fal)
+    return EMULATORS[slug](key, scale)  # any other provider: its emulator as `make run` serves it
 
 
 @contextlib.asynccontextmanager
@@ -204,21 +241,39 @@ async def emulators(settings: Settings, capacity: Capacity) -> AsyncIterator[dic
         yield urls
 
 
+def veo_models(settings: Settings) -> dict[str, str]:
+    """Canonical model -> Veo's model id, for every model Veo serves (its window is per model)."""
+    return {m: o.upstream_model for m, model in settings.models.items() for o in model.offerings if o.provider == "veo"}
+
+
 def gateway_settings(urls: dict[str, str], capacity: Capacity) -> Settings:
     """The example config and catalogue pointed at the emulators, polling once a provider second, the NanoGPT
-    window per provider minute, and the run's failover retry (its backoff in provider seconds)."""
+    window and Veo's per-model windows per provider minute, and the run's failover retry (its backoff in provider
+    seconds)."""
     example = load_settings(EXAMPLE_CONFIG)
     minute_s = capacity.minute_s()
-    window = HeadroomConfig(
-        windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_per_min, per_s=minute_s),),
-        reserve=capacity.nanogpt_reserve,  # type: ignore[arg-type]  # "auto" or a count, as the TOML takes it
-        reserve_margin=capacity.nanogpt_reserve_margin,
-    )
+    headroom = {
+        "nanogpt": HeadroomConfig(
+            windows=(WindowConfig(scope="generate", limit=capacity.nanogpt_per_min, per_s=minute_s),),
+            reserve=capacity.nanogpt_reserve,  # type: ignore[arg-type]  # "auto" or a count, as the TOML takes it
+            reserve_margin=capacity.nanogpt_reserve_margin,
+        ),
+        "veo": HeadroomConfig(
+            windows=tuple(
+                WindowConfig(scope=f"model:{upstream}", limit=capacity.veo_per_min, per_s=minute_s)
+                for upstream in sorted(set(veo_models(example).values()))
+            ),
+            reserve=capacity.veo_reserve,  # type: ignore[arg-type]
+            reserve_margin=capacity.nanogpt_reserve_margin,
+        ),
+    }
     providers = {}
     for slug, p in example.providers.items():
-        changes: dict[str, Any] = {"base_url": urls[slug], "poll_interval_s": capacity.real(1.0), "timeout_s": 2.0}
-        if slug == "nanogpt":
-            changes["headroom"] = window
+        # The emulator's host with the configured base URL's path (the OpenAI-compatible adapter's ends in `/v1`).
+        base_url = urls[slug].rstrip("/") + urlsplit(p.base_url).path.rstrip("/")
+        changes: dict[str, Any] = {"base_url": base_url, "poll_interval_s": capacity.real(1.0), "timeout_s": 2.0}
+        if slug in headroom:
+            changes["headroom"] = headroom[slug]
         providers[slug] = msgspec.structs.replace(p, **changes)
     poller = msgspec.structs.replace(example.poller, tick_s=0.02, lease_s=3.0, max_backoff_s=0.2)
     failover = msgspec.structs.replace(

@@ -67,8 +67,11 @@ class Versioned(msgspec.Struct, kw_only=True):
     """A document (or one entry of it) with the document's version, which is also the reply's `ETag`."""
 
     kind: str
+    """The document: `routing`, `quotas` or `keys`."""
     version: int
+    """The document's version (also the reply's `ETag`; send it back as `If-Match` to change it)."""
     value: Any
+    """The document, or the one entry asked for (null when there is none)."""
 
 
 class RollbackBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -85,7 +88,9 @@ class PreviewBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 class Preview(msgspec.Struct, kw_only=True):
     active: Explanation
+    """The plan under the routing table in force."""
     proposed: Explanation
+    """The plan under the proposed table (nothing is applied)."""
 
 
 class RevisionView(msgspec.Struct, kw_only=True):
@@ -108,7 +113,9 @@ class AuditView(msgspec.Struct, kw_only=True):
 
 class Listing(msgspec.Struct, kw_only=True):
     object: str = "list"
+    """Always `list`."""
     data: list[Any]
+    """The items."""
 
 
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -218,6 +225,8 @@ async def _written(room: ControlRoom, kind: Kind, version: int, value: Any) -> R
     responses=_errors(),
 )
 async def get_routing(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
+    """The `[routing]` table every replica runs now, with its version (also the reply's `ETag`); send that version
+    as `If-Match` to change it."""
     return await _read(request, session, "routing")
 
 
@@ -228,6 +237,10 @@ async def get_routing(request: Request[Any, Any, Any], session: NamedDependency[
     responses=_errors(400, 412, 428),
 )
 async def put_routing(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
+    """Replace the whole table, checked as the config file's `[routing]` (a 400 names the first bad path);
+    `If-Match` must name the current version (428 without it, 412 when stale). Every replica runs the new version
+    within a second."""
+
     def checked(table: Any, room: ControlRoom) -> Document:
         return routing_table(table, room.rules, source="PUT /v1/admin/routing")
 
@@ -242,6 +255,8 @@ async def put_routing(request: Request[Any, Any, Any], session: NamedDependency[
     responses=_errors(400, 404, 412, 428),
 )
 async def rollback_routing(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
+    """Make a kept version current again, as a new version (`If-Match`: the current one); 404 when that version is
+    not kept."""
     return await _rollback(request, session, "routing")
 
 
@@ -252,6 +267,7 @@ async def rollback_routing(request: Request[Any, Any, Any], session: NamedDepend
     responses=_errors(),
 )
 async def routing_history(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
+    """The kept versions of the routing table, newest first."""
     return await _history(request, session, "routing")
 
 
@@ -263,6 +279,8 @@ async def routing_history(request: Request[Any, Any, Any], session: NamedDepende
     responses=_errors(400),
 )
 async def preview_routing(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Preview:
+    """Plan a create body under a proposed routing table and under the active one, side by side; nothing is applied
+    or submitted."""
     room = _room(request, session)
     body: PreviewBody = _decoded(await request.body(), PreviewBody)
     table = routing_table(msgspec.json.decode(body.routing), room.rules, source="preview")
@@ -300,6 +318,8 @@ async def preview(
 async def get_provider(
     request: Request[Any, Any, Any], session: NamedDependency[Session], slug: _Slug
 ) -> Response[Versioned]:
+    """A provider's runtime switches (enabled, drain, weight) from the routing table, with the table's version; 404
+    for a provider not configured."""
     room = _room(request, session)
     _known_provider(room, slug)
     current = await room.plane.read("routing")
@@ -315,6 +335,7 @@ async def get_provider(
 async def put_provider(
     request: Request[Any, Any, Any], session: NamedDependency[Session], slug: _Slug
 ) -> Response[Versioned]:
+    """Set a provider's switches: a new routing version (`If-Match`: the current routing version)."""
     room = _room(request, session)
     expected = _if_match(request)
     switches = await _json(request)
@@ -361,6 +382,7 @@ def _rules(current: Current) -> RoutingRules:
     responses=_errors(),
 )
 async def get_quotas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
+    """The `[quotas]` table every replica enforces now, with its version."""
     return await _read(request, session, "quotas")
 
 
@@ -371,6 +393,7 @@ async def get_quotas(request: Request[Any, Any, Any], session: NamedDependency[S
     responses=_errors(400, 412, 428),
 )
 async def put_quotas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
+    """Replace the whole `[quotas]` table, checked as the config file's; `If-Match` as for routing."""
     return await _replace(request, session, "quotas", lambda table, _: quotas_table(table))
 
 
@@ -382,6 +405,7 @@ async def put_quotas(request: Request[Any, Any, Any], session: NamedDependency[S
     responses=_errors(400, 404, 412, 428),
 )
 async def rollback_quotas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Response[Versioned]:
+    """Make a kept `[quotas]` version current again, as a new version."""
     return await _rollback(request, session, "quotas")
 
 
@@ -392,6 +416,7 @@ async def rollback_quotas(request: Request[Any, Any, Any], session: NamedDepende
     responses=_errors(),
 )
 async def quotas_history(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
+    """The kept `[quotas]` versions, newest first."""
     return await _history(request, session, "quotas")
 
 
@@ -404,6 +429,7 @@ async def quotas_history(request: Request[Any, Any, Any], session: NamedDependen
 async def get_team(
     request: Request[Any, Any, Any], session: NamedDependency[Session], team: _Team
 ) -> Response[Versioned]:
+    """A team's quotas and budgets; null where the `default_team` limits apply."""
     current = await _room(request, session).plane.read("quotas")
     return _versioned("quotas", current.version, _quotas(current).teams.get(_team(team)))
 
@@ -417,6 +443,7 @@ async def get_team(
 async def put_team(
     request: Request[Any, Any, Any], session: NamedDependency[Session], team: _Team
 ) -> Response[Versioned]:
+    """Set a team's quotas and budgets: a new `[quotas]` version (`If-Match`: the current quotas version)."""
     room = _room(request, session)
     expected = _if_match(request)
     limits = quota_limits(await _json(request), team=_team(team))
@@ -456,6 +483,8 @@ def _quotas(current: Current) -> QuotaSettings:
     responses=_errors(400, 409),
 )
 async def create_key(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> key_changes.IssuedKey:
+    """Issue a client key for a team with scopes; the secret is in this reply only (the gateway keeps its digest).
+    409 when the id is taken."""
     room = _room(request, session)
     body: key_changes.KeyCreate = _decoded(await request.body(), key_changes.KeyCreate)
     return await add_key(room, body, actor=session.caller.key_id)
@@ -480,6 +509,7 @@ async def add_key(room: ControlRoom, body: key_changes.KeyCreate, *, actor: str)
     responses=_errors(),
 )
 async def list_keys(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
+    """Every client key with its team and scopes; never a secret or digest."""
     return Listing(data=await key_views(_room(request, session)))
 
 
@@ -500,6 +530,7 @@ async def key_views(room: ControlRoom) -> list[key_changes.KeyView]:
 async def revoke_key(
     request: Request[Any, Any, Any], session: NamedDependency[Session], key_id: _KeyIdParam
 ) -> key_changes.KeyView:
+    """Revoke a key; every replica refuses it within a second. 409 for the last admin key."""
     return await remove_key(_room(request, session), key_id, actor=session.caller.key_id)
 
 
@@ -526,6 +557,7 @@ async def remove_key(room: ControlRoom, key_id: str, *, actor: str) -> key_chang
 async def rotate_key(
     request: Request[Any, Any, Any], session: NamedDependency[Session], key_id: _KeyIdParam
 ) -> key_changes.IssuedKey:
+    """Issue a new secret for a key; the old one keeps working for `grace_s`. The secret is in this reply only."""
     room = _room(request, session)
     raw = await request.body()
     asked: key_changes.KeyRotate = _decoded(raw, key_changes.KeyRotate) if raw.strip() else key_changes.KeyRotate()
@@ -575,6 +607,7 @@ async def get_audit(
     until: Annotated[float | None, QueryParameter(ge=0)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1_000)] = 100,
 ) -> Listing:
+    """Who changed which control-plane document, what and when, newest first; filter by kind and time."""
     room = _room(request, session)
     entries = await room.plane.store.audit(
         kind=kind, since=since, until=until if until is not None else float("inf"), limit=limit
@@ -603,6 +636,7 @@ async def get_audit(
     responses=_errors(),
 )
 async def list_replicas(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
+    """Each live gateway replica: when it started, its last heartbeat, and the document versions it runs."""
     replicas: list[ReplicaStatus] = await _room(request, session).replicas.live()
     return Listing(data=replicas)
 

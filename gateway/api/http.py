@@ -87,12 +87,18 @@ class QueryCheck:
         handler = request.route_handler
         taken = self._taken.get(id(handler))
         if taken is None:
-            model = handler.create_kwargs_model(path_parameters=dict.fromkeys(request.path_params))  # type: ignore[arg-type]
-            taken = self._taken[id(handler)] = frozenset(p.field_alias for p in model.expected_query_params)
+            taken = self._taken[id(handler)] = frozenset(query_names(request).values())
         unknown = sorted(set(request.query_params) - taken)
         if unknown:
             names = ", ".join(f"`{name}`" for name in unknown)
             raise InvalidRequest(f"unknown query parameter {names}", code="unknown_parameter", param=unknown[0])
+
+
+def query_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The matched route's query parameters, Python name to the name on the wire (`first` -> `from`), from
+    litestar's own signature model, so a new route needs no list kept by hand."""
+    model = request.route_handler.create_kwargs_model(path_parameters=dict.fromkeys(request.path_params))  # type: ignore[arg-type]
+    return {p.field_name: p.field_alias for p in model.expected_query_params}
 
 
 def _check_single_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
@@ -126,8 +132,10 @@ def to_gateway_error(exc: Exception) -> GatewayError:
             return InvalidRequest(_validation_message(exc), code="invalid_value", param=_validation_param(exc))
         case HTTPException(status_code=404):
             return NotFound("no such route")
-        case HTTPException(status_code=405):
-            return MethodNotAllowed("method not allowed on this route")
+        case HTTPException(status_code=405, headers=headers):
+            # RFC 9110 §15.5.6: a 405 lists the methods the route takes (litestar's exception carries them).
+            allow = {"Allow": headers["allow"]} if headers and "allow" in headers else None
+            return MethodNotAllowed("method not allowed on this route", headers=allow)
         case HTTPException(status_code=413):
             return PayloadTooLarge("request body too large")
         case HTTPException(status_code=code) if 400 <= code < 500:
@@ -137,6 +145,10 @@ def to_gateway_error(exc: Exception) -> GatewayError:
 
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     error = to_gateway_error(exc)
+    if isinstance(exc, ValidationException) and error.param and "route_handler" in request.scope:
+        # litestar names a parameter by its Python name; the client knows it by its wire name.
+        wire = query_names(request).get(error.param, error.param)
+        error.message, error.param = error.message.replace(f"{error.param}:", f"{wire}:"), wire
     if error.status_code >= 500 and type(error) is GatewayError:
         log.error("request_crashed", path=request.url.path, exc_info=exc)
     elif error.code == "incomplete_body":

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import get
 from litestar.di import NamedDependency
 
 from gateway.api.videos import Session
+from gateway.schema.wire import about
 from providers.contract import Capabilities, Mode
 from routing.capabilities import typical_seconds
 from routing.catalogue import Model, Offering, Price
@@ -16,31 +17,35 @@ from routing.router import Router
 
 
 class OfferingView(msgspec.Struct, kw_only=True):
-    provider: str
-    upstream_model: str
-    enabled: bool
-    capabilities: Capabilities
-    price: Price
-    typical_cost_usd: float
-    typical_seconds: int
+    """One provider's offering of the model."""
+
+    provider: Annotated[str, about("The provider's slug")]
+    upstream_model: Annotated[str, about("The model's name at the provider")]
+    enabled: Annotated[bool, about("Whether routing may send requests to it now")]
+    capabilities: Annotated[Capabilities, about("What it can make: modes, lengths, sizes, optional fields")]
+    price: Annotated[Price, about("What it costs, per second or per video")]
+    typical_cost_usd: Annotated[float, about("The price of a clip of `typical_seconds` at its default size")]
+    typical_seconds: Annotated[int, about("A typical length it makes")]
 
 
 class ModelView(msgspec.Struct, kw_only=True):
-    id: str
-    object: Literal["model"] = "model"
-    description: str
-    modes: list[Mode]
-    providers: list[OfferingView]
-    price_range_usd: tuple[float, float]
+    id: Annotated[str, about("The canonical id a create's `model` names")]
+    object: Annotated[Literal["model"], about("Always `model`")] = "model"
+    description: Annotated[str, about("What the model is")]
+    modes: Annotated[list[Mode], about("What its offerings make together: t2v, i2v, first_last, multi_scene...")]
+    providers: Annotated[list[OfferingView], about("Each provider offering it")]
+    price_range_usd: Annotated[tuple[float, float], about("The lowest and highest `typical_cost_usd`")]
 
 
 class ModelList(msgspec.Struct, kw_only=True):
-    object: Literal["list"] = "list"
-    data: list[ModelView]
+    object: Annotated[Literal["list"], about("Always `list`")] = "list"
+    data: Annotated[list[ModelView], about("Every canonical model, by id")]
 
 
 @get("/v1/models", summary="List canonical models", operation_id="listModels")
 async def list_models(session: NamedDependency[Session]) -> ModelList:
+    """Every canonical model a create's `model` can name: its modes, and per provider offering whether it is
+    enabled, its capabilities, its price and the typical cost of a clip; `price_range_usd` spans the offerings."""
     session.caller.require("videos")
     router = session.service.planner.router
     return ModelList(data=[_model(model_id, model, router) for model_id, model in sorted(router.catalogue.items())])

@@ -24,13 +24,22 @@ from routing.router import Drop
 
 class ExplainedCandidate(msgspec.Struct, kw_only=True):
     provider: str
+    """The provider slug."""
     model: str
+    """The canonical model this candidate serves."""
     rank: int
+    """Its place in the plan, 1 first: the order failover tries candidates in."""
     score: Score
+    """The ranking figures behind the rank."""
     seconds: int
+    """The length this offering would make."""
     size: str | None
+    """The size this offering would make, `WxH`."""
     warnings: list[str]
+    """Fields this offering would not honour (best-effort mode only)."""
     held_back: str | None = None
+    """Why it ranks last whatever its score (its provider's `reserve` keeps capacity for requests only it can
+    serve); null otherwise."""
 
 
 class ExplainedDrop(msgspec.Struct, kw_only=True):
@@ -40,10 +49,15 @@ class ExplainedDrop(msgspec.Struct, kw_only=True):
     create waits that long for it when it is within `[failover] wait_for_capacity_s`."""
 
     provider: str
+    """The provider slug."""
     model: str
+    """The canonical model of the dropped offering."""
     reasons: list[str]
+    """Why it was left out, one line per reason."""
     permanent: bool
+    """True when a reason can never clear for this request as asked ("never"), false for "not now"."""
     clears_in_s: float | None = None
+    """Seconds until every reason lapses on its own, when they all do; null otherwise."""
 
 
 class Explanation(msgspec.Struct, kw_only=True):
@@ -52,22 +66,36 @@ class Explanation(msgspec.Struct, kw_only=True):
     `models_serving` lists the models that could)."""
 
     team: str
+    """The team the rules were evaluated for."""
     strategy: str
+    """The ranking strategy used: `cheapest`, `fastest`, `balanced` or `priority`."""
     rules_version: str
+    """The version of the routing table the plan was made under."""
     matched_rules: list[str]
+    """The names of the ops rules that matched, in order."""
     outcome: Literal["routed", "no_provider_available", "unsupported_request"]
+    """What a create would get now: `routed`, `no_provider_available` (503) or `unsupported_request` (400)."""
     candidates: list[ExplainedCandidate]
+    """The offerings left, best first."""
     dropped: list[ExplainedDrop]
+    """Every offering left out, with its reasons."""
     models_serving: list[str] = []
+    """With `unsupported_request`: the models that could serve the request as asked."""
 
 
 class ProviderState(msgspec.Struct, kw_only=True):
     provider: str
+    """The provider slug."""
     enabled: bool
+    """Whether routing may use it (config and control plane switches together)."""
     circuit: CircuitSnapshot
+    """Its circuit breaker's state."""
     headroom: HeadroomView
+    """Its rate-limit windows, in-flight jobs, cooldowns and last capacity readings."""
     observed_seconds_by_model: dict[str, float]
+    """Observed time to video per canonical model (moving average, seconds), shared by every replica."""
     observed_completions_by_model: dict[str, int]
+    """How many completions each of those averages is based on."""
 
 
 @post("/v1/routing/explain", status_code=200, summary="The routing plan for a create body", operation_id="explain")
@@ -76,7 +104,8 @@ async def explain_route(
     session: NamedDependency[Session],
     team: Annotated[str | None, QueryParameter(max_length=64)] = None,
 ) -> Explanation:
-    """Ranked candidates with their score components and every dropped offering with its reasons; no submit."""
+    """What a create with this body would do now, without submitting: the ranked candidates with their score
+    components, every dropped offering with its reasons, and the outcome. `team` plans as that team would."""
     session.caller.require("admin")
     caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
     body, upload = await read_create(request, session.settings)
@@ -136,6 +165,8 @@ def _explained(drop: Drop, *, now: float) -> ExplainedDrop:
 
 @get("/v1/providers", summary="Provider state: enabled, circuit, headroom, observed speed", operation_id="providers")
 async def list_providers(session: NamedDependency[Session]) -> list[ProviderState]:
+    """Each configured provider: enabled or not, its circuit breaker, its rate and concurrency headroom, and the
+    generation seconds and completions observed per model (every replica's)."""
     session.caller.require("admin")
     return await provider_states(session.service)
 

@@ -57,6 +57,7 @@ class Reloader:
 
 @get("/v1/routing/rules", summary="The active routing rules and their version", operation_id="getRoutingRules")
 async def get_routing_rules(session: NamedDependency[Session]) -> dict[str, Any]:
+    """The `[routing]` rules in force (strategy, per-team rules, weights) and their version."""
     session.caller.require("admin")
     return _view(session.service.planner.rules.active)
 
@@ -68,6 +69,8 @@ async def get_routing_rules(session: NamedDependency[Session]) -> dict[str, Any]
     operation_id="reloadRoutingRules",
 )
 async def reload_routing_rules(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> dict[str, Any]:
+    """Read the config file again and make its `[routing]` table active (as SIGHUP does); invalid rules are a 400
+    naming the problem and the old rules stay; a gateway started without a config file answers 409."""
     session.caller.require("admin")
     reloader: Reloader = request.app.state.reloader
     return _view(await reloader.reload(actor=session.caller.key_id))

@@ -12,11 +12,14 @@ from gateway.store.base import JobStore
 
 @get("/healthz", summary="Liveness", operation_id="healthz", security=[{}])
 async def healthz() -> Health:
+    """200 while the process serves requests; no key, no dependency checked (a liveness probe)."""
     return Health(status="ok")
 
 
 @get("/readyz", summary="Readiness: store reachable and config loaded", operation_id="readyz", security=[{}])
 async def readyz(store: NamedDependency[JobStore]) -> Health:
+    """200 when the job store answers and the config is loaded, else 503 `store_unavailable`; no key (a readiness
+    probe: take the replica out of rotation while it fails)."""
     if not await store.ping():
         raise StoreUnavailable("the job store does not answer")
     return Health(status="ok", checks={"store": "ok", "config": "loaded"})

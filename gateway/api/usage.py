@@ -36,7 +36,7 @@ _To = Annotated[str | None, QueryParameter(name="to", max_length=10, description
 _Team = Annotated[str | None, QueryParameter(max_length=200, description="only this team")]
 _Provider = Annotated[str | None, QueryParameter(max_length=200, description="only this provider (slug)")]
 _Model = Annotated[str | None, QueryParameter(max_length=200, description="only this canonical model")]
-_Format = Annotated[Literal["json", "csv"], QueryParameter()]
+_Format = Annotated[Literal["json", "csv"], QueryParameter(description="`csv` streams text/csv, one row per line")]
 
 
 @get(
@@ -53,7 +53,9 @@ async def get_usage(
     session: NamedDependency[Session],
     first: _From = None,
     last: _To = None,
-    group_by: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    group_by: Annotated[
+        str | None, QueryParameter(max_length=200, description="comma list of team, key, provider, model, day")
+    ] = None,
     team: _Team = None,
     provider: _Provider = None,
     model: _Model = None,

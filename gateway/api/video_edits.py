@@ -123,7 +123,10 @@ async def _create(
         limit = settings.limits.max_metadata_entries
         raise InvalidRequest(f"metadata has more than {limit} entries", code="invalid_value", param="metadata")
     base = content_base(request)
-    webhook = requested_webhook(body.webhook, team=caller.team, settings=settings.webhooks, content_base=base)
+    loopback = request.app.state.webhook_loopback
+    webhook = requested_webhook(
+        body.webhook, team=caller.team, settings=settings.webhooks, content_base=base, allow_loopback=loopback
+    )
     creates: IdempotentCreates = request.app.state.creates
     job, replayed = await creates.create(
         caller,

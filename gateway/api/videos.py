@@ -59,7 +59,10 @@ async def create_video(
     session: NamedDependency[Session],
     idempotency_key: _IdempotencyKey = None,
 ) -> Response[Video]:
-    """With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
+    """Route the request to a provider offering the model, submit it and answer 202 with the queued Video; follow
+    it with `GET /v1/videos/{video_id}`, its events, or a webhook. The body is JSON or the OpenAI SDK's multipart.
+
+    With `Idempotency-Key`, a repeat of the same request within 24 h answers 202 with the job the first one
     made (its current state) and `Idempotent-Replayed: true`; the same key with another request is a 409.
 
     Gateway fields sent as multipart (the OpenAI SDK's `extra_body`) use bracketed keys: `metadata[project]=x`,
@@ -74,7 +77,11 @@ async def create_video(
     body, upload = await read_create(request, settings)
     intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
     webhook = requested_webhook(
-        body.webhook, team=caller.team, settings=settings.webhooks, content_base=content_base(request)
+        body.webhook,
+        team=caller.team,
+        settings=settings.webhooks,
+        content_base=content_base(request),
+        allow_loopback=request.app.state.webhook_loopback,
     )
     creates: IdempotentCreates = request.app.state.creates
     job, replayed = await creates.create(
@@ -98,8 +105,10 @@ async def get_video(
     video_id: _VideoId,
     session: NamedDependency[Session],
 ) -> ASGIResponse:
-    """The status-poll hot path: encodes the Video itself and hands litestar a finished ASGI response
-    (bench/status_poll.py measures it against a bare route)."""
+    """The job's current state. While it is not terminal, `openai-poll-after-ms` and `Retry-After` say when the
+    next reading from the provider is due, so a poll then sees it."""
+    # The status-poll hot path: encodes the Video itself and hands litestar a finished ASGI response
+    # (bench/status_poll.py measures it against a bare route).
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)
@@ -116,6 +125,8 @@ async def list_videos(
     order: FromQuery[Literal["asc", "desc"]] = "desc",
     status: FromQuery[Literal["queued", "in_progress", "completed", "failed", "cancelled"] | None] = None,
 ) -> VideoList:
+    """The caller's team's jobs, newest first unless `order=asc`, `limit` per page; pass the last id of a page as
+    `after` for the next one while `has_more`. Deleted jobs are not listed."""
     caller, service = session.caller, session.service
     caller.require("videos")
     jobs, more = await service.list(caller, limit=limit, after=after, order=order, status=status)
@@ -132,6 +143,8 @@ async def list_videos(
     operation_id="deleteVideo",
 )
 async def delete_video(video_id: _VideoId, session: NamedDependency[Session]) -> VideoDeleted:
+    """Cancel the job at the provider where it can be (a job not yet finished is cancelled and settled) and remove
+    it from the team's view: later reads answer 404."""
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.delete(caller, video_id)
@@ -159,10 +172,11 @@ async def get_video_content(
     variant: FromQuery[Literal["video", "thumbnail", "spritesheet"]] = "video",
     index: Annotated[int, QueryParameter(ge=0, le=100, description="0: the video; N: `output.extra[]` result N")] = 0,
 ) -> Redirect | Stream:
-    """Redirect to the provider's asset, renewing an expired or expiring link first, or stream it where the
-    provider serves it only with its credential (gateway/videos/assets.py). A variant the provider did not make
-    (no provider makes a spritesheet; some no thumbnail) is a 404 `variant_not_available` naming the variant and
-    the provider."""
+    """A 302 to the provider's asset (an expired or expiring link is renewed first), or the asset itself where the
+    provider serves it only with its credential. 409 `video_not_ready` until the job completes. A variant the
+    provider did not make (no provider makes a spritesheet; some no thumbnail) is a 404 `variant_not_available`
+    naming the variant and the provider."""
+    # Redirect or stream: gateway/videos/assets.py decides.
     caller, service = session.caller, session.service
     caller.require("videos")
     job = await service.get(caller, video_id)

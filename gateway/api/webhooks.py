@@ -27,6 +27,9 @@ async def get_video_webhook(
     video_id: _VideoId,
     session: NamedDependency[Session],
 ) -> WebhookDeliveryView:
+    """The webhook the job was created with and every delivery attempt: state `waiting` until the job is terminal,
+    then `pending`, `delivered` or `failed`, with each attempt's status code or error. 404 `no_webhook` when the
+    job has none."""
     caller = session.caller
     caller.require("videos")
     job = await session.service.get(caller, video_id)

@@ -18,9 +18,13 @@ class KeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """`POST /v1/admin/keys`: `id` is made up when left out; `expires_at` in unix seconds."""
 
     team: TeamName
+    """The team the key acts for."""
     scopes: frozenset[Scope] = frozenset({"videos"})
+    """`videos` (create and read its team's jobs), `usage` (finance reports), `admin` (the control plane)."""
     id: KeyId | None = None
+    """The key id shown in lists, audits and usage; made up when left out."""
     expires_at: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    """When the key stops working, unix seconds; never when left out."""
 
 
 class KeyRotate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -34,24 +38,38 @@ class KeyView(msgspec.Struct, frozen=True, kw_only=True):
     """A key as lists and audit entries show it: no secret, no digest."""
 
     id: str
+    """The key id."""
     team: str
+    """The team it acts for."""
     scopes: list[str]
+    """Its scopes."""
     created_at: float
+    """When it was created, unix seconds."""
     expires_at: float | None = None
+    """When it stops working, unix seconds; null for never."""
     revoked_at: float | None = None
+    """When it was revoked, unix seconds; null while live."""
     rotated_until: float | None = None
+    """After a rotation: until when the previous secret still works, unix seconds."""
     last_used_at: float | None = None
+    """When it last authenticated a request, unix seconds (written every `[control] last_used_flush_s`)."""
 
 
 class IssuedKey(msgspec.Struct, frozen=True, kw_only=True):
     """The one reply that carries a key's secret (create and rotate)."""
 
     key: str
+    """The secret, `vgk_...`: shown in this reply only, never again."""
     id: str
+    """The key id."""
     team: str
+    """The team it acts for."""
     scopes: list[str]
+    """Its scopes."""
     expires_at: float | None = None
+    """When it stops working, unix seconds; null for never."""
     previous_valid_until: float | None = None
+    """After a rotation: until when the previous secret still works, unix seconds."""
 
 
 def view(record: KeyRecord, *, last_used_at: float | None = None) -> KeyView:

@@ -9,11 +9,12 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from gateway.errors import InvalidRequest
+from gateway.schema.wire import about
 from gateway.usage.budget import BudgetBook
 from gateway.usage.quota_settings import QuotaSettings
 from gateway.usage.records import COUNTERS, DayAggregate, Hold, LedgerRecord, ScopeKind, day_of
@@ -56,59 +57,59 @@ class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
 class UsageRow(msgspec.Struct, kw_only=True):
     """One group's totals; only the grouped dimensions are present."""
 
-    team: str | msgspec.UnsetType = msgspec.UNSET
-    key: str | msgspec.UnsetType = msgspec.UNSET
-    provider: str | msgspec.UnsetType = msgspec.UNSET
-    model: str | msgspec.UnsetType = msgspec.UNSET
-    day: str | msgspec.UnsetType = msgspec.UNSET
-    jobs: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    video_seconds: int = 0
-    cost_micros: int = 0
-    cost_usd: float = 0.0
-    reserved_not_settled_micros: int = 0
-    reserved_not_settled_usd: float = 0.0
-    in_flight: int = 0
+    team: Annotated[str, about("The team (when grouped by team)")] | msgspec.UnsetType = msgspec.UNSET
+    key: Annotated[str, about("The key id (when grouped by key)")] | msgspec.UnsetType = msgspec.UNSET
+    provider: Annotated[str, about("The provider slug (when grouped by provider)")] | msgspec.UnsetType = msgspec.UNSET
+    model: Annotated[str, about("The canonical model (when grouped by model)")] | msgspec.UnsetType = msgspec.UNSET
+    day: Annotated[str, about("The UTC creation day (when grouped by day)")] | msgspec.UnsetType = msgspec.UNSET
+    jobs: Annotated[int, about("Settled jobs in the group")] = 0
+    succeeded: Annotated[int, about("Of them, completed")] = 0
+    failed: Annotated[int, about("Of them, failed")] = 0
+    cancelled: Annotated[int, about("Of them, cancelled")] = 0
+    video_seconds: Annotated[int, about("Seconds of video billed")] = 0
+    cost_micros: Annotated[int, about("Cost in micro-dollars")] = 0
+    cost_usd: Annotated[float, about("The same cost in USD")] = 0.0
+    reserved_not_settled_micros: Annotated[int, about("Held for jobs admitted and not settled, micro-dollars")] = 0
+    reserved_not_settled_usd: Annotated[float, about("The same, USD")] = 0.0
+    in_flight: Annotated[int, about("Jobs admitted and not settled yet")] = 0
 
 
 class UsageReport(msgspec.Struct, kw_only=True):
-    object: Literal["usage_report"] = "usage_report"
-    from_day: str = msgspec.field(name="from")
-    to_day: str = msgspec.field(name="to")
-    group_by: list[Dimension]
-    data: list[UsageRow]
-    totals: UsageRow
+    object: Annotated[Literal["usage_report"], about("Always `usage_report`")] = "usage_report"
+    from_day: Annotated[str, about("The first UTC day covered, YYYY-MM-DD")] = msgspec.field(name="from")
+    to_day: Annotated[str, about("The last UTC day covered, YYYY-MM-DD")] = msgspec.field(name="to")
+    group_by: Annotated[list[Dimension], about("The dimensions rows are grouped by")]
+    data: Annotated[list[UsageRow], about("One row per group")]
+    totals: Annotated[UsageRow, about("The same columns over every group")]
 
 
 class BudgetRow(msgspec.Struct, kw_only=True):
     """One team's or key's month against its limits (null when it has none); `remaining` may go below zero when
     actual costs came in above their estimates."""
 
-    scope: ScopeKind
-    name: str
-    month: str
-    monthly_budget_micros: int | None
-    monthly_budget_usd: float | None
-    spent_micros: int
-    spent_usd: float
-    reserved_micros: int
-    reserved_usd: float
-    remaining_micros: int | None
-    remaining_usd: float | None
-    monthly_video_seconds: int | None
-    spent_video_seconds: int
-    reserved_video_seconds: int
-    remaining_video_seconds: int | None
-    max_concurrent_jobs: int | None
-    active_jobs: int
+    scope: Annotated[ScopeKind, about("`team` or `key`")]
+    name: Annotated[str, about("The team name or key id")]
+    month: Annotated[str, about("The UTC month, YYYY-MM")]
+    monthly_budget_micros: Annotated[int | None, about("The month's budget in micro-dollars; null: no limit")]
+    monthly_budget_usd: Annotated[float | None, about("The same, USD")]
+    spent_micros: Annotated[int, about("Settled cost this month, micro-dollars")]
+    spent_usd: Annotated[float, about("The same, USD")]
+    reserved_micros: Annotated[int, about("Held for jobs not settled yet, micro-dollars")]
+    reserved_usd: Annotated[float, about("The same, USD")]
+    remaining_micros: Annotated[int | None, about("Budget less spent and reserved; may go below zero")]
+    remaining_usd: Annotated[float | None, about("The same, USD")]
+    monthly_video_seconds: Annotated[int | None, about("The month's video-seconds limit; null: no limit")]
+    spent_video_seconds: Annotated[int, about("Video seconds settled this month")]
+    reserved_video_seconds: Annotated[int, about("Video seconds held for jobs not settled yet")]
+    remaining_video_seconds: Annotated[int | None, about("The limit less spent and reserved")]
+    max_concurrent_jobs: Annotated[int | None, about("Jobs that may run at once; null: no limit")]
+    active_jobs: Annotated[int, about("Jobs running now")]
 
 
 class BudgetView(msgspec.Struct, kw_only=True):
-    object: Literal["list"] = "list"
-    month: str
-    data: list[BudgetRow]
+    object: Annotated[Literal["list"], about("Always `list`")] = "list"
+    month: Annotated[str, about("The UTC month, YYYY-MM")]
+    data: Annotated[list[BudgetRow], about("One row per team and key")]
 
 
 def parse_query(
@@ -260,30 +261,30 @@ class RecordRow(msgspec.Struct, kw_only=True):
     """A ledger record as finance reads it: the stored record with its times as ISO 8601 UTC strings and its cost
     in exact dollars beside the micro-dollars. One row per settled job."""
 
-    job_id: str
-    team: str
-    key_id: str
-    provider: str
-    model: str
-    status: str
-    requested_seconds: int
-    video_seconds: int
-    size: str | None
-    estimated_cost_micros: int
-    cost_micros: int
-    cost_usd: str
-    cost_source: str
-    error_code: str | None
-    created_at: str
-    completed_at: str | None
-    settled_at: str
+    job_id: Annotated[str, about("The gateway video id")]
+    team: Annotated[str, about("The team that created it")]
+    key_id: Annotated[str, about("The key that created it")]
+    provider: Annotated[str, about("The provider that made it")]
+    model: Annotated[str, about("The canonical model asked for")]
+    status: Annotated[str, about("`completed`, `failed` or `cancelled`")]
+    requested_seconds: Annotated[int, about("The seconds the request asked for")]
+    video_seconds: Annotated[int, about("The seconds billed (0 when nothing was)")]
+    size: Annotated[str | None, about("The output size, `WxH`, when known")]
+    estimated_cost_micros: Annotated[int, about("The estimate held at admission, micro-dollars")]
+    cost_micros: Annotated[int, about("The recorded cost, micro-dollars")]
+    cost_usd: Annotated[str, about("The same, exact decimal USD")]
+    cost_source: Annotated[str, about("`provider` (its reported cost) or `price_table`")]
+    error_code: Annotated[str | None, about("For a failed job, the canonical error code")]
+    created_at: Annotated[str, about("ISO 8601 UTC, to the millisecond")]
+    completed_at: Annotated[str | None, about("ISO 8601 UTC; null for a job that never completed")]
+    settled_at: Annotated[str, about("ISO 8601 UTC")]
 
 
 class RecordList(msgspec.Struct, kw_only=True):
-    object: Literal["list"] = "list"
-    from_day: str = msgspec.field(name="from")
-    to_day: str = msgspec.field(name="to")
-    data: list[RecordRow]
+    object: Annotated[Literal["list"], about("Always `list`")] = "list"
+    from_day: Annotated[str, about("The first UTC day covered, YYYY-MM-DD")] = msgspec.field(name="from")
+    to_day: Annotated[str, about("The last UTC day covered, YYYY-MM-DD")] = msgspec.field(name="to")
+    data: Annotated[list[RecordRow], about("One record per settled job, in settlement order")]
 
 
 def wanted(query: UsageQuery, record: LedgerRecord) -> bool:

@@ -36,8 +36,10 @@ class WebhookDispatcher:
         secrets: Mapping[str, SigningSecret],
         clock: Callable[[], float],
         on_outcome: Callable[[str], None] = lambda outcome: None,
+        allow_loopback: bool = False,
     ) -> None:
         self._on_outcome = on_outcome
+        self._allow_loopback = allow_loopback
         self._outbox = outbox
         self._client = client
         self._settings = settings
@@ -171,7 +173,9 @@ class WebhookDispatcher:
         timeout_s = self._settings.timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                target = await resolve(delivery.url, allow_private=self._settings.allow_private_hosts)
+                target = await resolve(
+                    delivery.url, allow_private=self._settings.allow_private_hosts, allow_loopback=self._allow_loopback
+                )
                 async with self._client.stream(
                     "POST",
                     target.url,

@@ -1,7 +1,7 @@
 """Where a webhook may go (SSRF guard): http(s) only, no credentials in the URL, and unless private hosts are
-allowed, no loopback, private, link-local or otherwise non-public address. Checked when the client names the URL
-and again at every delivery, on the addresses the name resolves to then; the request goes to the checked address.
-"""
+allowed, no loopback, private, link-local or otherwise non-public address (the sandbox allows loopback alone).
+Checked when the client names the URL and again at every delivery, on the addresses the name resolves to then; the
+request goes to the checked address."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def requested_webhook(
-    body: WebhookBody | None, *, team: str, settings: WebhookSettings, content_base: str
+    body: WebhookBody | None, *, team: str, settings: WebhookSettings, content_base: str, allow_loopback: bool = False
 ) -> JobWebhook | None:
     """The create body's `webhook`, checked: a URL the gateway may call, and a team that has a signing secret."""
     if body is None:
@@ -54,29 +54,30 @@ def requested_webhook(
             code="webhook_not_configured",
             param="webhook",
         )
-    url = check_url(body.url, allow_private=settings.allow_private_hosts)
+    url = check_url(body.url, allow_private=settings.allow_private_hosts, allow_loopback=allow_loopback)
     return JobWebhook(url=url, content_base=content_base)
 
 
-def check_url(url: str, *, allow_private: bool, param: str = "webhook.url") -> str:
+def check_url(url: str, *, allow_private: bool, allow_loopback: bool = False, param: str = "webhook.url") -> str:
     """The client's webhook URL, or a 400 naming what is wrong with it."""
     try:
         parts = _parts(url)
         if not allow_private:
-            _check_name(parts.hostname or "")
+            _check_name(parts.hostname or "", allow_loopback=allow_loopback)
     except BlockedTarget as exc:
         raise InvalidRequest(f"webhook url refused: {exc}", code="invalid_webhook_url", param=param) from None
     return url
 
 
-async def resolve(url: str, *, allow_private: bool) -> Target:
-    """Resolve the host now, refuse it if any address is not public, and pin the request to the first one, so a
-    name that changes its answer between check and connect (DNS rebinding) cannot steer the request inward."""
+async def resolve(url: str, *, allow_private: bool, allow_loopback: bool = False) -> Target:
+    """Resolve the host now, refuse it if any address is not public (or loopback, when allowed), and pin the
+    request to the first one, so a name that changes its answer between check and connect (DNS rebinding) cannot
+    steer the request inward."""
     parts = _parts(url)
     host = parts.hostname or ""
     if allow_private:
         return Target(url=url)
-    _check_name(host)
+    _check_name(host, allow_loopback=allow_loopback)
     if _ip_literal(host) is not None:
         return Target(url=url)  # an address, checked above: nothing to resolve
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -84,16 +85,17 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise BlockedTarget(f"the host does not resolve ({exc.strerror or exc})") from None
-    return pinned_target(url, [ipaddress.ip_address(info[4][0]) for info in infos])
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    return pinned_target(url, addresses, allow_loopback=allow_loopback)
 
 
-def pinned_target(url: str, addresses: list[IPAddress]) -> Target:
-    """The request for `url` sent to the first of its resolved `addresses`, all of which must be public; the
-    Host header and the TLS server name (certificate check) stay the original host's."""
+def pinned_target(url: str, addresses: list[IPAddress], *, allow_loopback: bool = False) -> Target:
+    """The request for `url` sent to the first of its resolved `addresses`, all of which must be public (or
+    loopback, when allowed); the Host header and the TLS server name (certificate check) stay the original host's."""
     if not addresses:
         raise BlockedTarget("the host does not resolve")
     for address in addresses:
-        _check_address(address)
+        _check_address(address, allow_loopback=allow_loopback)
     parts = _parts(url)
     pinned = f"[{addresses[0]}]" if addresses[0].version == 6 else str(addresses[0])
     netloc = pinned if parts.port is None else f"{pinned}:{parts.port}"
@@ -121,12 +123,14 @@ def _parts(url: str) -> SplitResult:
     return parts
 
 
-def _check_name(host: str) -> None:
+def _check_name(host: str, *, allow_loopback: bool) -> None:
     literal = _ip_literal(host)
     if literal is not None:
-        _check_address(literal)
+        _check_address(literal, allow_loopback=allow_loopback)
         return
     name = host.rstrip(".").lower()
+    if allow_loopback and (name == "localhost" or name.endswith(".localhost")):
+        return  # RFC 6761: loopback names; `resolve` still checks every address they resolve to
     if name == _LOCAL_NAMES[0] or name.endswith(_LOCAL_NAMES[1:]):
         raise BlockedTarget(f"{name} is a local name")
 
@@ -144,9 +148,12 @@ def _ip_literal(host: str) -> IPAddress | None:
     return None
 
 
-def _check_address(address: IPAddress) -> None:
-    """Public unicast only, by the IANA special-purpose registries: an IPv6 address that carries an IPv4 one is
-    judged as that IPv4 address (NAT64 could otherwise reach 127.0.0.1 as 64:ff9b::7f00:1)."""
+def _check_address(address: IPAddress, *, allow_loopback: bool) -> None:
+    """Public unicast only (plus loopback, when allowed), by the IANA special-purpose registries: an IPv6 address
+    that carries an IPv4 one is judged as that IPv4 address (NAT64 could otherwise reach 127.0.0.1 as
+    64:ff9b::7f00:1)."""
+    if allow_loopback and address.is_loopback:
+        return
     if isinstance(address, ipaddress.IPv6Address):
         if address.is_site_local or any(address in network for network in _NOT_GLOBAL_V6):
             raise BlockedTarget(f"{address} is not a public address")

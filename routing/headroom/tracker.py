@@ -59,32 +59,49 @@ class WindowView(msgspec.Struct, frozen=True, kw_only=True):
     """`reserved`: the units of `remaining` the provider's `reserve` keeps now for requests only it can serve."""
 
     scope: str
+    """What the window counts: `generate` (submits) or `status` (polls)."""
     limit: int
+    """Calls allowed per window."""
     per_s: int
+    """The window length, seconds."""
     remaining: int
+    """Calls left in the moving window now."""
     reserved: int = 0
+    """Units of `remaining` kept for requests only this provider can serve."""
 
 
 class ReadingView(msgspec.Struct, frozen=True, kw_only=True):
     """A provider's last reading for one scope; `blocked_until`/`reason` are set while it keeps the provider out."""
 
     reading: contract.CapacityReport
+    """The capacity figures the provider last reported."""
     at: float
+    """When they were reported, unix seconds."""
     blocked_until: float | None = None
+    """Until when the reading keeps the provider out, unix seconds; null when it does not."""
     reason: str | None = None
+    """Why it keeps the provider out (a 429, a spent quota, a low balance)."""
 
 
 class HeadroomView(msgspec.Struct, frozen=True, kw_only=True):
     """One provider's headroom as `GET /v1/providers` shows it; `cooldown_until` is for generation."""
 
     provider: str
+    """The provider slug."""
     available: bool
+    """Whether a new job could be sent to it now."""
     reasons: tuple[str, ...]
+    """Why not, when it could not."""
     windows: tuple[WindowView, ...]
+    """Its configured rate-limit windows, as every replica counts them."""
     in_flight: int
+    """Its jobs submitted and not yet finished."""
     max_in_flight: int | None
+    """The configured cap on those; null for none."""
     cooldown_until: float | None
+    """Until when a 429 keeps new jobs away, unix seconds; null when none does."""
     readings: tuple[ReadingView, ...]
+    """Its last capacity readings, one per scope."""
 
 
 class Headroom:

@@ -44,10 +44,15 @@ class CircuitSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """One provider's circuit as of now: what metrics export and `explain` prints."""
 
     state: CircuitState
+    """`closed` (calls flow), `open` (the provider is left out) or `half_open` (probe calls only)."""
     calls: int
+    """Calls counted in the current window."""
     failures: int
+    """Failures among them."""
     opened_at: float | None
+    """When the circuit last opened, unix seconds; null when closed."""
     probes_in_flight: int
+    """Probe calls under way while half open."""
 
 
 class HealthUnavailable(Exception):

@@ -205,3 +205,12 @@ def test_the_image_runs_the_gateway_as_a_non_root_user_on_the_deployed_config() 
     assert not user.startswith(("root", "0"))
     assert 'ENTRYPOINT ["video-gateway", "run"]' in dockerfile
     assert f'CMD ["--config", "{CONFIG_IN_CONTAINER}"]' in dockerfile
+
+
+def test_the_image_health_check_probes_the_port_the_server_listens_on() -> None:
+    """The health check is `video-gateway probe` (port from VIDEO_GATEWAY_PORT or the config), and the image names
+    the same config for it as for `run`; no port is written into the check itself."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    (check,) = re.findall(r"^HEALTHCHECK .*?CMD (.+)$", dockerfile, flags=re.MULTILINE)
+    assert check == '["video-gateway", "probe"]'
+    assert f"ENV VIDEO_GATEWAY_CONFIG={CONFIG_IN_CONTAINER}" in dockerfile

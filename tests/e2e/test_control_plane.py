@@ -28,7 +28,9 @@ SHORT_BEAT = "[poller]\nheartbeat_s = 0.2\n"
 
 
 async def within(check: Callable[[], Awaitable[bool]], *, limit_s: float) -> float:
-    """Seconds until `check` holds, polling every 10 ms; fails past `limit_s` (a bound, not a timing assertion)."""
+    """Seconds until `check` holds, polling every 10 ms; fails past `limit_s`. The bound is loose on purpose (a
+    loaded CI machine must not fail it): the tests print the measured time, which the design keeps under a second
+    (a notification, else the `[control] check_s` timer), and bench/control_plane.py measures it properly."""
     started = time.monotonic()
     while not await check():
         if time.monotonic() - started > limit_s:
@@ -80,7 +82,7 @@ async def test_a_routing_change_through_a_is_what_b_routes_by_within_a_second(pa
         explained = await _explained(pair.on_b)
         return (explained["rules_version"], explained["matched_rules"]) == (rules_version, ["no-vidgen"])
 
-    elapsed_s = await within(b_runs_it, limit_s=1.0)
+    elapsed_s = await within(b_runs_it, limit_s=5.0)
     print(f"\nrouting change through A seen by B's explain after {elapsed_s * 1000:.0f} ms")
     refused = await pair.on_b.post("/v1/videos", json=CREATE)
     assert refused.status_code in (400, 503), refused.text
@@ -108,7 +110,7 @@ async def test_writes_race_by_version_and_an_invalid_one_changes_nothing(pair: P
         candidates = (await _explained(pair.on_a))["candidates"]
         return isinstance(candidates, list) and [c["provider"] for c in candidates] == ["vidgen"]
 
-    await within(a_plans_vidgen_again, limit_s=1.0)
+    await within(a_plans_vidgen_again, limit_s=5.0)
     audit = (await pair.on_a.get("/v1/admin/audit", params={"kind": "routing"})).json()["data"]
     assert [(e["version"], e["action"], e["actor"]) for e in audit] == [
         (3, "rollback", "key-a"),
@@ -130,7 +132,7 @@ async def test_a_key_made_on_one_replica_works_on_both_and_its_revocation_reache
         replicas = (await pair.on_a.get("/v1/admin/replicas")).json()["data"]
         return sorted((r["applied"]["keys"], r["applied"]["quotas"]) for r in replicas) == [(2, 2), (2, 2)]
 
-    await within(both_know_it, limit_s=1.0)
+    await within(both_know_it, limit_s=5.0)
     first = await pair.on_b.post("/v1/videos", json=CREATE, headers=auth(secret))
     second = await pair.on_a.post("/v1/videos", json=CREATE, headers=auth(secret))
     assert (first.status_code, second.status_code) == (202, 429)
@@ -140,7 +142,7 @@ async def test_a_key_made_on_one_replica_works_on_both_and_its_revocation_reache
     async def a_refuses_it() -> bool:
         return (await pair.on_a.get("/v1/videos", headers=auth(secret))).status_code == 401
 
-    elapsed_s = await within(a_refuses_it, limit_s=1.0)
+    elapsed_s = await within(a_refuses_it, limit_s=5.0)
     print(f"\nkey revoked through B refused by A after {elapsed_s * 1000:.0f} ms")
     assert (await pair.on_a.get("/v1/videos", headers=auth(TEAM_B_KEY))).status_code == 200
     logs = pair.a.log() + pair.b.log()

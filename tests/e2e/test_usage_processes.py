@@ -1,5 +1,6 @@
 """Two gateway OS processes sharing one Redis: a team budget is one budget across replicas. 50 creates split
-between them against a budget that fits 10 admit exactly 10, and spent + reserved never passes it."""
+between them against a budget that fits 10 admit exactly 10, and spent + reserved never passes it. A team's
+request rate is one moving window across replicas too."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from tests.e2e.processes import gateway_process
 BUDGET = "[quotas.teams.team-a]\nmonthly_budget_usd = 1.0\n"
 
 
-def two_replica_settings(vidgen_url: str, prefix: str) -> str:
-    text = gateway_settings_text(vidgen_url, extra=BUDGET)
+def two_replica_settings(vidgen_url: str, prefix: str, *, quotas: str = BUDGET) -> str:
+    text = gateway_settings_text(vidgen_url, extra=quotas)
     store = f'\n[store]\nbackend = "redis"\nredis_url = "{REDIS_URL}"\nkey_prefix = "{prefix}"\n'
     return text.replace("[providers.vidgen]", store + "[providers.vidgen]", 1)
 
@@ -65,3 +66,32 @@ async def test_fifty_creates_across_two_replicas_admit_exactly_ten(
         keys = [k async for k in redis_client.scan_iter(match=f"{prefix}*")]
         if keys:
             await redis_client.delete(*keys)
+
+
+async def test_a_team_request_rate_is_one_window_across_two_replicas(
+    vidgen_url: str, vidgen_key: str, tmp_path: Path, redis_client: aioredis.Redis
+) -> None:
+    """`requests = "6/hour"` with creates alternating between two replicas: six accepted in all, then either
+    replica refuses with 429 `rate_limited` and a Retry-After (each alone would have admitted six)."""
+    prefix = f"vgtest:{uuid.uuid4().hex}:"
+    text = two_replica_settings(vidgen_url, prefix, quotas='[quotas.teams.team-a]\nrequests = "6/hour"\n')
+    try:
+        async with (
+            gateway_process(text, workdir=tmp_path, env={VIDGEN_KEY_ENV: vidgen_key}, name="first") as first,
+            gateway_process(text, workdir=tmp_path, env={VIDGEN_KEY_ENV: vidgen_key}, name="second") as second,
+            httpx.AsyncClient(timeout=30) as client,
+        ):
+            replies = [
+                await client.post(f"{url}/v1/videos", json={"prompt": "a kite"}, headers=auth())
+                for _ in range(5)
+                for url in (first.url, second.url)
+            ]
+    finally:
+        keys = [k async for k in redis_client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis_client.delete(*keys)
+
+    assert [r.status_code for r in replies] == [202] * 6 + [429] * 4
+    for refused in replies[6:]:
+        assert refused.json()["error"]["type"] == "rate_limited"
+        assert int(refused.headers["retry-after"]) > 0

@@ -10,12 +10,13 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 
 from gateway.auth import Caller, KeyRing, digest
 from gateway.cli import main
-from tests.conftest import TEAM_A_KEY, GatewayFactory, gateway_settings, gateway_settings_text
+from tests.conftest import TEAM_A_KEY, GatewayFactory, auth, gateway_settings, gateway_settings_text
 from tests.e2e.processes import free_port
 
 ADMIN_KEY = "vgk_test_admin_cli_0123456789"
@@ -86,6 +87,17 @@ async def test_keys_create_list_and_revoke(url: str, capsys: pytest.CaptureFixtu
     assert secret not in listed
     assert await _cli("keys", "revoke", "studio-1") == 0
     assert json.loads(_printed(capsys))["revoked_at"] is not None
+
+
+async def test_keys_rotate_with_no_grace_ends_the_old_secret(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`keys rotate ID --grace-s 0` prints a new secret, and the old one is refused at once."""
+    assert await _cli("keys", "create", "--team", "studio", "--id", "studio-2") == 0
+    old = json.loads(_printed(capsys))["key"]
+    assert await _cli("keys", "rotate", "studio-2", "--grace-s", "0") == 0
+    new = json.loads(_printed(capsys))["key"]
+    async with httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/v1/videos", headers=auth(new))).status_code == 200
+        assert (await client.get("/v1/videos", headers=auth(old))).status_code == 401
 
 
 async def test_routing_preview_rollback_and_audit(

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.app import create_app
-from gateway.auth import KEY_PREFIX, Caller, KeyRing, digest, new_key
+from gateway.auth import Caller, KeyRing, digest, new_key
 from gateway.config import ApiKeyConfig, ConfigError
 from gateway.errors import Forbidden, Unauthorized
 from sandbox.serving import serve_app
@@ -126,7 +126,7 @@ def test_new_keys_are_prefixed_and_unique() -> None:
     """Generated keys carry the scanner-friendly prefix and do not repeat."""
     keys = {new_key() for _ in range(50)}
     assert len(keys) == 50
-    assert all(k.startswith(KEY_PREFIX) and len(k) > 40 for k in keys)
+    assert all(k.startswith("vgk_") and len(k) > 40 for k in keys)
 
 
 def test_missing_scope_is_forbidden() -> None:
@@ -139,8 +139,12 @@ def test_missing_scope_is_forbidden() -> None:
 
 
 def test_present_scope_passes() -> None:
-    """A caller with the scope passes `require`."""
-    _ring().authenticate(f"Bearer {TEAM_A_KEY}").require("videos")
+    """A caller with the scope passes `require`, and the same caller is still refused a scope it lacks."""
+    caller = _ring().authenticate(f"Bearer {TEAM_A_KEY}")
+    caller.require("videos")
+
+    with pytest.raises(Forbidden):
+        caller.require("usage")
 
 
 # ------------------------------------------------------------------------------------------------ HTTP

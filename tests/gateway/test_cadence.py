@@ -7,9 +7,6 @@ import httpx
 import pytest
 
 from gateway.cadence import (
-    BUDGET_SHARE,
-    HINT_CAP_S,
-    HINT_FLOOR_S,
     Cadence,
     PollingConfig,
     backoff_delay_s,
@@ -61,7 +58,7 @@ def test_many_jobs_on_one_account_stretch_every_gap_to_the_status_budget() -> No
     the planned 90% of the window); a handful of jobs keep the cadence's own gap."""
     budgeted = cadence(status_window=(5000, 3600))
 
-    assert budget_floor_s(budgeted, 1000) == pytest.approx(720.0 / BUDGET_SHARE)
+    assert budget_floor_s(budgeted, 1000) == pytest.approx(800.0)  # README: 90% of the window's rate
     assert next_delay_s(budgeted, polls_done=3, in_flight=1000, draw=0.0) == pytest.approx(800.0)
     assert next_delay_s(budgeted, polls_done=3, in_flight=3, draw=0.0) == 11.25
     assert budget_floor_s(cadence(), 1_000_000) == 0.0  # no status window: nothing to stretch for
@@ -72,7 +69,7 @@ def test_the_budget_holds_whatever_the_number_of_jobs() -> None:
     budgeted = cadence(status_window=(5000, 3600))
     for in_flight in (1, 10, 100, 1_000, 10_000):
         gap = next_delay_s(budgeted, polls_done=1, in_flight=in_flight, draw=0.0)
-        assert in_flight / gap <= BUDGET_SHARE * 5000 / 3600 + 1e-9
+        assert in_flight / gap <= 0.9 * 5000 / 3600 + 1e-9
 
 
 def test_backoff_doubles_per_error_up_to_the_cap_and_honours_retry_after() -> None:
@@ -84,11 +81,11 @@ def test_backoff_doubles_per_error_up_to_the_cap_and_honours_retry_after() -> No
 
 
 def test_client_hints_follow_the_next_poll_within_floor_and_cap() -> None:
-    """The hint is the time to the next poll plus a margin; never below the floor, never above the cap."""
+    """The hint is the time to the next poll plus a margin; never below the README's 0.5 s, never above its 60 s."""
     assert poll_hint_s(1000.0 + 7.0, 1000.0) == pytest.approx(7.1)
-    assert poll_hint_s(999.0, 1000.0) == HINT_FLOOR_S  # overdue: imminent, but never "now"
-    assert poll_hint_s(None, 1000.0) == HINT_FLOOR_S  # not scheduled yet (submitting)
-    assert poll_hint_s(1000.0 + 7200.0, 1000.0) == HINT_CAP_S
+    assert poll_hint_s(999.0, 1000.0) == 0.5  # overdue: imminent, but never "now"
+    assert poll_hint_s(None, 1000.0) == 0.5  # not scheduled yet (submitting)
+    assert poll_hint_s(1000.0 + 7200.0, 1000.0) == 60.0
 
 
 def test_a_cap_below_the_interval_is_refused() -> None:
@@ -133,3 +130,19 @@ async def test_a_bad_polling_table_fails_at_start_naming_the_provider(monkeypatc
 
 def _unobserved(provider: str, operation: str, outcome: str, elapsed_s: float) -> None:
     return None
+
+
+def test_edges_of_the_cadence_arithmetic() -> None:
+    """Growth 1 keeps every gap at the interval; a cap equal to the interval is allowed; draws outside [0, 1] are
+    clamped; an idle account's floor counts one job; a Retry-After shorter than the backoff does not shorten it."""
+    flat = resolve_cadence(PollingConfig(growth=1.0, jitter=0.5), interval_s=3.0)
+    assert [base_delay_s(flat, n) for n in (1, 2, 50)] == [3.0, 3.0, 3.0]
+    assert resolve_cadence(PollingConfig(max_interval_s=5.0), interval_s=5.0).max_interval_s == 5.0
+    assert next_delay_s(flat, polls_done=1, in_flight=1, draw=-3.0) == 3.0
+    assert next_delay_s(flat, polls_done=1, in_flight=1, draw=7.0) == 4.5
+    budgeted = cadence(status_window=(5000, 3600))
+    assert budget_floor_s(budgeted, 0) == budget_floor_s(budgeted, 1) == pytest.approx(3600 / (5000 * 0.9))
+    assert backoff_delay_s(cadence(), errors=3, cap_s=30.0, retry_after_s=1.0, draw=0.0) == 20.0
+    quick = resolve_cadence(PollingConfig(jitter=0.0), interval_s=0.25)
+    assert backoff_delay_s(quick, errors=1, cap_s=30.0, retry_after_s=None, draw=0.0) == 0.25
+    assert backoff_delay_s(quick, errors=40, cap_s=1e12, retry_after_s=None, draw=0.0) == 0.25 * 2.0**32

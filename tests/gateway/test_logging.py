@@ -13,8 +13,10 @@ import msgspec
 import pytest
 import structlog
 
-from gateway.logging import REDACTED, Redactor, configure_logging
+from gateway.logging import Redactor, configure_logging
 from tests.conftest import TEAM_A_KEY, GatewayFactory, auth, gateway_settings, wait_terminal
+
+REDACTED = "[REDACTED]"
 
 PROVIDER_KEY = "sbx_provider_" + secrets.token_hex(8)
 CLIENT_KEY = "vgk_client_" + secrets.token_hex(8)

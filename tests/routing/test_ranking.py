@@ -60,3 +60,25 @@ def test_a_held_back_candidate_ranks_after_dearer_ones_under_every_strategy() ->
     for strategy in ("cheapest", "fastest", "balanced", "priority"):
         ranked = rank(held, strategy=strategy, expected_s=lambda p, m: speeds[p], order=("b",))  # type: ignore[arg-type]
         assert ranked[-1].candidate.provider == "b", strategy
+
+
+def test_score_totals_are_the_normalised_components() -> None:
+    """Totals worked by hand: cost / dearest ($0.50), time / slowest known (300 s, unknown counts 1.0), the balanced
+    sum weighted, priority the position; ties fall to the cheaper, then the earlier position."""
+
+    def totals(strategy: str, **kwargs: object) -> dict[str, float]:
+        ranked = rank(CANDIDATES, strategy=strategy, expected_s=lambda p, m: SPEEDS[p], **kwargs)  # type: ignore[arg-type]
+        return {r.candidate.provider: r.score.total for r in ranked}
+
+    assert totals("cheapest") == {"a": 1.0, "b": 0.4, "c": 0.6}
+    assert totals("fastest") == {"a": 0.1, "b": 1.0, "c": 1.0}
+    assert totals("balanced", weights=(2.0, 0.5)) == {"a": 2.05, "b": 1.3, "c": 1.7}
+    assert totals("priority", order=("c", "zz")) == {"c": 0.0, "a": 2.0, "b": 3.0}
+    assert _providers("fastest")[1:] == ["b", "c"]  # b and c tie on 1.0: the cheaper first
+    free = [_candidate("x", 0.0), _candidate("y", 0.0)]
+    ranked = rank(free, strategy="cheapest", expected_s=lambda p, m: None)
+    assert [(r.candidate.provider, r.score.total, r.score.expected_s) for r in ranked] == [
+        ("x", 0.0, None),
+        ("y", 0.0, None),
+    ]
+    assert rank([], strategy="cheapest", expected_s=lambda p, m: None) == []

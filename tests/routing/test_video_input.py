@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gateway.config import load_settings
 from providers.contract import GenerationRequest, Scene, VideoData, VideoInput, VideoOperation, VideoUrl
-from routing.router import AUTO, Plan, RouteQuery, Router
+from routing.router import Plan, RouteQuery, Router
 from tests.conftest import EXAMPLE_CONFIG
 
 SETTINGS = load_settings(EXAMPLE_CONFIG)
@@ -21,7 +21,7 @@ def _plan(
     request = GenerationRequest(
         upstream_model="", scenes=(Scene(prompt="at night"),), seconds=seconds, video_input=source
     )
-    return ROUTER.plan(RouteQuery(model=AUTO, request=request))
+    return ROUTER.plan(RouteQuery(model="auto", request=request))
 
 
 def test_an_edit_goes_to_the_offerings_that_edit() -> None:

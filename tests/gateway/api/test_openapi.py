@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
-from gateway.api.openapi import render_openapi
+from gateway.api.openapi import OPERATION_ERRORS, render_openapi
 from gateway.app import create_app
 from gateway.auth import KeyRing
 from gateway.config import load_settings
+from gateway.schema.wire import CreateVideoBody, ExtendVideoBody, RemixVideoBody, Video
 from tests.conftest import GatewayFactory, gateway_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -147,3 +149,124 @@ async def test_served_document_lists_the_create_route(gateway: httpx.AsyncClient
     assert reply.status_code == 200
     content = reply.json()["paths"]["/v1/videos"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(content)
+
+
+def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [operation for item in document["paths"].values() for operation in item.values()]
+
+
+def test_every_operation_is_in_the_error_table(document: dict[str, Any]) -> None:
+    """A route whose operation id has no line in `OPERATION_ERRORS` fails here, so its errors get documented."""
+    missing = sorted({op["operationId"] for op in _operations(document)} - set(OPERATION_ERRORS))
+    assert missing == [], f"add a line for {missing} to OPERATION_ERRORS in gateway/api/openapi.py"
+
+
+def test_no_reply_is_documented_in_litestars_default_error_shape(document: dict[str, Any]) -> None:
+    """Every 4xx and 5xx reply of every operation is the `{"error": {...}}` envelope, never `{status_code, detail}`."""
+    for operation in _operations(document):
+        for status, reply in operation["responses"].items():
+            if status[0] in "45":
+                schema = reply["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (operation["operationId"], status)
+    text = json.dumps(document)
+    assert "Validation Exception" not in text
+    assert "Bad request syntax or unsupported method" not in text
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "statuses"),
+    [
+        ("createVideo", {"202", "400", "401", "403", "409", "413", "415", "429", "502", "503", "504"}),
+        ("getVideo", {"200", "400", "401", "403", "404", "503"}),
+        ("getVideoContent", {"200", "302", "400", "401", "403", "404", "409", "502", "503", "504"}),
+        ("getUsage", {"200", "400", "401", "403", "503"}),
+        ("reloadRoutingRules", {"200", "400", "401", "403", "409"}),
+        ("healthz", {"200", "400"}),
+        ("readyz", {"200", "400", "503"}),
+    ],
+)
+def test_operations_document_the_statuses_they_answer(
+    document: dict[str, Any], operation_id: str, statuses: set[str]
+) -> None:
+    """Each operation lists exactly the statuses its handler can answer (gateway/errors.py classes it raises)."""
+    (operation,) = [op for op in _operations(document) if op["operationId"] == operation_id]
+    assert set(operation["responses"]) == statuses
+
+
+def test_the_error_envelope_is_the_gateways(document: dict[str, Any]) -> None:
+    """The envelope component is gateway/errors.py's ErrorBody, every field described, with an example per status."""
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert set(body["properties"]) == {"type", "code", "message", "param", "provider", "retryable", "request_id"}
+    assert set(body["required"]) == {"type", "code", "message"}
+    assert all(field.get("description") for field in body["properties"].values())
+    (create,) = [op for op in _operations(document) if op["operationId"] == "createVideo"]
+    example = create["responses"]["429"]["content"]["application/json"]["example"]
+    assert example["error"]["type"] == "rate_limited"
+
+
+def test_every_operation_has_a_summary_description_and_one_known_tag(document: dict[str, Any]) -> None:
+    """Operations carry a summary, a description and one of the five tags the document declares."""
+    assert [tag["name"] for tag in document["tags"]] == ["videos", "models", "usage", "admin", "ops"]
+    for operation in _operations(document):
+        assert operation.get("summary"), operation["operationId"]
+        assert operation.get("description"), operation["operationId"]
+        assert len(operation["tags"]) == 1, operation["operationId"]
+        assert operation["tags"][0] in {"videos", "models", "usage", "admin", "ops"}, operation["operationId"]
+
+
+@pytest.mark.parametrize("operation_id", ["remixVideo", "editVideo", "extendVideo", "enhancePrompt", "explain"])
+def test_routes_reading_their_own_body_document_it(document: dict[str, Any], operation_id: str) -> None:
+    """Routes that decode their body themselves still document its JSON schema."""
+    (operation,) = [op for op in _operations(document) if op["operationId"] == operation_id]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].startswith("#/components/schemas/")
+    assert schema["$ref"].rsplit("/", 1)[1] in document["components"]["schemas"]
+
+
+def test_redirects_document_no_body(document: dict[str, Any]) -> None:
+    """The content route's 302 has `Location` and no body (litestar alone would document a JSON one)."""
+    (operation,) = [op for op in _operations(document) if op["operationId"] == "getVideoContent"]
+    redirect = operation["responses"]["302"]
+    assert "content" not in redirect
+    assert set(redirect["headers"]) == {"Location"}
+
+
+def test_usage_reports_document_csv(document: dict[str, Any]) -> None:
+    """`format=csv` answers text/csv, so the reports' 200 lists it beside JSON."""
+    for operation in _operations(document):
+        if operation["operationId"] in ("getUsage", "getUsageRecords"):
+            assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"}
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "body_type"),
+    [("createVideo", CreateVideoBody), ("remixVideo", RemixVideoBody), ("extendVideo", ExtendVideoBody)],
+)
+def test_request_examples_decode_as_their_body(document: dict[str, Any], operation_id: str, body_type: type) -> None:
+    """Each documented request example is a body the route accepts (strict decode: no unknown field)."""
+    (operation,) = [op for op in _operations(document) if op["operationId"] == operation_id]
+    example = operation["requestBody"]["content"]["application/json"]["example"]
+    assert msgspec.convert(example, body_type).prompt  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("operation_id", "status"), [("createVideo", "202"), ("getVideo", "200")])
+def test_reply_examples_are_whole_videos(document: dict[str, Any], operation_id: str, status: str) -> None:
+    """The Video examples keep their null fields (litestar drops a dict's), so they match the required fields."""
+    (operation,) = [op for op in _operations(document) if op["operationId"] == operation_id]
+    example = operation["responses"][status]["content"]["application/json"]["example"]
+    required = set(document["components"]["schemas"]["Video"]["required"])
+    assert required <= set(example)
+    assert msgspec.convert(example, Video).id == "video_01a24a4a75ae4e56dd13a259faf5"
+
+
+def test_every_field_of_every_schema_is_described(document: dict[str, Any]) -> None:
+    """Each field of every component (bodies, replies, the error envelope, the control plane's documents) carries a
+    description: its `Meta(description=...)` or, for structs shared with the config file, its attribute docstring."""
+    undescribed = [
+        f"{component}.{name}"
+        for component, schema in document["components"]["schemas"].items()
+        for name, field in schema.get("properties", {}).items()
+        if not field.get("description")
+    ]
+    assert undescribed == []
+    assert len(document["components"]["schemas"]["Capabilities"]["properties"]) > 20  # the shared structs are in

@@ -12,8 +12,10 @@ import pytest
 from limits.aio.storage import MemoryStorage
 
 from gateway.store.base import JobStore
+from gateway.store.redis import RedisStore
 from gateway.usage.admission import Admission
 from gateway.usage.budget import BudgetBook
+from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.hooks import UsageHooks
 from gateway.usage.quota_settings import UNLIMITED, QuotaSettings
 from gateway.usage.records import Quota, month_of
@@ -21,8 +23,10 @@ from sandbox.control import SandboxControl
 from sandbox.faults import FaultSpec
 from tests.conftest import (
     ON_CLUSTER,
+    REDIS_URL,
     TEAM_A_KEY,
     TEAM_B_KEY,
+    FakeClock,
     GatewayFactory,
     auth,
     example_settings,
@@ -235,3 +239,30 @@ async def test_the_sweep_releases_holds_whose_replica_died_before_storing_the_jo
     assert [h.job_id for h in await book.holds()] == ["running"]
     totals = await book.totals("team", "team-a", month_of(MID_MARCH))
     assert (totals.reserved_micros, totals.active_jobs) == (100_000, 1)
+
+
+async def test_a_create_frees_the_budget_an_expired_orphan_hold_kept(
+    vidgen_url: str, redis_prefix: str, serve_gateway: GatewayFactory
+) -> None:
+    """An orphan hold (its replica died before storing the job) fills a $0.10 budget: creates are refused until
+    the hold's expiry passes on the gateway's clock, then the next create's own admission sweeps it and is
+    accepted, with no direct call to the sweep."""
+    clock = FakeClock()
+    store = RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    orphan = hold("orphan", created_at=clock.now, expires_at=clock.now + 600)
+    await RedisBudgetBook(store.client, prefix=store.prefix).reserve(orphan, team=UNLIMITED, key=UNLIMITED)
+    settings = gateway_settings(vidgen_url, extra="[quotas.teams.team-a]\nmonthly_budget_usd = 0.10\n")
+    try:
+        async with (
+            serve_gateway(settings, store=store, clock=clock, run_poller=False) as url,
+            httpx.AsyncClient(base_url=url, timeout=10) as client,
+        ):
+            clock.advance(599)
+            before = await client.post("/v1/videos", headers=auth(), json=PROMPT)
+            clock.advance(2)
+            after = await client.post("/v1/videos", headers=auth(), json=PROMPT)
+    finally:
+        await store.close()
+
+    assert (before.status_code, before.json()["error"]["code"]) == (429, "monthly_budget_usd")
+    assert after.status_code == 202, after.text

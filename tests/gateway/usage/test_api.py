@@ -229,6 +229,7 @@ async def bare_gateway(vidgen_key: str, serve_gateway: GatewayFactory) -> AsyncI
     [
         ("/v1/usage", {"from": "2025-13-01"}, "from"),
         ("/v1/usage", {"from": "20250101"}, "from"),
+        ("/v1/usage", {"from": "2025-01-01T00"}, "from"),  # past its max length: litestar's check, not ours
         ("/v1/usage", {"from": "2025-03-10", "to": "2025-03-01"}, "to"),
         ("/v1/usage", {"from": "2024-01-01", "to": "2025-03-01"}, "to"),
         ("/v1/usage", {"group_by": "team,colour"}, "group_by"),
@@ -301,8 +302,10 @@ async def test_the_cli_prints_the_report_as_csv(idle_gateway: httpx.AsyncClient)
     assert [row["provider"] for row in csv.DictReader(io.StringIO(done.stdout))] == ["nanogpt", "vidgen"]
 
 
-async def test_the_cli_exits_1_with_the_error_when_refused(bare_gateway: httpx.AsyncClient) -> None:
-    """A key without the usage scope: exit status 1 and the error envelope on stdout."""
+async def test_the_cli_exits_2_with_one_line_when_refused(bare_gateway: httpx.AsyncClient) -> None:
+    """A key without the usage scope: exit status 2 and one line on stderr naming the status and error code."""
     done = await asyncio.to_thread(run_cli, ["--budgets", "--url", str(bare_gateway.base_url)], TEAM_A_KEY)
-    assert done.returncode == 1
-    assert '"missing_scope"' in done.stdout
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("video-gateway: GET /v1/usage/budgets: 403 missing_scope: ")
+    assert done.stdout == ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from sandbox.faults import FaultSpec
 from tests.conftest import (
     EXAMPLE_CONFIG,
     TEAM_B_KEY,
+    FakeClock,
     GatewayFactory,
     auth,
     gateway_settings,
@@ -191,27 +193,6 @@ async def test_json_and_multipart_forms_of_one_request_share_a_key(
     assert await submits(emulator) == 1
 
 
-async def test_json_and_bracketed_multipart_with_gateway_fields_share_a_key(
-    client: httpx.AsyncClient, emulator: httpx.AsyncClient
-) -> None:
-    """Metadata, routing and audio in the SDK's bracketed form keys fingerprint as the same JSON body does."""
-    body = {**BODY, "metadata": {"project": "x"}, "routing": {"providers": ["vidgen"], "max_cost_usd": 1.5}}
-    first = await client.post("/v1/videos", json={**body, "audio": {"enabled": True}}, headers=keyed("order-7"))
-    fields = [
-        *((name, (None, value)) for name, value in BODY.items()),
-        ("metadata[project]", (None, "x")),
-        ("routing[providers][]", (None, "vidgen")),
-        ("routing[max_cost_usd]", (None, "1.5")),
-        ("audio[enabled]", (None, "true")),
-    ]
-    form = await client.post("/v1/videos", files=fields, headers=keyed("order-7"))
-
-    assert form.status_code == 202, form.text
-    assert form.headers["idempotent-replayed"] == "true"
-    assert form.json()["id"] == first.json()["id"]
-    assert await submits(emulator) == 1
-
-
 @pytest.mark.parametrize("key", ["x" * 256, "has space", "tab\there", ""])
 async def test_malformed_keys_are_refused(client: httpx.AsyncClient, key: str) -> None:
     """A key that is too long, empty or not printable ASCII is a 400 naming the header, before any work."""
@@ -328,3 +309,68 @@ async def test_a_key_whose_record_failed_after_the_create_is_recorded_once_the_s
     await asyncio.sleep(0.7)  # past the claim's lease: only a recorded key still leads to the job
     again, replayed = await creates.create(caller, intake, metadata={}, idempotency_key="k1")
     assert (again.id, replayed, len(made)) == (first.id, True, 1)
+
+
+async def test_a_concurrent_repeat_that_outwaits_the_first_gets_a_retryable_409_in_use() -> None:
+    """While the first create with a key is still running past the longest a create can take (the claim's TTL),
+    a repeat stops waiting with 409 `idempotency_key_in_use`, retryable, Retry-After 1; the first still finishes."""
+    from types import SimpleNamespace
+
+    from gateway.auth import Caller
+    from gateway.errors import GatewayError
+    from gateway.store.idempotency import MemoryIdempotencyKeys
+    from gateway.videos.idempotency import IdempotentCreates
+
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class SlowService:
+        async def create(self, caller: Any, intake: Any, *, metadata: Any) -> Any:
+            started.set()
+            await release.wait()
+            return SimpleNamespace(id="video_slow")
+
+    # The keys' clock stands still, so the first's claim is still held when the repeat's wait runs out.
+    keys = MemoryIdempotencyKeys(clock=FakeClock())
+    creates = IdempotentCreates(service=SlowService(), keys=keys, claim_ttl_s=0.2)  # type: ignore[arg-type]
+    caller = Caller(key_id="key-a", team="team-a", scopes=frozenset({"videos"}))
+    intake: Any = SimpleNamespace(query="scenex", prompt="p", images=(), webhook=None, source=None)
+    first = asyncio.create_task(creates.create(caller, intake, metadata={}, idempotency_key="slow-key"))
+    async with asyncio.timeout(10):
+        await started.wait()  # the first holds the key
+        with pytest.raises(GatewayError) as refused:
+            await creates.create(caller, intake, metadata={}, idempotency_key="slow-key")
+        release.set()
+        made, replayed = await first
+
+    assert (refused.value.status_code, refused.value.type, refused.value.code) == (
+        409,
+        "conflict",
+        "idempotency_key_in_use",
+    )
+    assert refused.value.retryable is True
+    assert refused.value.headers == {"Retry-After": "1"}
+    assert (made.id, replayed) == ("video_slow", False)
+
+
+async def test_a_key_is_kept_24_hours_then_the_same_request_makes_a_new_job(
+    vidgen_url: str, serve_gateway: GatewayFactory, emulator: httpx.AsyncClient
+) -> None:
+    """README: a key is kept 24 h. On the gateway's clock, a repeat a minute before 24 h is replayed; one a
+    minute after makes a second job with a second submit."""
+    clock = FakeClock(time.time())
+    async with (
+        serve_gateway(gateway_settings(vidgen_url), clock=clock, run_poller=False) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
+        first = await client.post("/v1/videos", json=BODY, headers=keyed("day-key"))
+        clock.advance(24 * 3600 - 60)
+        within = await client.post("/v1/videos", json=BODY, headers=keyed("day-key"))
+        clock.advance(120)
+        after = await client.post("/v1/videos", json=BODY, headers=keyed("day-key"))
+
+    assert (first.status_code, within.status_code, after.status_code) == (202, 202, 202)
+    assert within.json()["id"] == first.json()["id"]
+    assert within.headers["idempotent-replayed"] == "true"
+    assert after.json()["id"] != first.json()["id"]
+    assert "idempotent-replayed" not in after.headers
+    assert await submits(emulator) == 2

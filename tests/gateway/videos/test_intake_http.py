@@ -234,6 +234,14 @@ async def test_unknown_route_and_method_are_envelopes(gateway: httpx.AsyncClient
 
 
 @on_module_loop
+async def test_a_wrong_method_names_the_allowed_ones(gateway: httpx.AsyncClient) -> None:
+    """A 405 carries `Allow` with the route's methods (RFC 9110 §15.5.6), as schemathesis' method check requires."""
+    reply = await gateway.request("TRACE", "/v1/videos/video_x")
+    assert reply.status_code == 405
+    assert set(reply.headers["allow"].replace(" ", "").split(",")) == {"GET", "DELETE", "OPTIONS"}
+
+
+@on_module_loop
 async def test_unknown_route_reply_carries_a_request_id(gateway: httpx.AsyncClient) -> None:
     """Even a reply for a path no route matches carries the request id, in the header and the envelope."""
     reply = await gateway.get("/v1/nowhere")

@@ -4,7 +4,6 @@ Video, the delivery log on the job; refused targets and unconfigured teams are 4
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 
@@ -72,11 +71,12 @@ async def test_a_delivery_is_marked_failed_once_its_retry_schedule_runs_out(
     vidgen_url: str, serve_gateway: GatewayFactory, team_secret: str, store: JobStore
 ) -> None:
     """A receiver that always fails gets one attempt plus one per scheduled retry, then the delivery is failed
-    and nothing more is sent."""
-    receiver = Receiver(fail_first=-1)
+    and nothing more is sent: a later job's webhook, delivered after it, shows the dispatcher ran on past it."""
+    receiver, later_receiver = Receiver(fail_first=-1), Receiver()
     settings = gateway_settings(vidgen_url, extra=webhook_config(schedule_s="[0.05, 0.05]"))
     async with (
         serve_app(receiver.app()) as hook_url,
+        serve_app(later_receiver.app()) as later_hook_url,
         serve_gateway(settings, store=store) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as client,
     ):
@@ -84,11 +84,18 @@ async def test_a_delivery_is_marked_failed_once_its_retry_schedule_runs_out(
             "/v1/videos", headers=auth(), json={"prompt": "a heron", "webhook": {"url": f"{hook_url}/hook"}}
         )
         log = await wait_delivery(client, created.json()["id"], states=("delivered", "failed"))
-        await asyncio.sleep(0.2)  # a failed delivery is off the schedule: no attempt follows
+        later = await client.post(
+            "/v1/videos", headers=auth(), json={"prompt": "a crane", "webhook": {"url": f"{later_hook_url}/hook"}}
+        )
+        await wait_delivery(client, later.json()["id"])
+        # Past three more of the schedule's 0.05 s steps: a failed delivery still due would have been sent again.
+        final = await wait_delivery(client, created.json()["id"], states=("failed",))
 
     assert log["state"] == "failed"
     assert [a["status_code"] for a in log["attempts"]] == [500, 500, 500]
+    assert final["attempts"] == log["attempts"]
     assert len(receiver.calls) == 3
+    assert len(later_receiver.calls) == 1
 
 
 async def test_an_unreachable_receiver_is_logged_as_a_connection_error_and_retried(
@@ -178,6 +185,28 @@ async def test_webhook_urls_the_gateway_must_not_call_are_refused(
     assert error["type"] == "invalid_request"
     assert error["param"] == param
     assert "password" not in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "url", "status"),
+    [
+        (False, "http://127.0.0.1:9/hook", 400),
+        (True, "http://127.0.0.1:9/hook", 202),
+        (True, "http://10.0.0.5/hook", 400),
+    ],
+)
+async def test_the_sandbox_allows_loopback_receivers_and_nothing_else_private(
+    vidgen_url: str, serve_gateway: GatewayFactory, team_secret: str, sandbox: bool, url: str, status: int
+) -> None:
+    """`create_app(sandbox=True)` (what `run --sandbox` serves) accepts a loopback receiver that is refused outside
+    the sandbox, and still refuses a private network's."""
+    settings = gateway_settings(vidgen_url, extra=webhook_config(allow_private=False))
+    async with serve_gateway(settings, sandbox=sandbox) as base, httpx.AsyncClient(base_url=base) as client:
+        reply = await client.post("/v1/videos", headers=auth(), json={"prompt": "a heron", "webhook": {"url": url}})
+
+    assert reply.status_code == status, reply.text
+    if status == 400:
+        assert reply.json()["error"]["code"] == "invalid_webhook_url"
 
 
 @pytest.fixture

@@ -151,3 +151,33 @@ def test_ipv6_forms_reaching_non_public_space_are_refused(address: str) -> None:
 def test_ipv6_forms_carrying_public_ipv4_pass(address: str) -> None:
     """A 6to4 or NAT64 address of a public IPv4 host, and plain global IPv6, are accepted."""
     assert check_url(f"https://[{address}]/hook", allow_private=False) == f"https://[{address}]/hook"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8123/hook", "http://[::1]:8123/hook", "http://localhost:8123/hook"])
+def test_loopback_passes_when_loopback_alone_is_allowed(url: str) -> None:
+    """The sandbox's allowance: a receiver on loopback (address or `localhost`) is accepted."""
+    assert check_url(url, allow_private=False, allow_loopback=True) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.5/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fd00::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://printer.local/hook",
+    ],
+)
+def test_private_networks_stay_refused_when_loopback_alone_is_allowed(url: str) -> None:
+    """The sandbox's allowance is loopback only: private, link-local and mapped forms are still refused."""
+    with pytest.raises(InvalidRequest):
+        check_url(url, allow_private=False, allow_loopback=True)
+
+
+async def test_a_name_resolving_to_loopback_is_pinned_there_when_loopback_is_allowed() -> None:
+    """At delivery `localhost` resolves and every address it gives is loopback, so the request is pinned to it."""
+    target = await resolve("http://localhost:8123/hook", allow_private=False, allow_loopback=True)
+    assert target.url.startswith(("http://127.0.0.1:8123/", "http://[::1]:8123/"))
+    assert target.headers == {"host": "localhost:8123"}

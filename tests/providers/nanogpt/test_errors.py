@@ -1,4 +1,4 @@
-"""Pure NanoGPT error classification: recorded §4.6 envelopes (video guide, OpenAI-style, legacy) and status-route
+"""Pure NanoGPT error classification: §4.6 envelopes (video guide, OpenAI-style, legacy) and status-route
 errors through classify_error and error_capacity, by code first and HTTP status second."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pure NanoGPT translation: canonical requests into submit bodies, and recorded §4.4/§4.5 replies (both status
+"""Pure NanoGPT translation: canonical requests into submit bodies, and §4.4/§4.5 replies (both status
 shapes) through parse_submit, parse_balance and parse_status."""
 
 from __future__ import annotations

@@ -81,6 +81,10 @@ def test_a_source_over_the_upload_limit_or_with_images_is_refused() -> None:
     )  # over the 4 MB §4.3
     with pytest.raises(InvalidUpstreamRequest, match="upload limit"):
         build_submit(video_request("runwayml-gen4-aleph", "x", "edit", too_big), SETTINGS)
+    at_limit = VideoData(mime_type="video/mp4", data=b"\0" * (4 * 1024 * 1024), digest="7" * 64)  # exactly 4 MB
+    body = build_submit(video_request("runwayml-gen4-aleph", "x", "edit", at_limit), SETTINGS).json
+    assert isinstance(body, dict)
+    assert body["videoDataUrl"].startswith("data:video/mp4;base64,")
     frame = ImageData(mime_type="image/png", data=b"png", digest="6" * 64)
     with_image = video_request("runwayml-gen4-aleph", "x", "edit", LAKE_URL)
     with_image = GenerationRequest(

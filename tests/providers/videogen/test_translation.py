@@ -1,4 +1,5 @@
-"""Pure VideoGen translation: recorded providers.md §2 payloads through plan/build/parse and error mapping."""
+"""Pure VideoGen translation: providers.md §2 payloads (fixtures/SOURCES.md) through plan/build/parse and
+error mapping."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Pure videogenapi reply translation: recorded status bodies through parse_status, error bodies through
-classify_error (the 429 split), and usage counters through parse_capacity. No I/O beyond fixture files."""
+"""Pure videogenapi reply translation: status bodies (fixtures/SOURCES.md: seed or ours) through parse_status,
+error bodies through classify_error (the 429 split), and usage counters through parse_capacity. No I/O beyond
+fixture files."""
 
 from __future__ import annotations
 
@@ -260,3 +261,52 @@ def test_parse_capacity_429_without_counters_still_reports_the_exhausted_scope(
 def test_parse_capacity_finds_nothing_in_replies_without_counters(source: Reply) -> None:
     """A status reply or a non-JSON body reports no headroom."""
     assert parse_capacity(source, model="kling_25", now_s=NOW_S) == ()
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ("1 hour", UpstreamRateLimited),
+        ("hour", UpstreamRateLimited),
+        ("23 hours", UpstreamRateLimited),
+        ("24 hours", QuotaExhausted),
+        ("48 HR", QuotaExhausted),
+        ("2 H", UpstreamRateLimited),
+        ("90 seconds", UpstreamRateLimited),
+        ("30 min", UpstreamRateLimited),
+        ("1 week", QuotaExhausted),
+    ],
+)
+def test_a_429_window_shorter_than_a_day_is_a_rate_limit(window: str, expected: type[UpstreamError]) -> None:
+    """Seed 004's `details.window` ("1 hour"): under 24 hours (any case, any unit spelling) resets soon; a day or
+    more, or a unit we do not know, is the allowance."""
+    body = b'{"error": "Limit", "details": {"window": "%s"}}' % window.encode()
+    assert type(classify_error(reply(429, body))) is expected
+
+
+def test_a_429_says_monthly_or_daily_in_its_error_or_its_message() -> None:
+    """Without counters or a window, the words decide: in `error` or in `message`, either is enough."""
+    assert type(classify_error(reply(429, b'{"error": "Monthly limit reached"}'))) is QuotaExhausted
+    assert type(classify_error(reply(429, b'{"error": "Limit", "message": "daily cap"}'))) is QuotaExhausted
+    assert type(classify_error(reply(429, b'{"error": "Slow down", "message": "try later"}'))) is UpstreamRateLimited
+
+
+def test_a_429_carries_its_status_provider_and_the_date_relative_wait() -> None:
+    """The 429 keeps status 429 and the provider's name; an HTTP-date Retry-After is measured from `now_s` when
+    the reply has no Date."""
+    error = classify_error(reply(429, b"{}", {"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"}), now_s=1445412480.0)
+    assert (error.status_code, error.provider, error.retry_after_s) == (429, "videogenapi", 120.0)
+
+
+@pytest.mark.parametrize(
+    ("status_code", "expected"),
+    [
+        (500, UpstreamInternalError),
+        (501, UpstreamUnavailable),
+        (502, UpstreamUnavailable),
+        (418, InvalidUpstreamRequest),
+    ],
+)
+def test_statuses_around_500_map_to_their_classes(status_code: int, expected: type[UpstreamError]) -> None:
+    """500 is the provider's own failure; above it, unavailable; a 4xx is our request."""
+    assert type(classify_error(reply(status_code, b"{}"))) is expected

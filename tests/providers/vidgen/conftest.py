@@ -1,5 +1,6 @@
 """Shared by the test_translation_* modules: the provider settings they build calls with, the request they
-start from, and the recorded seed-000 replies they parse. Pure: no I/O beyond reading fixture files."""
+start from, and the replies they parse (seed 000's own and ours: fixtures/SOURCES.md). Pure: no I/O beyond
+reading fixture files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pure Vidgen translation of polling and errors: recorded seed-000 payloads through build_poll, parse_status
+"""Pure Vidgen translation of polling and errors: seed-000 payloads through build_poll, parse_status
 and classify_error. The catalogue and the submit live elsewhere."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from providers.contract import (
     UpstreamUnavailable,
 )
 from providers.vidgen import build_poll, classify_error, parse_status
+from providers.vidgen.translate import presigned_expiry
 from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
 
 # --------------------------------------------------------------------------------------------- status
@@ -212,3 +213,14 @@ def test_classify_error_documented_string_in_a_2xx_takes_its_documented_status()
     """A 200 carrying "Invalid API key" is classified as the 401 the seed documents for that string."""
     error = classify_error(fixture_reply("error_401_invalid_api_key.json", 200))
     assert type(error) is UpstreamAuthError
+
+
+def test_a_presigned_link_expires_at_its_signing_time_plus_its_lifetime() -> None:
+    """`X-Amz-Date` 2026-11-22T00:00:00Z plus `X-Amz-Expires` 3600 s; a link without a readable pair has none."""
+    url = "https://bucket.s3.amazonaws.com/a.mp4?X-Amz-Date=20261122T000000Z&X-Amz-Expires=3600&X-Amz-Signature=f"
+
+    assert presigned_expiry(url) == 1795305600 + 3600
+    assert presigned_expiry(url.replace("20261122T000000Z", "20261122T013000Z")) == 1795305600 + 5400 + 3600
+    assert presigned_expiry("https://bucket.s3.amazonaws.com/a.mp4") is None
+    assert presigned_expiry(url.replace("X-Amz-Date=20261122T000000Z&", "")) is None
+    assert presigned_expiry(url.replace("3600", "soon")) is None

@@ -1,4 +1,4 @@
-"""Pure Vidgen translation of the catalogue and the submit: recorded seed-000 payloads through build_models,
+"""Pure Vidgen translation of the catalogue and the submit: seed-000 payloads through build_models,
 parse_models, check_catalogue, build_submit and parse_submit. Polling and error mapping live elsewhere."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import pytest
 
 from providers.contract import (
     Audio,
+    ContentCredentials,
     ContentPolicyError,
     Dimensions,
     GenerationRequest,
@@ -18,6 +19,7 @@ from providers.contract import (
     Scene,
     UpstreamJob,
     UpstreamProtocolError,
+    WatermarkOverlay,
 )
 from providers.vidgen import (
     VidgenCatalogue,
@@ -77,8 +79,11 @@ def test_check_catalogue_refuses_more_scenes_than_max_scenes() -> None:
 
 
 def test_check_catalogue_accepts_an_offered_model_within_the_cap() -> None:
-    """A request for an offered model with five scenes passes the catalogue check."""
+    """A request for an offered model with five scenes (the cap) passes the catalogue check; a sixth does not."""
     check_catalogue(make_request(*[Scene(prompt=f"shot {i}") for i in range(5)]), CATALOGUE)
+
+    with pytest.raises(InvalidUpstreamRequest):
+        check_catalogue(make_request(*[Scene(prompt=f"shot {i}") for i in range(6)]), CATALOGUE)
 
 
 # --------------------------------------------------------------------------------------------- submit
@@ -226,3 +231,105 @@ def test_parse_submit_without_id_is_a_protocol_error() -> None:
     """A generate reply with neither `id` nor `error` is not described by the seed."""
     with pytest.raises(UpstreamProtocolError):
         parse_submit(Reply(status_code=200, headers={}, body=b'{"model": "scenex"}'), make_request())
+
+
+# ------------------------------------------------------------------ fields at their edges (seed 000)
+
+FRAME = ImageData(mime_type="image/png", data=b"png", digest="1" * 64)
+
+
+def submit_body(**fields: object) -> dict[str, object]:
+    return body_of(build_submit(make_request(**fields), SETTINGS))
+
+
+@pytest.mark.parametrize(("width", "height"), [(320, 1280), (1280, 320), (832, 480)])
+def test_t2v_sides_within_320_to_1280_in_steps_of_8_are_sent(width: int, height: int) -> None:
+    """seed 000 "Valid Dimensions": 320-1280, divisible by 8, both ends included; sent as width and height."""
+    body = submit_body(dimensions=Dimensions(width=width, height=height))
+    assert (body["width"], body["height"]) == (width, height)
+    assert "size" not in body
+
+
+@pytest.mark.parametrize(("width", "height"), [(312, 480), (832, 1288), (834, 480), (832, 482)])
+def test_t2v_sides_outside_the_bounds_or_off_the_step_are_refused(width: int, height: int) -> None:
+    """Vidgen would round or clamp them silently: refused instead."""
+    with pytest.raises(InvalidUpstreamRequest, match="divisible by 8 within 320-1280"):
+        submit_body(dimensions=Dimensions(width=width, height=height))
+
+
+@pytest.mark.parametrize(("width", "height", "size"), [(720, 480, 720), (1280, 720, 1280), (480, 1000, 1000)])
+def test_a_framed_scene_sends_its_longest_side_as_size_within_720_to_1280(width: int, height: int, size: int) -> None:
+    """seed 000 `size`: "Max dimension for i2v frame resize (720-1280)", both ends included."""
+    body = body_of(
+        build_submit(
+            make_request(Scene(prompt="a", image=FRAME), dimensions=Dimensions(width=width, height=height)), SETTINGS
+        )
+    )
+    assert body["size"] == size
+    assert "width" not in body
+
+
+@pytest.mark.parametrize(("width", "height"), [(712, 480), (1288, 720)])
+def test_a_framed_scene_outside_720_to_1280_is_refused(width: int, height: int) -> None:
+    """A longest side of 712 or 1288 is outside the seed's resize range."""
+    request = make_request(Scene(prompt="a", image=FRAME), dimensions=Dimensions(width=width, height=height))
+    with pytest.raises(InvalidUpstreamRequest, match="must be within 720-1280"):
+        build_submit(request, SETTINGS)
+
+
+def test_a_mix_of_framed_and_t2v_scenes_sends_both_forms() -> None:
+    """Scenes with and without a frame: width/height for the t2v ones and size for the framed ones, together."""
+    request = make_request(
+        Scene(prompt="a", image=FRAME),
+        Scene(prompt="b"),
+        multi_scene=True,
+        dimensions=Dimensions(width=832, height=720),
+    )
+    body = body_of(build_submit(request, SETTINGS))
+    assert (body["width"], body["height"], body["size"]) == (832, 720, 832)
+
+
+def test_every_option_field_is_carried_as_given() -> None:
+    """fx_sound, music, wm_* and cs_* each carry every field the request sets, beside optimize and upscale."""
+    body = submit_body(
+        audio=Audio(prompt="rain", negative_prompt="wind"),
+        music=None,
+        enhance_prompt=True,
+        upscale=True,
+        watermark_overlay=WatermarkOverlay(position="top-left", scale=20, opacity=50, rotation_deg=5, padding_x=3),
+        content_credentials=ContentCredentials(author="A", title="T", description="D", organization="O", vendor="V"),
+    )
+    assert body["fx_sound"] == {"enabled": True, "prompt": "rain", "negative_prompt": "wind"}
+    assert (body["optimize"], body["upscale"]) == (True, True)
+    assert {k: v for k, v in body.items() if k.startswith("wm_")} == {
+        "wm_position": "top-left",
+        "wm_scale": 20,
+        "wm_transparency": 50,
+        "wm_rotation": 5,
+        "wm_padding_x": 3,
+    }
+    assert {k: v for k, v in body.items() if k.startswith("cs_")} == {
+        "cs_author": "A",
+        "cs_title": "T",
+        "cs_description": "D",
+        "cs_organization": "O",
+        "cs_vendor": "V",
+    }
+    music = submit_body(music=Music(tags="lofi", lyrics="la la", bpm=90, keyscale="C major"))["music"]
+    assert music == {"enabled": True, "tags": "lofi", "lyrics": "la la", "bpm": 90, "keyscale": "C major"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"results": 2}, "one video per job"),
+        ({"upstream_variant": "fast"}, "one video per job"),
+        ({"temporary_output": True}, "temporary outputs and a fixed camera"),
+        ({"camera_fixed": False}, "temporary outputs and a fixed camera"),
+        ({"seed": 7}, "seed is not supported"),
+    ],
+)
+def test_each_option_vidgen_lacks_is_refused_on_its_own(fields: dict[str, object], reason: str) -> None:
+    """One unsupported option alone is enough for a refusal naming it, never a silent drop."""
+    with pytest.raises(InvalidUpstreamRequest, match=reason):
+        submit_body(**fields)
