@@ -19,6 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP) lint typecheck layers
 	.ci/ensure-redis
+	.ci/ensure-chromium
 	# Four workers on two cores: most of the suite waits on sockets (emulators, Redis, gateway processes). Then the
 	# fault tests marked `serial`, alone (see pyproject.toml).
 	$(BIN)/pytest -q -n 4 -m "not serial and not schemathesis"

@@ -22,6 +22,9 @@ setup(
             "kubernetes-validate>=1.30",
             # Fuzzes the live gateway against the committed OpenAPI document (tests/e2e/test_openapi_conformance.py).
             "schemathesis>=4.0",
+            # Drives Debian's headless Chromium through its chromedriver for the console's browser tests
+            # (tests/console): no browser download, unlike playwright.
+            "selenium>=4.40",
         ],
         # `pip install '.[sandbox]'` from a checkout: the emulators for `make run`, tests and benches. Never in
         # `pip install .` nor the Docker image. A wheel built here points at this checkout's sandbox/.

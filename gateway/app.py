@@ -33,6 +33,8 @@ from gateway.api.videos import Session, create_video, delete_video, get_video, g
 from gateway.api.webhooks import get_video_webhook
 from gateway.auth import KeyRing
 from gateway.config import Settings, configured_secrets
+from gateway.console.pages import console_router
+from gateway.console.sessions import ConsoleSessions
 from gateway.control import keys as key_changes
 from gateway.control.documents import Document, KeyRecord, KeysDocument, Kind
 from gateway.control.plane import ControlPlane
@@ -128,6 +130,8 @@ def create_app(
             plane, watcher, settings, keys, source=f"file:{config_path}" if config_path else "start-up"
         )
         app.state.reloader = Reloader(rules=rules, plane=plane, watcher=watcher, config_path=config_path)
+        app.state.console_sessions = ConsoleSessions(keys, clock=clock)
+        app.state.settings = settings
         app.state.control = ControlRoom(
             plane=plane,
             watcher=watcher,
@@ -291,6 +295,7 @@ def create_app(
             readyz,
             scrape_metrics,
             docs_assets(),
+            console_router(),
         ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),

@@ -78,14 +78,20 @@ class KeyRing:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Authorization must be `Bearer <key>`", code="invalid_authorization")
-        presented = digest(token)
-        stored, caller, until = self._by_prefix.get(presented[:_INDEX], (_NO_DIGEST, None, None))
-        if not hmac.compare_digest(presented, stored) or caller is None:
+        caller = self.holder(digest(token))
+        if caller is None:
             raise Unauthorized("invalid API key", code="invalid_key")
-        now = self._clock()
-        if until is not None and until <= now:
-            raise Unauthorized("invalid API key", code="invalid_key")
-        self._used[caller.key_id] = now
+        self._used[caller.key_id] = self._clock()
+        return caller
+
+    def holder(self, key_digest: str) -> Caller | None:
+        """Who holds the key with this digest, while the ring accepts it (None once revoked, expired or rotated
+        out): what a console session, which keeps the digest and never the key, checks on every request."""
+        stored, caller, until = self._by_prefix.get(key_digest[:_INDEX], (_NO_DIGEST, None, None))
+        if not hmac.compare_digest(key_digest, stored) or caller is None:
+            return None
+        if until is not None and until <= self._clock():
+            return None
         return caller
 
     def used(self) -> dict[str, float]:

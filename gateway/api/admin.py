@@ -32,7 +32,7 @@ from gateway.control.watcher import ControlWatcher
 from gateway.errors import ErrorEnvelope, InvalidRequest, NotFound, PreconditionRequired, from_validation
 from gateway.schema.wire import CreateVideoBody
 from gateway.store.replicas import Replicas, ReplicaStatus
-from gateway.usage.quota_settings import QuotaSettings
+from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
 from routing.planner import Planner
 from routing.rules import ProviderRule, RoutingRules, RulesHolder
 
@@ -181,10 +181,17 @@ async def _replace(
     room = _room(request, session)
     expected = _if_match(request)
     document = checked(await _json(request), room)
+    version = await replace_document(room, kind, document, expected=expected, actor=session.caller.key_id)
+    return _versioned(kind, version, document)
+
+
+async def replace_document(room: ControlRoom, kind: Kind, document: Document, *, expected: int, actor: str) -> int:
+    """A checked document as the version after `expected`, run here at once; the new version."""
     before = await room.plane.read(kind)
     change = Change(document, before=msgspec.to_builtins(before.document), after=msgspec.to_builtins(document))
-    revision = await room.plane.write(kind, change, expected=expected, actor=session.caller.key_id, action="put")
-    return await _written(room, kind, revision.version, document)
+    revision = await room.plane.write(kind, change, expected=expected, actor=actor, action="put")
+    await room.watcher.catch_up()
+    return revision.version
 
 
 async def _rollback(request: Request[Any, Any, Any], session: Session, kind: Kind) -> Response[Versioned]:
@@ -278,7 +285,14 @@ async def preview_routing(request: Request[Any, Any, Any], session: NamedDepende
     body: PreviewBody = _decoded(await request.body(), PreviewBody)
     table = routing_table(msgspec.json.decode(body.routing), room.rules, source="preview")
     create: CreateVideoBody = _decoded(body.request, CreateVideoBody, under="request")
-    caller = session.caller if body.team is None else msgspec.structs.replace(session.caller, team=body.team)
+    return await preview(room, session, table, create, team=body.team)
+
+
+async def preview(
+    room: ControlRoom, session: Session, table: RoutingRules, create: CreateVideoBody, *, team: str | None
+) -> Preview:
+    """The plan for `create` under the active rules and under `table`, as `team` (default: the caller's)."""
+    caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
     active = session.service.planner
     proposed_rules = RulesHolder(
         table, known_providers=room.rules.known_providers, known_models=room.rules.known_models, source="preview"
@@ -324,19 +338,28 @@ async def put_provider(
     """Set a provider's switches: a new routing version (`If-Match`: the current routing version)."""
     room = _room(request, session)
     expected = _if_match(request)
+    switches = await _json(request)
+    version, after = await set_provider(room, slug, switches, expected=expected, actor=session.caller.key_id)
+    return _versioned("routing", version, after)
+
+
+async def set_provider(
+    room: ControlRoom, slug: str, switches: Any, *, expected: int, actor: str
+) -> tuple[int, ProviderRule]:
+    """A provider's switches (as JSON builtins) written as the routing version after `expected`, run here at once:
+    the new version and the provider's rule (the admin API's and the console's one path)."""
     _known_provider(room, slug)
     current = await room.plane.read("routing")
     rules = _rules(current)
     table = msgspec.to_builtins(rules)
-    table.setdefault("providers", {})[slug] = await _json(request)
+    table.setdefault("providers", {})[slug] = switches
     changed = routing_table(table, room.rules, source=f"PUT /v1/admin/providers/{slug}")
     before = msgspec.to_builtins(rules.providers.get(slug, ProviderRule()))
     after = changed.providers[slug]
     change = Change(changed, target=slug, before=before, after=msgspec.to_builtins(after))
-    revision = await room.plane.write(
-        "routing", change, expected=expected, actor=session.caller.key_id, action="provider"
-    )
-    return await _written(room, "routing", revision.version, after)
+    revision = await room.plane.write("routing", change, expected=expected, actor=actor, action="provider")
+    await room.watcher.catch_up()
+    return revision.version, after
 
 
 def _known_provider(room: ControlRoom, slug: str) -> None:
@@ -424,13 +447,20 @@ async def put_team(
     room = _room(request, session)
     expected = _if_match(request)
     limits = quota_limits(await _json(request), team=_team(team))
+    version = await set_team(room, team, limits, expected=expected, actor=session.caller.key_id)
+    return _versioned("quotas", version, limits)
+
+
+async def set_team(room: ControlRoom, team: str, limits: QuotaLimits, *, expected: int, actor: str) -> int:
+    """A team's checked limits as the quotas version after `expected`, run here at once; the new version."""
     current = await room.plane.read("quotas")
     quotas = _quotas(current)
     changed = msgspec.structs.replace(quotas, teams={**quotas.teams, team: limits})
     before = quotas.teams.get(team)
     change = Change(changed, target=team, before=msgspec.to_builtins(before), after=msgspec.to_builtins(limits))
-    revision = await room.plane.write("quotas", change, expected=expected, actor=session.caller.key_id, action="team")
-    return await _written(room, "quotas", revision.version, limits)
+    revision = await room.plane.write("quotas", change, expected=expected, actor=actor, action="team")
+    await room.watcher.catch_up()
+    return revision.version
 
 
 def _team(team: str) -> str:
@@ -457,13 +487,18 @@ async def create_key(request: Request[Any, Any, Any], session: NamedDependency[S
     409 when the id is taken."""
     room = _room(request, session)
     body: key_changes.KeyCreate = _decoded(await request.body(), key_changes.KeyCreate)
+    return await add_key(room, body, actor=session.caller.key_id)
+
+
+async def add_key(room: ControlRoom, body: key_changes.KeyCreate, *, actor: str) -> key_changes.IssuedKey:
+    """A new client key, accepted here at once; the reply is the only place its secret appears."""
 
     def add(current: Current) -> Change:
         document, record, secret = key_changes.create(_keys(current), body, now=room.plane.now())
         view = key_changes.view(record)
         return Change(document, target=record.id, after=view, reply=key_changes.issued(record, secret))
 
-    issued: key_changes.IssuedKey = await _key_change(room, session, add, action="create_key")
+    issued: key_changes.IssuedKey = await _key_change(room, actor, add, action="create_key")
     return issued
 
 
@@ -475,10 +510,14 @@ async def create_key(request: Request[Any, Any, Any], session: NamedDependency[S
 )
 async def list_keys(request: Request[Any, Any, Any], session: NamedDependency[Session]) -> Listing:
     """Every client key with its team and scopes; never a secret or digest."""
-    room = _room(request, session)
+    return Listing(data=await key_views(_room(request, session)))
+
+
+async def key_views(room: ControlRoom) -> list[key_changes.KeyView]:
+    """Every client key with when it was last used (never a secret or digest)."""
     current = await room.plane.read("keys")
     used = {**(await room.plane.store.last_used()), **room.last_used()}
-    return Listing(data=[key_changes.view(k, last_used_at=used.get(k.id)) for k in _keys(current).keys])
+    return [key_changes.view(k, last_used_at=used.get(k.id)) for k in _keys(current).keys]
 
 
 @delete(
@@ -492,7 +531,11 @@ async def revoke_key(
     request: Request[Any, Any, Any], session: NamedDependency[Session], key_id: _KeyIdParam
 ) -> key_changes.KeyView:
     """Revoke a key; every replica refuses it within a second. 409 for the last admin key."""
-    room = _room(request, session)
+    return await remove_key(_room(request, session), key_id, actor=session.caller.key_id)
+
+
+async def remove_key(room: ControlRoom, key_id: str, *, actor: str) -> key_changes.KeyView:
+    """Revoke a key, refused here at once (every replica within `check_s`)."""
 
     def revoke(current: Current) -> Change:
         before = _keys(current).get(key_id)
@@ -500,7 +543,7 @@ async def revoke_key(
         view = key_changes.view(record)
         return Change(document, target=key_id, before=before and key_changes.view(before), after=view, reply=view)
 
-    revoked: key_changes.KeyView = await _key_change(room, session, revoke, action="revoke_key")
+    revoked: key_changes.KeyView = await _key_change(room, actor, revoke, action="revoke_key")
     return revoked
 
 
@@ -519,6 +562,11 @@ async def rotate_key(
     raw = await request.body()
     asked: key_changes.KeyRotate = _decoded(raw, key_changes.KeyRotate) if raw.strip() else key_changes.KeyRotate()
     grace_s = room.settings.rotation_grace_s if asked.grace_s is None else asked.grace_s
+    return await renew_key(room, key_id, grace_s=grace_s, actor=session.caller.key_id)
+
+
+async def renew_key(room: ControlRoom, key_id: str, *, grace_s: float, actor: str) -> key_changes.IssuedKey:
+    """A new secret for a key (the old one valid `grace_s` more); the reply is the only place it appears."""
 
     def rotate(current: Current) -> Change:
         before = _keys(current).get(key_id)
@@ -526,13 +574,13 @@ async def rotate_key(
         view, issued = key_changes.view(record), key_changes.issued(record, secret)
         return Change(document, target=key_id, before=before and key_changes.view(before), after=view, reply=issued)
 
-    rotated: key_changes.IssuedKey = await _key_change(room, session, rotate, action="rotate_key")
+    rotated: key_changes.IssuedKey = await _key_change(room, actor, rotate, action="rotate_key")
     return rotated
 
 
-async def _key_change(room: ControlRoom, session: Session, edit: Edit, *, action: str) -> Any:
+async def _key_change(room: ControlRoom, actor: str, edit: Edit, *, action: str) -> Any:
     """One key's change on whichever keys version is current (no If-Match), run here at once; its reply."""
-    _, change = await room.plane.edit("keys", edit, expected=None, actor=session.caller.key_id, action=action)
+    _, change = await room.plane.edit("keys", edit, expected=None, actor=actor, action=action)
     await room.watcher.catch_up()
     return change.reply
 

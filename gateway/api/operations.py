@@ -13,6 +13,7 @@ from gateway.api.videos import Session, read_create
 from gateway.auth import Caller
 from gateway.schema.wire import CreateVideoBody
 from gateway.videos.intake import normalize
+from gateway.videos.service import VideoService
 from providers.contract import ImageData
 from routing.headroom.tracker import HeadroomView
 from routing.health.breakers import CircuitSnapshot
@@ -167,7 +168,11 @@ async def list_providers(session: NamedDependency[Session]) -> list[ProviderStat
     """Each configured provider: enabled or not, its circuit breaker, its rate and concurrency headroom, and the
     generation seconds and completions observed per model (every replica's)."""
     session.caller.require("admin")
-    service = session.service
+    return await provider_states(session.service)
+
+
+async def provider_states(service: VideoService) -> list[ProviderState]:
+    """Each configured provider's state as of now (what `/v1/providers` and the console show)."""
     circuits = await service.planner.gate.breakers.snapshots(set(service.upstreams))
     await service.planner.speeds.refresh()
     return [

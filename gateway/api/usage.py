@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Literal
 
@@ -114,8 +113,8 @@ async def get_usage_records(
     )
     book = service.admission.book
     if format == "csv":
-        return Stream(_records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
-    records = [record_row(r) async for r in book.records(settled_from=_start(query)) if wanted(query, r)]
+        return Stream(records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
+    records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
     return Response(RecordList(from_day=query.first_day.isoformat(), to_day=query.last_day.isoformat(), data=records))
 
 
@@ -137,16 +136,12 @@ async def _each(lines: Iterator[str]) -> AsyncIterator[str]:
         yield line
 
 
-async def _records_csv(book: BudgetBook, query: UsageQuery) -> AsyncIterator[str]:
+async def records_csv(book: BudgetBook, query: UsageQuery) -> AsyncIterator[str]:
+    """The ledger records the query selects as CSV, header first (`/v1/usage/records?format=csv`, the console)."""
     yield RECORD_CSV_HEADER
-    async for record in book.records(settled_from=_start(query)):
+    async for record in book.records(settled_from=query.starts_at()):
         if wanted(query, record):
             yield record_csv_line(record)
-
-
-def _start(query: UsageQuery) -> float:
-    """A job created on the first day settles no earlier than its start."""
-    return float(calendar.timegm(query.first_day.timetuple()))
 
 
 def _attachment(name: str, query: UsageQuery) -> dict[str, str]:

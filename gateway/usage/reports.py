@@ -5,6 +5,7 @@ Pure functions over what the book returns; reading and HTTP are the route's (gat
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,6 +35,10 @@ class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
     team: str | None = None
     provider: str | None = None
     model: str | None = None
+
+    def starts_at(self) -> float:
+        """The first day's UTC midnight: a job created that day settles no earlier."""
+        return float(calendar.timegm(self.first_day.timetuple()))
 
     def days(self) -> list[str]:
         count = (self.last_day - self.first_day).days + 1

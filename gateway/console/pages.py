@@ -1,0 +1,595 @@
+"""The console's routes: sign-in, the ops pages (providers, keys) and the finance pages (spend, ledger records,
+CSV). Pages call the same functions as the admin and usage APIs; nothing here computes money or validates a
+document itself. Every change needs the session's CSRF token. No try/except here."""
+
+from __future__ import annotations
+
+import calendar
+import difflib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
+
+import jinja2
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie, ResponseHeader
+from litestar.di import NamedDependency
+from litestar.enums import MediaType
+from litestar.params import PathParameter, QueryParameter
+from litestar.response import Redirect, Stream
+from litestar.static_files import create_static_files_router
+
+from gateway.api.admin import (
+    ControlRoom,
+    add_key,
+    key_views,
+    preview,
+    remove_key,
+    renew_key,
+    replace_document,
+    set_provider,
+    set_team,
+)
+from gateway.api.http import error_response, to_gateway_error
+from gateway.api.operations import provider_states
+from gateway.api.usage import records_csv
+from gateway.api.videos import Session
+from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
+from gateway.control import keys as key_changes
+from gateway.control.documents import quota_limits, routing_table
+from gateway.errors import Forbidden, InvalidRequest, Unauthorized
+from gateway.schema.wire import CreateVideoBody
+from gateway.store.base import JobStore
+from gateway.usage.quota_settings import QuotaSettings
+from gateway.usage.reports import (
+    UsageQuery,
+    UsageRow,
+    budget_view,
+    csv_lines,
+    exact_usd,
+    parse_month,
+    parse_query,
+    record_row,
+    usage_rows,
+    wanted,
+)
+from gateway.videos.service import VideoService
+from routing.rules import ProviderRule, RoutingRules
+
+_Slug = Annotated[str, PathParameter(max_length=128)]
+_KeyId = Annotated[str, PathParameter(max_length=64)]
+_HERE = Path(__file__).parent
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+)
+_TEMPLATES.filters["usd"] = exact_usd
+# Self only: no inline script or style, no other origin, no framing. htmx is told not to inject its indicator style
+# (templates/base.html), so nothing needs 'unsafe-inline'.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_HEADERS = [
+    ResponseHeader(name="Content-Security-Policy", value=CSP),
+    ResponseHeader(name="X-Frame-Options", value="DENY"),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+]
+
+
+def _render(template: str, *, status_code: int = 200, **context: Any) -> Response[str]:
+    html = _TEMPLATES.get_template(template).render(**context)
+    return Response(html, media_type=MediaType.HTML, status_code=status_code)
+
+
+def _sessions(request: Request[Any, Any, Any]) -> ConsoleSessions:
+    sessions: ConsoleSessions = request.app.state.console_sessions
+    return sessions
+
+
+def _viewer(request: Request[Any, Any, Any]) -> Viewer | None:
+    return _sessions(request).viewer(request.cookies.get(COOKIE))
+
+
+def _admin(viewer: Viewer) -> Viewer:
+    viewer.caller.require("admin")
+    return viewer
+
+
+def _finance(viewer: Viewer) -> Viewer:
+    if not viewer.caller.scopes & {"admin", "usage"}:
+        raise Forbidden("this key lacks the `usage` scope", code="missing_scope")
+    return viewer
+
+
+async def _changing(request: Request[Any, Any, Any]) -> tuple[Viewer, dict[str, str]]:
+    """The viewer behind a change and its form fields; refused without a live session or the session's CSRF token
+    (in the `X-CSRF-Token` header htmx sends, or the form's hidden field)."""
+    viewer = _viewer(request)
+    if viewer is None:
+        raise Unauthorized("sign in to the console first", code="console_signed_out")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    if not csrf_valid(viewer, request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)):
+        raise Forbidden("the change lacks this session's CSRF token; reload the page", code="csrf_token_invalid")
+    return viewer, form
+
+
+def _page(viewer: Viewer, template: str, **context: Any) -> Response[str]:
+    return _render(template, viewer=viewer, csrf_token=viewer.csrf_token, **context)
+
+
+def _to_login() -> Redirect:
+    return Redirect("/console/login", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------------ sign-in
+
+
+@get("/")
+async def home(request: Request[Any, Any, Any]) -> Redirect:
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    return Redirect("/console/providers" if viewer.is_admin else "/console/usage", status_code=303)
+
+
+@get("/login")
+async def login_form() -> Response[str]:
+    return _render("login.html", error=None)
+
+
+@post("/login", status_code=303)
+async def login(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A key exchanged for a session cookie; the key goes no further than its digest."""
+    key = str((await request.form()).get("key", "")).strip()
+    signed = _sessions(request).sign_in(key) if key else None
+    if signed is None:
+        error = "That key is not accepted here: the console takes a valid key with the admin or usage scope."
+        return _render("login.html", status_code=403, error=error)
+    session_id, caller = signed
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    cookie = Cookie(
+        key=COOKIE, value=session_id, path="/console", httponly=True, samesite="strict", secure=secure, max_age=None
+    )
+    target = "/console/providers" if "admin" in caller.scopes else "/console/usage"
+    return Redirect(target, status_code=303, cookies=[cookie])
+
+
+@post("/logout", status_code=303)
+async def logout(request: Request[Any, Any, Any]) -> Redirect:
+    await _changing(request)
+    _sessions(request).sign_out(request.cookies.get(COOKIE))
+    redirect = _to_login()
+    redirect.delete_cookie(COOKIE, path="/console")
+    return redirect
+
+
+# ------------------------------------------------------------------------------------------------ providers
+
+
+async def _providers(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    service: VideoService = request.app.state.service
+    room: ControlRoom = request.app.state.control
+    current = await room.plane.read("routing")
+    assert isinstance(current.document, RoutingRules)
+    switches = current.document.providers
+    return {
+        "states": await provider_states(service),
+        "switches": {slug: switches.get(slug, ProviderRule()) for slug in room.rules.known_providers},
+        "version": current.version,
+        "now": service.now(),
+    }
+
+
+@get("/providers")
+async def providers_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    return _page(_admin(viewer), "providers.html", **await _providers(request))
+
+
+@get("/providers/table")
+async def providers_table(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The table alone: what the page swaps in every few seconds."""
+    viewer = _viewer(request)
+    if viewer is None:
+        raise Unauthorized("sign in to the console first", code="console_signed_out")
+    return _page(_admin(viewer), "providers_table.html", **await _providers(request))
+
+
+@post("/providers/{slug:str}", status_code=200)
+async def switch_provider(request: Request[Any, Any, Any], slug: _Slug) -> Response[Any]:
+    """Enable, disable, drain or undrain a provider as the routing version the page showed (If-Match)."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    current = await room.plane.read("routing")
+    assert isinstance(current.document, RoutingRules)
+    switches = msgspec.to_builtins(current.document.providers.get(slug, ProviderRule()))
+    for field in ("enabled", "drain"):
+        if field in form:
+            switches[field] = form[field] == "true"
+    await set_provider(room, slug, switches, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    return _page(viewer, "providers_table.html", **await _providers(request))
+
+
+def _version(form: dict[str, str]) -> int:
+    raw = form.get("version", "")
+    if not raw.isdigit():
+        raise InvalidRequest("the form lacks the version it changes", code="invalid_value", param="version")
+    return int(raw)
+
+
+# ------------------------------------------------------------------------------------------------ routing
+
+_SAMPLE_REQUEST = '{"model": "sora-2", "prompt": "a paper boat"}'
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(msgspec.to_builtins(value), indent=2, sort_keys=True)
+
+
+def _parsed(text: str, field: str) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"{field}: not JSON ({exc})", code="invalid_json", param=field) from exc
+
+
+def _proposed(room: ControlRoom, form: dict[str, str]) -> RoutingRules:
+    """The edited table, checked exactly as `PUT /v1/admin/routing` checks it (errors name the path)."""
+    return routing_table(_parsed(form.get("routing", ""), "routing"), room.rules, source="console")
+
+
+@get("/routing")
+async def routing_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The active table in an editor, its kept versions with rollback."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    room: ControlRoom = request.app.state.control
+    current = await room.plane.read("routing")
+    history = await room.plane.store.history("routing")
+    return _page(
+        _admin(viewer),
+        "routing.html",
+        version=current.version,
+        table=_pretty(current.document),
+        sample=_SAMPLE_REQUEST,
+        history=history,
+    )
+
+
+@post("/routing/preview", status_code=200)
+async def routing_preview(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The diff against the active table and the plan for the pasted request under both; nothing is applied."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    table = _proposed(room, form)
+    create = msgspec.convert(_parsed(form.get("request", ""), "request"), CreateVideoBody)
+    current = await room.plane.read("routing")
+    diff = difflib.unified_diff(
+        _pretty(current.document).splitlines(), _pretty(table).splitlines(), "active", "proposed", lineterm=""
+    )
+    shown = await preview(room, _session(request, viewer), table, create, team=None)
+    return _page(viewer, "routing_preview.html", diff="\n".join(diff), preview=shown)
+
+
+@post("/routing", status_code=200)
+async def routing_apply(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The edited table as the version after the one the page showed (a stale page is a 412, nothing changes)."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    table = _proposed(room, form)
+    await replace_document(room, "routing", table, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    return _back_to("/console/routing", request)
+
+
+@post("/routing/rollback", status_code=200)
+async def routing_rollback(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A kept version made current again, as the version after the one the page showed."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    target = form.get("target", "")
+    if not target.isdigit():
+        raise InvalidRequest("the form lacks the version to restore", code="invalid_value", param="target")
+    actor = _admin(viewer).caller.key_id
+    await room.plane.rollback("routing", int(target), expected=_version(form), actor=actor)
+    await room.watcher.catch_up()
+    return _back_to("/console/routing", request)
+
+
+def _back_to(path: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    """After a change: htmx follows `HX-Redirect`; a plain form post a 303."""
+    if request.headers.get("hx-request"):
+        return Response("", headers={"HX-Redirect": path})
+    return Redirect(path, status_code=303)
+
+
+def _session(request: Request[Any, Any, Any], viewer: Viewer) -> Session:
+    return Session(caller=viewer.caller, service=request.app.state.service, settings=request.app.state.settings)
+
+
+# ------------------------------------------------------------------------------------------------ keys
+
+
+@get("/keys")
+async def keys_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    return await _keys_page(_admin(viewer), request.app.state.control, issued=None)
+
+
+@post("/keys", status_code=201)
+async def create_key(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A new key through the control plane; this reply is the only page that shows its secret."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    scopes = [s for s in ("videos", "usage", "admin") if form.get(f"scope_{s}") == "on"]
+    fields = {"team": form.get("team", ""), "scopes": scopes or ["videos"], "id": form.get("id") or None}
+    body = msgspec.convert(fields, key_changes.KeyCreate)
+    issued = await add_key(room, body, actor=_admin(viewer).caller.key_id)
+    return await _keys_page(viewer, room, issued=issued)
+
+
+@post("/keys/{key_id:str}/revoke", status_code=303)
+async def revoke_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Redirect:
+    viewer, _ = await _changing(request)
+    await remove_key(request.app.state.control, key_id, actor=_admin(viewer).caller.key_id)
+    return Redirect("/console/keys", status_code=303)
+
+
+@post("/keys/{key_id:str}/rotate", status_code=200)
+async def rotate_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Response[Any]:
+    """A new secret, shown on this reply only; the old one keeps working `[control] rotation_grace_s`."""
+    viewer, _ = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    actor = _admin(viewer).caller.key_id
+    issued = await renew_key(room, key_id, grace_s=room.settings.rotation_grace_s, actor=actor)
+    return await _keys_page(viewer, room, issued=issued)
+
+
+@post("/teams", status_code=303)
+async def set_team_limits(request: Request[Any, Any, Any]) -> Redirect:
+    """A team's quotas and budgets (left empty: that limit does not apply), as the quotas version the page showed."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    team = form.get("team", "")
+    fields = {name: form[name] for name in _LIMIT_FIELDS if form.get(name, "").strip()}
+    limits = quota_limits(_typed(fields), team=team)
+    await set_team(room, team, limits, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    return Redirect("/console/keys", status_code=303)
+
+
+_LIMIT_FIELDS = ("requests", "max_concurrent_jobs", "monthly_budget_usd", "monthly_video_seconds")
+
+
+def _typed(fields: dict[str, str]) -> dict[str, Any]:
+    """Form strings as the numbers the limits take (a malformed one is left as text: the check names it)."""
+    typed: dict[str, Any] = {}
+    for name, raw in fields.items():
+        if name == "requests":
+            typed[name] = raw
+            continue
+        try:
+            typed[name] = float(raw) if name == "monthly_budget_usd" else int(raw)
+        except ValueError:
+            typed[name] = raw
+    return typed
+
+
+async def _keys_page(viewer: Viewer, room: ControlRoom, *, issued: key_changes.IssuedKey | None) -> Response[str]:
+    quotas = await room.plane.read("quotas")
+    assert isinstance(quotas.document, QuotaSettings)
+    return _page(
+        viewer,
+        "keys.html",
+        keys=await key_views(room),
+        issued=issued,
+        teams=quotas.document.teams,
+        quotas_version=quotas.version,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ replicas, audit, jobs
+
+
+@get("/replicas")
+async def replicas_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Each live replica and the version of each control-plane document it runs."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    room: ControlRoom = request.app.state.control
+    return _page(_admin(viewer), "replicas.html", replicas=await room.replicas.live(), kinds=_KINDS)
+
+
+_KINDS = ("routing", "quotas", "keys")
+_JobId = Annotated[str | None, QueryParameter(max_length=64)]
+
+
+@get("/audit")
+async def audit_page(
+    request: Request[Any, Any, Any],
+    kind: Annotated[Literal["routing", "quotas", "keys"] | None, QueryParameter()] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1_000)] = 100,
+) -> Response[Any]:
+    """Who changed what and when, newest first, optionally one kind of document."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    room: ControlRoom = request.app.state.control
+    entries = await room.plane.store.audit(kind=kind, since=0.0, until=float("inf"), limit=limit)
+    return _page(_admin(viewer), "audit.html", entries=entries, kind=kind, kinds=_KINDS)
+
+
+@get("/jobs")
+async def jobs_page(
+    request: Request[Any, Any, Any], store: NamedDependency[JobStore], job_id: _JobId = None
+) -> Response[Any]:
+    """A job of any team by id: status, attempts, cost and webhook."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    job = await store.get(job_id) if job_id and job_id.startswith("video_") else None
+    return _page(_admin(viewer), "jobs.html", job_id=job_id or "", job=job)
+
+
+# ------------------------------------------------------------------------------------------------ finance
+
+
+_From = Annotated[str | None, QueryParameter(name="from", max_length=10)]
+_To = Annotated[str | None, QueryParameter(name="to", max_length=10)]
+_Filter = Annotated[str | None, QueryParameter(max_length=200)]
+_By = Annotated[Literal["team", "provider", "model"], QueryParameter(name="by")]
+_Format = Annotated[Literal["html", "csv"], QueryParameter()]
+
+
+class _Period(NamedTuple):
+    """A finance view's query parameters, as `/v1/usage` takes them."""
+
+    first: str | None
+    last: str | None
+    team: str | None
+    provider: str | None
+    model: str | None
+
+    def query(self, request: Request[Any, Any, Any], *, group_by: str | None) -> UsageQuery:
+        service: VideoService = request.app.state.service
+        fields = self._asdict()
+        return parse_query(group_by=group_by, now=service.now(), **fields)
+
+
+_GROUPS = ("team", "provider", "model")
+
+
+async def _rows(request: Request[Any, Any, Any], query: UsageQuery) -> list[UsageRow]:
+    """The very rows `/v1/usage` returns for the query."""
+    book = request.app.state.service.admission.book
+    return usage_rows(query, await book.aggregates(query.days()), await book.holds())
+
+
+@get("/usage")
+async def usage_page(
+    request: Request[Any, Any, Any],
+    first: _From = None,
+    last: _To = None,
+    team: _Filter = None,
+    provider: _Filter = None,
+    model: _Filter = None,
+    by: _By = "team",
+    format: _Format = "html",
+) -> Response[Any] | Stream:
+    """Spend by team, provider or model over a period (default: this month); with `format=csv` the view as
+    `csv_lines` writes it for `/v1/usage?format=csv`: the same figures to the micro-dollar."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    _finance(viewer)
+    query = _Period(first, last, team, provider, model).query(request, group_by=by)
+    rows = await _rows(request, query)
+    if format == "csv":
+        lines = iter(list(csv_lines(query.group_by, rows)))
+        return Stream(lines, media_type="text/csv", headers=_attachment("usage", query))
+    return _page(viewer, "usage.html", query=query, group=by, groups=_GROUPS, rows=rows)
+
+
+@get("/usage/records")
+async def records_page(
+    request: Request[Any, Any, Any],
+    first: _From = None,
+    last: _To = None,
+    team: _Filter = None,
+    provider: _Filter = None,
+    model: _Filter = None,
+    format: _Format = "html",
+) -> Response[Any] | Stream:
+    """The ledger records a figure adds up, selected as `/v1/usage/records` selects them (its CSV with
+    `format=csv`)."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    _finance(viewer)
+    query = _Period(first, last, team, provider, model).query(request, group_by=None)
+    book = request.app.state.service.admission.book
+    if format == "csv":
+        return Stream(records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
+    records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
+    return _page(viewer, "records.html", query=query, records=records)
+
+
+def _attachment(name: str, query: UsageQuery) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}-{query.first_day}-{query.last_day}.csv"'}
+
+
+@get("/budgets")
+async def budgets_page(
+    request: Request[Any, Any, Any], month: Annotated[str | None, QueryParameter(max_length=7)] = None
+) -> Response[Any]:
+    """Each team's and key's month against its budget (`/v1/usage/budgets`' rows), beside how much of the month
+    has gone: the burn-down."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    service: VideoService = request.app.state.service
+    now = service.now()
+    chosen = parse_month(month, now=now)
+    view = await budget_view(service.admission.book, service.admission.quotas, month=chosen)
+    return _page(_finance(viewer), "budgets.html", view=view, elapsed=_month_elapsed(chosen, now))
+
+
+def _month_elapsed(month: str, now: float) -> float:
+    """How much of `month` (YYYY-MM, UTC) has gone by at `now`, from 0 to 1."""
+    year, number = (int(part) for part in month.split("-"))
+    start = calendar.timegm((year, number, 1, 0, 0, 0))
+    length_s = calendar.monthrange(year, number)[1] * 86_400
+    return min(max((now - start) / length_s, 0.0), 1.0)
+
+
+def _error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """An htmx request's error as a fragment it swaps in beside the form (the canonical envelope otherwise)."""
+    if not request.headers.get("hx-request"):
+        return error_response(request, exc)
+    error = to_gateway_error(exc)
+    return _render("error.html", status_code=error.status_code, error=error)
+
+
+def console_router() -> Router:
+    """Every console route under `/console`, with its security headers; kept out of the OpenAPI document."""
+    assets = create_static_files_router(
+        path="/static", directories=[_HERE / "static"], include_in_schema=False, name="console_static"
+    )
+    return Router(
+        path="/console",
+        route_handlers=[
+            home,
+            login_form,
+            login,
+            logout,
+            providers_page,
+            providers_table,
+            switch_provider,
+            routing_page,
+            routing_preview,
+            routing_apply,
+            routing_rollback,
+            keys_page,
+            replicas_page,
+            audit_page,
+            jobs_page,
+            create_key,
+            revoke_key,
+            rotate_key,
+            set_team_limits,
+            usage_page,
+            records_page,
+            budgets_page,
+            assets,
+        ],
+        response_headers=_HEADERS,
+        exception_handlers={Exception: _error},
+        include_in_schema=False,
+    )
