@@ -220,12 +220,19 @@ def auth(key: str = TEAM_A_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def wait_terminal(client: httpx.AsyncClient, video_id: str, *, key: str = TEAM_A_KEY) -> dict[str, Any]:
-    """Poll the gateway (never upstream) until the job is terminal; bounded so a stuck job fails the test."""
+async def wait_terminal(
+    client: httpx.AsyncClient, video_id: str, *, key: str = TEAM_A_KEY, retry_unavailable: bool = False
+) -> dict[str, Any]:
+    """Poll the gateway (never upstream) until the job is terminal; bounded so a stuck job fails the test. With
+    `retry_unavailable`, a retryable 503 `store_unavailable` is polled again, as a client does (right after a store
+    outage a pooled connection may still be the dead one)."""
     import asyncio
 
     for _ in range(400):
         reply = await client.get(f"/v1/videos/{video_id}", headers=auth(key))
+        if retry_unavailable and reply.status_code == 503 and reply.json()["error"]["retryable"]:
+            await asyncio.sleep(0.1)
+            continue
         assert reply.status_code == 200, reply.text
         video: dict[str, Any] = reply.json()
         if video["status"] in ("completed", "failed", "cancelled"):

@@ -117,7 +117,7 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
             first = await asyncio.gather(*creates)
             retried = [reply if reply.status_code == 202 else await _create(client, n) for n, reply in enumerate(first)]
             ids = [reply.json()["id"] for reply in retried]
-            videos = [await wait_terminal(client, video_id) for video_id in ids]
+            videos = [await wait_terminal(client, video_id, retry_unavailable=True) for video_id in ids]
             replays = [await _create(client, n) for n in range(JOBS)]
             stats = await control.stats()
         ledger = [record async for record in RedisBudgetBook(store.client, prefix=redis_prefix).records()]
