@@ -23,9 +23,9 @@ test: $(STAMP) lint typecheck layers
 	# Four workers on two cores: most of the suite waits on sockets (emulators, Redis, gateway processes). Then, in
 	# one process, the fault tests marked `serial` (alone, see pyproject.toml) and schemathesis against the committed
 	# openapi/openapi.json over a gateway on the sandbox emulators (no 5xx; no status, content type or body the
-	# document does not describe). `-s` prints their figures and the schemathesis run's counts.
+	# document does not describe); the schemathesis test prints its run's counts.
 	$(BIN)/pytest -q -n 4 -m "not serial and not schemathesis" --durations=15
-	$(BIN)/pytest -q -s -p no:xdist -m "serial or schemathesis"
+	$(BIN)/pytest -q -p no:xdist -m "serial or schemathesis"
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway providers routing sandbox tests bench
