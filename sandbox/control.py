@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http
 
 import httpx
@@ -47,6 +48,15 @@ class SandboxControl:
         reply = await self._client.get(self._base_url + STATS_PATH)
         _expect(reply, http.HTTPStatus.OK)
         return msgspec.json.decode(reply.content, type=StatsReport)
+
+    async def wait_for_calls(self, action: str, count: int, *, timeout_s: float = 10.0) -> None:
+        """Return once the emulator has seen `count` calls of `action` (counted as each arrives, before any delay a
+        switch adds): how a test knows its requests are at the provider, on a slow machine as on a fast one."""
+        async with asyncio.timeout(timeout_s):
+            while True:  # another process's counter: polled over HTTP, there is no event to wait on
+                if (await self.stats()).calls.get(action, 0) >= count:
+                    return
+                await asyncio.sleep(0.01)
 
     async def reset_stats(self) -> None:
         """Zero the call counters and forget the switches taken."""

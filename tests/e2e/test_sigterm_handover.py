@@ -62,7 +62,7 @@ async def test_sigterm_hands_claims_back_and_the_other_replica_takes_over(
                 await asyncio.sleep(1.0)  # both replicas are polling
                 await control.arm(FaultSpec(action="generate", delay_s=1.0, times=1))
                 in_flight = asyncio.create_task(to_stopping.post("/v1/videos", json={"prompt": "late"}, headers=auth()))
-                await asyncio.sleep(0.3)
+                await control.wait_for_calls("generate", JOBS + 1)  # the late submit is at the provider (1 s)
                 stopping.process.send_signal(signal.SIGTERM)
                 late = await in_flight
                 await asyncio.to_thread(stopping.process.wait, 30)

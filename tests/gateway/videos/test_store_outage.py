@@ -76,14 +76,6 @@ def _settings(vidgen_url: str, *, grace_s: float) -> str:
     return text.replace("timeout_s = 2.0", "timeout_s = 1.2")
 
 
-async def _all_submitting(control: SandboxControl) -> None:
-    """Returns once every create has reached the provider (each submit then lasts 0.6 s), so the cut lands inside
-    them on a slow machine too; a create cut before its submit rightly gets a 503 and would prove nothing here."""
-    async with asyncio.timeout(10):
-        while (await control.stats()).calls.get("generate", 0) < JOBS:
-            await asyncio.sleep(0.01)
-
-
 async def _create(client: httpx.AsyncClient, n: int) -> httpx.Response:
     headers = {**auth(), "Idempotency-Key": f"outage-{n}"}
     return await client.post("/v1/videos", json={"prompt": f"outage wave {n}"}, headers=headers)
@@ -118,7 +110,7 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
             httpx.AsyncClient(base_url=url, timeout=30) as client,
         ):
             creates = [asyncio.create_task(_create(client, n)) for n in range(JOBS)]
-            await _all_submitting(control)
+            await control.wait_for_calls("generate", JOBS)  # the cut lands inside every submit (each lasts 0.6 s)
             cut.drop()
             await asyncio.sleep(outage_s)
             cut.cut = False
