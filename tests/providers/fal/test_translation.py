@@ -4,7 +4,6 @@ takes, the queue URLs under the app id, the queue states, the result's video or 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,12 +12,10 @@ from providers.contract import (
     ContentPolicyError,
     Dimensions,
     ErrorClass,
-    GenerationRequest,
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
     Music,
-    ProviderSettings,
     QuotaExhausted,
     Reply,
     Scene,
@@ -39,24 +36,10 @@ from providers.fal import (
     parse_status,
     parse_submit,
 )
+from tests.providers.fal.conftest import KLING, LTX, SETTINGS, VEO, WAN, reply, request
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SETTINGS = ProviderSettings(base_url="https://queue.fal.run", api_key="fal-key-id:secret")
-KLING = "fal-ai/kling-video/v2.5-turbo/pro/text-to-video"
-WAN = "fal-ai/wan-25-preview/text-to-video"
-VEO = "fal-ai/veo3.1/fast"
-LTX = "fal-ai/ltx-2/text-to-video/fast"
 FRAME = ImageUrl(url="https://v3.fal.media/files/panda/frame.jpg")
 VEO_JOB = UpstreamJob(provider="fal", upstream_id="80e732af-660e-45cd-bd63-580e4f2a94cc", upstream_model=VEO)
-
-
-def reply(name: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status_code=status_code, headers=headers or {}, body=(FIXTURES / name).read_bytes())
-
-
-def request(model: str, **fields: object) -> GenerationRequest:
-    scene = fields.pop("scene", None) or Scene(prompt="a paper boat on a pond")
-    return GenerationRequest(upstream_model=model, scenes=(scene,), **fields)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------------ submit
