@@ -89,8 +89,15 @@ def _sessions(request: Request[Any, Any, Any]) -> ConsoleSessions:
     return sessions
 
 
+async def _resolve_viewer(request: Request[Any, Any, Any]) -> None:
+    """Before every console handler: the request's session, looked up once in the session store."""
+    request.state.console_viewer = await _sessions(request).viewer(request.cookies.get(COOKIE))
+
+
 def _viewer(request: Request[Any, Any, Any]) -> Viewer | None:
-    return _sessions(request).viewer(request.cookies.get(COOKIE))
+    """The viewer `_resolve_viewer` found for this request (None: signed out)."""
+    viewer: Viewer | None = request.state.console_viewer
+    return viewer
 
 
 def _admin(viewer: Viewer) -> Viewer:
@@ -144,7 +151,7 @@ async def login_form() -> Response[str]:
 async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     """A key exchanged for a session cookie; the key goes no further than its digest."""
     key = str((await request.form()).get("key", "")).strip()
-    signed = _sessions(request).sign_in(key) if key else None
+    signed = await _sessions(request).sign_in(key) if key else None
     if signed is None:
         error = "That key is not accepted here: the console takes a valid key with the admin or usage scope."
         return _render("login.html", status_code=403, error=error)
@@ -160,7 +167,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/logout", status_code=303)
 async def logout(request: Request[Any, Any, Any]) -> Redirect:
     await _changing(request)
-    _sessions(request).sign_out(request.cookies.get(COOKIE))
+    await _sessions(request).sign_out(request.cookies.get(COOKIE))
     redirect = _to_login()
     redirect.delete_cookie(COOKIE, path="/console")
     return redirect
@@ -590,6 +597,7 @@ def console_router() -> Router:
             assets,
         ],
         response_headers=_HEADERS,
+        before_request=_resolve_viewer,
         exception_handlers={Exception: _error},
         include_in_schema=False,
     )

