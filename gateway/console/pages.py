@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import difflib
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -41,6 +42,7 @@ from gateway.control.documents import quota_limits, routing_table
 from gateway.errors import Forbidden, InvalidRequest, Unauthorized
 from gateway.schema.wire import CreateVideoBody
 from gateway.store.base import JobStore
+from gateway.store.outbox import Outbox, delivery_id
 from gateway.usage.quota_settings import QuotaSettings
 from gateway.usage.reports import (
     UsageQuery,
@@ -64,6 +66,7 @@ _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
 )
 _TEMPLATES.filters["usd"] = exact_usd
+_TEMPLATES.filters["utc"] = lambda at: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
 # Self only: no inline script or style, no other origin, no framing. htmx is told not to inject its indicator style
 # (templates/base.html), so nothing needs 'unsafe-inline'.
 CSP = (
@@ -437,12 +440,16 @@ async def audit_page(
 async def jobs_page(
     request: Request[Any, Any, Any], store: NamedDependency[JobStore], job_id: _JobId = None
 ) -> Response[Any]:
-    """A job of any team by id: status, attempts, cost and webhook."""
+    """A job of any team by id: status and its history, attempts, cost, and its webhook with the delivery log
+    (as `GET /v1/videos/{id}/webhook` reads it: the outbox's record, none until the job is terminal)."""
     viewer = _viewer(request)
     if viewer is None:
         return _to_login()
+    _admin(viewer)
     job = await store.get(job_id) if job_id and job_id.startswith("video_") else None
-    return _page(_admin(viewer), "jobs.html", job_id=job_id or "", job=job)
+    outbox: Outbox = request.app.state.outbox
+    delivery = await outbox.get(delivery_id(job.id)) if job is not None and job.webhook is not None else None
+    return _page(viewer, "jobs.html", job_id=job_id or "", job=job, delivery=delivery)
 
 
 # ------------------------------------------------------------------------------------------------ finance

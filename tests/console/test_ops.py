@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from gateway.store.redis import RedisStore
-from tests.conftest import REDIS_URL, GatewayFactory, example_settings
-from tests.console.conftest import ADMIN_KEY, console_keyring
+from sandbox.serving import serve_app
+from tests.conftest import REDIS_URL, GatewayFactory, example_settings, gateway_settings, wait_terminal
+from tests.console.conftest import ADMIN_KEY, VIDEOS_KEY, console_keyring
+from tests.gateway.webhooks.conftest import SECRET_ENV, Receiver, new_secret, wait_delivery, webhook_config
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -90,3 +92,49 @@ async def _until_signed_out(client: httpx.AsyncClient) -> httpx.Response:
             return reply
         await asyncio.sleep(0.05)
     return reply
+
+
+def _rows(page: str, table: str) -> list[list[str]]:
+    """The body cells of the table with id `table`, row by row, tags stripped."""
+    body = page[page.index(f'<table id="{table}">') :].split("</table>")[0].split("<tbody>")[1]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in body.split("</tr>")
+        if "<td" in row
+    ]
+
+
+async def test_a_job_shows_its_status_history_and_webhook_log(
+    vidgen_url: str, serve_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Vidgen job whose receiver fails once: the jobs page lists the job's steps from queued (submitting) to
+    completed, and the webhook delivered on its second attempt after a 500, as `/v1/videos/{id}/webhook` logs it."""
+    monkeypatch.setenv(SECRET_ENV, new_secret())
+    receiver = Receiver(fail_first=1)
+    settings = gateway_settings(vidgen_url, extra=webhook_config())
+    async with (
+        serve_app(receiver.app()) as hook_url,
+        serve_gateway(settings, keyring=console_keyring()) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as client,
+    ):
+        body = {"prompt": "a heron", "webhook": {"url": f"{hook_url}/hook?token=receiver-secret"}}
+        created = await client.post("/v1/videos", headers={"Authorization": f"Bearer {VIDEOS_KEY}"}, json=body)
+        assert created.status_code == 202, created.text
+        video_id = created.json()["id"]
+        await wait_terminal(client, video_id, key=VIDEOS_KEY)
+        log = await wait_delivery(client, video_id, key=VIDEOS_KEY)
+        await _sign_in(client)
+        page = (await client.get("/console/jobs", params={"job_id": video_id})).text
+
+    steps = _rows(page, "status-history")
+    assert [step[1:] for step in steps] == [
+        ["queued", "submitting", "vidgen"],
+        ["queued", "following", "vidgen"],
+        ["in_progress", "following", "vidgen"],
+        ["completed", "done", "vidgen"],
+    ]
+    assert all(step[0].endswith(" UTC") for step in steps)
+    attempts = _rows(page, "webhook-attempts")
+    assert [a[2] for a in attempts] == [str(a["status_code"]) for a in log["attempts"]] == ["500", "204"]
+    assert '<strong class="state">delivered</strong>' in page
+    assert "receiver-secret" not in page
