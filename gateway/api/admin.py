@@ -21,6 +21,7 @@ from gateway.control.documents import (
     Document,
     KeysDocument,
     Kind,
+    LimitScope,
     TeamName,
     decode,
     quota_limits,
@@ -446,19 +447,26 @@ async def put_team(
     """Set a team's quotas and budgets: a new `[quotas]` version (`If-Match`: the current quotas version)."""
     room = _room(request, session)
     expected = _if_match(request)
-    limits = quota_limits(await _json(request), team=_team(team))
-    version = await set_team(room, team, limits, expected=expected, actor=session.caller.key_id)
+    limits = quota_limits(await _json(request), scope="teams", name=_team(team))
+    version = await set_limits(room, "teams", team, limits, expected=expected, actor=session.caller.key_id)
     return _versioned("quotas", version, limits)
 
 
-async def set_team(room: ControlRoom, team: str, limits: QuotaLimits, *, expected: int, actor: str) -> int:
-    """A team's checked limits as the quotas version after `expected`, run here at once; the new version."""
+async def set_limits(
+    room: ControlRoom, scope: LimitScope, name: str, limits: QuotaLimits | None, *, expected: int, actor: str
+) -> int:
+    """A team's or key's checked limits (None: its own limits removed) as the quotas version after `expected`,
+    audited as a `team` or `key` change, run here at once; the new version."""
     current = await room.plane.read("quotas")
     quotas = _quotas(current)
-    changed = msgspec.structs.replace(quotas, teams={**quotas.teams, team: limits})
-    before = quotas.teams.get(team)
-    change = Change(changed, target=team, before=msgspec.to_builtins(before), after=msgspec.to_builtins(limits))
-    revision = await room.plane.write("quotas", change, expected=expected, actor=actor, action="team")
+    table = dict(quotas.keys if scope == "keys" else quotas.teams)
+    before = table.pop(name, None)
+    if limits is not None:
+        table[name] = limits
+    changed = msgspec.structs.replace(quotas, **{scope: table})
+    change = Change(changed, target=name, before=msgspec.to_builtins(before), after=msgspec.to_builtins(limits))
+    action = "key" if scope == "keys" else "team"
+    revision = await room.plane.write("quotas", change, expected=expected, actor=actor, action=action)
     await room.watcher.catch_up()
     return revision.version
 

@@ -29,8 +29,8 @@ from gateway.api.admin import (
     remove_key,
     renew_key,
     replace_document,
+    set_limits,
     set_provider,
-    set_team,
 )
 from gateway.api.http import error_response, to_gateway_error
 from gateway.api.operations import provider_states
@@ -38,7 +38,7 @@ from gateway.api.usage import records_csv
 from gateway.api.videos import Session
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
 from gateway.control import keys as key_changes
-from gateway.control.documents import quota_limits, routing_table
+from gateway.control.documents import LimitScope, quota_limits, routing_table
 from gateway.errors import Forbidden, InvalidRequest, Unauthorized
 from gateway.schema.wire import CreateVideoBody
 from gateway.store.base import JobStore
@@ -362,16 +362,31 @@ async def rotate_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Respons
     return await _keys_page(viewer, room, issued=issued)
 
 
-@post("/teams", status_code=303)
-async def set_team_limits(request: Request[Any, Any, Any]) -> Redirect:
-    """A team's quotas and budgets (left empty: that limit does not apply), as the quotas version the page showed."""
+@post("/teams", status_code=200)
+async def set_team_limits(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A team's quotas and budgets (left empty: that limit does not apply), as the quotas version the page showed.
+    From htmx, an error comes back as a fragment beside the form."""
+    return await _set_limits(request, "teams", "team")
+
+
+@post("/key-limits", status_code=200)
+async def set_key_limits(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A key's own quotas and budget, on top of its team's (every field empty: the key has none of its own), as
+    the quotas version the page showed."""
+    return await _set_limits(request, "keys", "key")
+
+
+async def _set_limits(request: Request[Any, Any, Any], scope: LimitScope, name_field: str) -> Response[Any]:
+    """The form's limits for the team or key it names, checked as the config file's `[quotas.<scope>.<name>]`
+    and written through the control plane (If-Match: the form's version; audited)."""
     viewer, form = await _changing(request)
     room: ControlRoom = request.app.state.control
-    team = form.get("team", "")
-    fields = {name: form[name] for name in _LIMIT_FIELDS if form.get(name, "").strip()}
-    limits = quota_limits(_typed(fields), team=team)
-    await set_team(room, team, limits, expected=_version(form), actor=_admin(viewer).caller.key_id)
-    return Redirect("/console/keys", status_code=303)
+    name = form.get(name_field, "")
+    fields = {field: form[field] for field in _LIMIT_FIELDS if form.get(field, "").strip()}
+    limits = quota_limits(_typed(fields), scope=scope, name=name)
+    kept = limits if fields or scope == "teams" else None
+    await set_limits(room, scope, name, kept, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    return _back_to("/console/keys", request)
 
 
 _LIMIT_FIELDS = ("requests", "max_concurrent_jobs", "monthly_budget_usd", "monthly_video_seconds")
@@ -394,12 +409,15 @@ def _typed(fields: dict[str, str]) -> dict[str, Any]:
 async def _keys_page(viewer: Viewer, room: ControlRoom, *, issued: key_changes.IssuedKey | None) -> Response[str]:
     quotas = await room.plane.read("quotas")
     assert isinstance(quotas.document, QuotaSettings)
+    keys = await key_views(room)
     return _page(
         viewer,
         "keys.html",
-        keys=await key_views(room),
+        keys=keys,
         issued=issued,
         teams=quotas.document.teams,
+        key_limits=quotas.document.keys,
+        live_keys=[key.id for key in keys if key.revoked_at is None],
         quotas_version=quotas.version,
     )
 
@@ -594,6 +612,7 @@ def console_router() -> Router:
             replicas_page,
             audit_page,
             jobs_page,
+            set_key_limits,
             create_key,
             revoke_key,
             rotate_key,

@@ -18,6 +18,7 @@ from tests.console.conftest import ADMIN_KEY, VIDEOS_KEY, console_keyring
 from tests.gateway.webhooks.conftest import SECRET_ENV, Receiver, new_secret, wait_delivery, webhook_config
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+HTMX = {"HX-Request": "true"}
 
 
 async def _sign_in(client: httpx.AsyncClient, key: str = ADMIN_KEY) -> str:
@@ -138,3 +139,46 @@ async def test_a_job_shows_its_status_history_and_webhook_log(
     assert [a[2] for a in attempts] == [str(a["status_code"]) for a in log["attempts"]] == ["500", "204"]
     assert '<strong class="state">delivered</strong>' in page
     assert "receiver-secret" not in page
+
+
+async def test_a_key_rate_set_from_the_form_is_enforced_audited_and_removed(api: httpx.AsyncClient) -> None:
+    """Through htmx: a 1/minute rate for the videos key `maker` is a new quotas version, audited as a `key`
+    change, and its second create is a 429; every field empty removes the key's own limits."""
+    token = await _sign_in(api)
+    version = (await api.get("/v1/admin/quotas", headers=ADMIN)).json()["version"]
+    form = {"csrf_token": token, "version": str(version), "key": "maker", "requests": "1/minute"}
+    reply = await api.post("/console/key-limits", data=form, headers=HTMX)
+    assert (reply.status_code, reply.headers["hx-redirect"]) == (200, "/console/keys"), reply.text
+    quotas = (await api.get("/v1/admin/quotas", headers=ADMIN)).json()
+    unset = {"max_concurrent_jobs": None, "monthly_budget_usd": None, "monthly_video_seconds": None}
+    assert (quotas["version"], quotas["value"]["keys"]) == (version + 1, {"maker": {"requests": "1/minute", **unset}})
+    entry = (await api.get("/v1/admin/audit", params={"kind": "quotas"}, headers=ADMIN)).json()["data"][0]
+    assert (entry["action"], entry["target"], entry["actor"]) == ("key", "maker", "ops")
+    assert _rows((await api.get("/console/keys")).text, "key-limits") == [["1/minute", "—", "—", "—"]]
+    maker = {"Authorization": f"Bearer {VIDEOS_KEY}"}
+    first = await api.post("/v1/videos", json={"model": "sora-2", "prompt": "a paper boat"}, headers=maker)
+    assert first.status_code == 202, first.text
+    second = await api.post("/v1/videos", json={"model": "sora-2", "prompt": "a paper boat"}, headers=maker)
+    assert second.status_code == 429, second.text
+    cleared = {"csrf_token": token, "version": str(version + 1), "key": "maker"}
+    assert (await api.post("/console/key-limits", data=cleared, headers=HTMX)).status_code == 200
+    assert (await api.get("/v1/admin/quotas", headers=ADMIN)).json()["value"]["keys"] == {}
+
+
+async def test_a_malformed_or_stale_limit_form_shows_the_error_beside_it_and_changes_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    """A negative budget is a 400 fragment naming the key's path; a form of an older quotas version is a 412
+    fragment; the quotas version stays where it was."""
+    token = await _sign_in(api)
+    version = (await api.get("/v1/admin/quotas", headers=ADMIN)).json()["version"]
+    bad = {"csrf_token": token, "version": str(version), "key": "maker", "monthly_budget_usd": "-5"}
+    reply = await api.post("/console/key-limits", data=bad, headers=HTMX)
+    assert reply.status_code == 400
+    assert reply.text.startswith('<p class="error" role="alert" id="error">')
+    assert "$.quotas.keys.maker.monthly_budget_usd" in reply.text
+    stale = {"csrf_token": token, "version": str(version - 1), "team": "studio", "max_concurrent_jobs": "2"}
+    reply = await api.post("/console/teams", data=stale, headers=HTMX)
+    assert reply.status_code == 412
+    assert 'id="error"' in reply.text
+    assert (await api.get("/v1/admin/quotas", headers=ADMIN)).json()["version"] == version
