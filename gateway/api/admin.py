@@ -294,16 +294,21 @@ async def preview(
 ) -> Preview:
     """The plan for `create` under the active rules and under `table`, as `team` (default: the caller's)."""
     caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
+    return Preview(
+        active=await explanation(session, caller, create),
+        proposed=await explanation(session, caller, create, planner=planner_under(room, session, table)),
+    )
+
+
+def planner_under(room: ControlRoom, session: Session, table: RoutingRules) -> Planner:
+    """The planner in force with `table` for its rules: what a create would be offered if `table` were applied
+    (the same catalogue, gate and speeds); nothing is applied."""
     active = session.service.planner
     proposed_rules = RulesHolder(
         table, known_providers=room.rules.known_providers, known_models=room.rules.known_models, source="preview"
     )
-    proposed = Planner(
+    return Planner(
         router=active.router, rules=proposed_rules, gate=active.gate, speeds=active.speeds, clock=session.service.now
-    )
-    return Preview(
-        active=await explanation(session, caller, create),
-        proposed=await explanation(session, caller, create, planner=proposed),
     )
 
 

@@ -25,6 +25,7 @@ from gateway.api.admin import (
     ControlRoom,
     add_key,
     key_views,
+    planner_under,
     preview,
     remove_key,
     renew_key,
@@ -37,6 +38,7 @@ from gateway.api.operations import provider_states
 from gateway.api.usage import records_csv
 from gateway.api.videos import Session
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
+from gateway.console.shapes import first_choice, recent_shapes
 from gateway.control import keys as key_changes
 from gateway.control.documents import LimitScope, quota_limits, routing_table
 from gateway.errors import Forbidden, InvalidRequest, Unauthorized
@@ -285,6 +287,27 @@ async def routing_preview(request: Request[Any, Any, Any]) -> Response[Any]:
     )
     shown = await preview(room, _session(request, viewer), table, create, team=None)
     return _page(viewer, "routing_preview.html", diff="\n".join(diff), preview=shown)
+
+
+# How many distinct shapes the preview offers, from how many of each team's latest jobs.
+_SHAPES = 12
+_JOBS_PER_TEAM = 50
+
+
+@post("/routing/shapes", status_code=200)
+async def routing_shapes(request: Request[Any, Any, Any], store: NamedDependency[JobStore]) -> Response[Any]:
+    """The edited table against the recent request shapes: per shape, the provider a create goes to first under
+    the active table and under the edited one; nothing is applied."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    table = _proposed(room, form)
+    session = _session(request, _admin(viewer))
+    teams = {key.team for key in await key_views(room)}
+    recent = await recent_shapes(store, teams, shapes=_SHAPES, jobs_per_team=_JOBS_PER_TEAM)
+    active, proposed = session.service.planner, planner_under(room, session, table)
+    await active.speeds.refresh()  # every replica's observations as of now, as explain does
+    rows = [(s, await first_choice(active, s), await first_choice(proposed, s)) for s in recent.samples]
+    return _page(viewer, "routing_shapes.html", rows=rows, not_replayable=recent.not_replayable)
 
 
 @post("/routing", status_code=200)
@@ -606,6 +629,7 @@ def console_router() -> Router:
             switch_provider,
             routing_page,
             routing_preview,
+            routing_shapes,
             routing_apply,
             routing_rollback,
             keys_page,

@@ -5,6 +5,7 @@ against recent request shapes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -182,3 +183,31 @@ async def test_a_malformed_or_stale_limit_form_shows_the_error_beside_it_and_cha
     assert reply.status_code == 412
     assert 'id="error"' in reply.text
     assert (await api.get("/v1/admin/quotas", headers=ADMIN)).json()["version"] == version
+
+
+async def test_the_routing_preview_runs_the_recent_request_shapes_under_both_tables(api: httpx.AsyncClient) -> None:
+    """Three sora-2 jobs of two shapes, 8 s twice then 10 s (the example catalogue: NanoGPT serves 4, 8 or 12 s,
+    videogenapi 10 s only). A table that denies nanogpt lists each shape once, newest first, with its job count:
+    8 s goes from nanogpt to none, 10 s stays on videogenapi. No prompt text shows."""
+    maker = {"Authorization": f"Bearer {VIDEOS_KEY}"}
+    bodies = [
+        {"model": "sora-2", "prompt": "a lighthouse only we know", "seconds": 8},
+        {"model": "sora-2", "prompt": "a lighthouse only we know", "seconds": 8},
+        {"model": "sora-2", "prompt": "another secret harbour", "seconds": 10},
+    ]
+    for body in bodies:
+        created = await api.post("/v1/videos", json=body, headers=maker)
+        assert created.status_code == 202, created.text
+    token = await _sign_in(api)
+    table = (await api.get("/v1/admin/routing", headers=ADMIN)).json()["value"]
+    edited = {**table, "rules": [{"name": "no-nanogpt", "deny": ["nanogpt"]}]}
+    form = {"csrf_token": token, "routing": json.dumps(edited), "request": "{}"}
+    reply = await api.post("/console/routing/shapes", data=form, headers=HTMX)
+    assert reply.status_code == 200, reply.text
+    shape = ["team-a", "sora-2", "generate", "t2v", "1", "0"]
+    assert _rows(reply.text, "shapes") == [
+        [*shape, "10", "1280x720", "1", "videogenapi", "videogenapi"],
+        [*shape, "8", "1280x720", "2", "nanogpt", "no_provider_available (changes)"],
+    ]
+    assert "lighthouse" not in reply.text
+    assert "harbour" not in reply.text
