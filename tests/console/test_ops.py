@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from gateway.store.redis import RedisStore
 from sandbox.serving import serve_app
-from tests.conftest import REDIS_URL, GatewayFactory, example_settings, gateway_settings, wait_terminal
+from tests.conftest import GatewayFactory, gateway_settings, wait_terminal
 from tests.console.conftest import ADMIN_KEY, VIDEOS_KEY, console_keyring
 from tests.gateway.webhooks.conftest import SECRET_ENV, Receiver, new_secret, wait_delivery, webhook_config
 
@@ -33,22 +31,6 @@ def _csrf(page: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match is not None, page
     return match.group(1)
-
-
-@pytest.fixture
-async def two_replicas(
-    redis_prefix: str, sandbox: dict[str, str], serve_gateway: GatewayFactory
-) -> AsyncIterator[tuple[str, str]]:
-    """Two gateways on one Redis prefix: the base URL of each."""
-    settings, keys = example_settings(sandbox), console_keyring()
-    one, two = RedisStore.from_url(REDIS_URL, prefix=redis_prefix), RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
-    async with (
-        serve_gateway(settings, keyring=keys, store=one) as first,
-        serve_gateway(settings, keyring=keys, store=two) as second,
-    ):
-        yield first, second
-    await one.close()
-    await two.close()
 
 
 async def test_a_session_signed_in_on_one_replica_works_and_ends_on_the_other(two_replicas: tuple[str, str]) -> None:
