@@ -5,11 +5,13 @@ against recent request shapes."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from sandbox.serving import serve_app
 from tests.conftest import GatewayFactory, gateway_settings, wait_terminal
@@ -193,3 +195,27 @@ async def test_the_routing_preview_runs_the_recent_request_shapes_under_both_tab
     ]
     assert "lighthouse" not in reply.text
     assert "harbour" not in reply.text
+
+
+async def test_a_session_in_redis_holds_the_key_digest_and_csrf_token_only_and_expires(
+    two_replicas: tuple[str, str], redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """One `console_session:<sha256 of the id>` key with a TTL of at most 8 hours, holding the key's sha256, the
+    CSRF token and the expiry: neither the key nor the cookie's id; sign-out deletes it."""
+    first, _ = two_replicas
+    async with httpx.AsyncClient(base_url=first) as client:
+        token = await _sign_in(client)
+        session_id = client.cookies["vg_console"]
+        names = [name async for name in redis_client.scan_iter(match=f"{redis_prefix}console_session:*")]
+        assert [n.decode() for n in names] == [
+            f"{redis_prefix}console_session:{hashlib.sha256(session_id.encode()).hexdigest()}"
+        ]
+        stored = await redis_client.get(names[0])
+        assert 0 < await redis_client.ttl(names[0]) <= 8 * 3600
+        record = json.loads(stored)
+        assert set(record) == {"key_digest", "csrf_token", "expires_at"}
+        assert (record["key_digest"], record["csrf_token"]) == (hashlib.sha256(ADMIN_KEY.encode()).hexdigest(), token)
+        assert ADMIN_KEY.encode() not in stored
+        assert session_id.encode() not in stored
+        assert (await client.post("/console/logout", data={"csrf_token": token})).status_code == 303
+        assert await redis_client.exists(names[0]) == 0
