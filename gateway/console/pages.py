@@ -403,12 +403,15 @@ async def _set_limits(request: Request[Any, Any, Any], scope: LimitScope, name_f
     """The form's limits for the team or key it names, checked as the config file's `[quotas.<scope>.<name>]`
     and written through the control plane (If-Match: the form's version; audited)."""
     viewer, form = await _changing(request)
+    actor = _admin(viewer).caller.key_id
     room: ControlRoom = request.app.state.control
     name = form.get(name_field, "")
+    if scope == "keys" and name not in {key.id for key in await key_views(room)}:
+        raise InvalidRequest(f"no key {name!r}", code="invalid_value", param="key")
     fields = {field: form[field] for field in _LIMIT_FIELDS if form.get(field, "").strip()}
     limits = quota_limits(_typed(fields), scope=scope, name=name)
     kept = limits if fields or scope == "teams" else None
-    await set_limits(room, scope, name, kept, expected=_version(form), actor=_admin(viewer).caller.key_id)
+    await set_limits(room, scope, name, kept, expected=_version(form), actor=actor)
     return _back_to("/console/keys", request)
 
 

@@ -153,8 +153,8 @@ async def test_a_key_rate_set_from_the_form_is_enforced_audited_and_removed(api:
 async def test_a_malformed_or_stale_limit_form_shows_the_error_beside_it_and_changes_nothing(
     api: httpx.AsyncClient,
 ) -> None:
-    """A negative budget is a 400 fragment naming the key's path; a form of an older quotas version is a 412
-    fragment; the quotas version stays where it was."""
+    """A negative budget is a 400 fragment naming the key's path, a key that does not exist a 400; a form of an
+    older quotas version is a 412 fragment; the quotas version stays where it was."""
     token = await _sign_in(api)
     version = (await api.get("/v1/admin/quotas", headers=ADMIN)).json()["version"]
     bad = {"csrf_token": token, "version": str(version), "key": "maker", "monthly_budget_usd": "-5"}
@@ -162,6 +162,11 @@ async def test_a_malformed_or_stale_limit_form_shows_the_error_beside_it_and_cha
     assert reply.status_code == 400
     assert reply.text.startswith('<p class="error" role="alert" id="error">')
     assert "$.quotas.keys.maker.monthly_budget_usd" in reply.text
+    unknown = await api.post(
+        "/console/key-limits", data={**bad, "key": "nobody", "monthly_budget_usd": "5"}, headers=HTMX
+    )
+    assert unknown.status_code == 400
+    assert "no key &#39;nobody&#39;" in unknown.text
     stale = {"csrf_token": token, "version": str(version - 1), "team": "studio", "max_concurrent_jobs": "2"}
     reply = await api.post("/console/teams", data=stale, headers=HTMX)
     assert reply.status_code == 412
