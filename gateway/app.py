@@ -130,7 +130,7 @@ def create_app(
             plane, watcher, settings, keys, source=f"file:{config_path}" if config_path else "start-up"
         )
         app.state.reloader = Reloader(rules=rules, plane=plane, watcher=watcher, config_path=config_path)
-        app.state.console_sessions = ConsoleSessions(keys, clock=clock)
+        app.state.console_sessions = ConsoleSessions(keys, backends.console_sessions(job_store, clock), clock=clock)
         app.state.settings = settings
         app.state.control = ControlRoom(
             plane=plane,

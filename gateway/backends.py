@@ -9,6 +9,7 @@ import structlog
 from limits.aio.storage import MemoryStorage, Storage
 
 from gateway.config import ConfigError, Settings, secret_from_env
+from gateway.console.sessions import MemorySessionStore, RedisSessionStore, SessionStore
 from gateway.control.store import ControlStore, MemoryControlStore
 from gateway.control.store_redis import RedisControlStore
 from gateway.store.base import JobStore
@@ -90,6 +91,14 @@ def replicas(store: JobStore, clock: Callable[[], float]) -> Replicas:
     if isinstance(store, RedisStore):
         return RedisReplicas(store.client, prefix=store.prefix)
     return MemoryReplicas(clock=clock)
+
+
+def console_sessions(store: JobStore, clock: Callable[[], float]) -> SessionStore:
+    """Console sessions live where the jobs live: in Redis, so any replica serves a signed-in browser and a sign-out
+    ends the session on all of them; or in this process."""
+    if isinstance(store, RedisStore):
+        return RedisSessionStore(store.client, prefix=store.prefix, clock=clock)
+    return MemorySessionStore(clock=clock)
 
 
 def control_store(settings: Settings, store: JobStore) -> ControlStore:

@@ -21,6 +21,7 @@ from gateway.control.documents import (
     Document,
     KeysDocument,
     Kind,
+    LimitScope,
     TeamName,
     decode,
     quota_limits,
@@ -293,16 +294,21 @@ async def preview(
 ) -> Preview:
     """The plan for `create` under the active rules and under `table`, as `team` (default: the caller's)."""
     caller = session.caller if team is None else msgspec.structs.replace(session.caller, team=team)
+    return Preview(
+        active=await explanation(session, caller, create),
+        proposed=await explanation(session, caller, create, planner=planner_under(room, session, table)),
+    )
+
+
+def planner_under(room: ControlRoom, session: Session, table: RoutingRules) -> Planner:
+    """The planner in force with `table` for its rules: what a create would be offered if `table` were applied
+    (the same catalogue, gate and speeds); nothing is applied."""
     active = session.service.planner
     proposed_rules = RulesHolder(
         table, known_providers=room.rules.known_providers, known_models=room.rules.known_models, source="preview"
     )
-    proposed = Planner(
+    return Planner(
         router=active.router, rules=proposed_rules, gate=active.gate, speeds=active.speeds, clock=session.service.now
-    )
-    return Preview(
-        active=await explanation(session, caller, create),
-        proposed=await explanation(session, caller, create, planner=proposed),
     )
 
 
@@ -446,19 +452,26 @@ async def put_team(
     """Set a team's quotas and budgets: a new `[quotas]` version (`If-Match`: the current quotas version)."""
     room = _room(request, session)
     expected = _if_match(request)
-    limits = quota_limits(await _json(request), team=_team(team))
-    version = await set_team(room, team, limits, expected=expected, actor=session.caller.key_id)
+    limits = quota_limits(await _json(request), scope="teams", name=_team(team))
+    version = await set_limits(room, "teams", team, limits, expected=expected, actor=session.caller.key_id)
     return _versioned("quotas", version, limits)
 
 
-async def set_team(room: ControlRoom, team: str, limits: QuotaLimits, *, expected: int, actor: str) -> int:
-    """A team's checked limits as the quotas version after `expected`, run here at once; the new version."""
+async def set_limits(
+    room: ControlRoom, scope: LimitScope, name: str, limits: QuotaLimits | None, *, expected: int, actor: str
+) -> int:
+    """A team's or key's checked limits (None: its own limits removed) as the quotas version after `expected`,
+    audited as a `team` or `key` change, run here at once; the new version."""
     current = await room.plane.read("quotas")
     quotas = _quotas(current)
-    changed = msgspec.structs.replace(quotas, teams={**quotas.teams, team: limits})
-    before = quotas.teams.get(team)
-    change = Change(changed, target=team, before=msgspec.to_builtins(before), after=msgspec.to_builtins(limits))
-    revision = await room.plane.write("quotas", change, expected=expected, actor=actor, action="team")
+    table = dict(quotas.keys if scope == "keys" else quotas.teams)
+    before = table.pop(name, None)
+    if limits is not None:
+        table[name] = limits
+    changed = msgspec.structs.replace(quotas, **{scope: table})
+    change = Change(changed, target=name, before=msgspec.to_builtins(before), after=msgspec.to_builtins(limits))
+    action = "key" if scope == "keys" else "team"
+    revision = await room.plane.write("quotas", change, expected=expected, actor=actor, action=action)
     await room.watcher.catch_up()
     return revision.version
 

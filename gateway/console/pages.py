@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import difflib
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -24,23 +25,26 @@ from gateway.api.admin import (
     ControlRoom,
     add_key,
     key_views,
+    planner_under,
     preview,
     remove_key,
     renew_key,
     replace_document,
+    set_limits,
     set_provider,
-    set_team,
 )
 from gateway.api.http import error_response, to_gateway_error
 from gateway.api.operations import provider_states
 from gateway.api.usage import records_csv
 from gateway.api.videos import Session
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
+from gateway.console.shapes import first_choice, recent_shapes
 from gateway.control import keys as key_changes
-from gateway.control.documents import quota_limits, routing_table
+from gateway.control.documents import LimitScope, quota_limits, routing_table
 from gateway.errors import Forbidden, InvalidRequest, Unauthorized
 from gateway.schema.wire import CreateVideoBody
 from gateway.store.base import JobStore
+from gateway.store.outbox import Outbox, delivery_id
 from gateway.usage.quota_settings import QuotaSettings
 from gateway.usage.reports import (
     UsageQuery,
@@ -64,6 +68,7 @@ _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
 )
 _TEMPLATES.filters["usd"] = exact_usd
+_TEMPLATES.filters["utc"] = lambda at: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
 # Self only: no inline script or style, no other origin, no framing. htmx is told not to inject its indicator style
 # (templates/base.html), so nothing needs 'unsafe-inline'.
 CSP = (
@@ -89,8 +94,15 @@ def _sessions(request: Request[Any, Any, Any]) -> ConsoleSessions:
     return sessions
 
 
+async def _resolve_viewer(request: Request[Any, Any, Any]) -> None:
+    """Before every console handler: the request's session, looked up once in the session store."""
+    request.state.console_viewer = await _sessions(request).viewer(request.cookies.get(COOKIE))
+
+
 def _viewer(request: Request[Any, Any, Any]) -> Viewer | None:
-    return _sessions(request).viewer(request.cookies.get(COOKIE))
+    """The viewer `_resolve_viewer` found for this request (None: signed out)."""
+    viewer: Viewer | None = request.state.console_viewer
+    return viewer
 
 
 def _admin(viewer: Viewer) -> Viewer:
@@ -144,7 +156,7 @@ async def login_form() -> Response[str]:
 async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     """A key exchanged for a session cookie; the key goes no further than its digest."""
     key = str((await request.form()).get("key", "")).strip()
-    signed = _sessions(request).sign_in(key) if key else None
+    signed = await _sessions(request).sign_in(key) if key else None
     if signed is None:
         error = "That key is not accepted here: the console takes a valid key with the admin or usage scope."
         return _render("login.html", status_code=403, error=error)
@@ -160,7 +172,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/logout", status_code=303)
 async def logout(request: Request[Any, Any, Any]) -> Redirect:
     await _changing(request)
-    _sessions(request).sign_out(request.cookies.get(COOKIE))
+    await _sessions(request).sign_out(request.cookies.get(COOKIE))
     redirect = _to_login()
     redirect.delete_cookie(COOKIE, path="/console")
     return redirect
@@ -277,6 +289,27 @@ async def routing_preview(request: Request[Any, Any, Any]) -> Response[Any]:
     return _page(viewer, "routing_preview.html", diff="\n".join(diff), preview=shown)
 
 
+# How many distinct shapes the preview offers, from how many of each team's latest jobs.
+_SHAPES = 12
+_JOBS_PER_TEAM = 50
+
+
+@post("/routing/shapes", status_code=200)
+async def routing_shapes(request: Request[Any, Any, Any], store: NamedDependency[JobStore]) -> Response[Any]:
+    """The edited table against the recent request shapes: per shape, the provider a create goes to first under
+    the active table and under the edited one; nothing is applied."""
+    viewer, form = await _changing(request)
+    room: ControlRoom = request.app.state.control
+    table = _proposed(room, form)
+    session = _session(request, _admin(viewer))
+    teams = {key.team for key in await key_views(room)}
+    recent = await recent_shapes(store, teams, shapes=_SHAPES, jobs_per_team=_JOBS_PER_TEAM)
+    active, proposed = session.service.planner, planner_under(room, session, table)
+    await active.speeds.refresh()  # every replica's observations as of now, as explain does
+    rows = [(s, await first_choice(active, s), await first_choice(proposed, s)) for s in recent.samples]
+    return _page(viewer, "routing_shapes.html", rows=rows, not_replayable=recent.not_replayable)
+
+
 @post("/routing", status_code=200)
 async def routing_apply(request: Request[Any, Any, Any]) -> Response[Any]:
     """The edited table as the version after the one the page showed (a stale page is a 412, nothing changes)."""
@@ -352,16 +385,34 @@ async def rotate_key(request: Request[Any, Any, Any], key_id: _KeyId) -> Respons
     return await _keys_page(viewer, room, issued=issued)
 
 
-@post("/teams", status_code=303)
-async def set_team_limits(request: Request[Any, Any, Any]) -> Redirect:
-    """A team's quotas and budgets (left empty: that limit does not apply), as the quotas version the page showed."""
+@post("/teams", status_code=200)
+async def set_team_limits(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A team's quotas and budgets (left empty: that limit does not apply), as the quotas version the page showed.
+    From htmx, an error comes back as a fragment beside the form."""
+    return await _set_limits(request, "teams", "team")
+
+
+@post("/key-limits", status_code=200)
+async def set_key_limits(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A key's own quotas and budget, on top of its team's (every field empty: the key has none of its own), as
+    the quotas version the page showed."""
+    return await _set_limits(request, "keys", "key")
+
+
+async def _set_limits(request: Request[Any, Any, Any], scope: LimitScope, name_field: str) -> Response[Any]:
+    """The form's limits for the team or key it names, checked as the config file's `[quotas.<scope>.<name>]`
+    and written through the control plane (If-Match: the form's version; audited)."""
     viewer, form = await _changing(request)
+    actor = _admin(viewer).caller.key_id
     room: ControlRoom = request.app.state.control
-    team = form.get("team", "")
-    fields = {name: form[name] for name in _LIMIT_FIELDS if form.get(name, "").strip()}
-    limits = quota_limits(_typed(fields), team=team)
-    await set_team(room, team, limits, expected=_version(form), actor=_admin(viewer).caller.key_id)
-    return Redirect("/console/keys", status_code=303)
+    name = form.get(name_field, "")
+    if scope == "keys" and name not in {key.id for key in await key_views(room)}:
+        raise InvalidRequest(f"no key {name!r}", code="invalid_value", param="key")
+    fields = {field: form[field] for field in _LIMIT_FIELDS if form.get(field, "").strip()}
+    limits = quota_limits(_typed(fields), scope=scope, name=name)
+    kept = limits if fields or scope == "teams" else None
+    await set_limits(room, scope, name, kept, expected=_version(form), actor=actor)
+    return _back_to("/console/keys", request)
 
 
 _LIMIT_FIELDS = ("requests", "max_concurrent_jobs", "monthly_budget_usd", "monthly_video_seconds")
@@ -384,12 +435,15 @@ def _typed(fields: dict[str, str]) -> dict[str, Any]:
 async def _keys_page(viewer: Viewer, room: ControlRoom, *, issued: key_changes.IssuedKey | None) -> Response[str]:
     quotas = await room.plane.read("quotas")
     assert isinstance(quotas.document, QuotaSettings)
+    keys = await key_views(room)
     return _page(
         viewer,
         "keys.html",
-        keys=await key_views(room),
+        keys=keys,
         issued=issued,
         teams=quotas.document.teams,
+        key_limits=quotas.document.keys,
+        live_keys=[key.id for key in keys if key.revoked_at is None],
         quotas_version=quotas.version,
     )
 
@@ -430,12 +484,16 @@ async def audit_page(
 async def jobs_page(
     request: Request[Any, Any, Any], store: NamedDependency[JobStore], job_id: _JobId = None
 ) -> Response[Any]:
-    """A job of any team by id: status, attempts, cost and webhook."""
+    """A job of any team by id: status and its history, attempts, cost, and its webhook with the delivery log
+    (as `GET /v1/videos/{id}/webhook` reads it: the outbox's record, none until the job is terminal)."""
     viewer = _viewer(request)
     if viewer is None:
         return _to_login()
+    _admin(viewer)
     job = await store.get(job_id) if job_id and job_id.startswith("video_") else None
-    return _page(_admin(viewer), "jobs.html", job_id=job_id or "", job=job)
+    outbox: Outbox = request.app.state.outbox
+    delivery = await outbox.get(delivery_id(job.id)) if job is not None and job.webhook is not None else None
+    return _page(viewer, "jobs.html", job_id=job_id or "", job=job, delivery=delivery)
 
 
 # ------------------------------------------------------------------------------------------------ finance
@@ -574,12 +632,14 @@ def console_router() -> Router:
             switch_provider,
             routing_page,
             routing_preview,
+            routing_shapes,
             routing_apply,
             routing_rollback,
             keys_page,
             replicas_page,
             audit_page,
             jobs_page,
+            set_key_limits,
             create_key,
             revoke_key,
             rotate_key,
@@ -590,6 +650,7 @@ def console_router() -> Router:
             assets,
         ],
         response_headers=_HEADERS,
+        before_request=_resolve_viewer,
         exception_handlers={Exception: _error},
         include_in_schema=False,
     )

@@ -82,9 +82,14 @@ def quotas_table(table: Any) -> QuotaSettings:
     return _quotas({"quotas": table})
 
 
-def quota_limits(limits: Any, *, team: str) -> QuotaLimits:
-    """One team's quota limits (`[quotas.teams.<team>]`), checked as the file's."""
-    return _quotas({"quotas": {"teams": {team: limits}}}).teams[team]
+LimitScope = Literal["teams", "keys"]
+
+
+def quota_limits(limits: Any, *, scope: LimitScope, name: str) -> QuotaLimits:
+    """One team's quota limits (`[quotas.teams.<name>]`) or one key's (`[quotas.keys.<name>]`), checked as the
+    file's (an error names that path)."""
+    checked = _quotas({"quotas": {scope: {name: limits}}})
+    return (checked.keys if scope == "keys" else checked.teams)[name]
 
 
 class _QuotasFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

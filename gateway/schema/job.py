@@ -62,6 +62,26 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     at: float
 
 
+class StatusChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One step of the job's status history: its status, phase and provider as of `at` (unix s). Written by
+    `gateway/videos/writer.py` when one of the three changes; progress alone is not a step."""
+
+    at: float
+    status: CanonicalStatus
+    phase: Phase
+    provider: str | None = None
+
+
+# The status history keeps this many steps, the latest (a job with many failovers drops its oldest steps).
+HISTORY_STEPS = 24
+
+
+def with_step(job: VideoJob, *, at: float) -> VideoJob:
+    """`job` with its current status, phase and provider as the history's latest step (bounded)."""
+    step = StatusChange(at=at, status=job.status, phase=job.phase, provider=job.provider)
+    return msgspec.structs.replace(job, status_history=(*job.status_history, step)[-HISTORY_STEPS:])
+
+
 class JobError(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     message: str
@@ -105,6 +125,8 @@ class VideoJob(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage | None = None
     strategy: str = "first_eligible"
     attempts: tuple[Attempt, ...] = ()
+    # Each change of status, phase or provider, oldest first (the last `HISTORY_STEPS`).
+    status_history: tuple[StatusChange, ...] = ()
     # Providers this request may be sent to in all (submit-time and after acceptance), and the route query kept
     # to plan it again after acceptance (None when it cannot be kept whole; see gateway/videos/failover.py).
     max_attempts: int = 1

@@ -1,6 +1,7 @@
 """The one owner of job-record writes: every change to a stored job goes through `JobWriter`, which bumps the
-version, compare-and-sets, schedules the job and, on a terminal state, runs its effects (release the provider
-slot, settle usage, queue the webhook, count it) and marks it finalized.
+version, adds a change of status, phase or provider to the job's status history, compare-and-sets, schedules the
+job and, on a terminal state, runs its effects (release the provider slot, settle usage, queue the webhook, count
+it) and marks it finalized.
 
 A terminal write keeps the job on the poll schedule, `retry_s` ahead, as a safety net: if this process dies
 between that write and the finalized mark, or an effect fails, the poller of any replica claims the job again
@@ -15,7 +16,7 @@ import msgspec
 import structlog
 
 from gateway.errors import StoreUnavailable
-from gateway.schema.job import TerminalEffect, VideoJob
+from gateway.schema.job import StatusChange, TerminalEffect, VideoJob, with_step
 from gateway.store.base import JobStore
 
 log = structlog.get_logger("gateway.videos.writer")
@@ -47,8 +48,9 @@ class JobWriter:
         return self._clock() + self.retry_s
 
     async def insert(self, job: VideoJob, *, poll_at: float) -> bool:
-        """Store a new job (version 1) on the schedule at `poll_at`; False if its id exists."""
-        return await self._store.create(job, poll_at=poll_at)
+        """Store a new job (version 1, its first status step) on the schedule at `poll_at`; False if its id
+        exists."""
+        return await self._store.create(with_step(job, at=job.created_at), poll_at=poll_at)
 
     async def discard(self, job: VideoJob) -> None:
         """Remove a job no client ever saw (its create failed before any provider accepted it)."""
@@ -61,7 +63,9 @@ class JobWriter:
         `previous`); None when someone did (their write stands). By default a running job is scheduled at its
         `next_poll_at`, an unfinalized terminal one on the safety net, a finalized one not at all; `poll_at`
         overrides that. A terminal job is finalized right after; returns the job as stored then."""
-        written = msgspec.structs.replace(updated, version=previous.version + 1)
+        written = msgspec.structs.replace(updated, version=previous.version + 1, status_history=_history(previous))
+        if _step(written) != _step(previous):
+            written = with_step(written, at=self._clock())
         if isinstance(poll_at, _Scheduled):
             poll_at = self._default_poll_at(written)
         if not await self._store.replace(written, expected_version=previous.version, poll_at=poll_at):
@@ -94,6 +98,18 @@ class JobWriter:
             log.warning("finalize_write_failed", job_id=job.id)
         # Someone wrote in between (a client delete); the job is still scheduled and is finalized then.
         return None
+
+
+def _history(previous: VideoJob) -> tuple[StatusChange, ...]:
+    """`previous`'s status history as stored: the caller of `insert` holds the job without the first step
+    `insert` stored with it (version 1, no step yet); a record from before the history was kept has none."""
+    if previous.version == 1 and not previous.status_history:
+        return with_step(previous, at=previous.created_at).status_history
+    return previous.status_history
+
+
+def _step(job: VideoJob) -> tuple[str, str, str | None]:
+    return job.status, job.phase, job.provider
 
 
 def _name(effect: TerminalEffect) -> str:

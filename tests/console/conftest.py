@@ -19,7 +19,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from gateway.auth import Caller, KeyRing, digest
-from tests.conftest import GatewayFactory, example_settings
+from gateway.store.redis import RedisStore
+from tests.conftest import REDIS_URL, GatewayFactory, example_settings
 
 ADMIN_KEY = "vgk_test_console_admin_0001"
 FINANCE_KEY = "vgk_test_console_finance_01"
@@ -64,6 +65,22 @@ def driver() -> Iterator[WebDriver]:
 async def console(sandbox: dict[str, str], serve_gateway: GatewayFactory) -> AsyncIterator[str]:
     async with serve_gateway(example_settings(sandbox), keyring=console_keyring()) as url:
         yield url
+
+
+@pytest.fixture
+async def two_replicas(
+    redis_prefix: str, sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> AsyncIterator[tuple[str, str]]:
+    """Two consoles' gateways on one Redis prefix (one control plane, one session store): the base URL of each."""
+    settings, keys = example_settings(sandbox), console_keyring()
+    one, two = RedisStore.from_url(REDIS_URL, prefix=redis_prefix), RedisStore.from_url(REDIS_URL, prefix=redis_prefix)
+    async with (
+        serve_gateway(settings, keyring=keys, store=one) as first,
+        serve_gateway(settings, keyring=keys, store=two) as second,
+    ):
+        yield first, second
+    await one.close()
+    await two.close()
 
 
 @pytest.fixture

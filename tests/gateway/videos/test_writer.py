@@ -92,3 +92,28 @@ async def test_a_stale_copy_does_not_overwrite_a_newer_record(store: JobStore) -
     assert current.deleted_at is not None
     assert current.finalized_at is None
     assert await writer.finalize(current) is not None
+
+
+async def test_the_status_history_keeps_each_change_of_status_phase_or_provider_and_its_last_24_steps(
+    store: JobStore,
+) -> None:
+    """Insert is the first step; a progress-only write adds none; a change of provider does; after 30 provider
+    changes the record keeps 24 steps, the newest last (docs/console.md: "the last 24 steps")."""
+    now = 1_750_000_000.0
+    writer = JobWriter(store=store, effects=[], clock=lambda: now + 1, retry_s=0.05)
+    job = VideoJob(id=new_job_id(now), team="t", key_id="k", model="m", created_at=now, updated_at=now, provider="a")
+    assert await writer.insert(job, poll_at=now + 60)
+    running = await writer.write(job, msgspec.structs.replace(job, status="in_progress", phase="following"))
+    assert running is not None
+    moved = await writer.write(running, msgspec.structs.replace(running, progress=40))
+    assert moved is not None
+    steps = [(s.at, s.status, s.phase, s.provider) for s in moved.status_history]
+    assert steps == [(now, "queued", "submitting", "a"), (now + 1, "in_progress", "following", "a")]
+    for n in range(30):
+        moved = await writer.write(moved, msgspec.structs.replace(moved, provider=f"p{n}"))
+        assert moved is not None
+    stored = await store.get(job.id)
+    assert stored is not None
+    assert len(stored.status_history) == 24
+    assert [s.provider for s in stored.status_history][-2:] == ["p28", "p29"]
+    assert stored.status_history[0].provider == "p6"
