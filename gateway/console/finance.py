@@ -136,9 +136,9 @@ async def daily_page(
         return csv_download(csv_lines(query.group_by, rows), period_file("usage-daily", query))
     series = sorted({str(getattr(row, by)) for row in rows})
 
-    def chart(ident: str, title: str, field: str, label: Callable[[int], str]) -> Markup:
+    def chart(ident: str, title: str, field: str, label: Callable[[int], str]) -> tuple[str, Markup]:
         days = _per_day(query, rows, by, field)
-        return stacked_bars(ident=ident, title=title, days=days, series=series, label=label)
+        return title, stacked_bars(ident=ident, title=title, days=days, series=series, label=label)
 
     charts = [
         chart("spend-chart", f"Spend per day by {by}, USD", "cost_micros", exact_usd),
@@ -197,11 +197,12 @@ async def records_page(
 
 class Burn(NamedTuple):
     """A budgeted team's or key's month: where a straight line from nothing to the budget stands today, where the
-    pace so far ends the month (None before the month starts), and the chart of both."""
+    pace so far ends the month (None before the month starts), and the chart of both with its title."""
 
     row: BudgetRow
     line_to_date_micros: int
     projected_micros: int | None
+    title: str
     chart: Markup
 
 
@@ -267,7 +268,8 @@ def burn(row: BudgetRow, spend: Mapping[str, int], *, month: str, now: float, id
     shape = BurnDown(budget=budget, days_in_month=length, spent=cumulative, gone=elapsed * length, projected=projected)
     title = f"Burn-down of {row.scope} {row.name}'s budget for {month}, USD"
     chart = burn_down(ident=ident, title=title, month=shape, label=exact_usd)
-    return Burn(row=row, line_to_date_micros=round(budget * elapsed), projected_micros=projected, chart=chart)
+    line_to_date = round(budget * elapsed)
+    return Burn(row=row, line_to_date_micros=line_to_date, projected_micros=projected, title=title, chart=chart)
 
 
 def _month(month: str) -> tuple[dt.date, int]:
