@@ -22,11 +22,11 @@ _AXIS = "#59636e"
 
 
 class Mark(NamedTuple):
-    """One series' figure on one day: a bar segment linking to the records it adds up."""
+    """One series' figure on one day: a bar segment linking to the records it adds up (None: not a link)."""
 
     series: str
     value: int
-    href: str
+    href: str | None
 
 
 class Day(NamedTuple):
@@ -54,11 +54,11 @@ def stacked_bars(
             height = mark.value * scale
             base -= height
             tip = f"{mark.series}, {day.day}: {label(mark.value)}"
-            parts.append(
-                f'<a href="{escape(mark.href)}"><rect x="{_LEFT + i * slot + (slot - width) / 2:.1f}" '
-                f'y="{base:.1f}" width="{width:.1f}" height="{height:.1f}" fill="{colour[mark.series]}">'
-                f"<title>{escape(tip)}</title></rect></a>"
+            rect = (
+                f'<rect x="{_LEFT + i * slot + (slot - width) / 2:.1f}" y="{base:.1f}" width="{width:.1f}" '
+                f'height="{height:.1f}" fill="{colour[mark.series]}"><title>{escape(tip)}</title></rect>'
             )
+            parts.append(rect if mark.href is None else f'<a href="{escape(mark.href)}">{rect}</a>')
     return _close(parts)
 
 

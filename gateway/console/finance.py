@@ -134,10 +134,10 @@ async def daily_page(
     rows = await _rows(request, query)
     if format == "csv":
         return csv_download(csv_lines(query.group_by, rows), period_file("usage-daily", query))
-    series = sorted({str(getattr(row, by)) for row in rows})
+    series = chart_series(rows, by)
 
     def chart(ident: str, title: str, field: str, label: Callable[[int], str]) -> tuple[str, Markup]:
-        days = _per_day(query, rows, by, field)
+        days = per_day(query, rows, by, field, series)
         return title, stacked_bars(ident=ident, title=title, days=days, series=series, label=label)
 
     charts = [
@@ -157,14 +157,35 @@ async def daily_page(
     )
 
 
-def _per_day(query: UsageQuery, rows: list[UsageRow], by: Dimension, field: str) -> list[Day]:
+OTHERS = "(the others)"
+_CHARTED = 7
+
+
+def chart_series(rows: list[UsageRow], by: Dimension) -> list[str]:
+    """The groups a chart draws on their own: the seven that cost most over the range (then by name), and one
+    series for the rest when there are more, so a chart stays readable and its page small (the table lists all)."""
+    cost: dict[str, int] = {}
+    for row in rows:
+        name = str(getattr(row, by))
+        cost[name] = cost.get(name, 0) + row.cost_micros
+    ranked = sorted(cost, key=lambda name: (-cost[name], name))
+    return ranked if len(ranked) <= _CHARTED + 1 else [*ranked[:_CHARTED], OTHERS]
+
+
+def per_day(query: UsageQuery, rows: list[UsageRow], by: Dimension, field: str, series: list[str]) -> list[Day]:
     """Every day of the query (a day without usage too, so the time axis is even), each row's `field` a mark that
-    links to the records of that day and group."""
+    links to the records of that day and group; the groups not in `series` summed into one unlinked mark a day."""
     marks: dict[str, list[Mark]] = {day: [] for day in query.days()}
+    others: dict[str, int] = {}
     for row in rows:
         day, name = str(row.day), str(getattr(row, by))
+        if name not in series:
+            others[day] = others.get(day, 0) + getattr(row, field)
+            continue
         href = link("/console/usage/records", query, {"from": day, "to": day, by: name})
         marks[day].append(Mark(series=name, value=getattr(row, field), href=href))
+    for day, value in others.items():
+        marks[day].append(Mark(series=OTHERS, value=value, href=None))
     return [Day(day=day, marks=day_marks) for day, day_marks in marks.items()]
 
 

@@ -14,8 +14,8 @@ import httpx
 import msgspec
 
 from gateway.console.charts import Day, Mark, stacked_bars
-from gateway.console.finance import burn
-from gateway.usage.reports import BudgetRow, exact_usd
+from gateway.console.finance import burn, chart_series, per_day
+from gateway.usage.reports import BudgetRow, UsageQuery, UsageRow, exact_usd
 from tests.console.conftest import ADMIN_KEY, FINANCE_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -197,3 +197,30 @@ async def test_an_empty_period_says_so_and_draws_no_chart(api: httpx.AsyncClient
     page = (await api.get("/console/usage/daily", params={"from": "2026-01-01", "to": "2026-01-31"})).text
     assert "No usage in this period." in page
     assert "<svg" not in page
+
+
+def test_a_chart_draws_the_seven_costliest_groups_and_sums_the_rest_unlinked() -> None:
+    """Nine teams on one day, team-1 costing $0.000001 up to team-9 costing $0.000009: the chart draws team-9 down
+    to team-3 on their own, and team-1 and team-2 as one unlinked "(the others)" mark of $0.000003."""
+    day = dt.date(2026, 12, 1)
+    query = UsageQuery(first_day=day, last_day=day, group_by=("day", "team"))
+    rows = [
+        msgspec.convert({"day": "2026-12-01", "team": f"team-{n}", "cost_micros": n}, UsageRow) for n in range(1, 10)
+    ]
+
+    series = chart_series(rows, "team")
+    [shown] = per_day(query, rows, "team", "cost_micros", series)
+
+    assert series == ["team-9", "team-8", "team-7", "team-6", "team-5", "team-4", "team-3", "(the others)"]
+    marks = {mark.series: mark for mark in shown.marks}
+    assert (marks["(the others)"].value, marks["(the others)"].href) == (3, None)
+    assert marks["team-3"].href == "/console/usage/records?from=2026-12-01&to=2026-12-01&team=team-3"
+    assert len(shown.marks) == 8
+
+
+def test_eight_groups_are_each_drawn_on_their_own() -> None:
+    """Eight teams fit the palette: no "(the others)" series."""
+    rows = [
+        msgspec.convert({"day": "2026-12-01", "team": f"team-{n}", "cost_micros": n}, UsageRow) for n in range(1, 9)
+    ]
+    assert chart_series(rows, "team") == [f"team-{n}" for n in range(8, 0, -1)]
