@@ -12,7 +12,7 @@ import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.console.conftest import ADMIN_KEY, FINANCE_KEY, in_browser, sign_in
+from tests.console.conftest import ADMIN_KEY, FINANCE_KEY, in_browser, requested_urls, sign_in
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 FINANCE = {"Authorization": f"Bearer {FINANCE_KEY}"}
@@ -36,7 +36,8 @@ async def test_finance_spend_matches_usage_down_to_records_and_csv(
     driver: WebDriver, console: str, api: httpx.AsyncClient
 ) -> None:
     """The team's month cost equals `/v1/usage` to the micro-dollar; its records link and the team's bar in the
-    per-day chart both list the ledger's two rows; the console's CSV of each view is the API's."""
+    per-day chart both list the ledger's two rows; the budgets page draws a burn-down; the browser asks nothing of
+    another host; the console's CSV of each view is the API's."""
     for prompt in ("a kite", "a lantern"):
         assert (await api.post("/v1/videos", json={**SORA, "prompt": prompt}, headers=ADMIN)).status_code == 202
     records = await _settled(api, 2)
@@ -44,7 +45,8 @@ async def test_finance_spend_matches_usage_down_to_records_and_csv(
     micros = row["cost_micros"]
     assert micros > 0
 
-    def review() -> tuple[str, list[str], list[str], str, dict[str, Any] | None]:
+    def review() -> tuple[str, list[str], list[str], str, list[str], dict[str, Any] | None]:
+        requested_urls(driver)  # from here on
         sign_in(driver, console, FINANCE_KEY)
         assert driver.find_elements(By.LINK_TEXT, "Providers") == []
         cost = driver.find_element(By.CSS_SELECTOR, "tr[data-group=ops] .cost").text
@@ -54,9 +56,14 @@ async def test_finance_spend_matches_usage_down_to_records_and_csv(
         driver.find_element(By.CSS_SELECTOR, "svg.chart a rect").click()
         from_bar = _job_ids(driver)
         total = driver.find_element(By.ID, "records-total").text
-        return cost, from_row, from_bar, total, driver.get_cookie("vg_console")
+        driver.find_element(By.LINK_TEXT, "Budgets").click()
+        driver.find_element(By.CSS_SELECTOR, "#burn-down-charts svg")
+        return cost, from_row, from_bar, total, requested_urls(driver), driver.get_cookie("vg_console")
 
-    cost, from_row, from_bar, total, cookie = await in_browser(review)
+    cost, from_row, from_bar, total, urls, cookie = await in_browser(review)
+    # data: URLs leave nothing to fetch (Chromium draws the date input's calendar icon with one).
+    assert [url for url in urls if not url.startswith((f"{console}/", "data:"))] == []
+    assert any(url.endswith("/console/budgets") for url in urls)
     assert cost == total == f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
     assert from_row == from_bar == sorted(r["job_id"] for r in records)
     assert cookie is not None
