@@ -14,15 +14,17 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 from litestar.response import Stream
 from markupsafe import Markup
 
+from gateway.api.http import to_gateway_error
 from gateway.api.usage import csv_download, period_file, records_csv
 from gateway.console.charts import BurnDown, Day, Mark, burn_down, legend, stacked_bars
 from gateway.console.pages import _page, _to_login, _viewer
 from gateway.console.sessions import Viewer
-from gateway.errors import Forbidden
+from gateway.errors import Forbidden, InvalidRequest
 from gateway.usage.records import day_of
 from gateway.usage.reports import (
     BudgetRow,
@@ -81,6 +83,19 @@ def _period(
 _PERIOD = {"period": Provide(_period, sync_to_thread=False)}
 
 
+def _refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A malformed period, month or filter on a finance page: the page's frame with the error and a way back to
+    the default view (a boosted form swaps it in whole), not the bare error envelope."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _to_login()
+    error = to_gateway_error(exc)
+    return _page(viewer, "finance_error.html", status_code=error.status_code, error=error, back=request.url.path)
+
+
+_REFUSED = {InvalidRequest: _refused, ValidationException: _refused}
+
+
 def link(path: str, query: UsageQuery, changes: Mapping[str, str] | None = None) -> str:
     """`path` with the query's period and filters, some changed: how a figure links to its records and a view to
     its CSV without losing a filter."""
@@ -99,7 +114,7 @@ async def _rows(request: Request[Any, Any, Any], query: UsageQuery) -> list[Usag
 # ------------------------------------------------------------------------------------------------ spend
 
 
-@get("/usage", dependencies=_PERIOD)
+@get("/usage", dependencies=_PERIOD, exception_handlers=_REFUSED)
 async def usage_page(
     request: Request[Any, Any, Any],
     period: NamedDependency[Period],
@@ -118,7 +133,7 @@ async def usage_page(
     return _page(viewer, "usage.html", query=query, group=by, groups=_GROUPS, rows=rows, link=link)
 
 
-@get("/usage/daily", dependencies=_PERIOD)
+@get("/usage/daily", dependencies=_PERIOD, exception_handlers=_REFUSED)
 async def daily_page(
     request: Request[Any, Any, Any],
     period: NamedDependency[Period],
@@ -193,7 +208,7 @@ def _seconds(value: int) -> str:
     return f"{value} s"
 
 
-@get("/usage/records", dependencies=_PERIOD)
+@get("/usage/records", dependencies=_PERIOD, exception_handlers=_REFUSED)
 async def records_page(
     request: Request[Any, Any, Any],
     period: NamedDependency[Period],
@@ -227,7 +242,7 @@ class Burn(NamedTuple):
     chart: Markup
 
 
-@get("/budgets")
+@get("/budgets", exception_handlers=_REFUSED)
 async def budgets_page(
     request: Request[Any, Any, Any],
     month: Annotated[str | None, QueryParameter(max_length=7)] = None,

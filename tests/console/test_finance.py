@@ -199,6 +199,25 @@ async def test_an_empty_period_says_so_and_draws_no_chart(api: httpx.AsyncClient
     assert "<svg" not in page
 
 
+async def test_a_malformed_view_shows_its_error_inside_the_console(api: httpx.AsyncClient) -> None:
+    """`to` before `from`, a month 13 and an unknown grouping: a 400 page with the console's navigation, the error
+    naming the parameter, and a link back to the default view, where the API would answer the bare envelope."""
+    await _finance_session(api)
+    cases = [
+        ("/console/usage/daily", {"from": "2026-12-05", "to": "2026-12-01"}, "`to` is before `from` <small>(to)"),
+        ("/console/budgets", {"month": "2026-13"}, "`month` must be YYYY-MM, got &#39;2026-13&#39; <small>(month)"),
+        ("/console/usage", {"by": "colour"}, "by: Invalid enum value &#39;colour&#39; <small>(by)"),
+    ]
+    for path, params, message in cases:
+        reply = await api.get(path, params=params)
+        assert reply.status_code == 400, path
+        assert reply.headers["content-type"].startswith("text/html")
+        assert '<p class="error" role="alert" id="error">' in reply.text
+        assert message in reply.text
+        assert '<a href="/console/usage/daily">Per day</a>' in reply.text
+        assert f'<a href="{path}">Back to the default view</a>' in reply.text
+
+
 def test_a_chart_draws_the_seven_costliest_groups_and_sums_the_rest_unlinked() -> None:
     """Nine teams on one day, team-1 costing $0.000001 up to team-9 costing $0.000009: the chart draws team-9 down
     to team-3 on their own, and team-1 and team-2 as one unlinked "(the others)" mark of $0.000003."""
