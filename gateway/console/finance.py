@@ -17,6 +17,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 from litestar.response import Stream
+from litestar.types import ExceptionHandlersMap
 from markupsafe import Markup
 
 from gateway.api.http import to_gateway_error
@@ -93,7 +94,7 @@ def _refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return _page(viewer, "finance_error.html", status_code=error.status_code, error=error, back=request.url.path)
 
 
-_REFUSED = {InvalidRequest: _refused, ValidationException: _refused}
+_REFUSED: ExceptionHandlersMap = {InvalidRequest: _refused, ValidationException: _refused}
 
 
 def link(path: str, query: UsageQuery, changes: Mapping[str, str] | None = None) -> str:
