@@ -40,9 +40,7 @@ from gateway.errors import Forbidden, InvalidRequest, Unauthorized
 from gateway.schema.wire import CreateVideoBody
 from gateway.store.base import JobStore
 from gateway.usage.quota_settings import QuotaSettings
-from gateway.usage.reports import (
-    exact_usd,
-)
+from gateway.usage.reports import exact_usd
 from gateway.videos.service import VideoService
 from routing.rules import ProviderRule, RoutingRules
 
