@@ -232,13 +232,34 @@ async def records_page(
 # ------------------------------------------------------------------------------------------------ budgets
 
 
+class Measure(NamedTuple):
+    """What a burn-down counts: money against the monthly budget, or video seconds against their monthly limit
+    (the BudgetRow's and the day rows' field names, and how a figure is written)."""
+
+    name: str
+    limit: str
+    spent: str
+    per_day: str
+    label: Callable[[int], str]
+
+
+MEASURES = (
+    Measure("USD", "monthly_budget_micros", "spent_micros", "cost_micros", exact_usd),
+    Measure("video seconds", "monthly_video_seconds", "spent_video_seconds", "video_seconds", _seconds),
+)
+
+
 class Burn(NamedTuple):
-    """A budgeted team's or key's month: where a straight line from nothing to the budget stands today, where the
-    pace so far ends the month (None before the month starts), and the chart of both with its title."""
+    """A limited team's or key's month in one measure: the limit, what is spent, where a straight line from
+    nothing to the limit stands today, where the pace so far ends the month (None before the month starts), and
+    the chart of them with its title."""
 
     row: BudgetRow
-    line_to_date_micros: int
-    projected_micros: int | None
+    measure: Measure
+    limit: int
+    spent: int
+    line_to_date: int
+    projected: int | None
     title: str
     chart: Markup
 
@@ -250,8 +271,8 @@ async def budgets_page(
     format: _Format = "html",
 ) -> Response[Any] | Stream:
     """Each team's and key's month against its budget (`/v1/usage/budgets`' rows, its CSV with `format=csv`),
-    and for each budget its burn-down: spend to date against the straight line to the budget, and the month's
-    end at the pace so far."""
+    and for each limit (money, video seconds) its burn-down: spent to date against the straight line to the
+    limit, and the month's end at the pace so far."""
     viewer = _finance(request)
     if viewer is None:
         return _to_login()
@@ -261,52 +282,52 @@ async def budgets_page(
     view = await budget_view(service.admission.book, service.admission.quotas, month=chosen)
     if format == "csv":
         return csv_download(budget_csv_lines(view), f"budgets-{chosen}.csv")
-    budgeted = [row for row in view.data if row.monthly_budget_micros]
-    spend = await _daily_spend(request, chosen, now=now) if budgeted else {}
+    limited = [(row, m) for row in view.data for m in MEASURES if getattr(row, m.limit)]
+    days = await _daily_usage(request, chosen, now=now) if limited else {}
     burns = [
-        burn(row, spend.get((row.scope, row.name), {}), month=chosen, now=now, ident=f"burn-{i}")
-        for i, row in enumerate(budgeted)
+        burn(row, days.get((row.scope, row.name), {}), measure=m, month=chosen, now=now, ident=f"burn-{i}")
+        for i, (row, m) in enumerate(limited)
     ]
     return _page(viewer, "budgets.html", view=view, elapsed=_month_elapsed(chosen, now), burns=burns)
 
 
-async def _daily_spend(
+async def _daily_usage(
     request: Request[Any, Any, Any], month: str, *, now: float
-) -> dict[tuple[str, str], dict[str, int]]:
-    """Settled spend per team and per key and day of the month up to `now`, from the day aggregates
-    `/v1/usage?group_by=day,team` (or `day,key`) adds up: by the jobs' creation day, as the month's spend is filed."""
+) -> dict[tuple[str, str], dict[str, UsageRow]]:
+    """Settled usage per team and per key and day of the month up to `now`: the rows `/v1/usage?group_by=day,team`
+    (or `day,key`) returns, by the jobs' creation day, as the month's spend is filed."""
     first, length = _month(month)
     last = min(first.replace(day=length), dt.date.fromisoformat(day_of(now)))
     if last < first:
         return {}
     book = request.app.state.service.admission.book
     aggregates = await book.aggregates(UsageQuery(first_day=first, last_day=last, group_by=()).days())
-    spend: dict[tuple[str, str], dict[str, int]] = {}
+    usage: dict[tuple[str, str], dict[str, UsageRow]] = {}
     for scope in ("team", "key"):
         query = UsageQuery(first_day=first, last_day=last, group_by=("day", scope))
-        for usage in usage_rows(query, aggregates, []):
-            spend.setdefault((scope, str(getattr(usage, scope))), {})[str(usage.day)] = usage.cost_micros
-    return spend
+        for row in usage_rows(query, aggregates, []):
+            usage.setdefault((scope, str(getattr(row, scope))), {})[str(row.day)] = row
+    return usage
 
 
-def burn(row: BudgetRow, spend: Mapping[str, int], *, month: str, now: float, ident: str) -> Burn:
-    """A budgeted row's burn-down at `now`: `spend` is its settled cost per day (YYYY-MM-DD); the straight line and
-    the projection scale the budget and the month's spend by the share of the month gone by. `ident` names the
-    chart's elements, unique on the page."""
-    budget = row.monthly_budget_micros or 0
+def burn(row: BudgetRow, days: Mapping[str, UsageRow], *, measure: Measure, month: str, now: float, ident: str) -> Burn:
+    """A limited row's burn-down in `measure` at `now`: `days` are its settled day rows (by YYYY-MM-DD); the
+    straight line and the projection scale the limit and the month's spent by the share of the month gone by.
+    `ident` names the chart's elements, unique on the page."""
+    limit, spent = getattr(row, measure.limit) or 0, getattr(row, measure.spent)
     first, length = _month(month)
     elapsed = _month_elapsed(month, now)
     today = dt.date.fromisoformat(day_of(now))
     cumulative, total = [], 0
     for offset in range(min(length, max((today - first).days + 1, 0))):
-        total += spend.get((first + dt.timedelta(days=offset)).isoformat(), 0)
+        day = days.get((first + dt.timedelta(days=offset)).isoformat())
+        total += 0 if day is None else getattr(day, measure.per_day)
         cumulative.append(total)
-    projected = round(row.spent_micros / elapsed) if elapsed > 0 else None
-    shape = BurnDown(budget=budget, days_in_month=length, spent=cumulative, gone=elapsed * length, projected=projected)
-    title = f"Burn-down of {row.scope} {row.name}'s budget for {month}, USD"
-    chart = burn_down(ident=ident, title=title, month=shape, label=exact_usd)
-    line_to_date = round(budget * elapsed)
-    return Burn(row=row, line_to_date_micros=line_to_date, projected_micros=projected, title=title, chart=chart)
+    projected = round(spent / elapsed) if elapsed > 0 else None
+    shape = BurnDown(budget=limit, days_in_month=length, spent=cumulative, gone=elapsed * length, projected=projected)
+    title = f"Burn-down of {row.scope} {row.name}'s {measure.name} for {month}"
+    chart = burn_down(ident=ident, title=title, month=shape, label=measure.label)
+    return Burn(row, measure, limit, spent, round(limit * elapsed), projected, title, chart)
 
 
 def _month(month: str) -> tuple[dt.date, int]:

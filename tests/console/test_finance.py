@@ -14,7 +14,7 @@ import httpx
 import msgspec
 
 from gateway.console.charts import Day, Mark, stacked_bars
-from gateway.console.finance import burn, chart_series, per_day
+from gateway.console.finance import MEASURES, burn, chart_series, per_day
 from gateway.usage.reports import BudgetRow, UsageQuery, UsageRow, exact_usd
 from tests.console.conftest import ADMIN_KEY, FINANCE_KEY
 
@@ -71,13 +71,30 @@ def _budget_row(*, budget: int, spent: int) -> BudgetRow:
     return msgspec.convert(fields, BudgetRow)
 
 
+def _day(day: str, *, cost_micros: int, video_seconds: int) -> UsageRow:
+    fields = {"day": day, "team": "studio", "cost_micros": cost_micros, "video_seconds": video_seconds}
+    return msgspec.convert(fields, UsageRow)
+
+
+DAYS = {
+    "2026-12-02": _day("2026-12-02", cost_micros=1_000_000, video_seconds=40),
+    "2026-12-09": _day("2026-12-09", cost_micros=3_000_000, video_seconds=80),
+}
+
+
 def test_the_burn_down_draws_the_straight_line_and_projects_the_pace_to_the_months_end() -> None:
     """A $10 budget with $4 spent (on December 2 and 9) when ten of December's 31 days are gone: the straight
     line stands at $10 x 10/31 = $3.225806, the pace ends the month at $4 x 31/10 = $12.40, over the budget."""
-    spend = {"2026-12-02": 1_000_000, "2026-12-09": 3_000_000}
-    shown = burn(_budget_row(budget=10_000_000, spent=4_000_000), spend, month="2026-12", now=DEC_11, ident="b")
+    usd, _ = MEASURES
+    row = _budget_row(budget=10_000_000, spent=4_000_000)
+    shown = burn(row, DAYS, measure=usd, month="2026-12", now=DEC_11, ident="b")
 
-    assert (shown.line_to_date_micros, shown.projected_micros) == (3_225_806, 12_400_000)
+    assert (shown.limit, shown.spent, shown.line_to_date, shown.projected) == (
+        10_000_000,
+        4_000_000,
+        3_225_806,
+        12_400_000,
+    )
     chart = str(shown.chart)
     assert (
         "Spent 4.000000 in 10.0 of 31 days; budget 10.000000; at this pace 12.400000 by the month&#39;s end." in chart
@@ -90,10 +107,27 @@ def test_the_burn_down_draws_the_straight_line_and_projects_the_pace_to_the_mont
     assert len(spent_line.group(1).split()) == 12
 
 
+def test_the_video_seconds_limit_burns_down_the_same_way() -> None:
+    """600 video seconds a month with 120 spent on the 11th: the line at 600 x 10/31 = 194 s (193.5 rounded),
+    the pace 120 x 31/10 = 372 s by the month's end, within the limit."""
+    _, seconds = MEASURES
+    row = msgspec.structs.replace(
+        _budget_row(budget=10_000_000, spent=4_000_000), monthly_video_seconds=600, spent_video_seconds=120
+    )
+    shown = burn(row, DAYS, measure=seconds, month="2026-12", now=DEC_11, ident="s")
+
+    assert (shown.limit, shown.spent, shown.line_to_date, shown.projected) == (600, 120, 194, 372)
+    assert "Spent 120 s in 10.0 of 31 days; budget 600 s; at this pace 372 s by the month&#39;s end." in str(
+        shown.chart
+    )
+    assert shown.title == "Burn-down of team studio's video seconds for 2026-12"
+
+
 def test_a_budget_month_not_started_has_no_projection() -> None:
     """January 2027 seen on December 11: no day gone, nothing spent, nothing projected, the line still at $0."""
-    shown = burn(_budget_row(budget=10_000_000, spent=0), {}, month="2027-01", now=DEC_11, ident="b")
-    assert (shown.line_to_date_micros, shown.projected_micros) == (0, None)
+    usd, _ = MEASURES
+    shown = burn(_budget_row(budget=10_000_000, spent=0), {}, measure=usd, month="2027-01", now=DEC_11, ident="b")
+    assert (shown.line_to_date, shown.projected) == (0, None)
 
 
 # ------------------------------------------------------------------------------------------------ over HTTP
@@ -182,7 +216,7 @@ async def test_budgets_burn_down_and_export_the_budget_view(api: httpx.AsyncClie
     row = row[row.index('data-name="team:ops"') :].split("</tr>")[0]
     assert "50.000000" in row
     assert f'<td class="cost spent">{exact_usd(ops["spent_micros"])}</td>' in row
-    assert "Burn-down of team ops&#39;s budget for" in page
+    assert "Burn-down of team ops&#39;s USD for" in page
     exported = await api.get("/console/budgets", params={"format": "csv"})
     assert exported.headers["content-disposition"].startswith('attachment; filename="budgets-')
     assert exported.text == (await api.get("/v1/usage/budgets", params={"format": "csv"}, headers=FINANCE)).text
