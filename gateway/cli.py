@@ -376,9 +376,10 @@ def _usage(args: argparse.Namespace) -> int:
     else:
         path = "/v1/usage/records" if args.records else "/v1/usage"
         params = {"from": args.first, "to": args.last, "team": args.team, "provider": args.provider}
-        params |= {"model": args.model, "format": "csv" if args.csv else None}
+        params["model"] = args.model
         if not args.records:  # the ledger is not grouped: it lists the records themselves
             params["group_by"] = args.group_by
+    params["format"] = "csv" if args.csv else None
     reply = _client(args).call("GET", path, params={k: v for k, v in params.items() if v is not None}, timeout=60)
     if reply.headers.get("content-type", "").startswith("text/csv"):
         sys.stdout.buffer.write(reply.content)  # as sent: RFC 4180 lines end in CRLF

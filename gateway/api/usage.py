@@ -20,6 +20,7 @@ from gateway.usage.reports import (
     RecordList,
     UsageQuery,
     UsageReport,
+    budget_csv_lines,
     budget_view,
     csv_lines,
     parse_month,
@@ -72,9 +73,7 @@ async def get_usage(
     book = service.admission.book
     rows = usage_rows(query, await book.aggregates(query.days()), await book.holds())
     if format == "csv":
-        return Stream(
-            _each(csv_lines(query.group_by, rows)), media_type="text/csv", headers=_attachment("usage", query)
-        )
+        return csv_download(csv_lines(query.group_by, rows), period_file("usage", query))
     report = UsageReport(
         from_day=query.first_day.isoformat(),
         to_day=query.last_day.isoformat(),
@@ -113,22 +112,46 @@ async def get_usage_records(
     )
     book = service.admission.book
     if format == "csv":
-        return Stream(records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
+        return csv_download(records_csv(book, query), period_file("usage-records", query))
     records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
     return Response(RecordList(from_day=query.first_day.isoformat(), to_day=query.last_day.isoformat(), data=records))
 
 
-@get("/v1/usage/budgets", summary="Each team's and key's month against its budget", operation_id="getBudgets")
+@get(
+    "/v1/usage/budgets",
+    summary="Each team's and key's month against its budget",
+    operation_id="getBudgets",
+    responses={
+        200: ResponseSpec(
+            data_container=BudgetView, description="The view (text/csv with format=csv)", generate_examples=False
+        )
+    },
+)
 async def get_budgets(
     session: NamedDependency[Session],
     month: Annotated[str | None, QueryParameter(max_length=7, description="UTC month, YYYY-MM")] = None,
-) -> BudgetView:
+    format: _Format = "json",
+) -> Response[BudgetView] | Stream:
     """Limit, spent, reserved and remaining (USD and video seconds) for the month (default this one), and the
     concurrency in use now, for every configured team and key and every one active in the month."""
     session.caller.require("usage")
     service = session.service
     month = parse_month(month, now=service.now())
-    return await budget_view(service.admission.book, service.admission.quotas, month=month)
+    view = await budget_view(service.admission.book, service.admission.quotas, month=month)
+    if format == "csv":
+        return csv_download(budget_csv_lines(view), f"budgets-{month}.csv")
+    return Response(view)
+
+
+def csv_download(lines: Iterator[str] | AsyncIterator[str], filename: str) -> Stream:
+    """CSV lines streamed as a `text/csv` attachment named `filename` (the API's and the console's downloads)."""
+    body = lines if isinstance(lines, AsyncIterator) else _each(lines)
+    return Stream(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def period_file(name: str, query: UsageQuery) -> str:
+    """`usage-2026-12-01-2026-12-06.csv`: the download's name, with the days it covers."""
+    return f"{name}-{query.first_day}-{query.last_day}.csv"
 
 
 async def _each(lines: Iterator[str]) -> AsyncIterator[str]:
@@ -142,7 +165,3 @@ async def records_csv(book: BudgetBook, query: UsageQuery) -> AsyncIterator[str]
     async for record in book.records(settled_from=query.starts_at()):
         if wanted(query, record):
             yield record_csv_line(record)
-
-
-def _attachment(name: str, query: UsageQuery) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}-{query.first_day}-{query.last_day}.csv"'}

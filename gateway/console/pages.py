@@ -1,15 +1,14 @@
-"""The console's routes: sign-in, the ops pages (providers, keys) and the finance pages (spend, ledger records,
-CSV). Pages call the same functions as the admin and usage APIs; nothing here computes money or validates a
-document itself. Every change needs the session's CSRF token. No try/except here."""
+"""The console's routes: sign-in, the ops pages (providers, routing, keys, replicas, audit, jobs), and the router
+that adds the finance pages of `finance.py`. Pages call the same functions as the admin and usage APIs; nothing
+here computes money or validates a document itself. Every change needs the session's CSRF token. No try/except here."""
 
 from __future__ import annotations
 
-import calendar
 import difflib
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
 import jinja2
 import msgspec
@@ -18,7 +17,7 @@ from litestar.datastructures import Cookie, ResponseHeader
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.params import PathParameter, QueryParameter
-from litestar.response import Redirect, Stream
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from gateway.api.admin import (
@@ -35,7 +34,6 @@ from gateway.api.admin import (
 )
 from gateway.api.http import error_response, to_gateway_error
 from gateway.api.operations import provider_states
-from gateway.api.usage import records_csv
 from gateway.api.videos import Session
 from gateway.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, ConsoleSessions, Viewer, csrf_valid
 from gateway.console.shapes import first_choice, recent_shapes
@@ -46,18 +44,7 @@ from gateway.schema.wire import CreateVideoBody
 from gateway.store.base import JobStore
 from gateway.store.outbox import Outbox, delivery_id
 from gateway.usage.quota_settings import QuotaSettings
-from gateway.usage.reports import (
-    UsageQuery,
-    UsageRow,
-    budget_view,
-    csv_lines,
-    exact_usd,
-    parse_month,
-    parse_query,
-    record_row,
-    usage_rows,
-    wanted,
-)
+from gateway.usage.reports import exact_usd
 from gateway.videos.service import VideoService
 from routing.rules import ProviderRule, RoutingRules
 
@@ -107,12 +94,6 @@ def _viewer(request: Request[Any, Any, Any]) -> Viewer | None:
 
 def _admin(viewer: Viewer) -> Viewer:
     viewer.caller.require("admin")
-    return viewer
-
-
-def _finance(viewer: Viewer) -> Viewer:
-    if not viewer.caller.scopes & {"admin", "usage"}:
-        raise Forbidden("this key lacks the `usage` scope", code="missing_scope")
     return viewer
 
 
@@ -496,123 +477,20 @@ async def jobs_page(
     return _page(viewer, "jobs.html", job_id=job_id or "", job=job, delivery=delivery)
 
 
-# ------------------------------------------------------------------------------------------------ finance
-
-
-_From = Annotated[str | None, QueryParameter(name="from", max_length=10)]
-_To = Annotated[str | None, QueryParameter(name="to", max_length=10)]
-_Filter = Annotated[str | None, QueryParameter(max_length=200)]
-_By = Annotated[Literal["team", "provider", "model"], QueryParameter(name="by")]
-_Format = Annotated[Literal["html", "csv"], QueryParameter()]
-
-
-class _Period(NamedTuple):
-    """A finance view's query parameters, as `/v1/usage` takes them."""
-
-    first: str | None
-    last: str | None
-    team: str | None
-    provider: str | None
-    model: str | None
-
-    def query(self, request: Request[Any, Any, Any], *, group_by: str | None) -> UsageQuery:
-        service: VideoService = request.app.state.service
-        fields = self._asdict()
-        return parse_query(group_by=group_by, now=service.now(), **fields)
-
-
-_GROUPS = ("team", "provider", "model")
-
-
-async def _rows(request: Request[Any, Any, Any], query: UsageQuery) -> list[UsageRow]:
-    """The very rows `/v1/usage` returns for the query."""
-    book = request.app.state.service.admission.book
-    return usage_rows(query, await book.aggregates(query.days()), await book.holds())
-
-
-@get("/usage")
-async def usage_page(
-    request: Request[Any, Any, Any],
-    first: _From = None,
-    last: _To = None,
-    team: _Filter = None,
-    provider: _Filter = None,
-    model: _Filter = None,
-    by: _By = "team",
-    format: _Format = "html",
-) -> Response[Any] | Stream:
-    """Spend by team, provider or model over a period (default: this month); with `format=csv` the view as
-    `csv_lines` writes it for `/v1/usage?format=csv`: the same figures to the micro-dollar."""
-    viewer = _viewer(request)
-    if viewer is None:
-        return _to_login()
-    _finance(viewer)
-    query = _Period(first, last, team, provider, model).query(request, group_by=by)
-    rows = await _rows(request, query)
-    if format == "csv":
-        lines = iter(list(csv_lines(query.group_by, rows)))
-        return Stream(lines, media_type="text/csv", headers=_attachment("usage", query))
-    return _page(viewer, "usage.html", query=query, group=by, groups=_GROUPS, rows=rows)
-
-
-@get("/usage/records")
-async def records_page(
-    request: Request[Any, Any, Any],
-    first: _From = None,
-    last: _To = None,
-    team: _Filter = None,
-    provider: _Filter = None,
-    model: _Filter = None,
-    format: _Format = "html",
-) -> Response[Any] | Stream:
-    """The ledger records a figure adds up, selected as `/v1/usage/records` selects them (its CSV with
-    `format=csv`)."""
-    viewer = _viewer(request)
-    if viewer is None:
-        return _to_login()
-    _finance(viewer)
-    query = _Period(first, last, team, provider, model).query(request, group_by=None)
-    book = request.app.state.service.admission.book
-    if format == "csv":
-        return Stream(records_csv(book, query), media_type="text/csv", headers=_attachment("usage-records", query))
-    records = [record_row(r) async for r in book.records(settled_from=query.starts_at()) if wanted(query, r)]
-    return _page(viewer, "records.html", query=query, records=records)
-
-
-def _attachment(name: str, query: UsageQuery) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}-{query.first_day}-{query.last_day}.csv"'}
-
-
-@get("/budgets")
-async def budgets_page(
-    request: Request[Any, Any, Any], month: Annotated[str | None, QueryParameter(max_length=7)] = None
-) -> Response[Any]:
-    """Each team's and key's month against its budget (`/v1/usage/budgets`' rows), beside how much of the month
-    has gone: the burn-down."""
-    viewer = _viewer(request)
-    if viewer is None:
-        return _to_login()
-    service: VideoService = request.app.state.service
-    now = service.now()
-    chosen = parse_month(month, now=now)
-    view = await budget_view(service.admission.book, service.admission.quotas, month=chosen)
-    return _page(_finance(viewer), "budgets.html", view=view, elapsed=_month_elapsed(chosen, now))
-
-
-def _month_elapsed(month: str, now: float) -> float:
-    """How much of `month` (YYYY-MM, UTC) has gone by at `now`, from 0 to 1."""
-    year, number = (int(part) for part in month.split("-"))
-    start = calendar.timegm((year, number, 1, 0, 0, 0))
-    length_s = calendar.monthrange(year, number)[1] * 86_400
-    return min(max((now - start) / length_s, 0.0), 1.0)
-
-
 def _error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """An htmx request's error as a fragment it swaps in beside the form (the canonical envelope otherwise)."""
     if not request.headers.get("hx-request"):
         return error_response(request, exc)
     error = to_gateway_error(exc)
     return _render("error.html", status_code=error.status_code, error=error)
+
+
+def finance_routes() -> tuple[Any, ...]:
+    """The finance pages' handlers (`gateway/console/finance.py`), imported here because they build on this
+    module's page helpers."""
+    from gateway.console.finance import FINANCE_ROUTES
+
+    return FINANCE_ROUTES
 
 
 def console_router() -> Router:
@@ -644,9 +522,7 @@ def console_router() -> Router:
             revoke_key,
             rotate_key,
             set_team_limits,
-            usage_page,
-            records_page,
-            budgets_page,
+            *finance_routes(),
             assets,
         ],
         response_headers=_HEADERS,

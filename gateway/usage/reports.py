@@ -330,6 +330,27 @@ def record_csv_line(record: LedgerRecord) -> str:
     return ",".join("" if (v := getattr(row, f)) is None else _cell(str(v)) for f in _RECORD_FIELDS) + "\r\n"
 
 
+_BUDGET_FIELDS = tuple(BudgetRow.__struct_fields__)
+BUDGET_CSV_HEADER = ",".join(_BUDGET_FIELDS) + "\r\n"
+
+
+def budget_csv_lines(view: BudgetView) -> Iterator[str]:
+    """The budget view as CSV (header first), in the JSON row's columns; each `*_usd` column is its `*_micros`
+    sibling as an exact decimal (never through a float), a null is an empty cell."""
+    yield BUDGET_CSV_HEADER
+    for row in view.data:
+        cells = []
+        for name in _BUDGET_FIELDS:
+            value = getattr(row, name.removesuffix("_usd") + "_micros") if name.endswith("_usd") else getattr(row, name)
+            if value is None:
+                cells.append("")
+            elif name.endswith("_usd"):
+                cells.append(exact_usd(value))
+            else:
+                cells.append(_cell(str(value)))
+        yield ",".join(cells) + "\r\n"
+
+
 def exact_usd(micros: int) -> str:
     sign = "-" if micros < 0 else ""
     return f"{sign}{abs(micros) // 1_000_000}.{abs(micros) % 1_000_000:06d}"

@@ -29,6 +29,10 @@ def shoot(base: str, job_id: str) -> None:
         for page in PAGES:
             browser.get(f"{base}/console/{page}")
             browser.save_screenshot(str(OUT / f"{page.replace('/', '-')}.png"))
+        browser.execute_script("document.getElementById('burn-down-charts').scrollIntoView()")
+        browser.save_screenshot(str(OUT / "budgets-burn-down.png"))
+        browser.get(f"{base}/console/usage/daily?by=provider")
+        browser.save_screenshot(str(OUT / "usage-daily.png"))
         browser.get(f"{base}/console/routing")
         editor = browser.find_element(By.ID, "routing")
         editor.clear()

@@ -1,13 +1,11 @@
 """The console driven in headless Chromium against a gateway over real sockets: an admin drains a provider and a
-request avoids it, creates, uses and revokes a key; a finance user's month spend equals `/v1/usage` down to the
-records and the CSV; a videos key is refused; and no page loads a URL outside the gateway."""
+request avoids it, creates, uses and revokes a key; a videos key is refused; and no page loads a URL outside the
+gateway. The finance user's walk is in test_finance_browser.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +18,6 @@ from gateway.store.redis import RedisStore
 from tests.conftest import REDIS_URL, GatewayFactory, example_settings
 from tests.console.conftest import (
     ADMIN_KEY,
-    FINANCE_KEY,
     VIDEOS_KEY,
     console_keyring,
     in_browser,
@@ -29,7 +26,6 @@ from tests.console.conftest import (
 )
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-FINANCE = {"Authorization": f"Bearer {FINANCE_KEY}"}
 SORA = {"model": "sora-2", "prompt": "a paper boat"}
 
 
@@ -87,51 +83,6 @@ async def test_admin_creates_uses_and_revokes_a_key(driver: WebDriver, console: 
     await in_browser(revoke)
     refused = await api.post("/v1/videos", json=SORA, headers={"Authorization": f"Bearer {secret}"})
     assert refused.status_code == 401
-
-
-async def _settled(api: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
-    for _ in range(1200):  # bounded: 30 s
-        records: list[dict[str, Any]] = (await api.get("/v1/usage/records", headers=FINANCE)).json()["data"]
-        if len(records) == count:
-            return records
-        await asyncio.sleep(0.025)
-    raise AssertionError("the jobs did not settle")
-
-
-async def test_finance_spend_matches_usage_down_to_records_and_csv(
-    driver: WebDriver, console: str, api: httpx.AsyncClient
-) -> None:
-    """The team's month cost equals `/v1/usage` to the micro-dollar, its records link lists the ledger's rows, and
-    the console's CSV is byte for byte `/v1/usage?format=csv`."""
-    for prompt in ("a kite", "a lantern"):
-        assert (await api.post("/v1/videos", json={**SORA, "prompt": prompt}, headers=ADMIN)).status_code == 202
-    records = await _settled(api, 2)
-    [row] = (await api.get("/v1/usage", headers=FINANCE)).json()["data"]
-    micros = row["cost_micros"]
-    assert micros > 0
-
-    def review() -> tuple[str, int, list[str], dict[str, Any] | None]:
-        sign_in(driver, console, FINANCE_KEY)
-        assert driver.find_elements(By.LINK_TEXT, "Providers") == []
-        cost = _text(driver, "tr[data-group=ops] .cost")
-        driver.find_element(By.CSS_SELECTOR, "tr[data-group=ops] a").click()
-        listed = len(driver.find_elements(By.CSS_SELECTOR, "#records tbody tr"))
-        jobs = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#records tbody th")]
-        return cost, listed, jobs, driver.get_cookie("vg_console")
-
-    cost, listed, jobs, cookie = await in_browser(review)
-    assert cost == f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-    assert listed == 2
-    assert sorted(jobs) == sorted(r["job_id"] for r in records)
-    assert cookie is not None
-    api.cookies.set("vg_console", cookie["value"])
-    exported = await api.get("/console/usage", params={"format": "csv"})
-    assert exported.headers["content-type"].startswith("text/csv")
-    assert exported.text == (await api.get("/v1/usage", params={"format": "csv"}, headers=FINANCE)).text
-    params = {"team": "ops", "format": "csv"}
-    ledger = await api.get("/console/usage/records", params=params)
-    assert ledger.text == (await api.get("/v1/usage/records", params=params, headers=FINANCE)).text
-    assert ledger.text.count("\r\n") == 3  # the header and the two records
 
 
 async def test_a_videos_key_is_refused(driver: WebDriver, console: str) -> None:

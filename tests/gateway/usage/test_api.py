@@ -282,6 +282,32 @@ async def test_budgets_list_configured_teams_before_they_spend(
     assert (row["monthly_video_seconds"], row["remaining_video_seconds"], row["active_jobs"]) == (600, 600, 0)
 
 
+async def test_the_budgets_csv_is_the_view_in_exact_dollars_and_the_cli_prints_it(
+    sandbox: dict[str, str], serve_gateway: GatewayFactory
+) -> None:
+    """`/v1/usage/budgets?format=csv` for team-z's $25.50 and 600 s: one line per row, dollars exact, no limit an
+    empty cell; `video-gateway usage --budgets --csv` prints it as is."""
+    import msgspec
+
+    from gateway.usage.quota_settings import QuotaLimits, QuotaSettings
+
+    quotas = QuotaSettings(teams={"team-z": QuotaLimits(monthly_budget_usd=25.5, monthly_video_seconds=600)})
+    settings = msgspec.structs.replace(example_settings(sandbox), quotas=quotas)
+    async with (
+        serve_gateway(settings, keyring=usage_keyring(), run_poller=False) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        reply = await client.get("/v1/usage/budgets", params={"format": "csv"}, headers=auth(FINANCE_KEY))
+        done = await asyncio.to_thread(run_cli, ["--budgets", "--csv", "--url", url], FINANCE_KEY)
+    assert reply.headers["content-type"].startswith("text/csv")
+    header, line = reply.text.splitlines(keepends=True)
+    assert header.startswith("scope,name,month,monthly_budget_micros,monthly_budget_usd,spent_micros,")
+    month = line.split(",")[2]
+    assert line == f"team,team-z,{month},25500000,25.500000,0,0.000000,0,0.000000,25500000,25.500000,600,0,0,600,,0\r\n"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == reply.text
+
+
 def run_cli(args: list[str], key: str) -> subprocess.CompletedProcess[str]:
     """The CLI in its own process; its output decoded as is (no newline translation, CSV lines end in CRLF)."""
     env = {**os.environ, "VG_FINANCE_KEY": key}

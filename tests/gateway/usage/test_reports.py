@@ -15,6 +15,7 @@ from gateway.usage.quota_settings import UNLIMITED, QuotaSettings
 from gateway.usage.records import DayAggregate, day_of, increments, month_of, scope_id
 from gateway.usage.reports import (
     UsageQuery,
+    budget_csv_lines,
     budget_view,
     csv_lines,
     exact_usd,
@@ -224,3 +225,23 @@ async def test_the_budget_view_shows_limit_spent_reserved_and_remaining_per_scop
     assert (key.monthly_budget_micros, key.remaining_micros, key.remaining_usd) == (None, None, None)
     assert (key.monthly_video_seconds, key.remaining_video_seconds, key.max_concurrent_jobs) == (None, None, None)
     assert (key.spent_micros, key.reserved_micros) == (250_000, 100_000)
+
+
+async def test_the_budget_csv_writes_each_row_in_exact_dollars_and_leaves_no_limit_empty() -> None:
+    """The budget view of the test above as CSV: the JSON row's columns, `*_usd` as exact decimals of the micros
+    ($0.65 remaining, not a float), an absent limit an empty cell."""
+    book = MemoryBudgetBook()
+    await book.reserve(hold("held"), team=UNLIMITED, key=UNLIMITED)
+    await book.reserve(hold("done", cost_micros=250_000), team=UNLIMITED, key=UNLIMITED)
+    await book.settle(record("done", cost_micros=250_000, video_seconds=5))
+    quotas = msgspec.convert({"teams": {"team-a": {"monthly_budget_usd": 1.0}}}, QuotaSettings)
+
+    header, key, team = budget_csv_lines(await budget_view(book, quotas, month="2025-03"))
+
+    assert header == (
+        "scope,name,month,monthly_budget_micros,monthly_budget_usd,spent_micros,spent_usd,reserved_micros,"
+        "reserved_usd,remaining_micros,remaining_usd,monthly_video_seconds,spent_video_seconds,"
+        "reserved_video_seconds,remaining_video_seconds,max_concurrent_jobs,active_jobs\r\n"
+    )
+    assert team == "team,team-a,2025-03,1000000,1.000000,250000,0.250000,100000,0.100000,650000,0.650000,,5,5,,,1\r\n"
+    assert key == "key,key-a,2025-03,,,250000,0.250000,100000,0.100000,,,,5,5,,,1\r\n"
