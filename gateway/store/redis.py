@@ -30,7 +30,7 @@ import redis.exceptions
 from gateway.errors import StoreUnavailable
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
-from gateway.store.batching import BatchedReader, mget
+from gateway.store.batching import BatchedReader, BatchedScript, mget
 from gateway.store.connect import RedisClient, redis_client
 from gateway.store.retention import RetentionSettings
 from gateway.store.schedule import ShardedSchedule
@@ -114,7 +114,7 @@ class RedisStore:
         self._decoder = msgspec.msgpack.Decoder(VideoJob)
         self._index = client.register_script(_INDEX)
         self._create = client.register_script(CREATE_SCRIPT)
-        self._replace = client.register_script(REPLACE_SCRIPT)
+        self._replace = BatchedScript(client, REPLACE_SCRIPT)  # concurrent polls' writes share a round trip
         self._delete = client.register_script(_DELETE)
         self._reads = BatchedReader(client)
 
