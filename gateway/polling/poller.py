@@ -39,6 +39,12 @@ _LEASE_ENDS_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("l
 _WRITE_SHARE = 0.25
 # A replica's beat lasts this many beat intervals: one missed beat is not a death.
 HEARTBEAT_TTL_FACTOR = 3
+# A claim reads the head of every schedule bucket, so claiming each job the moment it falls due (or a poll slot
+# frees) would cost a Redis pipeline per poll. Claims wait for a quarter of the poll slots to be free (at most a
+# tick), and a claim that found less than it could take is followed by a pause of at least this long: jobs gather,
+# a poll's lag grows by at most this much.
+_CLAIM_GAP_S = 0.02
+_CLAIM_SHARE = 4
 
 
 class LeaseSpent(Exception):
@@ -96,11 +102,9 @@ class Poller:
         before this returns, so a graceful stop never abandons a half-written job."""
         while not self._stopping.is_set():
             try:
-                free = min(self._settings.batch_size, self._settings.concurrency - len(self._tasks))
-                if free <= 0:
-                    # Claim only what can be polled now: a claimed job waiting for a slot would burn its lease.
-                    await asyncio.wait(self._tasks, timeout=self._settings.tick_s, return_when=asyncio.FIRST_COMPLETED)
-                elif await self._claim_batch(free) < free:
+                # Claim only what can be polled now: a claimed job waiting for a slot would burn its lease.
+                free = await self._free_slots()
+                if free > 0 and await self._claim_batch(free) < free:
                     await self._idle()
             except StoreUnavailable:
                 log.warning("poller_store_unavailable")
@@ -116,6 +120,19 @@ class Poller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)
 
+    async def _free_slots(self) -> int:
+        """How many jobs to claim now: waits, at most a tick, for polls in flight to leave a batch or a quarter of
+        `concurrency` free (so claims come in batches, not one per finished poll)."""
+        settings = self._settings
+        wanted = min(settings.batch_size, max(1, settings.concurrency // _CLAIM_SHARE))
+        deadline = asyncio.get_running_loop().time() + settings.tick_s
+        while settings.concurrency - len(self._tasks) < wanted:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            await asyncio.wait(self._tasks, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        return min(settings.batch_size, settings.concurrency - len(self._tasks))
+
     async def _claim_batch(self, limit: int) -> int:
         now = self._clock()
         ids = await self._store.claim_due(now, limit=limit, lease_s=self._settings.lease_s)
@@ -129,7 +146,7 @@ class Poller:
     async def _idle(self) -> None:
         next_due = await self._store.next_due_at()
         delay = self._settings.tick_s if next_due is None else next_due - self._clock()
-        await self._pause(max(0.0, min(delay, self._settings.tick_s)))
+        await self._pause(max(_CLAIM_GAP_S, min(delay, self._settings.tick_s)))
 
     async def _poll_guarded(self, job_id: str, lease_ends_at: float) -> None:
         _LEASE_ENDS_AT.set(lease_ends_at)  # this task's own context: one lease per poll

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 
+from gateway.store.batching import BatchedScript
 from gateway.store.connect import RedisClient
 
 BUCKETS = 16
@@ -48,7 +49,7 @@ class ShardedSchedule:
         self._redis = client
         self._tag = tag
         self._keys = [f"{prefix}{name}:{{{tag}-{b:02d}}}" for b in range(BUCKETS)]
-        self._claim = client.register_script(_CLAIM_IDS)
+        self._claim = BatchedScript(client, _CLAIM_IDS)  # a claim's per-bucket scripts go in one pipeline
 
     @property
     def keys(self) -> list[str]:
