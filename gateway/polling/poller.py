@@ -41,8 +41,8 @@ _WRITE_SHARE = 0.25
 HEARTBEAT_TTL_FACTOR = 3
 # A claim reads the head of every schedule bucket, so claiming each job the moment it falls due (or a poll slot
 # frees) would cost a Redis pipeline per poll. Claims wait for a quarter of the poll slots to be free (at most a
-# tick), and a claim that found less than it could take is followed by a pause of at least this long: jobs gather,
-# a poll's lag grows by at most this much.
+# tick), and a claim that found less than it could take is followed by a pause of at least this long (without
+# reading the next due time when it found some): jobs gather, a poll's lag grows by at most this much.
 _CLAIM_GAP_S = 0.02
 _CLAIM_SHARE = 4
 
@@ -95,6 +95,8 @@ class Poller:
         self._settings = settings
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._claim_size = min(settings.batch_size, max(1, settings.concurrency // _CLAIM_SHARE))
+        self._slots_freed = asyncio.Event()  # set when `_claim_size` poll slots are free
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -104,8 +106,11 @@ class Poller:
             try:
                 # Claim only what can be polled now: a claimed job waiting for a slot would burn its lease.
                 free = await self._free_slots()
-                if free > 0 and await self._claim_batch(free) < free:
+                claimed = 0 if free <= 0 else await self._claim_batch(free)
+                if claimed == 0 < free:
                     await self._idle()
+                elif claimed < free:
+                    await self._pause(_CLAIM_GAP_S)  # jobs are falling due: let some gather, no schedule read
             except StoreUnavailable:
                 log.warning("poller_store_unavailable")
                 self._store_failed_at = self._clock()
@@ -123,15 +128,17 @@ class Poller:
     async def _free_slots(self) -> int:
         """How many jobs to claim now: waits, at most a tick, for polls in flight to leave a batch or a quarter of
         `concurrency` free (so claims come in batches, not one per finished poll)."""
-        settings = self._settings
-        wanted = min(settings.batch_size, max(1, settings.concurrency // _CLAIM_SHARE))
-        deadline = asyncio.get_running_loop().time() + settings.tick_s
-        while settings.concurrency - len(self._tasks) < wanted:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                break
-            await asyncio.wait(self._tasks, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-        return min(settings.batch_size, settings.concurrency - len(self._tasks))
+        if self._settings.concurrency - len(self._tasks) < self._claim_size:
+            self._slots_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.tick_s):
+                    await self._slots_freed.wait()
+        return min(self._settings.batch_size, self._settings.concurrency - len(self._tasks))
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._settings.concurrency - len(self._tasks) >= self._claim_size:
+            self._slots_freed.set()
 
     async def _claim_batch(self, limit: int) -> int:
         now = self._clock()
@@ -140,7 +147,7 @@ class Poller:
         for job_id in ids:
             task = asyncio.create_task(self._poll_guarded(job_id, lease_ends_at))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._finished)
         return len(ids)
 
     async def _idle(self) -> None:
