@@ -1,23 +1,37 @@
 """The shared upstream client's connection pool: an httpx transport over aiohttp's. httpcore's pool walks every
 pooled connection on each request and on each response close (a poll(2) per idle one); aiohttp keeps idle
 connections per host and parses HTTP in C, for ~2.5x less CPU per upstream call (bench/RESULTS.md,
-upstream_cpu). Adapters still see httpx only. aiohttp's errors become httpx's own, keeping the line `Transport`
-draws: a connect or pool timeout never reached the provider, a later timeout or failure may have."""
+upstream_cpu). aiohttp's errors become httpx's own, keeping the line `Transport` draws: a connect or pool timeout
+never reached the provider, a later timeout or failure may have.
+
+Two ways in: httpx requests (`handle_async_request`: asset downloads, tests' clients, anything holding an httpx
+client), and `exchange`, the lean one `Transport` takes for adapter calls on a `PooledClient`: one aiohttp request
+with no httpx Request, Response, URL parsing or cookie extraction around it (a poll costs about half the CPU)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 
 import aiohttp
 import httpx
+import msgspec
 
 CHUNK_BYTES = 64 * 1024
 
 
+class Exchanged(msgspec.Struct, frozen=True):
+    """A whole reply read by `AiohttpPool.exchange`: headers as httpx gives them (lower-case names, repeated ones
+    joined by ", ") and the body, decompressed as httpx would."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
 @contextmanager
-def _as_httpx(request: httpx.Request) -> Iterator[None]:
+def _as_httpx(request: httpx.Request | None) -> Iterator[None]:
     """aiohttp's exceptions as the httpx exceptions httpcore raises in the same situation."""
     try:
         yield
@@ -35,6 +49,20 @@ def _as_httpx(request: httpx.Request) -> Iterator[None]:
         raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
 
 
+def _timeouts(timeout: Mapping[str, float | None]) -> tuple[float | None, aiohttp.ClientTimeout]:
+    """httpx's four timeouts as aiohttp's: connect and pool bound getting a connection, read each socket read.
+    aiohttp has no write timeout, so the whole exchange up to the reply's head is bounded by every budget together
+    (the first value; None when any is unbounded)."""
+    connect, read, write, pool = (timeout.get(part) for part in ("connect", "read", "write", "pool"))
+    budget = None if connect is None or read is None or write is None or pool is None else connect + read + write + pool
+    return budget, aiohttp.ClientTimeout(
+        total=None,
+        connect=None if connect is None or pool is None else connect + pool,
+        sock_connect=connect,
+        sock_read=read,
+    )
+
+
 class _Body(httpx.AsyncByteStream):
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
@@ -50,9 +78,9 @@ class _Body(httpx.AsyncByteStream):
 
 
 class AiohttpPool(httpx.AsyncBaseTransport):
-    """httpx requests sent through one aiohttp session: `max_connections` caps open connections (aiohttp has no
-    separate idle cap, so `max_keepalive_connections` is not applied); idle ones close after `keepalive_expiry`.
-    No cookies kept, no redirect followed, no body decompressed: httpx does each itself."""
+    """Requests sent through one aiohttp session: `max_connections` caps open connections (aiohttp has no separate
+    idle cap, so `max_keepalive_connections` is not applied); idle ones close after `keepalive_expiry`. No cookies
+    kept, no redirect followed; bodies are decompressed by httpx on its way in, by aiohttp on `exchange`'s."""
 
     def __init__(self, limits: httpx.Limits) -> None:
         self._limits = limits
@@ -71,12 +99,9 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {})
-        connect, read, write, pool = (timeout.get(part) for part in ("connect", "read", "write", "pool"))
+        budget, timeout = _timeouts(request.extensions.get("timeout", {}))
         content = await request.aread()
         with _as_httpx(request):
-            # aiohttp has no write timeout; the whole exchange is bounded by every budget together instead.
-            budget = None if None in (connect, read, write, pool) else connect + read + write + pool
             async with asyncio.timeout(budget):
                 response = await self._opened().request(
                     request.method,
@@ -85,12 +110,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
                     data=content or None,
                     allow_redirects=False,
                     compress=False,
-                    timeout=aiohttp.ClientTimeout(
-                        total=None,
-                        connect=None if connect is None or pool is None else connect + pool,
-                        sock_connect=connect,
-                        sock_read=read,
-                    ),
+                    timeout=timeout,
                 )
         return httpx.Response(
             status_code=response.status,
@@ -100,6 +120,42 @@ class AiohttpPool(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
         )
 
+    async def exchange(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, timeouts: httpx.Timeout
+    ) -> Exchanged:
+        """One whole request and reply, with the timeouts and the httpx errors (with no `request`) of
+        `handle_async_request`. `url` is complete, query included; `headers` are sent as given."""
+        budget, client_timeout = _timeouts(timeouts.as_dict())
+        with _as_httpx(None):
+            async with asyncio.timeout(budget):
+                response = await self._opened().request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    compress=False,
+                    auto_decompress=True,
+                    timeout=client_timeout,
+                )
+            try:
+                content = await response.read()
+            finally:
+                response.release()
+        joined: dict[str, str] = {}
+        for name, value in response.headers.items():
+            key = name.lower()
+            joined[key] = f"{joined[key]}, {value}" if key in joined else value
+        return Exchanged(response.status, joined, content)
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+class PooledClient(httpx.AsyncClient):
+    """An httpx client over an `AiohttpPool` that also exposes the pool, so `Transport` can send on it directly."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self.pool = AiohttpPool(limits)
+        super().__init__(transport=self.pool)

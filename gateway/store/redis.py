@@ -11,8 +11,9 @@ written in its own step: a create adds the id to the index first and then create
 the record first and then the id. Either way a failure in between leaves at most an index id without a record,
 which listing skips (as it skips records retention dropped); listing also skips a record of another team, so an
 id that collided with another team's job could never leak it. Listing reads its page's records with MGET per
-slot on a cluster (the client's `mget_nonatomic`), one MGET on a single node; single reads are batched per slot
-(`gateway.store.batching`). The layout changed from the single-node one (no deployment had data to keep).
+slot on a cluster (the client's `mget_nonatomic`), one MGET on a single node; single reads are batched per slot,
+and on a single node concurrent compare-and-set writes share one pipeline (`gateway.store.batching`). The layout
+changed from the single-node one (no deployment had data to keep).
 
 Retention (when given): a finalized job's record is written with a TTL, in the same script that takes it off the
 schedule; a create trims its team's index of ids created before the index cutoff (ids start with the creation
@@ -30,7 +31,7 @@ import redis.exceptions
 from gateway.errors import StoreUnavailable
 from gateway.schema.job import VideoJob
 from gateway.store.base import Order
-from gateway.store.batching import BatchedReader, mget
+from gateway.store.batching import BatchedReader, BatchedScript, mget
 from gateway.store.connect import RedisClient, redis_client
 from gateway.store.retention import RetentionSettings
 from gateway.store.schedule import ShardedSchedule
@@ -114,7 +115,7 @@ class RedisStore:
         self._decoder = msgspec.msgpack.Decoder(VideoJob)
         self._index = client.register_script(_INDEX)
         self._create = client.register_script(CREATE_SCRIPT)
-        self._replace = client.register_script(REPLACE_SCRIPT)
+        self._replace = BatchedScript(client, REPLACE_SCRIPT)  # concurrent polls' writes share a round trip
         self._delete = client.register_script(_DELETE)
         self._reads = BatchedReader(client)
 

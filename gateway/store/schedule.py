@@ -10,15 +10,17 @@ nothing changes but the key names.
 
 Claiming reads the head of every bucket (one pipeline: one round trip on a single node, one per primary on a
 cluster), picks the `limit` earliest due overall (ties by id, as one zset would order them), and claims those
-with one script per bucket that re-checks each id is still due before it pushes it out by the lease; an id
-another claimer took in between is skipped, so concurrent claimers never share one, and the claim looks again
-for the rest of its `limit` until nothing is due (each round, some claimer takes what it saw: no livelock)."""
+with one script per bucket (one pipeline of them on a single node) that re-checks each id is still due before it
+pushes it out by the lease; an id another claimer took in between is skipped, so concurrent claimers never share
+one, and the claim looks again for the rest of its `limit` until nothing is due (each round, some claimer takes
+what it saw: no livelock)."""
 
 from __future__ import annotations
 
 import asyncio
 import zlib
 
+from gateway.store.batching import BatchedScript
 from gateway.store.connect import RedisClient
 
 BUCKETS = 16
@@ -48,7 +50,7 @@ class ShardedSchedule:
         self._redis = client
         self._tag = tag
         self._keys = [f"{prefix}{name}:{{{tag}-{b:02d}}}" for b in range(BUCKETS)]
-        self._claim = client.register_script(_CLAIM_IDS)
+        self._claim = BatchedScript(client, _CLAIM_IDS)  # a claim's per-bucket scripts go in one pipeline
 
     @property
     def keys(self) -> list[str]:

@@ -111,6 +111,26 @@ async def test_replace_with_a_stale_version_returns_false_and_changes_nothing(st
     assert await store.next_due_at() == T0 + 5
 
 
+async def test_replaces_made_together_each_win_or_lose_on_their_own(store: JobStore) -> None:
+    """Writes sent in the same instant (the poller's, which the Redis store sends in one round trip): each lands
+    or loses by its own version; of two racing for one job exactly one lands."""
+    jobs = await create_jobs(store, 6)
+    running = [
+        msgspec.structs.replace(job, status="in_progress", progress=10 * n, version=2) for n, job in enumerate(jobs)
+    ]
+    rival = msgspec.structs.replace(jobs[0], status="failed", version=2)
+
+    results = await asyncio.gather(
+        *(store.replace(job, expected_version=1, poll_at=T0 + 100 + n) for n, job in enumerate(running)),
+        store.replace(rival, expected_version=1, poll_at=None),
+        store.replace(running[5], expected_version=7, poll_at=None),
+    )
+
+    assert results == [True, True, True, True, True, True, False, False]
+    assert [await store.get(job.id) for job in jobs] == running
+    assert await store.next_due_at() == T0 + 100
+
+
 async def test_replace_of_a_missing_job_returns_false_and_creates_nothing(store: JobStore) -> None:
     """Compare-and-set against an id that does not exist fails instead of inserting it."""
     job = make_job(T0)
