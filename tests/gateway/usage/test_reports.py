@@ -5,6 +5,8 @@ figures are worked by hand from README "Usage and budgets" and docs/finance.md."
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -42,6 +44,23 @@ def test_a_job_is_filed_under_the_utc_day_and_month_it_was_created_in() -> None:
     assert record("r", created_at=APRIL_1).month == "2025-04"
     assert record("r", created_at=MARCH_31_LATE).day == "2025-03-31"
     assert scope_id("team", "team-a") == "team:team-a"
+
+
+@pytest.fixture
+def far_east_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local zone set 14 hours east of UTC (a POSIX TZ string, no zone database needed)."""
+    monkeypatch.setenv("TZ", "XST-14")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("far_east_zone")
+def test_days_months_and_record_times_are_utc_whatever_the_machine_zone() -> None:
+    """UTC+14 local time is already April for the last second of March UTC: the book still files it in March."""
+    assert (day_of(MARCH_31_LATE), month_of(MARCH_31_LATE)) == ("2025-03-31", "2025-03")
+    assert iso_utc(MARCH_31_LATE) == "2025-03-31T23:59:59.000Z"
 
 
 @pytest.mark.parametrize(
