@@ -147,10 +147,13 @@ def test_a_reset_duration_with_anything_else_in_it_is_unknown(text: str) -> None
     assert reset_duration_s(text) is None
 
 
-def test_a_429_without_rate_headers_reports_its_scope_exhausted_for_its_wait() -> None:
-    """No `x-ratelimit-*` headers on a 429: the scope is reported with nothing remaining until the wait is over."""
-    reply = envelope(429, code="rate_limit_exceeded", headers={"retry-after": "30"})
-    (report,) = parse_capacity(reply, provider="openai", scope="generate", now_s=1000.0)
+@pytest.mark.parametrize("retry_after", ["30", "Thu, 01 Jan 2026 00:00:30 GMT"])
+def test_a_429_without_rate_headers_reports_its_scope_exhausted_for_its_wait(retry_after: str) -> None:
+    """No `x-ratelimit-*` headers on a 429: the scope is reported with nothing remaining until the wait is over
+    (a `retry-after` date counts from the clock given)."""
+    reply = envelope(429, code="rate_limit_exceeded", headers={"retry-after": retry_after})
+    now_s = 1767225600.0  # 2026-01-01T00:00:00Z
+    (report,) = parse_capacity(reply, provider="openai", scope="generate", now_s=now_s)
     assert (report.provider, report.scope, report.limit, report.remaining) == ("openai", "generate", None, 0)
     assert (report.reset_at, report.retry_after_s) == (None, 30.0)
 

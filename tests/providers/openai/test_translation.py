@@ -221,18 +221,36 @@ def test_an_image_url_that_is_not_http_is_refused(url: str) -> None:
 
 
 def test_an_inline_frame_of_unknown_type_is_a_bin_file_and_the_body_is_fixed() -> None:
-    """A MIME type without a subtype names the file `.bin`; the same request always gives the same bytes (the
-    boundary is fixed), and the fields come before the file."""
+    """A MIME type without a subtype names the file `.bin`; the body is the RFC 7578 form, byte for byte: each
+    field a part, then the file part, then the closing boundary; the same request always gives the same bytes."""
     image = ImageData(mime_type="application/", data=PNG, digest=hashlib.sha256(PNG).hexdigest())
     first = build_submit(request(Scene(prompt="a cat", image=image)), AZURE)
     assert first.content == build_submit(request(Scene(prompt="a cat", image=image)), AZURE).content
-    assert first.content is not None
-    assert b'filename="input_reference.bin"' in first.content
     boundary = first.headers["content-type"].split("boundary=")[1]
-    assert first.content.startswith(f'--{boundary}\r\nContent-Disposition: form-data; name="model"'.encode())
-    assert first.content.endswith(PNG + f"\r\n--{boundary}--\r\n".encode())
+    assert (
+        first.content
+        == (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nsora-2\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na cat\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="input_reference"; '
+            'filename="input_reference.bin"\r\n'
+            "Content-Type: application/\r\n\r\n"
+        ).encode()
+        + PNG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     assert (first.method, first.path, first.params) == ("POST", "/videos", {"api-version": "preview"})
     assert (first.headers["api-key"], first.json) == ("az-test", None)
+
+
+def test_a_base_url_with_a_trailing_slash_gives_the_same_urls() -> None:
+    """`base_url = ".../v1/"`: content URLs have no double slash, and the asset check accepts them."""
+    settings = ProviderSettings(base_url="https://api.openai.com/v1/", api_key="sk-test")
+    output = parse_status(fixture_reply("video_completed.json"), JOB, settings).output
+    assert output is not None
+    base = "https://api.openai.com/v1/videos/video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
+    assert output.video_url == f"{base}/content?variant=video"
+    assert build_asset(output.video_url, settings).path == output.video_url
 
 
 def test_a_key_header_named_authorization_in_any_case_is_the_bearer_scheme() -> None:
