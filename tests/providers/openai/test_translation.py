@@ -330,6 +330,16 @@ def test_a_create_reply_failed_without_status_or_without_id_is_a_protocol_error(
     assert (raised.value.provider, raised.value.status_code) == ("azure-openai", 200)
 
 
+def test_a_reply_that_is_not_json_is_a_protocol_error_of_the_instance() -> None:
+    """A 200 whose body is not the video object, at create or at poll, is the configured instance's protocol error."""
+    reply = Reply(status_code=200, headers={}, body=b"<html>gateway page</html>")
+    with pytest.raises(UpstreamProtocolError) as at_create:
+        parse_submit(reply, request(), AZURE)
+    with pytest.raises(UpstreamProtocolError) as at_poll:
+        parse_status(reply, JOB, AZURE)
+    assert at_create.value.provider == at_poll.value.provider == "azure-openai"
+
+
 def test_create_reply_without_id_is_a_protocol_error() -> None:
     """A 200 that is not a video object never passes as an accepted job."""
     with pytest.raises(UpstreamProtocolError):
@@ -400,7 +410,9 @@ def test_a_completed_video_without_expiry_or_size_has_no_such_provenance() -> No
 def test_a_failed_video_without_error_is_an_internal_failure_naming_the_provider() -> None:
     """No `error` object: an internal failure without code, its message naming the instance."""
     body = json.dumps({"id": "video_9", "status": "failed"}).encode()
-    failure = parse_status(Reply(status_code=200, headers={}, body=body), JOB, AZURE).failure
+    parsed = parse_status(Reply(status_code=200, headers={}, body=body), JOB, AZURE)
+    failure = parsed.failure
+    assert parsed.status == "failed"
     assert failure is not None
     assert (failure.error_class, failure.code) == (ErrorClass.INTERNAL, None)
     assert failure.message.startswith("azure-openai ")
@@ -410,12 +422,15 @@ def test_a_failed_video_without_error_is_an_internal_failure_naming_the_provider
     assert (failure.code, failure.message.startswith("azure-openai ")) == ("x", True)
 
 
-def test_a_status_poll_answered_with_an_error_envelope_is_classified() -> None:
-    """A 404 for an unknown id is the classifier's error, under the instance's slug; a 200 without status is a
-    protocol error."""
+@pytest.mark.parametrize(
+    ("name", "status_code"), [("error_404_not_found.json", 404), ("error_400_invalid_value.json", 400)]
+)
+def test_a_status_poll_answered_with_an_error_envelope_is_classified(name: str, status_code: int) -> None:
+    """A 400 or a 404 (an unknown id) is the classifier's error, under the instance's slug; a 200 without status is
+    a protocol error."""
     with pytest.raises(InvalidUpstreamRequest) as raised:
-        parse_status(fixture_reply("error_404_not_found.json", 404), JOB, AZURE)
-    assert (raised.value.provider, raised.value.status_code) == ("azure-openai", 404)
+        parse_status(fixture_reply(name, status_code), JOB, AZURE)
+    assert (raised.value.provider, raised.value.status_code) == ("azure-openai", status_code)
     with pytest.raises(UpstreamProtocolError) as protocol:
         parse_status(Reply(status_code=200, headers={}, body=b'{"id": "video_9"}'), JOB, AZURE)
     assert (protocol.value.provider, protocol.value.status_code) == ("azure-openai", 200)
