@@ -157,16 +157,16 @@ def test_a_query_defaults_to_this_month_so_far_by_team_and_names_a_bad_parameter
     assert parse_query(first=None, last=None, group_by="day, team,day", now=MID_MARCH).group_by == ("day", "team")
     assert len(parse_query(first="2024-03-01", last="2025-02-28", group_by=None, now=MID_MARCH).days()) == 365
     refusals = [
-        ({"first": "2025-03-02", "last": "2025-03-01", "group_by": None}, "to"),
-        ({"first": "2024-01-01", "last": "2025-01-01", "group_by": None}, "to"),
-        ({"first": "2025-3-1", "last": None, "group_by": None}, "from"),
-        ({"first": None, "last": "2025-02-30", "group_by": None}, "to"),
-        ({"first": None, "last": None, "group_by": "team,week"}, "group_by"),
+        ({"first": "2025-03-02", "last": "2025-03-01", "group_by": None}, "to", "invalid_value"),
+        ({"first": "2024-01-01", "last": "2025-01-01", "group_by": None}, "to", "invalid_value"),
+        ({"first": "2025-3-1", "last": None, "group_by": None}, "from", "invalid_request"),
+        ({"first": None, "last": "2025-02-30", "group_by": None}, "to", "invalid_request"),
+        ({"first": None, "last": None, "group_by": "team,week"}, "group_by", "invalid_request"),
     ]
-    for params, param in refusals:
+    for params, param, code in refusals:
         with pytest.raises(InvalidRequest) as refused:
             parse_query(now=MID_MARCH, **params)
-        assert refused.value.param == param
+        assert (refused.value.param, refused.value.code) == (param, code)
 
 
 def test_a_month_parameter_is_yyyy_mm_and_defaults_to_this_month() -> None:
@@ -176,7 +176,7 @@ def test_a_month_parameter_is_yyyy_mm_and_defaults_to_this_month() -> None:
     for bad in ("2025-13", "2025-00", "2025-1", "March"):
         with pytest.raises(InvalidRequest) as refused:
             parse_month(bad, now=MID_MARCH)
-        assert refused.value.param == "month"
+        assert (refused.value.param, refused.value.code) == ("month", "invalid_value")
 
 
 def test_dollar_columns_are_exact_and_cells_are_quoted_and_defused() -> None:
