@@ -104,6 +104,13 @@ def test_a_reply_without_an_envelope_is_classified_by_its_status(body: bytes) ->
     assert (error.provider, error.status_code, error.code) == ("openai", 400, None)
 
 
+def test_a_429_retry_after_date_counts_from_the_clock_given() -> None:
+    """Without a `Date` header, a `retry-after` date is measured from `now_s`."""
+    reply = envelope(429, code="rate_limit_exceeded", headers={"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"})
+    error = classify_error(reply, provider="openai", now_s=1767225600.0)  # 2026-01-01T00:00:00Z
+    assert error.retry_after_s == 30.0
+
+
 def test_the_error_message_carries_the_provider_message() -> None:
     """The envelope's own message follows the provider and status."""
     error = classify_error(envelope(400, code="invalid_value"), provider="openai")

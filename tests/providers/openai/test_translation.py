@@ -21,6 +21,7 @@ from providers.contract import (
     ImageUrl,
     InvalidUpstreamRequest,
     Music,
+    Operation,
     ProviderSettings,
     QuotaExhausted,
     Reply,
@@ -243,13 +244,18 @@ def test_an_inline_frame_of_unknown_type_is_a_bin_file_and_the_body_is_fixed() -
     assert (first.headers["api-key"], first.json) == ("az-test", None)
 
 
-def test_a_base_url_with_a_trailing_slash_gives_the_same_urls() -> None:
-    """`base_url = ".../v1/"`: content URLs have no double slash, and the asset check accepts them."""
-    settings = ProviderSettings(base_url="https://api.openai.com/v1/", api_key="sk-test")
+@pytest.mark.parametrize(
+    ("base_url", "base"),
+    [("https://api.openai.com/v1/", "https://api.openai.com/v1"), ("https://x.test/X", "https://x.test/X")],
+)
+def test_a_base_url_with_a_trailing_slash_gives_the_same_urls(base_url: str, base: str) -> None:
+    """`base_url = ".../v1/"`: content URLs have no double slash, and the asset check accepts them; only a slash is
+    trimmed (a base ending in another character keeps it)."""
+    settings = ProviderSettings(base_url=base_url, api_key="sk-test")
     output = parse_status(fixture_reply("video_completed.json"), JOB, settings).output
     assert output is not None
-    base = "https://api.openai.com/v1/videos/video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
-    assert output.video_url == f"{base}/content?variant=video"
+    video = f"{base}/videos/video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
+    assert output.video_url == f"{video}/content?variant=video"
     assert build_asset(output.video_url, settings).path == output.video_url
 
 
@@ -265,7 +271,18 @@ def test_poll_and_cancel_address_the_video_by_its_quoted_id() -> None:
     poll, cancel = build_poll(job, OPENAI), build_cancel(job, OPENAI)
     assert (poll.method, poll.path, poll.params) == ("GET", "/videos/video%2F1%20x", {})
     assert (cancel.method, cancel.path) == ("DELETE", "/videos/video%2F1%20x")
-    assert poll.operation != cancel.operation
+
+
+def test_each_call_is_filed_under_its_operation() -> None:
+    """The operation picks the provider's window a call spends (routing/gate.py): create, status, cancel, file."""
+    calls = [build_submit(request(), OPENAI), build_poll(JOB, OPENAI), build_cancel(JOB, OPENAI)]
+    calls.append(build_asset("https://api.openai.com/v1/videos/v1/content?variant=video", OPENAI))
+    assert [call.operation for call in calls] == [
+        Operation.GENERATE,
+        Operation.STATUS,
+        Operation.CANCEL,
+        Operation.FILE,
+    ]
 
 
 def test_an_asset_download_carries_the_key_only_under_the_base_url() -> None:
