@@ -177,6 +177,7 @@ def test_a_month_parameter_is_yyyy_mm_and_defaults_to_this_month() -> None:
         with pytest.raises(InvalidRequest) as refused:
             parse_month(bad, now=MID_MARCH)
         assert (refused.value.param, refused.value.code) == ("month", "invalid_value")
+        assert repr(bad) in refused.value.message  # the reply names what it was given
 
 
 def test_dollar_columns_are_exact_and_cells_are_quoted_and_defused() -> None:
@@ -216,8 +217,13 @@ def test_a_ledger_record_row_has_iso_utc_times_and_exact_dollars() -> None:
     assert line.startswith("job-1,team-a,key-a,vidgen,scenex,completed,")
     assert ",1990000,1.990000," in line
     assert line.endswith("\r\n")
+    assert row.size == "832x480"
     assert wanted(_march(), settled)
     assert not wanted(_march(), record("job-2", created_at=APRIL_1))
+    for narrowed in ({"team": "team-b"}, {"provider": "nanogpt"}, {"model": "kling"}):
+        query = parse_query(first="2025-03-01", last="2025-03-31", group_by=None, now=MID_MARCH, **narrowed)
+        assert not wanted(query, settled), narrowed
+        assert wanted(query, record("job-3", created_at=MARCH_31_LATE, **narrowed)), narrowed
 
 
 async def test_the_budget_view_shows_limit_spent_reserved_and_remaining_per_scope() -> None:
@@ -292,10 +298,11 @@ def test_csv_rows_carry_reserved_dollars_and_every_grouped_dimension() -> None:
     lines = list(csv_lines(query.group_by, rows))
     assert lines[0].startswith("provider,day,jobs,")
     assert lines[1] == "vidgen,2025-03-15,0,0,0,0,0,0.000000,0,0.400000,400000,1\r\n"
-    odd = ["+1", "-1", "@x", "a\rb", "a\nb", "plain"]
+    odd = ["+1", "-1", "@x", "a\rb", "a\nb", "plain-X"]
     teams = [usage_rows(_march(), [_aggregate("2025-03-01", t, "vidgen", cost_micros=0)], [])[0] for t in odd]
     cells = [line.split(",1,1,")[0] for line in csv_lines(("team",), teams)][1:]
-    assert cells == ["'+1", "'-1", "'@x", '"a\rb"', '"a\nb"', "plain"]
+    assert cells == ["'+1", "'-1", "'@x", '"a\rb"', '"a\nb"', "plain-X"]
+    assert [exact_usd(m) for m in (1_000_000, 123_000_000_000)] == ["1.000000", "123000.000000"]
 
 
 def test_a_ledger_record_line_is_every_column_in_order_with_empty_cells_for_nulls() -> None:
