@@ -167,6 +167,8 @@ def test_a_query_defaults_to_this_month_so_far_by_team_and_names_a_bad_parameter
         with pytest.raises(InvalidRequest) as refused:
             parse_query(now=MID_MARCH, **params)
         assert (refused.value.param, refused.value.code) == (param, code)
+        if code == "invalid_request" and param != "group_by":
+            assert repr(params["first"] or params["last"]) in refused.value.message  # names the bad date
 
 
 def test_a_month_parameter_is_yyyy_mm_and_defaults_to_this_month() -> None:
@@ -265,6 +267,13 @@ def test_a_query_covers_its_first_and_last_day_and_up_to_366_days() -> None:
     ]
     assert [(r.team, r.cost_micros) for r in usage_rows(_march(), edges, [])] == [("team-a", 20)]
     assert parse_month("2025-01", now=MID_MARCH) == "2025-01"
+
+
+def test_every_open_hold_of_a_group_adds_up_after_one_left_out() -> None:
+    """Holds are summed per group, and a hold outside the query (April) does not stop the ones after it."""
+    holds = [hold("april", created_at=APRIL_1), hold("h1", cost_micros=400_000), hold("h2", cost_micros=50_000)]
+    (row,) = usage_rows(_march(), [], holds)
+    assert (row.team, row.reserved_not_settled_micros, row.in_flight) == ("team-a", 450_000, 2)
 
 
 def test_each_filter_selects_on_its_own_dimension() -> None:
