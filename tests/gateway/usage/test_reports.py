@@ -288,6 +288,10 @@ def test_each_filter_selects_on_its_own_dimension() -> None:
     assert [(r.model, r.cost_micros, r.reserved_not_settled_micros) for r in usage_rows(kling, rows, holds)] == [
         ("kling", 20, 7)
     ]
+    for narrowed in ({"team": "team-b"}, {"provider": "nanogpt"}):
+        query = parse_query(first="2025-03-01", last="2025-03-31", group_by="team", now=MID_MARCH, **narrowed)
+        (held,) = usage_rows(query, [], [hold("h4", cost_micros=3, **narrowed), hold("h5", team="team-c")])
+        assert (held.reserved_not_settled_micros, held.in_flight) == (3, 1), narrowed
     nobody = parse_query(first="2025-03-01", last="2025-03-31", group_by="team", team="team-z", now=MID_MARCH)
     assert usage_rows(nobody, rows, holds) == []
     by_key = parse_query(first="2025-03-01", last="2025-03-31", group_by="key,team", now=MID_MARCH)
