@@ -340,3 +340,35 @@ max_cost_usd = 1.5
     assert policy.refusal("videogenapi") == "draining: takes no new jobs"
     # Without a [routing] table the example file gives the defaults.
     assert parse_rules(example, source="x", known_providers=PROVIDERS, known_models=()).rules == ()
+
+
+def test_a_table_given_as_builtins_converts_and_validates_like_the_file() -> None:
+    """A JSON body's `[routing]` table (the admin API) gets the file's checks and paths, under its own source; a
+    holder converts against its own providers and models without installing anything."""
+    holder, times = _holder()
+    table = {"default_strategy": "fastest", "rules": [{"name": "a", "match": {"teams": ["t"]}, "deny": ["vidgen"]}]}
+    rules = holder.convert(table, source="PUT /v1/admin/routing")
+    assert (rules.default_strategy, rules.rules[0].deny) == ("fastest", ("vidgen",))
+    assert holder.active.loaded_at == times[0]
+    assert resolve(rules, team="t", model="scenex").deny == frozenset({"vidgen"})
+    refusals = [
+        ({"default_strategy": "random"}, "$.routing.default_strategy", "Invalid enum value 'random'"),
+        ({"providers": {"vidgen": {}, "odd key": {"weight": -2}}}, '$.routing.providers["odd key"].weight', ">= 0.0"),
+        ({"rules": [{"name": "a", "allow": ["nanogtp"]}]}, "$.routing.rules[0].allow[0]", "unknown provider"),
+    ]
+    for table, path, detail in refusals:
+        with pytest.raises(RulesError) as caught:
+            holder.convert(table, source="PUT /v1/admin/routing")
+        assert (caught.value.source, caught.value.path) == ("PUT /v1/admin/routing", path)
+        assert detail in caught.value.detail
+        assert str(caught.value).startswith(f"PUT /v1/admin/routing: {path}: ")
+
+
+def test_the_holder_resolves_with_the_requests_team_model_and_metadata() -> None:
+    """`RulesHolder.resolve` passes the team, the model and the metadata on to the active rules."""
+    holder, _ = _holder()
+    holder.reload(MATCHING, source="ops.toml")
+    assert holder.resolve(team="team-a", model="scenex").matched == ("team-a",)
+    studio = holder.resolve(team="team-c", model="sora-2", metadata={"tier": "studio"})
+    assert studio.matched == ("sora-for-studio",)
+    assert holder.resolve(team="team-b", model="veo-3.1-fast").matched == ("team-b-veo",)
