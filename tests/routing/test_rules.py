@@ -3,7 +3,7 @@ keeps the old rules when the new file is bad."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -418,6 +418,7 @@ def test_a_holder_checks_models_and_names_the_source_of_what_it_installs() -> No
     with pytest.raises(RulesError, match="unknown model 'sora-3'"):
         holder.reload(text.replace("sora-2", "sora-3"), source="ops.toml")
     narrow = RulesHolder(known_providers=("nanogpt",), known_models=MODELS)
+    assert narrow.active.loaded_at.utcoffset() == timedelta(0)  # the default clock is UTC's
     with pytest.raises(RulesError) as caught:
         narrow.install(
             parse_rules("[routing.providers.vidgen]\n", source="x", known_providers=PROVIDERS, known_models=()),
