@@ -346,7 +346,10 @@ def test_a_table_given_as_builtins_converts_and_validates_like_the_file() -> Non
     """A JSON body's `[routing]` table (the admin API) gets the file's checks and paths, under its own source; a
     holder converts against its own providers and models without installing anything."""
     holder, times = _holder()
-    table = {"default_strategy": "fastest", "rules": [{"name": "a", "match": {"teams": ["t"]}, "deny": ["vidgen"]}]}
+    table = {
+        "default_strategy": "fastest",
+        "rules": [{"name": "a", "match": {"teams": ["t"], "models": ["scenex"]}, "deny": ["vidgen"]}],
+    }
     rules = holder.convert(table, source="PUT /v1/admin/routing")
     assert (rules.default_strategy, rules.rules[0].deny) == ("fastest", ("vidgen",))
     assert holder.active.loaded_at == times[0]
@@ -355,6 +358,7 @@ def test_a_table_given_as_builtins_converts_and_validates_like_the_file() -> Non
         ({"default_strategy": "random"}, "$.routing.default_strategy", "Invalid enum value 'random'"),
         ({"providers": {"vidgen": {}, "odd key": {"weight": -2}}}, '$.routing.providers["odd key"].weight', ">= 0.0"),
         ({"rules": [{"name": "a", "allow": ["nanogtp"]}]}, "$.routing.rules[0].allow[0]", "unknown provider"),
+        ({"rules": [{"name": "a", "match": {"models": ["sora-3"]}}]}, "$.routing.rules[0].match.models[0]", "model"),
     ]
     for table, path, detail in refusals:
         with pytest.raises(RulesError) as caught:

@@ -257,6 +257,8 @@ def test_a_base_url_with_a_trailing_slash_gives_the_same_urls(base_url: str, bas
     video = f"{base}/videos/video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
     assert output.video_url == f"{video}/content?variant=video"
     assert build_asset(output.video_url, settings).path == output.video_url
+    with pytest.raises(UpstreamProtocolError):  # a sibling of the base path is not under it
+        build_asset(output.video_url.replace(f"{base}/videos", "https://x.test/Y/videos"), settings)
 
 
 def test_a_key_header_named_authorization_in_any_case_is_the_bearer_scheme() -> None:
