@@ -146,3 +146,10 @@ def test_edges_of_the_cadence_arithmetic() -> None:
     quick = resolve_cadence(PollingConfig(jitter=0.0), interval_s=0.25)
     assert backoff_delay_s(quick, errors=1, cap_s=30.0, retry_after_s=None, draw=0.0) == 0.25
     assert backoff_delay_s(quick, errors=40, cap_s=1e12, retry_after_s=None, draw=0.0) == 0.25 * 2.0**32
+
+
+def test_a_sub_second_interval_still_grows_to_its_cap() -> None:
+    """Half a second doubling to a 2 s cap: 0.5, 1, 2, then 2; the bound on the exponent (kept finite for long
+    jobs) must not stop the growth short of the cap when the interval is below one second."""
+    fast = resolve_cadence(PollingConfig(growth=2.0, max_interval_s=2.0, jitter=0.0), interval_s=0.5)
+    assert [base_delay_s(fast, n) for n in (1, 2, 3, 4, 1_000)] == [0.5, 1.0, 2.0, 2.0, 2.0]

@@ -82,3 +82,15 @@ def test_score_totals_are_the_normalised_components() -> None:
         ("y", 0.0, None),
     ]
     assert rank([], strategy="cheapest", expected_s=lambda p, m: None) == []
+
+
+def test_expected_time_is_asked_for_the_candidates_own_model() -> None:
+    """The observed time is per provider and model: a provider fast on one model and slow on another ranks by the
+    model the candidate offers."""
+    observed = {("a", "sora-2"): 600.0, ("a", "kling-2"): 40.0, ("b", "kling-2"): 120.0}
+    kling = [msgspec.structs.replace(c, model="kling-2") for c in CANDIDATES[:2]]
+    ranked = rank(kling, strategy="fastest", expected_s=lambda p, m: observed.get((p, m)))
+    assert [(r.candidate.provider, r.score.expected_s, r.score.total) for r in ranked] == [
+        ("a", 40.0, 0.333333),
+        ("b", 120.0, 1.0),
+    ]

@@ -3,7 +3,7 @@ keeps the old rules when the new file is bad."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -340,3 +340,92 @@ max_cost_usd = 1.5
     assert policy.refusal("videogenapi") == "draining: takes no new jobs"
     # Without a [routing] table the example file gives the defaults.
     assert parse_rules(example, source="x", known_providers=PROVIDERS, known_models=()).rules == ()
+
+
+def test_a_table_given_as_builtins_converts_and_validates_like_the_file() -> None:
+    """A JSON body's `[routing]` table (the admin API) gets the file's checks and paths, under its own source; a
+    holder converts against its own providers and models without installing anything."""
+    holder, times = _holder()
+    table = {
+        "default_strategy": "fastest",
+        "rules": [{"name": "a", "match": {"teams": ["t"], "models": ["scenex"]}, "deny": ["vidgen"]}],
+    }
+    rules = holder.convert(table, source="PUT /v1/admin/routing")
+    assert (rules.default_strategy, rules.rules[0].deny) == ("fastest", ("vidgen",))
+    assert holder.active.loaded_at == times[0]
+    assert resolve(rules, team="t", model="scenex").deny == frozenset({"vidgen"})
+    refusals = [
+        ({"default_strategy": "random"}, "$.routing.default_strategy", "Invalid enum value 'random'"),
+        ({"providers": {"vidgen": {}, "odd key": {"weight": -2}}}, '$.routing.providers["odd key"].weight', ">= 0.0"),
+        ({"rules": [{"name": "a", "allow": ["nanogtp"]}]}, "$.routing.rules[0].allow[0]", "unknown provider"),
+        ({"rules": [{"name": "a", "match": {"models": ["sora-3"]}}]}, "$.routing.rules[0].match.models[0]", "model"),
+    ]
+    for table, path, detail in refusals:
+        with pytest.raises(RulesError) as caught:
+            holder.convert(table, source="PUT /v1/admin/routing")
+        assert (caught.value.source, caught.value.path) == ("PUT /v1/admin/routing", path)
+        assert detail in caught.value.detail
+        assert str(caught.value).startswith(f"PUT /v1/admin/routing: {path}: ")
+
+
+def test_the_holder_resolves_with_the_requests_team_model_and_metadata() -> None:
+    """`RulesHolder.resolve` passes the team, the model and the metadata on to the active rules."""
+    holder, _ = _holder()
+    holder.reload(MATCHING, source="ops.toml")
+    assert holder.resolve(team="team-a", model="scenex").matched == ("team-a",)
+    studio = holder.resolve(team="team-c", model="sora-2", metadata={"tier": "studio"})
+    assert studio.matched == ("sora-for-studio",)
+    assert holder.resolve(team="team-b", model="veo-3.1-fast").matched == ("team-b-veo",)
+
+
+def test_a_rules_error_without_source_or_path_is_its_detail() -> None:
+    """The message is `source: path: detail` with what is given, and the bare detail when neither is."""
+    assert str(RulesError("no routing table")) == "no routing table"
+    assert str(RulesError("bad", path="$.routing")) == "$.routing: bad"
+    assert str(RulesError("bad", source="ops.toml")) == "ops.toml: bad"
+
+
+def test_weights_need_only_one_of_cost_and_speed() -> None:
+    """`balanced` may weigh cost alone or speed alone; both at zero is refused."""
+    for cost, speed in ((0, 1), (1, 0)):
+        weights = _policy(f"[routing]\nweights = {{ cost = {cost}, speed = {speed} }}\n").weights
+        assert (weights.cost, weights.speed) == (cost, speed)
+    assert "at least one of cost and speed" in _error("[routing]\nweights = { cost = 0, speed = 0 }\n").detail
+
+
+def test_paths_name_the_bad_key_of_a_later_rule_and_keep_capitals() -> None:
+    """A bad metadata value in the second rule is found in that rule, not the first; a provider name with capitals
+    is written as a plain `.Name` segment."""
+    text = (
+        '[[routing.rules]]\nname = "a"\nmatch = { metadata = { tier = "x" } }\n'
+        '[[routing.rules]]\nname = "b"\nmatch = { metadata = { "odd key" = 3 } }\n'
+    )
+    assert _error(text).path == '$.routing.rules[1].match.metadata["odd key"]'
+    assert _error("[routing.providers.VidGen]\n").path == "$.routing.providers.VidGen"
+
+
+def test_the_version_does_not_depend_on_the_order_of_a_table() -> None:
+    """Providers listed in another order are the same rules, so the same version."""
+    holder, _ = _holder()
+    first = holder.reload("[routing.providers.vidgen]\ndrain = true\n[routing.providers.nanogpt]\n", source="a.toml")
+    second = holder.reload("[routing.providers.nanogpt]\n[routing.providers.vidgen]\ndrain = true\n", source="b.toml")
+    assert first.version == second.version
+
+
+def test_a_holder_checks_models_and_names_the_source_of_what_it_installs() -> None:
+    """Rules naming a known model load, at start and on reload; an unknown one is refused; `install` names the
+    source it was given."""
+    text = '[[routing.rules]]\nname = "a"\nmatch = { models = ["sora-2"] }\n'
+    rules = parse_rules(text, source="boot.toml", known_providers=PROVIDERS, known_models=MODELS)
+    holder = RulesHolder(rules, known_providers=PROVIDERS, known_models=MODELS, source="boot.toml")
+    assert holder.reload(text, source="ops.toml").rules == rules
+    with pytest.raises(RulesError, match="unknown model 'sora-3'"):
+        holder.reload(text.replace("sora-2", "sora-3"), source="ops.toml")
+    narrow = RulesHolder(known_providers=("nanogpt",), known_models=MODELS)
+    assert narrow.active.loaded_at.utcoffset() == timedelta(0)  # the default clock is UTC's
+    with pytest.raises(RulesError) as caught:
+        narrow.install(
+            parse_rules("[routing.providers.vidgen]\n", source="x", known_providers=PROVIDERS, known_models=()),
+            source="PUT",
+        )
+    assert str(caught.value).startswith("PUT: $.routing.providers.vidgen: ")

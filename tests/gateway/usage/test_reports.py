@@ -5,6 +5,8 @@ figures are worked by hand from README "Usage and budgets" and docs/finance.md."
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -43,6 +45,23 @@ def test_a_job_is_filed_under_the_utc_day_and_month_it_was_created_in() -> None:
     assert record("r", created_at=APRIL_1).month == "2025-04"
     assert record("r", created_at=MARCH_31_LATE).day == "2025-03-31"
     assert scope_id("team", "team-a") == "team:team-a"
+
+
+@pytest.fixture
+def far_east_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local zone set 14 hours east of UTC (a POSIX TZ string, no zone database needed)."""
+    monkeypatch.setenv("TZ", "XST-14")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("far_east_zone")
+def test_days_months_and_record_times_are_utc_whatever_the_machine_zone() -> None:
+    """UTC+14 local time is already April for the last second of March UTC: the book still files it in March."""
+    assert (day_of(MARCH_31_LATE), month_of(MARCH_31_LATE)) == ("2025-03-31", "2025-03")
+    assert iso_utc(MARCH_31_LATE) == "2025-03-31T23:59:59.000Z"
 
 
 @pytest.mark.parametrize(
@@ -139,16 +158,18 @@ def test_a_query_defaults_to_this_month_so_far_by_team_and_names_a_bad_parameter
     assert parse_query(first=None, last=None, group_by="day, team,day", now=MID_MARCH).group_by == ("day", "team")
     assert len(parse_query(first="2024-03-01", last="2025-02-28", group_by=None, now=MID_MARCH).days()) == 365
     refusals = [
-        ({"first": "2025-03-02", "last": "2025-03-01", "group_by": None}, "to"),
-        ({"first": "2024-01-01", "last": "2025-01-01", "group_by": None}, "to"),
-        ({"first": "2025-3-1", "last": None, "group_by": None}, "from"),
-        ({"first": None, "last": "2025-02-30", "group_by": None}, "to"),
-        ({"first": None, "last": None, "group_by": "team,week"}, "group_by"),
+        ({"first": "2025-03-02", "last": "2025-03-01", "group_by": None}, "to", "invalid_value"),
+        ({"first": "2024-01-01", "last": "2025-01-01", "group_by": None}, "to", "invalid_value"),
+        ({"first": "2025-3-1", "last": None, "group_by": None}, "from", "invalid_request"),
+        ({"first": None, "last": "2025-02-30", "group_by": None}, "to", "invalid_request"),
+        ({"first": None, "last": None, "group_by": "team,week"}, "group_by", "invalid_request"),
     ]
-    for params, param in refusals:
+    for params, param, code in refusals:
         with pytest.raises(InvalidRequest) as refused:
             parse_query(now=MID_MARCH, **params)
-        assert refused.value.param == param
+        assert (refused.value.param, refused.value.code) == (param, code)
+        if code == "invalid_request" and param != "group_by":
+            assert repr(params["first"] or params["last"]) in refused.value.message  # names the bad date
 
 
 def test_a_month_parameter_is_yyyy_mm_and_defaults_to_this_month() -> None:
@@ -158,7 +179,8 @@ def test_a_month_parameter_is_yyyy_mm_and_defaults_to_this_month() -> None:
     for bad in ("2025-13", "2025-00", "2025-1", "March"):
         with pytest.raises(InvalidRequest) as refused:
             parse_month(bad, now=MID_MARCH)
-        assert refused.value.param == "month"
+        assert (refused.value.param, refused.value.code) == ("month", "invalid_value")
+        assert repr(bad) in refused.value.message  # the reply names what it was given
 
 
 def test_dollar_columns_are_exact_and_cells_are_quoted_and_defused() -> None:
@@ -198,8 +220,13 @@ def test_a_ledger_record_row_has_iso_utc_times_and_exact_dollars() -> None:
     assert line.startswith("job-1,team-a,key-a,vidgen,scenex,completed,")
     assert ",1990000,1.990000," in line
     assert line.endswith("\r\n")
+    assert row.size == "832x480"
     assert wanted(_march(), settled)
     assert not wanted(_march(), record("job-2", created_at=APRIL_1))
+    for narrowed in ({"team": "team-b"}, {"provider": "nanogpt"}, {"model": "kling"}):
+        query = parse_query(first="2025-03-01", last="2025-03-31", group_by=None, now=MID_MARCH, **narrowed)
+        assert not wanted(query, settled), narrowed
+        assert wanted(query, record("job-3", created_at=MARCH_31_LATE, **narrowed)), narrowed
 
 
 async def test_the_budget_view_shows_limit_spent_reserved_and_remaining_per_scope() -> None:
@@ -245,3 +272,168 @@ async def test_the_budget_csv_writes_each_row_in_exact_dollars_and_leaves_no_lim
     )
     assert team == "team,team-a,2025-03,1000000,1.000000,250000,0.250000,100000,0.100000,650000,0.650000,,5,5,,,1\r\n"
     assert key == "key,key-a,2025-03,,,250000,0.250000,100000,0.100000,,,,5,5,,,1\r\n"
+
+
+def test_a_query_covers_its_first_and_last_day_and_up_to_366_days() -> None:
+    """Both ends are included: a one-day query, a leap year's 366 days; the first day starts at its UTC midnight;
+    an aggregate on the last day counts, one the day before the first does not."""
+    one_day = parse_query(first="2025-03-31", last="2025-03-31", group_by=None, now=MID_MARCH)
+    assert one_day.days() == ["2025-03-31"]
+    leap = parse_query(first="2024-01-01", last="2024-12-31", group_by=None, now=MID_MARCH)
+    assert (len(leap.days()), leap.days()[0], leap.days()[-1]) == (366, "2024-01-01", "2024-12-31")
+    assert _march().starts_at() == 1740787200.0  # 2025-03-01T00:00:00Z
+    edges = [
+        _aggregate("2025-02-28", "team-a", "vidgen", cost_micros=1),
+        _aggregate("2025-03-31", "team-a", "vidgen", cost_micros=20),
+    ]
+    assert [(r.team, r.cost_micros) for r in usage_rows(_march(), edges, [])] == [("team-a", 20)]
+    assert parse_month("2025-01", now=MID_MARCH) == "2025-01"
+
+
+def test_every_open_hold_of_a_group_adds_up_after_one_left_out() -> None:
+    """Holds are summed per group, and a hold outside the query (April) does not stop the ones after it."""
+    holds = [hold("april", created_at=APRIL_1), hold("h1", cost_micros=400_000), hold("h2", cost_micros=50_000)]
+    (row,) = usage_rows(_march(), [], holds)
+    assert (row.team, row.reserved_not_settled_micros, row.in_flight) == ("team-a", 450_000, 2)
+
+
+def test_each_filter_selects_on_its_own_dimension() -> None:
+    """A model filter keeps that model's rows; a team filter that names no team keeps none; held jobs of the
+    filtered model count, others do not."""
+    rows = [
+        _aggregate("2025-03-02", "team-a", "vidgen", cost_micros=10),
+        msgspec.structs.replace(_aggregate("2025-03-02", "team-a", "vidgen", cost_micros=20), model="kling"),
+    ]
+    kling = parse_query(first="2025-03-01", last="2025-03-31", group_by="model", model="kling", now=MID_MARCH)
+    holds = [hold("h1", model="kling", cost_micros=7), hold("h2", cost_micros=9)]
+    assert [(r.model, r.cost_micros, r.reserved_not_settled_micros) for r in usage_rows(kling, rows, holds)] == [
+        ("kling", 20, 7)
+    ]
+    for narrowed in ({"team": "team-b"}, {"provider": "nanogpt"}):
+        query = parse_query(first="2025-03-01", last="2025-03-31", group_by="team", now=MID_MARCH, **narrowed)
+        (held,) = usage_rows(query, [], [hold("h4", cost_micros=3, **narrowed), hold("h5", team="team-c")])
+        assert (held.reserved_not_settled_micros, held.in_flight) == (3, 1), narrowed
+    nobody = parse_query(first="2025-03-01", last="2025-03-31", group_by="team", team="team-z", now=MID_MARCH)
+    assert usage_rows(nobody, rows, holds) == []
+    by_key = parse_query(first="2025-03-01", last="2025-03-31", group_by="key,team", now=MID_MARCH)
+    grouped = usage_rows(by_key, rows, [hold("h3", key_id="key-b", cost_micros=5)])
+    assert [(r.key, r.team, r.cost_micros, r.in_flight) for r in grouped] == [
+        ("key-a", "team-a", 30, 0),
+        ("key-b", "team-a", 0, 1),
+    ]
+    assert totals([]) == msgspec.convert({}, type(grouped[0]))
+
+
+def test_csv_rows_carry_reserved_dollars_and_every_grouped_dimension() -> None:
+    """Grouped by provider and day: both dimensions lead each line, the reserved column in exact dollars; cells
+    starting with any formula character are defused, and a line break or carriage return is quoted."""
+    query = parse_query(first="2025-03-01", last="2025-03-31", group_by="provider,day", now=MID_MARCH)
+    rows = usage_rows(query, [], [hold("h1", cost_micros=400_000, created_at=MID_MARCH)])
+    lines = list(csv_lines(query.group_by, rows))
+    assert lines[0].startswith("provider,day,jobs,")
+    assert lines[1] == "vidgen,2025-03-15,0,0,0,0,0,0.000000,0,0.400000,400000,1\r\n"
+    odd = ["+1", "-1", "@x", "a\rb", "a\nb", "plain-X"]
+    teams = [usage_rows(_march(), [_aggregate("2025-03-01", t, "vidgen", cost_micros=0)], [])[0] for t in odd]
+    cells = [line.split(",1,1,")[0] for line in csv_lines(("team",), teams)][1:]
+    assert cells == ["'+1", "'-1", "'@x", '"a\rb"', '"a\nb"', "plain-X"]
+    assert [exact_usd(m) for m in (1_000_000, 123_000_000_000)] == ["1.000000", "123000.000000"]
+
+
+def test_a_ledger_record_line_is_every_column_in_order_with_empty_cells_for_nulls() -> None:
+    """The CSV line of a failed job: every RecordRow column, an empty cell where the value is null (size,
+    completion), the error code, times in ISO UTC."""
+    failed = msgspec.structs.replace(
+        record("job-9", status="failed", cost_micros=0, video_seconds=0, created_at=APRIL_1),
+        size=None,
+        completed_at=None,
+        error_code="content_policy",
+        estimated_cost_micros=1_500_000,
+        requested_seconds=8,
+    )
+    assert record_csv_line(failed) == (
+        "job-9,team-a,key-a,vidgen,scenex,failed,8,0,,1500000,0,0.000000,price_table,content_policy,"
+        "2025-04-01T00:00:00.000Z,,2025-04-01T00:00:31.000Z\r\n"
+    )
+    row = record_row(failed)
+    assert (row.completed_at, row.size, row.requested_seconds, row.estimated_cost_micros) == (None, None, 8, 1_500_000)
+
+
+async def test_the_budget_view_lists_configured_and_active_scopes_of_the_month_in_order() -> None:
+    """Configured keys without activity, active teams under the default limits and keys without any are listed,
+    keys before teams, each by name; a scope active only in another month is not. A team over its budget and
+    seconds shows them below zero."""
+    book = MemoryBudgetBook()
+    await book.reserve(hold("a1", cost_micros=100_000, video_seconds=4), team=UNLIMITED, key=UNLIMITED)
+    await book.reserve(hold("a2", cost_micros=250_000, video_seconds=6), team=UNLIMITED, key=UNLIMITED)
+    await book.settle(record("a2", cost_micros=250_000, video_seconds=6))
+    await book.reserve(
+        hold("b1", team="team-b", key_id="key-b", cost_micros=300_000, video_seconds=12), team=UNLIMITED, key=UNLIMITED
+    )
+    april = hold("c1", team="team-c", key_id="key-c", created_at=APRIL_1)
+    await book.reserve(april, team=UNLIMITED, key=UNLIMITED)
+    quotas = msgspec.convert(
+        {
+            "default_team": {"monthly_budget_usd": 0.2, "monthly_video_seconds": 10},
+            "teams": {"team-a": {"monthly_budget_usd": 1.0, "monthly_video_seconds": 60, "max_concurrent_jobs": 3}},
+            "keys": {"key-z": {"monthly_budget_usd": 0.5, "monthly_video_seconds": 10, "max_concurrent_jobs": 1}},
+        },
+        QuotaSettings,
+    )
+
+    view = await budget_view(book, quotas, month="2025-03")
+
+    assert (view.object, view.month) == ("list", "2025-03")
+    assert [(r.scope, r.name, r.month) for r in view.data] == [
+        ("key", "key-a", "2025-03"),
+        ("key", "key-b", "2025-03"),
+        ("key", "key-z", "2025-03"),
+        ("team", "team-a", "2025-03"),
+        ("team", "team-b", "2025-03"),
+    ]
+    rows = {r.name: msgspec.structs.asdict(r) for r in view.data}
+    assert rows["key-z"] == {
+        "scope": "key",
+        "name": "key-z",
+        "month": "2025-03",
+        "monthly_budget_micros": 500_000,
+        "monthly_budget_usd": 0.5,
+        "spent_micros": 0,
+        "spent_usd": 0.0,
+        "reserved_micros": 0,
+        "reserved_usd": 0.0,
+        "remaining_micros": 500_000,
+        "remaining_usd": 0.5,
+        "monthly_video_seconds": 10,
+        "spent_video_seconds": 0,
+        "reserved_video_seconds": 0,
+        "remaining_video_seconds": 10,
+        "max_concurrent_jobs": 1,
+        "active_jobs": 0,
+    }
+    assert rows["team-a"] == {
+        "scope": "team",
+        "name": "team-a",
+        "month": "2025-03",
+        "monthly_budget_micros": 1_000_000,
+        "monthly_budget_usd": 1.0,
+        "spent_micros": 250_000,
+        "spent_usd": 0.25,
+        "reserved_micros": 100_000,
+        "reserved_usd": 0.1,
+        "remaining_micros": 650_000,
+        "remaining_usd": 0.65,
+        "monthly_video_seconds": 60,
+        "spent_video_seconds": 6,
+        "reserved_video_seconds": 4,
+        "remaining_video_seconds": 50,
+        "max_concurrent_jobs": 3,
+        "active_jobs": 1,
+    }
+    team_b = rows["team-b"]
+    assert (team_b["monthly_budget_micros"], team_b["reserved_micros"], team_b["remaining_micros"]) == (
+        200_000,
+        300_000,
+        -100_000,
+    )
+    assert (team_b["remaining_usd"], team_b["remaining_video_seconds"], team_b["active_jobs"]) == (-0.1, -2, 1)
+    assert (rows["key-b"]["monthly_budget_micros"], rows["key-b"]["reserved_video_seconds"]) == (None, 12)

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from providers.contract import (
+    Audio,
+    ContentCredentials,
     ContentPolicyError,
     Dimensions,
     ErrorClass,
@@ -18,6 +20,8 @@ from providers.contract import (
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
+    Music,
+    Operation,
     ProviderSettings,
     QuotaExhausted,
     Reply,
@@ -27,8 +31,12 @@ from providers.contract import (
     UpstreamJob,
     UpstreamProtocolError,
     UpstreamRateLimited,
+    VideoInput,
+    VideoUrl,
+    WatermarkOverlay,
 )
 from providers.openai import (
+    build_asset,
     build_cancel,
     build_poll,
     build_submit,
@@ -135,12 +143,160 @@ def test_url_start_frame_is_an_image_url_reference() -> None:
         ({"upscale": True}, "upscaling"),
         ({"results": 2}, "one result"),
         ({"camera_fixed": True}, "camera"),
+        ({"camera_fixed": False}, "camera"),
+        ({"temporary_output": True}, "output and camera"),
+        ({"multi_scene": True}, "multi-scene"),
+        ({"audio": Audio(enabled=False)}, "audio"),
+        ({"audio": Audio(prompt="rain on a tin roof")}, "audio"),
+        ({"audio": Audio(negative_prompt="music")}, "audio"),
+        ({"music": Music()}, "music"),
+        ({"watermark": True}, "watermark"),
+        ({"watermark_overlay": WatermarkOverlay(position="top-left")}, "overlay"),
+        ({"content_credentials": ContentCredentials(author="ops")}, "credentials"),
+        ({"upstream_variant": "fast"}, "sub-model"),
+        (
+            {
+                "video_input": VideoInput(
+                    operation="remix", video=VideoUrl(url="https://v.example.com/a.mp4"), source_seconds=4
+                )
+            },
+            "video input",
+        ),
+        ({"results": 0}, "one result"),
     ],
 )
 def test_fields_the_api_lacks_are_refused(changes: dict[str, Any], named: str) -> None:
     """A canonical field OpenAI's create has no parameter for is refused, naming it, never dropped."""
     with pytest.raises(InvalidUpstreamRequest, match=named):
         build_submit(request(**changes), OPENAI)
+
+
+def test_what_the_api_does_by_default_is_not_refused() -> None:
+    """Audio on with no prompt (Sora's own sound), music off, one result: nothing asked that the API lacks."""
+    call = build_submit(request(audio=Audio(), music=Music(enabled=False), results=1), OPENAI)
+    assert call.json == {"model": "sora-2", "prompt": "A calico cat playing a piano on stage"}
+
+
+def test_several_scenes_are_refused_even_without_the_multi_scene_flag() -> None:
+    """One prompt per video: a second scene has nowhere to go."""
+    scenes = (Scene(prompt="a cat"), Scene(prompt="a dog"))
+    with pytest.raises(InvalidUpstreamRequest, match="multi-scene"):
+        build_submit(GenerationRequest(upstream_model="sora-2", scenes=scenes), OPENAI)
+
+
+def test_seconds_come_from_the_request_or_its_scene_and_must_agree() -> None:
+    """The request's seconds or the one scene's, sent as a string; the two naming different lengths is refused."""
+    assert build_submit(request(Scene(prompt="a cat", seconds=12)), OPENAI).json == {
+        "model": "sora-2",
+        "prompt": "a cat",
+        "seconds": "12",
+    }
+    assert build_submit(request(Scene(prompt="a cat", seconds=4), seconds=4), OPENAI).json == {
+        "model": "sora-2",
+        "prompt": "a cat",
+        "seconds": "4",
+    }
+    with pytest.raises(InvalidUpstreamRequest, match="4s but the request for 8s") as raised:
+        build_submit(request(Scene(prompt="a cat", seconds=4), seconds=8), AZURE)
+    assert raised.value.provider == "azure-openai"
+
+
+@pytest.mark.parametrize("prompt", ["", "   "])
+def test_a_blank_prompt_is_refused(prompt: str) -> None:
+    """`prompt` is required by the create call."""
+    with pytest.raises(InvalidUpstreamRequest, match="`prompt` is required"):
+        build_submit(request(Scene(prompt=prompt)), OPENAI)
+
+
+@pytest.mark.parametrize("url", ["ftp://images.example.com/cat.png", "data:image/png;base64,AAAA", "cat.png"])
+def test_an_image_url_that_is_not_http_is_refused(url: str) -> None:
+    """Only a public http(s) URL can be an `image_url` reference."""
+    with pytest.raises(InvalidUpstreamRequest, match="not a public http"):
+        build_submit(request(Scene(prompt="a cat", image=ImageUrl(url=url))), OPENAI)
+    plain = build_submit(request(Scene(prompt="a cat", image=ImageUrl(url="http://images.example.com/c.png"))), OPENAI)
+    assert plain.json == {
+        "model": "sora-2",
+        "prompt": "a cat",
+        "input_reference": {"image_url": "http://images.example.com/c.png"},
+    }
+
+
+def test_an_inline_frame_of_unknown_type_is_a_bin_file_and_the_body_is_fixed() -> None:
+    """A MIME type without a subtype names the file `.bin`; the body is the RFC 7578 form, byte for byte: each
+    field a part, then the file part, then the closing boundary; the same request always gives the same bytes."""
+    image = ImageData(mime_type="application/", data=PNG, digest=hashlib.sha256(PNG).hexdigest())
+    first = build_submit(request(Scene(prompt="a cat", image=image)), AZURE)
+    assert first.content == build_submit(request(Scene(prompt="a cat", image=image)), AZURE).content
+    boundary = first.headers["content-type"].split("boundary=")[1]
+    assert (
+        first.content
+        == (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nsora-2\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na cat\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="input_reference"; '
+            'filename="input_reference.bin"\r\n'
+            "Content-Type: application/\r\n\r\n"
+        ).encode()
+        + PNG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    assert (first.method, first.path, first.params) == ("POST", "/videos", {"api-version": "preview"})
+    assert (first.headers["api-key"], first.json) == ("az-test", None)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "base"),
+    [("https://api.openai.com/v1/", "https://api.openai.com/v1"), ("https://x.test/X", "https://x.test/X")],
+)
+def test_a_base_url_with_a_trailing_slash_gives_the_same_urls(base_url: str, base: str) -> None:
+    """`base_url = ".../v1/"`: content URLs have no double slash, and the asset check accepts them; only a slash is
+    trimmed (a base ending in another character keeps it)."""
+    settings = ProviderSettings(base_url=base_url, api_key="sk-test")
+    output = parse_status(fixture_reply("video_completed.json"), JOB, settings).output
+    assert output is not None
+    video = f"{base}/videos/video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5"
+    assert output.video_url == f"{video}/content?variant=video"
+    assert build_asset(output.video_url, settings).path == output.video_url
+    with pytest.raises(UpstreamProtocolError):  # a sibling of the base path is not under it
+        build_asset(output.video_url.replace(f"{base}/videos", "https://x.test/Y/videos"), settings)
+
+
+def test_a_key_header_named_authorization_in_any_case_is_the_bearer_scheme() -> None:
+    """`key_header = "authorization"` is OpenAI's own header: the key goes as `Bearer <key>`."""
+    settings = ProviderSettings(base_url="https://api.openai.com/v1", api_key="sk-test", key_header="authorization")
+    assert build_poll(JOB, settings).headers == {"Authorization": "Bearer sk-test"}
+
+
+def test_poll_and_cancel_address_the_video_by_its_quoted_id() -> None:
+    """`GET` and `DELETE /videos/{id}`, the id quoted whole (a slash cannot leave the path)."""
+    job = UpstreamJob(provider="openai", upstream_id="video/1 x", upstream_model="sora-2")
+    poll, cancel = build_poll(job, OPENAI), build_cancel(job, OPENAI)
+    assert (poll.method, poll.path, poll.params) == ("GET", "/videos/video%2F1%20x", {})
+    assert (cancel.method, cancel.path) == ("DELETE", "/videos/video%2F1%20x")
+
+
+def test_each_call_is_filed_under_its_operation() -> None:
+    """The operation picks the provider's window a call spends (routing/gate.py): create, status, cancel, file."""
+    calls = [build_submit(request(), OPENAI), build_poll(JOB, OPENAI), build_cancel(JOB, OPENAI)]
+    calls.append(build_asset("https://api.openai.com/v1/videos/v1/content?variant=video", OPENAI))
+    assert [call.operation for call in calls] == [
+        Operation.GENERATE,
+        Operation.STATUS,
+        Operation.CANCEL,
+        Operation.FILE,
+    ]
+
+
+def test_an_asset_download_carries_the_key_only_under_the_base_url() -> None:
+    """The content route of the configured service gets the key; a URL elsewhere is refused, never sent the key."""
+    url = "https://contoso.openai.azure.com/openai/v1/videos/v1/content?api-version=preview&variant=video"
+    call = build_asset(url, AZURE)
+    assert (call.method, call.path, call.headers) == ("GET", url, {"api-key": "az-test"})
+    for elsewhere in ("https://contoso.openai.azure.com/openai/v10/x", "https://evil.example.com/openai/v1/x"):
+        with pytest.raises(UpstreamProtocolError) as raised:
+            build_asset(elsewhere, AZURE)
+        assert raised.value.provider == "azure-openai"
+        assert "az-test" not in str(raised.value)
 
 
 def test_negative_prompt_and_end_frame_are_refused() -> None:
@@ -172,6 +328,35 @@ def test_a_model_echo_that_differs_is_not_a_failure() -> None:
     """The example echoes `sora-2` for a sora-2-pro request: the accepted job is kept, under the model asked."""
     pro = GenerationRequest(upstream_model="sora-2-pro", scenes=(Scene(prompt="x"),))
     assert parse_submit(fixture_reply("video_queued.json"), pro, OPENAI).upstream_model == "sora-2-pro"
+
+
+@pytest.mark.parametrize("status", ["in_progress", "completed"])
+def test_a_create_reply_already_running_or_done_is_accepted(status: str) -> None:
+    """Any of the three live statuses is an accepted job; the job carries the configured instance's slug."""
+    body = json.dumps({"id": "video_9", "object": "video", "status": status}).encode()
+    job = parse_submit(Reply(status_code=200, headers={}, body=body), request(), AZURE)
+    assert job == UpstreamJob(provider="azure-openai", upstream_id="video_9", upstream_model="sora-2")
+
+
+@pytest.mark.parametrize(
+    "body", [{"id": "video_9", "status": "failed"}, {"id": "video_9"}, {"id": "", "status": "queued"}]
+)
+def test_a_create_reply_failed_without_status_or_without_id_is_a_protocol_error(body: dict[str, str]) -> None:
+    """A create reply that is not a live video is never taken for an accepted job; the error keeps the status."""
+    reply = Reply(status_code=200, headers={}, body=json.dumps(body).encode())
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(reply, request(), AZURE)
+    assert (raised.value.provider, raised.value.status_code) == ("azure-openai", 200)
+
+
+def test_a_reply_that_is_not_json_is_a_protocol_error_of_the_instance() -> None:
+    """A 200 whose body is not the video object, at create or at poll, is the configured instance's protocol error."""
+    reply = Reply(status_code=200, headers={}, body=b"<html>gateway page</html>")
+    with pytest.raises(UpstreamProtocolError) as at_create:
+        parse_submit(reply, request(), AZURE)
+    with pytest.raises(UpstreamProtocolError) as at_poll:
+        parse_status(reply, JOB, AZURE)
+    assert at_create.value.provider == at_poll.value.provider == "azure-openai"
 
 
 def test_create_reply_without_id_is_a_protocol_error() -> None:
@@ -219,6 +404,55 @@ def test_moderation_failure_is_content_policy() -> None:
     failure = parse_status(fixture_reply("video_failed_moderation.json"), JOB, OPENAI).failure
     assert failure is not None
     assert failure.error_class == ErrorClass.CONTENT_POLICY
+
+
+def test_statuses_without_progress_read_as_zero_queued_and_unknown_running() -> None:
+    """`progress` absent: a queued video is at 0, a running one's progress is unknown."""
+    for status, progress in (("queued", 0), ("in_progress", None)):
+        body = json.dumps({"id": "video_9", "status": status}).encode()
+        parsed = parse_status(Reply(status_code=200, headers={}, body=body), JOB, OPENAI)
+        assert (parsed.status, parsed.progress) == (status, progress)
+
+
+def test_a_completed_video_without_expiry_or_size_has_no_such_provenance() -> None:
+    """Provenance keeps only the facts the video object gives; the outputs are at 100 %."""
+    body = json.dumps({"id": "video_9", "status": "completed", "expires_at": 1758945210}).encode()
+    parsed = parse_status(Reply(status_code=200, headers={}, body=body), JOB, OPENAI)
+    assert parsed.output is not None
+    assert (parsed.progress, parsed.output.provenance) == (100, {"expires_at": "1758945210"})
+    body = json.dumps({"id": "video_9", "status": "completed"}).encode()
+    parsed = parse_status(Reply(status_code=200, headers={}, body=body), JOB, OPENAI)
+    assert parsed.output is not None
+    assert parsed.output.provenance == {}
+
+
+def test_a_failed_video_without_error_is_an_internal_failure_naming_the_provider() -> None:
+    """No `error` object: an internal failure without code, its message naming the instance."""
+    body = json.dumps({"id": "video_9", "status": "failed"}).encode()
+    parsed = parse_status(Reply(status_code=200, headers={}, body=body), JOB, AZURE)
+    failure = parsed.failure
+    assert parsed.status == "failed"
+    assert failure is not None
+    assert (failure.error_class, failure.code) == (ErrorClass.INTERNAL, None)
+    assert failure.message.startswith("azure-openai ")
+    body = json.dumps({"id": "video_9", "status": "failed", "error": {"code": "x", "message": ""}}).encode()
+    failure = parse_status(Reply(status_code=200, headers={}, body=body), JOB, AZURE).failure
+    assert failure is not None
+    assert (failure.code, failure.message.startswith("azure-openai ")) == ("x", True)
+
+
+@pytest.mark.parametrize(
+    ("name", "status_code"), [("error_404_not_found.json", 404), ("error_400_invalid_value.json", 400)]
+)
+def test_a_status_poll_answered_with_an_error_envelope_is_classified(name: str, status_code: int) -> None:
+    """A 400 or a 404 (an unknown id) is the classifier's error, under the instance's slug; a 200 without status is
+    a protocol error."""
+    with pytest.raises(InvalidUpstreamRequest) as raised:
+        parse_status(fixture_reply(name, status_code), JOB, AZURE)
+    assert (raised.value.provider, raised.value.status_code) == ("azure-openai", status_code)
+    with pytest.raises(UpstreamProtocolError) as protocol:
+        parse_status(Reply(status_code=200, headers={}, body=b'{"id": "video_9"}'), JOB, AZURE)
+    assert (protocol.value.provider, protocol.value.status_code) == ("azure-openai", 200)
 
 
 def test_another_gateways_cancelled_video_is_cancelled() -> None:
