@@ -271,9 +271,9 @@ def test_an_operation_error_status_wins_over_its_code() -> None:
     assert (failure.error_class, failure.code) == (ErrorClass.UPSTREAM_UNAVAILABLE, "UNAVAILABLE")
 
 
-@pytest.mark.parametrize("code", [None, 0, 6, 99])
+@pytest.mark.parametrize("code", [None, 0, 17, 99])
 def test_an_operation_error_without_a_known_code_is_unknown_and_internal(code: int | None) -> None:
-    """No code, OK (0), or a number google.rpc.Code does not list here: UNKNOWN, an internal failure."""
+    """No code, OK (0), or a number beyond google.rpc.Code (0-16): UNKNOWN, an internal failure."""
     failure = operation_failure(RpcStatus(code=code, message="m"))
     assert (failure.error_class, failure.code) == (ErrorClass.INTERNAL, "UNKNOWN")
 
