@@ -10,7 +10,6 @@ from providers.contract import (
     Audio,
     ErrorClass,
     GenerationRequest,
-    ImageData,
     InvalidUpstreamRequest,
     Music,
     ProviderSettings,
@@ -20,17 +19,10 @@ from providers.contract import (
     UpstreamProtocolError,
 )
 from providers.veo import build_asset, build_poll, build_submit, parse_status, parse_submit
-from tests.providers.veo.conftest import FIXTURES, GEMINI, VERTEX
+from tests.providers.veo.conftest import FIXTURES, GEMINI, GEMINI_OP, PNG, PROMPT, VERTEX, VERTEX_OP
 
-PROMPT = "A close up of two people staring at a cryptic drawing on a wall, torchlight flickering."
-PNG = ImageData(mime_type="image/png", data=b"\x89PNG", digest="0" * 64)
 PNG_MEDIA = {"bytesBase64Encoded": "iVBORw==", "mimeType": "image/png"}
 STORAGE = {"storageUri": "gs://my-bucket/veo"}
-GEMINI_OP = "models/veo-3.0-generate-001/operations/zmnc0w0ohr5m"
-VERTEX_OP = (
-    "projects/my-project/locations/us-central1/publishers/google/models/veo-3.0-generate-001"
-    "/operations/a1b07c8e-7b5a-4aba-bb34-3e1ccb8afcc8"
-)
 
 
 def request(*scenes: Scene, model: str = "veo-3.0-generate-001", **fields: object) -> GenerationRequest:
@@ -181,10 +173,19 @@ def test_a_submit_reply_without_an_operation_name_is_veos_protocol_error(
     body: bytes, settings: ProviderSettings
 ) -> None:
     """No `name`, a body that is not JSON, or the other API's operation name: a protocol error carrying the
-    provider and the reply's status."""
+    provider, the reply's status and a message."""
     with pytest.raises(UpstreamProtocolError) as refused:
         parse_submit(body_reply(body), request(), settings)
     assert (refused.value.provider, refused.value.status_code) == ("veo", 200)
+    assert refused.value.message
+
+
+def test_a_job_id_that_is_no_operation_name_is_veos_protocol_error() -> None:
+    """The poll refuses an upstream id of the other API's shape, as Veo's protocol error."""
+    job = UpstreamJob(provider="veo", upstream_id=VERTEX_OP, upstream_model="veo-3.0-generate-001")
+    with pytest.raises(UpstreamProtocolError) as refused:
+        build_poll(job, GEMINI)
+    assert refused.value.provider == "veo"
 
 
 @pytest.mark.parametrize(
@@ -198,10 +199,11 @@ def test_a_submit_reply_without_an_operation_name_is_veos_protocol_error(
 )
 def test_a_status_reply_without_a_result_is_veos_protocol_error(body: bytes) -> None:
     """Not JSON, finished without `response` or `error`, a response with no sample and nothing filtered
-    (a count of 0 filters nothing): a protocol error carrying the provider and the reply's status."""
+    (a count of 0 filters nothing): a protocol error carrying the provider, the reply's status and a message."""
     with pytest.raises(UpstreamProtocolError) as refused:
         parse_status(body_reply(body), GEMINI)
     assert (refused.value.provider, refused.value.status_code) == ("veo", 200)
+    assert refused.value.message
 
 
 def test_an_operation_error_fails_the_job() -> None:
