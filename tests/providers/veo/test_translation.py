@@ -12,7 +12,6 @@ from providers.contract import (
     ErrorClass,
     GenerationRequest,
     HttpCall,
-    ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
     ProviderSettings,
@@ -22,15 +21,7 @@ from providers.contract import (
     UpstreamProtocolError,
 )
 from providers.veo import build_asset, build_poll, build_submit, classify_error, parse_status, parse_submit
-from tests.providers.veo.conftest import FIXTURES, GEMINI, VERTEX
-
-PROMPT = "A close up of two people staring at a cryptic drawing on a wall, torchlight flickering."
-PNG = ImageData(mime_type="image/png", data=b"\x89PNG", digest="0" * 64)
-GEMINI_OP = "models/veo-3.0-generate-001/operations/zmnc0w0ohr5m"
-VERTEX_OP = (
-    "projects/my-project/locations/us-central1/publishers/google/models/veo-3.0-generate-001"
-    "/operations/a1b07c8e-7b5a-4aba-bb34-3e1ccb8afcc8"
-)
+from tests.providers.veo.conftest import FIXTURES, GEMINI, GEMINI_OP, PNG, PROMPT, VERTEX, VERTEX_OP
 
 
 def reply(name: str, status_code: int = 200) -> Reply:
