@@ -11,7 +11,12 @@ instead of a Lua call per submit. The counts go to Redis with the next outcome t
 a success once the circuit is no longer quiet) or with the first success of a later bucket, so at most one
 bucket's worth (window_s / 10) waits; a failure always counts every success before it. Until then another
 replica's failures are judged against fewer calls than were made, so the circuit may open sooner than the exact
-count would open it, never later. This replica's own reads (`snapshot(s)`) include what it holds back."""
+count would open it, never later. This replica's own reads (`snapshot(s)`) include what it holds back.
+
+`allow` makes no call either while such a quiet reading is younger than the cooldown (and one bucket): a circuit
+opened since cannot be half-open yet, so no probe is ever skipped; the one difference is that a call may pass a
+circuit another replica opened after that reading (the create path's screen reads just before its claim), as a call
+admitted just before it opened passes now, and its outcome is ignored the same way."""
 
 from __future__ import annotations
 
@@ -183,29 +188,35 @@ class RedisCircuitBreakers:
         self._prefix = prefix
         self._allow = client.register_script(_ALLOW)
         self._record = client.register_script(_RECORD)
-        # Per provider: successes held back per bucket, and until when (clock) the circuit counts as quiet.
+        # Per provider: successes held back per bucket, when (clock) a reply last said quiet, probes admitted here.
         self._held: dict[str, dict[int, int]] = {}
-        self._quiet_until: dict[str, float] = {}
+        self._quiet_since: dict[str, float] = {}
         self._probes: dict[str, int] = {}
 
     def _key(self, provider: str) -> str:
         return f"{self._prefix}breaker:{provider}"
 
     def _saw(self, provider: str, state: CircuitState, failures: int, now: float) -> None:
-        """Note what a reply said: quiet (closed, no failure in the window) for one bucket from now, or not."""
+        """Note what a reply said: quiet (closed, no failure in the window) as of now, or not."""
         if state is CircuitState.CLOSED and failures == 0:
-            self._quiet_until[provider] = now + self._settings.window_s / BUCKETS
+            self._quiet_since[provider] = now
         else:
-            self._quiet_until.pop(provider, None)
+            self._quiet_since.pop(provider, None)
+
+    def _quiet_for(self, provider: str, now: float) -> float:
+        """How long ago a reply last said the circuit was quiet; infinite if the last one did not."""
+        return now - self._quiet_since.get(provider, -math.inf)
 
     @_health_errors
     async def allow(self, provider: str) -> bool:
-        s = self._settings
-        args: list[str | int] = [repr(self._clock()), repr(s.cooldown_s), s.half_open_probes]
+        s, now = self._settings, self._clock()
+        if self._quiet_for(provider, now) < min(s.cooldown_s, s.window_s / BUCKETS):
+            return True
+        args: list[str | int] = [repr(now), repr(s.cooldown_s), s.half_open_probes]
         admitted = int(await self._allow(keys=[self._key(provider)], args=args))
         if admitted == 2:  # a probe: its outcome must reach Redis at once
             self._probes[provider] = self._probes.get(provider, 0) + 1
-            self._quiet_until.pop(provider, None)
+            self._quiet_since.pop(provider, None)
         return admitted > 0
 
     @_health_errors
@@ -214,7 +225,8 @@ class RedisCircuitBreakers:
         bucket = bucket_of(now, s)
         held = self._held.get(provider, {})
         probing = self._probes.get(provider, 0)
-        if ok and not probing and now < self._quiet_until.get(provider, -math.inf) and all(b == bucket for b in held):
+        quiet = self._quiet_for(provider, now) < s.window_s / BUCKETS
+        if ok and not probing and quiet and all(b == bucket for b in held):
             held[bucket] = held.get(bucket, 0) + 1
             self._held[provider] = held
             return CircuitState.CLOSED

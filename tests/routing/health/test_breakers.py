@@ -356,6 +356,22 @@ async def test_a_probe_success_closes_the_circuit_at_once_even_after_a_quiet_rea
     assert (await second.snapshot("vidgen")).state is CircuitState.CLOSED
 
 
+async def test_a_quiet_reading_admits_without_asking_for_less_than_a_bucket_then_the_open_circuit_refuses(
+    replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers], clock: FakeClock
+) -> None:
+    """After a reply said quiet, `allow` trusts it for less than min(cooldown, one bucket: 6 s here): a circuit
+    another replica opened in between is seen at the first call after that, and refuses."""
+    first, second = replicas
+    await record_many(first, ok=1)
+    await open_circuit(second)
+    assert await first.allow("vidgen")  # as a call admitted just before the circuit opened
+
+    clock.advance(6)
+
+    assert not await first.allow("vidgen")
+    assert await first.record("vidgen", ok=True) is CircuitState.OPEN
+
+
 async def test_unreachable_redis_raises_health_unavailable(clock: FakeClock) -> None:
     """A refused connection surfaces as the routing layer's HealthUnavailable, for the caller to fail open."""
     client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))  # no retries: fail at once
