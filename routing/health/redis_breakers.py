@@ -223,15 +223,16 @@ class RedisCircuitBreakers:
     async def record(self, provider: str, *, ok: bool) -> CircuitState:
         s, now = self._settings, self._clock()
         bucket = bucket_of(now, s)
-        held = self._held.get(provider, {})
         probing = self._probes.get(provider, 0)
         quiet = self._quiet_for(provider, now) < s.window_s / BUCKETS
-        if ok and not probing and quiet and all(b == bucket for b in held):
+        if ok and not probing and quiet and all(b == bucket for b in self._held.get(provider, {})):
+            held = self._held.setdefault(provider, {})
             held[bucket] = held.get(bucket, 0) + 1
-            self._held[provider] = held
             return CircuitState.CLOSED
         if probing:
             self._probes[provider] = probing - 1
+        # Taken out before the call: successes held back while it is in flight wait for the next one.
+        held = self._held.pop(provider, {})
         args: list[str | int] = [
             repr(now),
             int(ok),
@@ -243,8 +244,13 @@ class RedisCircuitBreakers:
         ]
         for held_bucket, successes in held.items():
             args += [held_bucket, successes]
-        state, failures = await self._record(keys=[self._key(provider)], args=args)
-        self._held.pop(provider, None)
+        try:
+            state, failures = await self._record(keys=[self._key(provider)], args=args)
+        except BaseException:
+            for held_bucket, successes in held.items():  # not written: held back again, for the next call
+                again = self._held.setdefault(provider, {})
+                again[held_bucket] = again.get(held_bucket, 0) + successes
+            raise
         said = CircuitState(_text(state))
         self._saw(provider, said, int(failures), now)
         return said

@@ -311,6 +311,19 @@ async def test_successes_while_quiet_reach_the_other_replicas_with_the_next_fail
     assert await counted(first) == (7, 1)
 
 
+async def test_successes_held_back_while_a_failure_is_being_written_are_not_lost(
+    replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers],
+) -> None:
+    """Successes recorded while another outcome's call is in flight wait for the next call; none is dropped."""
+    first, second = replicas
+    await record_many(first, ok=1)
+    await asyncio.gather(first.record("vidgen", ok=False), *(first.record("vidgen", ok=True) for _ in range(5)))
+
+    await record_many(first, ok=1)
+
+    assert await counted(second) == (8, 1)
+
+
 async def test_successes_held_back_are_written_at_the_next_bucket(
     replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers], clock: FakeClock
 ) -> None:
