@@ -77,7 +77,7 @@ async def litellm(command: str, openai_url: str, master_key: str) -> AsyncIterat
         log = (Path(tmp) / "litellm.log").open("wb")
         process = subprocess.Popen(argv, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603, ASYNC220
         try:
-            await asyncio.to_thread(wait_ready, port, process)
+            await asyncio.to_thread(_wait_started, port, process)
             yield f"http://127.0.0.1:{port}", process.pid
         except RuntimeError as exc:
             log.close()
@@ -86,6 +86,17 @@ async def litellm(command: str, openai_url: str, master_key: str) -> AsyncIterat
             process.terminate()
             process.wait(timeout=30)
             log.close()
+
+
+def _wait_started(port: int, process: subprocess.Popen[bytes]) -> None:
+    """LiteLLM's proxy imports for a minute or more on a loaded machine: `wait_ready`'s bound, up to four times."""
+    for attempt in range(4):
+        try:
+            wait_ready(port, process)
+            return
+        except RuntimeError:
+            if attempt == 3 or process.poll() is not None:
+                raise
 
 
 async def load(server: str, base_url: str, pid: int, key: str, *, duration_s: float, connections: int) -> Load:

@@ -31,6 +31,10 @@ log = structlog.get_logger("gateway.usage")
 # never stored (its replica died in between) should ever be swept, never one whose job is still running.
 HOLD_MARGIN_S = 3600.0
 _SWEEP_BATCH = 50
+# How often, on the clock, an admission that fits its quotas also sweeps: an orphan hold is rare (its replica died
+# between admission and storing the job) and only matters once it fills a quota, and a refused reservation always
+# sweeps first. A sweep on every create was one Redis round trip per create for nothing.
+_SWEEP_EVERY_S = 60.0
 
 
 class Admission:
@@ -52,6 +56,7 @@ class Admission:
         self._clock = clock
         self._pending_hold_s = pending_hold_s
         self._hooks = hooks
+        self._next_sweep_at = -math.inf
 
     @property
     def book(self) -> BudgetBook:
@@ -101,7 +106,9 @@ class Admission:
             raise
 
     async def _reserve(self, job: VideoJob, candidates: Sequence[Candidate]) -> None:
-        await self.sweep()
+        """Reserve the hold; an expired orphan hold is swept before a refusal stands (and every _SWEEP_EVERY_S)."""
+        if self._clock() >= self._next_sweep_at:
+            await self.sweep()
         hold = Hold(
             job_id=job.id,
             team=job.team,
@@ -116,6 +123,8 @@ class Admission:
         team = self._quotas.for_team(job.team).allowance()
         key = self._quotas.for_key(job.key_id).allowance()
         refusal = await self._book.reserve(hold, team=team, key=key)
+        if refusal is not None and await self.sweep():
+            refusal = await self._book.reserve(hold, team=team, key=key)
         if refusal is not None:
             self._hooks.on_refused(refusal.quota, job.team)
             self._hooks.on_reservation("refused", job.team)
@@ -154,6 +163,7 @@ class Admission:
 
     async def sweep(self) -> int:
         """Release holds past their expiry: their replica died between admission and storing the job."""
+        self._next_sweep_at = self._clock() + _SWEEP_EVERY_S
         expired = await self._book.expired(self._clock(), limit=_SWEEP_BATCH)
         for job_id in expired:
             if await self._book.release(job_id):

@@ -270,6 +270,121 @@ async def test_two_replicas_share_one_circuit(redis_prefix: str, clock: FakeCloc
             await client.aclose()
 
 
+Replicas = Callable[[BreakerSettings], tuple[RedisCircuitBreakers, RedisCircuitBreakers]]
+
+
+@pytest.fixture
+async def make_replicas(redis_prefix: str, clock: FakeClock) -> AsyncIterator[Replicas]:
+    """Builds two Redis breakers on separate connections and one prefix, as two gateway replicas."""
+    clients = [aioredis.Redis.from_url(REDIS_URL) for _ in range(2)]
+    yield lambda settings: (
+        RedisCircuitBreakers(clients[0], settings, clock=clock, prefix=redis_prefix),
+        RedisCircuitBreakers(clients[1], settings, clock=clock, prefix=redis_prefix),
+    )
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def replicas(make_replicas: Replicas) -> tuple[RedisCircuitBreakers, RedisCircuitBreakers]:
+    return make_replicas(SETTINGS)
+
+
+async def counted(replica: CircuitBreakers) -> tuple[int, int]:
+    snapshot = await replica.snapshot("vidgen")
+    return snapshot.calls, snapshot.failures
+
+
+async def test_successes_while_quiet_reach_the_other_replicas_with_the_next_failure(
+    replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers],
+) -> None:
+    """A closed circuit with no failure in its window: a replica keeps its successes to itself (its own reads count
+    them) until it records a failure, which is counted after every one of them."""
+    first, second = replicas
+    await record_many(first, ok=6)
+    assert await counted(first) == (6, 0)
+    assert await counted(second) == (1, 0)  # the first success told `first` the circuit was quiet
+
+    assert await first.record("vidgen", ok=False) is CircuitState.CLOSED
+
+    assert await counted(second) == (7, 1)
+    assert await counted(first) == (7, 1)
+
+
+async def test_successes_held_back_while_a_failure_is_being_written_are_not_lost(
+    replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers],
+) -> None:
+    """Successes recorded while another outcome's call is in flight wait for the next call; none is dropped."""
+    first, second = replicas
+    await record_many(first, ok=1)
+    await asyncio.gather(first.record("vidgen", ok=False), *(first.record("vidgen", ok=True) for _ in range(5)))
+
+    await record_many(first, ok=1)
+
+    assert await counted(second) == (8, 1)
+
+
+async def test_successes_held_back_are_written_at_the_next_bucket(
+    replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers], clock: FakeClock
+) -> None:
+    """At most one bucket (window_s / 10, 6 s here) of successes waits: the first success of a later one writes
+    them all."""
+    first, second = replicas
+    await record_many(first, ok=4)
+    clock.advance(6)
+
+    await record_many(first, ok=1)
+
+    assert await counted(second) == (5, 0)
+
+
+async def test_a_failure_seen_on_another_replica_ends_holding_back(
+    replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers],
+) -> None:
+    """Once a read shows a failure in the window (the create path reads before each create), each success is
+    written at once: it now dilutes that failure's ratio for every replica."""
+    first, second = replicas
+    await record_many(first, ok=2)
+    await record_many(second, failed=1)
+    await first.snapshots(["vidgen"])
+
+    await record_many(first, ok=1)
+
+    assert await counted(second) == (4, 1)
+
+
+async def test_a_probe_success_closes_the_circuit_at_once_even_after_a_quiet_reading(
+    make_replicas: Replicas, clock: FakeClock
+) -> None:
+    """A replica that saw the circuit quiet just before another opened it: its probe's success still closes the
+    shared circuit at once, for every replica."""
+    first, second = make_replicas(msgspec.structs.replace(SETTINGS, cooldown_s=1))
+    await record_many(first, ok=1)
+    assert await record_many(second, failed=SETTINGS.min_calls) is CircuitState.OPEN
+    clock.advance(1)
+    assert await first.allow("vidgen")
+
+    assert await first.record("vidgen", ok=True) is CircuitState.CLOSED
+
+    assert (await second.snapshot("vidgen")).state is CircuitState.CLOSED
+
+
+async def test_a_quiet_reading_admits_without_asking_for_less_than_a_bucket_then_the_open_circuit_refuses(
+    replicas: tuple[RedisCircuitBreakers, RedisCircuitBreakers], clock: FakeClock
+) -> None:
+    """After a reply said quiet, `allow` trusts it for less than min(cooldown, one bucket: 6 s here): a circuit
+    another replica opened in between is seen at the first call after that, and refuses."""
+    first, second = replicas
+    await record_many(first, ok=1)
+    await open_circuit(second)
+    assert await first.allow("vidgen")  # as a call admitted just before the circuit opened
+
+    clock.advance(6)
+
+    assert not await first.allow("vidgen")
+    assert await first.record("vidgen", ok=True) is CircuitState.OPEN
+
+
 async def test_unreachable_redis_raises_health_unavailable(clock: FakeClock) -> None:
     """A refused connection surfaces as the routing layer's HealthUnavailable, for the caller to fail open."""
     client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))  # no retries: fail at once

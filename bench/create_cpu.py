@@ -1,0 +1,190 @@
+"""What one `POST /v1/videos` costs the gateway besides the upstream call: its Redis round trips, and its CPU.
+
+1. Round trips: a gateway OS process (granian, one worker, Redis store, provider `openai` before the OpenAI
+   emulator, as `bench/upstream_cpu.py` runs it) is warmed up, then `redis-cli MONITOR` watches `--traced` creates
+   made one after another. A round trip is a command the gateway's own connections sent (a script's inner calls,
+   shown as `lua`, are not round trips); the connections are those that touched the run's key prefix. Commands
+   the gateway's loops send on their own in that span (poller, webhook dispatcher, control-plane check) are
+   counted apart, by key.
+2. CPU: `--creates` creates, `--concurrency` at a time; the gateway's utime + stime (/proc, its process tree) over
+   the run / creates, minus the upstream submit's own CPU (the gateway's `openai` upstream driven in this process,
+   `bench/upstream_cpu.py`'s send path) = the create's CPU excluding the upstream call.
+
+    nice .venv/bin/python bench/create_cpu.py [--creates 2000] [--concurrency 20] [--label branch]
+
+Prints Markdown and appends it, with the machine and the load average, to bench/RESULTS.md (--no-write skips)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import logging
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import msgspec  # noqa: E402
+import redis.asyncio as aioredis  # noqa: E402
+
+from bench.status_poll import REDIS_URL, drop_prefix, machine, write_results  # noqa: E402
+from bench.upstream_cpu import KEY_ENV, Figure, emulator, gateway, load_average, send_path, timed, tree_cpu_s  # noqa: E402
+
+# Keys the gateway's loops read on their own (the poller's and webhook dispatcher's schedules, the control plane's
+# version check): their commands in the traced span are not a create's.
+_BACKGROUND_KEYS = re.compile(r'^ "[^"]*(:poll:\{|:webhook_due:\{|\{control\}:versions")')
+_MONITOR_LINE = re.compile(r'^[\d.]+ \[(\d+) ([^\]]+)\] "([^"]+)"(.*)$')
+
+
+class Trips(msgspec.Struct, frozen=True, kw_only=True):
+    creates: int
+    by_command: dict[str, int]
+    background: dict[str, int]
+
+    @property
+    def per_create(self) -> float:
+        return sum(self.by_command.values()) / self.creates
+
+
+async def round_trips(base_url: str, headers: dict[str, str], prefix: str, *, creates: int, show: bool) -> Trips:
+    """Commands the gateway sent to Redis during `creates` sequential creates, read from MONITOR (`show`: each
+    printed to stderr). Marker reads of `{prefix}trace-start` and `-end` bound the span: redis-cli may lag behind
+    a busy Redis, so its output is read up to the end marker rather than for a fixed time."""
+    db = REDIS_URL.rsplit("/", 1)[1]
+    argv = [shutil.which("redis-cli") or "redis-cli", "-u", REDIS_URL, "monitor"]
+    monitor = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220, S603 - fixed argv
+    assert monitor.stdout is not None
+    markers = aioredis.Redis.from_url(REDIS_URL)
+    reading = asyncio.create_task(asyncio.to_thread(_lines_until, monitor.stdout, f"{prefix}trace-end"))
+    try:
+        await asyncio.sleep(0.5)
+        await markers.get(f"{prefix}trace-start")
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            for n in range(creates):
+                body = {"model": "sora-2", "prompt": f"a traced paper boat, take {n}"}
+                reply = await client.post("/v1/videos", json=body, headers=headers)
+                reply.raise_for_status()
+        await markers.get(f"{prefix}trace-end")
+        output = await asyncio.wait_for(reading, timeout=120)
+    finally:
+        monitor.terminate()
+        monitor.wait(timeout=10)
+        await markers.aclose()
+    output = output[next(i for i, line in enumerate(output) if f"{prefix}trace-start" in line) :]
+    lines = [m.groups() for m in map(_MONITOR_LINE.match, output) if m and m.group(1) == db]
+    ours = {peer for _, peer, _, rest in lines if prefix in rest} - {"lua"}
+    by_command: collections.Counter[str] = collections.Counter()
+    background: collections.Counter[str] = collections.Counter()
+    for _, peer, command, rest in lines:
+        if peer not in ours or "trace-" in rest:
+            continue
+        if show:
+            print(peer, command, rest[:200], file=sys.stderr)
+        (background if _BACKGROUND_KEYS.match(rest) else by_command)[command.upper()] += 1
+    return Trips(creates=creates, by_command=dict(by_command), background=dict(background))
+
+
+def _lines_until(stream: IO[str], marker: str) -> list[str]:
+    lines = []
+    for line in stream:
+        lines.append(line)
+        if marker in line:
+            break
+    return lines
+
+
+async def create_cpu(base_url: str, headers: dict[str, str], pid: int, *, creates: int, concurrency: int) -> Figure:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+
+        async def create(n: int) -> None:
+            body = {"model": "sora-2", "prompt": f"a paper boat on a pond, take {n}"}
+            reply = await client.post("/v1/videos", json=body, headers=headers)
+            if reply.status_code != 202:
+                raise RuntimeError(f"create answered {reply.status_code}: {reply.text}")
+
+        await timed(concurrency * 5, concurrency, create)
+        before, started = tree_cpu_s(pid), time.perf_counter()
+        await timed(creates, concurrency, create)
+        return Figure(calls=creates, cpu_ms=(tree_cpu_s(pid) - before) * 1000, wall_s=time.perf_counter() - started)
+
+
+def report(args: argparse.Namespace, trips: Trips, create: Figure, submit: Figure, loads: list[str]) -> str:
+    command = (
+        f"`nice .venv/bin/python bench/create_cpu.py --creates {args.creates} --concurrency {args.concurrency}"
+        f" --traced {args.traced} --label {shlex.quote(args.label)}`"
+    )
+    commands = ", ".join(f"{name} {count / trips.creates:g}" for name, count in sorted(trips.by_command.items()))
+    background = ", ".join(f"{name} {count}" for name, count in sorted(trips.background.items())) or "none"
+    net = create.per_call_ms - submit.per_call_ms
+    return (
+        "\n".join(
+            [
+                f"### create_cpu ({args.label}) - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+                "",
+                f"Machine: {machine()}. Command: {command}. Load average (1, 5, 15 min) before each part:"
+                f" {'; '.join(loads)}.",
+                "",
+                f"Redis round trips per create: **{trips.per_create:g}** over {trips.creates} sequential creates"
+                f" ({commands}); the gateway's loops' own in that span: {background}.",
+                "",
+                "| path | calls | CPU ms per call | calls/s (wall) |",
+                "|---|---:|---:|---:|",
+                f"| `POST /v1/videos`, gateway process, upstream call included | {create.calls} |"
+                f" {create.per_call_ms:.3f} | {create.per_s:.0f} |",
+                f"| upstream submit (send path, in-process) | {submit.calls} | {submit.per_call_ms:.3f} | |",
+                f"| `POST /v1/videos` without the upstream call (first row - submit) | {create.calls} | {net:.3f} | |",
+            ]
+        )
+        + "\n"
+    )
+
+
+async def run(args: argparse.Namespace) -> str:
+    key = os.environ[KEY_ENV] = "sk-bench-" + secrets.token_hex(8)
+    client_key, prefix = "vgk_bench_" + secrets.token_urlsafe(16), f"vgbench:{secrets.token_hex(4)}:"
+    headers = {"Authorization": f"Bearer {client_key}"}
+    loads = [load_average()]
+    with emulator(key) as openai_url:
+        submit, _ = await send_path(
+            openai_url, creates=args.creates, polls=0, concurrency=args.concurrency, option="gateway"
+        )
+        loads.append(load_average())
+        try:
+            async with gateway(openai_url, key, prefix, client_key) as (base_url, pid):
+                await create_cpu(base_url, headers, pid, creates=args.concurrency, concurrency=args.concurrency)
+                trips = await round_trips(base_url, headers, prefix, creates=args.traced, show=args.show_commands)
+                create = await create_cpu(base_url, headers, pid, creates=args.creates, concurrency=args.concurrency)
+        finally:
+            await drop_prefix(prefix)
+    return report(args, trips, create, submit, loads)
+
+
+def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--creates", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--traced", type=int, default=10, help="sequential creates watched with MONITOR")
+    parser.add_argument("--show-commands", action="store_true", help="print each traced command to stderr")
+    parser.add_argument("--label", default="branch", help="what the run measures (a commit, an option)")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    text = asyncio.run(run(args))
+    print(text)
+    if not args.no_write:
+        write_results(text)
+
+
+if __name__ == "__main__":
+    main()
