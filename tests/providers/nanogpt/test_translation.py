@@ -406,3 +406,18 @@ def test_parse_status_error_body_in_a_2xx_is_classified_as_the_status_route() ->
     """A 200 carrying `{"error": 403, ...}` is the status route's not-your-job answer, an invalid request."""
     with pytest.raises(InvalidUpstreamRequest):
         parse_status(fixture_reply("error_403_status_not_yours.json"))
+
+
+def test_a_failed_job_without_a_reason_in_data_takes_the_top_level_error() -> None:
+    """§4.5: error = `d.userFriendlyError ?? d.error(.message) ?? body.error ?? d.message`; here `body.error`."""
+    body = b'{"requestId": "vid_x", "error": "Provider rejected the prompt", "data": {"status": "FAILED"}}'
+    parsed = parse_status(Reply(status_code=200, headers={}, body=body))
+    assert parsed.failure is not None
+    assert (parsed.failure.error_class, parsed.failure.message) == (ErrorClass.INTERNAL, "Provider rejected the prompt")
+
+
+def test_a_balance_reply_that_is_not_json_is_a_nanogpt_protocol_error() -> None:
+    """A proxy's HTML page where the submit reply should be names the provider and the status it came with."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_balance(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert (raised.value.provider, raised.value.status_code) == ("nanogpt", 202)

@@ -3,6 +3,7 @@ error mapping."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,14 @@ from providers.contract import (
     ContentPolicyError,
     Dimensions,
     ErrorClass,
+    ExtraOutput,
     GenerationRequest,
     HttpCall,
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
     Music,
+    Output,
     ProviderSettings,
     QuotaExhausted,
     Reply,
@@ -57,6 +60,7 @@ AUTH = {"Authorization": "Bearer vg-key"}
 START = ImageData(mime_type="image/png", data=b"start", digest="a" * 64)
 REF = ImageData(mime_type="image/jpeg", data=b"ref", digest="b" * 64)
 JOB = UpstreamJob(provider="videogen", upstream_id="vg_exec_01hx7k2m9q", upstream_model="auto")
+VIDEO = "https://cdn.videogen.io/signed/vg_file_9f8e7d6c.mp4?sig=abc"
 
 
 def fixture_reply(name: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -397,3 +401,101 @@ def test_parse_capacity_on_a_429_has_nothing_remaining_and_carries_retry_after()
     headroom = parse_capacity(Reply(status_code=429, headers=headers, body=b"{}"), "generate")
     assert headroom is not None
     assert (headroom.remaining, headroom.retry_after_s, headroom.reset_at) == (0, 9.0, None)
+
+
+# --------------------------------------------------------------------------------------------- result edges
+
+
+def succeeded(*results: dict[str, object]) -> Reply:
+    body = {"toolExecutionId": "vg_exec_01hx7k2m9q", "status": "succeeded", "progressPercentage": 100}
+    return Reply(status_code=200, headers={}, body=json.dumps(body | {"results": list(results)}).encode())
+
+
+def output_of(reply: Reply) -> Output:
+    output = parse_status(reply).output
+    assert output is not None
+    return output
+
+
+def test_poll_and_cancel_are_named_as_their_operations() -> None:
+    """The shell spends each call in its own rate window (§2.6: executions/{id} and /cancel differ)."""
+    assert build_poll(JOB, SETTINGS).operation == "status"
+    assert build_cancel(JOB, SETTINGS).operation == "cancel"
+
+
+def test_a_result_thumbnail_wins_over_its_file_thumbnail_and_either_stands_alone() -> None:
+    """`results[].thumbnailUrl` first, the nested file's when the result has none."""
+    own = {"downloadUrl": VIDEO, "thumbnailUrl": "https://cdn.videogen.io/own.jpg", "file": {}}
+    from_file = {"downloadUrl": VIDEO, "file": {"thumbnailUrl": "https://cdn.videogen.io/file.jpg"}}
+    assert output_of(succeeded(own)).thumbnail_url == "https://cdn.videogen.io/own.jpg"
+    assert output_of(succeeded(from_file)).thumbnail_url == "https://cdn.videogen.io/file.jpg"
+
+
+@pytest.mark.parametrize(
+    ("result_expiry", "file_expiry", "expected"),
+    [
+        (1769900000, 1769903600, 1769900000),  # the result's own expiry first
+        (0, 1769903600, 1769903600),  # zero means "not stated" (the MCP example's nested file)
+        (0, 0, None),
+        (None, None, None),
+        (1, 0, 1),  # any positive time is a time
+    ],
+)
+def test_the_expiry_is_the_first_stated_positive_time(
+    result_expiry: int | None, file_expiry: int | None, expected: int | None
+) -> None:
+    """`downloadUrlExpiresAt` of the result, else of its file; 0 or absent states none."""
+    result = {
+        "downloadUrl": VIDEO,
+        "downloadUrlExpiresAt": result_expiry,
+        "file": {"downloadUrlExpiresAt": file_expiry},
+    }
+    assert output_of(succeeded(result)).expires_at == expected
+
+
+def test_a_result_without_a_file_id_records_no_provenance() -> None:
+    """The file id is provenance only when VideoGen names one."""
+    assert output_of(succeeded({"downloadUrl": VIDEO})).provenance == {}
+
+
+def test_a_later_result_without_a_url_is_a_protocol_error_naming_the_reply() -> None:
+    """Every result of a `numResults` call needs its downloadUrl, not only the first; the error keeps the status."""
+    with pytest.raises(UpstreamProtocolError, match="downloadUrl") as raised:
+        parse_status(succeeded({"downloadUrl": VIDEO}, {"fileId": "vg_file_1a2b3c4d", "downloadUrl": None}))
+    assert (raised.value.provider, raised.value.status_code) == ("videogen", 200)
+
+
+def test_extra_results_keep_their_own_urls() -> None:
+    """A second result is an ExtraOutput with its own URL, thumbnail and expiry."""
+    second = {"downloadUrl": "https://cdn.videogen.io/2.mp4", "thumbnailUrl": "https://cdn.videogen.io/2.jpg"}
+    assert output_of(succeeded({"downloadUrl": VIDEO}, second)).extra == (
+        ExtraOutput(video_url="https://cdn.videogen.io/2.mp4", thumbnail_url="https://cdn.videogen.io/2.jpg"),
+    )
+
+
+# --------------------------------------------------------------------------------------------- reset edges
+
+
+def hint_of(reset: str, now_s: float) -> float | None:
+    error = classify_error(Reply(status_code=429, headers={"X-RateLimit-Reset": reset}, body=b"{}"), now_s=now_s)
+    assert isinstance(error, UpstreamRateLimited)
+    return error.retry_after_s
+
+
+@pytest.mark.parametrize(
+    ("reset", "now_s", "expected"),
+    [
+        ("999999999", 999_999_990.0, 999_999_999.0),  # below 1e9 (2001): a delta in seconds, whatever now is
+        ("1000000000", 999_999_990.0, 10.0),  # 1e9 itself is a unix time, less now
+    ],
+)
+def test_a_reset_below_the_year_2001_is_a_delta_and_from_it_a_unix_time(
+    reset: str, now_s: float, expected: float
+) -> None:
+    """The floor that tells a delta from a unix time is 1,000,000,000 s, the time included."""
+    assert hint_of(reset, now_s) == expected
+
+
+def test_a_reset_time_already_past_is_no_wait() -> None:
+    """A unix reset before now (a clock a little ahead) gives a hint of 0 s, never a negative or invented wait."""
+    assert hint_of("1769900000", 1769900005.0) == 0.0

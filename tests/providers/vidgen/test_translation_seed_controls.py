@@ -121,3 +121,16 @@ def test_parse_status_blocked_in_meta_names_its_compliance_codes() -> None:
     status = parse_status(Reply(status_code=200, headers={}, body=body))
     assert status.failure is not None
     assert status.failure.details == {"compliance_codes": ["C12"]}
+
+
+def test_an_optimize_reply_with_a_prompt_is_the_prompt_even_beside_an_error() -> None:
+    """The enhanced prompt is the answer; an `error` is read only when there is no prompt."""
+    reply = Reply(status_code=200, headers={}, body=b'{"prompt": "rain, cinematic", "error": "slow"}')
+    assert parse_optimize(reply) == "rain, cinematic"
+
+
+def test_an_optimize_reply_that_is_not_json_is_a_vidgen_protocol_error() -> None:
+    """A proxy's HTML page on the optimize route names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_optimize(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "vidgen"

@@ -3,6 +3,8 @@ and classify_error. The catalogue and the submit live elsewhere."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from providers.contract import (
@@ -21,6 +23,8 @@ from providers.contract import (
 from providers.vidgen import build_poll, classify_error, parse_status
 from providers.vidgen.translate import presigned_expiry
 from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
+
+SIGNED = "https://bucket.s3.amazonaws.com/v.mp4?X-Amz-Date=20261122T000000Z&X-Amz-Expires=3600&X-Amz-Signature=f"
 
 # --------------------------------------------------------------------------------------------- status
 
@@ -122,6 +126,42 @@ def test_parse_status_non_json_body_is_a_protocol_error() -> None:
     """A 200 whose body is not JSON is a protocol error, not a pending job."""
     with pytest.raises(UpstreamProtocolError):
         parse_status(Reply(status_code=200, headers={}, body=b"<html>ok</html>"))
+
+
+def completed(**meta: object) -> Reply:
+    images = [{"url": SIGNED, "type": "signed"}]
+    body = {"status": "COMPLETED", "compliance": "safe", "meta": {"images": images} | meta}
+    return Reply(status_code=200, headers={}, body=json.dumps(body).encode())
+
+
+def test_a_completed_job_is_at_100_percent_and_its_link_expires_with_its_signature() -> None:
+    """The signed S3 link (2026-11-22T00:00:00Z + 3600 s) sets the output's expiry."""
+    parsed = parse_status(completed())
+    assert parsed.progress == 100
+    assert parsed.output is not None
+    assert parsed.output.expires_at == 1795305600 + 3600
+
+
+def test_every_c2pa_override_of_the_meta_is_provenance() -> None:
+    """seed 000 meta `cs_*` become `c2pa_author` ... `c2pa_vendor` (docs/providers.md §9 Vidgen row)."""
+    names = ("author", "title", "description", "organization", "vendor")
+    output = parse_status(completed(**{f"cs_{name}": f"the {name}" for name in names})).output
+    assert output is not None
+    assert output.provenance == {
+        "c2pa_author": "the author",
+        "c2pa_title": "the title",
+        "c2pa_description": "the description",
+        "c2pa_organization": "the organization",
+        "c2pa_vendor": "the vendor",
+    }
+
+
+def test_a_completed_reply_without_meta_is_a_protocol_error_with_its_status() -> None:
+    """Without meta there is no signed video to hand out; the error names the provider and the reply's status."""
+    reply = Reply(status_code=200, headers={}, body=b'{"status": "COMPLETED", "compliance": "safe"}')
+    with pytest.raises(UpstreamProtocolError, match="meta") as raised:
+        parse_status(reply)
+    assert (raised.value.provider, raised.value.status_code) == ("vidgen", 200)
 
 
 # --------------------------------------------------------------------------------------------- errors

@@ -333,3 +333,12 @@ def test_each_option_vidgen_lacks_is_refused_on_its_own(fields: dict[str, object
     """One unsupported option alone is enough for a refusal naming it, never a silent drop."""
     with pytest.raises(InvalidUpstreamRequest, match=reason):
         submit_body(**fields)
+
+
+def test_a_model_vidgen_does_not_offer_is_refused_naming_the_offered_ones() -> None:
+    """The client learns which models this deployment offers (seed 000 `models`)."""
+    catalogue = VidgenCatalogue(models=frozenset({"wan", "scenex"}), max_scenes=5)
+    with pytest.raises(InvalidUpstreamRequest) as raised:
+        check_catalogue(GenerationRequest(upstream_model="kling", scenes=(Scene(prompt="waves"),)), catalogue)
+    assert "scenex" in raised.value.message
+    assert "wan" in raised.value.message
