@@ -4,6 +4,7 @@ error mapping."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,9 +94,9 @@ def test_build_submit_minimal_t2v_sends_only_the_prompt_with_bearer_auth() -> No
     [(1280, 720, (16, 9)), (720, 1280, (9, 16)), (1024, 1024, (1, 1)), (960, 720, (4, 3)), (1279, 720, (1279, 720))],
 )
 def test_build_submit_sends_dimensions_as_a_reduced_ratio(width: int, height: int, ratio: tuple[int, int]) -> None:
-    """`aspectRatio` is `{width, height}` in ratio units: the pixel size divided by its gcd."""
+    """`aspectRatio` is `{width, height}` in whole ratio units (§2.3 `{"width":16,"height":9}`): size / gcd."""
     body = body_of(build_submit(make_request(dimensions=Dimensions(width=width, height=height)), SETTINGS))
-    assert body["aspectRatio"] == {"width": ratio[0], "height": ratio[1]}
+    assert json.dumps(body["aspectRatio"]) == f'{{"width": {ratio[0]}, "height": {ratio[1]}}}'  # 16, not 16.0
 
 
 def test_build_submit_maps_seconds_audio_music_and_watermark() -> None:
@@ -185,7 +186,7 @@ def test_plan_uploads_names_the_start_frame_then_the_references() -> None:
 def test_build_upload_creates_a_temporary_image_file() -> None:
     """Step 1 POSTs displayName, type IMAGE and isTemporary to /v1/files/upload with the key."""
     call = build_upload(START, SETTINGS, display_name="start-frame-aaaa")
-    assert (call.method, call.path, call.headers) == ("POST", "/v1/files/upload", AUTH)
+    assert (call.method, call.path, call.operation, call.headers) == ("POST", "/v1/files/upload", "upload", AUTH)
     assert call.json == {"displayName": "start-frame-aaaa", "type": "IMAGE", "isTemporary": True}
 
 
@@ -194,6 +195,7 @@ def test_build_put_sends_raw_bytes_to_the_absolute_url_without_auth() -> None:
     ticket = parse_upload(fixture_reply("upload.json"))
     call = build_put(ticket, START)
     assert (call.method, call.path, call.content, call.json) == ("PUT", ticket.upload_url, b"start", None)
+    assert call.operation == "upload_put"
     assert call.headers == {"Content-Type": "image/png"}
 
 
@@ -216,14 +218,47 @@ def test_check_put_maps_a_storage_refusal_to_upstream_unavailable() -> None:
 )
 def test_parse_file_is_ready_once_a_rendition_is_ready(name: str, ready: bool) -> None:
     """A file is usable when its download or preview rendition is `ready`, as the SDK checks."""
-    assert build_file("vg_file_up1", SETTINGS).path == "/v1/files/vg_file_up1"
+    call = build_file("vg_file_up1", SETTINGS)
+    assert (call.method, call.path, call.operation, call.headers) == ("GET", "/v1/files/vg_file_up1", "file", AUTH)
     assert parse_file(fixture_reply(name)) is ready
 
 
 def test_parse_file_whose_renditions_failed_is_an_internal_error() -> None:
     """A file VideoGen could not process raises instead of being polled forever."""
-    with pytest.raises(UpstreamInternalError, match="vg_file_up1"):
+    with pytest.raises(UpstreamInternalError, match="vg_file_up1") as raised:
         parse_file(fixture_reply("file_failed.json"))
+    assert (raised.value.code, raised.value.provider, raised.value.status_code) == ("file_failed", "videogen", 200)
+
+
+def test_parse_file_without_any_rendition_yet_is_still_processing() -> None:
+    """No download or preview source at all is neither ready nor failed: poll again."""
+    assert parse_file(Reply(status_code=200, headers={}, body=b'{"fileId": "vg_file_up1"}')) is False
+
+
+@pytest.mark.parametrize("body", [b'{"fileId": "vg_file_up1"}', b'{"uploadUrl": "https://storage.videogen.io/u"}'])
+def test_parse_upload_missing_either_field_is_a_protocol_error(body: bytes) -> None:
+    """Without the file id or the presigned URL the flow cannot go on; the error names the missing fields."""
+    with pytest.raises(UpstreamProtocolError, match="`uploadUrl`") as raised:
+        parse_upload(Reply(status_code=200, headers={}, body=body))
+    assert (raised.value.provider, raised.value.status_code) == ("videogen", 200)
+
+
+@pytest.mark.parametrize("parse", [parse_upload, parse_file])
+def test_an_upload_or_file_reply_not_in_json_is_a_videogen_protocol_error(
+    parse: Callable[[Reply], object],
+) -> None:
+    """A proxy's HTML page on the file routes names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "videogen"
+
+
+def test_check_put_takes_every_2xx_and_nothing_from_300() -> None:
+    """The storage's 299 is a success; a 300 (a redirect the PUT does not follow) is an upstream failure."""
+    check_put(Reply(status_code=299, headers={}, body=b""))
+    with pytest.raises(UpstreamUnavailable) as raised:
+        check_put(Reply(status_code=300, headers={}, body=b""))
+    assert (raised.value.provider, raised.value.status_code) == ("videogen", 300)
 
 
 # --------------------------------------------------------------------------------------------- status
@@ -499,3 +534,39 @@ def test_a_reset_below_the_year_2001_is_a_delta_and_from_it_a_unix_time(
 def test_a_reset_time_already_past_is_no_wait() -> None:
     """A unix reset before now (a clock a little ahead) gives a hint of 0 s, never a negative or invented wait."""
     assert hint_of("1769900000", 1769900005.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "limit", "reset_at"),
+    [
+        ({"X-RateLimit-Limit": "500"}, 500, None),  # one header is enough for a report
+        ({"X-RateLimit-Reset": "30"}, None, None),  # a delta is no time to reset at
+        ({"X-RateLimit-Reset": "1000000000"}, None, 1000000000.0),  # the 1e9 floor is a time
+    ],
+)
+def test_parse_capacity_reports_whichever_header_came_alone(
+    headers: dict[str, str], limit: int | None, reset_at: float | None
+) -> None:
+    """Any one `X-RateLimit-*` header makes a report; what is absent stays unknown, never zero."""
+    assert parse_capacity(Reply(status_code=200, headers=headers, body=b"{}"), "generate") == CapacityReport(
+        provider="videogen", scope="generate", limit=limit, reset_at=reset_at
+    )
+
+
+def test_parse_capacity_reads_retry_after_only_on_a_429() -> None:
+    """§2.6: a Retry-After beside a success is no instruction to wait."""
+    headers = {"X-RateLimit-Remaining": "4", "Retry-After": "9"}
+    headroom = parse_capacity(Reply(status_code=200, headers=headers, body=b"{}"), "status")
+    assert headroom is not None
+    assert (headroom.remaining, headroom.retry_after_s) == (4, None)
+
+
+def test_a_failed_execution_keeps_the_vendor_message_and_always_has_one() -> None:
+    """The failure's message is VideoGen's `error.message`; without an error object there is still a message."""
+    failed = b'{"status": "failed", "error": {"message": "Model crashed.", "code": "model_failure"}}'
+    failure = parse_status(Reply(status_code=200, headers={}, body=failed)).failure
+    assert failure is not None
+    assert failure.message == "Model crashed."
+    bare = parse_status(Reply(status_code=200, headers={}, body=b'{"status": "failed", "error": null}')).failure
+    assert bare is not None
+    assert bare.message

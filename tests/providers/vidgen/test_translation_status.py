@@ -202,6 +202,7 @@ def test_classify_error_maps_each_documented_error(name: str, expected: type[Ups
         (500, UpstreamInternalError),
         (502, UpstreamUnavailable),
         (503, UpstreamUnavailable),
+        (501, UpstreamUnavailable),
         (504, UpstreamUnavailable),
         (599, UpstreamUnavailable),
     ],
@@ -253,6 +254,18 @@ def test_classify_error_documented_string_in_a_2xx_takes_its_documented_status()
     """A 200 carrying "Invalid API key" is classified as the 401 the seed documents for that string."""
     error = classify_error(fixture_reply("error_401_invalid_api_key.json", 200))
     assert type(error) is UpstreamAuthError
+
+
+def test_an_error_status_decides_over_the_status_a_documented_string_names() -> None:
+    """A 400 carrying "Invalid API key" (documented as a 401) stays the invalid request its status says."""
+    error = classify_error(fixture_reply("error_401_invalid_api_key.json", 400))
+    assert (type(error), error.status_code, error.code) == (InvalidUpstreamRequest, 400, "invalid_api_key")
+
+
+def test_a_2xx_with_an_undocumented_error_string_is_a_protocol_error() -> None:
+    """A success status carrying a string seed 000 does not list gives no status to go by: a protocol error."""
+    error = classify_error(Reply(status_code=200, headers={}, body=b'{"error": "Queue is full"}'))
+    assert (type(error), error.status_code, error.code) == (UpstreamProtocolError, 200, None)
 
 
 def test_a_presigned_link_expires_at_its_signing_time_plus_its_lifetime() -> None:
