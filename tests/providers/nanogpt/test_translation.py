@@ -138,10 +138,10 @@ def test_build_submit_without_seconds_leaves_the_model_default() -> None:
 def test_build_submit_maps_exact_sizes_to_the_models_shape_fields(
     model: str, size: tuple[int, int], expected: dict[str, str]
 ) -> None:
-    """A size becomes the tokens the model's family takes, and no shape field it does not take."""
+    """A size becomes the tokens the model's family takes, and no other field at all (not even an empty one)."""
     request = make_request(model, dimensions=Dimensions(width=size[0], height=size[1]))
     body = body_of(build_submit(request, SETTINGS))
-    assert {key: body[key] for key in ("aspect_ratio", "orientation", "resolution") if key in body} == expected
+    assert body == {"model": model, "prompt": "ocean waves", **expected}
 
 
 def test_build_submit_first_frame_url_goes_in_image_url() -> None:
@@ -421,3 +421,17 @@ def test_a_balance_reply_that_is_not_json_is_a_nanogpt_protocol_error() -> None:
     with pytest.raises(UpstreamProtocolError) as raised:
         parse_balance(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"))
     assert (raised.value.provider, raised.value.status_code) == ("nanogpt", 202)
+
+
+def test_parse_submit_follows_the_model_nanogpt_names_and_an_id_wins_over_an_error() -> None:
+    """§4.4 `model` is the model that runs (it may differ from the one asked); a reply with a `runId` is accepted."""
+    body = b'{"runId": "vid_m1abc", "model": "veo3-video", "error": "queued behind others"}'
+    job = parse_submit(Reply(status_code=202, headers={}, body=body), make_request("veo3-1-video"))
+    assert (job.upstream_id, job.upstream_model) == ("vid_m1abc", "veo3-video")
+
+
+def test_a_submit_reply_that_is_not_json_is_a_nanogpt_protocol_error() -> None:
+    """A proxy's HTML page where the 202 should be names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "nanogpt"

@@ -378,6 +378,7 @@ def test_parse_cancel_accepts_any_success_body() -> None:
         ("error_429_rate_limited.json", 429, UpstreamRateLimited, None),
         ("error_500_internal.json", 500, UpstreamInternalError, None),
         ("error_503_unavailable.json", 503, UpstreamUnavailable, None),
+        ("error_503_unavailable.json", 501, UpstreamUnavailable, None),
         ("error_503_unavailable.json", 502, UpstreamUnavailable, None),
         ("error_503_unavailable.json", 504, UpstreamUnavailable, None),
     ],
@@ -450,6 +451,20 @@ def output_of(reply: Reply) -> Output:
     output = parse_status(reply).output
     assert output is not None
     return output
+
+
+def test_an_execution_id_is_quoted_whole_slashes_included() -> None:
+    """Ids are opaque (§2.1): a `/` in one is escaped, so it can never address another path."""
+    job = UpstreamJob(provider="videogen", upstream_id="vg_exec_a/b", upstream_model="auto")
+    assert build_poll(job, SETTINGS).path == "/v1/tools/executions/vg_exec_a%2Fb"
+    assert build_cancel(job, SETTINGS).path == "/v1/tools/executions/vg_exec_a%2Fb/cancel"
+
+
+def test_a_start_reply_that_is_not_json_is_a_videogen_protocol_error() -> None:
+    """A proxy's HTML page where the 202 should be names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "videogen"
 
 
 def test_poll_and_cancel_are_named_as_their_operations() -> None:
@@ -534,6 +549,30 @@ def test_a_reset_below_the_year_2001_is_a_delta_and_from_it_a_unix_time(
 def test_a_reset_time_already_past_is_no_wait() -> None:
     """A unix reset before now (a clock a little ahead) gives a hint of 0 s, never a negative or invented wait."""
     assert hint_of("1769900000", 1769900005.0) == 0.0
+
+
+def test_classify_error_carries_the_vendor_message() -> None:
+    """The operator reads VideoGen's own words (§2.5 `message`) beside the status."""
+    error = classify_error(fixture_reply("error_401_invalid_api_key.json", 401))
+    assert "API key is invalid or has been revoked." in error.message
+
+
+def test_classify_error_a_redirect_is_a_protocol_error() -> None:
+    """A 3xx is neither a success nor a documented error: the reply is not one the API sends."""
+    assert type(classify_error(Reply(status_code=302, headers={}, body=b""))) is UpstreamProtocolError
+
+
+def test_classify_error_reads_a_wait_only_on_a_429() -> None:
+    """§2.6 documents waiting only for rate limits: a 503's Retry-After sets no hint for the poller."""
+    error = classify_error(Reply(status_code=503, headers={"Retry-After": "30"}, body=b"{}"), now_s=1769900000.0)
+    assert (type(error), error.retry_after_s) == (UpstreamUnavailable, None)
+
+
+def test_classify_error_names_a_requirement_as_the_code_only_when_it_made_the_error_quota() -> None:
+    """A purchase requirement on a 401 does not turn the key problem into a purchase: no code is invented."""
+    body = b'{"message": "Invalid key.", "requirement": {"type": "purchase_add_on"}}'
+    error = classify_error(Reply(status_code=401, headers={}, body=body))
+    assert (type(error), error.code) == (UpstreamAuthError, None)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from providers.contract import (
     Music,
     Reply,
     Scene,
+    UpstreamAuthError,
     UpstreamJob,
     UpstreamProtocolError,
     WatermarkOverlay,
@@ -63,6 +64,19 @@ def test_parse_models_without_max_scenes_is_a_protocol_error() -> None:
     reply = Reply(status_code=200, headers={}, body=b'{"models": {"scenex": {}}}')
     with pytest.raises(UpstreamProtocolError):
         parse_models(reply)
+
+
+def test_parse_models_refused_is_classified_by_its_documented_string() -> None:
+    """A models call answered "Invalid API key" (seed 000, 401) is an auth error, not a missing catalogue."""
+    with pytest.raises(UpstreamAuthError):
+        parse_models(fixture_reply("error_401_invalid_api_key.json", 401))
+
+
+def test_parse_models_reply_that_is_not_json_is_a_vidgen_protocol_error() -> None:
+    """A proxy's HTML page on the models action names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_models(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "vidgen"
 
 
 def test_check_catalogue_refuses_a_model_vidgen_does_not_offer() -> None:
