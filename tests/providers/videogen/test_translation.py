@@ -12,6 +12,7 @@ import pytest
 from providers.contract import (
     Audio,
     CapacityReport,
+    ContentCredentials,
     ContentPolicyError,
     Dimensions,
     ErrorClass,
@@ -34,6 +35,7 @@ from providers.contract import (
     UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamUnavailable,
+    WatermarkOverlay,
 )
 from providers.videogen import (
     UploadedFiles,
@@ -148,14 +150,34 @@ def test_build_submit_refuses_images_that_were_not_uploaded() -> None:
         (make_request(enhance_prompt=True), "enhancement"),
         (make_request(music=Music()), "music"),
         (make_request(audio=Audio(prompt="waves crashing")), "audio takes no prompt"),
+        (make_request(upscale=True), "upscaling"),
+        (make_request(camera_fixed=False), "fixed camera"),
+        (make_request(upstream_variant="fast"), "sub-model selector"),
+        (make_request(watermark_overlay=WatermarkOverlay(position="top-left")), "custom watermark"),
+        (make_request(content_credentials=ContentCredentials(author="A")), "content credentials"),
+        (make_request(results=0), "1-100"),
+        (make_request(results=101), "1-100"),
     ],
 )
 def test_plan_and_build_refuse_what_videogen_cannot_take(request_: GenerationRequest, reason: str) -> None:
-    """Inputs VideoGen has no field for are refused before any call, by the planner and the builder alike."""
-    with pytest.raises(InvalidUpstreamRequest, match=reason):
+    """Inputs VideoGen has no field for are refused before any call, by the planner and the builder alike; each
+    option alone, each refusal naming what it refused and the provider."""
+    with pytest.raises(InvalidUpstreamRequest, match=reason) as raised:
         plan_uploads(request_)
+    assert raised.value.provider == "videogen"
     with pytest.raises(InvalidUpstreamRequest, match=reason):
         build_submit(request_, SETTINGS)
+
+
+def test_the_edges_of_each_documented_range_are_taken() -> None:
+    """`durationSeconds` 1 and 30, `numResults` 100 and 4 reference images (the MCP cap) all pass (§2.3)."""
+    for request in (
+        make_request(seconds=1),
+        make_request(Scene(prompt="x", seconds=30)),
+        make_request(results=100),
+        make_request(reference_images=(REF,) * 4),
+    ):
+        plan_uploads(request)
 
 
 @pytest.mark.parametrize("name", ["start.json", "start_tool_prefix.json"])
@@ -327,6 +349,19 @@ def test_parse_status_undocumented_shapes_are_protocol_errors(name: str, match: 
     """No URL, no results, an unknown status or the old v0 shape never get a default."""
     with pytest.raises(UpstreamProtocolError, match=match):
         parse_status(fixture_reply(name))
+
+
+def test_parse_status_pending_without_a_percentage_is_at_zero() -> None:
+    """A pending execution that states no progress has made none."""
+    parsed = parse_status(Reply(status_code=200, headers={}, body=b'{"status": "pending"}'))
+    assert (parsed.status, parsed.progress) == ("queued", 0)
+
+
+def test_parse_status_reply_that_is_not_json_is_a_videogen_protocol_error() -> None:
+    """A proxy's HTML page on the poll names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "videogen"
 
 
 def test_parse_status_progress_outside_0_to_100_is_a_protocol_error() -> None:
