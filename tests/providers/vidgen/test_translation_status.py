@@ -262,6 +262,26 @@ def test_an_error_status_decides_over_the_status_a_documented_string_names() -> 
     assert (type(error), error.status_code, error.code) == (InvalidUpstreamRequest, 400, "invalid_api_key")
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("error_400_maximum_scenes_allowed.json", InvalidUpstreamRequest),
+        ("error_400_content_blocked_flagged.json", ContentPolicyError),
+    ],
+)
+def test_a_2xx_with_a_patterned_string_takes_its_documented_400(name: str, expected: type[UpstreamError]) -> None:
+    """Seed 000 documents "Maximum N scenes allowed" and "Content blocked — flagged for: …" as 400s, even in a 200."""
+    error = classify_error(fixture_reply(name, 200))
+    assert (type(error), error.status_code) == (expected, 200)
+
+
+def test_classify_error_carries_the_vendor_string_and_reads_a_wait_only_on_a_429() -> None:
+    """The operator reads Vidgen's own `error`; a 502's Retry-After is no rate-limit wait (seed 000 names none)."""
+    error = classify_error(fixture_reply("error_502_generation_failed.json", 502, {"Retry-After": "30"}))
+    assert "Generation failed" in error.message
+    assert error.retry_after_s is None
+
+
 def test_a_2xx_with_an_undocumented_error_string_is_a_protocol_error() -> None:
     """A success status carrying a string seed 000 does not list gives no status to go by: a protocol error."""
     error = classify_error(Reply(status_code=200, headers={}, body=b'{"error": "Queue is full"}'))
