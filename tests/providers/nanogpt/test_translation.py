@@ -435,3 +435,16 @@ def test_a_submit_reply_that_is_not_json_is_a_nanogpt_protocol_error() -> None:
     with pytest.raises(UpstreamProtocolError) as raised:
         parse_submit(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
     assert raised.value.provider == "nanogpt"
+
+
+def test_a_submit_reply_without_an_id_names_the_fields_the_provider_and_the_status() -> None:
+    """§4.4: `runId` (or `id`) is what the job is polled by; the protocol error says so and where it came from."""
+    with pytest.raises(UpstreamProtocolError, match="`runId`") as raised:
+        parse_submit(Reply(status_code=202, headers={}, body=b'{"status": "pending"}'), make_request())
+    assert (raised.value.provider, raised.value.status_code) == ("nanogpt", 202)
+
+
+def test_a_progress_above_100_is_held_at_100() -> None:
+    """Progress is a percentage: a value past 100 is reported as 100, not more."""
+    body = b'{"status": "processing", "progress": 140}'
+    assert parse_status(Reply(status_code=200, headers={}, body=body)).progress == 100

@@ -102,8 +102,8 @@ def test_parse_optimize_enhancement_failed_is_an_unavailable_upstream() -> None:
 
 
 def test_parse_optimize_without_a_prompt_is_a_protocol_error() -> None:
-    """A 200 with neither `prompt` nor `error` is not a documented reply."""
-    with pytest.raises(UpstreamProtocolError):
+    """A 200 with neither `prompt` nor `error` is not a documented reply; the error names the field."""
+    with pytest.raises(UpstreamProtocolError, match="`prompt`"):
         parse_optimize(Reply(status_code=200, headers={}, body=b"{}"))
 
 

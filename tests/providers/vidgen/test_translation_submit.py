@@ -62,7 +62,7 @@ def test_parse_models_takes_max_scenes_from_the_reply_not_a_constant() -> None:
 def test_parse_models_without_max_scenes_is_a_protocol_error() -> None:
     """A models reply missing `max_scenes` is not silently given a default cap."""
     reply = Reply(status_code=200, headers={}, body=b'{"models": {"scenex": {}}}')
-    with pytest.raises(UpstreamProtocolError):
+    with pytest.raises(UpstreamProtocolError, match="`max_scenes`"):
         parse_models(reply)
 
 
@@ -242,8 +242,8 @@ def test_parse_submit_error_in_a_2xx_is_classified_like_an_error_reply() -> None
 
 
 def test_parse_submit_without_id_is_a_protocol_error() -> None:
-    """A generate reply with neither `id` nor `error` is not described by the seed."""
-    with pytest.raises(UpstreamProtocolError):
+    """A generate reply with neither `id` nor `error` is not described by the seed; the error names the field."""
+    with pytest.raises(UpstreamProtocolError, match="`id`"):
         parse_submit(Reply(status_code=200, headers={}, body=b'{"model": "scenex"}'), make_request())
 
 
@@ -356,3 +356,17 @@ def test_a_model_vidgen_does_not_offer_is_refused_naming_the_offered_ones() -> N
         check_catalogue(GenerationRequest(upstream_model="kling", scenes=(Scene(prompt="waves"),)), catalogue)
     assert "scenex" in raised.value.message
     assert "wan" in raised.value.message
+
+
+def test_parse_submit_with_an_id_follows_the_job_even_beside_an_error() -> None:
+    """A reply naming the job's id and model means Vidgen took (and bills) it: the job is followed, not dropped."""
+    body = b'{"id": "run_abc123xyz", "model": "scenex", "error": "slow queue"}'
+    job = parse_submit(Reply(status_code=200, headers={}, body=body), make_request())
+    assert (job.upstream_id, job.upstream_model) == ("run_abc123xyz", "scenex")
+
+
+def test_parse_submit_reply_that_is_not_json_is_a_vidgen_protocol_error() -> None:
+    """A proxy's HTML page on generate names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "vidgen"
