@@ -294,3 +294,41 @@ def test_parse_submit_non_json_body_is_a_protocol_error() -> None:
     """A 200 whose body is not JSON is not a job."""
     with pytest.raises(UpstreamProtocolError):
         parse_submit(Reply(status_code=200, headers={}, body=b"<html>ok</html>"), make_request())
+
+
+# --------------------------------------------------------------------------------------------- edges
+
+
+def test_veo_31_text_to_video_keeps_any_documented_aspect() -> None:
+    """Only Veo 3.1's reference mode forces 16:9 (seed 004); its t2v sends 9:21 as asked."""
+    body = body_of(build_submit(make_request(model="veo-31", dimensions=Dimensions(width=720, height=1680)), SETTINGS))
+    assert (body["resolution"], body["aspect_ratio"]) == ("720p", "9:21")
+
+
+def test_an_http_image_url_is_public_too() -> None:
+    """Seed 002 `image_url` is a public URL: plain http is one, as https is."""
+    body = body_of(
+        build_submit(make_request(Scene(prompt=CAT, image=ImageUrl(url="http://example.com/a.jpg"))), SETTINGS)
+    )
+    assert body["image_url"] == "http://example.com/a.jpg"
+
+
+def test_an_accepted_reply_without_a_model_echo_keeps_the_requested_model() -> None:
+    """No `model` in the reply: the job runs under the model asked for, with no swap recorded."""
+    job = parse_submit(
+        Reply(status_code=200, headers={}, body=b'{"success": true, "generation_id": "gen_1"}'), make_request()
+    )
+    assert (job.upstream_model, job.requested_model) == ("kling_25", None)
+
+
+def test_a_2xx_carrying_only_an_error_reports_the_vendors_words() -> None:
+    """`{"error": ...}` without `generation_id` or `success` is classified, so the vendor's text reaches the log."""
+    with pytest.raises(UpstreamProtocolError, match="Model busy"):
+        parse_submit(Reply(status_code=200, headers={}, body=b'{"error": "Model busy"}'), make_request())
+
+
+def test_a_generate_reply_that_is_not_json_is_a_videogenapi_protocol_error() -> None:
+    """A proxy's HTML page where the accepted envelope should be names the provider."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "videogenapi"

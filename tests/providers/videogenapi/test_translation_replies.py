@@ -4,6 +4,7 @@ fixture files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -286,6 +287,13 @@ def test_a_429_window_shorter_than_a_day_is_a_rate_limit(window: str, expected: 
     more, or a unit we do not know, is the allowance."""
     body = b'{"error": "Limit", "details": {"window": "%s"}}' % window.encode()
     assert type(classify_error(reply(429, body))) is expected
+
+
+def test_a_window_of_24_hours_or_more_is_a_usage_limit_in_every_hour_spelling() -> None:
+    """Windows of "24h", "24 hr" and "48 hours" are a day or more: quota, not a short rate window (§3.5)."""
+    for window in ("24h", "24 hr", "48 hours"):
+        body = json.dumps({"error": "Rate limit exceeded", "details": {"window": window}}).encode()
+        assert type(classify_error(reply(429, body))) is QuotaExhausted, window
 
 
 def test_a_429_says_monthly_or_daily_in_its_error_or_its_message() -> None:
