@@ -10,6 +10,7 @@ import pytest
 from providers.contract import (
     Audio,
     CapacityReport,
+    ContentCredentials,
     Dimensions,
     ErrorClass,
     GenerationRequest,
@@ -448,3 +449,60 @@ def test_a_progress_above_100_is_held_at_100() -> None:
     """Progress is a percentage: a value past 100 is reported as 100, not more."""
     body = b'{"status": "processing", "progress": 140}'
     assert parse_status(Reply(status_code=200, headers={}, body=body)).progress == 100
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (make_request(multi_scene=True), "no scenes"),
+        (GenerationRequest(upstream_model="sora-2", scenes=(Scene(prompt="a"), Scene(prompt="b"))), "no scenes"),
+        (make_request(content_credentials=ContentCredentials(author="A")), "content credentials"),
+        (make_request(upscale=True), "upscaling"),
+        (make_request(temporary_output=True), "temporary outputs"),
+        (make_request(results=2), "one video per job"),
+        (make_request(upstream_variant="fast"), "sub-model selector"),
+        (
+            make_request("wan-wavespeed-25", dimensions=Dimensions(width=720, height=1280)),
+            "wan-wavespeed-25 only makes",
+        ),
+        (make_request(scene=Scene(prompt="x", image=ImageUrl(url="http://img.test:8080/a.png"))), "not http$"),
+    ],
+    ids=[
+        "multi-scene-flag",
+        "two-scenes",
+        "credentials",
+        "upscale",
+        "temporary",
+        "two-results",
+        "variant",
+        "aspect",
+        "scheme",
+    ],
+)
+def test_each_option_nanogpt_lacks_is_refused_alone_naming_it(request_: GenerationRequest, reason: str) -> None:
+    """One option §4.3 has no field for is enough for a refusal that names it (and the model or scheme at fault)."""
+    with pytest.raises(InvalidUpstreamRequest, match=reason) as raised:
+        build_submit(request_, SETTINGS)
+    assert raised.value.provider == "nanogpt"
+
+
+def test_a_completed_job_is_at_100_percent() -> None:
+    """COMPLETED is the end of the job whatever progress the body last showed."""
+    body = b'{"data": {"status": "COMPLETED", "progress": 80, "output": {"video": {"url": "https://cdn.test/v.mp4"}}}}'
+    assert parse_status(Reply(status_code=200, headers={}, body=body)).progress == 100
+
+
+@pytest.mark.parametrize(
+    ("body", "match"), [(b'{"requestId": "vid_x"}', "`status`"), (b'{"status": "paused"}', "undocumented status")]
+)
+def test_status_replies_without_a_known_status_name_what_is_wrong(body: bytes, match: str) -> None:
+    """No `status` at all, or one §4.5 does not list: a protocol error saying which."""
+    with pytest.raises(UpstreamProtocolError, match=match):
+        parse_status(Reply(status_code=200, headers={}, body=body))
+
+
+def test_a_status_reply_that_is_not_json_names_nanogpt() -> None:
+    """A proxy's HTML page on the poll names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "nanogpt"
