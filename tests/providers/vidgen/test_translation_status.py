@@ -99,6 +99,27 @@ def test_parse_status_timed_out_is_a_timeout_failure() -> None:
     assert parsed.status == "failed"
     assert parsed.failure is not None
     assert parsed.failure.error_class is ErrorClass.TIMEOUT
+    assert parsed.failure.message  # a stand-in when Vidgen gives no reason
+
+
+def test_parse_status_timed_out_keeps_the_vendor_message_and_its_code() -> None:
+    """A TIMED_OUT reply carrying a documented string keeps it and its code, as FAILED does."""
+    failure = parse_status(
+        Reply(status_code=200, headers={}, body=b'{"status": "TIMED_OUT", "error": "Generation failed"}')
+    ).failure
+    assert failure is not None
+    assert (failure.error_class, failure.message, failure.code) == (
+        ErrorClass.TIMEOUT,
+        "Generation failed",
+        "generation_failed",
+    )
+
+
+def test_parse_status_reply_that_is_not_json_names_vidgen() -> None:
+    """A proxy's HTML page on the status action names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "vidgen"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,8 @@ from providers.contract import (
     UpstreamAuthError,
     UpstreamJob,
     UpstreamProtocolError,
+    VideoData,
+    VideoInput,
     WatermarkOverlay,
 )
 from providers.vidgen import (
@@ -370,3 +372,14 @@ def test_parse_submit_reply_that_is_not_json_is_a_vidgen_protocol_error() -> Non
     with pytest.raises(UpstreamProtocolError) as raised:
         parse_submit(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
     assert raised.value.provider == "vidgen"
+
+
+def test_an_i2v_size_one_pixel_over_1280_is_refused_and_a_source_video_is_refused_naming_itself() -> None:
+    """seed 000 `size` is 720-1280 (no multiple-of-8 rule for i2v): 1281 is out; a source video has no field."""
+    framed = Scene(prompt="waves", image=ImageData(mime_type="image/png", data=b"p", digest="0" * 64))
+    with pytest.raises(InvalidUpstreamRequest, match="720-1280") as raised:
+        build_submit(make_request(framed, dimensions=Dimensions(width=1281, height=720)), SETTINGS)
+    assert raised.value.provider == "vidgen"
+    clip = VideoData(mime_type="video/mp4", data=b"mp4", digest="1" * 64)
+    with pytest.raises(InvalidUpstreamRequest, match="source-video"):
+        build_submit(make_request(video_input=VideoInput(operation="edit", video=clip, source_seconds=8)), SETTINGS)
