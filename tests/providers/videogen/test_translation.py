@@ -351,6 +351,12 @@ def test_parse_status_undocumented_shapes_are_protocol_errors(name: str, match: 
         parse_status(fixture_reply(name))
 
 
+def test_parse_status_takes_no_3xx_as_a_success() -> None:
+    """Only 2xx replies are read as results (§2.2): a 300 with a readable body is still a protocol error."""
+    with pytest.raises(UpstreamProtocolError):
+        parse_status(Reply(status_code=300, headers={}, body=b'{"status": "running", "progressPercentage": 10}'))
+
+
 def test_parse_status_pending_without_a_percentage_is_at_zero() -> None:
     """A pending execution that states no progress has made none."""
     parsed = parse_status(Reply(status_code=200, headers={}, body=b'{"status": "pending"}'))
