@@ -137,7 +137,8 @@ def classify_error(
         timeout = UpstreamTimeout(text, provider=SLUG, outcome_unknown=True)  # 408/504: it may still run
         timeout.status_code, timeout.code = reply.status_code, code
         return timeout
-    hint = _hint_s(reply, code, now_s) if error_type in (UpstreamRateLimited, QuotaExhausted) else None
+    # §4.6: "retry 408/429/500/503 with backoff and `Retry-After`": a wait is read from any error reply.
+    hint = _hint_s(reply, code, now_s)
     return error_type(text, provider=SLUG, status_code=reply.status_code, code=code, retry_after_s=hint)
 
 

@@ -111,7 +111,7 @@ def _check_options(request: GenerationRequest) -> None:
     if request.seed is not None:
         raise _invalid("seed is not supported")
     if request.upscale or request.camera_fixed is not None or request.upstream_variant is not None:
-        raise _invalid("upscaling and a fixed camera are not request options")
+        raise _invalid("upscaling, a fixed camera and a sub-model selector are not request options")
     if request.watermark_overlay is not None or request.content_credentials is not None:
         raise _invalid("only watermarkMode is documented: no custom watermark or content credentials")
     low, high = NUM_RESULTS_RANGE

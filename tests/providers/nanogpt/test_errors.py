@@ -86,7 +86,7 @@ def test_timeouts_may_still_have_been_accepted(name: str) -> None:
     error = classify_error(fixture_reply(name))
     assert isinstance(error, UpstreamTimeout)
     assert error.outcome_unknown is True
-    assert error.status_code == int(name.split("_")[1])
+    assert (error.status_code, error.provider) == (int(name.split("_")[1]), "nanogpt")
 
 
 def test_content_policy_is_decided_by_code_not_by_message() -> None:
@@ -145,6 +145,7 @@ def test_bare_429_has_no_invented_hint() -> None:
         (418, InvalidUpstreamRequest),
         (500, UpstreamInternalError),
         (502, UpstreamUnavailable),
+        (501, UpstreamUnavailable),
         (503, UpstreamUnavailable),
         (504, UpstreamTimeout),
     ],
@@ -160,6 +161,31 @@ def test_legacy_error_in_a_2xx_takes_the_status_it_names() -> None:
     """A 200 carrying `{"error":"Insufficient balance","status":402}` is quota exhaustion."""
     reply = Reply(status_code=200, headers={}, body=(FIXTURES / "error_402_insufficient_balance.json").read_bytes())
     assert type(classify_error(reply)) is QuotaExhausted
+
+
+def test_a_2xx_naming_400_in_its_body_is_the_400() -> None:
+    """The OpenAPI `{"error": <int>, "message"}` shape in a 200 names its status; 400 is an error status too."""
+    reply = Reply(status_code=200, headers={}, body=b'{"error": 400, "message": "Missing requestId"}')
+    assert type(classify_error(reply, operation="status")) is InvalidUpstreamRequest
+
+
+def test_an_error_status_decides_over_the_status_its_body_names() -> None:
+    """A 400 whose legacy body says `"status": 402` is the 400 it was sent as, an invalid request."""
+    reply = Reply(status_code=400, headers={}, body=b'{"error": "Insufficient balance", "status": 402}')
+    assert type(classify_error(reply)) is InvalidUpstreamRequest
+
+
+def test_a_retry_after_date_without_a_date_header_is_measured_from_now() -> None:
+    """An HTTP-date Retry-After on a reply without `Date` is the distance from `now_s` (2026-01-01T00:00:00Z)."""
+    headers = {"Retry-After": "Thu, 01 Jan 2026 00:00:45 GMT"}
+    error = classify_error(fixture_reply("error_429_rate_limit_exceeded.json", headers), now_s=MIDNIGHT_UTC)
+    assert error.retry_after_s == 45.0
+
+
+def test_a_503_retry_after_is_a_wait_too() -> None:
+    """§4.6: "retry 408/429/500/503 with backoff and `Retry-After`": a 503's header becomes the hint."""
+    error = classify_error(fixture_reply("error_503_unavailable.json", {"Retry-After": "30"}))
+    assert (type(error), error.retry_after_s) == (UpstreamUnavailable, 30.0)
 
 
 def test_unclassifiable_2xx_is_a_protocol_error() -> None:

@@ -10,6 +10,7 @@ import pytest
 from providers.contract import (
     Audio,
     CapacityReport,
+    ContentCredentials,
     Dimensions,
     ErrorClass,
     GenerationRequest,
@@ -138,10 +139,10 @@ def test_build_submit_without_seconds_leaves_the_model_default() -> None:
 def test_build_submit_maps_exact_sizes_to_the_models_shape_fields(
     model: str, size: tuple[int, int], expected: dict[str, str]
 ) -> None:
-    """A size becomes the tokens the model's family takes, and no shape field it does not take."""
+    """A size becomes the tokens the model's family takes, and no other field at all (not even an empty one)."""
     request = make_request(model, dimensions=Dimensions(width=size[0], height=size[1]))
     body = body_of(build_submit(request, SETTINGS))
-    assert {key: body[key] for key in ("aspect_ratio", "orientation", "resolution") if key in body} == expected
+    assert body == {"model": model, "prompt": "ocean waves", **expected}
 
 
 def test_build_submit_first_frame_url_goes_in_image_url() -> None:
@@ -406,3 +407,102 @@ def test_parse_status_error_body_in_a_2xx_is_classified_as_the_status_route() ->
     """A 200 carrying `{"error": 403, ...}` is the status route's not-your-job answer, an invalid request."""
     with pytest.raises(InvalidUpstreamRequest):
         parse_status(fixture_reply("error_403_status_not_yours.json"))
+
+
+def test_a_failed_job_without_a_reason_in_data_takes_the_top_level_error() -> None:
+    """§4.5: error = `d.userFriendlyError ?? d.error(.message) ?? body.error ?? d.message`; here `body.error`."""
+    body = b'{"requestId": "vid_x", "error": "Provider rejected the prompt", "data": {"status": "FAILED"}}'
+    parsed = parse_status(Reply(status_code=200, headers={}, body=body))
+    assert parsed.failure is not None
+    assert (parsed.failure.error_class, parsed.failure.message) == (ErrorClass.INTERNAL, "Provider rejected the prompt")
+
+
+def test_a_balance_reply_that_is_not_json_is_a_nanogpt_protocol_error() -> None:
+    """A proxy's HTML page where the submit reply should be names the provider and the status it came with."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_balance(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert (raised.value.provider, raised.value.status_code) == ("nanogpt", 202)
+
+
+def test_parse_submit_follows_the_model_nanogpt_names_and_an_id_wins_over_an_error() -> None:
+    """§4.4 `model` is the model that runs (it may differ from the one asked); a reply with a `runId` is accepted."""
+    body = b'{"runId": "vid_m1abc", "model": "veo3-video", "error": "queued behind others"}'
+    job = parse_submit(Reply(status_code=202, headers={}, body=body), make_request("veo3-1-video"))
+    assert (job.upstream_id, job.upstream_model) == ("vid_m1abc", "veo3-video")
+
+
+def test_a_submit_reply_that_is_not_json_is_a_nanogpt_protocol_error() -> None:
+    """A proxy's HTML page where the 202 should be names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "nanogpt"
+
+
+def test_a_submit_reply_without_an_id_names_the_fields_the_provider_and_the_status() -> None:
+    """§4.4: `runId` (or `id`) is what the job is polled by; the protocol error says so and where it came from."""
+    with pytest.raises(UpstreamProtocolError, match="`runId`") as raised:
+        parse_submit(Reply(status_code=202, headers={}, body=b'{"status": "pending"}'), make_request())
+    assert (raised.value.provider, raised.value.status_code) == ("nanogpt", 202)
+
+
+def test_a_progress_above_100_is_held_at_100() -> None:
+    """Progress is a percentage: a value past 100 is reported as 100, not more."""
+    body = b'{"status": "processing", "progress": 140}'
+    assert parse_status(Reply(status_code=200, headers={}, body=body)).progress == 100
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (make_request(multi_scene=True), "no scenes"),
+        (GenerationRequest(upstream_model="sora-2", scenes=(Scene(prompt="a"), Scene(prompt="b"))), "no scenes"),
+        (make_request(content_credentials=ContentCredentials(author="A")), "content credentials"),
+        (make_request(upscale=True), "upscaling"),
+        (make_request(temporary_output=True), "temporary outputs"),
+        (make_request(results=2), "one video per job"),
+        (make_request(upstream_variant="fast"), "sub-model selector"),
+        (
+            make_request("wan-wavespeed-25", dimensions=Dimensions(width=720, height=1280)),
+            "wan-wavespeed-25 only makes",
+        ),
+        (make_request(scene=Scene(prompt="x", image=ImageUrl(url="http://img.test:8080/a.png"))), "not http$"),
+    ],
+    ids=[
+        "multi-scene-flag",
+        "two-scenes",
+        "credentials",
+        "upscale",
+        "temporary",
+        "two-results",
+        "variant",
+        "aspect",
+        "scheme",
+    ],
+)
+def test_each_option_nanogpt_lacks_is_refused_alone_naming_it(request_: GenerationRequest, reason: str) -> None:
+    """One option §4.3 has no field for is enough for a refusal that names it (and the model or scheme at fault)."""
+    with pytest.raises(InvalidUpstreamRequest, match=reason) as raised:
+        build_submit(request_, SETTINGS)
+    assert raised.value.provider == "nanogpt"
+
+
+def test_a_completed_job_is_at_100_percent() -> None:
+    """COMPLETED is the end of the job whatever progress the body last showed."""
+    body = b'{"data": {"status": "COMPLETED", "progress": 80, "output": {"video": {"url": "https://cdn.test/v.mp4"}}}}'
+    assert parse_status(Reply(status_code=200, headers={}, body=body)).progress == 100
+
+
+@pytest.mark.parametrize(
+    ("body", "match"), [(b'{"requestId": "vid_x"}', "`status`"), (b'{"status": "paused"}', "undocumented status")]
+)
+def test_status_replies_without_a_known_status_name_what_is_wrong(body: bytes, match: str) -> None:
+    """No `status` at all, or one §4.5 does not list: a protocol error saying which."""
+    with pytest.raises(UpstreamProtocolError, match=match):
+        parse_status(Reply(status_code=200, headers={}, body=body))
+
+
+def test_a_status_reply_that_is_not_json_names_nanogpt() -> None:
+    """A proxy's HTML page on the poll names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "nanogpt"

@@ -3,6 +3,8 @@ error mapping."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,15 +12,18 @@ import pytest
 from providers.contract import (
     Audio,
     CapacityReport,
+    ContentCredentials,
     ContentPolicyError,
     Dimensions,
     ErrorClass,
+    ExtraOutput,
     GenerationRequest,
     HttpCall,
     ImageData,
     ImageUrl,
     InvalidUpstreamRequest,
     Music,
+    Output,
     ProviderSettings,
     QuotaExhausted,
     Reply,
@@ -30,6 +35,7 @@ from providers.contract import (
     UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamUnavailable,
+    WatermarkOverlay,
 )
 from providers.videogen import (
     UploadedFiles,
@@ -57,6 +63,7 @@ AUTH = {"Authorization": "Bearer vg-key"}
 START = ImageData(mime_type="image/png", data=b"start", digest="a" * 64)
 REF = ImageData(mime_type="image/jpeg", data=b"ref", digest="b" * 64)
 JOB = UpstreamJob(provider="videogen", upstream_id="vg_exec_01hx7k2m9q", upstream_model="auto")
+VIDEO = "https://cdn.videogen.io/signed/vg_file_9f8e7d6c.mp4?sig=abc"
 
 
 def fixture_reply(name: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -89,9 +96,9 @@ def test_build_submit_minimal_t2v_sends_only_the_prompt_with_bearer_auth() -> No
     [(1280, 720, (16, 9)), (720, 1280, (9, 16)), (1024, 1024, (1, 1)), (960, 720, (4, 3)), (1279, 720, (1279, 720))],
 )
 def test_build_submit_sends_dimensions_as_a_reduced_ratio(width: int, height: int, ratio: tuple[int, int]) -> None:
-    """`aspectRatio` is `{width, height}` in ratio units: the pixel size divided by its gcd."""
+    """`aspectRatio` is `{width, height}` in whole ratio units (§2.3 `{"width":16,"height":9}`): size / gcd."""
     body = body_of(build_submit(make_request(dimensions=Dimensions(width=width, height=height)), SETTINGS))
-    assert body["aspectRatio"] == {"width": ratio[0], "height": ratio[1]}
+    assert json.dumps(body["aspectRatio"]) == f'{{"width": {ratio[0]}, "height": {ratio[1]}}}'  # 16, not 16.0
 
 
 def test_build_submit_maps_seconds_audio_music_and_watermark() -> None:
@@ -143,14 +150,34 @@ def test_build_submit_refuses_images_that_were_not_uploaded() -> None:
         (make_request(enhance_prompt=True), "enhancement"),
         (make_request(music=Music()), "music"),
         (make_request(audio=Audio(prompt="waves crashing")), "audio takes no prompt"),
+        (make_request(upscale=True), "upscaling"),
+        (make_request(camera_fixed=False), "fixed camera"),
+        (make_request(upstream_variant="fast"), "sub-model selector"),
+        (make_request(watermark_overlay=WatermarkOverlay(position="top-left")), "custom watermark"),
+        (make_request(content_credentials=ContentCredentials(author="A")), "content credentials"),
+        (make_request(results=0), "1-100"),
+        (make_request(results=101), "1-100"),
     ],
 )
 def test_plan_and_build_refuse_what_videogen_cannot_take(request_: GenerationRequest, reason: str) -> None:
-    """Inputs VideoGen has no field for are refused before any call, by the planner and the builder alike."""
-    with pytest.raises(InvalidUpstreamRequest, match=reason):
+    """Inputs VideoGen has no field for are refused before any call, by the planner and the builder alike; each
+    option alone, each refusal naming what it refused and the provider."""
+    with pytest.raises(InvalidUpstreamRequest, match=reason) as raised:
         plan_uploads(request_)
+    assert raised.value.provider == "videogen"
     with pytest.raises(InvalidUpstreamRequest, match=reason):
         build_submit(request_, SETTINGS)
+
+
+def test_the_edges_of_each_documented_range_are_taken() -> None:
+    """`durationSeconds` 1 and 30, `numResults` 100 and 4 reference images (the MCP cap) all pass (§2.3)."""
+    for request in (
+        make_request(seconds=1),
+        make_request(Scene(prompt="x", seconds=30)),
+        make_request(results=100),
+        make_request(reference_images=(REF,) * 4),
+    ):
+        plan_uploads(request)
 
 
 @pytest.mark.parametrize("name", ["start.json", "start_tool_prefix.json"])
@@ -181,7 +208,7 @@ def test_plan_uploads_names_the_start_frame_then_the_references() -> None:
 def test_build_upload_creates_a_temporary_image_file() -> None:
     """Step 1 POSTs displayName, type IMAGE and isTemporary to /v1/files/upload with the key."""
     call = build_upload(START, SETTINGS, display_name="start-frame-aaaa")
-    assert (call.method, call.path, call.headers) == ("POST", "/v1/files/upload", AUTH)
+    assert (call.method, call.path, call.operation, call.headers) == ("POST", "/v1/files/upload", "upload", AUTH)
     assert call.json == {"displayName": "start-frame-aaaa", "type": "IMAGE", "isTemporary": True}
 
 
@@ -190,6 +217,7 @@ def test_build_put_sends_raw_bytes_to_the_absolute_url_without_auth() -> None:
     ticket = parse_upload(fixture_reply("upload.json"))
     call = build_put(ticket, START)
     assert (call.method, call.path, call.content, call.json) == ("PUT", ticket.upload_url, b"start", None)
+    assert call.operation == "upload_put"
     assert call.headers == {"Content-Type": "image/png"}
 
 
@@ -212,14 +240,47 @@ def test_check_put_maps_a_storage_refusal_to_upstream_unavailable() -> None:
 )
 def test_parse_file_is_ready_once_a_rendition_is_ready(name: str, ready: bool) -> None:
     """A file is usable when its download or preview rendition is `ready`, as the SDK checks."""
-    assert build_file("vg_file_up1", SETTINGS).path == "/v1/files/vg_file_up1"
+    call = build_file("vg_file_up1", SETTINGS)
+    assert (call.method, call.path, call.operation, call.headers) == ("GET", "/v1/files/vg_file_up1", "file", AUTH)
     assert parse_file(fixture_reply(name)) is ready
 
 
 def test_parse_file_whose_renditions_failed_is_an_internal_error() -> None:
     """A file VideoGen could not process raises instead of being polled forever."""
-    with pytest.raises(UpstreamInternalError, match="vg_file_up1"):
+    with pytest.raises(UpstreamInternalError, match="vg_file_up1") as raised:
         parse_file(fixture_reply("file_failed.json"))
+    assert (raised.value.code, raised.value.provider, raised.value.status_code) == ("file_failed", "videogen", 200)
+
+
+def test_parse_file_without_any_rendition_yet_is_still_processing() -> None:
+    """No download or preview source at all is neither ready nor failed: poll again."""
+    assert parse_file(Reply(status_code=200, headers={}, body=b'{"fileId": "vg_file_up1"}')) is False
+
+
+@pytest.mark.parametrize("body", [b'{"fileId": "vg_file_up1"}', b'{"uploadUrl": "https://storage.videogen.io/u"}'])
+def test_parse_upload_missing_either_field_is_a_protocol_error(body: bytes) -> None:
+    """Without the file id or the presigned URL the flow cannot go on; the error names the missing fields."""
+    with pytest.raises(UpstreamProtocolError, match="`uploadUrl`") as raised:
+        parse_upload(Reply(status_code=200, headers={}, body=body))
+    assert (raised.value.provider, raised.value.status_code) == ("videogen", 200)
+
+
+@pytest.mark.parametrize("parse", [parse_upload, parse_file])
+def test_an_upload_or_file_reply_not_in_json_is_a_videogen_protocol_error(
+    parse: Callable[[Reply], object],
+) -> None:
+    """A proxy's HTML page on the file routes names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "videogen"
+
+
+def test_check_put_takes_every_2xx_and_nothing_from_300() -> None:
+    """The storage's 299 is a success; a 300 (a redirect the PUT does not follow) is an upstream failure."""
+    check_put(Reply(status_code=299, headers={}, body=b""))
+    with pytest.raises(UpstreamUnavailable) as raised:
+        check_put(Reply(status_code=300, headers={}, body=b""))
+    assert (raised.value.provider, raised.value.status_code) == ("videogen", 300)
 
 
 # --------------------------------------------------------------------------------------------- status
@@ -290,6 +351,25 @@ def test_parse_status_undocumented_shapes_are_protocol_errors(name: str, match: 
         parse_status(fixture_reply(name))
 
 
+def test_parse_status_takes_no_3xx_as_a_success() -> None:
+    """Only 2xx replies are read as results (§2.2): a 300 with a readable body is still a protocol error."""
+    with pytest.raises(UpstreamProtocolError):
+        parse_status(Reply(status_code=300, headers={}, body=b'{"status": "running", "progressPercentage": 10}'))
+
+
+def test_parse_status_pending_without_a_percentage_is_at_zero() -> None:
+    """A pending execution that states no progress has made none."""
+    parsed = parse_status(Reply(status_code=200, headers={}, body=b'{"status": "pending"}'))
+    assert (parsed.status, parsed.progress) == ("queued", 0)
+
+
+def test_parse_status_reply_that_is_not_json_is_a_videogen_protocol_error() -> None:
+    """A proxy's HTML page on the poll names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "videogen"
+
+
 def test_parse_status_progress_outside_0_to_100_is_a_protocol_error() -> None:
     """A percentage above 100 does not fit the documented range and is refused, not clamped."""
     body = b'{"status": "running", "progressPercentage": 140}'
@@ -339,6 +419,7 @@ def test_parse_cancel_accepts_any_success_body() -> None:
         ("error_429_rate_limited.json", 429, UpstreamRateLimited, None),
         ("error_500_internal.json", 500, UpstreamInternalError, None),
         ("error_503_unavailable.json", 503, UpstreamUnavailable, None),
+        ("error_503_unavailable.json", 501, UpstreamUnavailable, None),
         ("error_503_unavailable.json", 502, UpstreamUnavailable, None),
         ("error_503_unavailable.json", 504, UpstreamUnavailable, None),
     ],
@@ -397,3 +478,175 @@ def test_parse_capacity_on_a_429_has_nothing_remaining_and_carries_retry_after()
     headroom = parse_capacity(Reply(status_code=429, headers=headers, body=b"{}"), "generate")
     assert headroom is not None
     assert (headroom.remaining, headroom.retry_after_s, headroom.reset_at) == (0, 9.0, None)
+
+
+# --------------------------------------------------------------------------------------------- result edges
+
+
+def succeeded(*results: dict[str, object]) -> Reply:
+    body = {"toolExecutionId": "vg_exec_01hx7k2m9q", "status": "succeeded", "progressPercentage": 100}
+    return Reply(status_code=200, headers={}, body=json.dumps(body | {"results": list(results)}).encode())
+
+
+def output_of(reply: Reply) -> Output:
+    output = parse_status(reply).output
+    assert output is not None
+    return output
+
+
+def test_an_execution_id_is_quoted_whole_slashes_included() -> None:
+    """Ids are opaque (§2.1): a `/` in one is escaped, so it can never address another path."""
+    job = UpstreamJob(provider="videogen", upstream_id="vg_exec_a/b", upstream_model="auto")
+    assert build_poll(job, SETTINGS).path == "/v1/tools/executions/vg_exec_a%2Fb"
+    assert build_cancel(job, SETTINGS).path == "/v1/tools/executions/vg_exec_a%2Fb/cancel"
+
+
+def test_a_start_reply_that_is_not_json_is_a_videogen_protocol_error() -> None:
+    """A proxy's HTML page where the 202 should be names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=202, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "videogen"
+
+
+def test_poll_and_cancel_are_named_as_their_operations() -> None:
+    """The shell spends each call in its own rate window (§2.6: executions/{id} and /cancel differ)."""
+    assert build_poll(JOB, SETTINGS).operation == "status"
+    assert build_cancel(JOB, SETTINGS).operation == "cancel"
+
+
+def test_a_result_thumbnail_wins_over_its_file_thumbnail_and_either_stands_alone() -> None:
+    """`results[].thumbnailUrl` first, the nested file's when the result has none."""
+    own = {"downloadUrl": VIDEO, "thumbnailUrl": "https://cdn.videogen.io/own.jpg", "file": {}}
+    from_file = {"downloadUrl": VIDEO, "file": {"thumbnailUrl": "https://cdn.videogen.io/file.jpg"}}
+    assert output_of(succeeded(own)).thumbnail_url == "https://cdn.videogen.io/own.jpg"
+    assert output_of(succeeded(from_file)).thumbnail_url == "https://cdn.videogen.io/file.jpg"
+
+
+@pytest.mark.parametrize(
+    ("result_expiry", "file_expiry", "expected"),
+    [
+        (1769900000, 1769903600, 1769900000),  # the result's own expiry first
+        (0, 1769903600, 1769903600),  # zero means "not stated" (the MCP example's nested file)
+        (0, 0, None),
+        (None, None, None),
+        (1, 0, 1),  # any positive time is a time
+    ],
+)
+def test_the_expiry_is_the_first_stated_positive_time(
+    result_expiry: int | None, file_expiry: int | None, expected: int | None
+) -> None:
+    """`downloadUrlExpiresAt` of the result, else of its file; 0 or absent states none."""
+    result = {
+        "downloadUrl": VIDEO,
+        "downloadUrlExpiresAt": result_expiry,
+        "file": {"downloadUrlExpiresAt": file_expiry},
+    }
+    assert output_of(succeeded(result)).expires_at == expected
+
+
+def test_a_result_without_a_file_id_records_no_provenance() -> None:
+    """The file id is provenance only when VideoGen names one."""
+    assert output_of(succeeded({"downloadUrl": VIDEO})).provenance == {}
+
+
+def test_a_later_result_without_a_url_is_a_protocol_error_naming_the_reply() -> None:
+    """Every result of a `numResults` call needs its downloadUrl, not only the first; the error keeps the status."""
+    with pytest.raises(UpstreamProtocolError, match="downloadUrl") as raised:
+        parse_status(succeeded({"downloadUrl": VIDEO}, {"fileId": "vg_file_1a2b3c4d", "downloadUrl": None}))
+    assert (raised.value.provider, raised.value.status_code) == ("videogen", 200)
+
+
+def test_extra_results_keep_their_own_urls() -> None:
+    """A second result is an ExtraOutput with its own URL, thumbnail and expiry."""
+    second = {"downloadUrl": "https://cdn.videogen.io/2.mp4", "thumbnailUrl": "https://cdn.videogen.io/2.jpg"}
+    assert output_of(succeeded({"downloadUrl": VIDEO}, second)).extra == (
+        ExtraOutput(video_url="https://cdn.videogen.io/2.mp4", thumbnail_url="https://cdn.videogen.io/2.jpg"),
+    )
+
+
+# --------------------------------------------------------------------------------------------- reset edges
+
+
+def hint_of(reset: str, now_s: float) -> float | None:
+    error = classify_error(Reply(status_code=429, headers={"X-RateLimit-Reset": reset}, body=b"{}"), now_s=now_s)
+    assert isinstance(error, UpstreamRateLimited)
+    return error.retry_after_s
+
+
+@pytest.mark.parametrize(
+    ("reset", "now_s", "expected"),
+    [
+        ("999999999", 999_999_990.0, 999_999_999.0),  # below 1e9 (2001): a delta in seconds, whatever now is
+        ("1000000000", 999_999_990.0, 10.0),  # 1e9 itself is a unix time, less now
+    ],
+)
+def test_a_reset_below_the_year_2001_is_a_delta_and_from_it_a_unix_time(
+    reset: str, now_s: float, expected: float
+) -> None:
+    """The floor that tells a delta from a unix time is 1,000,000,000 s, the time included."""
+    assert hint_of(reset, now_s) == expected
+
+
+def test_a_reset_time_already_past_is_no_wait() -> None:
+    """A unix reset before now (a clock a little ahead) gives a hint of 0 s, never a negative or invented wait."""
+    assert hint_of("1769900000", 1769900005.0) == 0.0
+
+
+def test_classify_error_carries_the_vendor_message() -> None:
+    """The operator reads VideoGen's own words (§2.5 `message`) beside the status."""
+    error = classify_error(fixture_reply("error_401_invalid_api_key.json", 401))
+    assert "API key is invalid or has been revoked." in error.message
+
+
+def test_classify_error_a_redirect_is_a_protocol_error() -> None:
+    """A 3xx is neither a success nor a documented error: the reply is not one the API sends."""
+    assert type(classify_error(Reply(status_code=302, headers={}, body=b""))) is UpstreamProtocolError
+
+
+def test_classify_error_reads_a_wait_only_on_a_429() -> None:
+    """§2.6 documents waiting only for rate limits: a 503's Retry-After sets no hint for the poller."""
+    error = classify_error(Reply(status_code=503, headers={"Retry-After": "30"}, body=b"{}"), now_s=1769900000.0)
+    assert (type(error), error.retry_after_s) == (UpstreamUnavailable, None)
+
+
+def test_classify_error_names_a_requirement_as_the_code_only_when_it_made_the_error_quota() -> None:
+    """A purchase requirement on a 401 does not turn the key problem into a purchase: no code is invented."""
+    body = b'{"message": "Invalid key.", "requirement": {"type": "purchase_add_on"}}'
+    error = classify_error(Reply(status_code=401, headers={}, body=body))
+    assert (type(error), error.code) == (UpstreamAuthError, None)
+
+
+@pytest.mark.parametrize(
+    ("headers", "limit", "reset_at"),
+    [
+        ({"X-RateLimit-Limit": "500"}, 500, None),  # one header is enough for a report
+        ({"X-RateLimit-Reset": "30"}, None, None),  # a delta is no time to reset at
+        ({"X-RateLimit-Reset": "1000000000"}, None, 1000000000.0),  # the 1e9 floor is a time
+    ],
+)
+def test_parse_capacity_reports_whichever_header_came_alone(
+    headers: dict[str, str], limit: int | None, reset_at: float | None
+) -> None:
+    """Any one `X-RateLimit-*` header makes a report; what is absent stays unknown, never zero."""
+    assert parse_capacity(Reply(status_code=200, headers=headers, body=b"{}"), "generate") == CapacityReport(
+        provider="videogen", scope="generate", limit=limit, reset_at=reset_at
+    )
+
+
+def test_parse_capacity_reads_retry_after_only_on_a_429() -> None:
+    """§2.6: a Retry-After beside a success is no instruction to wait."""
+    headers = {"X-RateLimit-Remaining": "4", "Retry-After": "9"}
+    headroom = parse_capacity(Reply(status_code=200, headers=headers, body=b"{}"), "status")
+    assert headroom is not None
+    assert (headroom.remaining, headroom.retry_after_s) == (4, None)
+
+
+def test_a_failed_execution_keeps_the_vendor_message_and_always_has_one() -> None:
+    """The failure's message is VideoGen's `error.message`; without an error object there is still a message."""
+    failed = b'{"status": "failed", "error": {"message": "Model crashed.", "code": "model_failure"}}'
+    failure = parse_status(Reply(status_code=200, headers={}, body=failed)).failure
+    assert failure is not None
+    assert failure.message == "Model crashed."
+    bare = parse_status(Reply(status_code=200, headers={}, body=b'{"status": "failed", "error": null}')).failure
+    assert bare is not None
+    assert bare.message

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from providers.contract import (
     GenerationRequest,
+    ImageData,
     InvalidUpstreamRequest,
     ProviderSettings,
     Scene,
@@ -47,6 +49,14 @@ def test_an_extension_or_a_missing_upload_is_refused() -> None:
         plan_uploads(restyle(operation="extend"))
     with pytest.raises(InvalidUpstreamRequest, match="uploaded first"):
         build_submit(restyle(), SETTINGS)
+
+
+def test_a_source_video_with_a_start_frame_is_refused_naming_the_images() -> None:
+    """seed 001 restyles one input video: images beside it would be dropped or mixed in, so the request is refused."""
+    frame = ImageData(mime_type="image/png", data=b"start", digest="a" * 64)
+    request = msgspec.structs.replace(restyle(), scenes=(Scene(prompt="Restyle", image=frame),))
+    with pytest.raises(InvalidUpstreamRequest, match="with images"):
+        plan_uploads(request)
 
 
 async def test_a_linked_source_is_fetched_then_uploaded_then_generated() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from providers.contract import (
     Audio,
+    ContentCredentials,
     Dimensions,
     GenerationRequest,
     HttpCall,
@@ -21,8 +22,10 @@ from providers.contract import (
     Scene,
     UpstreamJob,
     UpstreamProtocolError,
+    VideoData,
+    VideoInput,
 )
-from providers.videogenapi import SIZES, build_poll, build_submit, parse_submit
+from providers.videogenapi import SIZES, build_poll, build_submit, parse_status, parse_submit
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SETTINGS = ProviderSettings(base_url="https://videogenapi.test", api_key="lt_test")
@@ -30,6 +33,7 @@ CAT = "A cat playing with a ball in a sunny garden"
 FIRST, LAST = ImageUrl(url="https://example.com/day.jpg"), ImageUrl(url="https://example.com/night.jpg")
 REFS = tuple(ImageUrl(url=f"https://example.com/ref{i}.jpg") for i in range(1, 4))
 INLINE = ImageData(mime_type="image/png", data=b"png", digest="0" * 64)
+CLIP = VideoData(mime_type="video/mp4", data=b"mp4", digest="1" * 64)
 
 
 def fixture_reply(name: str, status_code: int = 200) -> Reply:
@@ -294,3 +298,87 @@ def test_parse_submit_non_json_body_is_a_protocol_error() -> None:
     """A 200 whose body is not JSON is not a job."""
     with pytest.raises(UpstreamProtocolError):
         parse_submit(Reply(status_code=200, headers={}, body=b"<html>ok</html>"), make_request())
+
+
+# --------------------------------------------------------------------------------------------- edges
+
+
+def test_veo_31_text_to_video_keeps_any_documented_aspect() -> None:
+    """Only Veo 3.1's reference mode forces 16:9 (seed 004); its t2v sends 9:21 as asked."""
+    body = body_of(build_submit(make_request(model="veo-31", dimensions=Dimensions(width=720, height=1680)), SETTINGS))
+    assert (body["resolution"], body["aspect_ratio"]) == ("720p", "9:21")
+
+
+def test_an_http_image_url_is_public_too() -> None:
+    """Seed 002 `image_url` is a public URL: plain http is one, as https is."""
+    body = body_of(
+        build_submit(make_request(Scene(prompt=CAT, image=ImageUrl(url="http://example.com/a.jpg"))), SETTINGS)
+    )
+    assert body["image_url"] == "http://example.com/a.jpg"
+
+
+def test_an_accepted_reply_without_a_model_echo_keeps_the_requested_model() -> None:
+    """No `model` in the reply: the job runs under the model asked for, with no swap recorded."""
+    job = parse_submit(
+        Reply(status_code=200, headers={}, body=b'{"success": true, "generation_id": "gen_1"}'), make_request()
+    )
+    assert (job.upstream_model, job.requested_model) == ("kling_25", None)
+
+
+def test_a_2xx_carrying_only_an_error_reports_the_vendors_words() -> None:
+    """`{"error": ...}` without `generation_id` or `success` is classified, so the vendor's text reaches the log."""
+    with pytest.raises(UpstreamProtocolError, match="Model busy"):
+        parse_submit(Reply(status_code=200, headers={}, body=b'{"error": "Model busy"}'), make_request())
+
+
+def test_a_generate_reply_that_is_not_json_is_a_videogenapi_protocol_error() -> None:
+    """A proxy's HTML page where the accepted envelope should be names the provider."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "videogenapi"
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (make_request(video_input=VideoInput(operation="edit", video=CLIP, source_seconds=8)), "source-video"),
+        (make_request(multi_scene=True), "multi-scene"),
+        (GenerationRequest(upstream_model="kling_25", scenes=(Scene(prompt="a"), Scene(prompt="b"))), "multi-scene"),
+        (make_request(content_credentials=ContentCredentials(author="A")), "content credentials"),
+        (make_request(upscale=True), "upscaling"),
+        (make_request(temporary_output=True), "temporary outputs"),
+        (make_request(results=2), "one video per generation"),
+    ],
+    ids=["source-video", "multi-scene-flag", "two-scenes", "credentials", "upscale", "temporary", "two-results"],
+)
+def test_each_option_seed_002_has_no_field_for_is_refused_alone(request_: GenerationRequest, reason: str) -> None:
+    """Seed 002 has no field for any of these: each alone is enough for a refusal naming it."""
+    with pytest.raises(InvalidUpstreamRequest, match=reason):
+        build_submit(request_, SETTINGS)
+
+
+def test_five_reference_images_are_taken() -> None:
+    """Seed 002 `reference_image_urls`: "1-5 images"; five is within."""
+    refs = tuple(ImageUrl(url=f"https://example.com/ref{i}.jpg") for i in range(5))
+    assert len(body_of(build_submit(make_request(reference_images=refs), SETTINGS))["reference_image_urls"]) == 5
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"success": true}'])
+def test_a_status_reply_with_neither_status_nor_error_is_undocumented(body: bytes) -> None:
+    """Without a status, only an `error` or `success: false` makes a reply an error to classify."""
+    with pytest.raises(UpstreamProtocolError, match="undocumented status"):
+        parse_status(Reply(status_code=200, headers={}, body=body))
+
+
+def test_a_status_reply_carrying_only_an_error_reports_the_vendors_words() -> None:
+    """`{"error": ...}` without a status is classified, so the vendor's text reaches the error."""
+    with pytest.raises(UpstreamProtocolError, match="Generation not found") as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b'{"error": "Generation not found"}'))
+    assert raised.value.provider == "videogenapi"
+
+
+def test_a_status_reply_that_is_not_json_names_videogenapi() -> None:
+    """A proxy's HTML page on the poll names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "videogenapi"

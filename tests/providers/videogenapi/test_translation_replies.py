@@ -4,6 +4,7 @@ fixture files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,12 @@ import pytest
 from providers.contract import (
     CapacityReport,
     ErrorClass,
+    GenerationRequest,
     InvalidUpstreamRequest,
+    ProviderSettings,
     QuotaExhausted,
     Reply,
+    Scene,
     UpstreamAuthError,
     UpstreamError,
     UpstreamInternalError,
@@ -21,10 +25,11 @@ from providers.contract import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from providers.videogenapi import classify_error, parse_capacity, parse_status
+from providers.videogenapi import build_user, classify_error, parse_capacity, parse_status, parse_submit, parse_user
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW_S = 1_760_000_000.0
+SETTINGS = ProviderSettings(base_url="https://videogenapi.test", api_key="vga-key")
 
 
 def fixture_reply(name: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -284,6 +289,13 @@ def test_a_429_window_shorter_than_a_day_is_a_rate_limit(window: str, expected: 
     assert type(classify_error(reply(429, body))) is expected
 
 
+def test_a_window_of_24_hours_or_more_is_a_usage_limit_in_every_hour_spelling() -> None:
+    """Windows of "24h", "24 hr" and "48 hours" are a day or more: quota, not a short rate window (§3.5)."""
+    for window in ("24h", "24 hr", "48 hours"):
+        body = json.dumps({"error": "Rate limit exceeded", "details": {"window": window}}).encode()
+        assert type(classify_error(reply(429, body))) is QuotaExhausted, window
+
+
 def test_a_429_says_monthly_or_daily_in_its_error_or_its_message() -> None:
     """Without counters or a window, the words decide: in `error` or in `message`, either is enough."""
     assert type(classify_error(reply(429, b'{"error": "Monthly limit reached"}'))) is QuotaExhausted
@@ -310,3 +322,65 @@ def test_a_429_carries_its_status_provider_and_the_date_relative_wait() -> None:
 def test_statuses_around_500_map_to_their_classes(status_code: int, expected: type[UpstreamError]) -> None:
     """500 is the provider's own failure; above it, unavailable; a 4xx is our request."""
     assert type(classify_error(reply(status_code, b"{}"))) is expected
+
+
+# --------------------------------------------------------------------------------------------- counter and echo edges
+
+
+def test_the_user_call_is_an_account_read() -> None:
+    """`GET /v1/user` is spent as an account call, not a generation or a poll."""
+    assert build_user(SETTINGS).operation == "account"
+
+
+def test_a_user_reply_without_usage_reports_the_month_scope_with_no_figures() -> None:
+    """The reply proves the key works; it states no counters, so none are invented."""
+    assert parse_user(reply(200, b'{"email": "a@b.test"}')) == CapacityReport(provider="videogenapi", scope="month")
+
+
+def test_a_user_reply_that_is_not_json_is_a_videogenapi_protocol_error() -> None:
+    """A proxy's HTML page on `/user` names the provider and the reply's status."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_user(reply(200, b"<html>Bad Gateway</html>"))
+    assert (raised.value.provider, raised.value.status_code) == ("videogenapi", 200)
+
+
+def test_usage_without_a_monthly_limit_has_no_remaining_figure() -> None:
+    """Used 12 of an unstated limit: nothing can be said about what remains."""
+    assert parse_user(reply(200, b'{"usage": {"current_month_usage": 12}}')) == CapacityReport(
+        provider="videogenapi", scope="month", used=12
+    )
+
+
+def test_a_window_without_a_limit_or_a_reset_reports_only_its_use() -> None:
+    """The undocumented 200 `rate_limit` with a count alone: no remaining figure, no reset time."""
+    found = parse_capacity(reply(200, b'{"rate_limit": {"current_usage": 3}}'), model="sora-2", now_s=NOW_S)
+    assert found == (CapacityReport(provider="videogenapi", scope="model:sora-2", used=3),)
+
+
+def test_a_429_without_counters_waits_out_its_retry_after_date_measured_from_now() -> None:
+    """No counters, `Retry-After` an HTTP date 30 s after `now_s`: the exhausted window waits 30 s."""
+    headers = {"Retry-After": "Wed, 21 Oct 2015 07:30:00 GMT"}
+    found = parse_capacity(reply(429, b'{"error": "Too many requests"}', headers), model="kling", now_s=1445412570.0)
+    assert found == (CapacityReport(provider="videogenapi", scope="model:kling", remaining=0, retry_after_s=30.0),)
+
+
+def test_a_model_echoed_as_a_plain_string_is_read_as_the_model_key() -> None:
+    """Seed 002 echoes `model` as an object; the wire also takes a bare string key (no seed shows one), read alike."""
+    request = GenerationRequest(upstream_model="veo3", scenes=(Scene(prompt="waves"),))
+    job = parse_submit(reply(200, b'{"success": true, "generation_id": "gen_1", "model": "veo3-fast"}'), request)
+    assert (job.upstream_model, job.requested_model) == ("veo3-fast", "veo3")
+
+
+def test_a_completed_job_without_a_seed_records_none() -> None:
+    """Provenance names the seed only when the vendor reports one."""
+    body = b'{"status": "completed", "video_url": "https://cdn.videogenapi.test/v.mp4"}'
+    output = parse_status(reply(200, body)).output
+    assert output is not None
+    assert output.provenance == {}
+
+
+def test_a_completed_job_without_a_video_url_is_a_protocol_error_naming_provider_and_status() -> None:
+    """The error of a reply the adapter cannot read carries the provider and the HTTP status it came with."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(reply(200, b'{"status": "completed"}'))
+    assert (raised.value.provider, raised.value.status_code) == ("videogenapi", 200)

@@ -102,8 +102,8 @@ def test_parse_optimize_enhancement_failed_is_an_unavailable_upstream() -> None:
 
 
 def test_parse_optimize_without_a_prompt_is_a_protocol_error() -> None:
-    """A 200 with neither `prompt` nor `error` is not a documented reply."""
-    with pytest.raises(UpstreamProtocolError):
+    """A 200 with neither `prompt` nor `error` is not a documented reply; the error names the field."""
+    with pytest.raises(UpstreamProtocolError, match="`prompt`"):
         parse_optimize(Reply(status_code=200, headers={}, body=b"{}"))
 
 
@@ -121,3 +121,16 @@ def test_parse_status_blocked_in_meta_names_its_compliance_codes() -> None:
     status = parse_status(Reply(status_code=200, headers={}, body=body))
     assert status.failure is not None
     assert status.failure.details == {"compliance_codes": ["C12"]}
+
+
+def test_an_optimize_reply_with_a_prompt_is_the_prompt_even_beside_an_error() -> None:
+    """The enhanced prompt is the answer; an `error` is read only when there is no prompt."""
+    reply = Reply(status_code=200, headers={}, body=b'{"prompt": "rain, cinematic", "error": "slow"}')
+    assert parse_optimize(reply) == "rain, cinematic"
+
+
+def test_an_optimize_reply_that_is_not_json_is_a_vidgen_protocol_error() -> None:
+    """A proxy's HTML page on the optimize route names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_optimize(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "vidgen"

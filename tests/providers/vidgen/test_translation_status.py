@@ -3,6 +3,8 @@ and classify_error. The catalogue and the submit live elsewhere."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from providers.contract import (
@@ -21,6 +23,8 @@ from providers.contract import (
 from providers.vidgen import build_poll, classify_error, parse_status
 from providers.vidgen.translate import presigned_expiry
 from tests.providers.vidgen.conftest import SETTINGS, fixture_reply
+
+SIGNED = "https://bucket.s3.amazonaws.com/v.mp4?X-Amz-Date=20261122T000000Z&X-Amz-Expires=3600&X-Amz-Signature=f"
 
 # --------------------------------------------------------------------------------------------- status
 
@@ -95,6 +99,27 @@ def test_parse_status_timed_out_is_a_timeout_failure() -> None:
     assert parsed.status == "failed"
     assert parsed.failure is not None
     assert parsed.failure.error_class is ErrorClass.TIMEOUT
+    assert parsed.failure.message  # a stand-in when Vidgen gives no reason
+
+
+def test_parse_status_timed_out_keeps_the_vendor_message_and_its_code() -> None:
+    """A TIMED_OUT reply carrying a documented string keeps it and its code, as FAILED does."""
+    failure = parse_status(
+        Reply(status_code=200, headers={}, body=b'{"status": "TIMED_OUT", "error": "Generation failed"}')
+    ).failure
+    assert failure is not None
+    assert (failure.error_class, failure.message, failure.code) == (
+        ErrorClass.TIMEOUT,
+        "Generation failed",
+        "generation_failed",
+    )
+
+
+def test_parse_status_reply_that_is_not_json_names_vidgen() -> None:
+    """A proxy's HTML page on the status action names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_status(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "vidgen"
 
 
 @pytest.mark.parametrize(
@@ -122,6 +147,42 @@ def test_parse_status_non_json_body_is_a_protocol_error() -> None:
     """A 200 whose body is not JSON is a protocol error, not a pending job."""
     with pytest.raises(UpstreamProtocolError):
         parse_status(Reply(status_code=200, headers={}, body=b"<html>ok</html>"))
+
+
+def completed(**meta: object) -> Reply:
+    images = [{"url": SIGNED, "type": "signed"}]
+    body = {"status": "COMPLETED", "compliance": "safe", "meta": {"images": images} | meta}
+    return Reply(status_code=200, headers={}, body=json.dumps(body).encode())
+
+
+def test_a_completed_job_is_at_100_percent_and_its_link_expires_with_its_signature() -> None:
+    """The signed S3 link (2026-11-22T00:00:00Z + 3600 s) sets the output's expiry."""
+    parsed = parse_status(completed())
+    assert parsed.progress == 100
+    assert parsed.output is not None
+    assert parsed.output.expires_at == 1795305600 + 3600
+
+
+def test_every_c2pa_override_of_the_meta_is_provenance() -> None:
+    """seed 000 meta `cs_*` become `c2pa_author` ... `c2pa_vendor` (docs/providers.md §9 Vidgen row)."""
+    names = ("author", "title", "description", "organization", "vendor")
+    output = parse_status(completed(**{f"cs_{name}": f"the {name}" for name in names})).output
+    assert output is not None
+    assert output.provenance == {
+        "c2pa_author": "the author",
+        "c2pa_title": "the title",
+        "c2pa_description": "the description",
+        "c2pa_organization": "the organization",
+        "c2pa_vendor": "the vendor",
+    }
+
+
+def test_a_completed_reply_without_meta_is_a_protocol_error_with_its_status() -> None:
+    """Without meta there is no signed video to hand out; the error names the provider and the reply's status."""
+    reply = Reply(status_code=200, headers={}, body=b'{"status": "COMPLETED", "compliance": "safe"}')
+    with pytest.raises(UpstreamProtocolError, match="meta") as raised:
+        parse_status(reply)
+    assert (raised.value.provider, raised.value.status_code) == ("vidgen", 200)
 
 
 # --------------------------------------------------------------------------------------------- errors
@@ -162,6 +223,7 @@ def test_classify_error_maps_each_documented_error(name: str, expected: type[Ups
         (500, UpstreamInternalError),
         (502, UpstreamUnavailable),
         (503, UpstreamUnavailable),
+        (501, UpstreamUnavailable),
         (504, UpstreamUnavailable),
         (599, UpstreamUnavailable),
     ],
@@ -213,6 +275,38 @@ def test_classify_error_documented_string_in_a_2xx_takes_its_documented_status()
     """A 200 carrying "Invalid API key" is classified as the 401 the seed documents for that string."""
     error = classify_error(fixture_reply("error_401_invalid_api_key.json", 200))
     assert type(error) is UpstreamAuthError
+
+
+def test_an_error_status_decides_over_the_status_a_documented_string_names() -> None:
+    """A 400 carrying "Invalid API key" (documented as a 401) stays the invalid request its status says."""
+    error = classify_error(fixture_reply("error_401_invalid_api_key.json", 400))
+    assert (type(error), error.status_code, error.code) == (InvalidUpstreamRequest, 400, "invalid_api_key")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("error_400_maximum_scenes_allowed.json", InvalidUpstreamRequest),
+        ("error_400_content_blocked_flagged.json", ContentPolicyError),
+    ],
+)
+def test_a_2xx_with_a_patterned_string_takes_its_documented_400(name: str, expected: type[UpstreamError]) -> None:
+    """Seed 000 documents "Maximum N scenes allowed" and "Content blocked — flagged for: …" as 400s, even in a 200."""
+    error = classify_error(fixture_reply(name, 200))
+    assert (type(error), error.status_code) == (expected, 200)
+
+
+def test_classify_error_carries_the_vendor_string_and_reads_a_wait_only_on_a_429() -> None:
+    """The operator reads Vidgen's own `error`; a 502's Retry-After is no rate-limit wait (seed 000 names none)."""
+    error = classify_error(fixture_reply("error_502_generation_failed.json", 502, {"Retry-After": "30"}))
+    assert "Generation failed" in error.message
+    assert error.retry_after_s is None
+
+
+def test_a_2xx_with_an_undocumented_error_string_is_a_protocol_error() -> None:
+    """A success status carrying a string seed 000 does not list gives no status to go by: a protocol error."""
+    error = classify_error(Reply(status_code=200, headers={}, body=b'{"error": "Queue is full"}'))
+    assert (type(error), error.status_code, error.code) == (UpstreamProtocolError, 200, None)
 
 
 def test_a_presigned_link_expires_at_its_signing_time_plus_its_lifetime() -> None:

@@ -17,8 +17,11 @@ from providers.contract import (
     Music,
     Reply,
     Scene,
+    UpstreamAuthError,
     UpstreamJob,
     UpstreamProtocolError,
+    VideoData,
+    VideoInput,
     WatermarkOverlay,
 )
 from providers.vidgen import (
@@ -61,8 +64,21 @@ def test_parse_models_takes_max_scenes_from_the_reply_not_a_constant() -> None:
 def test_parse_models_without_max_scenes_is_a_protocol_error() -> None:
     """A models reply missing `max_scenes` is not silently given a default cap."""
     reply = Reply(status_code=200, headers={}, body=b'{"models": {"scenex": {}}}')
-    with pytest.raises(UpstreamProtocolError):
+    with pytest.raises(UpstreamProtocolError, match="`max_scenes`"):
         parse_models(reply)
+
+
+def test_parse_models_refused_is_classified_by_its_documented_string() -> None:
+    """A models call answered "Invalid API key" (seed 000, 401) is an auth error, not a missing catalogue."""
+    with pytest.raises(UpstreamAuthError):
+        parse_models(fixture_reply("error_401_invalid_api_key.json", 401))
+
+
+def test_parse_models_reply_that_is_not_json_is_a_vidgen_protocol_error() -> None:
+    """A proxy's HTML page on the models action names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_models(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"))
+    assert raised.value.provider == "vidgen"
 
 
 def test_check_catalogue_refuses_a_model_vidgen_does_not_offer() -> None:
@@ -228,8 +244,8 @@ def test_parse_submit_error_in_a_2xx_is_classified_like_an_error_reply() -> None
 
 
 def test_parse_submit_without_id_is_a_protocol_error() -> None:
-    """A generate reply with neither `id` nor `error` is not described by the seed."""
-    with pytest.raises(UpstreamProtocolError):
+    """A generate reply with neither `id` nor `error` is not described by the seed; the error names the field."""
+    with pytest.raises(UpstreamProtocolError, match="`id`"):
         parse_submit(Reply(status_code=200, headers={}, body=b'{"model": "scenex"}'), make_request())
 
 
@@ -333,3 +349,37 @@ def test_each_option_vidgen_lacks_is_refused_on_its_own(fields: dict[str, object
     """One unsupported option alone is enough for a refusal naming it, never a silent drop."""
     with pytest.raises(InvalidUpstreamRequest, match=reason):
         submit_body(**fields)
+
+
+def test_a_model_vidgen_does_not_offer_is_refused_naming_the_offered_ones() -> None:
+    """The client learns which models this deployment offers (seed 000 `models`)."""
+    catalogue = VidgenCatalogue(models=frozenset({"wan", "scenex"}), max_scenes=5)
+    with pytest.raises(InvalidUpstreamRequest) as raised:
+        check_catalogue(GenerationRequest(upstream_model="kling", scenes=(Scene(prompt="waves"),)), catalogue)
+    assert "scenex" in raised.value.message
+    assert "wan" in raised.value.message
+
+
+def test_parse_submit_with_an_id_follows_the_job_even_beside_an_error() -> None:
+    """A reply naming the job's id and model means Vidgen took (and bills) it: the job is followed, not dropped."""
+    body = b'{"id": "run_abc123xyz", "model": "scenex", "error": "slow queue"}'
+    job = parse_submit(Reply(status_code=200, headers={}, body=body), make_request())
+    assert (job.upstream_id, job.upstream_model) == ("run_abc123xyz", "scenex")
+
+
+def test_parse_submit_reply_that_is_not_json_is_a_vidgen_protocol_error() -> None:
+    """A proxy's HTML page on generate names the provider that sent it."""
+    with pytest.raises(UpstreamProtocolError) as raised:
+        parse_submit(Reply(status_code=200, headers={}, body=b"<html>Bad Gateway</html>"), make_request())
+    assert raised.value.provider == "vidgen"
+
+
+def test_an_i2v_size_one_pixel_over_1280_is_refused_and_a_source_video_is_refused_naming_itself() -> None:
+    """seed 000 `size` is 720-1280 (no multiple-of-8 rule for i2v): 1281 is out; a source video has no field."""
+    framed = Scene(prompt="waves", image=ImageData(mime_type="image/png", data=b"p", digest="0" * 64))
+    with pytest.raises(InvalidUpstreamRequest, match="720-1280") as raised:
+        build_submit(make_request(framed, dimensions=Dimensions(width=1281, height=720)), SETTINGS)
+    assert raised.value.provider == "vidgen"
+    clip = VideoData(mime_type="video/mp4", data=b"mp4", digest="1" * 64)
+    with pytest.raises(InvalidUpstreamRequest, match="source-video"):
+        build_submit(make_request(video_input=VideoInput(operation="edit", video=clip, source_seconds=8)), SETTINGS)
