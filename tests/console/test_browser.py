@@ -1,6 +1,7 @@
 """The console driven in headless Chromium against a gateway over real sockets: an admin drains a provider and a
-request avoids it, creates, uses and revokes a key; a videos key is refused; and no page loads a URL outside the
-gateway. The finance user's walk is in test_finance_browser.py."""
+request avoids it, creates, uses and revokes a key; a videos key is refused; a change the browser sends without the
+CSRF token is refused; and no page loads a URL outside the gateway. The finance user's walk is in
+test_finance_browser.py."""
 
 from __future__ import annotations
 
@@ -97,6 +98,30 @@ async def test_a_videos_key_is_refused(driver: WebDriver, console: str) -> None:
     error, landed = await in_browser(attempt)
     assert "admin or usage scope" in error
     assert landed == f"{console}/console/login"
+
+
+async def test_a_change_without_the_csrf_token_is_refused_in_the_browser(
+    driver: WebDriver, console: str, api: httpx.AsyncClient
+) -> None:
+    """The signed-in browser itself posts the Drain form's fields without its token (its session cookie goes along,
+    same origin): a 403 `csrf_token_invalid`, and nanogpt still serves."""
+    version = (await api.get("/v1/admin/routing", headers=ADMIN)).json()["version"]
+
+    def forge() -> list[object]:
+        sign_in(driver, console, ADMIN_KEY)
+        driver.get(f"{console}/console/providers")
+        script = """
+            const done = arguments[arguments.length - 1];
+            const body = new URLSearchParams({drain: "true", version: arguments[0]});
+            fetch("/console/providers/nanogpt", {method: "POST", body: body, credentials: "same-origin"})
+                .then(async (reply) => done([reply.status, (await reply.json()).error.code]));
+        """
+        reply: list[object] = driver.execute_async_script(script, str(version))
+        return reply
+
+    assert await in_browser(forge) == [403, "csrf_token_invalid"]
+    explained = (await api.post("/v1/routing/explain", json=SORA, headers=ADMIN)).json()
+    assert {c["provider"] for c in explained["candidates"]} == {"nanogpt", "videogenapi"}
 
 
 async def test_the_pages_load_no_external_url(driver: WebDriver, console: str) -> None:
