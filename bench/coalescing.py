@@ -138,7 +138,8 @@ async def coalescing(rates: list[float], jobs: int) -> list[Row]:
 def report(args: argparse.Namespace, rows: list[Row], lags: list[tuple[str, LagResult]]) -> str:
     command = (
         f"`.venv/bin/python bench/coalescing.py --rates {args.rates} --jobs {args.jobs} --lag-jobs {args.lag_jobs}"
-        f" --lag-duration {args.lag_duration:g} --latency-ms {args.latency_ms:g}`"
+        f" --lag-duration {args.lag_duration:g} --latency-ms {args.latency_ms:g}"
+        f" --poll-concurrency {args.poll_concurrency}`"
     )
     lines = [
         f"### coalescing — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
@@ -164,8 +165,9 @@ def report(args: argparse.Namespace, rows: list[Row], lags: list[tuple[str, LagR
         "",
         f"Schedule lag, one process: {args.lag_jobs} in-flight jobs seeded in Redis at every age of the cadence"
         " (0-12 polls done, each next due within its own gap), followed by the real Poller (Redis store and gate)"
-        f" through an in-process fake adapter answering `in_progress` after {args.latency_ms:g} ms. Lag = poll"
-        " start - due time. First pass = until every job was polled once by this process (as a replica taking"
+        f" through an in-process fake adapter answering `in_progress` after {args.latency_ms:g} ms, with up to"
+        f" {args.poll_concurrency} status calls in flight (`[poller] concurrency`). Lag = poll start - due time."
+        " First pass = until every job was polled once by this process (as a replica taking"
         f" jobs over: each first poll also renews the job's slot); steady = the {args.lag_duration:g} s after."
         " Memory: the process's RSS at the end (its peak), and Redis's growth.",
         "",
@@ -202,6 +204,7 @@ async def run(args: argparse.Namespace) -> str:
             polling=polling,
             interval_s=5.0,
             latency_s=args.latency_ms / 1000,
+            concurrency=args.poll_concurrency,
         )
         lags.append((name, lag))
     return report(args, rows, lags)
@@ -215,6 +218,9 @@ def main() -> None:
     parser.add_argument("--lag-jobs", type=int, default=10_000)
     parser.add_argument("--lag-duration", type=float, default=30.0)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--poll-concurrency", type=int, default=64, help="[poller] concurrency: status calls in flight (default 64)"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     text = asyncio.run(run(args))

@@ -126,7 +126,14 @@ async def seed(store: RedisStore, jobs: int, *, cadence: Cadence, rng: random.Ra
 
 
 async def measure_lag(
-    *, redis_url: str, jobs: int, duration_s: float, polling: PollingConfig, interval_s: float, latency_s: float
+    *,
+    redis_url: str,
+    jobs: int,
+    duration_s: float,
+    polling: PollingConfig,
+    interval_s: float,
+    latency_s: float,
+    concurrency: int = 64,
 ) -> LagResult:
     prefix = f"vgbench:{secrets.token_hex(4)}:"
     store = RedisStore.from_url(redis_url, prefix=prefix)
@@ -136,7 +143,7 @@ async def measure_lag(
         cadence = resolve_cadence(polling, interval_s=interval_s)
         start_at = time.time() + SEEDING_S
         await seed(store, jobs, cadence=cadence, rng=rng, start_at=start_at)
-        result = await _follow(store, jobs, duration_s, cadence, latency_s, rng, start_at)
+        result = await _follow(store, jobs, duration_s, cadence, latency_s, rng, start_at, concurrency)
         return msgspec.structs.replace(result, redis_mib=result.redis_mib - redis_before)
     finally:
         await _drop(store.client, prefix)
@@ -151,6 +158,7 @@ async def _follow(
     latency_s: float,
     rng: random.Random,
     start_at: float,
+    concurrency: int,
 ) -> LagResult:
     provider = FakeProvider(latency_s)
     upstream = Upstream(
@@ -165,7 +173,7 @@ async def _follow(
     gate = ProviderGate(headroom, breakers)
     lags: list[tuple[float, float]] = []
     steady_from = start_at + cadence.max_interval_s  # every job is due once within its longest gap
-    settings = PollerSettings(tick_s=0.2, lease_s=60.0)
+    settings = PollerSettings(tick_s=0.2, lease_s=60.0, concurrency=concurrency)
     poller = Poller(
         store=store,
         upstreams={SLUG: upstream},
