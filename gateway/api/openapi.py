@@ -530,7 +530,7 @@ _EXAMPLE_MESSAGES = {
 }
 
 # Operations whose 200 is also `text/csv` with `format=csv`.
-_CSV_REPLIES = ("getUsage", "getUsageRecords")
+_CSV_REPLIES = ("getUsage", "getUsageRecords", "getBudgets")
 
 
 def _add_csv(operation: Operation) -> None:
