@@ -23,7 +23,7 @@ from gateway.config import Settings, parse_settings
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
-from sandbox.serving import serve_app
+from sandbox.serving import serve_app, serve_apps
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.redis_cluster import redis_cluster
 
@@ -296,12 +296,12 @@ async def serve_sandbox(env: pytest.MonkeyPatch) -> AsyncIterator[dict[str, str]
     from sandbox.registry import EMULATORS
 
     example = load_settings(EXAMPLE_CONFIG)
-    async with contextlib.AsyncExitStack() as stack:
-        urls: dict[str, str] = {}
-        for slug, provider in example.providers.items():
-            key = f"sbx_{slug}_" + secrets.token_hex(8)
-            env.setenv(provider.api_key_env, key)
-            urls[slug] = await stack.enter_async_context(serve_app(EMULATORS[slug](key, SANDBOX_TIME_SCALE)))
+    apps = {}
+    for slug, provider in example.providers.items():
+        key = f"sbx_{slug}_" + secrets.token_hex(8)
+        env.setenv(provider.api_key_env, key)
+        apps[slug] = EMULATORS[slug](key, SANDBOX_TIME_SCALE)
+    async with serve_apps(apps) as urls:  # started and stopped together: seven shutdowns in turn took ~1.5 s
         yield urls
 
 
