@@ -47,7 +47,7 @@ class _Server:
         # pool just as the server closes it gets "Server disconnected without sending a response", which nothing
         # retries.
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_keep_alive=60)
-        self._server = _Uvicorn(config)
+        self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -60,25 +60,7 @@ class _Server:
 
     async def stop(self) -> None:
         self._server.should_exit = True
-        self._server.exit_requested.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._sock.close()
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn's server, woken to exit at once: its own loop notices `should_exit` only on its next 0.1 s tick, which
-    every test serving a gateway and its emulators paid on each stop."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.exit_requested = asyncio.Event()
-
-    async def main_loop(self) -> None:
-        # uvicorn's main_loop, with the 0.1 s sleep between ticks (the Date header, max requests) cut short.
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 1) % 864_000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.exit_requested.wait(), 0.1)
