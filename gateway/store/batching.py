@@ -15,8 +15,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar, cast
 
+import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError
 
 from gateway.store.connect import RedisClient
 
@@ -36,7 +36,7 @@ async def mget(client: RedisClient, keys: list[str]) -> list[bytes | None]:
 
 class _Coalescer(Generic[In, Out]):
     """Collects the calls of one event-loop turn (at most `max_batch`) and runs them with one `_run`; each caller
-    gets its own result, or the batch's failure."""
+    gets its own result, its own failure (an exception `_run` returns in its place), or the batch's failure."""
 
     def __init__(self, *, max_batch: int) -> None:
         self._max_batch = max_batch
@@ -78,7 +78,11 @@ class _Coalescer(Generic[In, Out]):
                 raise
             return
         for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
                 future.set_result(result)
 
 
@@ -96,8 +100,8 @@ class BatchedReader(_Coalescer[str, "bytes | None"]):
 
 class BatchedScript(_Coalescer[ScriptCall, Any]):
     """One Lua script whose concurrent calls share a pipeline (not a transaction: each call is atomic on its own,
-    as it would be alone). A call the server answers with NOSCRIPT (its script cache was flushed) is run again
-    through redis-py's `Script`, which loads the script first."""
+    and succeeds or fails on its own, as it would alone). A call the server answers with NOSCRIPT (its script cache
+    was flushed) is run again through redis-py's `Script`, which loads the script first."""
 
     def __init__(self, client: RedisClient, script: str, *, max_batch: int = 512) -> None:
         super().__init__(max_batch=max_batch)
@@ -115,9 +119,10 @@ class BatchedScript(_Coalescer[ScriptCall, Any]):
                 pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             results: list[Any] = await pipe.execute(raise_on_error=False)
         for n, result in enumerate(results):
-            if isinstance(result, NoScriptError):
+            if isinstance(result, redis.exceptions.NoScriptError):
                 keys, args = items[n]
-                results[n] = await self._script(keys=keys, args=args)
-            elif isinstance(result, Exception):
-                raise result
-        return results
+                try:
+                    results[n] = await self._script(keys=keys, args=args)
+                except redis.exceptions.RedisError as exc:
+                    results[n] = exc
+        return results  # another call's error stays in its place: the calls around it did run
