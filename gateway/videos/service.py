@@ -19,7 +19,7 @@ from gateway.errors import (
     UnsupportedRequest,
 )
 from gateway.metrics.registry import Metrics
-from gateway.schema.job import VideoJob, new_job_id
+from gateway.schema.job import VideoJob, new_job_id, with_step
 from gateway.store.base import JobStore, Order
 from gateway.upstreams import Upstream
 from gateway.usage.admission import Admission
@@ -117,7 +117,7 @@ class VideoService:
         self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str], strategy: str
     ) -> VideoJob:
         now = self._clock()
-        return VideoJob(
+        job = VideoJob(
             id=new_job_id(now),
             team=caller.team,
             key_id=caller.key_id,
@@ -137,6 +137,7 @@ class VideoService:
             replica=self._replica,
             source=intake.source,
         )
+        return with_step(job, at=now)  # its status history starts with the job
 
     async def get(self, caller: Caller, job_id: str, *, deleted: bool = False) -> VideoJob:
         """The caller's team's job; a deleted one only with `deleted` (an idempotent replay answers with the job

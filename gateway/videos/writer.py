@@ -16,7 +16,7 @@ import msgspec
 import structlog
 
 from gateway.errors import StoreUnavailable
-from gateway.schema.job import StatusChange, TerminalEffect, VideoJob, with_step
+from gateway.schema.job import TerminalEffect, VideoJob, with_step
 from gateway.store.base import JobStore
 
 log = structlog.get_logger("gateway.videos.writer")
@@ -48,9 +48,9 @@ class JobWriter:
         return self._clock() + self.retry_s
 
     async def insert(self, job: VideoJob, *, poll_at: float) -> bool:
-        """Store a new job (version 1, its first status step) on the schedule at `poll_at`; False if its id
-        exists."""
-        return await self._store.create(with_step(job, at=job.created_at), poll_at=poll_at)
+        """Store a new job (version 1, made with its first status step) on the schedule at `poll_at`; False if its
+        id exists."""
+        return await self._store.create(job, poll_at=poll_at)
 
     async def discard(self, job: VideoJob) -> None:
         """Remove a job no client ever saw (its create failed before any provider accepted it)."""
@@ -63,7 +63,7 @@ class JobWriter:
         `previous`); None when someone did (their write stands). By default a running job is scheduled at its
         `next_poll_at`, an unfinalized terminal one on the safety net, a finalized one not at all; `poll_at`
         overrides that. A terminal job is finalized right after; returns the job as stored then."""
-        written = msgspec.structs.replace(updated, version=previous.version + 1, status_history=_history(previous))
+        written = msgspec.structs.replace(updated, version=previous.version + 1)
         if _step(written) != _step(previous):
             written = with_step(written, at=self._clock())
         if isinstance(poll_at, _Scheduled):
@@ -98,14 +98,6 @@ class JobWriter:
             log.warning("finalize_write_failed", job_id=job.id)
         # Someone wrote in between (a client delete); the job is still scheduled and is finalized then.
         return None
-
-
-def _history(previous: VideoJob) -> tuple[StatusChange, ...]:
-    """`previous`'s status history as stored: the caller of `insert` holds the job without the first step
-    `insert` stored with it (version 1, no step yet); a record from before the history was kept has none."""
-    if previous.version == 1 and not previous.status_history:
-        return with_step(previous, at=previous.created_at).status_history
-    return previous.status_history
 
 
 def _step(job: VideoJob) -> tuple[str, str, str | None]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
-from gateway.schema.job import VideoJob, new_job_id
+from gateway.schema.job import VideoJob, new_job_id, with_step
 from gateway.store.base import JobStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
@@ -97,11 +97,12 @@ async def test_a_stale_copy_does_not_overwrite_a_newer_record(store: JobStore) -
 async def test_the_status_history_keeps_each_change_of_status_phase_or_provider_and_its_last_24_steps(
     store: JobStore,
 ) -> None:
-    """Insert is the first step; a progress-only write adds none; a change of provider does; after 30 provider
-    changes the record keeps 24 steps, the newest last (docs/console.md: "the last 24 steps")."""
+    """A new job is made with its first step; a progress-only write adds none; a change of provider does; after 30
+    provider changes the record keeps 24 steps, the newest last (docs/console.md: "the last 24 steps")."""
     now = 1_750_000_000.0
     writer = JobWriter(store=store, effects=[], clock=lambda: now + 1, retry_s=0.05)
-    job = VideoJob(id=new_job_id(now), team="t", key_id="k", model="m", created_at=now, updated_at=now, provider="a")
+    made = VideoJob(id=new_job_id(now), team="t", key_id="k", model="m", created_at=now, updated_at=now, provider="a")
+    job = with_step(made, at=now)  # as the create service makes it
     assert await writer.insert(job, poll_at=now + 60)
     running = await writer.write(job, msgspec.structs.replace(job, status="in_progress", phase="following"))
     assert running is not None
