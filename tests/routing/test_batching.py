@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from gateway.store.batching import BatchedScript
+from routing.batching import BatchedScript
 
 
 async def test_calls_made_together_each_get_their_own_result_from_a_script_never_loaded(
