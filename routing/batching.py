@@ -2,7 +2,10 @@
 load, one pass through the Redis client serves every call that arrived together.
 
 - `Coalescer`: the collecting itself, for any batched call.
-- `BatchedScript`: calls of one Lua script (the poller's compare-and-set writes) become one pipeline.
+- `BatchedScript`: calls of one Lua script (the poller's compare-and-set writes, the slot acquires) become one
+  pipeline.
+- `BatchedHashes`: HGETALL reads (the gate's screen: circuits and headroom readings) become one pipeline, each key
+  read once however many callers asked for it.
 
 Here in routing, the lowest layer that keeps state in Redis, so that routing's shared state and the gateway's store
 (gateway/store/batching.py, which adds the MGET reader) batch the same way. Script calls are batched on a single
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -35,6 +38,10 @@ class Coalescer(Generic[In, Out]):
         self._inflight: set[asyncio.Task[None]] = set()
 
     async def _call(self, item: In) -> Out:
+        return await self._enqueue(item)
+
+    def _enqueue(self, item: In) -> asyncio.Future[Out]:
+        """Queue one call without yielding, so that several queued by one caller go in the same batch."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Out] = loop.create_future()
         self._pending.append((item, future))
@@ -43,7 +50,7 @@ class Coalescer(Generic[In, Out]):
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        return await future
+        return future
 
     async def _run(self, items: list[In]) -> list[Out]:
         raise NotImplementedError
@@ -104,3 +111,35 @@ class BatchedScript(Coalescer[ScriptCall, Any]):
                 except redis.exceptions.RedisError as exc:
                     results[n] = exc
         return results  # another call's error stays in its place: the calls around it did run
+
+
+class BatchedHashes(Coalescer[str, "dict[bytes, bytes]"]):
+    """HGETALL of every key asked for in one event-loop turn, in one pipeline (on a cluster redis-py sends it per
+    node). A key several callers ask for is read once and its reply shared: a read sent after a caller asked is as
+    fresh as one of its own, so sharing it changes nothing the caller can see (callers must not change the reply).
+    Callers that share one instance share its round trips: the gate's screen reads circuits and headroom together.
+    The client is made without decode_responses, so fields and values are bytes."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, *, max_batch: int = 512) -> None:
+        super().__init__(max_batch=max_batch)
+        self._redis = client
+
+    async def hgetall(self, key: str) -> dict[bytes, bytes]:
+        return await self._call(key)
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[bytes, bytes]]:
+        """The hashes at `keys`, in order, read in one batch; the first failure among them is raised."""
+        replies = await asyncio.gather(*(self._enqueue(key) for key in keys), return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return cast(list[dict[bytes, bytes]], replies)
+
+    async def _run(self, items: list[str]) -> list[dict[bytes, bytes]]:
+        keys = list(dict.fromkeys(items))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        by_key = dict(zip(keys, replies, strict=True))
+        return [by_key[key] for key in items]  # an error reply stays the error of that key's callers

@@ -1,5 +1,6 @@
-"""`BatchedScript` on a real Redis: calls of one event-loop turn share a pipeline, each with its own result or its
-own error, and a script the server does not have yet is loaded rather than failing the calls."""
+"""`BatchedScript` and `BatchedHashes` on a real Redis: calls of one event-loop turn share a pipeline, each with its
+own result or its own error; a script the server does not have yet is loaded rather than failing the calls, and a
+hash asked for by several callers is read once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from routing.batching import BatchedScript
+from routing.batching import BatchedHashes, BatchedScript
+from tests.routing.pipelines import RoundTrips
 
 
 async def test_calls_made_together_each_get_their_own_result_from_a_script_never_loaded(
@@ -43,3 +45,55 @@ async def test_a_call_that_fails_fails_alone(redis_client: aioredis.Redis, redis
     assert (results[0], results[2]) == (5, 5)
     assert isinstance(results[1], redis.exceptions.ResponseError)
     assert await redis_client.get(f"{redis_prefix}b") == b"5"
+
+
+async def test_hash_reads_made_together_go_in_one_round_trip_each_key_read_once(
+    redis_client: aioredis.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fifteen callers asking for two hashes, and one asking for two at once (one of them new), make one pipeline
+    of three HGETALLs; each caller gets its own hash, an empty one where the key is missing."""
+    a, b, missing = f"{redis_prefix}a", f"{redis_prefix}b", f"{redis_prefix}missing"
+    await redis_client.hset(a, mapping={"x": "1"})
+    await redis_client.hset(b, mapping={"y": "2", "z": "3"})
+    hashes = BatchedHashes(redis_client)
+    trips = RoundTrips(redis_client, monkeypatch)
+
+    singles, many = await asyncio.gather(
+        asyncio.gather(*(hashes.hgetall(a if n % 3 else b) for n in range(15))), hashes.hgetall_many([missing, a])
+    )
+
+    assert singles == [{b"x": b"1"} if n % 3 else {b"y": b"2", b"z": b"3"} for n in range(15)]
+    assert many == [{}, {b"x": b"1"}]
+    assert len(trips.sent) == 1
+    assert sorted(trips.sent[0]) == [("HGETALL", a), ("HGETALL", b), ("HGETALL", missing)]
+
+
+async def test_a_hash_read_after_a_batch_went_out_is_a_read_of_its_own(
+    redis_client: aioredis.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller never gets a reply read before it asked: a write made between two reads shows in the second."""
+    key = f"{redis_prefix}h"
+    hashes = BatchedHashes(redis_client)
+    trips = RoundTrips(redis_client, monkeypatch)
+
+    assert await hashes.hgetall(key) == {}
+    await redis_client.hset(key, "f", "v")
+    assert await hashes.hgetall(key) == {b"f": b"v"}
+    assert len(trips.commands("HGETALL")) == 2
+
+
+async def test_a_hash_read_that_fails_fails_alone(redis_client: aioredis.Redis, redis_prefix: str) -> None:
+    """HGETALL of a key holding text is the error of the callers of that key (and of a many-key read naming it);
+    the reads sent with it get their hashes."""
+    good, text = f"{redis_prefix}good", f"{redis_prefix}text"
+    await redis_client.hset(good, "f", "v")
+    await redis_client.set(text, "not a hash")
+    hashes = BatchedHashes(redis_client)
+
+    results = await asyncio.gather(
+        hashes.hgetall(good), hashes.hgetall(text), hashes.hgetall_many([good, text]), return_exceptions=True
+    )
+
+    assert results[0] == {b"f": b"v"}
+    assert isinstance(results[1], redis.exceptions.ResponseError)
+    assert isinstance(results[2], redis.exceptions.ResponseError)
