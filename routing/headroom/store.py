@@ -20,7 +20,7 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
 from providers import contract
-from routing.batching import BatchedHashes
+from routing.batching import BatchedHashes, BatchedScript
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -158,8 +158,10 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
 
 
 class RedisHeadroomStore:
-    """Shared by every replica: each read-modify-write is one Lua script, so replicas never race. Readings are read
-    through `hashes`, which the gate's screen shares with the circuit breakers (one round trip for both)."""
+    """Shared by every replica: each read-modify-write is one Lua script, so replicas never race. Concurrent slot
+    acquires share a pipeline on a single node (each script still atomic, with its own result and error: the
+    creates in flight claim together). Readings are read through `hashes`, which the gate's screen shares with the
+    circuit breakers (one round trip for both)."""
 
     def __init__(
         self, client: aioredis.Redis | RedisCluster, *, prefix: str, hashes: BatchedHashes | None = None
@@ -167,7 +169,7 @@ class RedisHeadroomStore:
         self._redis = client
         self._prefix = prefix
         self._hashes = BatchedHashes(client) if hashes is None else hashes
-        self._acquire = client.register_script(_ACQUIRE)
+        self._acquire = BatchedScript(client, _ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._put = client.register_script(_PUT_READINGS)
         self._encoder = msgspec.msgpack.Encoder()

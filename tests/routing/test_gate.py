@@ -151,6 +151,43 @@ async def test_the_gateways_gate_reads_a_screen_in_one_round_trip(
         await store.close()
 
 
+async def test_concurrent_claims_take_exactly_the_free_slots(make_gate: GateFactory) -> None:
+    """Ten claims at once on a provider with three jobs in flight at most: three take a slot, seven are refused,
+    on memory, one Redis and a Cluster; a refused claim holds nothing and a finished job frees its slot."""
+    gate = make_gate({"fal": HeadroomConfig(max_in_flight=3)})
+    fal = candidate("fal")
+    await gate.screen(Plan(candidates=(fal,), dropped=()))  # as a create does: the circuit is read as quiet
+
+    refusals = await asyncio.gather(*(gate.claim(fal, f"job-{n}") for n in range(10)))
+
+    assert sorted(refusals, key=str) == [None] * 3 + ["no_concurrency_slot"] * 7
+    assert await gate.in_flight("fal") == 3
+    await gate.finished("fal", f"job-{refusals.index(None)}")
+    assert await gate.claim(fal, "job-late") is None
+    assert await gate.claim(fal, "job-later") == "no_concurrency_slot"
+
+
+async def test_concurrent_claims_acquire_their_slots_in_one_round_trip(
+    redis_prefix: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one Redis node the slot acquires of claims made together travel in one pipeline, each with its answer."""
+    client = redis_client(REDIS_URL)
+    try:
+        gate = gate_on(client, redis_prefix, {"fal": HeadroomConfig(max_in_flight=2)}, clock)
+        fal = candidate("fal")
+        await gate.screen(Plan(candidates=(fal,), dropped=()))
+        assert await gate.claim(fal, "job-warm") is None  # the script loaded (a NOSCRIPT reply runs alone)
+        trips = RoundTrips(client, monkeypatch)
+
+        refusals = await asyncio.gather(*(gate.claim(fal, f"job-{n}") for n in range(5)))
+
+        assert sorted(refusals, key=str) == [None] + ["no_concurrency_slot"] * 4
+        assert len(trips.sent) == 1
+        assert [command[0] for command in trips.sent[0]] == ["EVALSHA"] * 5
+    finally:
+        await client.aclose()
+
+
 async def test_an_unreachable_redis_fails_the_screen_and_the_claim_open(clock: FakeClock) -> None:
     """With Redis down the screen keeps every offering and a claim takes nothing and refuses nothing: refusing
     every job because the limiter is unreachable would turn a Redis hiccup into an outage."""
