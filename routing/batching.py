@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -29,12 +29,14 @@ ScriptCall = tuple[Sequence[str], Sequence[str | bytes | int]]
 
 class Coalescer(Generic[In, Out]):
     """Collects the calls of one event-loop turn (at most `max_batch`) and runs them with one `_run`; each caller
-    gets its own result, its own failure (an exception `_run` returns in its place), or the batch's failure."""
+    gets its own result, its own failure (an exception `_run` returns in its place), or the batch's failure.
+
+    The first call of a batch starts the task that runs it; the task takes the batch when it first runs, at the
+    next turn of the loop, so every call made before then (in this turn and by callbacks queued before it) joins."""
 
     def __init__(self, *, max_batch: int) -> None:
         self._max_batch = max_batch
         self._pending: list[tuple[In, asyncio.Future[Out]]] = []
-        self._flush_scheduled = False
         self._inflight: set[asyncio.Task[None]] = set()
 
     async def _call(self, item: In) -> Out:
@@ -44,27 +46,21 @@ class Coalescer(Generic[In, Out]):
         """Queue one call without yielding, so that several queued by one caller go in the same batch."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Out] = loop.create_future()
+        if not self._pending:
+            task = loop.create_task(self._settle(self._pending))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
         self._pending.append((item, future))
         if len(self._pending) >= self._max_batch:
-            self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
+            self._pending = []  # full: its task runs it as it is, the next call starts another
         return future
 
     async def _run(self, items: list[In]) -> list[Out]:
         raise NotImplementedError
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._settle(batch))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
     async def _settle(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        if batch is self._pending:
+            self._pending = []  # closed: calls from now on start the next batch
         try:
             results = await self._run([item for item, _ in batch])
         except BaseException as exc:  # every waiter sees the failure (or the cancellation) of its batch
@@ -129,11 +125,15 @@ class BatchedHashes(Coalescer[str, "dict[bytes, bytes]"]):
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[bytes, bytes]]:
         """The hashes at `keys`, in order, read in one batch; the first failure among them is raised."""
-        replies = await asyncio.gather(*(self._enqueue(key) for key in keys), return_exceptions=True)
-        for reply in replies:
-            if isinstance(reply, BaseException):
-                raise reply
-        return cast(list[dict[bytes, bytes]], replies)
+        replies, failure = [], None
+        for future in [self._enqueue(key) for key in keys]:  # one batch answers them all: one wake-up, no gather
+            try:
+                replies.append(await future)
+            except Exception as exc:  # each awaited, so no failure is left unretrieved
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return replies
 
     async def _run(self, items: list[str]) -> list[dict[bytes, bytes]]:
         keys = list(dict.fromkeys(items))

@@ -97,3 +97,20 @@ async def test_a_hash_read_that_fails_fails_alone(redis_client: aioredis.Redis, 
     assert results[0] == {b"f": b"v"}
     assert isinstance(results[1], redis.exceptions.ResponseError)
     assert isinstance(results[2], redis.exceptions.ResponseError)
+
+
+async def test_a_full_batch_goes_out_as_it_is_and_the_next_call_starts_another(
+    redis_client: aioredis.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At `max_batch` calls a batch is closed: five reads made together at two a batch make three round trips, each
+    caller still getting its own hash."""
+    keys = [f"{redis_prefix}{n}" for n in range(5)]
+    for n, key in enumerate(keys):
+        await redis_client.hset(key, "n", n)
+    hashes = BatchedHashes(redis_client, max_batch=2)
+    trips = RoundTrips(redis_client, monkeypatch)
+
+    replies = await asyncio.gather(*(hashes.hgetall(key) for key in keys))
+
+    assert replies == [{b"n": str(n).encode()} for n in range(5)]
+    assert [len(trip) for trip in trips.sent] == [2, 2, 1]
