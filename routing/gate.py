@@ -5,6 +5,7 @@ because the limiter is unreachable would turn a Redis hiccup into a full outage.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -36,10 +37,12 @@ class ProviderGate:
             await _fail_open(self.headroom.note_exclusive(providers.pop()), None)
         kept: list[Candidate] = []
         dropped = list(plan.dropped)
-        states = await _fail_open(self.breakers.snapshots({c.provider for c in plan.candidates}), {})
-        for candidate in plan.candidates:
-            scopes = (Operation.GENERATE, f"model:{candidate.request.upstream_model}")
-            said = await _fail_open(self.headroom.availability(candidate.provider, scopes=scopes), Availability())
+        # Asked together: on Redis the circuits' and the readings' reads then share one round trip (a pipeline).
+        states, availabilities = await asyncio.gather(
+            _fail_open(self.breakers.snapshots({c.provider for c in plan.candidates}), {}),
+            asyncio.gather(*(_fail_open(self._availability(c), Availability()) for c in plan.candidates)),
+        )
+        for candidate, said in zip(plan.candidates, availabilities, strict=True):
             snapshot = states.get(candidate.provider)
             if snapshot is not None and snapshot.state == CircuitState.OPEN:
                 # A half-open probe may fail: an open circuit has no time the provider is sure to take calls again.
@@ -51,6 +54,10 @@ class ProviderGate:
             dropped.append(Drop(model=candidate.model, provider=provider, reasons=reasons, clears_at=clears_at))
         kept = await self._hold_back(kept)
         return msgspec.structs.replace(plan, candidates=tuple(kept), dropped=tuple(dropped))
+
+    def _availability(self, candidate: Candidate) -> Awaitable[Availability]:
+        scopes = (Operation.GENERATE, f"model:{candidate.request.upstream_model}")
+        return self.headroom.availability(candidate.provider, scopes=scopes)
 
     async def _hold_back(self, kept: list[Candidate]) -> list[Candidate]:
         """Trunk reservation: each candidate carries the units its provider's reserve keeps (a claim that may go

@@ -1,29 +1,24 @@
-"""Coalesces concurrent Redis calls made in the same event-loop turn into one round trip (auto-pipelining): under
+"""Coalesces concurrent Redis reads made in the same event-loop turn into one round trip (auto-pipelining): under
 load, one pass through the Redis client serves every call that arrived together.
 
 - `BatchedReader`: single-key reads become one MGET.
-- `BatchedScript`: calls of one Lua script (the poller's compare-and-set writes) become one pipeline.
+- `BatchedScript` (from routing/batching.py, where the collecting itself lives, for routing's state too): calls of
+  one Lua script (the poller's compare-and-set writes) become one pipeline.
 
 On a Redis Cluster an MGET must name keys of one slot: there `mget` splits the keys by slot and sends one MGET
 per slot, pipelined per node (redis-py's `mget_nonatomic`); the reads are independent, so atomicity across them
-was never needed. Script calls are batched on a single node only; on a cluster each goes on its own, as each
-script already names the keys of one slot."""
+was never needed."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import cast
 
-import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
 from gateway.store.connect import RedisClient
+from routing.batching import BatchedScript, Coalescer, ScriptCall
 
-In = TypeVar("In")
-Out = TypeVar("Out")
-ScriptCall = tuple[Sequence[str], Sequence[str | bytes | int]]
-"""(keys, args) of one script call."""
+__all__ = ["BatchedReader", "BatchedScript", "ScriptCall", "mget"]
 
 
 async def mget(client: RedisClient, keys: list[str]) -> list[bytes | None]:
@@ -34,59 +29,7 @@ async def mget(client: RedisClient, keys: list[str]) -> list[bytes | None]:
     return cast(list[bytes | None], await client.mget(keys))
 
 
-class _Coalescer(Generic[In, Out]):
-    """Collects the calls of one event-loop turn (at most `max_batch`) and runs them with one `_run`; each caller
-    gets its own result, its own failure (an exception `_run` returns in its place), or the batch's failure."""
-
-    def __init__(self, *, max_batch: int) -> None:
-        self._max_batch = max_batch
-        self._pending: list[tuple[In, asyncio.Future[Out]]] = []
-        self._flush_scheduled = False
-        self._inflight: set[asyncio.Task[None]] = set()
-
-    async def _call(self, item: In) -> Out:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Out] = loop.create_future()
-        self._pending.append((item, future))
-        if len(self._pending) >= self._max_batch:
-            self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
-        return await future
-
-    async def _run(self, items: list[In]) -> list[Out]:
-        raise NotImplementedError
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._settle(batch))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
-    async def _settle(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
-        try:
-            results = await self._run([item for item, _ in batch])
-        except BaseException as exc:  # every waiter sees the failure (or the cancellation) of its batch
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-
-class BatchedReader(_Coalescer[str, "bytes | None"]):
+class BatchedReader(Coalescer[str, "bytes | None"]):
     def __init__(self, client: RedisClient, *, max_batch: int = 512) -> None:
         super().__init__(max_batch=max_batch)
         self._redis = client
@@ -96,33 +39,3 @@ class BatchedReader(_Coalescer[str, "bytes | None"]):
 
     async def _run(self, items: list[str]) -> list[bytes | None]:
         return await mget(self._redis, items)
-
-
-class BatchedScript(_Coalescer[ScriptCall, Any]):
-    """One Lua script whose concurrent calls share a pipeline (not a transaction: each call is atomic on its own,
-    and succeeds or fails on its own, as it would alone). A call the server answers with NOSCRIPT (its script cache
-    was flushed) is run again through redis-py's `Script`, which loads the script first."""
-
-    def __init__(self, client: RedisClient, script: str, *, max_batch: int = 512) -> None:
-        super().__init__(max_batch=max_batch)
-        self._redis = client
-        self._script = client.register_script(script)
-
-    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
-        if isinstance(self._redis, RedisCluster):
-            return await self._script(keys=keys, args=args)
-        return await self._call((keys, args))
-
-    async def _run(self, items: list[ScriptCall]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, args in items:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-        for n, result in enumerate(results):
-            if isinstance(result, redis.exceptions.NoScriptError):
-                keys, args = items[n]
-                try:
-                    results[n] = await self._script(keys=keys, args=args)
-                except redis.exceptions.RedisError as exc:
-                    results[n] = exc
-        return results  # another call's error stays in its place: the calls around it did run

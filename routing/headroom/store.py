@@ -12,7 +12,7 @@ import asyncio
 import functools
 import math
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar, cast
+from typing import Any, ClassVar, ParamSpec, Protocol, TypeVar
 
 import msgspec
 import redis.asyncio as aioredis
@@ -20,6 +20,7 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
 from providers import contract
+from routing.batching import BatchedHashes, BatchedScript
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -157,12 +158,18 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
 
 
 class RedisHeadroomStore:
-    """Shared by every replica: each read-modify-write is one Lua script, so replicas never race."""
+    """Shared by every replica: each read-modify-write is one Lua script, so replicas never race. Concurrent slot
+    acquires share a pipeline on a single node (each script still atomic, with its own result and error: the
+    creates in flight claim together). Readings are read through `hashes`, which the gate's screen shares with the
+    circuit breakers (one round trip for both)."""
 
-    def __init__(self, client: aioredis.Redis | RedisCluster, *, prefix: str) -> None:
+    def __init__(
+        self, client: aioredis.Redis | RedisCluster, *, prefix: str, hashes: BatchedHashes | None = None
+    ) -> None:
         self._redis = client
         self._prefix = prefix
-        self._acquire = client.register_script(_ACQUIRE)
+        self._hashes = BatchedHashes(client) if hashes is None else hashes
+        self._acquire = BatchedScript(client, _ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._put = client.register_script(_PUT_READINGS)
         self._encoder = msgspec.msgpack.Encoder()
@@ -203,7 +210,7 @@ class RedisHeadroomStore:
 
     @_unavailable
     async def readings(self, provider: str) -> list[Reading]:
-        records = cast(dict[bytes, bytes], await self._redis.hgetall(self._readings_key(provider)))
+        records = await self._hashes.hgetall(self._readings_key(provider))
         return [self._decoder.decode(memoryview(record)[_AT_CHARS:]) for record in records.values()]
 
 

@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
+from routing.batching import BatchedHashes
 from routing.health.breakers import (
     BUCKETS,
     BreakerSettings,
@@ -181,8 +182,12 @@ class RedisCircuitBreakers:
         *,
         clock: Callable[[], float],
         prefix: str = "vg:",
+        hashes: BatchedHashes | None = None,
     ) -> None:
+        """`hashes`: the reads of the snapshots, shared with the headroom store on the same client so that the
+        gate's screen reads both in one round trip; by default one of its own."""
         self._redis = client
+        self._hashes = BatchedHashes(client) if hashes is None else hashes
         self._settings = settings
         self._clock = clock
         self._prefix = prefix
@@ -262,10 +267,7 @@ class RedisCircuitBreakers:
     @_health_errors
     async def snapshots(self, providers: Iterable[str]) -> dict[str, CircuitSnapshot]:
         names = list(providers)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hgetall(self._key(name))
-            raws: list[dict[Any, Any]] = await pipe.execute()
+        raws = await self._hashes.hgetall_many([self._key(name) for name in names])
         now, snapshots = self._clock(), {}
         for name, raw in zip(names, raws, strict=True):
             stored = _circuit(raw)

@@ -1,0 +1,145 @@
+"""Coalesces concurrent Redis calls made in the same event-loop turn into one round trip (auto-pipelining): under
+load, one pass through the Redis client serves every call that arrived together.
+
+- `Coalescer`: the collecting itself, for any batched call.
+- `BatchedScript`: calls of one Lua script (the poller's compare-and-set writes, the slot acquires) become one
+  pipeline.
+- `BatchedHashes`: HGETALL reads (the gate's screen: circuits and headroom readings) become one pipeline, each key
+  read once however many callers asked for it.
+
+Here in routing, the lowest layer that keeps state in Redis, so that routing's shared state and the gateway's store
+(gateway/store/batching.py, which adds the MGET reader) batch the same way. Script calls are batched on a single
+node only; on a cluster each goes on its own, as each script already names the keys of one slot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+ScriptCall = tuple[Sequence[str], Sequence[str | bytes | int]]
+"""(keys, args) of one script call."""
+
+
+class Coalescer(Generic[In, Out]):
+    """Collects the calls of one event-loop turn (at most `max_batch`) and runs them with one `_run`; each caller
+    gets its own result, its own failure (an exception `_run` returns in its place), or the batch's failure.
+
+    The first call of a batch starts the task that runs it; the task takes the batch when it first runs, at the
+    next turn of the loop, so every call made before then (in this turn and by callbacks queued before it) joins."""
+
+    def __init__(self, *, max_batch: int) -> None:
+        self._max_batch = max_batch
+        self._pending: list[tuple[In, asyncio.Future[Out]]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def _call(self, item: In) -> Out:
+        return await self._enqueue(item)
+
+    def _enqueue(self, item: In) -> asyncio.Future[Out]:
+        """Queue one call without yielding, so that several queued by one caller go in the same batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Out] = loop.create_future()
+        if not self._pending:
+            task = loop.create_task(self._settle(self._pending))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        self._pending.append((item, future))
+        if len(self._pending) >= self._max_batch:
+            self._pending = []  # full: its task runs it as it is, the next call starts another
+        return future
+
+    async def _run(self, items: list[In]) -> list[Out]:
+        raise NotImplementedError
+
+    async def _settle(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
+        if batch is self._pending:
+            self._pending = []  # closed: calls from now on start the next batch
+        try:
+            results = await self._run([item for item, _ in batch])
+        except BaseException as exc:  # every waiter sees the failure (or the cancellation) of its batch
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+class BatchedScript(Coalescer[ScriptCall, Any]):
+    """One Lua script whose concurrent calls share a pipeline (not a transaction: each call is atomic on its own,
+    and succeeds or fails on its own, as it would alone). A call the server answers with NOSCRIPT (its script cache
+    was flushed) is run again through redis-py's `Script`, which loads the script first."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, script: str, *, max_batch: int = 512) -> None:
+        super().__init__(max_batch=max_batch)
+        self._redis = client
+        self._script = client.register_script(script)
+
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
+        if isinstance(self._redis, RedisCluster):
+            return await self._script(keys=keys, args=args)
+        return await self._call((keys, args))
+
+    async def _run(self, items: list[ScriptCall]) -> list[Any]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args in items:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        for n, result in enumerate(results):
+            if isinstance(result, redis.exceptions.NoScriptError):
+                keys, args = items[n]
+                try:
+                    results[n] = await self._script(keys=keys, args=args)
+                except redis.exceptions.RedisError as exc:
+                    results[n] = exc
+        return results  # another call's error stays in its place: the calls around it did run
+
+
+class BatchedHashes(Coalescer[str, "dict[bytes, bytes]"]):
+    """HGETALL of every key asked for in one event-loop turn, in one pipeline (on a cluster redis-py sends it per
+    node). A key several callers ask for is read once and its reply shared: a read sent after a caller asked is as
+    fresh as one of its own, so sharing it changes nothing the caller can see (callers must not change the reply).
+    Callers that share one instance share its round trips: the gate's screen reads circuits and headroom together.
+    The client is made without decode_responses, so fields and values are bytes."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, *, max_batch: int = 512) -> None:
+        super().__init__(max_batch=max_batch)
+        self._redis = client
+
+    async def hgetall(self, key: str) -> dict[bytes, bytes]:
+        return await self._call(key)
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[bytes, bytes]]:
+        """The hashes at `keys`, in order, read in one batch; the first failure among them is raised."""
+        replies, failure = [], None
+        for future in [self._enqueue(key) for key in keys]:  # one batch answers them all: one wake-up, no gather
+            try:
+                replies.append(await future)
+            except Exception as exc:  # each awaited, so no failure is left unretrieved
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return replies
+
+    async def _run(self, items: list[str]) -> list[dict[bytes, bytes]]:
+        keys = list(dict.fromkeys(items))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        by_key = dict(zip(keys, replies, strict=True))
+        return [by_key[key] for key in items]  # an error reply stays the error of that key's callers
