@@ -1,14 +1,17 @@
-"""`BatchedScript` on a real Redis: calls of one event-loop turn share a pipeline, each with its own result or its
-own error, and a script the server does not have yet is loaded rather than failing the calls."""
+"""`BatchedScript` on a real Redis: calls of one event-loop turn share a pipeline (whichever of the client's
+scripts they run), each with its own result or its own error, and a script the server does not have yet is loaded
+rather than failing the calls."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.connection import AbstractConnection
 
 from gateway.store.batching import BatchedScript
 
@@ -43,3 +46,37 @@ async def test_a_call_that_fails_fails_alone(redis_client: aioredis.Redis, redis
     assert (results[0], results[2]) == (5, 5)
     assert isinstance(results[1], redis.exceptions.ResponseError)
     assert await redis_client.get(f"{redis_prefix}b") == b"5"
+
+
+async def test_calls_of_different_scripts_made_together_share_one_round_trip(
+    redis_client: aioredis.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every BatchedScript of a client goes in its one pipeline: two scripts' calls made in the same turn are one
+    write to the server (a round trip), each still with its own result."""
+    incr = BatchedScript(redis_client, f"-- {uuid.uuid4().hex}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])")
+    append = BatchedScript(redis_client, f"-- {uuid.uuid4().hex}\nreturn redis.call('APPEND', KEYS[1], ARGV[1])")
+    await incr(keys=[f"{redis_prefix}n"], args=[1])  # both loaded: no NOSCRIPT retry below
+    await append(keys=[f"{redis_prefix}s"], args=["a"])
+    sends = _count_sends(monkeypatch)
+
+    results = await asyncio.gather(
+        incr(keys=[f"{redis_prefix}n"], args=[2]),
+        append(keys=[f"{redis_prefix}s"], args=["bc"]),
+        incr(keys=[f"{redis_prefix}n"], args=[3]),
+    )
+
+    assert results == [3, 3, 6]
+    assert sends == [1]
+
+
+def _count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times any connection writes to the server from now on (one element, counted up)."""
+    sends = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sends[0] += 1
+        await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sends
