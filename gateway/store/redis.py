@@ -12,8 +12,8 @@ removes the record first and then the id. Either way a failure in between leaves
 record, which listing skips (as it skips records retention dropped); listing also skips a record of another team,
 so an id that collided with another team's job could never leak it. On a single node (or a Sentinel-managed
 primary), where a script may name keys of any slot, a create is one script doing both steps in the same order:
-one round trip, shared with the concurrent creates' (`BatchedScript`). Listing reads its page's records with MGET per
-slot on a cluster (the client's `mget_nonatomic`), one MGET on a single node; single reads are batched per slot,
+one round trip, shared with the concurrent creates' (`BatchedScript`). Listing reads its page's records with MGET
+per slot on a cluster (the client's `mget_nonatomic`), one MGET on a single node; single reads are batched per slot,
 and on a single node concurrent compare-and-set writes share one pipeline (`gateway.store.batching`). The layout
 changed from the single-node one (no deployment had data to keep).
 

@@ -150,9 +150,9 @@ class Failover:
         """Write `followed` over `job`, retrying while the store is unreachable, until `until`; None when out of
         time. Raises StoreUnavailable when someone else wrote the job first (a client's delete). The budget hold
         follows the provider that accepted: its resize starts with the write, so that on one Redis node both go in
-        one round trip (the client's script pipeline), and is made once more after the write if it failed. A resize
-        sets absolute amounts, and one that lands after the write lost (to a delete, which settles the job) or after
-        settlement finds the hold as settled or gone: it never needs the write's outcome first."""
+        one round trip (the client's script pipeline), and is made once more after the write if it failed. It never
+        needs the write's outcome first: a resize sets absolute amounts, and one that lands after settlement (the
+        job's or, when the write lost to a delete, the cancelled job's) finds no hold and changes nothing."""
         resizing = asyncio.ensure_future(self._resize_hold(job, followed, accepted))
         try:
             written = await self._write(job, followed, accepted, until=until)
