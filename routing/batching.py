@@ -2,8 +2,9 @@
 load, one pass through the Redis client serves every call that arrived together.
 
 - `Coalescer`: the collecting itself, for any batched call.
-- `BatchedScript`: calls of one Lua script (the poller's compare-and-set writes, the slot acquires) become one
-  pipeline.
+- `BatchedScript`: calls of Lua scripts (the poller's compare-and-set writes, the slot acquires, a create's job and
+  budget scripts) become one pipeline: every `BatchedScript` of one client shares it (`ScriptPipeline`), so a job
+  write and a budget-hold update started together cost one round trip.
 - `BatchedHashes`: HGETALL reads (the gate's screen: circuits and headroom readings) become one pipeline, each key
   read once however many callers asked for it.
 
@@ -14,12 +15,14 @@ node only; on a cluster each goes on its own, as each script already names the k
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -79,34 +82,57 @@ class Coalescer(Generic[In, Out]):
                 future.set_result(result)
 
 
-class BatchedScript(Coalescer[ScriptCall, Any]):
-    """One Lua script whose concurrent calls share a pipeline (not a transaction: each call is atomic on its own,
-    and succeeds or fails on its own, as it would alone). A call the server answers with NOSCRIPT (its script cache
-    was flushed) is run again through redis-py's `Script`, which loads the script first."""
+class ScriptPipeline(Coalescer[tuple[AsyncScript, ScriptCall], Any]):
+    """The script calls of one single-node client made in one event-loop turn, whichever script each runs, sent as
+    one pipeline (not a transaction: each call is atomic on its own, and succeeds or fails on its own, as it would
+    alone). A call the server answers with NOSCRIPT (its script cache was flushed) is run again through redis-py's
+    `Script`, which loads the script first."""
 
-    def __init__(self, client: aioredis.Redis | RedisCluster, script: str, *, max_batch: int = 512) -> None:
+    def __init__(self, client: aioredis.Redis, *, max_batch: int = 512) -> None:
         super().__init__(max_batch=max_batch)
         self._redis = client
-        self._script = client.register_script(script)
 
-    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
-        if isinstance(self._redis, RedisCluster):
-            return await self._script(keys=keys, args=args)
-        return await self._call((keys, args))
+    async def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
+        return await self._call((script, (keys, args)))
 
-    async def _run(self, items: list[ScriptCall]) -> list[Any]:
+    async def _run(self, items: list[tuple[AsyncScript, ScriptCall]]) -> list[Any]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, args in items:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            for script, (keys, args) in items:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
             results: list[Any] = await pipe.execute(raise_on_error=False)
         for n, result in enumerate(results):
             if isinstance(result, redis.exceptions.NoScriptError):
-                keys, args = items[n]
+                script, (keys, args) = items[n]
                 try:
-                    results[n] = await self._script(keys=keys, args=args)
+                    results[n] = await script(keys=keys, args=args)
                 except redis.exceptions.RedisError as exc:
                     results[n] = exc
         return results  # another call's error stays in its place: the calls around it did run
+
+
+_PIPELINES: weakref.WeakKeyDictionary[aioredis.Redis, ScriptPipeline] = weakref.WeakKeyDictionary()
+
+
+def script_pipeline(client: aioredis.Redis) -> ScriptPipeline:
+    """The one `ScriptPipeline` of `client` (made on first use), which every `BatchedScript` over it shares."""
+    pipeline = _PIPELINES.get(client)
+    if pipeline is None:
+        pipeline = _PIPELINES[client] = ScriptPipeline(client)
+    return pipeline
+
+
+class BatchedScript:
+    """One Lua script whose concurrent calls go in the client's shared `ScriptPipeline` on a single node; on a
+    cluster each call goes on its own (the keys of one call share a slot, those of a pipeline need not)."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, script: str) -> None:
+        self._script = client.register_script(script)
+        self._pipeline = None if isinstance(client, RedisCluster) else script_pipeline(client)
+
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
+        if self._pipeline is None:
+            return await self._script(keys=keys, args=args)
+        return await self._pipeline.run(self._script, keys, args)
 
 
 class BatchedHashes(Coalescer[str, "dict[bytes, bytes]"]):

@@ -3,7 +3,9 @@ load, one pass through the Redis client serves every call that arrived together.
 
 - `BatchedReader`: single-key reads become one MGET.
 - `BatchedScript` (from routing/batching.py, where the collecting itself lives, for routing's state too): calls of
-  one Lua script (the poller's compare-and-set writes) become one pipeline.
+  Lua scripts (the poller's compare-and-set writes, a create's job and budget scripts) become one pipeline: every
+  `BatchedScript` of one client shares it (`ScriptPipeline`), so a write and a budget-hold update started together
+  cost one round trip.
 
 On a Redis Cluster an MGET must name keys of one slot: there `mget` splits the keys by slot and sends one MGET
 per slot, pipelined per node (redis-py's `mget_nonatomic`); the reads are independent, so atomicity across them
@@ -16,9 +18,9 @@ from typing import cast
 from redis.asyncio.cluster import RedisCluster
 
 from gateway.store.connect import RedisClient
-from routing.batching import BatchedScript, Coalescer, ScriptCall
+from routing.batching import BatchedScript, Coalescer, ScriptCall, ScriptPipeline
 
-__all__ = ["BatchedReader", "BatchedScript", "ScriptCall", "mget"]
+__all__ = ["BatchedReader", "BatchedScript", "ScriptCall", "ScriptPipeline", "mget"]
 
 
 async def mget(client: RedisClient, keys: list[str]) -> list[bytes | None]:

@@ -7,11 +7,13 @@ the poll schedule sharded into buckets NN derived from the job id (`gateway.stor
 Hash slots (Redis Cluster): a job's record and its schedule bucket share the `{poll-NN}` tag, so the writes that
 must be atomic over both (compare-and-set plus (un)schedule, create plus schedule, delete) stay one Lua script
 in one slot; jobs spread over the buckets' slots. A team's index is tagged by team (one slot per team) and is
-written in its own step: a create adds the id to the index first and then creates the record, a delete removes
-the record first and then the id. Either way a failure in between leaves at most an index id without a record,
-which listing skips (as it skips records retention dropped); listing also skips a record of another team, so an
-id that collided with another team's job could never leak it. Listing reads its page's records with MGET per
-slot on a cluster (the client's `mget_nonatomic`), one MGET on a single node; single reads are batched per slot,
+written in its own step on a cluster: a create adds the id to the index first and then creates the record, a delete
+removes the record first and then the id. Either way a failure in between leaves at most an index id without a
+record, which listing skips (as it skips records retention dropped); listing also skips a record of another team,
+so an id that collided with another team's job could never leak it. On a single node (or a Sentinel-managed
+primary), where a script may name keys of any slot, a create is one script doing both steps in the same order:
+one round trip, shared with the concurrent creates' (`BatchedScript`). Listing reads its page's records with MGET
+per slot on a cluster (the client's `mget_nonatomic`), one MGET on a single node; single reads are batched per slot,
 and on a single node concurrent compare-and-set writes share one pipeline (`gateway.store.batching`). The layout
 changed from the single-node one (no deployment had data to keep).
 
@@ -27,6 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import msgspec
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.errors import StoreUnavailable
 from gateway.schema.job import VideoJob
@@ -46,6 +49,16 @@ _VERSION_DIGITS = 12
 _INDEX = """
 if ARGV[2] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[1], '-', '(' .. ARGV[2]) end
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
+return 1
+"""
+
+# KEYS[1] a team index, KEYS[2] the record, KEYS[3] its schedule bucket; ARGV as _INDEX's then CREATE_SCRIPT's
+# (id, cutoff, record, due). Single node only: the index is in another slot than the record.
+_INDEX_AND_CREATE = """
+if ARGV[2] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[1], '-', '(' .. ARGV[2]) end
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+if redis.call('SET', KEYS[2], ARGV[3], 'NX') == false then return 0 end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 return 1
 """
 
@@ -115,6 +128,8 @@ class RedisStore:
         self._decoder = msgspec.msgpack.Decoder(VideoJob)
         self._index = client.register_script(_INDEX)
         self._create = client.register_script(CREATE_SCRIPT)
+        # A single node takes a create in one script: concurrent creates share a round trip.
+        self._index_and_create = None if isinstance(client, RedisCluster) else BatchedScript(client, _INDEX_AND_CREATE)
         self._replace = BatchedScript(client, REPLACE_SCRIPT)  # concurrent polls' writes share a round trip
         self._delete = client.register_script(_DELETE)
         self._reads = BatchedReader(client)
@@ -160,11 +175,14 @@ class RedisStore:
         cutoff = ""
         if self._retention is not None:
             cutoff = oldest_kept_id(job.created_at - self._retention.jobs_s - self._retention.index_grace_s)
+        record, due = self._record(job), repr(poll_at)
+        if self._index_and_create is not None:
+            keys = [self.team_key(job.team), self.job_key(job.id), self._schedule.key_of(job.id)]
+            return bool(await self._index_and_create(keys=keys, args=[job.id, cutoff, record, due]))
         # The index first: an id there without a record is skipped by listing (see the module docstring).
         await self._index(keys=[self.team_key(job.team)], args=[job.id, cutoff])
         keys = [self.job_key(job.id), self._schedule.key_of(job.id)]
-        args: list[str | bytes | int] = [job.id, self._record(job), repr(poll_at)]
-        return bool(await self._create(keys=keys, args=args))
+        return bool(await self._create(keys=keys, args=[job.id, record, due]))
 
     def _record(self, job: VideoJob) -> bytes:
         return b"%0*d" % (_VERSION_DIGITS, job.version) + self._encoder.encode(job)

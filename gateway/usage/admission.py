@@ -134,10 +134,11 @@ class Admission:
 
     async def accepted(
         self, job: VideoJob, candidate: Candidate, *, deadline_at: float, reported_cost_micros: int | None = None
-    ) -> None:
+    ) -> bool:
         """Size the hold to what the accepted job will cost — the provider's own figure when its reply gave one
         (NanoGPT's 202 `cost`), else the candidate's estimate — and keep it until well past the job's deadline.
-        Best effort: if the store fails here the admission-time hold simply stays until settlement."""
+        Best effort: False if the store failed, and then the admission-time hold simply stays until settlement
+        (the caller may try again: a resize sets absolute amounts, and one after settlement finds no hold)."""
         hold = Hold(
             job_id=job.id,
             team=job.team,
@@ -152,7 +153,8 @@ class Admission:
         try:
             await self._book.resize(hold)
         except StoreUnavailable:
-            log.warning("usage_hold_resize_failed", job_id=job.id)
+            return False
+        return True
 
     async def release(self, job_id: str) -> None:
         """Give a hold back (the submit failed); a store failure leaves it to the sweep."""

@@ -33,6 +33,7 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
 from gateway.errors import StoreUnavailable
+from gateway.store.batching import BatchedScript
 from gateway.usage.budget import month_end
 from gateway.usage.quota_settings import Allowance
 from gateway.usage.records import (
@@ -173,8 +174,10 @@ class RedisBudgetBook:
         self._holds_key = f"{self._prefix}holds"
         self._ledger_key = f"{self._prefix}ledger"
         self._settled_months_key = f"{self._prefix}settled_months"
-        self._reserve = client.register_script(_RESERVE)
-        self._resize = client.register_script(_RESIZE)
+        # A create's reserve and resize share a round trip with what runs beside them (concurrent creates' calls, the
+        # job write the resize is started with): each call stays one atomic script.
+        self._reserve = BatchedScript(client, _RESERVE)
+        self._resize = BatchedScript(client, _RESIZE)
         self._release = client.register_script(_RELEASE)
         self._settle = client.register_script(_SETTLE)
         self._holds_codec = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(Hold))

@@ -148,8 +148,30 @@ class Failover:
 
     async def _record(self, job: VideoJob, followed: VideoJob, accepted: Accepted, *, until: float) -> VideoJob | None:
         """Write `followed` over `job`, retrying while the store is unreachable, until `until`; None when out of
-        time. Raises StoreUnavailable when someone else wrote the job first (a client's delete). Then the budget
-        hold follows the provider that accepted."""
+        time. Raises StoreUnavailable when someone else wrote the job first (a client's delete). The budget hold
+        follows the provider that accepted: its resize starts with the write, so that on one Redis node both go in
+        one round trip (the client's script pipeline), and is made once more after the write if it failed. It never
+        needs the write's outcome first: a resize sets absolute amounts, and one that lands after settlement (the
+        job's or, when the write lost to a delete, the cancelled job's) finds no hold and changes nothing."""
+        resizing = asyncio.ensure_future(self._resize_hold(job, followed, accepted))
+        try:
+            written = await self._write(job, followed, accepted, until=until)
+        finally:
+            resized = await resizing
+        if written is not None and not resized and not await self._resize_hold(job, followed, accepted):
+            log.warning("usage_hold_resize_failed", job_id=job.id)
+        return written
+
+    async def _resize_hold(self, job: VideoJob, followed: VideoJob, accepted: Accepted) -> bool:
+        return await self._admission.accepted(
+            job,
+            accepted.candidate,
+            deadline_at=followed.deadline_at or self._clock(),
+            reported_cost_micros=accepted.upstream.reported_cost_micros,
+        )
+
+    async def _write(self, job: VideoJob, followed: VideoJob, accepted: Accepted, *, until: float) -> VideoJob | None:
+        """`_record`'s write, retried through store outages until `until`."""
         upstream_job = accepted.upstream
         pause_s = _RECORD_RETRY_FIRST_S
         while True:
@@ -166,12 +188,6 @@ class Failover:
                 raise StoreUnavailable("the job was accepted upstream but changed before it could be recorded")
             log.info(
                 "job_accepted", job_id=job.id, provider=upstream_job.provider, upstream_id=upstream_job.upstream_id
-            )
-            await self._admission.accepted(
-                job,
-                accepted.candidate,
-                deadline_at=written.deadline_at or self._clock(),
-                reported_cost_micros=upstream_job.reported_cost_micros,
             )
             return written
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 
 
 class RoundTrips:
@@ -41,3 +42,16 @@ class RoundTrips:
 
 def _text(command: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(part.decode() if isinstance(part, bytes) else str(part) for part in command)
+
+
+def count_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times any connection writes to the server from now on (one element, counted up)."""
+    sends = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sends[0] += 1
+        await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sends

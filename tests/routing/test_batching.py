@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from routing.batching import BatchedHashes, BatchedScript
-from tests.routing.pipelines import RoundTrips
+from tests.routing.pipelines import RoundTrips, count_sends
 
 
 async def test_calls_made_together_each_get_their_own_result_from_a_script_never_loaded(
@@ -114,3 +114,24 @@ async def test_a_full_batch_goes_out_as_it_is_and_the_next_call_starts_another(
 
     assert replies == [{b"n": str(n).encode()} for n in range(5)]
     assert [len(trip) for trip in trips.sent] == [2, 2, 1]
+
+
+async def test_calls_of_different_scripts_made_together_share_one_round_trip(
+    redis_client: aioredis.Redis, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every BatchedScript of a client goes in its one pipeline: two scripts' calls made in the same turn are one
+    write to the server (a round trip), each still with its own result."""
+    incr = BatchedScript(redis_client, f"-- {uuid.uuid4().hex}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])")
+    append = BatchedScript(redis_client, f"-- {uuid.uuid4().hex}\nreturn redis.call('APPEND', KEYS[1], ARGV[1])")
+    await incr(keys=[f"{redis_prefix}n"], args=[1])  # both loaded: no NOSCRIPT retry below
+    await append(keys=[f"{redis_prefix}s"], args=["a"])
+    sends = count_sends(monkeypatch)
+
+    results = await asyncio.gather(
+        incr(keys=[f"{redis_prefix}n"], args=[2]),
+        append(keys=[f"{redis_prefix}s"], args=["bc"]),
+        incr(keys=[f"{redis_prefix}n"], args=[3]),
+    )
+
+    assert results == [3, 3, 6]
+    assert sends == [1]

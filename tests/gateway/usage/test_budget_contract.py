@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 
 from gateway.usage.budget import BudgetBook
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.quota_settings import UNLIMITED, Allowance
-from gateway.usage.records import LedgerRecord
+from gateway.usage.records import LedgerRecord, Refusal
 from tests.conftest import REDIS_URL
 from tests.gateway.usage.conftest import MID_MARCH, hold, record
+from tests.routing.pipelines import count_sends
 
 MARCH = "2025-03"
 
@@ -93,6 +95,32 @@ async def test_two_redis_books_racing_never_pass_the_budget(redis_prefix: str) -
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_reserves_and_resizes_made_together_are_one_round_trip_on_one_node(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent creates' reserves and an accepted job's resize share a pipeline: one write to Redis, and each call
+    still its own answer (the reserves that would pass the budget are refused, the resize lands)."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    book = RedisBudgetBook(client, prefix=redis_prefix)
+    team = Allowance(budget_micros=300_000)
+    try:
+        assert await book.reserve(hold("job-0"), team=team, key=UNLIMITED) is None  # loads the scripts
+        assert await book.resize(hold("job-0"))
+        sends = count_sends(monkeypatch)
+
+        answers = await asyncio.gather(
+            book.resize(hold("job-0", cost_micros=50_000)),
+            *(book.reserve(hold(f"job-{i}"), team=team, key=UNLIMITED) for i in range(1, 5)),
+        )
+
+        assert sends == [1]
+        assert answers[:3] == [True, None, None]  # in order: 50_000 + 2 x 100_000 fit $0.30, a third would not
+        assert all(isinstance(answer, Refusal) for answer in answers[3:])
+        assert (await book.totals("team", "team-a", MARCH)).reserved_micros == 50_000 + 2 * 100_000
+    finally:
+        await client.aclose()
 
 
 async def test_resize_moves_the_reserved_amount_to_the_accepted_estimate(book: BudgetBook) -> None:
