@@ -4,9 +4,12 @@
    (granian, Redis store) in front of a Vidgen emulator on loopback, clients polling each job at the set rate until
    it ends; the emulator counts status calls per upstream job.
 2. The poller's schedule lag (p99) with 10,000 in-flight jobs on one process (bench/coalescing_lag.py): Redis
-   store, in-process fake adapter, RSS memory.
+   store, RSS memory, and the upstream either an in-process fake adapter (`--upstream fake`, the default) or, end
+   to end over real HTTP, the OpenAI emulator in its own OS process with every job really submitted to it and
+   polled through the gateway's adapter and shared client (`--upstream emulator`; its own CPU is reported).
 
     .venv/bin/python bench/coalescing.py [--rates 1,10,100] [--jobs 10] [--lag-jobs 10000] [--lag-duration 30]
+        [--upstream fake|emulator] [--cadences flat]
 
 Prints Markdown and appends it, with the machine, to bench/RESULTS.md (use --no-write to skip)."""
 
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.coalescing_lag import LagResult, measure_lag  # noqa: E402
+from bench.coalescing_lag import UPSTREAMS, LagResult, measure_lag  # noqa: E402
 from bench.status_poll import REDIS_URL, bench_config, free_port, machine, wait_ready, write_results  # noqa: E402
 from gateway.auth import digest  # noqa: E402
 from gateway.cadence import PollingConfig  # noqa: E402
@@ -139,7 +142,7 @@ def report(args: argparse.Namespace, rows: list[Row], lags: list[tuple[str, LagR
     command = (
         f"`.venv/bin/python bench/coalescing.py --rates {args.rates} --jobs {args.jobs} --lag-jobs {args.lag_jobs}"
         f" --lag-duration {args.lag_duration:g} --latency-ms {args.latency_ms:g}"
-        f" --poll-concurrency {args.poll_concurrency}`"
+        f" --poll-concurrency {args.poll_concurrency} --upstream {args.upstream} --cadences {args.cadences}`"
     )
     lines = [
         f"### coalescing — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
@@ -165,24 +168,31 @@ def report(args: argparse.Namespace, rows: list[Row], lags: list[tuple[str, LagR
         "",
         f"Schedule lag, one process: {args.lag_jobs} in-flight jobs seeded in Redis at every age of the cadence"
         " (0-12 polls done, each next due within its own gap), followed by the real Poller (Redis store and gate)"
-        f" through an in-process fake adapter answering `in_progress` after {args.latency_ms:g} ms, with up to"
+        f" {UPSTREAM_TEXT[args.upstream].format(latency_ms=args.latency_ms)}, with up to"
         f" {args.poll_concurrency} status calls in flight (`[poller] concurrency`). Lag = poll start - due time."
         " First pass = until every job was polled once by this process (as a replica taking"
         f" jobs over: each first poll also renews the job's slot); steady = the {args.lag_duration:g} s after."
-        " Memory: the process's RSS at the end (its peak), and Redis's growth.",
+        " CPU = the poller process's own (`time.process_time`). Memory: the process's RSS at the end (its peak),"
+        " and Redis's growth.",
         "",
         "| cadence | jobs | phase | polls/s | CPU ms per poll | lag p50 ms | lag p99 ms | lag max ms | RSS MiB (peak) |"
-        " Redis MiB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        " Redis MiB | emulator CPU (cores) | emulator CPU ms per poll |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, lag in lags:
         memory = f"{lag.rss_mib:.0f} ({lag.peak_rss_mib:.0f}) | {lag.redis_mib:.1f}"
         for phase, part in (("first pass", lag.first_pass), ("steady", lag.steady)):
+            emulator = "- | -"
+            if part.upstream_cpu_share is not None and part.upstream_cpu_ms_per_poll is not None:
+                emulator = f"{part.upstream_cpu_share:.2f} | {part.upstream_cpu_ms_per_poll:.3f}"
             lines.append(
                 f"| {name} | {lag.jobs} | {phase} | {part.per_s:.0f} | {part.cpu_ms_per_poll:.3f} | {part.p50_ms:.0f} |"
-                f" {part.p99_ms:.0f} |"
-                f" {part.max_ms:.0f} | {memory} |"
+                f" {part.p99_ms:.0f} | {part.max_ms:.0f} | {memory} | {emulator} |"
             )
+    calls = [(name, lag) for name, lag in lags if lag.upstream_polls is not None]
+    if calls:
+        counted = "; ".join(f"{name}: {lag.upstream_polls} (replies {lag.status_replies})" for name, lag in calls)
+        lines += ["", f"Status calls the emulator counted over the whole run (both phases and the tail): {counted}."]
     return "\n".join(lines) + "\n"
 
 
@@ -190,21 +200,29 @@ CADENCES = {
     "5 s, default growth (5 -> 20 s)": PollingConfig(),
     "flat 5 s (no growth)": PollingConfig(growth=1.0, max_interval_s=5.0),
 }
+CADENCE_CHOICES = {"all": list(CADENCES), "growth": [next(iter(CADENCES))], "flat": [list(CADENCES)[1]]}
+UPSTREAM_TEXT = {
+    "fake": "through an in-process fake adapter answering `in_progress` after {latency_ms:g} ms",
+    "emulator": "end to end over real HTTP: the OpenAI emulator in an OS process of its own (`python -m sandbox"
+    " --serve`, clock slowed so every job stays `in_progress`), every job really submitted to it first, each poll"
+    " through the gateway's `openai` adapter over the shared client (`upstream_client()`) with its metrics",
+}
 
 
 async def run(args: argparse.Namespace) -> str:
     rates = [float(r) for r in args.rates.split(",") if r]
     rows = await coalescing(rates, args.jobs) if rates else []
     lags = []
-    for name, polling in CADENCES.items() if args.lag_jobs else ():
+    for name in CADENCE_CHOICES[args.cadences] if args.lag_jobs else ():
         lag = await measure_lag(
             redis_url=REDIS_URL,
             jobs=args.lag_jobs,
             duration_s=args.lag_duration,
-            polling=polling,
+            polling=CADENCES[name],
             interval_s=5.0,
             latency_s=args.latency_ms / 1000,
             concurrency=args.poll_concurrency,
+            upstream=args.upstream,
         )
         lags.append((name, lag))
     return report(args, rows, lags)
@@ -221,6 +239,13 @@ def main() -> None:
     parser.add_argument(
         "--poll-concurrency", type=int, default=64, help="[poller] concurrency: status calls in flight (default 64)"
     )
+    parser.add_argument(
+        "--upstream",
+        choices=UPSTREAMS,
+        default="fake",
+        help="lag run's upstream: in-process fake adapter, or the OpenAI emulator over real HTTP (default fake)",
+    )
+    parser.add_argument("--cadences", choices=list(CADENCE_CHOICES), default="all", help="lag run's cadences")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     text = asyncio.run(run(args))

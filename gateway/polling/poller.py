@@ -33,8 +33,6 @@ from routing.speed.book import SpeedBook
 log = structlog.get_logger("gateway.polling.poller")
 
 T = TypeVar("T")
-# When the claim this task works under runs out; past it another replica may own the job.
-_LEASE_ENDS_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("lease_ends_at", default=None)
 # The part of a lease kept free of upstream calls, for writing the result before the lease ends.
 _WRITE_SHARE = 0.25
 # A replica's beat lasts this many beat intervals: one missed beat is not a death.
@@ -49,6 +47,63 @@ _CLAIM_SHARE = 4
 
 class LeaseSpent(Exception):
     """The claim ran out before an upstream call could start: the job is left to whoever claims it next."""
+
+
+class _Lease:
+    """One claim's lease, shared by the polls it started: upstream calls must end by `calls_end_at` (the lease less
+    its write share), or another replica may claim the job and call too. One loop timer per claim, armed by its
+    first call, cuts the calls still running then (each becomes a `TimeoutError` in its own task, as under
+    `asyncio.timeout`), instead of a timer set and cancelled around every poll. The timer goes once the claim's
+    last poll ends."""
+
+    __slots__ = ("_calling", "_cut", "_polls", "_spent", "_timer", "calls_end_at")
+
+    def __init__(self, calls_end_at: float, polls: int) -> None:
+        self.calls_end_at = calls_end_at
+        self._polls = polls
+        self._calling: set[asyncio.Task[object]] = set()
+        self._cut: set[asyncio.Task[object]] = set()
+        self._spent = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def bound(self, call: Awaitable[T], budget_s: float) -> T:
+        """Run `call`, cut as a `TimeoutError` once the claim's call budget is spent; `budget_s` is what is left
+        of it now (the first call arms the timer with it). `LeaseSpent` if the timer already fired."""
+        task = asyncio.current_task()
+        if self._spent or task is None:
+            _close(call)
+            raise LeaseSpent
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(budget_s, self._expire)
+        self._calling.add(task)
+        try:
+            return await call
+        except asyncio.CancelledError:
+            if task in self._cut:
+                self._cut.discard(task)
+                if task.uncancel() == 0:  # cut by this lease alone: a timeout; any other cancel stands
+                    raise TimeoutError from None
+            raise
+        finally:
+            self._calling.discard(task)
+            if task in self._cut:  # cut just as the call ended without seeing it: the cancel is withdrawn
+                self._cut.discard(task)
+                task.uncancel()
+
+    def poll_done(self) -> None:
+        self._polls -= 1
+        if self._polls <= 0 and self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        self._spent = True
+        for task in self._calling:
+            self._cut.add(task)
+            task.cancel()
+
+
+# The claim this task polls under; past its end another replica may own the job.
+_LEASE: contextvars.ContextVar[_Lease | None] = contextvars.ContextVar("poll_lease", default=None)
 
 
 LagObserver = Callable[[str, float], None]
@@ -142,10 +197,11 @@ class Poller:
 
     async def _claim_batch(self, limit: int) -> int:
         now = self._clock()
-        ids = await self._store.claim_due(now, limit=limit, lease_s=self._settings.lease_s)
-        lease_ends_at = now + self._settings.lease_s
+        lease_s = self._settings.lease_s
+        ids = await self._store.claim_due(now, limit=limit, lease_s=lease_s)
+        lease = _Lease(now + lease_s * (1 - _WRITE_SHARE), len(ids))
         for job_id in ids:
-            task = asyncio.create_task(self._poll_guarded(job_id, lease_ends_at))
+            task = asyncio.create_task(self._poll_guarded(job_id, lease))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
         return len(ids)
@@ -155,18 +211,21 @@ class Poller:
         delay = self._settings.tick_s if next_due is None else next_due - self._clock()
         await self._pause(max(_CLAIM_GAP_S, min(delay, self._settings.tick_s)))
 
-    async def _poll_guarded(self, job_id: str, lease_ends_at: float) -> None:
-        _LEASE_ENDS_AT.set(lease_ends_at)  # this task's own context: one lease per poll
-        with structlog.contextvars.bound_contextvars(job_id=job_id):
-            try:
-                await self.poll_job(job_id)
-            except LeaseSpent:
-                log.warning("poll_abandoned_lease_spent")  # nothing written: the job comes back with the lease
-            except StoreUnavailable:
-                log.warning("poll_store_unavailable")  # the lease runs out and the job comes back
-                self._store_failed_at = self._clock()
-            except Exception:
-                log.exception("poll_crashed")
+    async def _poll_guarded(self, job_id: str, lease: _Lease) -> None:
+        # Set in this task's own context (a copy made for it), which ends with it: nothing to reset.
+        _LEASE.set(lease)
+        structlog.contextvars.bind_contextvars(job_id=job_id)
+        try:
+            await self.poll_job(job_id)
+        except LeaseSpent:
+            log.warning("poll_abandoned_lease_spent")  # nothing written: the job comes back with the lease
+        except StoreUnavailable:
+            log.warning("poll_store_unavailable")  # the lease runs out and the job comes back
+            self._store_failed_at = self._clock()
+        except Exception:
+            log.exception("poll_crashed")
+        finally:
+            lease.poll_done()
 
     async def poll_job(self, job_id: str) -> None:
         job = await self._store.get(job_id)
@@ -217,17 +276,15 @@ class Poller:
         """Run an upstream call so that it ends while this replica still owns the job: httpx timeouts bound each
         phase of a request, not the whole, so a slow provider could otherwise outlast the lease and meet a second
         replica's call. Overrunning is a timeout (a transient poll error); no lease left is `LeaseSpent`."""
-        lease_ends_at = _LEASE_ENDS_AT.get()
-        if lease_ends_at is None:
+        lease = _LEASE.get()
+        if lease is None:
             return await call
-        budget_s = lease_ends_at - self._settings.lease_s * _WRITE_SHARE - self._clock()
+        budget_s = lease.calls_end_at - self._clock()
         if budget_s <= 0:
-            if asyncio.iscoroutine(call):
-                call.close()
+            _close(call)
             raise LeaseSpent
         try:
-            async with asyncio.timeout(budget_s):
-                return await call
+            return await lease.bound(call, budget_s)
         except TimeoutError as exc:
             message = f"{upstream.provider} did not answer within the poller's lease"
             raise UpstreamTimeout(message, provider=upstream.provider) from exc
@@ -244,18 +301,21 @@ class Poller:
         return due_at if job.deadline_at is None else min(due_at, job.deadline_at)
 
     async def _apply(self, job: VideoJob, upstream: Upstream, status: UpstreamStatus) -> None:
-        counted = msgspec.structs.replace(job, poll_count=job.poll_count + 1)
+        polls = job.poll_count + 1
         if status.status == "failed" and status.failure is not None and self._failover is not None:
+            counted = msgspec.structs.replace(job, poll_count=polls)
             moved = await self._failover.after_failure(counted, status.failure)
             if moved is not None:
                 log.info("job_failed_over", failed_provider=job.provider, provider=moved.provider, status=moved.status)
                 return
         now = self._clock()
         usage = _usage(job, status) if status.status == "completed" else None
-        updated = apply_status(counted, status, now=now, usage=usage)
-        if not updated.terminal:
-            delay = await self._delay_s(job, upstream, polls_done=counted.poll_count)
-            updated = msgspec.structs.replace(updated, next_poll_at=self._capped(job, now + delay))
+        updated = apply_status(job, status, now=now, usage=usage)
+        if updated.terminal:  # apply_status took it off the schedule
+            updated = msgspec.structs.replace(updated, poll_count=polls)
+        else:
+            delay = await self._delay_s(job, upstream, polls_done=polls)
+            updated = msgspec.structs.replace(updated, poll_count=polls, next_poll_at=self._capped(job, now + delay))
         await self._write(updated, job)
         if updated.terminal:
             log.info("job_finished", status=updated.status, provider=job.provider, polls=updated.poll_count)
@@ -321,6 +381,12 @@ class Poller:
         """Through the writer; losing means a client (cancel) wrote first, and its write stands."""
         if await self._writer.write(previous, updated) is None:
             log.info("poll_result_superseded")
+
+
+def _close(call: Awaitable[object]) -> None:
+    """A call that will never be awaited: close its coroutine, so it is not reported as never awaited."""
+    if asyncio.iscoroutine(call):
+        call.close()
 
 
 def _usage(job: VideoJob, status: UpstreamStatus) -> Usage:
