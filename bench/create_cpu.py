@@ -2,13 +2,16 @@
 
 1. Round trips: a gateway OS process (granian, one worker, Redis store, provider `openai` before the OpenAI
    emulator, as `bench/upstream_cpu.py` runs it) is warmed up, then `redis-cli MONITOR` watches `--traced` creates
-   made one after another. A round trip is a command the gateway's own connections sent (a script's inner calls,
-   shown as `lua`, are not round trips); the connections are those that touched the run's key prefix. Commands
-   the gateway's loops send on their own in that span (poller, webhook dispatcher, control-plane check) are
-   counted apart, by key.
+   made one after another. Commands are those the gateway's own connections sent (a script's inner calls, shown
+   as `lua`, are not counted); the connections are those that touched the run's key prefix. Commands the
+   gateway's loops send on their own in that span (poller, webhook dispatcher, control-plane check) are counted
+   apart, by key. Round trips are the requests Redis read over the span (`INFO stats` total_reads_processed, less
+   the markers and the loops' commands): a pipeline is one round trip however many commands it carries.
 2. CPU: `--creates` creates, `--concurrency` at a time; the gateway's utime + stime (/proc, its process tree) over
    the run / creates, minus the upstream submit's own CPU (the gateway's `openai` upstream driven in this process,
-   `bench/upstream_cpu.py`'s send path) = the create's CPU excluding the upstream call.
+   `bench/upstream_cpu.py`'s send path) = the create's CPU excluding the upstream call. Round trips per create in
+   that run: requests Redis read over it, less the rate it reads with the gateway idle. Redis must serve nothing
+   else meanwhile.
 
     nice .venv/bin/python bench/create_cpu.py [--creates 2000] [--concurrency 20] [--label branch]
 
@@ -51,6 +54,14 @@ class Trips(msgspec.Struct, frozen=True, kw_only=True):
     creates: int
     by_command: dict[str, int]
     background: dict[str, int]
+    reads: int
+    """Requests Redis read from its clients over the span (`INFO stats` total_reads_processed), less the markers'
+    and the background commands: a pipeline is one read however many commands it carries, so this counts round
+    trips where MONITOR counts commands."""
+
+    @property
+    def trips_per_create(self) -> float:
+        return self.reads / self.creates
 
     @property
     def per_create(self) -> float:
@@ -69,6 +80,7 @@ async def round_trips(base_url: str, headers: dict[str, str], prefix: str, *, cr
     reading = asyncio.create_task(asyncio.to_thread(_lines_until, monitor.stdout, f"{prefix}trace-end"))
     try:
         await asyncio.sleep(0.5)
+        reads = await reads_processed(markers)
         await markers.get(f"{prefix}trace-start")
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             for n in range(creates):
@@ -76,6 +88,7 @@ async def round_trips(base_url: str, headers: dict[str, str], prefix: str, *, cr
                 reply = await client.post("/v1/videos", json=body, headers=headers)
                 reply.raise_for_status()
         await markers.get(f"{prefix}trace-end")
+        reads = await reads_processed(markers) - reads - 3  # the two markers and the second INFO
         output = await asyncio.wait_for(reading, timeout=120)
     finally:
         monitor.terminate()
@@ -92,7 +105,13 @@ async def round_trips(base_url: str, headers: dict[str, str], prefix: str, *, cr
         if show:
             print(peer, command, rest[:200], file=sys.stderr)
         (background if _BACKGROUND_KEYS.match(rest) else by_command)[command.upper()] += 1
-    return Trips(creates=creates, by_command=dict(by_command), background=dict(background))
+    reads -= sum(background.values())
+    return Trips(creates=creates, by_command=dict(by_command), background=dict(background), reads=reads)
+
+
+async def reads_processed(client: aioredis.Redis) -> int:
+    """How many requests Redis has read from its clients so far (this call's own included)."""
+    return int((await client.info("stats"))["total_reads_processed"])
 
 
 def _lines_until(stream: IO[str], marker: str) -> list[str]:
@@ -104,7 +123,12 @@ def _lines_until(stream: IO[str], marker: str) -> list[str]:
     return lines
 
 
-async def create_cpu(base_url: str, headers: dict[str, str], pid: int, *, creates: int, concurrency: int) -> Figure:
+async def create_cpu(
+    base_url: str, headers: dict[str, str], pid: int, *, creates: int, concurrency: int
+) -> tuple[Figure, float]:
+    """CPU per create, `concurrency` in flight, and Redis round trips per create in that run: requests Redis read
+    over it, less the rate it reads with the gateway idle (its loops; measured over the 2 s before)."""
+    counter = aioredis.Redis.from_url(REDIS_URL)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
 
         async def create(n: int) -> None:
@@ -114,12 +138,22 @@ async def create_cpu(base_url: str, headers: dict[str, str], pid: int, *, create
                 raise RuntimeError(f"create answered {reply.status_code}: {reply.text}")
 
         await timed(concurrency * 5, concurrency, create)
+        idle_from, idle_started = await reads_processed(counter), time.perf_counter()
+        await asyncio.sleep(2.0)
+        idle_rate = (await reads_processed(counter) - idle_from - 1) / (time.perf_counter() - idle_started)
+        reads = await reads_processed(counter)
         before, started = tree_cpu_s(pid), time.perf_counter()
         await timed(creates, concurrency, create)
-        return Figure(calls=creates, cpu_ms=(tree_cpu_s(pid) - before) * 1000, wall_s=time.perf_counter() - started)
+        wall_s = time.perf_counter() - started
+        figure = Figure(calls=creates, cpu_ms=(tree_cpu_s(pid) - before) * 1000, wall_s=wall_s)
+        reads = await reads_processed(counter) - reads - 1 - round(idle_rate * wall_s)
+    await counter.aclose()
+    return figure, reads / creates
 
 
-def report(args: argparse.Namespace, trips: Trips, create: Figure, submit: Figure, loads: list[str]) -> str:
+def report(
+    args: argparse.Namespace, trips: Trips, create: Figure, loaded_trips: float, submit: Figure, loads: list[str]
+) -> str:
     command = (
         f"`nice .venv/bin/python bench/create_cpu.py --creates {args.creates} --concurrency {args.concurrency}"
         f" --traced {args.traced} --label {shlex.quote(args.label)}`"
@@ -135,7 +169,9 @@ def report(args: argparse.Namespace, trips: Trips, create: Figure, submit: Figur
                 f"Machine: {machine()}. Command: {command}. Load average (1, 5, 15 min) before each part:"
                 f" {'; '.join(loads)}.",
                 "",
-                f"Redis round trips per create: **{trips.per_create:g}** over {trips.creates} sequential creates"
+                f"Redis round trips per create: **{trips.trips_per_create:g}** over {trips.creates} sequential"
+                f" creates (requests Redis read, pipelines counted once), **{loaded_trips:.2f}** with"
+                f" {args.concurrency} in flight (the CPU run below); commands per create: {trips.per_create:g}"
                 f" ({commands}); the gateway's loops' own in that span: {background}.",
                 "",
                 "| path | calls | CPU ms per call | calls/s (wall) |",
@@ -164,10 +200,12 @@ async def run(args: argparse.Namespace) -> str:
             async with gateway(openai_url, key, prefix, client_key) as (base_url, pid):
                 await create_cpu(base_url, headers, pid, creates=args.concurrency, concurrency=args.concurrency)
                 trips = await round_trips(base_url, headers, prefix, creates=args.traced, show=args.show_commands)
-                create = await create_cpu(base_url, headers, pid, creates=args.creates, concurrency=args.concurrency)
+                create, loaded_trips = await create_cpu(
+                    base_url, headers, pid, creates=args.creates, concurrency=args.concurrency
+                )
         finally:
             await drop_prefix(prefix)
-    return report(args, trips, create, submit, loads)
+    return report(args, trips, create, loaded_trips, submit, loads)
 
 
 def main() -> None:
