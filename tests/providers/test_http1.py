@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from providers.aiohttp_pool import AiohttpPool
-from providers.http1 import MAX_FIELD_BYTES, split_url
+from providers.http1 import split_url
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 TLS = Path(__file__).parent / "tls"
@@ -310,7 +310,7 @@ async def test_a_reset_is_a_read_error(pool: AiohttpPool) -> None:
 async def test_a_malformed_or_oversized_reply_is_a_protocol_error(pool: AiohttpPool) -> None:
     replies = [
         b"HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * MAX_FIELD_BYTES + b"\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nx-big: " + b"a" * 8190 + b"\r\ncontent-length: 0\r\n\r\n",  # over aiohttp's 8190
         b"HTTP/1.1 200 OK\r\n" + b"".join(b"x-%d: 1\r\n" % n for n in range(200)) + b"content-length: 0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{}",  # then the connection ends
         b"HTTP/1.1 200 OK\r\ncontent-encoding: br\r\ncontent-length: 2\r\n\r\n{}",
