@@ -19,21 +19,11 @@ from contextlib import contextmanager
 
 import aiohttp
 import httpx
-import msgspec
 
-from providers.http1 import Http1Pool, Slots, split_url
+from providers.http1 import Exchanged, Http1Pool, Slots, split_url
 
 CHUNK_BYTES = 64 * 1024
 _AIOHTTP_DEFAULTS = frozenset({"accept", "accept-encoding", "user-agent"})  # `Transport` always sends httpx's
-
-
-class Exchanged(msgspec.Struct, frozen=True):
-    """A whole reply read by `AiohttpPool.exchange`: headers as httpx gives them (lower-case names, repeated ones
-    joined by ", ") and the body, decompressed as httpx would."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
 
 
 @contextmanager
@@ -191,8 +181,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         if split is None or not _AIOHTTP_DEFAULTS.issubset(headers):  # aiohttp would add its own: left to it
             return await self._exchange_aiohttp(method, url, headers=headers, body=body, timeouts=timeouts)
         origin, target = split
-        reply = await self._lean().exchange(method, origin, target, headers=headers, body=body, timeouts=timeouts)
-        return Exchanged(reply.status, reply.headers, reply.body)
+        return await self._lean().exchange(method, origin, target, headers=headers, body=body, timeouts=timeouts)
 
     async def _exchange_aiohttp(
         self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, timeouts: httpx.Timeout

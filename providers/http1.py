@@ -30,12 +30,14 @@ from collections.abc import Mapping
 
 import httptools
 import httpx
+import msgspec
 
 MAX_HEADERS = 128  # aiohttp's limits on a reply's head
 MAX_FIELD_BYTES = 8190
 MAX_HEAD_BYTES = MAX_HEADERS * MAX_FIELD_BYTES
 MAX_BODY_BYTES = 512 * 1024 * 1024  # far above any JSON reply or inline video; a runaway body is an error
 LARGE_BODY_BYTES = 64 * 1024  # written after the head rather than copied into one buffer
+MAX_ORIGINS_KEPT = 1024
 
 _SAFE_TARGET = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")  # what yarl sends unchanged (no %, checked below)
 _SAFE_AUTHORITY = re.compile(r"([a-z0-9\-.]+)(?::([0-9]{1,5}))?")
@@ -77,15 +79,18 @@ def split_url(method: str, url: str) -> tuple[Origin, str] | None:
     authority, target = (rest, "/") if cut < 0 else (rest[:cut], rest[cut:])
     if "%" in target or "/." in target or not _SAFE_TARGET.fullmatch(target):
         return None
-    origin = _origins.get(("s" if tls else "") + authority)
+    key = ("s" if tls else "") + authority
+    origin = _origins.get(key)
     if origin is None:
         found = _SAFE_AUTHORITY.fullmatch(authority)
-        if found is None or not found.group(1) or len(_origins) > 10_000:
+        if found is None or not found.group(1):
             return None
         port = int(found.group(2) or (443 if tls else 80))
         if not 0 < port < 65536:
             return None
-        origin = _origins[("s" if tls else "") + authority] = Origin(tls, found.group(1), port)
+        origin = Origin(tls, found.group(1), port)
+        if len(_origins) < MAX_ORIGINS_KEPT:  # providers' hosts; fetched links' hosts may be any number
+            _origins[key] = origin
     return origin, target
 
 
@@ -124,10 +129,6 @@ class Slots:
     def __init__(self, limit: int | None) -> None:
         self._free = limit
         self._waiters: deque[asyncio.Future[None]] = deque()
-
-    @property
-    def free(self) -> int | None:
-        return self._free
 
     def try_take(self) -> bool:
         if self._free is None:
@@ -181,15 +182,13 @@ class _Decoder:
         return self._zlib.flush() if self._zlib is not None else b""
 
 
-class Reply:
-    """A whole reply as the connection read it."""
+class Exchanged(msgspec.Struct, frozen=True):
+    """A whole reply as `AiohttpPool.exchange` gives it: headers as httpx gives them (lower-case names, repeated
+    ones joined by ", ") and the body, decompressed as httpx would."""
 
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
 class Connection(asyncio.Protocol):
@@ -204,7 +203,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self.done: asyncio.Future[Reply] | None = None
+        self.done: asyncio.Future[Exchanged] | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._timer: asyncio.TimerHandle | None = None
         self._budget_at: float | None = None
@@ -356,12 +355,12 @@ class Connection(asyncio.Protocol):
     def keep_alive(self) -> bool:
         return self._keep_alive and not self.closed
 
-    def start(self, data: bytes, body: bytes | None, *, budget_at: float | None) -> asyncio.Future[Reply]:
+    def start(self, data: bytes, body: bytes | None, *, budget_at: float | None) -> asyncio.Future[Exchanged]:
         """Write one request; its reply (or error) lands on the future returned. `budget_at` (loop time) bounds
         the wait for the reply's head; `reading` starts the bound on each read once the request is out."""
         assert self.transport is not None
         self._reset()
-        done: asyncio.Future[Reply] = self._loop.create_future()
+        done: asyncio.Future[Exchanged] = self._loop.create_future()
         self.done = done
         self._budget_at = budget_at
         self._read_s = None
@@ -430,7 +429,7 @@ class Connection(asyncio.Protocol):
             self._chunks.append(tail)
         chunks = self._chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        done.set_result(Reply(self._status, self._headers, body))
+        done.set_result(Exchanged(self._status, self._headers, body))
 
     def _fail(self, exc: Exception) -> None:
         self._keep_alive = False
@@ -463,7 +462,7 @@ class Http1Pool:
         headers: Mapping[str, str],
         body: bytes | None,
         timeouts: httpx.Timeout,
-    ) -> Reply:
+    ) -> Exchanged:
         """One request and its whole reply, with the httpx errors `AiohttpPool.exchange` promises."""
         data = request_bytes(method, target, origin, headers, body)
         connect, read, write, pool = timeouts.connect, timeouts.read, timeouts.write, timeouts.pool
