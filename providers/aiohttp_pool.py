@@ -23,7 +23,10 @@ import httpx
 from providers.http1 import Exchanged, Http1Pool, Slots, split_url
 
 CHUNK_BYTES = 64 * 1024
-_AIOHTTP_DEFAULTS = frozenset({"accept", "accept-encoding", "user-agent"})  # `Transport` always sends httpx's
+# The lean client takes a call with httpx's default headers (`Transport` always sends them; without them aiohttp
+# adds its own) asking for the codings it decodes (httpx asks for br and zstd too where their packages are).
+_AIOHTTP_DEFAULTS = frozenset({"accept", "accept-encoding", "user-agent"})
+_DECODED = "gzip, deflate"
 
 
 @contextmanager
@@ -178,7 +181,7 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         """One whole request and reply, with the timeouts and the httpx errors (with no `request`) of
         `handle_async_request`. `url` is complete, query included; `headers` are sent as given."""
         split = split_url(method, url)
-        if split is None or not _AIOHTTP_DEFAULTS.issubset(headers):  # aiohttp would add its own: left to it
+        if split is None or not _AIOHTTP_DEFAULTS.issubset(headers) or headers["accept-encoding"] != _DECODED:
             return await self._exchange_aiohttp(method, url, headers=headers, body=body, timeouts=timeouts)
         origin, target = split
         return await self._lean().exchange(method, origin, target, headers=headers, body=body, timeouts=timeouts)
