@@ -539,3 +539,18 @@ async def test_bytes_after_a_reply_end_the_connection(pool: AiohttpPool) -> None
 
     assert (first.body, second.body) == (b'{"n":1}', b'{"n":2}')
     assert server.connections == 2
+
+
+async def test_a_header_that_would_split_the_request_is_refused(pool: AiohttpPool) -> None:
+    """A line break in a header value (a key read with its newline) is refused before anything is sent."""
+    async with serving(ok_each) as (server, url):
+        with pytest.raises(ValueError, match="Newline or carriage return"):
+            await pool.exchange(
+                "GET",
+                url + "/s",
+                headers={**HEADERS, "authorization": "Bearer sk\r\nx-evil: 1"},
+                body=None,
+                timeouts=FIVE,
+            )
+
+    assert server.requests == []
