@@ -41,6 +41,7 @@ LARGE_BODY_BYTES = 64 * 1024  # written after the head rather than copied into o
 MAX_ORIGINS_KEPT = 1024
 
 _SAFE_TARGET = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")  # what yarl sends unchanged (no %, checked below)
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
 _SAFE_AUTHORITY = re.compile(r"([a-z0-9\-.]+)(?::([0-9]{1,5}))?")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # aiohttp types these even without a body
 _NO_LENGTH_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # ... and these no Content-Length without one
@@ -111,10 +112,9 @@ def request_bytes(method: str, target: str, origin: Origin, headers: Mapping[str
         lines.append("Content-Type: application/octet-stream\r\n")
     lines.append("\r\n")
     head = "".join(lines)
-    if head.count("\n") != len(lines) or "\r" in head.replace("\r\n", ""):
-        raise ValueError(  # aiohttp's refusal, word for word
-            "Newline or carriage return character detected in HTTP status message or header. "
-            "This is a potential security issue."
+    if head.count("\r\n") != len(lines) or _FORBIDDEN.search(head.replace("\r\n", "")):
+        raise ValueError(  # aiohttp's refusal (RFC 9110 5.5), word for word
+            "Forbidden control character detected in headers. Potential header injection attack."
         )
     encoded = head.encode("utf-8")
     if body and len(body) <= LARGE_BODY_BYTES:
