@@ -6,28 +6,27 @@ never reached the provider, a later timeout or failure may have.
 
 Two ways in: httpx requests (`handle_async_request`: asset downloads, tests' clients, anything holding an httpx
 client), and `exchange`, the lean one `Transport` takes for adapter calls on a `PooledClient`: one aiohttp request
-with no httpx Request, Response, URL parsing or cookie extraction around it (a poll costs about half the CPU)."""
+with no httpx Request, Response, URL parsing or cookie extraction around it (a poll costs about half the CPU). It
+goes on the lean HTTP/1.1 client of `providers/http1.py` (about half the CPU again), or on aiohttp for a URL that
+client leaves to it. Both count their connections in use against one cap, `max_connections` (`Slots`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import aiohttp
 import httpx
-import msgspec
+
+from providers.http1 import Exchanged, Http1Pool, Slots, split_url
 
 CHUNK_BYTES = 64 * 1024
-
-
-class Exchanged(msgspec.Struct, frozen=True):
-    """A whole reply read by `AiohttpPool.exchange`: headers as httpx gives them (lower-case names, repeated ones
-    joined by ", ") and the body, decompressed as httpx would."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
+# The lean client takes a call with httpx's default headers (`Transport` always sends them; without them aiohttp
+# adds its own) asking for the codings it decodes (httpx asks for br and zstd too where their packages are).
+_AIOHTTP_DEFAULTS = frozenset({"accept", "accept-encoding", "user-agent"})
+_DECODED = "gzip, deflate"
 
 
 @contextmanager
@@ -63,10 +62,29 @@ def _timeouts(timeout: Mapping[str, float | None]) -> tuple[float | None, aiohtt
     )
 
 
+async def _take(slots: Slots, bounds: aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:
+    """A slot for an aiohttp request, waited for within its connect bound (the pool wait), and the timeout that
+    leaves for the connect itself: the wait and the connect share one bound, as they did inside aiohttp."""
+    if slots.try_take():
+        return bounds
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with asyncio.timeout(bounds.connect):
+            await slots.wait()
+    except TimeoutError as exc:
+        raise aiohttp.ConnectionTimeoutError("timed out waiting for a connection") from exc
+    if bounds.connect is None:
+        return bounds
+    left = max(bounds.connect - (loop.time() - started), 0.001)
+    return aiohttp.ClientTimeout(total=None, connect=left, sock_connect=bounds.sock_connect, sock_read=bounds.sock_read)
+
+
 class _Body(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request, release: Callable[[], None]) -> None:
         self._response = response
         self._request = request
+        self._release = release
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _as_httpx(self._request):
@@ -75,47 +93,84 @@ class _Body(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         self._response.release()
+        self._release()
+
+
+def _once(slots: Slots) -> Callable[[], None]:
+    """Gives a slot back the first time it is called, never again (a body may be closed twice)."""
+    given = False
+
+    def release() -> None:
+        nonlocal given
+        if not given:
+            given = True
+            slots.give()
+
+    return release
 
 
 class AiohttpPool(httpx.AsyncBaseTransport):
-    """Requests sent through one aiohttp session: `max_connections` caps open connections (aiohttp has no separate
-    idle cap, so `max_keepalive_connections` is not applied); idle ones close after `keepalive_expiry`. No cookies
-    kept, no redirect followed; bodies are decompressed by httpx on its way in, by aiohttp on `exchange`'s."""
+    """Requests sent through one aiohttp session, and adapter calls (`exchange`) through the lean client of
+    `providers/http1.py`: `max_connections` caps the connections in use by both together (`Slots`; neither has a
+    separate idle cap, so `max_keepalive_connections` is not applied); idle ones close after `keepalive_expiry`.
+    No cookies kept, no redirect followed; bodies are decompressed by httpx on its way in, on `exchange`'s as
+    aiohttp would."""
 
     def __init__(self, limits: httpx.Limits) -> None:
         self._limits = limits
+        self._slots = Slots(limits.max_connections)
+        self._ssl: ssl.SSLContext | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._h1: Http1Pool | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:  # the CA bundle httpx verified with (certifi, or SSL_CERT_FILE), for both clients
+            self._ssl = httpx.create_ssl_context()
+        return self._ssl
 
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on first use: a session belongs to the running loop
             connector = aiohttp.TCPConnector(
-                limit=self._limits.max_connections or 0,
+                limit=0,  # the cap is `Slots`, taken before aiohttp is asked
                 keepalive_timeout=self._limits.keepalive_expiry or 0,
-                ssl=httpx.create_ssl_context(),  # the CA bundle httpx verified with (certifi, or SSL_CERT_FILE)
+                ssl=self._ssl_context(),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
             )
         return self._session
 
+    def _lean(self) -> Http1Pool:
+        if self._h1 is None:  # like the session, bound to the loop of its first use
+            self._h1 = Http1Pool(
+                self._slots, keepalive_expiry=self._limits.keepalive_expiry, ssl_context=self._ssl_context()
+            )
+        return self._h1
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         budget, timeout = _timeouts(request.extensions.get("timeout", {}))
         content = await request.aread()
+        release = _once(self._slots)
         with _as_httpx(request):
             async with asyncio.timeout(budget):
-                response = await self._opened().request(
-                    request.method,
-                    str(request.url),
-                    headers=request.headers.multi_items(),
-                    data=content or None,
-                    allow_redirects=False,
-                    compress=False,
-                    timeout=timeout,
-                )
+                timeout = await _take(self._slots, timeout)
+                try:
+                    response = await self._opened().request(
+                        request.method,
+                        str(request.url),
+                        headers=request.headers.multi_items(),
+                        data=content or None,
+                        allow_redirects=False,
+                        compress=False,
+                        timeout=timeout,
+                    )
+                except BaseException:
+                    release()
+                    raise
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=_Body(response, request),
+            stream=_Body(response, request, release),
             request=request,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
         )
@@ -125,23 +180,39 @@ class AiohttpPool(httpx.AsyncBaseTransport):
     ) -> Exchanged:
         """One whole request and reply, with the timeouts and the httpx errors (with no `request`) of
         `handle_async_request`. `url` is complete, query included; `headers` are sent as given."""
+        split = split_url(method, url)
+        if split is None or not _AIOHTTP_DEFAULTS.issubset(headers) or headers["accept-encoding"] != _DECODED:
+            return await self._exchange_aiohttp(method, url, headers=headers, body=body, timeouts=timeouts)
+        origin, target = split
+        return await self._lean().exchange(method, origin, target, headers=headers, body=body, timeouts=timeouts)
+
+    async def _exchange_aiohttp(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None, timeouts: httpx.Timeout
+    ) -> Exchanged:
+        """`exchange` through aiohttp: for what the lean client leaves to it (see `split_url`)."""
         budget, client_timeout = _timeouts(timeouts.as_dict())
         with _as_httpx(None):
             async with asyncio.timeout(budget):
-                response = await self._opened().request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    compress=False,
-                    auto_decompress=True,
-                    timeout=client_timeout,
-                )
+                client_timeout = await _take(self._slots, client_timeout)
+                try:
+                    response = await self._opened().request(
+                        method,
+                        url,
+                        headers=headers,
+                        data=body,
+                        allow_redirects=False,
+                        compress=False,
+                        auto_decompress=True,
+                        timeout=client_timeout,
+                    )
+                except BaseException:
+                    self._slots.give()
+                    raise
             try:
                 content = await response.read()
             finally:
                 response.release()
+                self._slots.give()
         joined: dict[str, str] = {}
         for name, value in response.headers.items():
             key = name.lower()
@@ -149,6 +220,8 @@ class AiohttpPool(httpx.AsyncBaseTransport):
         return Exchanged(response.status, joined, content)
 
     async def aclose(self) -> None:
+        if self._h1 is not None:
+            self._h1.close()
         if self._session is not None:
             await self._session.close()
 
