@@ -8,10 +8,12 @@ would give: the same `status_reply` body and poll headers, then the headers lite
 add, in their order. Anything else is handed to litestar untouched, so every error still comes from the one
 exception handler (gateway/api/http.py). Nothing the lane does before handing over counts, limits or logs: it
 reads the key ring and the store, and the only write (the key's last-used time, a timestamp) is written again by
-the route. tests/gateway/api/test_fast_status.py compares the two replies byte for byte."""
+the route. It binds no log context either, as nothing on its path logs. tests/gateway/api/test_fast_status.py
+compares the two replies byte for byte."""
 
 from __future__ import annotations
 
+# litestar's own Host check (its router's first step), so the lane answers no request litestar would refuse.
 from litestar._asgi.utils import is_valid_host
 from litestar.datastructures import State
 from litestar.enums import ScopeType
