@@ -8,7 +8,9 @@ would give: the same `status_reply` body and poll headers, then the headers lite
 add, in their order. Anything else is handed to litestar untouched, so every error still comes from the one
 exception handler (gateway/api/http.py). Nothing the lane does before handing over counts, limits or logs: it
 reads the key ring and the store, and the only write (the key's last-used time, a timestamp) is written again by
-the route. It binds no log context either, as nothing on its path logs. tests/gateway/api/test_fast_status.py
+the route. It binds no log context either, as nothing on its path logs. When its store read fails (no such job of
+the caller's, the store down) it leaves the failure in the scope for the route to raise, so the store is read
+once, as without the lane. tests/gateway/api/test_fast_status.py
 compares the two replies byte for byte."""
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.http import SINGLE_HEADERS, request_id_for
-from gateway.api.videos import origin, status_reply
+from gateway.api.videos import LANE_READ_FAILURE, origin, status_reply
 from gateway.auth import KeyRing
 
 _PREFIX = "/v1/videos/"
@@ -77,10 +79,17 @@ async def _reply(scope: Scope, keys: KeyRing, state: State) -> tuple[list[tuple[
         if "videos" not in caller.scopes:
             return None
         service = state.service
+    except Exception:  # litestar answers it: with its one error envelope, and its log
+        return None
+    try:
         job = await service.get(caller, scope["path"][len(_PREFIX) :])
+    except Exception as exc:  # no such job of the caller's, or the store failing: the route raises it
+        scope.setdefault("state", {})[LANE_READ_FAILURE] = exc
+        return None
+    try:
         base = state.public_base_url or origin(scope, None if host is None else host.decode("latin-1"))
         body, poll_headers = status_reply(job, base=base, now=service.now())
-    except Exception:  # litestar answers it: with its one error envelope, and its log
+    except Exception:
         return None
     request_id = request_id_for(given.get(b"x-request-id", b"").decode("latin-1"))
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in poll_headers]

@@ -43,6 +43,10 @@ _IdempotencyKey = Annotated[
     ),
 ]
 _JSON = msgspec.json.Encoder()
+# Where the status read's fast lane (gateway/api/fast_status.py) leaves the failure of its store read when it hands
+# the request to the route: the route raises it rather than reading again, so a missing job or a store outage
+# costs one read (and one wait for a timeout), as without the lane.
+LANE_READ_FAILURE = "status_lane_read_failure"
 
 
 class Session(NamedTuple):
@@ -113,6 +117,9 @@ async def get_video(
     # by gateway/api/fast_status.py, with the same `status_reply`.
     caller, service = session.caller, session.service
     caller.require("videos")
+    failed = request.scope["state"].get(LANE_READ_FAILURE)
+    if failed is not None:  # the fast lane's read of this job failed: its outcome, not a second read
+        raise failed
     job = await service.get(caller, video_id)
     body, headers = status_reply(job, base=content_base(request), now=service.now())
     return ASGIResponse(body=body, media_type=MediaType.JSON, headers=headers)

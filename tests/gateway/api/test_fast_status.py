@@ -19,6 +19,7 @@ from litestar.types import Message, Receive, Scope, Send
 
 import gateway.app
 from gateway.api.fast_status import fast_status
+from gateway.api.videos import LANE_READ_FAILURE
 from gateway.app import create_app
 from gateway.auth import Caller, KeyRing, digest
 from gateway.errors import StoreUnavailable
@@ -104,6 +105,7 @@ class Pair(msgspec.Struct):
     route: httpx.AsyncClient
     reached: list[str]  # the paths that reached litestar behind the lane
     jobs: dict[str, VideoJob]
+    states: dict[str, State]  # each app's state ("lane", "route"), where the lifespan put the service
 
 
 @contextlib.asynccontextmanager
@@ -133,7 +135,8 @@ async def gateways(redis_prefix: str, *, extra: str = "") -> AsyncIterator[Pair]
             httpx.AsyncClient(base_url=urls["lane"], timeout=10) as lane,
             httpx.AsyncClient(base_url=urls["route"], timeout=10) as route,
         ):
-            yield Pair(lane=lane, route=route, reached=reached, jobs=seeded)
+            states = {name: app.state for name, app in apps.items()}
+            yield Pair(lane=lane, route=route, reached=reached, jobs=seeded, states=states)
     finally:
         await store.close()
 
@@ -231,6 +234,48 @@ async def test_everything_else_reaches_litestar_once_and_gets_its_reply(vidgen_k
             assert fast.status_code >= 400 or case == "trailing slash", case
 
 
+async def test_a_read_that_failed_in_the_lane_is_not_made_again_by_the_route(
+    vidgen_key: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job not found, or the store down: the route answers with the failure of the lane's read instead of
+    reading again (one read, one wait for a timeout, as without the lane), and the reply is the route's own."""
+    async with gateways(redis_prefix) as pair:
+        reads = {"lane": 0, "route": 0}
+        down = False
+
+        def counted(name: str) -> Any:
+            service = pair.states[name].service
+            real = service.get
+
+            async def get(caller: Caller, job_id: str, **kwargs: Any) -> VideoJob:
+                reads[name] += 1
+                if down:
+                    raise StoreUnavailable("the job store is unreachable")
+                job: VideoJob = await real(caller, job_id, **kwargs)
+                return job
+
+            monkeypatch.setattr(service, "get", get)
+
+        counted("lane")
+        counted("route")
+        sent = {**HOST, "Authorization": f"Bearer {TEAM_A_KEY}"}
+        for case, path in (
+            ("unknown job", "/v1/videos/video_0000000000000000000000000000"),
+            ("store down", f"/v1/videos/{pair.jobs['completed'].id}"),
+        ):
+            down = case == "store down"
+            reads.update(lane=0, route=0)
+            fast = await pair.lane.get(path, headers=sent)
+            slow = await pair.route.get(path, headers=sent)
+            assert reads == {"lane": 1, "route": 1}, case
+            assert (fast.status_code, headers_of(fast, request_id=False)) == (
+                slow.status_code,
+                headers_of(slow, request_id=False),
+            ), case
+            assert _without_request_id(fast) == _without_request_id(slow), case
+            assert fast.status_code == (404 if case == "unknown job" else 503), case
+
+
 def _without_request_id(reply: httpx.Response) -> Any:
     body = reply.json()
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
@@ -285,10 +330,12 @@ async def _through_lane(service: _Service, **scope_changes: Any) -> tuple[list[S
 
 
 async def test_a_failing_read_is_left_to_litestar_with_nothing_sent() -> None:
-    """The store failing under the lane: the request goes on to litestar (whose route answers the 503 envelope),
-    and the lane has sent nothing; with the store up, the lane answers and litestar sees nothing."""
+    """The store failing under the lane: the request goes on to litestar with the failure for the route to raise
+    (the 503 envelope), and the lane has sent nothing; with the store up, the lane answers and litestar sees
+    nothing."""
     behind, sent = await _through_lane(_Service(down=True))
     assert (len(behind), sent) == (1, [])
+    assert isinstance(behind[0]["state"][LANE_READ_FAILURE], StoreUnavailable)
     behind, sent = await _through_lane(_Service())
     assert (behind, [m["type"] for m in sent]) == ([], ["http.response.start", "http.response.body"])
 
@@ -297,6 +344,7 @@ async def test_a_mounted_gateway_is_left_to_litestar() -> None:
     """Served under a root path, litestar's routing decides (the lane only knows the path at the root)."""
     behind, sent = await _through_lane(_Service(), root_path="/gw")
     assert (len(behind), sent) == (1, [])
+    assert LANE_READ_FAILURE not in behind[0].get("state", {})
 
 
 async def test_create_app_puts_the_lane_in_front_unless_told_not_to(
