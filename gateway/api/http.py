@@ -30,7 +30,7 @@ from providers.contract import UpstreamError
 log = structlog.get_logger("gateway.api.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Headers whose meaning is ambiguous when sent twice (which key? which body length?): a 400, never a guess.
-_SINGLE_HEADERS = frozenset(
+SINGLE_HEADERS = frozenset(
     {b"authorization", b"idempotency-key", b"content-type", b"content-length", b"transfer-encoding", b"x-request-id"}
 )
 # What litestar raises when the server ends the request body early: the client went away, or the server dropped
@@ -47,6 +47,11 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
 
 
+def request_id_for(given: str) -> str:
+    """The client's `X-Request-Id` when well formed, else a new one."""
+    return given if _REQUEST_ID.match(given) else new_request_id()
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Take a well-formed `X-Request-Id` or make one; bind it for logs and echo it on the reply."""
 
@@ -55,7 +60,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = given if _REQUEST_ID.match(given) else new_request_id()
+        request_id = request_id_for(given)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 
@@ -104,7 +109,7 @@ def query_names(request: Request[Any, Any, Any]) -> dict[str, str]:
 def _check_single_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
     seen: set[bytes] = set()
     for name, _ in headers:
-        if name in _SINGLE_HEADERS:
+        if name in SINGLE_HEADERS:
             if name in seen:
                 header = name.decode("latin-1")
                 raise InvalidRequest(
