@@ -66,8 +66,9 @@ async def test_malformed_create_is_a_400_envelope_naming_the_problem(
 async def test_a_broken_chunked_body_is_a_400_not_a_500(
     server: str, vidgen_url: str, vidgen_key: str, tmp_path: Path
 ) -> None:
-    """A chunk size that is not hex: uvicorn refuses it itself with a 400; granian ends the body early, which the
-    gateway answers with its 400 `incomplete_body` (and logs at info level, not as a crash)."""
+    """A chunk size that is not hex: uvicorn refuses it itself with a 400 before the app sees a request (an empty
+    body from h11, a line of text from httptools, which uvicorn prefers when installed); granian ends the body early,
+    which the gateway answers with its 400 `incomplete_body` (and logs at info level, not as a crash)."""
     request = (
         b"POST /v1/videos HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer " + TEAM_A_KEY.encode() + b"\r\n"
         b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
@@ -78,6 +79,6 @@ async def test_a_broken_chunked_body_is_a_400_not_a_500(
         status, body = await _raw(gateway.url, request)
         log = gateway.log()
     assert status == 400, body
-    if body:
+    if server == "granian":
         assert msgspec.json.decode(body)["error"]["code"] == "incomplete_body"
     assert '"level": "error"' not in log
