@@ -87,8 +87,7 @@ class VideoService:
         tries = (intake.max_attempts or self._settings.max_attempts) if intake.query.allow_fallbacks else 1
         candidates = planned.candidates(tries)
         self._metrics.routed(candidates[0].provider, candidates[0].model, planned.strategy)
-        job = self._new_job(caller, intake, candidates[0], metadata, planned.strategy)
-        job = msgspec.structs.replace(job, max_attempts=tries, replay=replay_of(intake.query, max_attempts=tries))
+        job = self._new_job(caller, intake, candidates[0], metadata, planned.strategy, max_attempts=tries)
         # Concurrency and budget are held before anything is stored or sent; released if the block raises.
         async with self.admission.admitted(job, candidates):
             # The job is stored before the submit: a replica lost mid-submit leaves a record the poller resolves.
@@ -114,7 +113,14 @@ class VideoService:
         return NoProviderAvailable(f"no provider can take this request now ({_drops(plan)})", headers=headers)
 
     def _new_job(
-        self, caller: Caller, intake: Intake, candidate: Candidate, metadata: dict[str, str], strategy: str
+        self,
+        caller: Caller,
+        intake: Intake,
+        candidate: Candidate,
+        metadata: dict[str, str],
+        strategy: str,
+        *,
+        max_attempts: int,
     ) -> VideoJob:
         now = self._clock()
         job = VideoJob(
@@ -136,6 +142,8 @@ class VideoService:
             webhook=intake.webhook,
             replica=self._replica,
             source=intake.source,
+            max_attempts=max_attempts,
+            replay=replay_of(intake.query, max_attempts=max_attempts),
         )
         return with_step(job, at=now)  # its status history starts with the job
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import msgspec
@@ -16,8 +16,9 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import load_settings
+from gateway.errors import StoreUnavailable
 from gateway.store.base import JobStore
-from gateway.videos.idempotency import claim_ttl_s
+from gateway.videos.idempotency import IdempotentCreates, claim_ttl_s
 from sandbox.control import SandboxControl
 from sandbox.faults import FaultSpec
 from tests.conftest import (
@@ -374,3 +375,56 @@ async def test_a_key_is_kept_24_hours_then_the_same_request_makes_a_new_job(
     assert after.json()["id"] != first.json()["id"]
     assert "idempotent-replayed" not in after.headers
     assert await submits(emulator) == 2
+
+
+class _SlowService:
+    """A stand-in for VideoService whose creates take `delay_s` and then return a job id or raise."""
+
+    def __init__(self, delay_s: float, error: Exception | None = None) -> None:
+        self.delay_s = delay_s
+        self.error = error
+        self.finished = 0
+
+    async def create(self, caller: Any, intake: Any, *, metadata: dict[str, str]) -> Any:
+        await asyncio.sleep(self.delay_s)
+        self.finished += 1
+        if self.error is not None:
+            raise self.error
+        return "video_made"
+
+
+def _creates(service: _SlowService) -> IdempotentCreates:
+    return IdempotentCreates(service=cast(Any, service), keys=cast(Any, None), claim_ttl_s=1.0)
+
+
+async def test_a_detached_create_hands_its_job_or_its_error_to_the_request_and_is_then_forgotten() -> None:
+    """Without a key the create runs as its own task: its job, or its error as raised, reaches the request, and
+    the task leaves the set `drain` waits on once it is done."""
+    creates = _creates(_SlowService(0.0))
+    assert await creates.create(cast(Any, None), cast(Any, None), metadata={}, idempotency_key=None) == (
+        "video_made",
+        False,
+    )
+    failing = _creates(_SlowService(0.0, error=StoreUnavailable("down")))
+    with pytest.raises(StoreUnavailable, match="down"):
+        await failing.create(cast(Any, None), cast(Any, None), metadata={}, idempotency_key=None)
+    assert not creates._tasks
+    assert not failing._tasks
+
+
+@pytest.mark.parametrize("error", [None, StoreUnavailable("down")])
+async def test_a_detached_create_runs_on_when_its_request_is_cancelled(error: Exception | None) -> None:
+    """The request's task is cancelled mid-create: the create still finishes (an error it ends with is nobody's
+    to read), and `drain` waits for it."""
+    service = _SlowService(0.05, error=error)
+    creates = _creates(service)
+    request = asyncio.ensure_future(creates.create(cast(Any, None), cast(Any, None), metadata={}, idempotency_key=None))
+    await asyncio.sleep(0.01)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    assert service.finished == 0
+    assert len(creates._tasks) == 1
+    await creates.drain(timeout_s=5.0)
+    assert service.finished == 1
+    assert not creates._tasks
