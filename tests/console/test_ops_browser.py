@@ -61,6 +61,8 @@ async def test_an_admin_signed_in_on_one_replica_works_the_ops_pages_of_the_othe
         driver.find_element(By.ID, "preview-shapes").click()
         shapes = _wait(driver, "#shapes tbody tr", "no_provider_available")
         driver.find_element(By.CSS_SELECTOR, "header .signout button").click()
+        # The sign-out's own navigation first: a `get` sent while it is under way can be overtaken by it.
+        WebDriverWait(driver, 15).until(lambda b: b.current_url == f"{first}/console/login")
         driver.get(f"{second}/console/keys")
         return history, error, limits, shapes, driver.current_url
 
