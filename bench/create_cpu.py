@@ -6,7 +6,8 @@
    as `lua`, are not counted); the connections are those that touched the run's key prefix. Commands the
    gateway's loops send on their own in that span (poller, webhook dispatcher, control-plane check) are counted
    apart, by key. Round trips are the requests Redis read over the span (`INFO stats` total_reads_processed, less
-   the markers and the loops' commands): a pipeline is one round trip however many commands it carries.
+   the markers and the rate Redis reads with the gateway idle, measured just before): a pipeline is one round
+   trip however many commands it carries.
 2. CPU: `--creates` creates, `--concurrency` at a time; the gateway's utime + stime (/proc, its process tree) over
    the run / creates, minus the upstream submit's own CPU (the gateway's `openai` upstream driven in this process,
    `bench/upstream_cpu.py`'s send path) = the create's CPU excluding the upstream call. Round trips per create in
@@ -56,8 +57,8 @@ class Trips(msgspec.Struct, frozen=True, kw_only=True):
     background: dict[str, int]
     reads: int
     """Requests Redis read from its clients over the span (`INFO stats` total_reads_processed), less the markers'
-    and the background commands: a pipeline is one read however many commands it carries, so this counts round
-    trips where MONITOR counts commands."""
+    and the idle rate's share: a pipeline is one read however many commands it carries, so this counts round trips
+    where MONITOR counts commands."""
 
     @property
     def trips_per_create(self) -> float:
@@ -79,8 +80,8 @@ async def round_trips(base_url: str, headers: dict[str, str], prefix: str, *, cr
     markers = aioredis.Redis.from_url(REDIS_URL)
     reading = asyncio.create_task(asyncio.to_thread(_lines_until, monitor.stdout, f"{prefix}trace-end"))
     try:
-        await asyncio.sleep(0.5)
-        reads = await reads_processed(markers)
+        idle_rate = await idle_read_rate(markers)
+        reads, started = await reads_processed(markers), time.perf_counter()
         await markers.get(f"{prefix}trace-start")
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             for n in range(creates):
@@ -88,7 +89,8 @@ async def round_trips(base_url: str, headers: dict[str, str], prefix: str, *, cr
                 reply = await client.post("/v1/videos", json=body, headers=headers)
                 reply.raise_for_status()
         await markers.get(f"{prefix}trace-end")
-        reads = await reads_processed(markers) - reads - 3  # the two markers and the second INFO
+        span_s = time.perf_counter() - started
+        reads = await reads_processed(markers) - reads - 3 - round(idle_rate * span_s)  # markers, the second INFO
         output = await asyncio.wait_for(reading, timeout=120)
     finally:
         monitor.terminate()
@@ -105,13 +107,20 @@ async def round_trips(base_url: str, headers: dict[str, str], prefix: str, *, cr
         if show:
             print(peer, command, rest[:200], file=sys.stderr)
         (background if _BACKGROUND_KEYS.match(rest) else by_command)[command.upper()] += 1
-    reads -= sum(background.values())
     return Trips(creates=creates, by_command=dict(by_command), background=dict(background), reads=reads)
 
 
 async def reads_processed(client: aioredis.Redis) -> int:
     """How many requests Redis has read from its clients so far (this call's own included)."""
     return int((await client.info("stats"))["total_reads_processed"])
+
+
+async def idle_read_rate(client: aioredis.Redis, seconds: float = 2.0) -> float:
+    """Requests Redis reads per second with the gateway idle (its loops' own, a pipeline counted once), over
+    `seconds`: subtracted from a span's reads. MONITOR's per-command lines cannot tell a loop's pipeline apart."""
+    before, started = await reads_processed(client), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return (await reads_processed(client) - before - 1) / (time.perf_counter() - started)
 
 
 def _lines_until(stream: IO[str], marker: str) -> list[str]:
@@ -138,9 +147,7 @@ async def create_cpu(
                 raise RuntimeError(f"create answered {reply.status_code}: {reply.text}")
 
         await timed(concurrency * 5, concurrency, create)
-        idle_from, idle_started = await reads_processed(counter), time.perf_counter()
-        await asyncio.sleep(2.0)
-        idle_rate = (await reads_processed(counter) - idle_from - 1) / (time.perf_counter() - idle_started)
+        idle_rate = await idle_read_rate(counter)
         reads = await reads_processed(counter)
         before, started = tree_cpu_s(pid), time.perf_counter()
         await timed(creates, concurrency, create)
