@@ -32,6 +32,7 @@ import httpx
 import msgspec
 
 from bench.status_poll import free_port, wait_ready
+from bench.upstream_cpu import SORA_OFFERING
 from gateway.cadence import Cadence, PollingConfig, base_delay_s, resolve_cadence
 from gateway.config import PollerSettings, parse_settings
 from gateway.metrics.registry import Metrics, build_metrics
@@ -62,24 +63,16 @@ EMULATOR_TIME_SCALE = 1000.0
 EMULATOR_QUEUE_S = 1.0
 SUBMIT_CONCURRENCY = 64
 # The gateway's own wiring of the `openai` provider (build_upstreams reads it): metrics labels, adapter, key.
-EMULATOR_CONFIG = """
+EMULATOR_CONFIG = (
+    """
 default_model = "sora-2"
 [providers.openai]
 adapter = "openai"
 base_url = "{base_url}"
 api_key_env = "{key_env}"
-[models.sora-2]
-[[models.sora-2.offerings]]
-provider = "openai"
-upstream_model = "sora-2"
-price = {{ per_second_usd = 0.10 }}
-[models.sora-2.offerings.capabilities]
-modes = ["t2v"]
-seconds = [4, 8, 12]
-default_seconds = 4
-sizes = ["720x1280", "1280x720"]
-default_size = "720x1280"
 """
+    + SORA_OFFERING
+)
 
 
 class FakeProvider:

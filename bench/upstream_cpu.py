@@ -45,7 +45,22 @@ from providers.contract import GenerationRequest, Scene, UpstreamJob  # noqa: E4
 from providers.transport import ignore_calls, upstream_client  # noqa: E402
 
 KEY_ENV = "BENCH_OPENAI_KEY"
-CONFIG = """
+# The one model the OpenAI-emulator benches configure, on the `openai` provider (a format string, as the configs).
+SORA_OFFERING = """
+[models.sora-2]
+[[models.sora-2.offerings]]
+provider = "openai"
+upstream_model = "sora-2"
+price = {{ per_second_usd = 0.10 }}
+[models.sora-2.offerings.capabilities]
+modes = ["t2v"]
+seconds = [4, 8, 12]
+default_seconds = 4
+sizes = ["720x1280", "1280x720"]
+default_size = "720x1280"
+"""
+CONFIG = (
+    """
 default_model = "sora-2"
 log_level = "warning"
 [server]
@@ -64,18 +79,9 @@ adapter = "openai"
 base_url = "{openai_url}"
 api_key_env = "{key_env}"
 poll_interval_s = 600.0
-[models.sora-2]
-[[models.sora-2.offerings]]
-provider = "openai"
-upstream_model = "sora-2"
-price = {{ per_second_usd = 0.10 }}
-[models.sora-2.offerings.capabilities]
-modes = ["t2v"]
-seconds = [4, 8, 12]
-default_seconds = 4
-sizes = ["720x1280", "1280x720"]
-default_size = "720x1280"
 """
+    + SORA_OFFERING
+)
 
 
 class Figure(msgspec.Struct, frozen=True, kw_only=True):
