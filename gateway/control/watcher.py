@@ -77,8 +77,11 @@ class ControlWatcher:
         flushed_at = self._clock()
         try:
             while True:
+                # Not `wait_for`: on Python 3.11 it can swallow a cancellation that lands as the event is set,
+                # and this loop would then outlive the shutdown that cancelled it.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._check_s)
+                    async with asyncio.timeout(self._check_s):
+                        await self._wake.wait()
                 self._wake.clear()
                 try:
                     await self.catch_up()

@@ -84,11 +84,12 @@ async def gateway_process(
     finally:
         if process.poll() is None:
             process.terminate()
+            # Waited for off the loop: the in-process emulators on this loop keep answering while it shuts down.
             try:
-                process.wait(timeout=15)
+                await asyncio.to_thread(process.wait, 15)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait(timeout=5)
+                await asyncio.to_thread(process.wait, 5)
 
 
 def _spawn(argv: list[str], log_path: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:

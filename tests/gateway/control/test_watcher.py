@@ -23,7 +23,7 @@ class DeafStore(MemoryControlStore):
         await asyncio.Event().wait()
 
 
-def _watcher(store: MemoryControlStore, applied: list[Document]) -> ControlWatcher:
+def _watcher(store: MemoryControlStore, applied: list[Document], *, check_s: float = 0.05) -> ControlWatcher:
     rules = RulesHolder(known_providers={"vidgen"}, known_models={"scenex"})
 
     def routing(document: Document) -> None:
@@ -38,7 +38,7 @@ def _watcher(store: MemoryControlStore, applied: list[Document]) -> ControlWatch
     return ControlWatcher(
         store,
         apply=apply,  # type: ignore[arg-type]
-        check_s=0.05,
+        check_s=check_s,
         clock=lambda: 0.0,
         on_applied=beat,
         take_used=dict,
@@ -83,3 +83,37 @@ async def test_a_table_naming_an_unknown_provider_is_not_applied() -> None:
     assert await watcher.sync() is False
     assert watcher.applied == {"routing": 1}
     assert len(applied) == 1
+
+
+class HandStore(MemoryControlStore):
+    """A store whose notifications the test sends itself, through the wake the watcher listens with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wake: Wake | None = None
+
+    async def listen(self, wake: Wake) -> None:
+        self.wake = wake
+        await asyncio.Event().wait()
+
+
+async def test_a_shutdown_that_cancels_it_as_a_notification_arrives_still_stops_it() -> None:
+    """The replica's shutdown cancels the watcher. A notification waking it in the same loop turn must not swallow
+    that cancellation (asyncio.wait_for on Python 3.11 returned the wake instead), or the shutdown waits forever."""
+    store = HandStore()
+    watcher = _watcher(store, [], check_s=60.0)
+
+    async def listening() -> bool:
+        return store.wake is not None
+
+    task = asyncio.create_task(watcher.run())
+    await eventually(listening)
+    await asyncio.sleep(0.01)  # parked on its wake (its timer is a minute)
+
+    assert store.wake is not None
+    store.wake()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2.0)
+
+    assert task in done
+    assert task.cancelled()
