@@ -159,9 +159,10 @@ def _unavailable(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Corouti
 
 class RedisHeadroomStore:
     """Shared by every replica: each read-modify-write is one Lua script, so replicas never race. Concurrent slot
-    acquires share a pipeline on a single node (each script still atomic, with its own result and error: the
-    creates in flight claim together). Readings are read through `hashes`, which the gate's screen shares with the
-    circuit breakers (one round trip for both)."""
+    acquires and renewals share a pipeline on a single node (each script still atomic, with its own result and
+    error: the creates in flight claim together, and a replica taking jobs over renews their slots together).
+    Readings are read through `hashes`, which the gate's screen shares with the circuit breakers (one round trip
+    for both)."""
 
     def __init__(
         self, client: aioredis.Redis | RedisCluster, *, prefix: str, hashes: BatchedHashes | None = None
@@ -170,7 +171,7 @@ class RedisHeadroomStore:
         self._prefix = prefix
         self._hashes = BatchedHashes(client) if hashes is None else hashes
         self._acquire = BatchedScript(client, _ACQUIRE)
-        self._renew = client.register_script(_RENEW)
+        self._renew = BatchedScript(client, _RENEW)
         self._put = client.register_script(_PUT_READINGS)
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(Reading)

@@ -188,6 +188,30 @@ async def test_concurrent_claims_acquire_their_slots_in_one_round_trip(
         await client.aclose()
 
 
+async def test_concurrent_slot_renewals_travel_in_one_round_trip(
+    redis_prefix: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica taking jobs over renews each one's slot on its first poll: on one Redis node the renewals made
+    together travel in one pipeline, each with its own answer (a slot never held is not renewed)."""
+    client = redis_client(REDIS_URL)
+    try:
+        gate = gate_on(client, redis_prefix, {"fal": HeadroomConfig(max_in_flight=5)}, clock)
+        fal = candidate("fal")
+        await gate.screen(Plan(candidates=(fal,), dropped=()))
+        for n in range(4):
+            assert await gate.claim(fal, f"job-{n}") is None
+        assert await gate.headroom.renew_slot("fal", "job-0")  # the script loaded (a NOSCRIPT reply runs alone)
+        trips = RoundTrips(client, monkeypatch)
+
+        renewed = await asyncio.gather(*(gate.headroom.renew_slot("fal", f"job-{n}") for n in range(5)))
+
+        assert renewed == [True, True, True, True, False]
+        assert len(trips.sent) == 1
+        assert [command[0] for command in trips.sent[0]] == ["EVALSHA"] * 5
+    finally:
+        await client.aclose()
+
+
 async def test_an_unreachable_redis_fails_the_screen_and_the_claim_open(clock: FakeClock) -> None:
     """With Redis down the screen keeps every offering and a claim takes nothing and refuses nothing: refusing
     every job because the limiter is unreachable would turn a Redis hiccup into an outage."""
