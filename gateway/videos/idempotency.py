@@ -175,27 +175,8 @@ class IdempotentCreates:
 
     async def _detached(self, work: Coroutine[Any, Any, T]) -> T:
         """Run the create as its own task: if the request is cancelled (its client went away), the create still
-        finishes and its job is kept, instead of being cut off between the upstream accept and the record.
-
-        What `asyncio.shield` does, with one done callback where shield and `_background` take three: this runs
-        on every create (bench/create_cpu.py)."""
-        loop = asyncio.get_running_loop()
-        task: asyncio.Task[T] = loop.create_task(work)
-        outcome: asyncio.Future[T] = loop.create_future()
-        self._tasks.add(task)
-        task.add_done_callback(functools.partial(self._hand_over, outcome))
-        return await outcome
-
-    def _hand_over(self, outcome: asyncio.Future[T], task: asyncio.Task[T]) -> None:
-        self._tasks.discard(task)
-        if outcome.cancelled():
-            _settled(task)  # the request went away: nobody reads the outcome
-        elif task.cancelled():
-            outcome.cancel()
-        elif (error := task.exception()) is not None:
-            outcome.set_exception(error)
-        else:
-            outcome.set_result(task.result())
+        finishes and its job is kept, instead of being cut off between the upstream accept and the record."""
+        return await asyncio.shield(self._background(work))
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (bounded) for creates whose requests went away, at shutdown."""
