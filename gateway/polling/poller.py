@@ -301,21 +301,18 @@ class Poller:
         return due_at if job.deadline_at is None else min(due_at, job.deadline_at)
 
     async def _apply(self, job: VideoJob, upstream: Upstream, status: UpstreamStatus) -> None:
-        polls = job.poll_count + 1
+        counted = msgspec.structs.replace(job, poll_count=job.poll_count + 1)
         if status.status == "failed" and status.failure is not None and self._failover is not None:
-            counted = msgspec.structs.replace(job, poll_count=polls)
             moved = await self._failover.after_failure(counted, status.failure)
             if moved is not None:
                 log.info("job_failed_over", failed_provider=job.provider, provider=moved.provider, status=moved.status)
                 return
         now = self._clock()
         usage = _usage(job, status) if status.status == "completed" else None
-        updated = apply_status(job, status, now=now, usage=usage)
-        if updated.terminal:  # apply_status took it off the schedule
-            updated = msgspec.structs.replace(updated, poll_count=polls)
-        else:
-            delay = await self._delay_s(job, upstream, polls_done=polls)
-            updated = msgspec.structs.replace(updated, poll_count=polls, next_poll_at=self._capped(job, now + delay))
+        updated = apply_status(counted, status, now=now, usage=usage)
+        if not updated.terminal:
+            delay = await self._delay_s(job, upstream, polls_done=counted.poll_count)
+            updated = msgspec.structs.replace(updated, next_poll_at=self._capped(job, now + delay))
         await self._write(updated, job)
         if updated.terminal:
             log.info("job_finished", status=updated.status, provider=job.provider, polls=updated.poll_count)
