@@ -30,7 +30,6 @@ from gateway.usage.admission import Admission
 from gateway.usage.budget import BudgetBook, MemoryBudgetBook
 from gateway.usage.budget_redis import RedisBudgetBook
 from gateway.usage.hooks import UsageHooks
-from routing.batching import BatchedHashes
 from routing.gate import ProviderGate
 from routing.headroom.tracker import Headroom
 from routing.health.breakers import CircuitBreakers, MemoryCircuitBreakers
@@ -112,18 +111,13 @@ def control_store(settings: Settings, store: JobStore) -> ControlStore:
 
 def gate(settings: Settings, store: JobStore, clock: Callable[[], float]) -> ProviderGate:
     """Headroom and circuit state live where the jobs live: shared in Redis, per process in memory. On Redis both
-    read through one `BatchedHashes`, so a screen's circuit and headroom reads go in one round trip."""
+    read through the client's one `hash_reader`, so a screen's circuit and headroom reads go in one round trip."""
     configs = {provider: config.headroom for provider, config in settings.providers.items()}
     breakers: CircuitBreakers
     if isinstance(store, RedisStore):
         windows = windows_storage(store.client, key_prefix=f"{store.prefix}headroom")
-        hashes = BatchedHashes(store.client)
-        headroom = Headroom.on_redis(
-            configs, store.client, windows=windows, prefix=store.prefix, clock=clock, hashes=hashes
-        )
-        breakers = RedisCircuitBreakers(
-            store.client, settings.breakers, clock=clock, prefix=store.prefix, hashes=hashes
-        )
+        headroom = Headroom.on_redis(configs, store.client, windows=windows, prefix=store.prefix, clock=clock)
+        breakers = RedisCircuitBreakers(store.client, settings.breakers, clock=clock, prefix=store.prefix)
     else:
         headroom = Headroom.in_memory(configs, clock=clock)
         breakers = MemoryCircuitBreakers(settings.breakers, clock=clock)

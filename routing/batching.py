@@ -6,7 +6,7 @@ load, one pass through the Redis client serves every call that arrived together.
   budget scripts) become one pipeline: every `BatchedScript` of one client shares it (`ScriptPipeline`), so a job
   write and a budget-hold update started together cost one round trip.
 - `BatchedHashes`: HGETALL reads (the gate's screen: circuits and headroom readings) become one pipeline, each key
-  read once however many callers asked for it.
+  read once however many callers asked for it; `hash_reader` gives every reader of one client the same one.
 
 Here in routing, the lowest layer that keeps state in Redis, so that routing's shared state and the gateway's store
 (gateway/store/batching.py, which adds the MGET reader) batch the same way. Script calls are batched on a single
@@ -139,7 +139,8 @@ class BatchedHashes(Coalescer[str, "dict[bytes, bytes]"]):
     """HGETALL of every key asked for in one event-loop turn, in one pipeline (on a cluster redis-py sends it per
     node). A key several callers ask for is read once and its reply shared: a read sent after a caller asked is as
     fresh as one of its own, so sharing it changes nothing the caller can see (callers must not change the reply).
-    Callers that share one instance share its round trips: the gate's screen reads circuits and headroom together.
+    Callers that share one instance (`hash_reader`) share its round trips: the gate's screen reads circuits and
+    headroom together.
     The client is made without decode_responses, so fields and values are bytes."""
 
     def __init__(self, client: aioredis.Redis | RedisCluster, *, max_batch: int = 512) -> None:
@@ -169,3 +170,15 @@ class BatchedHashes(Coalescer[str, "dict[bytes, bytes]"]):
             replies: list[Any] = await pipe.execute(raise_on_error=False)
         by_key = dict(zip(keys, replies, strict=True))
         return [by_key[key] for key in items]  # an error reply stays the error of that key's callers
+
+
+_HASH_READERS: weakref.WeakKeyDictionary[aioredis.Redis | RedisCluster, BatchedHashes] = weakref.WeakKeyDictionary()
+
+
+def hash_reader(client: aioredis.Redis | RedisCluster) -> BatchedHashes:
+    """The one `BatchedHashes` of `client` (made on first use): the circuit breakers and the headroom store read
+    through it, so the gate's screen reads both in one round trip."""
+    reader = _HASH_READERS.get(client)
+    if reader is None:
+        reader = _HASH_READERS[client] = BatchedHashes(client)
+    return reader

@@ -20,7 +20,7 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
 from providers import contract
-from routing.batching import BatchedHashes, BatchedScript
+from routing.batching import BatchedScript, hash_reader
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -161,15 +161,13 @@ class RedisHeadroomStore:
     """Shared by every replica: each read-modify-write is one Lua script, so replicas never race. Concurrent slot
     acquires and renewals share a pipeline on a single node (each script still atomic, with its own result and
     error: the creates in flight claim together, and a replica taking jobs over renews their slots together).
-    Readings are read through `hashes`, which the gate's screen shares with the circuit breakers (one round trip
-    for both)."""
+    Readings are read through the client's `hash_reader`, which the gate's screen shares with the circuit breakers
+    (one round trip for both)."""
 
-    def __init__(
-        self, client: aioredis.Redis | RedisCluster, *, prefix: str, hashes: BatchedHashes | None = None
-    ) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster, *, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
-        self._hashes = BatchedHashes(client) if hashes is None else hashes
+        self._hashes = hash_reader(client)
         self._acquire = BatchedScript(client, _ACQUIRE)
         self._renew = BatchedScript(client, _RENEW)
         self._put = client.register_script(_PUT_READINGS)

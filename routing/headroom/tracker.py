@@ -21,7 +21,6 @@ from redis.asyncio.cluster import RedisCluster
 
 from providers import contract
 from providers.contract import Operation
-from routing.batching import BatchedHashes
 from routing.headroom.config import HeadroomConfig
 from routing.headroom.demand import ExclusiveDemand, demand_reserve
 from routing.headroom.store import HeadroomStore, HeadroomUnavailable, MemoryHeadroomStore, Reading, RedisHeadroomStore
@@ -147,13 +146,10 @@ class Headroom:
         windows: Storage,
         prefix: str,
         clock: Callable[[], float] = time.time,
-        hashes: BatchedHashes | None = None,
     ) -> Headroom:
         """Slots and readings under `prefix` over the app's own client (one node or a cluster); the `limits` windows
-        on the storage the caller built next to it (the gateway's `windows_storage`). `hashes`: the readings' reads,
-        shared with the circuit breakers on the same client (see `RedisHeadroomStore`)."""
-        store = RedisHeadroomStore(client, prefix=prefix, hashes=hashes)
-        return cls(configs, windows=windows, store=store, clock=clock)
+        on the storage the caller built next to it (the gateway's `windows_storage`)."""
+        return cls(configs, windows=windows, store=RedisHeadroomStore(client, prefix=prefix), clock=clock)
 
     def now(self) -> float:
         """The clock leases, cooldowns and `Availability.clears_at` are on."""

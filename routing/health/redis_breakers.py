@@ -30,7 +30,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 
-from routing.batching import BatchedHashes
+from routing.batching import hash_reader
 from routing.health.breakers import (
     BUCKETS,
     BreakerSettings,
@@ -182,12 +182,10 @@ class RedisCircuitBreakers:
         *,
         clock: Callable[[], float],
         prefix: str = "vg:",
-        hashes: BatchedHashes | None = None,
     ) -> None:
-        """`hashes`: the reads of the snapshots, shared with the headroom store on the same client so that the
-        gate's screen reads both in one round trip; by default one of its own."""
         self._redis = client
-        self._hashes = BatchedHashes(client) if hashes is None else hashes
+        # The snapshots' reads, shared with the headroom store on the same client: a screen reads both at once.
+        self._hashes = hash_reader(client)
         self._settings = settings
         self._clock = clock
         self._prefix = prefix

@@ -16,7 +16,6 @@ from gateway import backends
 from gateway.store.connect import RedisClient, redis_client, windows_storage
 from gateway.store.redis import RedisStore
 from providers.contract import CapacityReport, GenerationRequest, Scene
-from routing.batching import BatchedHashes
 from routing.gate import ProviderGate
 from routing.headroom.config import HeadroomConfig
 from routing.headroom.tracker import Headroom
@@ -50,11 +49,10 @@ PLAN = Plan(
 
 
 def gate_on(client: RedisClient, prefix: str, configs: Mapping[str, HeadroomConfig], clock: FakeClock) -> ProviderGate:
-    """As gateway/backends.py builds it: breakers and headroom read through one `BatchedHashes`."""
-    hashes = BatchedHashes(client)
+    """As gateway/backends.py builds it: breakers and headroom over one client (so one `hash_reader`)."""
     windows = windows_storage(client, key_prefix=f"{prefix}headroom")
-    headroom = Headroom.on_redis(configs, client, windows=windows, prefix=prefix, clock=clock, hashes=hashes)
-    breakers = RedisCircuitBreakers(client, BREAKERS, clock=clock, prefix=prefix, hashes=hashes)
+    headroom = Headroom.on_redis(configs, client, windows=windows, prefix=prefix, clock=clock)
+    breakers = RedisCircuitBreakers(client, BREAKERS, clock=clock, prefix=prefix)
     return ProviderGate(headroom, breakers)
 
 
