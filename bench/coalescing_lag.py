@@ -21,18 +21,15 @@ import contextlib
 import os
 import random
 import secrets
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
 import httpx
 import msgspec
 
-from bench.status_poll import free_port, wait_ready
-from bench.upstream_cpu import SORA_OFFERING
+from bench.upstream_cpu import KEY_ENV, SORA_OFFERING, emulator_process, tree_cpu_s
 from gateway.cadence import Cadence, PollingConfig, base_delay_s, resolve_cadence
 from gateway.config import PollerSettings, parse_settings
 from gateway.metrics.registry import Metrics, build_metrics
@@ -57,7 +54,6 @@ UpstreamKind = Literal["fake", "emulator"]
 UPSTREAMS: tuple[UpstreamKind, ...] = ("fake", "emulator")
 
 EMULATOR = "openai"
-EMULATOR_KEY_ENV = "BENCH_LAG_OPENAI_KEY"
 # The emulator's jobs queue 1 s then run 4 s, times this: queued for 1,000 s, then in progress for 4,000 s.
 EMULATOR_TIME_SCALE = 1000.0
 EMULATOR_QUEUE_S = 1.0
@@ -259,9 +255,9 @@ async def _target(
         yield Target(Upstream(adapter=adapter, enabled=True, max_job_duration_s=86_400.0, cadence=cadence))
         return
     key = "sk-bench-" + secrets.token_hex(8)
-    os.environ[EMULATOR_KEY_ENV] = key  # build_upstreams reads the provider's key from the environment
-    with emulator_process(key) as (base_url, pid):
-        settings = parse_settings(EMULATOR_CONFIG.format(base_url=f"{base_url}/v1", key_env=EMULATOR_KEY_ENV))
+    os.environ[KEY_ENV] = key  # build_upstreams reads the provider's key from the environment
+    with emulator_process(key, time_scale=EMULATOR_TIME_SCALE) as (base_url, pid):
+        settings = parse_settings(EMULATOR_CONFIG.format(base_url=f"{base_url}/v1", key_env=KEY_ENV))
         metrics = build_metrics(settings, [], clock=time.time)
         replies: collections.Counter[str] = collections.Counter()
 
@@ -288,7 +284,7 @@ async def _target(
                 upstream,
                 jobs=submitted.jobs,
                 metrics=metrics,
-                cpu_s=lambda: process_cpu_s(pid),
+                cpu_s=lambda: tree_cpu_s(pid),
                 status_calls=status_calls,
                 replies=replies,
             )
@@ -312,28 +308,6 @@ async def submit_all(upstream: Upstream, jobs: int) -> Submitted:
 
     await asyncio.gather(*(worker() for _ in range(SUBMIT_CONCURRENCY)))
     return Submitted(jobs=[job for job in accepted if job is not None], elapsed_s=time.monotonic() - started)
-
-
-@contextlib.contextmanager
-def emulator_process(key: str) -> Iterator[tuple[str, int]]:
-    """The OpenAI emulator, as `python -m sandbox --serve` runs it, in an OS process of its own: (URL, pid)."""
-    port = free_port()
-    argv = [sys.executable, "-m", "sandbox", "--serve", f"{EMULATOR}=127.0.0.1:{port}={EMULATOR_KEY_ENV}"]
-    argv += ["--time-scale", f"{EMULATOR_TIME_SCALE:g}"]
-    root = Path(__file__).resolve().parent.parent
-    process = subprocess.Popen(argv, cwd=root, env={**os.environ, EMULATOR_KEY_ENV: key})  # noqa: S603 - fixed argv
-    try:
-        wait_ready(port, process)
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
-def process_cpu_s(pid: int) -> float:
-    """utime + stime of one process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _follow(

@@ -105,12 +105,21 @@ def load_average() -> str:
 @contextlib.contextmanager
 def emulator(key: str) -> Iterator[str]:
     """The OpenAI emulator in its own OS process; its clock runs 100x slower, so every job stays in flight."""
+    with emulator_process(key, time_scale=100.0) as (origin, _):
+        yield f"{origin}/v1"
+
+
+@contextlib.contextmanager
+def emulator_process(key: str, *, time_scale: float) -> Iterator[tuple[str, int]]:
+    """The OpenAI emulator, as `python -m sandbox --serve` runs it, in an OS process of its own, its clock
+    `time_scale` times slower: (its origin URL, its pid)."""
     port = free_port()
-    argv = [sys.executable, "-m", "sandbox", "--serve", f"openai=127.0.0.1:{port}={KEY_ENV}", "--time-scale", "100"]
+    argv = [sys.executable, "-m", "sandbox", "--serve", f"openai=127.0.0.1:{port}={KEY_ENV}"]
+    argv += ["--time-scale", f"{time_scale:g}"]
     process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, KEY_ENV: key})  # noqa: S603 - fixed argv
     try:
         wait_ready(port, process)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)
