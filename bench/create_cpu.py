@@ -215,12 +215,19 @@ async def run(args: argparse.Namespace) -> str:
     return report(args, trips, create, loaded_trips, submit, loads)
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 create is traced, not {value}")
+    return value
+
+
 def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--creates", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--traced", type=int, default=10, help="sequential creates watched with MONITOR")
+    parser.add_argument("--traced", type=_at_least_one, default=10, help="sequential creates watched with MONITOR")
     parser.add_argument("--show-commands", action="store_true", help="print each traced command to stderr")
     parser.add_argument("--label", default="branch", help="what the run measures (a commit, an option)")
     parser.add_argument("--no-write", action="store_true")
