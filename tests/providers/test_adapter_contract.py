@@ -182,7 +182,9 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     case = CASES[request.param]
     key = "sbx_" + secrets.token_hex(8)
     async with serve_app(EMULATORS[case.provider](key, 0.02)) as url, httpx.AsyncClient(timeout=5) as http:
-        settings = ProviderSettings(base_url=url + case.base_path, api_key=key, timeout_s=0.5)
+        # Below the slow-submit test's 1.5 s delay, with room for a loopback connect on a loaded machine (0.5 s
+        # was once too short for one under the parallel suite).
+        settings = ProviderSettings(base_url=url + case.base_path, api_key=key, timeout_s=1.0)
         adapter = PROVIDERS[case.provider](http, settings)
         async with httpx.AsyncClient(base_url=url, timeout=5) as emulator:
             yield Harness(case=case, adapter=adapter, emulator=emulator, http=http)
