@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 import zlib
 from collections import deque
 from collections.abc import Mapping
+from typing import cast
 
+import aiohappyeyeballs
 import httptools
 import httpx
 import msgspec
@@ -230,8 +233,7 @@ class Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -526,14 +528,20 @@ class Http1Pool:
 
         try:
             async with asyncio.timeout(bound if connect is None else connect if bound is None else min(bound, connect)):
-                _, protocol = await self.loop.create_connection(
-                    made,
-                    origin.host,
-                    origin.port,
-                    ssl=self._ssl if origin.tls else None,
-                    server_hostname=origin.host.rstrip(".") if origin.tls else None,
-                    happy_eyeballs_delay=0.25,  # aiohttp's: IPv6 and IPv4 addresses tried side by side
-                )
+                # aiohttp's way, on any event loop (uvloop's create_connection has no happy_eyeballs_delay): IPv6 and
+                # IPv4 addresses tried side by side, 0.25 s apart
+                infos = await self.loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
+                sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=0.25, loop=self.loop)
+                try:
+                    _, protocol = await self.loop.create_connection(
+                        made,
+                        sock=sock,
+                        ssl=self._ssl if origin.tls else None,
+                        server_hostname=origin.host.rstrip(".") if origin.tls else None,
+                    )
+                except BaseException:
+                    sock.close()  # a failed or cancelled handshake: the socket is ours until a transport holds it
+                    raise
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(f"Connection timeout to host {origin.host}:{origin.port}") from exc
         except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
