@@ -1,6 +1,8 @@
 """Creates/s of the gateway (through its OpenAI-compatible provider `openai`) and of LiteLLM proxy, in one run on
-one machine, both before the same OpenAI emulator (its own OS process on loopback) and loaded by the same client
-(this process: `--connections` concurrent `POST /v1/videos` for `--duration` seconds each, after a warm-up).
+one machine, both before the same OpenAI emulator (its own OS process on loopback) and loaded by the same client:
+wrk (`apt-get install wrk`; `--client python` for this process's httpx instead) keeping `--connections`
+concurrent `POST /v1/videos` for `--duration` seconds each, after a warm-up. wrk costs a few per cent of a core,
+where httpx cost most of one: the servers, not the client, set the figures.
 Also each server's CPU per create (its process tree's utime + stime from /proc).
 
 LiteLLM is not a project dependency: install it into a separate venv and pass its `litellm` command, e.g.
@@ -17,7 +19,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,8 +103,12 @@ def _wait_started(port: int, process: subprocess.Popen[bytes]) -> None:
                 raise
 
 
-async def load(server: str, base_url: str, pid: int, key: str, *, duration_s: float, connections: int) -> Load:
-    """`connections` loops creating videos back to back for `duration_s`, after a 3 s warm-up."""
+async def load(server: str, base_url: str, pid: int, key: str, *, args: argparse.Namespace) -> Load:
+    """`args.connections` connections creating videos back to back for `args.duration` s, after a 3 s warm-up:
+    from wrk (a C client, a few per cent of a core, so the two servers get the rest of the machine) or, with
+    `--client python`, from this process's httpx."""
+    if args.client == "wrk":
+        return await asyncio.to_thread(_wrk_load, server, base_url, pid, key, args.duration, args.connections)
     headers = {"Authorization": f"Bearer {key}"}
     counts = {"ok": 0, "failed": 0}
     errors: list[str] = []
@@ -116,9 +124,9 @@ async def load(server: str, base_url: str, pid: int, key: str, *, duration_s: fl
                     errors.append(f"{reply.status_code} {reply.text[:300]}")
 
         warm = time.perf_counter() + 3.0
-        await asyncio.gather(*(loop(warm, counting=False) for _ in range(connections)))
+        await asyncio.gather(*(loop(warm, counting=False) for _ in range(args.connections)))
         cpu, started = tree_cpu_s(pid), time.perf_counter()
-        await asyncio.gather(*(loop(started + duration_s, counting=True) for _ in range(connections)))
+        await asyncio.gather(*(loop(started + args.duration, counting=True) for _ in range(args.connections)))
         seconds = time.perf_counter() - started
     return Load(
         server=server,
@@ -130,10 +138,45 @@ async def load(server: str, base_url: str, pid: int, key: str, *, duration_s: fl
     )
 
 
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = '{body}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {key}"
+"""
+
+
+def _wrk_load(server: str, base_url: str, pid: int, key: str, duration_s: float, connections: int) -> Load:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "create.lua"
+        script.write_text(WRK_SCRIPT.format(body=msgspec.json.encode(BODY).decode(), key=key), encoding="utf-8")
+        argv = ["wrk", "-t1", f"-c{connections}", "--timeout", "60s", "-s", str(script)]
+        subprocess.run([*argv, "-d3s", f"{base_url}/v1/videos"], capture_output=True, check=True)  # noqa: S603
+        cpu = tree_cpu_s(pid)
+        out = subprocess.run(  # noqa: S603 - fixed argv
+            [*argv, f"-d{duration_s:g}s", f"{base_url}/v1/videos"], capture_output=True, text=True, check=True
+        ).stdout
+        cpu_s = tree_cpu_s(pid) - cpu
+    sent = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if sent is None:
+        raise RuntimeError(f"wrk printed no request count: {out}")
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    failures = int(failed.group(1)) if failed else 0
+    seconds = float(sent.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[sent.group(3)]
+    return Load(
+        server=server,
+        creates=int(sent.group(1)) - failures,
+        failures=failures,
+        seconds=seconds,
+        cpu_s=cpu_s,
+        first_error=None if socket_errors is None else f"wrk socket errors: {socket_errors.group(1)}",
+    )
+
+
 def report(args: argparse.Namespace, loads: list[Load], averages: list[str], version: str) -> str:
     command = (
         f"`nice .venv/bin/python bench/litellm_side_by_side.py --litellm {args.litellm} --duration {args.duration:g}"
-        f" --connections {args.connections}`"
+        f" --connections {args.connections} --client {args.client}`"
     )
     lines = [
         f"### litellm_side_by_side - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
@@ -181,8 +224,7 @@ async def run(args: argparse.Namespace) -> str:
                         base_url,
                         pid,
                         client_key,
-                        duration_s=args.duration,
-                        connections=args.connections,
+                        args=args,
                     )
                 )
         finally:
@@ -195,8 +237,7 @@ async def run(args: argparse.Namespace) -> str:
                     base_url,
                     pid,
                     master_key,
-                    duration_s=args.duration,
-                    connections=args.connections,
+                    args=args,
                 )
             )
     return report(args, loads, averages, version)
@@ -208,8 +249,11 @@ def main() -> None:
     parser.add_argument("--litellm", required=True, help="the `litellm` command of a separate venv")
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk", help="the load generator")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        sys.exit("wrk is needed for --client wrk: apt-get install wrk (or --client python)")
     text = asyncio.run(run(args))
     print(text)
     if not args.no_write:
