@@ -23,6 +23,7 @@ call without httpx's default headers, or asking for a coding this client does no
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import socket
 import ssl
@@ -443,6 +444,21 @@ class Connection(asyncio.Protocol):
         self.close()
 
 
+_AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int] | tuple[str, int, int, int]]
+
+
+def _literal_address(host: str, port: int) -> list[_AddrInfo] | None:
+    """An IP address as `getaddrinfo` would give it, without its trip through the executor's thread (asyncio's
+    `create_connection` and aiohttp skip it the same way); None for a name to resolve."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if address.version == 4:
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port))]
+    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port, 0, 0))]
+
+
 class Http1Pool:
     """Connections per origin over one event loop: idle ones kept (newest reused first) and closed after
     `keepalive_expiry` seconds idle (None: kept until the peer closes them); connections in use capped by `slots`."""
@@ -530,7 +546,9 @@ class Http1Pool:
             async with asyncio.timeout(bound if connect is None else connect if bound is None else min(bound, connect)):
                 # aiohttp's way, on any event loop (uvloop's create_connection has no happy_eyeballs_delay): IPv6 and
                 # IPv4 addresses tried side by side, 0.25 s apart
-                infos = await self.loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
+                infos = _literal_address(origin.host, origin.port) or await self.loop.getaddrinfo(
+                    origin.host, origin.port, type=socket.SOCK_STREAM
+                )
                 sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=0.25, loop=self.loop)
                 try:
                     _, protocol = await self.loop.create_connection(
