@@ -94,7 +94,10 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
     With a second replica polling the same store, it leaves the records the first is still writing alone."""
     config = VidgenEmulatorConfig(api_keys=frozenset({vidgen_key}), queue_s=0.05, run_s=0.25)
     cut = RedisCut()
+    # A bound on the whole run (about 5-10 s): a run once stalled here, idle, for minutes; bounded, a stall fails
+    # with the traceback of where it waited.
     async with (
+        asyncio.timeout(120),
         serve_app(create_vidgen_emulator(config)) as vidgen_url,
         httpx.AsyncClient(base_url=vidgen_url) as emulator,
         cut.serving() as redis_url,
