@@ -444,19 +444,17 @@ class Connection(asyncio.Protocol):
         self.close()
 
 
-_AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int] | tuple[str, int, int, int]]
-
-
-def _literal_address(host: str, port: int) -> list[_AddrInfo] | None:
-    """An IP address as `getaddrinfo` would give it, without its trip through the executor's thread (asyncio's
-    `create_connection` and aiohttp skip it the same way); None for a name to resolve."""
+def _literal_address(
+    host: str, port: int
+) -> list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int]]] | None:
+    """An IPv4 address as `getaddrinfo` would give it, without its trip through the executor's thread (asyncio's
+    `create_connection` and aiohttp skip it the same way); None for a name to resolve. `split_url` lets no IPv6
+    literal through (those go to aiohttp)."""
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        ipaddress.IPv4Address(host)
     except ValueError:
         return None
-    if address.version == 4:
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port))]
-    return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port, 0, 0))]
+    return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
 
 
 class Http1Pool:
