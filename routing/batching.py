@@ -9,8 +9,9 @@ load, one pass through the Redis client serves every call that arrived together.
   read once however many callers asked for it; `hash_reader` gives every reader of one client the same one.
 
 Here in routing, the lowest layer that keeps state in Redis, so that routing's shared state and the gateway's store
-(gateway/store/batching.py, which adds the MGET reader) batch the same way. Script calls are batched on a single
-node only; on a cluster each goes on its own, as each script already names the keys of one slot."""
+(gateway/store/batching.py, which adds the MGET reader) batch the same way. On a single node a batch is one
+`routing.round_trip.send_commands`. Script calls are batched on a single node only; on a cluster each goes on its
+own, as each script already names the keys of one slot."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+
+from routing.round_trip import pairs, send_commands
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -41,18 +44,21 @@ class Coalescer(Generic[In, Out]):
         self._max_batch = max_batch
         self._pending: list[tuple[In, asyncio.Future[Out]]] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop  # the open batch's loop, set as it opens
 
     async def _call(self, item: In) -> Out:
         return await self._enqueue(item)
 
     def _enqueue(self, item: In) -> asyncio.Future[Out]:
         """Queue one call without yielding, so that several queued by one caller go in the same batch."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Out] = loop.create_future()
-        if not self._pending:
+        if self._pending:
+            loop = self._loop  # a batch fills within one turn of the loop that opened it
+        else:
+            loop = self._loop = asyncio.get_running_loop()
             task = loop.create_task(self._settle(self._pending))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
+        future: asyncio.Future[Out] = loop.create_future()
         self._pending.append((item, future))
         if len(self._pending) >= self._max_batch:
             self._pending = []  # full: its task runs it as it is, the next call starts another
@@ -96,10 +102,8 @@ class ScriptPipeline(Coalescer[tuple[AsyncScript, ScriptCall], Any]):
         return await self._call((script, (keys, args)))
 
     async def _run(self, items: list[tuple[AsyncScript, ScriptCall]]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for script, (keys, args) in items:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+        commands = [("EVALSHA", script.sha, len(keys), *keys, *args) for script, (keys, args) in items]
+        results = await send_commands(self._redis, commands)
         for n, result in enumerate(results):
             if isinstance(result, redis.exceptions.NoScriptError):
                 script, (keys, args) = items[n]
@@ -164,10 +168,15 @@ class BatchedHashes(Coalescer[str, "dict[bytes, bytes]"]):
 
     async def _run(self, items: list[str]) -> list[dict[bytes, bytes]]:
         keys = list(dict.fromkeys(items))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(key)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        replies: list[Any]
+        if isinstance(self._redis, RedisCluster):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(key)
+                replies = await pipe.execute(raise_on_error=False)
+        else:
+            sent = await send_commands(self._redis, [("HGETALL", key) for key in keys])
+            replies = [reply if isinstance(reply, Exception) else pairs(reply) for reply in sent]
         by_key = dict(zip(keys, replies, strict=True))
         return [by_key[key] for key in items]  # an error reply stays the error of that key's callers
 

@@ -19,6 +19,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from gateway.store.connect import RedisClient
 from routing.batching import BatchedScript, Coalescer, ScriptCall, ScriptPipeline
+from routing.round_trip import send_commands
 
 __all__ = ["BatchedReader", "BatchedScript", "ScriptCall", "ScriptPipeline", "mget"]
 
@@ -28,7 +29,10 @@ async def mget(client: RedisClient, keys: list[str]) -> list[bytes | None]:
     # The client is made without decode_responses, so values are bytes.
     if isinstance(client, RedisCluster):
         return cast(list[bytes | None], await client.mget_nonatomic(keys))
-    return cast(list[bytes | None], await client.mget(keys))
+    (reply,) = await send_commands(client, [("MGET", *keys)])
+    if isinstance(reply, Exception):
+        raise reply
+    return cast(list[bytes | None], reply)
 
 
 class BatchedReader(Coalescer[str, "bytes | None"]):

@@ -6,6 +6,7 @@ settlement and its aggregates always land in the same period, whenever it finish
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Literal
 
 import msgspec
@@ -18,12 +19,18 @@ SettledStatus = Literal["completed", "failed", "cancelled"]
 
 def day_of(ts: float) -> str:
     """The UTC calendar day of a unix time, `YYYY-MM-DD`."""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
+    return _day(int(ts // 86_400))
 
 
 def month_of(ts: float) -> str:
     """The UTC calendar month of a unix time, `YYYY-MM`: the budget period."""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m")
+    return _day(int(ts // 86_400))[:7]
+
+
+@functools.lru_cache(maxsize=64)
+def _day(day: int) -> str:
+    """Day `day` since the epoch, `YYYY-MM-DD` (UTC days are 86,400 s in unix time; a create asks several times)."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
 def scope_id(kind: ScopeKind, name: str) -> str:

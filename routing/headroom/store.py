@@ -205,7 +205,10 @@ class RedisHeadroomStore:
             record = f"{reading.at:0{_AT_CHARS}.6f}".encode() + self._encoder.encode(reading)
             by_provider.setdefault(reading.report.provider, []).extend([reading.report.scope, record])
         puts = [self._put(keys=[self._readings_key(p)], args=args) for p, args in by_provider.items()]
-        await asyncio.gather(*puts)
+        if len(puts) == 1:  # the usual case, one reply's readings: no task to gather it with
+            await puts[0]
+        else:
+            await asyncio.gather(*puts)
 
     @_unavailable
     async def readings(self, provider: str) -> list[Reading]:

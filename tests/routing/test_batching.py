@@ -113,7 +113,7 @@ async def test_a_full_batch_goes_out_as_it_is_and_the_next_call_starts_another(
     replies = await asyncio.gather(*(hashes.hgetall(key) for key in keys))
 
     assert replies == [{b"n": str(n).encode()} for n in range(5)]
-    assert [len(trip) for trip in trips.sent] == [2, 2, 1]
+    assert sorted(len(trip) for trip in trips.sent) == [1, 2, 2]  # three batches; the order they reach Redis is free
 
 
 async def test_calls_of_different_scripts_made_together_share_one_round_trip(
