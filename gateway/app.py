@@ -19,6 +19,7 @@ from litestar.di import Provide
 from gateway import backends
 from gateway.api.admin import ADMIN_ROUTES, ControlRoom
 from gateway.api.events import stream_video_events
+from gateway.api.fast_create import fast_create
 from gateway.api.fast_status import fast_status
 from gateway.api.http import QueryCheck, error_response, request_id_middleware
 from gateway.api.metrics import scrape_metrics
@@ -88,12 +89,12 @@ def create_app(
     observe: CallObserver = _no_observer,
     usage_hooks: UsageHooks = NO_HOOKS,
     sandbox: bool = False,
-    status_lane: bool = True,
+    fast_lanes: bool = True,
 ) -> Litestar:
     """`sandbox`: served by `video-gateway run --sandbox`, so webhook receivers on loopback are allowed (and only
-    loopback: private networks stay refused unless `[webhooks] allow_private_hosts`). `status_lane`: the status
-    read's happy path is answered in front of litestar (gateway/api/fast_status.py); off, litestar answers it
-    (what the tests comparing the two build)."""
+    loopback: private networks stay refused unless `[webhooks] allow_private_hosts`). `fast_lanes`: the happy
+    paths of the status read and the JSON create are answered in front of litestar (gateway/api/fast_status.py,
+    fast_create.py); off, litestar answers them (what the tests comparing the two build)."""
     keys = keyring or KeyRing.from_config(settings.keys)
     job_store = store or backends.store_from(settings, clock)
     replica = new_replica_id()
@@ -316,8 +317,9 @@ def create_app(
         debug=False,
     )
     patch_openapi(app)
-    if status_lane:
-        app.asgi_handler = fast_status(app.asgi_handler, keys=keys, state=app.state)
+    if fast_lanes:
+        lanes = fast_status(app.asgi_handler, keys=keys, state=app.state)
+        app.asgi_handler = fast_create(lanes, keys=keys, state=app.state, settings=settings)
     return app
 
 

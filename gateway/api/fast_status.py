@@ -23,14 +23,14 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.http import SINGLE_HEADERS, request_id_for
 from gateway.api.videos import LANE_READ_FAILURE, origin, status_reply
-from gateway.auth import KeyRing
+from gateway.auth import Caller, KeyRing
 
 _PREFIX = "/v1/videos/"
 _MAX_ID = 64  # the route's `_VideoId`: longer is litestar's 400
 # The headers whose values the lane reads, and those a repeat of which litestar refuses: any of them twice, and
 # litestar answers.
 _WATCHED = SINGLE_HEADERS | {b"host"}
-_JSON_TYPE = (b"content-type", b"application/json")
+JSON_TYPE = (b"content-type", b"application/json")
 
 
 def fast_status(app: ASGIApp, *, keys: KeyRing, state: State) -> ASGIApp:
@@ -62,8 +62,9 @@ def _candidate(scope: Scope) -> bool:
     )
 
 
-async def _reply(scope: Scope, keys: KeyRing, state: State) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-    """The reply's headers and body, or None for litestar to answer."""
+def single_headers(scope: Scope) -> dict[bytes, bytes] | None:
+    """The values of the headers a lane reads, each sent at most once and with a valid `Host` if any; None when
+    litestar must answer (it refuses a repeat of these, and an invalid host)."""
     given: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
         if name in _WATCHED:
@@ -73,13 +74,29 @@ async def _reply(scope: Scope, keys: KeyRing, state: State) -> tuple[list[tuple[
     host = given.get(b"host")
     if host is not None and not is_valid_host(host):
         return None
+    return given
+
+
+def lane_caller(given: dict[bytes, bytes], keys: KeyRing) -> Caller | None:
+    """The caller of a key with the `videos` scope, or None when litestar must answer (with its one error
+    envelope, and its log)."""
     authorization = given.get(b"authorization")
     try:
         caller = keys.authenticate(None if authorization is None else authorization.decode("latin-1"))
-        if "videos" not in caller.scopes:
-            return None
-        service = state.service
-    except Exception:  # litestar answers it: with its one error envelope, and its log
+    except Exception:
+        return None
+    return caller if "videos" in caller.scopes else None
+
+
+async def _reply(scope: Scope, keys: KeyRing, state: State) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    """The reply's headers and body, or None for litestar to answer."""
+    given = single_headers(scope)
+    caller = None if given is None else lane_caller(given, keys)
+    if given is None or caller is None:
+        return None
+    host = given.get(b"host")
+    service = getattr(state, "service", None)  # None before the lifespan has started: litestar answers
+    if service is None:
         return None
     try:
         job = await service.get(caller, scope["path"][len(_PREFIX) :])
@@ -93,5 +110,5 @@ async def _reply(scope: Scope, keys: KeyRing, state: State) -> tuple[list[tuple[
         return None
     request_id = request_id_for(given.get(b"x-request-id", b"").decode("latin-1"))
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in poll_headers]
-    headers += [_JSON_TYPE, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id.encode())]
+    headers += [JSON_TYPE, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id.encode())]
     return headers, body

@@ -59,9 +59,11 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = request_id_for(given)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        request_id = state.get("request_id")  # a fast lane that tried the request first has set it (and bound it)
+        if request_id is None:
+            given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+            request_id = state["request_id"] = request_id_for(given)
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

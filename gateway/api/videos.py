@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 from litestar import Request, delete, get, post
 from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
@@ -25,7 +26,7 @@ from gateway.schema.job import VideoJob, to_video
 from gateway.schema.wire import CreateVideoBody, Video, VideoDeleted, VideoList
 from gateway.videos.assets import AssetLinks
 from gateway.videos.idempotency import IdempotentCreates
-from gateway.videos.intake import image_data, normalize
+from gateway.videos.intake import Intake, image_data, normalize
 from gateway.videos.service import VideoService
 from gateway.webhooks.targets import requested_webhook
 from providers.contract import ImageData
@@ -47,6 +48,9 @@ _JSON = msgspec.json.Encoder()
 # the request to the route: the route raises it rather than reading again, so a missing job or a store outage
 # costs one read (and one wait for a timeout), as without the lane.
 LANE_READ_FAILURE = "status_lane_read_failure"
+# Where the create's fast lane (gateway/api/fast_create.py) leaves the failure of a create it tried before handing
+# the request to the route: the route raises it rather than creating again.
+LANE_CREATE_FAILURE = "create_lane_failure"
 _REPLAYED = (("idempotent-replayed", "true"),)
 
 
@@ -89,23 +93,40 @@ async def create_video(
     # A create's own CPU is measured (bench/create_cpu.py): the base URL is worked out once, and the reply is
     # encoded here and handed over finished, as `get_video` does, rather than through litestar's Response.
     body, upload = await read_create(request, settings)
-    intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
     state = request.app.state
     base = content_base(request)
-    if body.webhook is not None:
-        webhook = requested_webhook(
-            body.webhook,
-            team=caller.team,
-            settings=settings.webhooks,
-            content_base=base,
-            allow_loopback=state.webhook_loopback,
-        )
-        intake = msgspec.structs.replace(intake, webhook=webhook)
+    intake = create_intake(body, upload, caller=caller, settings=settings, state=state, base=base)
+    failed = request.scope.get("state", {}).get(LANE_CREATE_FAILURE)
+    if failed is not None:  # the create's fast lane tried this very create, and it failed: its outcome, not a second
+        raise failed
     creates: IdempotentCreates = state.creates
     job, replayed = await creates.create(caller, intake, metadata=dict(body.metadata), idempotency_key=idempotency_key)
-    reply = _JSON.encode(to_video(job, content_url=content_url(base, job.id)))
+    reply = create_reply(job, base)
     headers = _REPLAYED if replayed else None
     return ASGIResponse(body=reply, status_code=202, media_type=MediaType.JSON, headers=headers)
+
+
+def create_intake(
+    body: CreateVideoBody, upload: ImageData | None, *, caller: Caller, settings: Settings, state: State, base: str
+) -> Intake:
+    """The create body checked and normalized, its webhook included: one function for the route and the fast lane
+    (gateway/api/fast_create.py)."""
+    intake = normalize(body, limits=settings.limits, default_model=settings.default_model, upload=upload)
+    if body.webhook is None:
+        return intake
+    webhook = requested_webhook(
+        body.webhook,
+        team=caller.team,
+        settings=settings.webhooks,
+        content_base=base,
+        allow_loopback=state.webhook_loopback,
+    )
+    return msgspec.structs.replace(intake, webhook=webhook)
+
+
+def create_reply(job: VideoJob, base: str) -> bytes:
+    """The 202's body: the job as a Video."""
+    return _JSON.encode(to_video(job, content_url=content_url(base, job.id)))
 
 
 @get(

@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.types import Message, Receive, Scope, Send
 
 import gateway.app
+from gateway.api.fast_create import fast_create
 from gateway.api.fast_status import fast_status
 from gateway.api.videos import LANE_READ_FAILURE
 from gateway.app import create_app
@@ -117,7 +118,7 @@ async def gateways(redis_prefix: str, *, extra: str = "") -> AsyncIterator[Pair]
         await store.create(job, poll_at=job.next_poll_at or clock.now + 60)
     settings = gateway_settings("http://127.0.0.1:9", extra=extra)
     apps = {
-        name: create_app(settings, store=store, keyring=keys, clock=clock, run_poller=False, status_lane=False)
+        name: create_app(settings, store=store, keyring=keys, clock=clock, run_poller=False, fast_lanes=False)
         for name, keys in (("lane", keyring()), ("route", keyring()))
     }
     reached: list[str] = []
@@ -347,18 +348,26 @@ async def test_a_mounted_gateway_is_left_to_litestar() -> None:
     assert LANE_READ_FAILURE not in behind[0].get("state", {})
 
 
-async def test_create_app_puts_the_lane_in_front_unless_told_not_to(
+async def test_create_app_puts_the_lanes_in_front_unless_told_not_to(
     vidgen_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lanes: list[object] = []
+    """On: the create's lane in front, the status lane behind it, litestar behind both. Off: litestar alone."""
+    made: list[tuple[str, object, object]] = []  # (lane, what it wraps, the lane)
 
-    def recording(app: Any, **kwargs: Any) -> Any:
-        lanes.append(lane := fast_status(app, **kwargs))
-        return lane
+    def recording(name: str, make: Any) -> Any:
+        def wrap(app: Any, **kwargs: Any) -> Any:
+            made.append((name, app, lane := make(app, **kwargs)))
+            return lane
 
-    monkeypatch.setattr(gateway.app, "fast_status", recording)
+        return wrap
+
+    monkeypatch.setattr(gateway.app, "fast_status", recording("status", fast_status))
+    monkeypatch.setattr(gateway.app, "fast_create", recording("create", fast_create))
     settings = gateway_settings("http://127.0.0.1:9")
     on = create_app(settings, run_poller=False)
-    off = create_app(settings, run_poller=False, status_lane=False)
-    assert lanes == [on.asgi_handler]
-    assert off.asgi_handler not in lanes
+    (status, litestar, status_lane), (create, behind, create_lane) = made
+    assert (status, create, behind, create_lane) == ("status", "create", status_lane, on.asgi_handler)
+    assert litestar is not status_lane
+    off = create_app(settings, run_poller=False, fast_lanes=False)
+    assert len(made) == 2
+    assert off.asgi_handler not in (status_lane, create_lane)
