@@ -8,13 +8,13 @@
    apart, by key. Round trips are the requests Redis read over the span (`INFO stats` total_reads_processed, less
    the markers and the rate Redis reads with the gateway idle, measured just before): a pipeline is one round
    trip however many commands it carries.
-2. CPU: `--creates` creates, `--concurrency` at a time; the gateway's utime + stime (/proc, its process tree) over
-   the run / creates, minus the upstream submit's own CPU (the gateway's `openai` upstream driven in this process,
-   `bench/upstream_cpu.py`'s send path) = the create's CPU excluding the upstream call. Round trips per create in
-   that run: requests Redis read over it, less the rate it reads with the gateway idle. Redis must serve nothing
-   else meanwhile.
+2. CPU: wrk (bench/wrk.py) keeps `--concurrency` creates in flight for `--duration` seconds; the gateway's utime +
+   stime (/proc, its process tree) over the run / creates, minus the upstream submit's own CPU (the gateway's
+   `openai` upstream driven in this process `--creates` times, `bench/upstream_cpu.py`'s send path) = the create's
+   CPU excluding the upstream call. Round trips per create in that run: requests Redis read over it, less the rate
+   it reads with the gateway idle. Redis must serve nothing else meanwhile.
 
-    nice .venv/bin/python bench/create_cpu.py [--creates 2000] [--concurrency 20] [--label branch]
+    nice .venv/bin/python bench/create_cpu.py [--creates 2000] [--duration 10] [--concurrency 20] [--label branch]
 
 Prints Markdown and appends it, with the machine and the load average, to bench/RESULTS.md (--no-write skips)."""
 
@@ -43,7 +43,8 @@ import msgspec  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
 from bench.status_poll import REDIS_URL, drop_prefix, machine, write_results  # noqa: E402
-from bench.upstream_cpu import KEY_ENV, Figure, emulator, gateway, load_average, send_path, timed, tree_cpu_s  # noqa: E402
+from bench.upstream_cpu import KEY_ENV, Figure, emulator, gateway, load_average, send_path, tree_cpu_s  # noqa: E402
+from bench.wrk import WrkRun, wrk  # noqa: E402
 
 # Keys the gateway's loops read on their own (the poller's and webhook dispatcher's schedules, the control plane's
 # version check): their commands in the traced span are not a create's.
@@ -133,36 +134,37 @@ def _lines_until(stream: IO[str], marker: str) -> list[str]:
 
 
 async def create_cpu(
-    base_url: str, headers: dict[str, str], pid: int, *, creates: int, concurrency: int
+    base_url: str, headers: dict[str, str], pid: int, *, duration_s: float, concurrency: int
 ) -> tuple[Figure, float]:
-    """CPU per create, `concurrency` in flight, and Redis round trips per create in that run: requests Redis read
-    over it, less the rate it reads with the gateway idle (its loops; measured over the 2 s before)."""
+    """CPU per create under wrk, `concurrency` connections for `duration_s`, and Redis round trips per create in
+    that run: requests Redis read over it, less the rate it reads with the gateway idle (its loops; measured over
+    the 2 s before)."""
     counter = aioredis.Redis.from_url(REDIS_URL)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+    url, body = f"{base_url}/v1/videos", msgspec.json.encode({"model": "sora-2", "prompt": "a paper boat on a pond"})
+    sent = {**headers, "Content-Type": "application/json"}
 
-        async def create(n: int) -> None:
-            body = {"model": "sora-2", "prompt": f"a paper boat on a pond, take {n}"}
-            reply = await client.post("/v1/videos", json=body, headers=headers)
-            if reply.status_code != 202:
-                raise RuntimeError(f"create answered {reply.status_code}: {reply.text}")
+    def load(seconds: float) -> WrkRun:
+        return wrk(url, duration_s=seconds, connections=concurrency, headers=sent, method="POST", body=body)
 
-        await timed(concurrency * 5, concurrency, create)
-        idle_rate = await idle_read_rate(counter)
-        reads = await reads_processed(counter)
-        before, started = tree_cpu_s(pid), time.perf_counter()
-        await timed(creates, concurrency, create)
-        wall_s = time.perf_counter() - started
-        figure = Figure(calls=creates, cpu_ms=(tree_cpu_s(pid) - before) * 1000, wall_s=wall_s)
-        reads = await reads_processed(counter) - reads - 1 - round(idle_rate * wall_s)
+    await asyncio.to_thread(load, 2)  # warm-up
+    idle_rate = await idle_read_rate(counter)
+    reads = await reads_processed(counter)
+    before = tree_cpu_s(pid)
+    run = await asyncio.to_thread(load, duration_s)
+    if run.non_2xx or run.socket_errors:
+        raise RuntimeError(f"creates failed under load: {run.non_2xx} non-2xx, socket errors {run.socket_errors}")
+    figure = Figure(calls=run.answered, cpu_ms=(tree_cpu_s(pid) - before) * 1000, wall_s=run.seconds)
+    reads = await reads_processed(counter) - reads - 1 - round(idle_rate * run.seconds)
     await counter.aclose()
-    return figure, reads / creates
+    return figure, reads / run.answered
 
 
 def report(
     args: argparse.Namespace, trips: Trips, create: Figure, loaded_trips: float, submit: Figure, loads: list[str]
 ) -> str:
     command = (
-        f"`nice .venv/bin/python bench/create_cpu.py --creates {args.creates} --concurrency {args.concurrency}"
+        f"`nice .venv/bin/python bench/create_cpu.py --creates {args.creates} --duration {args.duration:g}"
+        f" --concurrency {args.concurrency}"
         f" --traced {args.traced} --label {shlex.quote(args.label)}`"
     )
     commands = ", ".join(f"{name} {count / trips.creates:g}" for name, count in sorted(trips.by_command.items()))
@@ -205,10 +207,9 @@ async def run(args: argparse.Namespace) -> str:
         loads.append(load_average())
         try:
             async with gateway(openai_url, key, prefix, client_key) as (base_url, pid):
-                await create_cpu(base_url, headers, pid, creates=args.concurrency, concurrency=args.concurrency)
                 trips = await round_trips(base_url, headers, prefix, creates=args.traced, show=args.show_commands)
                 create, loaded_trips = await create_cpu(
-                    base_url, headers, pid, creates=args.creates, concurrency=args.concurrency
+                    base_url, headers, pid, duration_s=args.duration, concurrency=args.concurrency
                 )
         finally:
             await drop_prefix(prefix)
@@ -226,7 +227,8 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--creates", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of creates under wrk (the CPU run)")
+    parser.add_argument("--concurrency", type=int, default=20, help="wrk's connections (and the submit's)")
     parser.add_argument("--traced", type=_at_least_one, default=10, help="sequential creates watched with MONITOR")
     parser.add_argument("--show-commands", action="store_true", help="print each traced command to stderr")
     parser.add_argument("--label", default="branch", help="what the run measures (a commit, an option)")

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ import msgspec  # noqa: E402
 
 from bench.status_poll import drop_prefix, free_port, machine, wait_ready, write_results  # noqa: E402
 from bench.upstream_cpu import KEY_ENV, emulator, gateway, load_average, tree_cpu_s  # noqa: E402
+from bench.wrk import wrk  # noqa: E402
 from providers.transport import upstream_client  # noqa: E402
 
 LITELLM_CONFIG = """model_list:
@@ -138,38 +138,20 @@ async def load(server: str, base_url: str, pid: int, key: str, *, args: argparse
     )
 
 
-WRK_SCRIPT = """wrk.method = "POST"
-wrk.body = '{body}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {key}"
-"""
-
-
 def _wrk_load(server: str, base_url: str, pid: int, key: str, duration_s: float, connections: int) -> Load:
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "create.lua"
-        script.write_text(WRK_SCRIPT.format(body=msgspec.json.encode(BODY).decode(), key=key), encoding="utf-8")
-        argv = ["wrk", "-t1", f"-c{connections}", "--timeout", "60s", "-s", str(script)]
-        subprocess.run([*argv, "-d3s", f"{base_url}/v1/videos"], capture_output=True, check=True)  # noqa: S603
-        cpu = tree_cpu_s(pid)
-        out = subprocess.run(  # noqa: S603 - fixed argv
-            [*argv, f"-d{duration_s:g}s", f"{base_url}/v1/videos"], capture_output=True, text=True, check=True
-        ).stdout
-        cpu_s = tree_cpu_s(pid) - cpu
-    sent = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
-    if sent is None:
-        raise RuntimeError(f"wrk printed no request count: {out}")
-    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    failures = int(failed.group(1)) if failed else 0
-    seconds = float(sent.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[sent.group(3)]
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    url, body = f"{base_url}/v1/videos", msgspec.json.encode(BODY)
+    wrk(url, duration_s=3, connections=connections, headers=headers, method="POST", body=body)  # warm-up
+    cpu = tree_cpu_s(pid)
+    run = wrk(url, duration_s=duration_s, connections=connections, headers=headers, method="POST", body=body)
+    cpu_s = tree_cpu_s(pid) - cpu
     return Load(
         server=server,
-        creates=int(sent.group(1)) - failures,
-        failures=failures,
-        seconds=seconds,
+        creates=run.answered,
+        failures=run.non_2xx,
+        seconds=run.seconds,
         cpu_s=cpu_s,
-        first_error=None if socket_errors is None else f"wrk socket errors: {socket_errors.group(1)}",
+        first_error=None if run.socket_errors is None else f"wrk socket errors: {run.socket_errors}",
     )
 
 

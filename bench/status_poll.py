@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import re
 import secrets
 import shutil
 import socket
@@ -26,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.wrk import wrk  # noqa: E402
 from gateway.auth import digest  # noqa: E402
 from gateway.schema.job import Usage, VideoJob, new_job_id  # noqa: E402
 from gateway.store.redis import RedisStore  # noqa: E402
@@ -162,25 +162,10 @@ def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not start")
 
 
-def wrk(url: str, *, duration_s: int, connections: int, headers: dict[str, str]) -> dict[str, float]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency"]
-    for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    subprocess.run([*argv[:4], "-d2s", *argv[5:], url], capture_output=True, check=True)  # noqa: S603 - warm-up
-    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout  # noqa: S603
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
-        "p50_ms": latency_ms(out, "50%"),
-        "p99_ms": latency_ms(out, "99%"),
-        "non_2xx": float(errors.group(1)) if errors else 0.0,
-    }
-
-
-def latency_ms(out: str, pct: str) -> float:
-    value, unit = re.search(rf"{pct}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+def load(url: str, *, duration_s: int, connections: int, headers: dict[str, str]) -> dict[str, float]:
+    wrk(url, duration_s=2, connections=connections, headers=headers)  # warm-up
+    run = wrk(url, duration_s=duration_s, connections=connections, headers=headers)
+    return {"rps": run.per_s, "p50_ms": run.p50_ms, "p99_ms": run.p99_ms, "non_2xx": float(run.non_2xx)}
 
 
 def run(args: argparse.Namespace) -> list[tuple[str, str, dict[str, float]]]:
@@ -197,11 +182,11 @@ def run(args: argparse.Namespace) -> list[tuple[str, str, dict[str, float]]]:
             with serving(server, "gateway.asgi:app", port, env):
                 url = f"http://127.0.0.1:{port}/v1/videos/{job_id}"
                 auth = {"Authorization": f"Bearer {key}"}
-                rows.append((server, "GET /v1/videos/{id} (Redis)", wrk(url, headers=auth, **wrk_args(args))))
+                rows.append((server, "GET /v1/videos/{id} (Redis)", load(url, headers=auth, **wrk_args(args))))
             port = free_port()
             with serving(server, "bench.bare_app:app", port, {}):
                 url = f"http://127.0.0.1:{port}/bare"
-                rows.append((server, "bare litestar route", wrk(url, headers={}, **wrk_args(args))))
+                rows.append((server, "bare litestar route", load(url, headers={}, **wrk_args(args))))
     asyncio.run(drop_prefix(prefix))
     return rows
 
