@@ -19,7 +19,7 @@ from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
-from gateway.api.fast_status import JSON_TYPE, lane_caller, single_headers
+from gateway.api.fast_status import JSON_TYPE, answer, lane_caller, single_headers
 from gateway.api.http import request_id_for
 from gateway.api.videos import LANE_CREATE_FAILURE, create_intake, create_reply, origin
 from gateway.auth import Caller, KeyRing
@@ -49,9 +49,7 @@ def fast_create(app: ASGIApp, *, keys: KeyRing, state: State, settings: Settings
         if reply is None:
             await app(scope, _replay(received, receive), send)
             return
-        headers, content = reply
-        await send({"type": "http.response.start", "status": 202, "headers": headers})
-        await send({"type": "http.response.body", "body": content, "more_body": False})
+        await answer(send, 202, *reply)
 
     return lane
 

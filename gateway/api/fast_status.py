@@ -42,11 +42,15 @@ def fast_status(app: ASGIApp, *, keys: KeyRing, state: State) -> ASGIApp:
         if reply is None:
             await app(scope, receive, send)
             return
-        headers, body = reply
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await answer(send, 200, *reply)
 
     return lane
+
+
+async def answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """A lane's whole reply, in the two ASGI messages."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _candidate(scope: Scope) -> bool:
