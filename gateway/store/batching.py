@@ -1,4 +1,4 @@
-"""Coalesces concurrent Redis reads made in the same event-loop turn into one round trip (auto-pipelining): under
+"""Coalesces concurrent Redis reads made within two event-loop turns into one round trip (auto-pipelining): under
 load, one pass through the Redis client serves every call that arrived together.
 
 - `BatchedReader`: single-key reads become one MGET.
