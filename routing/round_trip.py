@@ -6,8 +6,8 @@ response callbacks, a timeout context per reply) cost more CPU than the command 
 What it keeps of redis-py: the client's connection pool (so sentinel-managed and TLS connections, AUTH and the
 connect handshake are redis-py's), each connection's `read_response` (with its own disconnect on a read that fails;
 `timeout=math.inf` is redis-py's, since 8.1, for a read it must not time out itself) under one deadline per batch,
-and the client's `Retry` policy over the whole batch, as a pipeline has it. It
-applies no response callbacks: callers get the server's replies as they are (an HGETALL is a flat list on RESP2).
+and the client's `Retry` policy over the whole batch, as a pipeline has it. It applies no response callbacks:
+callers get the server's replies as they are (an HGETALL is a flat list on RESP2).
 Single-node clients only; a cluster routes by key slot (its callers keep redis-py's cluster paths)."""
 
 from __future__ import annotations
