@@ -20,6 +20,7 @@ from sandbox.faults import FaultSpec
 from sandbox.serving import serve_app
 from sandbox.vidgen.app import VidgenEmulatorConfig, create_vidgen_emulator
 from tests.conftest import GatewayFactory, auth, gateway_settings_text, wait_terminal
+from tests.stalls import bounded
 
 pytestmark = pytest.mark.serial
 
@@ -94,10 +95,10 @@ async def test_creates_in_flight_through_a_store_outage_lose_and_duplicate_nothi
     With a second replica polling the same store, it leaves the records the first is still writing alone."""
     config = VidgenEmulatorConfig(api_keys=frozenset({vidgen_key}), queue_s=0.05, run_s=0.25)
     cut = RedisCut()
-    # A bound on the whole run (about 5-10 s): a run once stalled here, idle, for minutes; bounded, a stall fails
-    # with the traceback of where it waited.
+    # A bound on the whole run (about 5-10 s): a run once stalled here, idle, for minutes (twice, each time in the
+    # first gateway's shutdown, after the test's own work); bounded, a stall fails with every task's stack.
     async with (
-        asyncio.timeout(120),
+        bounded(120),
         serve_app(create_vidgen_emulator(config)) as vidgen_url,
         httpx.AsyncClient(base_url=vidgen_url) as emulator,
         cut.serving() as redis_url,
