@@ -89,6 +89,9 @@ async def create_video(
     otherwise 503 `no_provider_available` (with `Retry-After` when a block lapses on its own)."""
     caller = session.caller
     caller.require("videos")
+    failed = request.scope.get("state", {}).get(LANE_CREATE_FAILURE)
+    if failed is not None:  # the create's fast lane decoded this very body and tried the create: its outcome, not a
+        raise failed  # second create
     settings = session.settings
     # A create's own CPU is measured (bench/create_cpu.py): the base URL is worked out once, and the reply is
     # encoded here and handed over finished, as `get_video` does, rather than through litestar's Response.
@@ -96,9 +99,6 @@ async def create_video(
     state = request.app.state
     base = content_base(request)
     intake = create_intake(body, upload, caller=caller, settings=settings, state=state, base=base)
-    failed = request.scope.get("state", {}).get(LANE_CREATE_FAILURE)
-    if failed is not None:  # the create's fast lane tried this very create, and it failed: its outcome, not a second
-        raise failed
     creates: IdempotentCreates = state.creates
     job, replayed = await creates.create(caller, intake, metadata=dict(body.metadata), idempotency_key=idempotency_key)
     reply = create_reply(job, base)
