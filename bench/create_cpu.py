@@ -44,7 +44,7 @@ import redis.asyncio as aioredis  # noqa: E402
 
 from bench.status_poll import REDIS_URL, drop_prefix, machine, write_results  # noqa: E402
 from bench.upstream_cpu import KEY_ENV, Figure, emulator, gateway, load_average, send_path, tree_cpu_s  # noqa: E402
-from bench.wrk import WrkRun, wrk  # noqa: E402
+from bench.wrk import WrkRun, require_wrk, wrk  # noqa: E402
 
 # Keys the gateway's loops read on their own (the poller's and webhook dispatcher's schedules, the control plane's
 # version check): their commands in the traced span are not a create's.
@@ -234,6 +234,7 @@ def main() -> None:
     parser.add_argument("--label", default="branch", help="what the run measures (a commit, an option)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    require_wrk()
     text = asyncio.run(run(args))
     print(text)
     if not args.no_write:

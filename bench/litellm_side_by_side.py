@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import msgspec  # noqa: E402
 
 from bench.status_poll import drop_prefix, free_port, machine, wait_ready, write_results  # noqa: E402
 from bench.upstream_cpu import KEY_ENV, emulator, gateway, load_average, tree_cpu_s  # noqa: E402
-from bench.wrk import wrk  # noqa: E402
+from bench.wrk import require_wrk, wrk  # noqa: E402
 from providers.transport import upstream_client  # noqa: E402
 
 LITELLM_CONFIG = """model_list:
@@ -234,8 +233,8 @@ def main() -> None:
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk", help="the load generator")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    if args.client == "wrk" and shutil.which("wrk") is None:
-        sys.exit("wrk is needed for --client wrk: apt-get install wrk (or --client python)")
+    if args.client == "wrk":
+        require_wrk()  # or --client python
     text = asyncio.run(run(args))
     print(text)
     if not args.no_write:

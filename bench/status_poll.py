@@ -13,7 +13,6 @@ import contextlib
 import os
 import platform
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.wrk import wrk  # noqa: E402
+from bench.wrk import require_wrk, wrk  # noqa: E402
 from gateway.auth import digest  # noqa: E402
 from gateway.schema.job import Usage, VideoJob, new_job_id  # noqa: E402
 from gateway.store.redis import RedisStore  # noqa: E402
@@ -235,8 +234,7 @@ def main() -> None:
     parser.add_argument("--servers", default="granian,uvicorn")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is needed: apt-get install wrk")
+    require_wrk()
     text = report(run(args), args)
     print(text)
     if not args.no_write:

@@ -6,7 +6,9 @@ figures."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,12 @@ _SCRIPT = """wrk.method = {method}
 wrk.body = {body}
 {headers}
 """
+
+
+def require_wrk() -> None:
+    """Exit with the install hint when wrk is missing, before a bench starts any server."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
 
 
 class WrkRun(msgspec.Struct, frozen=True, kw_only=True):
